@@ -1,0 +1,44 @@
+# RadQA task runner: the README's commands.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RADQA  := $(VENV)/bin/radqa
+DATA   ?= data
+PORT   ?= 8501
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench demo install system clean serve
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages the tests and reports need (Chromium, fonts, poppler, LibreOffice); idempotent.
+system:
+	bash scripts/install-system-packages.sh
+
+$(DATA)/radqa.duckdb: | $(STAMP)
+	$(RADQA) --data-dir $(DATA) demo
+
+demo: $(STAMP)
+	$(RADQA) --data-dir $(DATA) demo
+
+run: $(STAMP) $(DATA)/radqa.duckdb
+	$(RADQA) --data-dir $(DATA) serve --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP) system
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy ingest metrics radqa
+
+bench: $(STAMP) system
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) build *.egg-info

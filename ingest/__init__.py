@@ -1,0 +1,1 @@
+"""RadQA ingest layer."""
