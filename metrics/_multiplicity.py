@@ -60,7 +60,7 @@ def adjust_pvalues(p: npt.ArrayLike, *, method: str = "holm") -> npt.NDArray[np.
     bad = ok & ((flat < 0) | (flat > 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"p-value [{i}] is {flat[i]!r}; expected a number between 0 and 1")
+        raise InputError(f"p-value [{i}] is {float(flat[i])!r}; expected a number between 0 and 1")
     out = np.full(flat.shape, np.nan)
     if ok.any():
         out[ok] = multipletests(flat[ok], method=_METHODS[key])[1]

@@ -106,8 +106,9 @@ def proportion_ci(
         Successes and trials (whole numbers, ``0 <= count <= nobs``).
     method : {"wilson", "clopper-pearson", "exact", "agresti-coull", "jeffreys", "wald"}
         Wilson (1927) score, Clopper & Pearson (1934) exact, Agresti & Coull (1998),
-        Jeffreys (Brown, Cai & DasGupta 2001) or Wald; computed by statsmodels
-        ``proportion_confint``.
+        Jeffreys (Brown, Cai & DasGupta 2001, with their boundary modification: lower limit 0
+        at ``count == 0``, upper limit 1 at ``count == nobs``) or Wald; computed by
+        statsmodels ``proportion_confint``.
     alpha : float
         1 - confidence level.
 
@@ -130,6 +131,8 @@ def proportion_ci(
     if n == 0:
         return nan_estimate(label, "nobs is 0: proportion undefined")
     low, high = proportion_confint(c, n, alpha=alpha, method=sm_method)
+    if key == "jeffreys":  # Brown, Cai & DasGupta (2001): the limit is 0 at x = 0, 1 at x = n
+        low, high = (0.0 if c == 0 else low), (1.0 if c == n else high)
     p = c / n
     return Estimate(p, float(low), float(high), math.sqrt(p * (1 - p) / n), label)
 
@@ -160,7 +163,7 @@ def proportion_ci_arrays(
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
             raise InputError(
-                f"{name}[{i}] is {arr.ravel()[i]!r}; expected a non-negative whole number"
+                f"{name}[{i}] is {float(arr.ravel()[i])!r}; expected a non-negative whole number"
             )
     over = c > n
     if over.any():
@@ -172,6 +175,8 @@ def proportion_ci_arrays(
     empty = n == 0
     safe_n = np.where(empty, 1.0, n)
     low, high = proportion_confint(c, safe_n, alpha=alpha, method=_SINGLE[key][0])
+    if key == "jeffreys":  # Brown, Cai & DasGupta (2001) boundary modification
+        low, high = np.where(c == 0, 0.0, low), np.where(c == n, 1.0, high)
     value = c / safe_n
     nan = np.nan
     return (
