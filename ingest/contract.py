@@ -1,0 +1,216 @@
+"""The input contract: the columns of predictions and reads files and the rule each must meet.
+
+Each column becomes a typed SQL expression over the raw column and a check that yields a message
+when a row breaks the rule. Validation is SQL over the whole file, never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# DICOM PS3.3 C.7.3.1.1.1 Modality defined terms (current and commonly still sent).
+DICOM_MODALITIES = [
+    "AR",
+    "ASMT",
+    "AU",
+    "BDUS",
+    "BI",
+    "BMD",
+    "CR",
+    "CT",
+    "CTPROTOCOL",
+    "DG",
+    "DOC",
+    "DX",
+    "ECG",
+    "EPS",
+    "ES",
+    "FID",
+    "GM",
+    "HC",
+    "HD",
+    "IO",
+    "IOL",
+    "IVOCT",
+    "IVUS",
+    "KER",
+    "KO",
+    "LEN",
+    "LS",
+    "MG",
+    "MR",
+    "M3D",
+    "NM",
+    "OAM",
+    "OCT",
+    "OP",
+    "OPM",
+    "OPT",
+    "OPTBSV",
+    "OPTENF",
+    "OPV",
+    "OSS",
+    "OT",
+    "PLAN",
+    "PR",
+    "PT",
+    "PX",
+    "REG",
+    "RESP",
+    "RF",
+    "RG",
+    "RTDOSE",
+    "RTIMAGE",
+    "RTINTENT",
+    "RTPLAN",
+    "RTRAD",
+    "RTRECORD",
+    "RTSEGANN",
+    "RTSTRUCT",
+    "RWV",
+    "SEG",
+    "SM",
+    "SMR",
+    "SR",
+    "SRF",
+    "STAIN",
+    "TEXTUREMAP",
+    "TG",
+    "US",
+    "VA",
+    "XA",
+    "XC",
+]
+
+READ_ROLES = ("primary", "second", "consensus", "adjudication")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract.
+
+    ``kind`` is one of text, modality, timestamp, score, binary, bool, number, age, sex, role.
+    ``identifier`` marks raw ids that are pseudonymised and never stored, logged or shown.
+    """
+
+    name: str
+    kind: str
+    required: bool
+    identifier: bool = False
+
+    def typed_sql(self, raw: str) -> str:
+        """SQL giving the typed value (NULL when absent or invalid)."""
+        text = f"nullif(trim(cast({raw} as varchar)), '')"
+        match self.kind:
+            case "text":
+                return text
+            case "modality" | "sex":
+                return f"upper({text})"
+            case "role":
+                return f"lower({text})"
+            case "timestamp":
+                return (
+                    f"coalesce(try_cast({text} as timestamp), try_cast(regexp_replace({text}, "
+                    r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp))"
+                )
+            case "score" | "number":
+                return f"try_cast({raw} as double)"
+            case "age":
+                return f"try_cast({raw} as smallint)"
+            case "binary" | "bool":
+                return (
+                    f"case lower({text}) when '1' then true when '0' then false "
+                    "when 'true' then true when 'false' then false "
+                    "when '1.0' then true when '0.0' then false "
+                    "when 'yes' then true when 'no' then false end"
+                )
+        raise AssertionError(self.kind)
+
+    def expectation(self) -> str:
+        """What a valid value looks like, for the error message."""
+        return {
+            "text": "text",
+            "modality": "a DICOM modality code such as CR, DX, CT, MR, MG, US",
+            "timestamp": "an ISO 8601 date or date-time such as 2026-10-03 or 2026-10-03T14:20:00",
+            "score": "a number between 0 and 1",
+            "number": "a number",
+            "binary": "0 or 1",
+            "bool": "true or false",
+            "age": "whole years between 0 and 130",
+            "sex": "M, F, O or U",
+            "role": "one of " + ", ".join(READ_ROLES),
+        }[self.kind]
+
+    def valid_sql(self, typed: str) -> str:
+        """SQL that is true when a present value meets the rule."""
+        match self.kind:
+            case "modality":
+                codes = ", ".join(f"'{c}'" for c in DICOM_MODALITIES)
+                return f"{typed} in ({codes})"
+            case "score":
+                return f"{typed} between 0 and 1"
+            case "number":
+                return f"isfinite({typed})"
+            case "age":
+                return f"{typed} between 0 and 130"
+            case "sex":
+                return f"{typed} in ('M', 'F', 'O', 'U')"
+            case "role":
+                return f"{typed} in ({', '.join(repr(r) for r in READ_ROLES)})"
+        return "true"
+
+
+PREDICTIONS = (
+    Column("study_uid", "text", True),
+    Column("patient_id", "text", True, identifier=True),
+    Column("site", "text", True),
+    Column("study_datetime", "timestamp", True),
+    Column("modality", "modality", True),
+    Column("finding", "text", True),
+    Column("model_name", "text", True),
+    Column("model_version", "text", True),
+    Column("score", "score", True),
+    Column("predicted", "binary", False),
+    Column("threshold", "score", False),
+    Column("body_part", "text", False),
+    Column("scanner_manufacturer", "text", False),
+    Column("scanner_model", "text", False),
+    Column("scanner_software", "text", False),
+    Column("station", "text", False),
+    Column("patient_age", "age", False),
+    Column("patient_sex", "sex", False),
+)
+
+READS = (
+    Column("study_uid", "text", True),
+    Column("finding", "text", True),
+    Column("reader_id", "text", True, identifier=True),
+    Column("label", "binary", True),
+    Column("read_datetime", "timestamp", True),
+    Column("read_role", "role", False),
+    Column("rating", "number", False),
+    Column("ai_assisted", "bool", False),
+    Column("arm", "text", False),
+)
+
+CONTRACTS = {"predictions": PREDICTIONS, "reads": READS}
+
+NATURAL_KEYS = {
+    "predictions": ("study_uid", "finding", "model_name", "model_version"),
+    "reads": ("study_uid", "finding", "reader_pid", "read_role", "arm"),
+}
+
+STUDY_COLUMNS = (
+    "site",
+    "modality",
+    "body_part",
+    "scanner_manufacturer",
+    "scanner_model",
+    "scanner_software",
+    "station",
+    "institution",
+    "study_datetime",
+    "patient_age",
+    "patient_sex",
+    "patient_pid",
+)

@@ -1,0 +1,56 @@
+"""Merge study metadata (from prediction files or DICOM headers) into the studies table."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingest.contract import STUDY_COLUMNS
+
+
+def upsert_studies(
+    con: duckdb.DuckDBPyConnection, source_table: str, *, batch_id: int, source: str
+) -> tuple[int, int]:
+    """Merge ``source_table`` (study_uid + any of STUDY_COLUMNS, one row per study) into studies.
+
+    A value that the new source leaves empty keeps the value already stored; a value it gives
+    replaces the stored one. Studies whose merged values equal the stored ones are not touched,
+    so loading the same data twice changes nothing. Returns (inserted, updated).
+    Must run inside the caller's transaction.
+    """
+    present = {
+        row[0]
+        for row in con.execute(f"describe {source_table}").fetchall()  # noqa: S608 (internal name)
+    }
+    merged = ", ".join(
+        f"coalesce(n.{c}, o.{c}) as {c}" if c in present else f"o.{c} as {c}" for c in STUDY_COLUMNS
+    )
+    new_vals = ", ".join(
+        f"coalesce(n.{c}, o.{c})" if c in present else f"o.{c}" for c in STUDY_COLUMNS
+    )
+    old_vals = ", ".join(f"o.{c}" for c in STUDY_COLUMNS)
+    con.execute(
+        f"""
+        create or replace temp table _merged_studies as
+        select n.study_uid, {merged},
+               $source as source, $batch_id as batch_id,
+               o.study_uid is null as _is_new
+        from {source_table} n
+        left join studies o on o.study_uid = n.study_uid
+        where o.study_uid is null or row({new_vals}) is distinct from row({old_vals})
+        """,
+        {"source": source, "batch_id": batch_id},
+    )
+    inserted, updated = con.execute(
+        "select count(*) filter (where _is_new), count(*) filter (where not _is_new) "
+        "from _merged_studies"
+    ).fetchall()[0]
+    if updated:
+        con.execute(
+            "delete from studies where study_uid in "
+            "(select study_uid from _merged_studies where not _is_new)"
+        )
+    if inserted or updated:
+        cols = ", ".join(("study_uid", *STUDY_COLUMNS, "source", "batch_id"))
+        con.execute(f"insert into studies ({cols}) select {cols} from _merged_studies")
+    con.execute("drop table _merged_studies")
+    return int(inserted), int(updated)

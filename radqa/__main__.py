@@ -1,0 +1,5 @@
+import sys
+
+from radqa.cli import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The `radqa` command: ingest, demo, report, export, serve.
+
+Library code raises RadQAError subclasses; this module turns them into a message on stderr and an
+exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from radqa import __version__
+from radqa.errors import RadQAError
+from radqa.settings import resolve_data_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="radqa", description="Clinical validation and drift monitoring of radiology AI."
+    )
+    parser.add_argument("--version", action="version", version=f"radqa {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        help="folder with the database, the snapshot and the pseudonymisation key "
+        "(default: $RADQA_DATA_DIR or ./data)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="load predictions, reads or DICOM headers")
+    ingest_sub = ingest.add_subparsers(dest="kind", required=True)
+    for kind in ("predictions", "reads"):
+        p = ingest_sub.add_parser(kind, help=f"load {kind} files (CSV, Parquet, JSON Lines)")
+        p.add_argument("files", nargs="+", help="files or glob patterns")
+        p.add_argument(
+            "--strict", action="store_true", help="refuse a whole file if any row is bad"
+        )
+    dicom = ingest_sub.add_parser("dicom", help="read DICOM headers into the studies table")
+    dicom.add_argument("paths", nargs="+", help="DICOM files or folders (walked recursively)")
+
+    demo = sub.add_parser("demo", help="generate the demo data set and load it")
+    demo.add_argument("--studies", type=int, default=200_000)
+    demo.add_argument("--seed", type=int, default=7)
+
+    report = sub.add_parser("report", help="write reports")
+    report_sub = report.add_subparsers(dest="report", required=True)
+    monthly = report_sub.add_parser("monthly", help="the monthly drift report (HTML, PDF, JSON)")
+    monthly.add_argument("--month", required=True, help="YYYY-MM")
+    monthly.add_argument("--out", default=None, help="output folder (default: DATA_DIR/reports)")
+
+    export = sub.add_parser("export", help="export statistics")
+    export_sub = export.add_subparsers(dest="export", required=True)
+    trial = export_sub.add_parser("trial", help="trial statistics (XLSX, CSV, JSON)")
+    trial.add_argument("--design", default="auto", choices=["auto", "parallel", "paired", "mrmc"])
+    trial.add_argument("--arm-column", default="arm")
+    trial.add_argument("--endpoint", default="accuracy", choices=["missed_findings", "accuracy"])
+    trial.add_argument("--from", dest="date_from", default=None)
+    trial.add_argument("--to", dest="date_to", default=None)
+    trial.add_argument("--out", default=None)
+    trial.add_argument("--format", default="xlsx,csv,json")
+
+    serve = sub.add_parser("serve", help="start the dashboard")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8501)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        return _dispatch(args, data_dir)
+    except RadQAError as exc:
+        print(f"radqa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.command == "ingest":
+        if args.kind == "dicom":
+            from ingest.dicom import ingest_dicom
+
+            summary = ingest_dicom(data_dir, args.paths)
+            print(summary.render())
+            return 0 if summary.ok else 1
+        from ingest.load import ingest_files
+
+        results = ingest_files(data_dir, args.kind, args.files, strict=args.strict)
+        print(render_results(results))
+        return 0 if all(r.ok for r in results) else 1
+    if args.command == "demo":
+        from radqa.demo import run_demo
+
+        run_demo(data_dir, studies=args.studies, seed=args.seed)
+        return 0
+    if args.command == "report":
+        from reports.monthly import write_monthly_report
+
+        out = Path(args.out) if args.out else data_dir / "reports"
+        paths = write_monthly_report(data_dir, args.month, out)
+        for path in paths:
+            print(path)
+        return 0
+    if args.command == "export":
+        from reports.trial import export_trial
+
+        out = Path(args.out) if args.out else data_dir / "exports"
+        written = export_trial(
+            data_dir,
+            out,
+            design=args.design,
+            arm_column=args.arm_column,
+            endpoint=args.endpoint,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
+        )
+        for path in written:
+            print(path)
+        return 0
+    if args.command == "serve":
+        from radqa.serve import serve
+
+        return serve(data_dir, host=args.host, port=args.port)
+    raise AssertionError(args.command)
+
+
+def render_results(results: Sequence[object]) -> str:
+    """The ingest summary: a line per file, the first reasons, and the totals."""
+    lines = []
+    totals = dict.fromkeys(("accepted", "inserted", "replaced", "unchanged", "quarantined"), 0)
+    refused = 0
+    for r in results:
+        lines.append(f"{r.status:>9}  {r.message}")  # type: ignore[attr-defined]
+        for reason in r.reasons:  # type: ignore[attr-defined]
+            lines.append(f"           {reason}")
+        if r.quarantined > len(r.reasons):  # type: ignore[attr-defined]
+            lines.append(
+                f"           ... and {r.quarantined - len(r.reasons)} more rows in quarantine"  # type: ignore[attr-defined]
+            )
+        refused += r.status == "refused"  # type: ignore[attr-defined]
+        for k in totals:
+            totals[k] += getattr(r, k)
+    lines.append(
+        f"total: {len(results)} file(s), {totals['accepted']} rows accepted "
+        f"({totals['inserted']} new, {totals['replaced']} replaced, "
+        f"{totals['unchanged']} unchanged), {totals['quarantined']} quarantined, "
+        f"{refused} file(s) refused"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

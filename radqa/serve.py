@@ -1,0 +1,55 @@
+"""`radqa serve`: start the Streamlit dashboard, refusing to listen beyond loopback without login."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from radqa.errors import ConfigError
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
+    if not is_loopback(host):
+        from dashboard.auth import login_configured
+
+        ok, why = login_configured(Path.cwd())
+        if not ok:
+            raise ConfigError(
+                f"refusing to listen on {host} without a login: {why}. Configure OIDC in "
+                ".streamlit/secrets.toml ([auth] redirect_uri, cookie_secret, client_id, "
+                "client_secret, server_metadata_url) or listen on 127.0.0.1."
+            )
+    env = {**os.environ, "RADQA_DATA_DIR": str(Path(data_dir).resolve())}
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"RadQA dashboard on http://{host}:{port} (data: {data_dir})", flush=True)
+    return subprocess.call(cmd, env=env)
