@@ -42,7 +42,8 @@ def _matrix(data: object, name: str) -> tuple[np.ndarray, list[object]]:
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise InputError(
-            f"{name} must hold non-negative whole counts; found {float(mat[r, c]):g} at row {r}, column {c}"
+            f"{name} must hold non-negative whole counts; "
+            f"found {float(mat[r, c]):g} at row {r}, column {c}"
         )
     return mat, labels if labels is not None else list(range(mat.shape[1]))
 

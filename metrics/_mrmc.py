@@ -128,6 +128,11 @@ def _pick(differences: dict, contrast: tuple | None) -> Estimate:
 
 
 # --------------------------------------------------------------------------- input
+def _py(value: object) -> object:
+    """A numpy scalar as the plain Python value, so messages and keys read 3, not np.int64(3)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _crossed_ratings(
     frame: pd.DataFrame, cols: dict[str, str]
 ) -> tuple[np.ndarray, np.ndarray, list, list]:
@@ -149,7 +154,7 @@ def _crossed_ratings(
             )
     rating = pd.to_numeric(data["rating"], errors="coerce")
     if rating.isna().any():
-        bad = data["rating"][rating.isna()].iloc[0]
+        bad = _py(data["rating"][rating.isna()].iloc[0])
         raise InputError(f"column '{cols['rating']}' must hold numbers; found {bad!r}")
     truth_num = pd.to_numeric(data["truth"], errors="coerce")
     if not truth_num.isin([0, 1]).all():
@@ -159,18 +164,19 @@ def _crossed_ratings(
     if dup.any():
         row = data[dup].iloc[0]
         raise InputError(
-            f"{int(dup.sum())} duplicate rating(s): treatment {row['treatment']!r}, reader "
-            f"{row['reader']!r}, case {row['case']!r} is rated more than once"
+            f"{int(dup.sum())} duplicate rating(s): treatment {_py(row['treatment'])!r}, reader "
+            f"{_py(row['reader'])!r}, case {_py(row['case'])!r} is rated more than once"
         )
     per_case = truth_num.groupby(data["case"]).nunique()
     if (per_case > 1).any():
         raise InputError(
-            f"case {per_case.index[per_case > 1][0]!r} has both truth 0 and truth 1; the truth "
-            "of a case must be the same for every reader and treatment"
+            f"case {_py(per_case.index[per_case > 1][0])!r} has both truth 0 and truth 1; "
+            "the truth of a case must be the same for every reader and treatment"
         )
-    t_codes, treatments = pd.factorize(data["treatment"], sort=True)
-    r_codes, readers = pd.factorize(data["reader"], sort=True)
+    t_codes, t_index = pd.factorize(data["treatment"], sort=True)
+    r_codes, r_index = pd.factorize(data["reader"], sort=True)
     k_codes, cases = pd.factorize(data["case"], sort=True)
+    treatments, readers = [_py(v) for v in t_index], [_py(v) for v in r_index]
     T, R, K = len(treatments), len(readers), len(cases)
     counts = np.bincount(t_codes * R + r_codes, minlength=T * R).reshape(T, R)
     if (counts != K).any():
@@ -194,7 +200,7 @@ def _crossed_ratings(
             f"all {K} cases have truth {int(truth[0])}; the AUC needs both diseased (1) and "
             "non-diseased (0) cases"
         )
-    return ratings, truth, list(treatments), list(readers)
+    return ratings, truth, treatments, readers
 
 
 # ------------------------------------------------------------------------- numbers

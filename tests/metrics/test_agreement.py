@@ -1,4 +1,4 @@
-"""Agreement coefficients: irrCAC's and irr's published numbers, sklearn, statsmodels, properties."""
+"""Agreement coefficients: irrCAC's and irr's published numbers, sklearn, statsmodels."""
 
 from __future__ import annotations
 
