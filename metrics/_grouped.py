@@ -1,0 +1,407 @@
+"""Grouped performance summaries straight from the store.
+
+One DuckDB query reduces the predictions, joined to their studies and to the reference standard
+(``metrics/sql/reference_standard.sql``), to sufficient statistics per group: confusion counts,
+pending cases and the DeLong placement-value sums (``metrics/sql/summary.sql``). The intervals
+are then computed for all groups at once with numpy; no Python loop runs over groups or rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from metrics._cache import cached, snapshot_id
+from metrics._filters import (
+    ALL_KEY,
+    GROUP_COLUMNS,
+    Filters,
+    cases_query,
+    check_by,
+    check_period,
+    sql_text,
+    where_clause,
+)
+from metrics._proportions import check_alpha, proportion_ci_arrays
+from radqa.errors import InputError
+
+DEFAULT_MIN_N = 30
+
+#: Proportions reported by :func:`summarize`: name -> (numerator, denominator) count columns.
+PROPORTIONS: dict[str, tuple[str, str]] = {
+    "prevalence": ("n_pos", "n_labelled"),
+    "sensitivity": ("tp", "n_pos"),
+    "specificity": ("tn", "n_neg"),
+    "ppv": ("tp", "n_pred_pos"),
+    "npv": ("tn", "n_pred_neg"),
+    "accuracy": ("n_agree", "n_labelled"),
+}
+
+METHODS = {
+    "proportions": "Wilson score (1927), statsmodels proportion_confint",
+    "auc": "empirical AUC, DeLong (1988) variance, Wald interval clipped to [0, 1]",
+    "kappa": "Cohen (1960) kappa, AI vs reference, Gwet (2014) SE, t(n-1) interval",
+    "agreement": "percent agreement AI vs reference, Gwet (2014) SE, t(n-1) interval",
+    "reference": "adjudication > consensus > majority > primary read (clinical reads only)",
+}
+
+_ESTIMATES = [*PROPORTIONS, "auc", "kappa", "agreement"]
+_NEEDS_BOTH_CLASSES = ("sensitivity", "specificity", "auc", "kappa")
+
+
+def _check_min_n(min_n: int) -> int:
+    if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 1:
+        raise InputError(f"min_n is {min_n!r}; expected a whole number >= 1")
+    return int(min_n)
+
+
+def summary_sql(
+    by: tuple[str, ...], period: str | None, filters: Filters | None
+) -> tuple[str, dict[str, object], tuple[str, ...]]:
+    """The summary query text, its parameters and the group key names."""
+    cases = cases_query(by, period, filters)
+    keys = ", ".join(cases.keys)
+    sql = sql_text("summary").format(cases=cases.ctes, keys=keys)
+    return sql, cases.params, cases.keys
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    by: tuple[str, ...] | list[str] = ("finding", "model_name"),
+    filters: Filters | None = None,
+    period: str | None = None,
+    alpha: float = 0.05,
+    min_n: int = DEFAULT_MIN_N,
+) -> pd.DataFrame:
+    """Diagnostic performance of the AI against the reference standard, one row per group.
+
+    Parameters
+    ----------
+    con : DuckDB connection to a store (a published snapshot is cached per snapshot id).
+    by : names from :data:`metrics._filters.GROUP_COLUMNS`
+        ``()`` gives one overall row. Predictions of several models / findings in one group
+        are pooled, so group by ``finding`` and ``model_name`` unless one is filtered.
+        ``arm``: the trial arms in which the study was read (reads with ``arm <> ''``); a
+        prediction whose study was read in two arms counts in both groups, one read in no arm
+        is in group ``''``. The reference standard itself always uses clinical reads only.
+    filters : Filters, optional
+    period : {"month", "quarter", "week"}, optional
+        Adds a ``period`` column: 'YYYY-MM', 'YYYY-Qn' or the ISO week 'YYYY-Www' of the
+        study date.
+    alpha : float
+        1 - confidence level.
+    min_n : int
+        Fewer labelled cases than this marks the group ``insufficient`` and leaves every
+        estimate NaN (the counts stay).
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``n`` (predictions), ``pending`` (no reference yet), ``n_labelled``,
+        ``tp fp fn tn``; ``prevalence sensitivity specificity ppv npv accuracy`` each with
+        ``_low``/``_high`` (Wilson); ``auc auc_low auc_high auc_se`` (DeLong 1988);
+        ``kappa kappa_low kappa_high kappa_se`` (Cohen 1960, AI vs reference, Gwet 2014 SE);
+        ``agreement agreement_low agreement_high`` (percent agreement AI vs reference: the same
+        value as accuracy, with the interval :func:`metrics.percent_agreement_table` gives);
+        ``insufficient`` and ``insufficient_reason``. A group without reference-positive (or
+        -negative) cases has NaN sensitivity (specificity), AUC and kappa. ``attrs`` holds
+        ``methods``, ``alpha``, ``min_n`` and ``snapshot_id``.
+
+    Notes
+    -----
+    AUC and DeLong variance come from placement values computed in SQL (DeLong, DeLong &
+    Clarke-Pearson 1988, Biometrics 44:837-845); they equal :func:`metrics.roc_auc`.
+    """
+    by = check_by(by, GROUP_COLUMNS)
+    period = check_period(period)
+    alpha = check_alpha(alpha)
+    min_n = _check_min_n(min_n)
+    if filters is not None and not isinstance(filters, Filters):
+        raise InputError(f"filters must be a metrics.Filters; found {type(filters).__name__}")
+    return _summarize(con, by, filters, period, alpha, min_n)
+
+
+@cached
+def _summarize(
+    con: duckdb.DuckDBPyConnection,
+    by: tuple[str, ...],
+    filters: Filters | None,
+    period: str | None,
+    alpha: float,
+    min_n: int,
+) -> pd.DataFrame:
+    sql, params, keys = summary_sql(by, period, filters)
+    raw = con.execute(sql, params).df()
+    out = estimates_from_counts(
+        raw, keys=[k for k in keys if k != ALL_KEY], alpha=alpha, min_n=min_n
+    )
+    out.attrs.update(methods=dict(METHODS), alpha=alpha, min_n=min_n, snapshot_id=snapshot_id(con))
+    return out
+
+
+def estimates_from_counts(
+    raw: pd.DataFrame, *, keys: list[str], alpha: float, min_n: int
+) -> pd.DataFrame:
+    """Add every estimate and interval to per-group sufficient statistics, vectorised.
+
+    ``raw`` has the group ``keys`` and ``n, pending, tp, fp, fn, tn, auc, s10, s01`` (the
+    sample variances of the placement values).
+    """
+    c = {k: raw[k].to_numpy(dtype=float) for k in ("tp", "fp", "fn", "tn")}
+    counts = {
+        **c,
+        "n_pos": c["tp"] + c["fn"],
+        "n_neg": c["fp"] + c["tn"],
+        "n_pred_pos": c["tp"] + c["fp"],
+        "n_pred_neg": c["fn"] + c["tn"],
+        "n_agree": c["tp"] + c["tn"],
+    }
+    n_lab = counts["n_pos"] + counts["n_neg"]
+    counts["n_labelled"] = n_lab
+    out = raw[keys].copy() if keys else pd.DataFrame(index=raw.index)
+    out["n"] = raw["n"].astype("int64")
+    out["pending"] = raw["pending"].astype("int64")
+    out["n_labelled"] = n_lab.astype("int64")
+    for k in ("tp", "fp", "fn", "tn"):
+        out[k] = raw[k].astype("int64")
+    for name, (num, den) in PROPORTIONS.items():
+        value, low, high = proportion_ci_arrays(counts[num], counts[den], alpha=alpha)
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = value, low, high
+    out = pd.concat([out, _auc_columns(raw, counts, alpha)], axis=1)
+    out = pd.concat([out, _kappa_columns(counts, alpha)], axis=1)
+    return _flag_insufficient(out, counts, min_n)
+
+
+def _auc_columns(raw: pd.DataFrame, counts: dict[str, np.ndarray], alpha: float) -> pd.DataFrame:
+    """AUC with the DeLong interval from the SQL placement-value variances."""
+    m, n = counts["n_pos"], counts["n_neg"]
+    both = (m > 0) & (n > 0)
+    auc = np.where(both, raw["auc"].to_numpy(dtype=float, na_value=np.nan), np.nan)
+    # one positive (negative): the sample variance is undefined and counts as 0, as in roc_auc
+    s10 = np.nan_to_num(raw["s10"].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
+    s01 = np.nan_to_num(raw["s01"].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(both, s10 / np.where(both, m, 1) + s01 / np.where(both, n, 1), np.nan)
+    se = np.sqrt(np.maximum(var, 0.0))
+    z = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    return pd.DataFrame(
+        {
+            "auc": auc,
+            "auc_low": np.maximum(0.0, auc - z * se),
+            "auc_high": np.minimum(1.0, auc + z * se),
+            "auc_se": se,
+        },
+        index=raw.index,
+    )
+
+
+def _kappa_columns(counts: dict[str, np.ndarray], alpha: float) -> pd.DataFrame:
+    """Cohen's kappa of AI vs reference and percent agreement, Gwet (2014) SEs, vectorised.
+
+    The 2x2 form of :func:`metrics.cohen_kappa_table` (irrCAC ``kappa2.table``) and of
+    :func:`metrics.percent_agreement_table`, rows = AI, columns = reference.
+    """
+    n = counts["n_labelled"]
+    safe = np.where(n > 0, n, 1.0)
+    p11, p10 = counts["tp"] / safe, counts["fp"] / safe  # AI 1: reference 1, reference 0
+    p01, p00 = counts["fn"] / safe, counts["tn"] / safe
+    row1, row0 = p11 + p10, p01 + p00  # AI margins
+    col1, col0 = p11 + p01, p10 + p00  # reference margins
+    pa = p11 + p00
+    pe = row1 * col1 + row0 * col0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where((n > 0) & (pe < 1.0), (pa - pe) / (1.0 - pe), np.nan)
+        one = 1.0 - kappa
+        inner = (
+            p11 * (1.0 - one * (col1 + row1)) ** 2
+            + p00 * (1.0 - one * (col0 + row0)) ** 2
+            + p10 * (one * (col1 + row0)) ** 2
+            + p01 * (one * (col0 + row1)) ** 2
+        )
+        var_k = (inner - (pa - 2.0 * one * pe) ** 2) / (safe * (1.0 - pe) ** 2)
+        t = stats.t.ppf(1.0 - alpha / 2.0, np.maximum(n - 1.0, 1.0))
+        se_k = np.sqrt(np.maximum(var_k, 0.0))
+        pa = np.where(n > 0, pa, np.nan)
+        half_a = t * np.sqrt(np.maximum(pa * (1.0 - pa) / safe, 0.0))
+    return pd.DataFrame(
+        {
+            "kappa": kappa,
+            "kappa_low": np.maximum(-1.0, kappa - t * se_k),
+            "kappa_high": np.minimum(1.0, kappa + t * se_k),
+            "kappa_se": se_k,
+            "agreement": pa,
+            "agreement_low": np.maximum(-1.0, pa - half_a),
+            "agreement_high": np.minimum(1.0, pa + half_a),
+        }
+    )
+
+
+def _flag_insufficient(
+    out: pd.DataFrame, counts: dict[str, np.ndarray], min_n: int
+) -> pd.DataFrame:
+    """Mark groups too small or without a class, and blank what they cannot support."""
+    n_lab, n_pos, n_neg = counts["n_labelled"], counts["n_pos"], counts["n_neg"]
+    small, no_pos, no_neg = n_lab < min_n, n_pos == 0, n_neg == 0
+    reason = np.full(len(out), "", dtype=object)
+    reason = np.where(
+        small,
+        [f"{int(k)} labelled case(s), fewer than min_n = {min_n}" for k in n_lab],
+        reason,
+    )
+    reason = _append(reason, no_pos, "no reference-positive case")
+    reason = _append(reason, no_neg, "no reference-negative case")
+    for name in _ESTIMATES:
+        cols = [name, f"{name}_low", f"{name}_high"] + (
+            [f"{name}_se"] if name in ("auc", "kappa") else []
+        )
+        blank = small | ((no_pos | no_neg) if name in _NEEDS_BOTH_CLASSES else False)
+        out.loc[blank, cols] = np.nan
+    out["insufficient"] = small | no_pos | no_neg
+    out["insufficient_reason"] = pd.Series(reason, index=out.index).replace("", None)
+    return out
+
+
+def _append(reason: np.ndarray, mask: np.ndarray, text: str) -> np.ndarray:
+    joined = np.array([f"{r}; {text}" if r else text for r in reason], dtype=object)
+    return np.where(mask, joined, reason)
+
+
+# ----------------------------------------------------------------------- completeness
+@cached
+def _label_completeness(
+    con: duckdb.DuckDBPyConnection,
+    by: tuple[str, ...],
+    filters: Filters | None,
+    period: str | None,
+) -> pd.DataFrame:
+    cases = cases_query(by, period, filters)
+    keys = ", ".join(cases.keys)
+    sql = f"""
+        with {cases.ctes}
+        select {keys},
+               count(*) as n,
+               count(ref_label) as labelled,
+               count(*) - count(ref_label) as pending,
+               count(ref_label) / count(*) as completeness
+        from cases
+        group by {keys}
+        order by {keys}
+    """
+    out = con.execute(sql, cases.params).df()
+    return out.drop(columns=[ALL_KEY], errors="ignore")
+
+
+def label_completeness(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    by: tuple[str, ...] | list[str] = ("finding",),
+    filters: Filters | None = None,
+    period: str | None = None,
+) -> pd.DataFrame:
+    """Share of predictions that have a reference standard yet, per group.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``n`` (predictions), ``labelled``, ``pending`` and ``completeness``
+        (labelled / n). Groups and filters as in :func:`summarize`.
+    """
+    by = check_by(by, GROUP_COLUMNS)
+    return _label_completeness(con, by, filters, check_period(period))
+
+
+# ----------------------------------------------------------------------- discordant cases
+_KINDS = {
+    "fn": "f.predicted = false and ref.ref_label = 1",
+    "fp": "f.predicted = true and ref.ref_label = 0",
+    "both": "f.predicted <> (ref.ref_label = 1)",
+}
+
+
+def discordant_cases(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    filters: Filters | None = None,
+    kind: str = "both",
+    limit: int = 500,
+) -> pd.DataFrame:
+    """AI false negatives and / or false positives against the reference standard.
+
+    Parameters
+    ----------
+    kind : {"fn", "fp", "both"}
+    limit : int
+        At most this many rows, the most confident errors first (largest ``|score -
+        threshold|``).
+
+    Returns
+    -------
+    DataFrame
+        ``kind`` ('fn' / 'fp'), study and prediction columns, ``score``, ``threshold``,
+        ``ref_label``, ``ref_source``, ``n_readers`` and the pseudonymised ``patient_pid``.
+        No raw identifier is stored in RadQA, so none can appear here.
+    """
+    if kind not in _KINDS:
+        raise InputError(f"unknown kind {kind!r}; valid kinds are: {', '.join(_KINDS)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputError(f"limit is {limit!r}; expected a whole number >= 1")
+    where, params = where_clause(filters)
+    condition = _KINDS[kind]
+    where = f"{where}\n  and {condition}" if where else f"where {condition}"
+    sql = f"""
+        with ref as ({sql_text("reference_standard")})
+        select
+            case when f.predicted then 'fp' else 'fn' end as kind,
+            f.study_uid, f.finding, f.model_name, f.model_version,
+            f.score, f.threshold, f.threshold_source,
+            ref.ref_label, ref.ref_source, ref.n_readers, ref.any_ai_assisted,
+            s.site, s.modality, s.body_part, s.scanner_manufacturer, s.scanner_model,
+            s.study_datetime, s.patient_age, s.patient_sex, s.patient_pid
+        from predictions as f
+        join ref on ref.study_uid = f.study_uid and ref.finding = f.finding
+        left join studies as s on s.study_uid = f.study_uid
+        {where}
+        order by abs(f.score - f.threshold) desc, f.study_uid, f.finding, f.model_name
+        limit $limit
+    """
+    return con.execute(sql, {**params, "limit": limit}).df()
+
+
+# ----------------------------------------------------------------------- overview
+def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Row counts for a first page and a data-health check.
+
+    Returns
+    -------
+    dict
+        ``studies``, ``predictions``, ``reads``, ``batches`` (committed ingest batches),
+        ``refused_batches``, ``quarantined`` (rows held back at ingest), ``labelled`` and
+        ``pending`` (study x finding pairs of the predictions with / without a reference
+        standard), ``snapshot_id`` (None when not a published snapshot).
+    """
+    row = con.execute(
+        f"""
+        with ref as ({sql_text("reference_standard")}),
+        pairs as (select distinct study_uid, finding from predictions)
+        select
+            (select count(*) from studies),
+            (select count(*) from predictions),
+            (select count(*) from reads),
+            (select count(*) from ingest_batches where status = 'committed'),
+            (select count(*) from ingest_batches where status = 'refused'),
+            (select count(*) from quarantine),
+            (select count(*) from pairs join ref using (study_uid, finding)
+             where ref.ref_label is not null),
+            (select count(*) from pairs)
+        """
+    ).fetchone()
+    assert row is not None
+    names = ("studies", "predictions", "reads", "batches", "refused_batches", "quarantined")
+    result: dict[str, object] = {k: int(v) for k, v in zip(names, row[:6], strict=True)}
+    result["labelled"] = int(row[6])
+    result["pending"] = int(row[7]) - int(row[6])
+    result["snapshot_id"] = snapshot_id(con)
+    return result
