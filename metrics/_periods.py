@@ -1,0 +1,197 @@
+"""Reference window and monitored periods as explicit objects.
+
+Modelled on NannyML's ``PeriodBasedChunker(offset="M")`` (``nannyml/chunk.py``): the monitored
+unit is a calendar month ``'YYYY-MM'`` of the study date, and the reference is a named window of
+months, not an ad-hoc date filter. One month at a small site is often underpowered, so a period
+can be widened to a rolling view of the last ``k`` months (``Period("2025-03").rolling(2)``
+covers 2025-02 and 2025-03).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from radqa.errors import InputError, InsufficientDataError
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def check_month(month: str, what: str = "month") -> str:
+    """Return ``month`` if it is a ``'YYYY-MM'`` string, else raise :class:`InputError`."""
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise InputError(f"{what} is {month!r}; expected a month as 'YYYY-MM', e.g. '2025-03'")
+    return month
+
+
+def month_index(month: str) -> int:
+    """Months since year 0 (``'0000-01'`` is 0): lets months be compared and subtracted."""
+    check_month(month)
+    return int(month[:4]) * 12 + int(month[5:]) - 1
+
+
+def month_from_index(index: int) -> str:
+    """Inverse of :func:`month_index`."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def add_months(month: str, n: int) -> str:
+    """``month`` shifted by ``n`` months (negative goes back)."""
+    return month_from_index(month_index(month) + n)
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last``, both included (empty when ``last < first``)."""
+    return [month_from_index(i) for i in range(month_index(first), month_index(last) + 1)]
+
+
+def month_start(month: str) -> dt.date:
+    """The first day of ``month``."""
+    check_month(month)
+    return dt.date(int(month[:4]), int(month[5:]), 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A monitored period: the month ``month`` and the ``months - 1`` months before it.
+
+    Examples
+    --------
+    >>> p = Period("2025-03").rolling(2)
+    >>> p.label, p.months_covered, str(p.start), str(p.end)
+    ('2025-02..2025-03', ['2025-02', '2025-03'], '2025-02-01', '2025-04-01')
+    """
+
+    month: str
+    months: int = 1
+
+    def __post_init__(self) -> None:
+        check_month(self.month, "period month")
+        if not isinstance(self.months, int) or self.months < 1:
+            raise InputError(f"period length is {self.months!r} months; expected an integer >= 1")
+
+    def rolling(self, months: int) -> Period:
+        """The same period ending month, widened to the last ``months`` months."""
+        return Period(self.month, months)
+
+    @property
+    def first_month(self) -> str:
+        return add_months(self.month, -(self.months - 1))
+
+    @property
+    def months_covered(self) -> list[str]:
+        return month_range(self.first_month, self.month)
+
+    @property
+    def label(self) -> str:
+        return self.month if self.months == 1 else f"{self.first_month}..{self.month}"
+
+    @property
+    def start(self) -> dt.date:
+        """First day covered (inclusive)."""
+        return month_start(self.first_month)
+
+    @property
+    def end(self) -> dt.date:
+        """First day after the period (exclusive)."""
+        return month_start(add_months(self.month, 1))
+
+    def previous(self, n: int = 1) -> Period:
+        """The period of the same length ending ``n`` months earlier."""
+        return Period(add_months(self.month, -n), self.months)
+
+
+@dataclass(frozen=True)
+class ResolvedReference:
+    """A reference window bound to data: its months (inclusive) and model version."""
+
+    first: str
+    last: str
+    model_version: str | None
+
+    @property
+    def months(self) -> list[str]:
+        return month_range(self.first, self.last)
+
+    @property
+    def label(self) -> str:
+        version = f", model version {self.model_version}" if self.model_version else ""
+        return f"{self.first}..{self.last}{version}"
+
+    def contains(self, month: str) -> bool:
+        return month_index(self.first) <= month_index(month) <= month_index(self.last)
+
+
+@dataclass(frozen=True)
+class ReferenceWindow:
+    """The window the monitored months are compared with.
+
+    Either a fixed range of months (``ReferenceWindow("2024-01", "2024-06")``, both included) or
+    the first ``n`` months of data, optionally of one model version
+    (``ReferenceWindow.first_months(6, model_version="2.1")``), found in the store by
+    :meth:`resolve`. With a model version, monitoring looks only at that version's predictions.
+    """
+
+    first: str | None = None
+    last: str | None = None
+    n_months: int | None = None
+    model_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_months is None:
+            if self.first is None or self.last is None:
+                raise InputError(
+                    "a reference window needs first and last months ('YYYY-MM') or "
+                    "ReferenceWindow.first_months(n); found neither"
+                )
+            check_month(self.first, "reference first month")
+            check_month(self.last, "reference last month")
+            if month_index(self.last) < month_index(self.first):
+                raise InputError(
+                    f"reference window ends ({self.last}) before it starts ({self.first}); "
+                    "expected first <= last"
+                )
+        elif not isinstance(self.n_months, int) or self.n_months < 1:
+            raise InputError(
+                f"reference length is {self.n_months!r} months; expected an integer >= 1"
+            )
+
+    @classmethod
+    def first_months(cls, n: int, model_version: str | None = None) -> ReferenceWindow:
+        """The first ``n`` calendar months that have predictions (of ``model_version``)."""
+        return cls(n_months=n, model_version=model_version)
+
+    def resolve(self, con: duckdb.DuckDBPyConnection) -> ResolvedReference:
+        """Bind the window to the data behind ``con``."""
+        if self.n_months is None:
+            assert self.first is not None and self.last is not None
+            return ResolvedReference(self.first, self.last, self.model_version)
+        months = months_in_data(con, model_version=self.model_version)
+        if not months:
+            version = f" of model version {self.model_version!r}" if self.model_version else ""
+            raise InsufficientDataError(
+                f"no predictions{version} with a study date in the store; "
+                "a reference window needs data"
+            )
+        first = months[0]
+        return ResolvedReference(first, add_months(first, self.n_months - 1), self.model_version)
+
+
+def months_in_data(
+    con: duckdb.DuckDBPyConnection, *, model_version: str | None = None
+) -> list[str]:
+    """The months (``'YYYY-MM'``, ascending) in which predictions have studies."""
+    rows = con.execute(
+        """
+        select distinct strftime(s.study_datetime, '%Y-%m') as month
+        from predictions p join studies s using (study_uid)
+        where s.study_datetime is not null
+          and ($model_version is null or p.model_version = $model_version)
+        order by month
+        """,
+        {"model_version": model_version},
+    ).fetchall()
+    return [r[0] for r in rows]
