@@ -15,6 +15,7 @@ from raw ratings (subjects x raters, NaN = not rated).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -113,12 +114,15 @@ def _sort_key(value: object) -> tuple[int, object]:
     return (0, value) if isinstance(value, int | float | np.number) else (1, str(value))
 
 
-def _estimate(value: float, var: float, n: int, alpha: float, method: str, note=None) -> Estimate:
+def _estimate(
+    value: float, var: float, n: int, alpha: float, method: str, note: str | None = None
+) -> Estimate:
     """Gwet's interval: value +/- t(n-1) * SE, capped to [-1, 1] (irrCAC caps the top at 1)."""
     if not 0.0 < alpha < 1.0:
         raise InputError(f"alpha must be between 0 and 1 (exclusive); found {alpha}")
     se = math.sqrt(max(var, 0.0))
     half = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1)) * se
+    value = float(value)
     return Estimate(value, max(-1.0, value - half), min(1.0, value + half), se, method, note)
 
 
@@ -131,13 +135,13 @@ def _weight_matrix(weights: str | None, scores: np.ndarray) -> np.ndarray:
     if weights is None:
         return np.eye(q)
     dist = np.abs(scores[:, None] - scores[None, :]) / (scores.max() - scores.min())
-    return 1.0 - (dist if weights == "linear" else dist**2)
+    return np.asarray(1.0 - (dist if weights == "linear" else dist**2), dtype=float)
 
 
 def _category_scores(labels: list[object]) -> np.ndarray:
     """The categories' own values when all are numbers, else their positions 1..q."""
     try:
-        scores = np.array([float(v) for v in labels])
+        scores = np.array([float(v) for v in labels])  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return np.arange(1.0, len(labels) + 1.0)
     is_number = all(isinstance(v, int | float | np.number) for v in labels)
@@ -146,7 +150,12 @@ def _category_scores(labels: list[object]) -> np.ndarray:
 
 # -------------------------------------------------------------------- Cohen's kappa
 def cohen_kappa(
-    a: object, b: object, *, weights: str | None = None, alpha: float = 0.05, se_method="gwet"
+    a: object,
+    b: object,
+    *,
+    weights: str | None = None,
+    alpha: float = 0.05,
+    se_method: str = "gwet",
 ) -> Estimate:
     """Cohen's kappa of two raters from their labels.
 
@@ -196,7 +205,11 @@ def cohen_kappa(
 
 
 def cohen_kappa_table(
-    table: object, *, weights: str | None = None, alpha: float = 0.05, se_method="gwet"
+    table: object,
+    *,
+    weights: str | None = None,
+    alpha: float = 0.05,
+    se_method: str = "gwet",
 ) -> Estimate:
     """Cohen's kappa from a square contingency table (rater A rows, rater B columns).
 
@@ -229,12 +242,22 @@ def cohen_kappa_table(
     pb_k = w @ col  # weighted column margins, one per row category
     pbl_ = w.T @ row  # weighted row margins, one per column category
     inner = (w - (1.0 - kappa) * (pb_k[:, None] + pbl_[None, :])) ** 2
-    var = ((p * inner).sum() - (pa - 2.0 * (1.0 - kappa) * pe) ** 2) / (n * (1.0 - pe) ** 2)
+    var = float((p * inner).sum() - (pa - 2.0 * (1.0 - kappa) * pe) ** 2) / (n * (1.0 - pe) ** 2)
     return _estimate(kappa, var, int(n), alpha, f"{name}, Gwet (2014) SE")
 
 
 # ---------------------------------------------------------- multi-rater coefficients
-def _agreement_parts(mat: np.ndarray) -> dict[str, np.ndarray | float | int]:
+class _Parts(NamedTuple):
+    n: int  # subjects with at least one rating
+    n2: int  # subjects with at least two ratings
+    r: np.ndarray  # raters per subject
+    two: np.ndarray  # r >= 2
+    pa_i: np.ndarray  # observed agreement per subject (0 where r < 2)
+    pa: float  # observed agreement
+    pi: np.ndarray  # category shares
+
+
+def _agreement_parts(mat: np.ndarray) -> _Parts:
     """Per-subject pieces shared by Fleiss' kappa, AC1 and percent agreement (irrCAC)."""
     n = mat.shape[0]
     r = mat.sum(axis=1)
@@ -244,12 +267,13 @@ def _agreement_parts(mat: np.ndarray) -> dict[str, np.ndarray | float | int]:
     pa_i = np.where(two, (mat * (mat - 1.0)).sum(axis=1) / den, 0.0)
     pa = float(pa_i[two].mean())
     pi = (mat / r[:, None]).mean(axis=0)  # category shares, each subject weighted equally
-    return {"n": n, "n2": n2, "r": r, "two": two, "pa_i": pa_i, "pa": pa, "pi": pi}
+    return _Parts(n, n2, r, two, pa_i, pa, pi)
 
 
-def _linearised(coef, pa_i, pe, pe_i, two, n, n2) -> float:
+def _linearised(coef: float, parts: _Parts, pe: float, pe_i: np.ndarray) -> float:
     """Gwet's (2008) variance of (pa - pe)/(1 - pe) from per-subject contributions."""
-    coef_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
+    n = parts.n
+    coef_i = (n / parts.n2) * (parts.pa_i - pe * parts.two) / (1.0 - pe)
     coef_i = coef_i - 2.0 * (1.0 - coef) * (pe_i - pe) / (1.0 - pe)
     return float(((coef_i - coef) ** 2).sum() / (n * (n - 1.0)))
 
@@ -273,15 +297,15 @@ def fleiss_kappa(counts: object, *, alpha: float = 0.05) -> Estimate:
     """
     mat, _, note = _counts(counts)
     parts = _agreement_parts(mat)
-    pi = parts["pi"]
+    pi = parts.pi
     pe = float((pi**2).sum())
     if pe >= 1.0:
         nan = float("nan")
         return Estimate(nan, nan, nan, None, "Fleiss (1971)", "every rating is one category")
-    kappa = (parts["pa"] - pe) / (1.0 - pe)
-    pe_i = (mat @ pi) / parts["r"]
-    var = _linearised(kappa, parts["pa_i"], pe, pe_i, parts["two"], parts["n"], parts["n2"])
-    return _estimate(kappa, var, parts["n"], alpha, "Fleiss (1971), Gwet (2014) SE", note)
+    kappa = (parts.pa - pe) / (1.0 - pe)
+    pe_i = (mat @ pi) / parts.r
+    var = _linearised(kappa, parts, pe, pe_i)
+    return _estimate(kappa, var, parts.n, alpha, "Fleiss (1971), Gwet (2014) SE", note)
 
 
 def gwet_ac1(counts: object, *, alpha: float = 0.05) -> Estimate:
@@ -296,12 +320,12 @@ def gwet_ac1(counts: object, *, alpha: float = 0.05) -> Estimate:
     """
     mat, _, note = _counts(counts)
     parts = _agreement_parts(mat)
-    pi, q = parts["pi"], mat.shape[1]
+    pi, q = parts.pi, mat.shape[1]
     pe = float((pi * (1.0 - pi)).sum() / (q - 1))
-    ac1 = (parts["pa"] - pe) / (1.0 - pe)
-    pe_i = (mat @ (1.0 - pi)) / parts["r"] / (q - 1)
-    var = _linearised(ac1, parts["pa_i"], pe, pe_i, parts["two"], parts["n"], parts["n2"])
-    return _estimate(ac1, var, parts["n"], alpha, "Gwet AC1 (2008)", note)
+    ac1 = (parts.pa - pe) / (1.0 - pe)
+    pe_i = (mat @ (1.0 - pi)) / parts.r / (q - 1)
+    var = _linearised(ac1, parts, pe, pe_i)
+    return _estimate(ac1, var, parts.n, alpha, "Gwet AC1 (2008)", note)
 
 
 def gwet_ac1_table(table: object, *, alpha: float = 0.05) -> Estimate:
@@ -315,7 +339,7 @@ def gwet_ac1_table(table: object, *, alpha: float = 0.05) -> Estimate:
     pe = float((pi * (1.0 - pi)).sum() / (q - 1))
     ac1 = (pa - pe) / (1.0 - pe)
     inner = np.eye(q) - 2.0 * (1.0 - ac1) * (1.0 - (pi[:, None] + pi[None, :]) / 2.0) / (q - 1)
-    var = ((p * inner**2).sum() - (pa - 2.0 * (1.0 - ac1) * pe) ** 2) / (n * (1.0 - pe) ** 2)
+    var = float((p * inner**2).sum() - (pa - 2.0 * (1.0 - ac1) * pe) ** 2) / (n * (1.0 - pe) ** 2)
     return _estimate(ac1, var, int(n), alpha, "Gwet AC1 (2008)")
 
 
@@ -326,8 +350,8 @@ def percent_agreement(counts: object, *, alpha: float = 0.05) -> Estimate:
     """
     mat, _, note = _counts(counts)
     parts = _agreement_parts(mat)
-    n, n2, pa = parts["n"], parts["n2"], parts["pa"]
-    pa_i = (n / n2) * parts["pa_i"]
+    n, n2, pa = parts.n, parts.n2, parts.pa
+    pa_i = (n / n2) * parts.pa_i
     var = float(((pa_i - pa) ** 2).sum() / (n * (n - 1.0)))
     return _estimate(pa, var, n, alpha, "percent agreement, Gwet (2014) SE", note)
 

@@ -116,7 +116,9 @@ class MRMCResult:
         return _pick(self.random.differences, self.contrast)
 
 
-def _pick(differences: dict, contrast: tuple | None) -> Estimate:
+def _pick(
+    differences: dict[tuple[object, object], Estimate], contrast: tuple[object, object] | None
+) -> Estimate:
     if contrast is not None:
         return differences[contrast]
     if len(differences) == 1:
@@ -135,7 +137,7 @@ def _py(value: object) -> object:
 
 def _crossed_ratings(
     frame: pd.DataFrame, cols: dict[str, str]
-) -> tuple[np.ndarray, np.ndarray, list, list]:
+) -> tuple[np.ndarray, np.ndarray, list[object], list[object]]:
     """ratings[t, r, k] for a fully crossed design, truth[k], treatment and reader labels."""
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"frame must be a pandas DataFrame; found {type(frame).__name__}")
@@ -386,5 +388,5 @@ def mrmc(
         variance_components=components,
         mean_squares={"T": float(ms_t), "R": float(ms_r), "TR": float(ms_tr)},
         n_cases=(int((~truth_k).sum()), int(truth_k.sum())),
-        contrast=tuple(contrast) if contrast is not None else None,
+        contrast=(contrast[0], contrast[1]) if contrast is not None else None,
     )

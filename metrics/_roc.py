@@ -66,7 +66,7 @@ def _binary_truth(y_true: object, name: str = "y_true") -> np.ndarray:
     if arr.size == 0:
         raise InputError(f"{name} is empty; expected at least one positive and one negative case")
     if arr.dtype == bool:
-        return arr
+        return np.asarray(arr, dtype=bool)
     try:
         num = arr.astype(float)
     except (TypeError, ValueError):
@@ -81,7 +81,7 @@ def _binary_truth(y_true: object, name: str = "y_true") -> np.ndarray:
             f"{name} must hold 0/1 or True/False; found {int(bad.sum())} other value(s), "
             f"such as {found}"
         )
-    return num == 1.0
+    return np.asarray(num == 1.0, dtype=bool)
 
 
 def _split(y_true: object, y_score: object, name: str = "y_score") -> tuple[np.ndarray, np.ndarray]:
