@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from metrics import (
@@ -194,3 +195,14 @@ def test_invalid_input_says_what_was_found():
         cohen_kappa([1, 2], [1, 2], weights="cubic")
     with pytest.raises(InsufficientDataError, match="at least 2 subjects rated by 2 or more"):
         gwet_ac1([[1, 0], [2, 0]])
+
+
+@pytest.mark.parametrize("weights", ["linear", "quadratic"])
+def test_weighted_kappa_fleiss_se_equals_statsmodels(xero, weights):
+    ours = cohen_kappa(
+        xero["radiologist_a"], xero["radiologist_b"], weights=weights, se_method="fleiss"
+    )
+    table = pd.crosstab(xero["radiologist_a"], xero["radiologist_b"]).to_numpy()
+    theirs = sm_cohens_kappa(table, wt=weights)
+    assert ours.value == pytest.approx(theirs.kappa, abs=1e-12)
+    assert ours.se == pytest.approx(theirs.std_kappa, abs=1e-12)
