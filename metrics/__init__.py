@@ -3,6 +3,7 @@
 Public names are listed in ``__all__``; the work lives in the private modules.
 """
 
+from metrics._accuracy import DiagnosticAccuracy, diagnostic_accuracy
 from metrics._agreement import (
     cohen_kappa,
     cohen_kappa_table,
@@ -15,8 +16,19 @@ from metrics._agreement import (
     percent_agreement,
     percent_agreement_table,
 )
+from metrics._calibration import Calibration, calibration
+from metrics._meta import Heterogeneity, heterogeneity
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
+from metrics._multiplicity import adjust_pvalues
+from metrics._proportions import (
+    difference_ci,
+    paired_difference_ci,
+    proportion_ci,
+    proportion_ci_arrays,
+    risk_ratio_ci,
+)
 from metrics._roc import compare_aucs, roc_auc
+from metrics._tests2x2 import mcnemar
 from metrics._types import Estimate, TestResult
 
 __all__ = [
@@ -38,4 +50,17 @@ __all__ = [
     "roc_auc",
     "Estimate",
     "TestResult",
+    "Calibration",
+    "DiagnosticAccuracy",
+    "Heterogeneity",
+    "adjust_pvalues",
+    "calibration",
+    "diagnostic_accuracy",
+    "difference_ci",
+    "heterogeneity",
+    "mcnemar",
+    "paired_difference_ci",
+    "proportion_ci",
+    "proportion_ci_arrays",
+    "risk_ratio_ci",
 ]
