@@ -120,8 +120,9 @@ def _read_input(estimates: Any, scale: str, z: float) -> pd.DataFrame:
             if not inside.all():
                 i = int(np.flatnonzero(~inside)[0])
                 raise InputError(
-                    f"group {df['label'].iloc[i]!r} has proportion {float(value[i])!r}; the logit scale "
-                    "needs 0 < p < 1 (pass columns count and nobs for a 0.5 continuity correction)"
+                    f"group {df['label'].iloc[i]!r} has proportion {float(value[i])!r}; "
+                    "the logit scale needs 0 < p < 1 "
+                    "(pass columns count and nobs for a 0.5 continuity correction)"
                 )
             y = _logit(value)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -140,7 +141,8 @@ def _read_input(estimates: Any, scale: str, z: float) -> pd.DataFrame:
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"group {df['label'].iloc[i]!r} has value {float(df['value'].iloc[i])!r} and standard "
-            f"error {float(df['se_y'].iloc[i])!r} on the {scale} scale; expected a finite value and se > 0"
+            f"error {float(df['se_y'].iloc[i])!r} on the {scale} scale; "
+            "expected a finite value and se > 0"
         )
     for col in ("low", "high"):
         if col not in df.columns:
