@@ -1,0 +1,415 @@
+"""Read DICOM headers into the studies table: scanner, site and patient metadata per study.
+
+Files and folders are walked recursively in sorted order. Only headers are read (pydicom 3,
+``stop_before_pixels``); pixel data is never loaded. One row per StudyInstanceUID: the files of a
+study (its series and instances) are merged in SQL, taking for each field the first non-empty
+value in sorted path order. Non-DICOM, truncated or unreadable files and files without a
+StudyInstanceUID are reported and skipped, never fatal.
+
+All files given in one call form one batch, written in one transaction through
+:func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
+predictions file stored, and vice versa. The raw PatientID is turned into its keyed pseudonym as
+soon as it is read; it is never stored, logged or shown (nor is PatientName, which is not read).
+
+Conventions chosen here:
+
+- ``scanner_software``: a multi-valued SoftwareVersions is joined with a backslash, as DICOM
+  itself encodes multiple values (PS3.5 6.4), e.g. ``V1.2\\build 7``.
+- ``patient_sex``: M, F or O as sent; any other non-empty value becomes U; an absent or empty
+  PatientSex stays empty (unknown), so it does not overwrite a value another source gave.
+- ``patient_age``: PatientAge ``nnnY`` gives nnn years; ``nnnM``, ``nnnW``, ``nnnD`` give whole
+  years (``018M`` is 1, ``006M`` is 0); anything else, or more than 130 years, is empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+
+from ingest.pseudonym import load_key, pseudonymise
+from ingest.readers import content_hash
+from ingest.studies import upsert_studies
+from radqa import store
+from radqa.settings import Settings, load_settings
+
+KIND = "dicom"
+MAX_SHOWN = 20
+MAX_FILE_NAME = 200
+ROWS_TAG = 0x00280010
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+# studies column <- DICOM keyword (text fields copied as sent, stripped)
+TEXT_FIELDS = {
+    "modality": "Modality",
+    "scanner_manufacturer": "Manufacturer",
+    "scanner_model": "ManufacturerModelName",
+    "scanner_software": "SoftwareVersions",
+    "station": "StationName",
+    "institution": "InstitutionName",
+    "body_part": "BodyPartExamined",
+}
+FILE_COLUMNS = (
+    *TEXT_FIELDS,
+    "study_datetime",
+    "patient_sex",
+    "patient_age",
+    "patient_pid",
+)
+
+
+@dataclass
+class DicomSummary:
+    """What one ``ingest_dicom`` call did."""
+
+    files_seen: int = 0
+    files_read: int = 0
+    studies: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    batch_id: int | None = None
+    snapshot_id: str | None = None
+    status: str = "committed"  # committed, unchanged, empty
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was skipped and something was found."""
+        return not self.skipped and self.status != "empty"
+
+    def render(self) -> str:
+        """A short text summary, listing the first 20 skipped files with their reasons."""
+        lines = [self.message]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s):")
+            lines.extend(f"  {path}: {reason}" for path, reason in self.skipped[:MAX_SHOWN])
+            if len(self.skipped) > MAX_SHOWN:
+                lines.append(f"  ... and {len(self.skipped) - MAX_SHOWN} more (see quarantine)")
+        if self.snapshot_id:
+            lines.append(f"published snapshot {self.snapshot_id}")
+        return "\n".join(lines)
+
+
+class _Skip(Exception):
+    """A file that cannot be used; the message is the reason shown to the user."""
+
+
+def ingest_dicom(
+    data_dir: Path,
+    paths: Sequence[str | Path],
+    *,
+    settings: Settings | None = None,
+    publish: bool = True,
+) -> DicomSummary:
+    """Read the DICOM headers under ``paths`` and merge one row per study into the studies table.
+
+    Parameters
+    ----------
+    data_dir
+        The RadQA data dir (working database, pseudonymisation key, ``radqa.toml``).
+    paths
+        DICOM files or folders; folders are walked recursively in sorted order.
+    settings
+        Settings to use (``site_map`` maps InstitutionName to site); default: read from data_dir.
+    publish
+        Publish a snapshot for readers after the batch commits.
+
+    Returns
+    -------
+    DicomSummary
+        Counts, skipped files with reasons, batch and snapshot ids.
+    """
+    data_dir = Path(data_dir)
+    settings = settings or load_settings(data_dir)
+    summary = DicomSummary()
+    files = _walk(paths, summary.skipped)
+    summary.files_seen = len(files)
+    label = _shorten(", ".join(str(p) for p in paths))
+    if not files:
+        summary.status = "empty"
+        summary.message = f"{label}: no files found; nothing loaded"
+        return summary
+
+    hashed = []
+    for rel, path in files:
+        try:
+            hashed.append((rel, path, content_hash(path)))
+        except OSError as exc:
+            summary.skipped.append((rel, f"cannot read the file: {exc.strerror or exc}"))
+    digest = hashlib.sha256()
+    for rel, _, file_hash in sorted(hashed):
+        digest.update(f"{rel}\0{file_hash}\n".encode())
+    chash = digest.hexdigest()
+
+    key = load_key(data_dir)
+    con = store.connect_working(data_dir)
+    try:
+        prior = con.execute(
+            "select batch_id from ingest_batches where kind = ? and content_hash = ? "
+            "and status = 'committed' order by batch_id desc limit 1",
+            [KIND, chash],
+        ).fetchall()
+        if prior:
+            summary.status = "unchanged"
+            summary.batch_id = int(prior[0][0])
+            summary.message = (
+                f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
+                "(same content); nothing changed"
+            )
+            summary.skipped.clear()
+            return summary
+        started = _now()
+        rows = []
+        for order, (rel, path, _) in enumerate(hashed):
+            try:
+                rows.append({"_ord": order, **_read_header(path, key)})
+            except _Skip as exc:
+                summary.skipped.append((rel, str(exc)))
+        summary.files_read = len(rows)
+        _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
+        if publish:
+            summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
+    finally:
+        con.close()
+    return summary
+
+
+def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[tuple[str, Path]]:
+    """(path relative to its root, path) for every file under ``paths``, sorted, no duplicates."""
+    found: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+    for root in (Path(p) for p in paths):
+        if root.is_file():
+            candidates = [(root.name, root)]
+        elif root.is_dir():
+            candidates = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    path = Path(dirpath) / name
+                    candidates.append((path.relative_to(root).as_posix(), path))
+        else:
+            skipped.append((str(root), "no such file or folder"))
+            continue
+        for rel, path in candidates:
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append((rel, path))
+    return found
+
+
+def _read_header(path: Path, key: bytes) -> dict[str, object]:
+    """The studies fields of one file (PatientID already pseudonymised); raises _Skip."""
+    try:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warnings may quote header values
+            ds = dcmread(fh, stop_before_pixels=True)
+            at_end = fh.tell() >= os.fstat(fh.fileno()).st_size
+    except InvalidDicomError:
+        raise _Skip("not a DICOM file (no 'DICM' prefix after the 128-byte preamble)") from None
+    except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
+        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+    for element in ds._dict.values():
+        if (
+            isinstance(element, RawDataElement)
+            and element.length != UNDEFINED_LENGTH
+            and element.value is not None
+            and len(element.value) < element.length
+        ):
+            raise _Skip(f"truncated: the file ends inside element {element.tag}")
+    if at_end and ROWS_TAG in ds:  # stop_before_pixels leaves the file before the pixels
+        raise _Skip("truncated: an image header (Rows present) but the file ends before the pixels")
+    try:
+        study_uid = _text(ds, "StudyInstanceUID")
+        if study_uid is None:
+            raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
+        row: dict[str, object] = {"study_uid": study_uid}
+        for column, keyword in TEXT_FIELDS.items():
+            row[column] = _text(ds, keyword)
+        row["study_datetime"] = parse_study_datetime(_text(ds, "StudyDate"), _text(ds, "StudyTime"))
+        row["patient_sex"] = parse_sex(_text(ds, "PatientSex"))
+        row["patient_age"] = parse_age(_text(ds, "PatientAge"))
+        patient_id = _text(ds, "PatientID")
+        row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
+    except _Skip:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
+        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+    return row
+
+
+def _text(ds: object, keyword: str) -> str | None:
+    """The element's value as stripped text ('' -> None); multiple values joined by '\\'."""
+    value = ds.get(keyword)  # type: ignore[attr-defined]
+    if value is None:
+        return None
+    if isinstance(value, MultiValue | list | tuple):
+        text = "\\".join(str(v).strip() for v in value)
+    else:
+        text = str(value)
+    text = text.strip().strip("\0").strip()
+    return text or None
+
+
+_DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
+_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
+
+
+def parse_study_datetime(date: str | None, time: str | None) -> str | None:
+    """StudyDate (DA) + StudyTime (TM) as ISO text; a missing or bad time means midnight.
+
+    DA is ``YYYYMMDD`` (the pre-1993 ``YYYY.MM.DD`` is accepted); TM is ``HH[MM[SS[.F{1,6}]]]``
+    (PS3.5 6.2; the old ``HH:MM:SS`` form is accepted). An invalid date gives None.
+    """
+    if not date or not (m := _DA.match(date.strip())):
+        return None
+    hour = minute = second = micro = 0
+    if time and (t := _TM.match(time.strip())):
+        hour, minute, second = (int(g) if g else 0 for g in t.groups()[:3])
+        micro = int(t.group(4).ljust(6, "0")) if t.group(4) else 0
+    try:
+        value = datetime(int(m[1]), int(m[2]), int(m[3]), hour, minute, second, micro)
+    except ValueError:
+        try:
+            value = datetime(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    return value.isoformat(sep=" ")
+
+
+def parse_sex(value: str | None) -> str | None:
+    """M, F, O as sent (case-insensitive); other non-empty values U; empty None."""
+    if value is None:
+        return None
+    value = value.upper()
+    return value if value in ("M", "F", "O") else "U"
+
+
+_YEARS_PER_UNIT = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
+
+
+def parse_age(value: str | None) -> int | None:
+    """PatientAge (AS, ``nnnY|M|W|D``) in whole years; None when invalid or above 130."""
+    if not value or not (m := re.fullmatch(r"(\d{1,3})\s*([YMWD])", value.strip().upper())):
+        return None
+    years = int(m[1]) if m[2] == "Y" else int(int(m[1]) * _YEARS_PER_UNIT[m[2]])
+    return years if years <= 130 else None
+
+
+def _write_batch(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[dict[str, object]],
+    summary: DicomSummary,
+    settings: Settings,
+    *,
+    label: str,
+    chash: str,
+    started: datetime,
+) -> None:
+    """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row."""
+    columns = ["_ord", "study_uid", *FILE_COLUMNS]
+    files = pd.DataFrame(rows, columns=columns).astype(object)
+    files = files.where(files.notna(), None)
+    sites = pd.DataFrame(
+        list(settings.site_map.items()), columns=["institution", "site"], dtype=object
+    )
+    con.register("_dicom_files_df", files)
+    con.register("_dicom_sites_df", sites)
+    firsts = ", ".join(
+        f"first({c} order by _ord) filter (where {c} is not null) as {c}" for c in FILE_COLUMNS
+    )
+    con.execute("begin transaction")
+    try:
+        batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
+        con.execute(
+            f"""
+            create or replace temp table _dicom_studies as
+            with files as (
+                select cast(_ord as bigint) as _ord, cast(study_uid as varchar) as study_uid,
+                       {", ".join(f"cast({c} as varchar) as {c}" for c in FILE_COLUMNS)}
+                from _dicom_files_df
+            ),
+            merged as (select study_uid, {firsts} from files group by study_uid)
+            select m.study_uid,
+                   coalesce(s.site, m.institution) as site,
+                   {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
+                   cast(m.study_datetime as timestamp) as study_datetime,
+                   cast(m.patient_age as smallint) as patient_age,
+                   m.patient_sex, m.patient_pid
+            from merged m
+            left join (select cast(institution as varchar) as institution,
+                              cast(site as varchar) as site from _dicom_sites_df) s
+                   on s.institution = m.institution
+            order by m.study_uid
+            """
+        )
+        inserted, updated = upsert_studies(con, "_dicom_studies", batch_id=batch_id, source=KIND)
+        studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
+        if summary.skipped:
+            con.executemany(
+                "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
+                "raw) values (?, ?, 0, null, ?, null)",
+                [(batch_id, rel, reason) for rel, reason in summary.skipped],
+            )
+        summary.batch_id = batch_id
+        summary.studies = int(studies)
+        summary.inserted, summary.updated = inserted, updated
+        summary.unchanged = summary.studies - inserted - updated
+        summary.message = (
+            f"{label}: batch {batch_id}: {summary.studies} stud{'y' if studies == 1 else 'ies'} "
+            f"from {summary.files_read} of {summary.files_seen} file(s): "
+            f"{inserted} new, {updated} updated, {summary.unchanged} unchanged; "
+            f"{len(summary.skipped)} file(s) skipped"
+        )
+        con.execute(
+            "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
+            "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "
+            "rows_unchanged, rows_quarantined, message) "
+            "values (?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch_id,
+                KIND,
+                label,
+                chash,
+                started,
+                _now(),
+                summary.files_read,
+                summary.studies,
+                inserted,
+                updated,
+                summary.unchanged,
+                len(summary.skipped),
+                summary.message,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _dicom_studies")
+        con.unregister("_dicom_files_df")
+        con.unregister("_dicom_sites_df")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_FILE_NAME else text[: MAX_FILE_NAME - 3] + "..."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
