@@ -1,0 +1,250 @@
+"""Realistic, deterministic demo data for RadQA, and loading it through the hospital's ingest path.
+
+``generate_demo`` writes, for each of ``months`` calendar months ending with ``end_month``, one
+Parquet file of AI predictions (``predictions-YYYY-MM.parquet``) and one CSV of radiologist reads
+made in that month (``reads-YYYY-MM.csv``; reads arrive days after the study, so the last weeks
+are mostly pending), the reads of a fully crossed reader study (``reads-reader-study.csv``) and
+``effects.json``, which lists the effects planted after the reference window (the first months):
+a site whose model gets worse, a scanner software upgrade, a new scanner model and a prevalence
+change. Sites, scanners, findings, models and effects come from a :class:`DemoConfig`.
+
+Generation is vectorised with numpy, one month at a time, so 10 million studies fit in memory.
+The same arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radqa._demo_config import (
+    DemoConfig,
+    Effect,
+    NewScanner,
+    PerformanceShift,
+    PrevalenceChange,
+    SoftwareUpgrade,
+    default_config,
+)
+from radqa._demo_gen import Month, draw_month, make_patients
+from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
+from radqa._demo_reader_study import reader_study_table, select_cases
+from radqa._demo_write import predictions_table, reads_table, write_csv, write_parquet
+from radqa.errors import InputError
+
+__all__ = ["DemoConfig", "DemoFiles", "default_config", "generate_demo", "run_demo"]
+
+READER_STUDY_FILE = "reads-reader-study.csv"
+EFFECTS_FILE = "effects.json"
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """The files ``generate_demo`` wrote; ``reads`` ends with the reader-study file."""
+
+    predictions: tuple[Path, ...]
+    reads: tuple[Path, ...]
+    reader_study: Path
+    effects: Path
+
+
+def generate_demo(
+    out_dir: Path,
+    *,
+    studies: int = 200_000,
+    seed: int = 7,
+    end_month: str = "2026-10",
+    months: int = 24,
+    config: DemoConfig | None = None,
+) -> DemoFiles:
+    """Write the demo input files into ``out_dir`` and return their paths.
+
+    Parameters
+    ----------
+    out_dir
+        Directory to write into (created if absent). Earlier demo files there are replaced.
+    studies
+        Total number of studies, spread evenly over the months.
+    seed
+        Seed of every random draw; the same arguments give byte-identical files.
+    end_month, months
+        The last month ("YYYY-MM") and the number of months; the data are cut off at the end of
+        ``end_month``, so reads that would come later are absent (pending).
+    config
+        Sites, scanners, findings, models and planted effects; :func:`default_config` if None.
+    """
+    cfg = config or default_config()
+    month_list = month_range(end_month, months)
+    if months <= cfg.reference_months:
+        raise InputError(
+            f"months={months}; expected more months than the reference window "
+            f"({cfg.reference_months}) so that effects can start after it"
+        )
+    plan = compile_plan(cfg, seed=seed, studies=studies, months=month_list)
+    patients = make_patients(plan)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("predictions-*.parquet"), *out.glob("reads-*.csv")]:
+        stale.unlink()
+
+    pending: dict[int, list[dict[str, np.ndarray]]] = {}
+    candidates: list[dict[str, np.ndarray]] = []
+    pred_files, read_files = [], []
+    for m, month in enumerate(month_list):
+        mo = draw_month(plan, patients, m)
+        path = out / f"predictions-{month}.parquet"
+        write_parquet(predictions_table(plan, patients, m, mo), path)
+        pred_files.append(path)
+        _buffer_reads(plan, m, mo, pending)
+        if m < cfg.reference_months:
+            candidates.append(_reader_study_candidates(plan, m, mo))
+        del mo
+        chunks = pending.pop(m, [])
+        reads = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
+        if reads:
+            order = np.argsort(reads["time"], kind="stable")
+            reads = {k: v[order] for k, v in reads.items()}
+        else:
+            reads = {k: np.zeros(0, np.int64) for k in ("site", "month", "serial", "finding")}
+            reads |= {"reader": reads["site"], "label": reads["site"], "time": reads["site"]}
+            reads |= {"role": reads["site"], "ai": np.zeros(0, bool)}
+        path = out / f"reads-{month}.csv"
+        write_csv(reads_table(plan, reads), path)
+        read_files.append(path)
+
+    pool = {k: np.concatenate([c[k] for c in candidates]) for k in candidates[0]}
+    chosen = select_cases(plan, pool["truth"])
+    rs_path = out / READER_STUDY_FILE
+    write_csv(reader_study_table(plan, {k: v[chosen] for k, v in pool.items()}), rs_path)
+    effects_path = out / EFFECTS_FILE
+    effects_path.write_text(json.dumps(effects_document(plan), indent=2) + "\n")
+    return DemoFiles(tuple(pred_files), (*read_files, rs_path), rs_path, effects_path)
+
+
+def _buffer_reads(
+    plan: Plan, m: int, mo: Month, pending: dict[int, list[dict[str, np.ndarray]]]
+) -> None:
+    """File this month's reads under the month they were made in (this one or later)."""
+    r = mo.reads
+    study = mo.row_study[r["row"]]
+    read_month = np.searchsorted(plan.month_start.astype(np.int64), r["time"], side="right") - 1
+    rows = {
+        "site": mo.site[study],
+        "month": np.full(study.size, m),
+        "serial": mo.serial[study],
+        "finding": mo.row_finding[r["row"]],
+        "reader": r["reader"],
+        "label": r["label"],
+        "time": r["time"],
+        "role": r["role"],
+        "ai": r["ai"],
+    }
+    for k in np.unique(read_month):  # at most a few months
+        sel = read_month == k
+        pending.setdefault(int(k), []).append({key: v[sel] for key, v in rows.items()})
+
+
+def _reader_study_candidates(plan: Plan, m: int, mo: Month) -> dict[str, np.ndarray]:
+    rs = plan.config.reader_study
+    names = np.array([f.name for f in plan.config.findings])
+    exam_modality = np.array([e[0] for e in EXAM_TYPES])
+    st = mo.row_study
+    sel = (names[mo.row_finding] == rs.finding) & (exam_modality[mo.exam[st]] == rs.modality)
+    return {
+        "site": mo.site[st[sel]],
+        "month": np.full(int(sel.sum()), m),
+        "serial": mo.serial[st[sel]],
+        "truth": mo.row_truth[sel],
+    }
+
+
+def _effect_entry(plan: Plan, e: Effect) -> dict[str, Any]:
+    """One effect of effects.json: what, where, from when, which metrics show it, how big."""
+    findings = plan.config.findings
+    model_of = {f: plan.config.models[plan.model_index[j]].name for j, f in enumerate(findings)}
+    if isinstance(e, PerformanceShift | SoftwareUpgrade):
+        if isinstance(e, PerformanceShift):
+            group = {"site": e.site} | ({"finding": e.finding} if e.finding else {})
+            params: dict[str, Any] = {
+                "sensitivity_drop": e.sensitivity_drop,
+                "specificity_drop": e.specificity_drop,
+            }
+            metrics = ["sensitivity", "specificity"]
+            mods = {s.modality for s in plan.scanners if s.site == e.site}
+            hit = [j for j, f in enumerate(findings) if e.finding in (None, f.name)]
+            hit = [j for j in hit if set(findings[j].modalities) & mods]
+            drops = (e.sensitivity_drop, e.specificity_drop)
+        else:
+            group = {"site": e.site, "scanner_model": e.scanner_model}
+            group["scanner_software"] = e.new_software
+            old = {s.software for s in plan.scanners if s.model == e.scanner_model}
+            params = {"specificity_drop": e.specificity_drop, "old_software": sorted(old)}
+            metrics = ["score_distribution", "positive_rate", "specificity"]
+            mods = {s.modality for s in plan.scanners if s.model == e.scanner_model}
+            hit = [j for j, f in enumerate(findings) if set(f.modalities) & mods]
+            drops = (0.0, e.specificity_drop)
+        expected = {}
+        for j in hit:
+            before, after = plan.dists[j], plan.dists[j].with_drops(*drops)
+            expected[f"{model_of[findings[j]]}/{findings[j].name}"] = {
+                "sensitivity": [round(before.sensitivity, 4), round(after.sensitivity, 4)],
+                "specificity": [round(before.specificity, 4), round(after.specificity, 4)],
+            }
+        params["expected_before_after"] = expected
+    elif isinstance(e, NewScanner):
+        s = e.scanner
+        group = {"site": s.site, "scanner_model": s.model}
+        params = {
+            "share_of_modality_volume": e.share,
+            "station": s.station,
+            "manufacturer": s.manufacturer,
+            "modality": s.modality,
+            "scanner_software": s.software,
+        }
+        metrics = ["scanner_model"]
+    else:
+        assert isinstance(e, PrevalenceChange)
+        group = {"site": e.site, "finding": e.finding}
+        prev = {f"{model_of[f]}/{f.name}": f.prevalence for f in findings if f.name == e.finding}
+        params = {
+            "factor": e.factor,
+            "expected_before_after": {
+                k: [v, round(min(v * e.factor, 0.95), 4)] for k, v in prev.items()
+            },
+        }
+        metrics = ["prevalence"]
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "group": group,
+        "start": plan.months[plan.starts[e.id]],
+        "metrics": metrics,
+        "description": e.description,
+        "parameters": params,
+    }
+
+
+def effects_document(plan: Plan) -> dict[str, Any]:
+    """The content of effects.json."""
+    return {
+        "seed": plan.seed,
+        "studies": plan.studies,
+        "months": plan.months,
+        "reference_months": plan.months[: plan.config.reference_months],
+        "effects": [_effect_entry(plan, e) for e in plan.config.effects],
+    }
+
+
+def run_demo(data_dir: Path, *, studies: int = 200_000, seed: int = 7) -> None:
+    """Generate the demo into ``data_dir / "demo"`` and ingest it as a hospital would."""
+    from ingest.load import ingest_files
+
+    files = generate_demo(Path(data_dir) / "demo", studies=studies, seed=seed)
+    paths: Sequence[Path] = files.predictions
+    ingest_files(Path(data_dir), "predictions", paths)
+    ingest_files(Path(data_dir), "reads", files.reads)
