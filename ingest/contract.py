@@ -98,6 +98,18 @@ class Column:
     required: bool
     identifier: bool = False
 
+    @property
+    def sql_type(self) -> str:
+        """The DuckDB type of the typed value."""
+        return {
+            "timestamp": "timestamp",
+            "score": "double",
+            "number": "double",
+            "age": "smallint",
+            "binary": "boolean",
+            "bool": "boolean",
+        }.get(self.kind, "varchar")
+
     def typed_sql(self, raw: str) -> str:
         """SQL giving the typed value (NULL when absent or invalid)."""
         text = f"nullif(trim(cast({raw} as varchar)), '')"

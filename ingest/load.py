@@ -81,7 +81,7 @@ def ingest_files(
     try:
         for path in expand_paths(paths):
             result = _ingest_one(con, kind, path, key=key, settings=settings, strict=strict)
-            if publish and result.status == "committed":
+            if publish and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
             results.append(result)
     finally:
@@ -222,10 +222,11 @@ def _build_checked(
     out = []
     for c in contract:
         if c.identifier:
-            expr = _pseudonym_sql(_q(c.name)) if c.name in found else "null"
+            expr = _pseudonym_sql(_q(c.name)) if c.name in found else "null::varchar"
             out.append(f"{expr} as {IDENTIFIERS[c.name]}")
         else:
-            out.append(f"{_q('__t_' + c.name) if c.name in found else 'null'} as {c.name}")
+            typed_col = _q("__t_" + c.name) if c.name in found else f"null::{c.sql_type}"
+            out.append(f"{typed_col} as {c.name}")
     con.execute(
         f"""
         create or replace temp table _checked as

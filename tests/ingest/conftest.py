@@ -1,0 +1,34 @@
+"""Fixtures for ingest tests: a data dir and small contract-shaped files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+PRED_HEADER = (
+    "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score"
+)
+READ_HEADER = "study_uid,finding,reader_id,label,read_datetime"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("RADQA_PSEUDO_KEY", raising=False)
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text.strip() + "\n")
+    return path
+
+
+def snapshot_rows(data_dir: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(data_dir / "radqa.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,237 @@
+"""Ingest of prediction files: validation, quarantine, refusal, idempotence, corrections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.load import ingest_files
+from radqa.cli import main
+from radqa.settings import Settings
+from tests.ingest.conftest import PRED_HEADER, snapshot_rows, write
+
+GOOD = f"""
+{PRED_HEADER},scanner_model,patient_age,patient_sex,custom_note
+1.2.1,P001,Osaka,2026-10-01T10:00:00,CR,pneumothorax,ChestXR,2.1,0.91,Ysio Max,54,M,note-a
+1.2.2,P002,Osaka,2026-10-02,DX,pneumothorax,ChestXR,2.1,0.10,Ysio Max,40,f,note-b
+1.2.3,P003,Kobe,2026-10-03T09:00:00+09:00,CT,intracranial_haemorrhage,CT-ICH,1.0,0.5,,,,
+"""
+
+
+def test_good_rows_load_with_types_extras_and_defaults(data_dir: Path, tmp_path: Path) -> None:
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "p.csv", GOOD)])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 3, 0)
+    rows = snapshot_rows(
+        data_dir,
+        "select p.study_uid, score, predicted, threshold, threshold_source, extra, "
+        "s.patient_sex, s.patient_age, s.study_datetime::varchar "
+        "from predictions p join studies s using (study_uid) order by study_uid",
+    )
+    assert rows[0][:5] == ("1.2.1", 0.91, True, 0.5, "default")
+    assert json.loads(rows[0][5]) == {"custom_note": "note-a"}
+    assert rows[1][6] == "F"  # sex upper-cased
+    # score 0.5 at the default threshold 0.5 is positive (score >= threshold)
+    assert rows[2][2] is True
+    # a time-zone offset keeps the site's wall-clock time
+    assert rows[2][8] == "2026-10-03 09:00:00"
+
+
+def test_bad_rows_are_quarantined_with_file_row_column_value(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    text = f"""
+{PRED_HEADER},patient_age,patient_sex
+1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.9,50,M
+1.2.2,P002,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,abc,50,M
+1.2.3,P003,Osaka,yesterday,XX,pneumothorax,ChestXR,2.1,1.5,131,Q
+1.2.4,,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.2,,
+"""
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "predictions.csv", text)])
+    assert (result.inserted, result.quarantined) == (1, 3)
+    assert result.reasons == [
+        "predictions.csv: row 2: column 'score' is 'abc'; expected a number between 0 and 1",
+        "predictions.csv: row 3: column 'study_datetime' is 'yesterday'; expected an ISO 8601 "
+        "date or date-time such as 2026-10-03 or 2026-10-03T14:20:00; column 'modality' is "
+        "'XX'; expected a DICOM modality code such as CR, DX, CT, MR, MG, US; column 'score' is "
+        "'1.5'; expected a number between 0 and 1; column 'patient_age' is '131'; expected "
+        "whole years between 0 and 130; column 'patient_sex' is 'Q'; expected M, F, O or U",
+        "predictions.csv: row 4: column 'patient_id' is empty; expected text",
+    ]
+    q = snapshot_rows(
+        data_dir, "select row_number, column_name, raw from quarantine order by row_number"
+    )
+    assert [(r[0], r[1]) for r in q] == [(2, "score"), (3, "study_datetime"), (4, "patient_id")]
+    raw = json.loads(q[0][2])
+    assert raw["score"] == "abc" and raw["study_uid"] == "1.2.2"
+    assert "patient_id" not in raw and raw["patient_pid"] != "P002"  # pseudonym, not raw id
+
+
+def test_missing_columns_refuse_the_file_and_list_what_was_found(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "p.csv", "study_uid,site,Score\n1,Osaka,0.5")
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert result.status == "refused"
+    assert result.message == (
+        "p.csv: missing required column(s): patient_id, study_datetime, modality, finding, "
+        "model_name, model_version; columns found: study_uid, site, score"
+    )
+    assert snapshot_rows(data_dir, "select status from ingest_batches") == [("refused",)]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "empty.csv: the file is empty; expected a header row and data"),
+        ("h.csv", PRED_HEADER.encode() + b"\n", "h.csv: the file has a header but no data rows"),
+        (
+            "p.xlsx",
+            b"PK\x03\x04",
+            "p.xlsx: cannot read files ending in '.xlsx'; expected CSV (.csv), Parquet "
+            "(.parquet) or JSON Lines (.jsonl)",
+        ),
+        ("bad.parquet", b"not parquet at all", "bad.parquet: cannot be read as PARQUET"),
+    ],
+)
+def test_unreadable_files_are_refused_whole(
+    data_dir: Path, tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert result.status == "refused"
+    assert result.message.startswith(expected)
+
+
+def test_same_file_twice_changes_nothing_and_says_so(data_dir: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", GOOD)
+    ingest_files(data_dir, "predictions", [path])
+    before = snapshot_rows(data_dir, "select * from predictions order by study_uid")
+    [again] = ingest_files(data_dir, "predictions", [path])
+    assert again.status == "unchanged"
+    assert again.message == "p.csv: already loaded as batch 1 (same content); nothing changed"
+    assert snapshot_rows(data_dir, "select * from predictions order by study_uid") == before
+    assert snapshot_rows(data_dir, "select count(*) from ingest_batches") == [(1,)]
+
+
+def test_same_rows_in_another_file_are_unchanged(data_dir: Path, tmp_path: Path) -> None:
+    ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
+    renamed = tmp_path / "b.csv"
+    renamed.write_bytes(GOOD.strip().replace("\n", "\r\n").encode())  # other bytes, same rows
+    [result] = ingest_files(data_dir, "predictions", [renamed])
+    assert (result.inserted, result.replaced, result.unchanged) == (0, 0, 3)
+    assert snapshot_rows(data_dir, "select count(*), max(batch_id) from predictions") == [(3, 1)]
+
+
+def test_a_corrected_row_replaces_the_old_one_and_records_the_batch(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
+    fixed = GOOD.replace(
+        "1.2.2,P002,Osaka,2026-10-02,DX,pneumothorax,ChestXR,2.1,0.10",
+        "1.2.2,P002,Osaka,2026-10-02,DX,pneumothorax,ChestXR,2.1,0.70",
+    )
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "b.csv", fixed)])
+    assert (result.inserted, result.replaced, result.unchanged) == (0, 1, 2)
+    rows = snapshot_rows(
+        data_dir, "select study_uid, score, predicted, batch_id from predictions order by 1"
+    )
+    assert rows == [("1.2.1", 0.91, True, 1), ("1.2.2", 0.7, True, 2), ("1.2.3", 0.5, True, 1)]
+    assert snapshot_rows(
+        data_dir, "select batch_id, rows_replaced from ingest_batches order by 1"
+    ) == [(1, 0), (2, 1)]
+
+
+def test_duplicate_keys_in_one_file_keep_the_last_row(data_dir: Path, tmp_path: Path) -> None:
+    text = f"""
+{PRED_HEADER}
+1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.1
+1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.8
+"""
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "d.csv", text)])
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert result.reasons[0].startswith("d.csv: row 1: duplicate of row 2")
+    assert snapshot_rows(data_dir, "select score from predictions") == [(0.8,)]
+
+
+def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path: Path) -> None:
+    text = f"""
+{PRED_HEADER},threshold,predicted
+1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.35,,
+1.2.2,P002,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.35,0.4,
+1.2.3,P003,Osaka,2026-10-01,CR,effusion,ChestXR,2.1,0.35,,1
+"""
+    settings = Settings(data_dir=data_dir, operating_points={"ChestXR/pneumothorax": 0.3})
+    ingest_files(data_dir, "predictions", [write(tmp_path / "t.csv", text)], settings=settings)
+    rows = snapshot_rows(
+        data_dir,
+        "select study_uid, threshold, threshold_source, predicted from predictions order by 1",
+    )
+    assert rows == [
+        ("1.2.1", 0.3, "configured", True),
+        ("1.2.2", 0.4, "file", False),
+        ("1.2.3", 0.5, "default", True),  # given predicted wins over the score rule
+    ]
+
+
+def test_parquet_and_jsonl_load_like_csv(data_dir: Path, tmp_path: Path) -> None:
+    cols = PRED_HEADER.split(",")
+    values = [["9.1", "P9", "Seoul", "2026-09-01", "MR", "lesion", "MR-Brain", "1", 0.42]]
+    table = pa.table({c: [v[i] for v in values] for i, c in enumerate(cols)})
+    pq.write_table(table, tmp_path / "p.parquet")
+    (tmp_path / "p.jsonl").write_text(
+        json.dumps(
+            dict(
+                zip(
+                    cols,
+                    ["9.2", "P9", "Seoul", "2026-09-02", "MR", "lesion", "MR-Brain", "1", 0.61],
+                    strict=True,
+                )
+            )
+        )
+        + "\n"
+    )
+    results = ingest_files(data_dir, "predictions", [tmp_path / "p.parquet", tmp_path / "p.jsonl"])
+    assert [r.inserted for r in results] == [1, 1]
+    assert snapshot_rows(data_dir, "select study_uid, score from predictions order by 1") == [
+        ("9.1", 0.42),
+        ("9.2", 0.61),
+    ]
+
+
+def test_strict_refuses_the_whole_file_but_keeps_the_reasons(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    text = f"""
+{PRED_HEADER}
+1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.1
+1.2.2,P002,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,-1
+"""
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "s.csv", text)], strict=True)
+    assert result.status == "refused" and result.quarantined == 1
+    assert snapshot_rows(data_dir, "select count(*) from predictions") == [(0,)]
+    assert snapshot_rows(data_dir, "select row_number from quarantine") == [(2,)]
+
+
+def test_cli_prints_summary_and_exits_non_zero_on_quarantine(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "a.csv", GOOD)
+    write(tmp_path / "b.csv", f"{PRED_HEADER}\nX,P1,Osaka,2026-10-01,CR,f,M,1,abc")
+    code = main(["--data-dir", str(data_dir), "ingest", "predictions", str(tmp_path / "*.csv")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines() == [
+        "committed  a.csv: 3 accepted (3 new, 0 replaced, 0 unchanged), 0 quarantined",
+        "committed  b.csv: 0 accepted (0 new, 0 replaced, 0 unchanged), 1 quarantined",
+        "           b.csv: row 1: column 'score' is 'abc'; expected a number between 0 and 1",
+        "total: 2 file(s), 3 rows accepted (3 new, 0 replaced, 0 unchanged), 1 quarantined, "
+        "0 file(s) refused",
+    ]
+    assert (
+        main(["--data-dir", str(data_dir), "ingest", "predictions", str(tmp_path / "a.csv")]) == 0
+    )

@@ -1,0 +1,141 @@
+"""Real processes: readers never meet the writer's lock; a killed batch leaves no trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.ingest.conftest import PRED_HEADER
+
+RADQA = [sys.executable, "-m", "radqa"]
+
+READER = r"""
+import json, sys, time, duckdb
+path, out, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+seen, errors, end = [], [], time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        con = duckdb.connect(path, read_only=True)
+        seen.append(con.execute("select count(*) from predictions").fetchall()[0][0])
+        con.close()
+    except duckdb.IOException as exc:
+        if "does not exist" not in str(exc):
+            errors.append(str(exc))
+    except Exception as exc:
+        errors.append(repr(exc))
+    time.sleep(0.005)
+json.dump({"seen": seen, "errors": errors}, open(out, "w"))
+"""
+
+
+def _write_batches(folder: Path, files: int, rows: int) -> list[Path]:
+    paths = []
+    for f in range(files):
+        lines = [PRED_HEADER] + [
+            f"{f}.{i},P{i},Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,{(i % 100) / 100}"
+            for i in range(rows)
+        ]
+        path = folder / f"batch-{f:02d}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+def test_reader_process_never_errors_and_counts_never_go_back(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    paths = _write_batches(tmp_path, files=12, rows=2000)
+    out = tmp_path / "reader.json"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(data_dir / "radqa.duckdb"), str(out), "12"]
+    )
+    for path in paths:  # one writer process per batch, as a timer-driven ingest would run
+        subprocess.run(
+            [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(path)],
+            check=True,
+            capture_output=True,
+        )
+    reader.wait(timeout=60)
+    result = json.loads(out.read_text())
+    assert result["errors"] == []
+    seen = result["seen"]
+    assert len(seen) > 50
+    assert seen == sorted(seen)  # never backwards
+    assert seen[-1] == 12 * 2000
+
+
+def _counts(data_dir: Path) -> tuple[int, int, int]:
+    con = duckdb.connect(str(data_dir / "radqa-work.duckdb"))
+    try:
+        preds = con.execute("select count(*) from predictions").fetchall()[0][0]
+        studies = con.execute("select count(*) from studies").fetchall()[0][0]
+        batches = con.execute(
+            "select count(*) from ingest_batches where status = 'committed'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    return preds, studies, batches
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_batch_leaves_the_database_as_before(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    small = _write_batches(tmp_path, files=1, rows=10)[0]
+    subprocess.run(
+        [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(small)],
+        check=True,
+        capture_output=True,
+    )
+    before = _counts(data_dir)
+    assert before == (10, 10, 1)
+    big = tmp_path / "big.csv"
+    rows = 1_500_000
+    duckdb.execute(
+        f"""
+        copy (select 'b.' || i as study_uid, 'P' || (i % 50000) as patient_id, 'Osaka' as site,
+                     '2026-10-01' as study_datetime, 'CR' as modality, 'pneumothorax' as finding,
+                     'ChestXR' as model_name, '2.1' as model_version, (i % 1000) / 1000 as score
+              from range({rows}) t(i)) to '{big}' (header)
+        """
+    )
+    outcomes = []
+    for delay in (0.4, 0.9, 1.5, 2.2):
+        proc = subprocess.Popen(
+            [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(big)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        after = _counts(data_dir)
+        outcomes.append(after)
+        # all of the batch or none of it, never part
+        assert after in (before, (10 + rows, 10 + rows, 2)), after
+        if after != before:
+            break
+    # killed runs left no temp snapshot that a reader would take for the real one
+    con = duckdb.connect(str(data_dir / "radqa.duckdb"), read_only=True)
+    published = con.execute("select count(*) from predictions").fetchall()[0][0]
+    con.close()
+    assert published in (10, 10 + rows)
+    # a final run completes the batch
+    done = subprocess.run(
+        [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(big)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _counts(data_dir) == (10 + rows, 10 + rows, 2)
+    assert any(o == before for o in outcomes)  # at least one kill landed mid-batch
