@@ -205,7 +205,7 @@ def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[t
         else:
             skipped.append((str(root), "no such file or folder"))
             continue
-        for rel, path in candidates:
+        for rel, path in sorted(candidates):
             real = path.resolve()
             if real not in seen:
                 seen.add(real)
@@ -224,6 +224,8 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
         raise _Skip("not a DICOM file (no 'DICM' prefix after the 128-byte preamble)") from None
     except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
         raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+    # Unconverted elements still carry their declared length: a shorter value means the file
+    # ended inside it (pydicom stops there without an error).
     for element in ds._dict.values():
         if (
             isinstance(element, RawDataElement)

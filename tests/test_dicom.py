@@ -1,0 +1,330 @@
+"""DICOM header ingest, on the real sample files that pydicom ships."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+
+from ingest.dicom import DicomSummary, ingest_dicom, parse_age, parse_sex, parse_study_datetime
+from ingest.load import ingest_files
+from ingest.pseudonym import KEY_ENV, load_key, pseudonymise
+from radqa import store
+from radqa.settings import Settings
+
+CT_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+MR_UID = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
+CR_UID = "1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1"
+RAW_IDS = ("1CT1", "4MR1", "77654033")  # PatientID of CT_small, MR_small, the CR study
+
+COLUMNS = (
+    "site, institution, modality, scanner_manufacturer, scanner_model, scanner_software, "
+    "station, body_part, study_datetime, patient_age, patient_sex, patient_pid, source"
+)
+
+
+@pytest.fixture(autouse=True)
+def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "test-key-dicom")
+
+
+def _sample(name: str) -> Path:
+    return Path(get_testdata_file(name))  # type: ignore[arg-type]
+
+
+def _folder(root: Path) -> Path:
+    """CT_small, MR_small, two series of one CR study, a text file and a truncated CT."""
+    for sub, name in (("ct", "CT_small.dcm"), ("mr", "MR_small.dcm"), ("cr/1", "6154")):
+        (root / sub).mkdir(parents=True)
+        shutil.copy(_sample(name), root / sub)
+    (root / "cr/2").mkdir()
+    shutil.copy(_sample("6247"), root / "cr/2")
+    (root / "notes.txt").write_text("study list, not DICOM\n")
+    (root / "ct/broken.dcm").write_bytes(_sample("CT_small.dcm").read_bytes()[:1000])
+    return root
+
+
+def _studies(data_dir: Path) -> dict[str, tuple]:
+    con = store.open_snapshot(data_dir)
+    try:
+        rows = con.execute(f"select study_uid, {COLUMNS} from studies").fetchall()
+    finally:
+        con.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_reads_ct_mr_cr_headers_into_one_row_per_study(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    summary = ingest_dicom(data, [_folder(tmp_path / "in")])
+    key = load_key(data)
+
+    assert (summary.files_seen, summary.files_read, summary.studies) == (6, 4, 3)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (3, 0, 0)
+    assert summary.skipped == [
+        ("ct/broken.dcm", "truncated: the file ends inside element (0010,1002)"),
+        ("notes.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"),
+    ]
+    assert not summary.ok
+    studies = _studies(data)
+    assert studies[CT_UID] == (
+        "JFK IMAGING CENTER",
+        "JFK IMAGING CENTER",
+        "CT",
+        "GE MEDICAL SYSTEMS",
+        "RHAPSODE",
+        "05",
+        "CT01_OC0",
+        None,
+        datetime(2004, 1, 19, 7, 27, 30),
+        0,
+        "O",
+        pseudonymise(key, "1CT1"),
+        "dicom",
+    )
+    assert studies[MR_UID] == (
+        "TOSHIBA",
+        "TOSHIBA",
+        "MR",
+        "TOSHIBA_MEC",
+        "MRT50H1",
+        "V3.51*P25",
+        "000000000",
+        None,
+        datetime(2004, 8, 26, 18, 50, 59),
+        None,
+        "F",
+        pseudonymise(key, "4MR1"),
+        "dicom",
+    )
+    # the CR study comes in two series (two files); PatientSex is empty, age 047Y
+    assert studies[CR_UID] == (
+        None,
+        None,
+        "CR",
+        "Agfa-Gevaert AG",
+        "ADC_5146",
+        "acp_3403",
+        None,
+        "CSPINE",
+        datetime(2001, 1, 1),
+        47,
+        None,
+        pseudonymise(key, "77654033"),
+        "dicom",
+    )
+
+
+def test_batch_quarantine_and_no_raw_patient_id_anywhere(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    summary = ingest_dicom(data, [_folder(tmp_path / "in")])
+    con = store.open_snapshot(data)
+    try:
+        batch = con.execute(
+            "select batch_id, kind, status, rows_read, rows_accepted, rows_inserted, "
+            "rows_replaced, rows_unchanged, rows_quarantined from ingest_batches"
+        ).fetchall()
+        quarantine = con.execute(
+            "select batch_id, file_name, row_number, column_name, raw from quarantine "
+            "order by file_name"
+        ).fetchall()
+    finally:
+        con.close()
+    assert batch == [(summary.batch_id, "dicom", "committed", 4, 3, 3, 0, 0, 2)]
+    assert quarantine == [
+        (summary.batch_id, "ct/broken.dcm", 0, None, None),
+        (summary.batch_id, "notes.txt", 0, None, None),
+    ]
+    text = summary.render()
+    assert "3 studies from 4 of 6 file(s): 3 new, 0 updated, 0 unchanged" in text
+    assert "  notes.txt: not a DICOM file" in text
+    blobs = [p.read_bytes() for p in data.iterdir() if "duckdb" in p.name]
+    assert len(blobs) >= 2  # working file and snapshot
+    for raw in RAW_IDS:
+        assert raw not in text
+        assert all(raw.encode() not in blob for blob in blobs), raw
+
+
+def test_same_content_twice_is_a_no_op(tmp_path: Path) -> None:
+    data, src = tmp_path / "data", _folder(tmp_path / "in")
+    first = ingest_dicom(data, [src])
+    second = ingest_dicom(data, [src])
+    assert second.status == "unchanged"
+    assert second.batch_id == first.batch_id
+    assert second.ok
+    assert second.render() == (
+        f"{src}: 6 file(s) already loaded as batch {first.batch_id} (same content); nothing changed"
+    )
+    con = store.connect_working(data)
+    try:
+        assert con.execute("select count(*) from ingest_batches").fetchall() == [(1,)]
+        assert con.execute("select count(*), max(batch_id) from studies").fetchall() == [
+            (3, first.batch_id)
+        ]
+    finally:
+        con.close()
+
+
+def test_site_map_and_files_merged_first_non_empty_in_path_order(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    ds = dcmread(_sample("CT_small.dcm"))
+    for sub, station, body in (("a", "", None), ("b", "CT02", "CHEST"), ("c", "CT03", "HEAD")):
+        (src / sub).mkdir(parents=True)
+        ds.StationName = station
+        if body:
+            ds.BodyPartExamined = body
+        ds.save_as(src / sub / "1.dcm")
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, site_map={"JFK IMAGING CENTER": "North"})
+
+    summary = ingest_dicom(data, [src], settings=settings)
+
+    assert (summary.files_read, summary.studies, summary.inserted) == (3, 1, 1)
+    assert summary.ok
+    row = _studies(data)[CT_UID]
+    assert row[:2] == ("North", "JFK IMAGING CENTER")  # site mapped, institution as received
+    assert (row[6], row[7]) == ("CT02", "CHEST")  # a/ has neither, b/ is next, c/ comes later
+
+    # the same files again but c alone first: a changed value updates the stored study
+    ds.StationName = "CT09"
+    ds.save_as(src / "c" / "1.dcm")
+    again = ingest_dicom(data, [src / "c"], settings=settings)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 1, 0)
+    assert _studies(data)[CT_UID][6] == "CT09"
+
+
+def test_header_formats_multivalued_software_and_fractional_time(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("examples_palette.dcm", "examples_overlay.dcm"):
+        shutil.copy(_sample(name), src)
+    data = tmp_path / "data"
+    summary = ingest_dicom(data, [src], publish=False)
+    assert summary.snapshot_id is None
+    con = store.connect_working(data)
+    try:
+        rows = con.execute(
+            "select modality, scanner_software, study_datetime, patient_age, patient_sex "
+            "from studies order by modality"
+        ).fetchall()
+    finally:
+        con.close()
+    palette = dcmread(_sample("examples_palette.dcm"), stop_before_pixels=True)
+    assert len(palette.SoftwareVersions) == 5
+    assert rows == [
+        ("MR", "syngo MR 2004V 4VB11D", datetime(2005, 11, 30, 13, 26, 45, 921000), 58, "M"),
+        ("US", "\\".join(palette.SoftwareVersions), datetime(2011, 5, 25, 14, 28, 25), None, None),
+    ]
+
+
+def test_header_cut_before_pixels_and_header_without_study_uid(tmp_path: Path) -> None:
+    raw = _sample("CT_small.dcm").read_bytes()
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "ct_6288.dcm").write_bytes(raw[:6288])  # 6288: where the Pixel Data element starts
+    (src / "ct_700.dcm").write_bytes(raw[:700])  # cut between elements, before the study UID
+    summary = ingest_dicom(tmp_path / "data", [src])
+    assert summary.skipped == [
+        (
+            "ct_6288.dcm",
+            "truncated: an image header (Rows present) but the file ends before the pixels",
+        ),
+        ("ct_700.dcm", "no StudyInstanceUID (0020,000D); expected one in every DICOM object"),
+    ]
+    assert (summary.files_read, summary.studies, summary.batch_id) == (0, 0, 1)
+
+
+def test_missing_path_and_empty_input(tmp_path: Path) -> None:
+    summary = ingest_dicom(tmp_path / "data", [tmp_path / "absent"])
+    assert summary.status == "empty"
+    assert not summary.ok
+    assert summary.skipped == [(str(tmp_path / "absent"), "no such file or folder")]
+    assert summary.batch_id is None
+
+
+@pytest.mark.parametrize("dicom_first", [True, False])
+def test_predictions_and_dicom_fill_each_other_in_either_order(
+    tmp_path: Path, dicom_first: bool
+) -> None:
+    data = tmp_path / "data"
+    ct = tmp_path / "in" / "CT_small.dcm"
+    ct.parent.mkdir()
+    shutil.copy(_sample("CT_small.dcm"), ct)
+    csv = tmp_path / "preds.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
+        f"{CT_UID},1CT1,North,2004-01-19T07:27:30,CT,bleed,headct,1.0,0.8\n"
+    )
+    settings = Settings(data_dir=data, site_map={"JFK IMAGING CENTER": "North"})
+    steps = [
+        lambda: ingest_dicom(data, [ct], settings=settings),
+        lambda: ingest_files(data, "predictions", [csv], settings=settings),
+    ]
+    for step in steps if dicom_first else steps[::-1]:
+        step()
+
+    row = _studies(data)[CT_UID]
+    assert row[:12] == (
+        "North",
+        "JFK IMAGING CENTER",
+        "CT",
+        "GE MEDICAL SYSTEMS",
+        "RHAPSODE",
+        "05",
+        "CT01_OC0",
+        None,
+        datetime(2004, 1, 19, 7, 27, 30),
+        0,
+        "O",
+        pseudonymise(load_key(data), "1CT1"),
+    )
+    # predictions after DICOM change no value, so the row is not rewritten: 'dicom' both ways
+    assert row[12] == "dicom"
+    con = duckdb.connect(str(store.snapshot_path(data)), read_only=True)
+    try:
+        assert con.execute("select study_uid, score from predictions").fetchall() == [(CT_UID, 0.8)]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("date", "time", "expected"),
+    [
+        ("20040119", "072730", "2004-01-19 07:27:30"),
+        ("20051130", "132645.921", "2005-11-30 13:26:45.921000"),
+        ("20051130", "1326", "2005-11-30 13:26:00"),
+        ("1997.04.24", "14:04:38", "1997-04-24 14:04:38"),
+        ("20010101", None, "2001-01-01 00:00:00"),
+        ("20010101", "2561", "2001-01-01 00:00:00"),
+        ("20011301", "120000", None),
+        (None, "120000", None),
+    ],
+)
+def test_parse_study_datetime(date: str | None, time: str | None, expected: str | None) -> None:
+    assert parse_study_datetime(date, time) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("045Y", 45), ("000Y", 0), ("006M", 0), ("018M", 1), ("003W", 0), ("010D", 0)]
+    + [("131Y", None), ("45", None), ("abcY", None), (None, None)],
+)
+def test_parse_age(value: str | None, expected: int | None) -> None:
+    assert parse_age(value) == expected
+
+
+def test_parse_sex() -> None:
+    assert [parse_sex(v) for v in ("M", "f", "O", "X", None)] == ["M", "F", "O", "U", None]
+
+
+def test_render_lists_at_most_twenty_skipped_files() -> None:
+    summary = DicomSummary(message="m", skipped=[(f"f{i}", "bad") for i in range(25)])
+    lines = summary.render().splitlines()
+    assert lines[1] == "skipped 25 file(s):"
+    assert lines[2] == "  f0: bad"
+    assert lines[-1] == "  ... and 5 more (see quarantine)"
+    assert len(lines) == 23
