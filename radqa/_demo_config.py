@@ -139,7 +139,7 @@ class ReaderStudy:
     readers: tuple[str, ...] = tuple(f"RAD-RS-{i:03d}" for i in range(1, 7))
     # binormal latent rating: separation d per arm, case and residual noise sd
     separation_unaided: float = 1.45
-    separation_aided: float = 1.75
+    separation_aided: float = 1.70
     reader_sd: float = 0.15
     case_sd: float = 0.7
     noise_sd: float = 0.7
@@ -231,7 +231,7 @@ FINDINGS = (
     Finding("pleural_effusion", ("CR", "DX"), "CHEST", 0.08, "ChestXR-Triage", 3.0, 1.5, 1.5, 4.5),
     Finding("lung_nodule", ("CR", "DX"), "CHEST", 0.05, "ChestXR-Triage", 2.5, 1.5, 1.2, 4.0),
     Finding("consolidation", ("CR", "DX"), "CHEST", 0.07, "ChestXR-Triage", 2.8, 1.6, 1.4, 4.5),
-    Finding("intracranial_haemorrhage", ("CT",), "HEAD", 0.06, "CT-ICH", 3.5, 1.5, 1.2, 5.0),
+    Finding("intracranial_haemorrhage", ("CT",), "HEAD", 0.06, "CT-ICH", 3.0, 1.5, 1.2, 4.6),
     Finding("lung_nodule", ("CT",), "CHEST", 0.15, "CT-Lung", 3.0, 1.5, 1.5, 4.5),
     Finding("pulmonary_embolism", ("CT",), "CHEST", 0.08, "CT-PE", 3.2, 1.6, 1.3, 4.4),
     Finding("acute_infarct", ("MR",), "HEAD", 0.10, "MR-Brain", 3.0, 1.5, 1.5, 4.5),
@@ -253,11 +253,11 @@ EFFECTS: tuple[Effect, ...] = (
         "kobe-protocol-shift",
         _KCH,
         start=10,
-        sensitivity_drop=0.15,
+        sensitivity_drop=0.18,
         specificity_drop=0.05,
         description=(
             "Kobe Community Hospital switched to a new low-dose acquisition protocol on all its "
-            "scanners; every model there loses about 0.15 sensitivity and 0.05 specificity."
+            "scanners; every model there loses about 0.18 sensitivity and 0.05 specificity."
         ),
     ),
     SoftwareUpgrade(

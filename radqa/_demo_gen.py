@@ -189,7 +189,10 @@ def draw_month(plan: Plan, patients: Patients, m: int) -> Month:
     b = np.array([[d.b0, d.b1] for d in dists])[param, truth.astype(np.int64)]
     score = np.round(rng.beta(a, b), 4)
 
-    reads = _draw_reads(rng, plan, m, site, time, row_study, row_finding, truth)
+    # readers err more on the cases the model finds ambiguous: weight 1 on average per class
+    mean = np.array([[d.a0 / (d.a0 + d.b0), d.b1 / (d.a1 + d.b1)] for d in dists])
+    hard = np.where(truth, 1.0 - score, score) / mean[param, truth.astype(np.int64)]
+    reads = _draw_reads(rng, plan, m, site, time, row_study, truth, hard)
     return Month(
         site, scanner, exam, serial, time, patient, age, sex, row_study, row_finding, truth, score,
         reads,
@@ -207,10 +210,15 @@ def _draw_reads(
     site: np.ndarray,
     time: np.ndarray,
     row_study: np.ndarray,
-    row_finding: np.ndarray,
     truth: np.ndarray,
+    hard: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Primary reads for all, second reads for some studies, adjudication where they disagree."""
+    """Primary reads for all, second reads for some studies, adjudication where they disagree.
+
+    A reader errs with probability (1 - sensitivity) * hard on a positive and (1 - specificity)
+    * hard on a negative, where ``hard`` (mean 1 per class) is larger where the AI score is
+    ambiguous, so that reader and model errors are correlated as on real hard cases.
+    """
     r = plan.config.reading
     n, rows = site.size, row_study.size
     first, count = plan.site_radiologists[site, 0], plan.site_radiologists[site, 1]
@@ -238,8 +246,8 @@ def _draw_reads(
     ).astype(np.int64)
 
     def label(reader: np.ndarray) -> np.ndarray:
-        u = rng.random(rows)
-        return np.where(truth, u < sens[reader], u >= spec[reader])
+        err = np.where(truth, 1.0 - sens[reader], 1.0 - spec[reader]) * hard
+        return truth ^ (rng.random(rows) < np.minimum(err, 0.5))
 
     l1 = label(primary[row_study])
     l2 = label(second[row_study])

@@ -30,7 +30,14 @@ READ_COLUMNS = (
 
 
 def _dict(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
+    """Codes into ``names`` as a dictionary array whose dictionary has no repeated value.
+
+    (Arrow's Parquet writer gives varying bytes for a dictionary with repeated values.)
+    """
+    unique, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(inverse[codes], pa.int32()), pa.array(unique.tolist(), pa.string())
+    )
 
 
 def iso_times(seconds: np.ndarray) -> pa.Array:

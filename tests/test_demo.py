@@ -1,0 +1,434 @@
+"""The demo data generator: determinism, the input contract, realism, and the planted effects.
+
+The checks read the generated files with pandas: they are test oracles on small data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from radqa._demo_config import ReaderStudy
+from radqa._demo_plan import compile_plan, month_range
+from radqa._demo_reader_study import reader_study_table
+from radqa.demo import DemoConfig, default_config, generate_demo
+from radqa.errors import InputError
+
+PREDICTION_COLUMNS = [
+    "study_uid", "patient_id", "site", "study_datetime", "modality", "finding", "model_name",
+    "model_version", "score", "predicted", "threshold", "body_part", "scanner_manufacturer",
+    "scanner_model", "scanner_software", "station", "patient_age", "patient_sex",
+]  # fmt: skip
+READ_COLUMNS = [
+    "study_uid", "finding", "reader_id", "label", "read_datetime", "read_role", "rating",
+    "ai_assisted", "arm",
+]  # fmt: skip
+BODY_PARTS = {"CR": {"CHEST"}, "DX": {"CHEST"}, "CT": {"HEAD", "CHEST"}, "MR": {"HEAD", "SPINE"}}
+CUTOFF = pd.Timestamp("2026-11-01")
+
+
+def _load(files) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    preds = pd.concat([pd.read_parquet(p) for p in files.predictions], ignore_index=True)
+    reads = pd.concat(
+        [pd.read_csv(p, keep_default_na=False) for p in files.reads[:-1]], ignore_index=True
+    )
+    study = pd.read_csv(files.reader_study, keep_default_na=False)
+    for df, col in ((preds, "study_datetime"), (reads, "read_datetime"), (study, "read_datetime")):
+        df[col] = pd.to_datetime(df[col], format="%Y-%m-%dT%H:%M:%S")
+    return preds, reads, study
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    files = generate_demo(tmp_path_factory.mktemp("small"), studies=5000, seed=7)
+    return files, *_load(files)
+
+
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory):
+    files = generate_demo(tmp_path_factory.mktemp("medium"), studies=60_000, seed=7)
+    return files, *_load(files)
+
+
+def _files_bytes(files) -> dict[str, bytes]:
+    paths = [*files.predictions, *files.reads, files.effects]
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
+    a = generate_demo(tmp_path / "a", studies=3000, seed=11)
+    b = generate_demo(tmp_path / "b", studies=3000, seed=11)
+    c = generate_demo(tmp_path / "c", studies=3000, seed=12)
+    assert len(a.predictions) == 24 and len(a.reads) == 25
+    assert _files_bytes(a) == _files_bytes(b)
+    bytes_c = _files_bytes(c)
+    assert bytes_c.keys() == _files_bytes(a).keys()
+    differing = [n for n, v in _files_bytes(a).items() if bytes_c[n] != v]
+    assert len(differing) == 24 + 25 + 1  # every file, effects.json through its seed
+
+
+def test_regenerating_replaces_old_files(tmp_path):
+    generate_demo(tmp_path, studies=2000, end_month="2026-12")
+    files = generate_demo(tmp_path, studies=2000, end_month="2026-10")
+    assert sorted(p.name for p in tmp_path.glob("predictions-*")) == sorted(
+        p.name for p in files.predictions
+    )
+    assert not (tmp_path / "reads-2026-12.csv").exists()
+    assert len(list(tmp_path.glob("reads-*.csv"))) == 24 + 1
+
+
+def test_prediction_files_follow_the_contract(small):
+    files, preds, _, _ = small
+    schema = pq.read_schema(files.predictions[0])
+    assert schema.names == PREDICTION_COLUMNS
+    assert str(schema.field("score").type) == "double"
+    assert str(schema.field("patient_age").type) == "int16"
+    assert str(schema.field("study_datetime").type) == "string"
+    assert preds["study_uid"].nunique() == 5000
+    assert preds["score"].between(0, 1).all()
+    assert (preds["predicted"] == (preds["score"] >= preds["threshold"]).astype(int)).all()
+    assert preds["patient_age"].between(0, 130).all()
+    assert 55 <= preds["patient_age"].median() <= 70
+    assert set(preds["patient_sex"]) <= {"M", "F", "O", "U"}
+    assert set(preds["modality"]) == {"CR", "DX", "CT", "MR"}
+    for modality, parts in preds.groupby("modality")["body_part"].unique().items():
+        assert set(parts) <= BODY_PARTS[modality]
+    assert preds["patient_id"].str.fullmatch(r"P\d{9,}").all()
+    per_study = preds.groupby("study_uid")["finding"].count()
+    assert per_study.between(1, 4).all() and per_study.max() == 4
+    # every study's columns are one value per study, and a patient keeps one sex
+    study_cols = ["patient_id", "site", "study_datetime", "station", "patient_age"]
+    assert (preds.groupby("study_uid")[study_cols].nunique() == 1).all().all()
+    assert (preds.groupby("patient_id")["patient_sex"].nunique() == 1).all()
+    assert (preds.groupby("patient_id")["study_uid"].nunique() > 1).any()
+    # each month's file holds that month's studies
+    months = {p.name[len("predictions-") : -len(".parquet")] for p in files.predictions}
+    assert set(preds["study_datetime"].dt.strftime("%Y-%m")) == months
+
+
+def test_read_files_follow_the_contract(small):
+    files, preds, reads, study = small
+    header = files.reads[0].read_text().splitlines()[0]
+    assert header == ",".join(READ_COLUMNS)
+    assert list(study.columns) == READ_COLUMNS
+    assert set(reads["label"]) == {0, 1}
+    assert set(reads["read_role"]) == {"primary", "second", "adjudication"}
+    assert set(reads["ai_assisted"]) == {True, False}
+    assert (reads["arm"] == "").all() and (reads["rating"] == "").all()
+    assert reads["reader_id"].str.fullmatch(r"RAD-[A-Z]{3}-\d{3}").all()
+    assert 20 <= reads["reader_id"].nunique() <= 40
+    # each read file holds the reads made in its month, after the study and before the cut-off
+    for path in files.reads[:-1]:
+        month = path.name[len("reads-") : -len(".csv")]
+        made = pd.read_csv(path, usecols=["read_datetime"])["read_datetime"].str[:7]
+        assert (made == month).all()
+    joined = reads.merge(preds, on=["study_uid", "finding"], how="left", validate="many_to_one")
+    assert joined["site"].notna().all()
+    assert (joined["read_datetime"] > joined["study_datetime"]).all()
+    assert (joined["read_datetime"] < CUTOFF).all()
+    # a reader belongs to the study's site
+    code = {s.name: s.code for s in default_config().sites}
+    assert (joined["reader_id"].str[4:7] == joined["site"].map(code)).all()
+    # some reads come in a later month's file than their study
+    assert (joined["read_datetime"].dt.month != joined["study_datetime"].dt.month).mean() > 0.1
+
+
+def test_config_has_enough_sites_scanners_findings_and_volume():
+    cfg = default_config()
+    assert len(cfg.sites) >= 5
+    scanners = [*cfg.scanners]
+    assert len({s.manufacturer for s in scanners}) >= 4
+    assert len({s.model for s in scanners}) >= 12
+    assert len({f.name for f in cfg.findings}) >= 6
+    total = sum(s.weight for s in cfg.sites)
+    for site in cfg.sites:
+        per_month = 200_000 / 24 * site.weight / total
+        assert per_month >= 600, site.name
+        assert len([s for s in scanners if s.site == site.name]) >= 3
+    assert all(re.fullmatch(r"[A-Z]{3}-(CT|MR|DX|CR|DXP)\d", s.station) for s in scanners)
+    assert 20 <= sum(s.radiologists for s in cfg.sites) <= 40
+
+
+def test_model_auc_and_operating_points_are_realistic():
+    plan = compile_plan(default_config(), seed=7, studies=1000, months=month_range("2026-10", 24))
+    aucs = [d.auc() for d in plan.dists]
+    assert min(aucs) >= 0.90 and max(aucs) <= 0.96
+    assert all(0.70 <= d.sensitivity <= 0.95 and 0.85 <= d.specificity <= 0.97 for d in plan.dists)
+
+
+def test_generated_data_show_the_configured_mix(medium):
+    _, preds, reads, _ = medium
+    assert preds["site"].nunique() == 5
+    assert preds["scanner_manufacturer"].nunique() >= 5
+    assert preds["scanner_model"].nunique() >= 13
+    assert preds["finding"].nunique() >= 9
+    versions = preds[preds["model_name"] == "ChestXR-Triage"].groupby("model_version")
+    first = versions["study_datetime"].min()
+    assert list(first.index) == ["2.1", "2.2"] and first["2.2"] >= pd.Timestamp("2025-07-01")
+    assert versions["study_datetime"].max()["2.1"] < pd.Timestamp("2025-07-01")
+    # prevalence by the primary read, chest films (configured 0.025, 0.08, 0.05, 0.07 + reader FP)
+    chest = preds[preds["modality"].isin(["CR", "DX"])].merge(
+        reads[reads["read_role"] == "primary"], on=["study_uid", "finding"]
+    )
+    prev = chest.groupby("finding")["label"].mean()
+    assert 0.02 < prev["pneumothorax"] < 0.06
+    assert 0.07 < prev["pleural_effusion"] < 0.12
+
+
+def test_recent_studies_are_pending_and_old_ones_are_read(small):
+    _, preds, reads, _ = small
+    primary = reads[reads["read_role"] == "primary"][["study_uid", "finding"]]
+    merged = preds.merge(primary, on=["study_uid", "finding"], how="left", indicator=True)
+    pending = merged["_merge"] == "left_only"
+    age = CUTOFF - merged["study_datetime"]
+    assert not pending[age > pd.Timedelta(days=45)].any()
+    assert pending[age < pd.Timedelta(days=7)].mean() > 0.8
+    assert pending[age < pd.Timedelta(days=21)].mean() > 0.5
+    assert pending[age > pd.Timedelta(days=30)].mean() < 0.02
+
+
+def test_double_reads_adjudication_and_ai_assistance(medium):
+    _, preds, reads, _ = medium
+    roles = reads.groupby("read_role")["study_uid"].nunique()
+    assert roles["second"] / roles["primary"] == pytest.approx(0.10, abs=0.01)
+    wide = reads.pivot_table(
+        index=["study_uid", "finding"], columns="read_role", values="label", aggfunc="first"
+    )
+    both = wide.dropna(subset=["primary", "second"])
+    disagree = both[both["primary"] != both["second"]]
+    assert len(disagree) > 200
+    assert disagree["adjudication"].notna().mean() == pytest.approx(0.5, abs=0.08)
+    assert wide["adjudication"].notna().sum() == disagree["adjudication"].notna().sum()
+    primary = reads[reads["read_role"] == "primary"].drop_duplicates("study_uid")
+    assert primary["ai_assisted"].mean() == pytest.approx(0.30, abs=0.02)
+    # second and adjudicating readers differ from the primary reader
+    readers = reads.pivot_table(
+        index=["study_uid", "finding"], columns="read_role", values="reader_id", aggfunc="first"
+    )
+    two = readers.dropna(subset=["second"])
+    assert (two["primary"] != two["second"]).all()
+    three = readers.dropna(subset=["adjudication"])
+    assert (three["adjudication"] != three["primary"]).all()
+    assert (three["adjudication"] != three["second"]).all()
+
+
+def test_reader_study_is_fully_crossed(medium):
+    _, preds, reads, study = medium
+    assert len(study) == 120 * 6 * 2
+    assert study["study_uid"].nunique() == 120 and study["reader_id"].nunique() == 6
+    assert (study.groupby(["study_uid", "reader_id", "arm"]).size() == 1).all()
+    assert set(study["arm"]) == {"unaided", "aided"}
+    assert (study["ai_assisted"] == (study["arm"] == "aided")).all()
+    assert study["rating"].between(1, 5).all() and study["rating"].nunique() == 5
+    assert (study["label"] == (study["rating"] >= 3).astype(int)).all()
+    assert (study["finding"] == "lung_nodule").all()
+    cases = preds[preds["study_uid"].isin(study["study_uid"]) & (preds["finding"] == "lung_nodule")]
+    assert len(cases) == 120 and (cases["modality"] == "CR").all()
+    clinical = reads[
+        reads["study_uid"].isin(study["study_uid"]) & (reads["read_role"] == "primary")
+    ]
+    assert clinical[clinical["finding"] == "lung_nodule"]["study_uid"].nunique() == 120
+    # the aided session comes after a washout
+    first_aided = study[study["arm"] == "aided"]["read_datetime"].min()
+    assert first_aided - study[study["arm"] == "unaided"]["read_datetime"].max() > pd.Timedelta(
+        days=20
+    )
+
+
+def test_aided_readers_do_better_by_a_few_points_of_auc():
+    cfg = default_config()
+    plan = compile_plan(cfg, seed=7, studies=1000, months=month_range("2026-10", 24))
+    n = 4000
+    rng = np.random.default_rng(0)
+    truth = rng.random(n) < 1 / 3
+    zeros = np.zeros(n, dtype=np.int64)
+    table = reader_study_table(
+        plan, {"site": zeros, "month": zeros, "serial": np.arange(n), "truth": truth}
+    ).to_pandas()
+    table["truth"] = np.tile(truth, 2 * 6)
+    auc = table.groupby(["arm", "reader_id"]).apply(
+        lambda g: roc_auc_score(g["truth"], g["rating"]), include_groups=False
+    )
+    gain = auc["aided"].mean() - auc["unaided"].mean()
+    assert 0.03 <= gain <= 0.05
+    assert 0.78 <= auc["unaided"].mean() <= 0.88
+
+
+def test_effects_json_shape(small):
+    files = small[0]
+    doc = json.loads(files.effects.read_text())
+    assert list(doc) == ["seed", "studies", "months", "reference_months", "effects"]
+    assert doc["seed"] == 7 and doc["studies"] == 5000
+    assert doc["months"] == month_range("2026-10", 24)
+    assert doc["months"][0] == "2024-11" and doc["reference_months"][-1] == "2025-04"
+    assert len(doc["reference_months"]) == 6
+    kinds = {
+        "performance_shift": ({"site"}, ["sensitivity", "specificity"]),
+        "scanner_software_upgrade": (
+            {"site", "scanner_model", "scanner_software"},
+            ["score_distribution", "positive_rate", "specificity"],
+        ),
+        "new_scanner_model": ({"site", "scanner_model"}, ["scanner_model"]),
+        "prevalence_change": ({"site", "finding"}, ["prevalence"]),
+    }
+    assert sorted(e["kind"] for e in doc["effects"]) == sorted(kinds)
+    for e in doc["effects"]:
+        assert list(e) == [
+            "id", "kind", "group", "start", "metrics", "description", "parameters"
+        ]  # fmt: skip
+        keys, metrics = kinds[e["kind"]]
+        assert set(e["group"]) == keys and e["metrics"] == metrics
+        assert e["start"] in doc["months"] and e["start"] > doc["reference_months"][-1]
+        assert len(e["description"]) > 40 and e["parameters"]
+    assert sorted(e["start"] for e in doc["effects"]) == [
+        "2025-09",
+        "2026-01",
+        "2026-03",
+        "2026-06",
+    ]
+
+
+def _with_primary(preds: pd.DataFrame, reads: pd.DataFrame) -> pd.DataFrame:
+    primary = reads[reads["read_role"] == "primary"][["study_uid", "finding", "label"]]
+    return preds.merge(primary, on=["study_uid", "finding"])
+
+
+def _sens_spec(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sens": df[df["label"] == 1].groupby("period")["predicted"].mean(),
+            "spec": 1 - df[df["label"] == 0].groupby("period")["predicted"].mean(),
+        }
+    )
+
+
+def _period(df: pd.DataFrame, start: str) -> pd.DataFrame:
+    ref = df["study_datetime"] < pd.Timestamp("2025-05-01")
+    after = df["study_datetime"] >= pd.Timestamp(start + "-01")
+    out = df[ref | after].copy()
+    out["period"] = np.where(ref[ref | after], "ref", "after")
+    return out
+
+
+def test_performance_shift_is_visible_and_other_sites_stay_stable(medium):
+    _, preds, reads, _ = medium
+    df = _with_primary(preds, reads)
+    kobe = _sens_spec(_period(df[df["site"] == "Kobe Community Hospital"], "2025-09"))
+    assert kobe.loc["ref", "sens"] - kobe.loc["after", "sens"] > 0.06
+    assert kobe.loc["ref", "spec"] - kobe.loc["after", "spec"] > 0.03
+    seoul = _sens_spec(_period(df[df["site"] == "Seoul National University Hospital"], "2025-09"))
+    assert abs(seoul.loc["ref", "sens"] - seoul.loc["after", "sens"]) < 0.05
+    assert abs(seoul.loc["ref", "spec"] - seoul.loc["after", "spec"]) < 0.01
+
+
+def test_software_upgrade_is_visible_on_that_scanner_only(medium):
+    _, preds, reads, _ = medium
+    df = _with_primary(preds, reads)
+    osaka = df[df["site"] == "Osaka University Hospital"]
+    ysio = _period(osaka[osaka["scanner_model"] == "Ysio Max"], "2026-03")
+    assert set(ysio[ysio["period"] == "after"]["scanner_software"]) == {"VF12B"}
+    assert set(ysio[ysio["period"] == "ref"]["scanner_software"]) == {"VF10G"}
+    ss = _sens_spec(ysio)
+    assert ss.loc["ref", "spec"] - ss.loc["after", "spec"] > 0.06
+    rate = ysio.groupby("period")["predicted"].mean()
+    assert rate["after"] - rate["ref"] > 0.05
+    neg_score = ysio[ysio["label"] == 0].groupby("period")["score"].median()
+    assert neg_score["after"] - neg_score["ref"] > 0.05
+    other = _sens_spec(_period(osaka[osaka["station"] == "OSK-DX2"], "2026-03"))
+    assert abs(other.loc["ref", "spec"] - other.loc["after", "spec"]) < 0.02
+    # the same scanner model at another site keeps its software
+    snu = preds[
+        (preds["site"] != "Osaka University Hospital") & (preds["scanner_model"] == "Ysio Max")
+    ]
+    assert set(snu["scanner_software"]) == {"VF10G"}
+
+
+def test_new_scanner_model_appears_with_its_share(medium):
+    _, preds, _, _ = medium
+    studies = preds.drop_duplicates("study_uid")
+    gc85 = studies[studies["scanner_model"] == "GC85A"]
+    assert gc85["study_datetime"].min() >= pd.Timestamp("2026-01-01")
+    assert set(gc85["site"]) == {"Busan Community Hospital"}
+    busan_dx = studies[
+        (studies["site"] == "Busan Community Hospital")
+        & (studies["modality"] == "DX")
+        & (studies["study_datetime"] >= pd.Timestamp("2026-01-01"))
+    ]
+    assert (busan_dx["scanner_model"] == "GC85A").mean() == pytest.approx(0.40, abs=0.04)
+    # the modality mix of the site is unchanged
+    busan = studies[studies["site"] == "Busan Community Hospital"]
+    dx_share = (busan["modality"] == "DX").groupby(busan["study_datetime"] >= "2026-01-01").mean()
+    assert abs(dx_share[True] - dx_share[False]) < 0.03
+
+
+def test_prevalence_change_doubles_at_that_site_only(medium):
+    _, preds, reads, _ = medium
+    df = _with_primary(preds, reads)
+    effusion = df[df["finding"] == "pleural_effusion"]
+    tokyo = _period(effusion[effusion["site"] == "Tokyo Medical Center"], "2026-06")
+    prev = tokyo.groupby("period")["label"].mean()
+    assert prev["after"] / prev["ref"] > 1.5
+    osaka = _period(effusion[effusion["site"] == "Osaka University Hospital"], "2026-06")
+    prev = osaka.groupby("period")["label"].mean()
+    assert abs(prev["after"] - prev["ref"]) < 0.03
+
+
+def test_a_config_can_plant_effects_elsewhere(tmp_path):
+    from radqa._demo_config import PrevalenceChange
+
+    cfg = default_config()
+    custom = DemoConfig(
+        sites=cfg.sites,
+        scanners=cfg.scanners,
+        findings=cfg.findings,
+        models=cfg.models,
+        effects=(
+            PrevalenceChange("p", "Kobe Community Hospital", "consolidation", "2025-03", 3.0),
+        ),
+        reader_study=ReaderStudy(cases=20),
+        reference_months=3,
+    )
+    files = generate_demo(tmp_path, studies=3000, months=8, end_month="2025-06", config=custom)
+    doc = json.loads(files.effects.read_text())
+    assert doc["reference_months"] == ["2024-11", "2024-12", "2025-01"]
+    assert [(e["id"], e["start"], e["group"]) for e in doc["effects"]] == [
+        ("p", "2025-03", {"site": "Kobe Community Hospital", "finding": "consolidation"})
+    ]
+    assert {p.name for p in files.predictions} == {
+        f"predictions-{m}.parquet" for m in month_range("2025-06", 8)
+    }
+    preds = pd.concat([pd.read_parquet(p) for p in files.predictions])
+    assert "GC85A" not in set(preds["scanner_model"])
+    with pytest.raises(
+        InputError, match="effect 'p' starts at month offset 1 .* after the reference"
+    ):
+        generate_demo(
+            tmp_path,
+            studies=3000,
+            config=DemoConfig(
+                sites=cfg.sites,
+                scanners=cfg.scanners,
+                findings=cfg.findings,
+                models=cfg.models,
+                effects=(PrevalenceChange("p", cfg.sites[0].name, "consolidation", 1, 2.0),),
+            ),
+        )
+
+
+@pytest.mark.slow
+def test_a_million_studies(tmp_path):
+    files = generate_demo(tmp_path, studies=1_000_000, seed=3)
+    counts = [pq.ParquetFile(p).metadata.num_rows for p in files.predictions]
+    assert len(counts) == 24
+    # about 2.7 prediction rows per study (4 findings on chest films, 1-2 on CT and MR)
+    assert 2.4e6 < sum(counts) < 3.0e6
+    uids = pd.concat([pd.read_parquet(p, columns=["study_uid"]) for p in files.predictions])[
+        "study_uid"
+    ]
+    assert uids.nunique() == 1_000_000
