@@ -1,30 +1,46 @@
-"""RadQA dashboard entry point (minimal page until the dashboard issue lands)."""
+"""RadQA dashboard entry point: login gate, global filters, navigation.
+
+Run with ``radqa serve`` (which sets RADQA_DATA_DIR). Pages live in ``dashboard/pages/`` and read
+the shared context (user, snapshot, filters) that this script builds on every run.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from radqa import store
-from radqa.errors import StoreError
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
+    sys.path.insert(0, str(ROOT))
 
-st.set_page_config(page_title="RadQA", layout="wide")
-st.title("RadQA")
-data_dir = Path(os.environ.get("RADQA_DATA_DIR", "data"))
-try:
-    con = store.open_snapshot(data_dir)
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
-info = store.snapshot_info(con)
-counts = {
-    t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
-    for t in ("studies", "predictions", "reads", "ingest_batches", "quarantine")
+from dashboard import auth  # noqa: E402
+from dashboard._context import build_context  # noqa: E402
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="RadQA", page_icon=":material/monitoring:", layout="wide")
+user = auth.gate()
+ctx = build_context(user)
+
+pages = {
+    "Monitor": [
+        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(PAGES / "sites.py", title="Sites & scanners", icon=":material/grid_on:"),
+        st.Page(PAGES / "agreement.py", title="Agreement", icon=":material/handshake:"),
+        st.Page(PAGES / "drift.py", title="Drift", icon=":material/trending_down:"),
+    ],
+    "Work": [st.Page(PAGES / "review.py", title="Case review", icon=":material/rate_review:")],
 }
-cols = st.columns(len(counts))
-for col, (name, value) in zip(cols, counts.items(), strict=True):
-    col.metric(name.replace("_", " "), f"{value:,}")
-if info:
-    st.caption(f"snapshot {info.snapshot_id} published {info.published_at:%Y-%m-%d %H:%M} UTC")
+if user.can("admin"):
+    pages["Admin"] = [
+        st.Page(PAGES / "reports.py", title="Reports & exports", icon=":material/description:"),
+        st.Page(PAGES / "health.py", title="Data health", icon=":material/monitor_heart:"),
+    ]
+nav = st.navigation(pages)
+with st.sidebar:
+    if user.logged_in:
+        st.caption(f"Logged in as {user.who} ({', '.join(sorted(user.roles))})")
+        st.button("Log out", on_click=st.logout, key="logout")
+nav.run()

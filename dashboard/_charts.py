@@ -1,0 +1,311 @@
+"""Plotly figures and KPI formatting shared by the pages.
+
+Colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008); a site or scanner keeps its colour on
+every page because colours are assigned over the full, unfiltered list of values. Months are
+category axes (plotly would read '2026-08' as a date). Every figure states its n.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+GREY = "#BBBBBB"
+#: Sequential scale for heatmaps (cividis is readable with every colour-vision deficiency).
+SEQUENTIAL = "Cividis"
+
+METRIC_LABELS = {
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "accuracy": "Accuracy",
+    "auc": "AUC",
+    "kappa": "Kappa (AI vs reference)",
+    "agreement": "Agreement (AI vs reference)",
+    "prevalence": "Prevalence",
+}
+PROPORTION_METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "prevalence")
+
+
+def colour_map(values: Sequence[str]) -> dict[str, str]:
+    """A stable colour per value: sorted, then the palette in order (cycling past 8)."""
+    return {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(sorted(set(values)))}
+
+
+def fmt(value: float | None, metric: str = "") -> str:
+    """A value as shown on a page: proportions as %, AUC and kappa with 3 decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric in PROPORTION_METRICS:
+        return f"{100 * value:.1f}%"
+    return f"{value:.3f}"
+
+
+def fmt_ci(low: float | None, high: float | None, metric: str = "") -> str:
+    if low is None or high is None or any(math.isnan(x) for x in (low, high)):
+        return "CI –"
+    return f"95% CI {fmt(low, metric)} – {fmt(high, metric)}"
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        hoverlabel={"namelength": -1},
+        template="plotly_white",
+    )
+    return fig
+
+
+def trend(
+    df: pd.DataFrame,
+    metric: str,
+    *,
+    series: str,
+    colours: dict[str, str],
+    targets: dict[str, float] | None = None,
+) -> go.Figure:
+    """One line per ``series`` value over ``period`` with its CI as error bars; target lines."""
+    fig = go.Figure()
+    label = METRIC_LABELS.get(metric, metric)
+    scale = 100.0 if metric in PROPORTION_METRICS else 1.0
+    for name, part in df.groupby(series, sort=True):
+        part = part.sort_values("period")
+        y = part[metric] * scale
+        fig.add_trace(
+            go.Scatter(
+                x=part["period"],
+                y=y,
+                mode="lines+markers",
+                name=str(name),
+                line={"color": colours.get(str(name), OKABE_ITO[0])},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (part[f"{metric}_high"] * scale - y).to_numpy(),
+                    "arrayminus": (y - part[f"{metric}_low"] * scale).to_numpy(),
+                    "thickness": 1,
+                },
+                customdata=np.stack([part["n_labelled"], part["pending"]], axis=-1),
+                hovertemplate=(
+                    "%{x}: %{y:.1f}"
+                    + ("%" if scale == 100 else "")
+                    + "<br>labelled n = %{customdata[0]}, pending %{customdata[1]}<extra>"
+                    + str(name)
+                    + "</extra>"
+                ),
+            )
+        )
+    for name, value in (targets or {}).items():
+        fig.add_hline(
+            y=value * scale,
+            line={"dash": "dash", "color": colours.get(name, "#000000"), "width": 1},
+            annotation_text=f"claimed {fmt(value, metric)} ({name})",
+            annotation_position="top left",
+        )
+    n = int(df["n_labelled"].sum())
+    _layout(fig, f"{label} by month (labelled n = {n:,}; bars: 95% CI)")
+    fig.update_xaxes(type="category", title="Study month")
+    fig.update_yaxes(title=label + (" (%)" if scale == 100 else ""))
+    return fig
+
+
+def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure:
+    """``metric`` by ``rows`` x ``cols``; insufficient cells grey, n and CI on hover."""
+    label = METRIC_LABELS.get(metric, metric)
+    scale = 100.0 if metric in PROPORTION_METRICS else 1.0
+    r_vals = sorted(df[rows].dropna().astype(str).unique())
+    c_vals = sorted(df[cols].dropna().astype(str).unique())
+    d = df.assign(_r=df[rows].astype(str), _c=df[cols].astype(str)).set_index(["_r", "_c"])
+    shape = (len(r_vals), len(c_vals))
+    z = np.full(shape, np.nan)
+    grey = np.full(shape, np.nan)
+    text = np.full(shape, "", dtype=object)
+    hover = np.full(shape, "no studies", dtype=object)
+    for i, rv in enumerate(r_vals):
+        for j, cv in enumerate(c_vals):
+            if (rv, cv) not in d.index:
+                continue
+            row = d.loc[(rv, cv)]
+            row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+            value = row[metric]
+            ci = fmt_ci(row[f"{metric}_low"], row[f"{metric}_high"], metric)
+            n_text = f"labelled n = {int(row['n_labelled'])}, pending {int(row['pending'])}"
+            if pd.isna(value):
+                grey[i, j] = 0
+                text[i, j] = f"n={int(row['n_labelled'])}"
+                reason = row.get("insufficient_reason") or "not estimable"
+                hover[i, j] = f"insufficient data: {reason}<br>{n_text}"
+            else:
+                z[i, j] = value * scale
+                text[i, j] = f"{fmt(value, metric)}<br>n={int(row['n_labelled'])}"
+                hover[i, j] = f"{label} {fmt(value, metric)}<br>{ci}<br>{n_text}"
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=grey,
+            x=c_vals,
+            y=r_vals,
+            colorscale=[[0, GREY], [1, GREY]],
+            showscale=False,
+            hoverinfo="skip",
+            name="insufficient",
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=c_vals,
+            y=r_vals,
+            colorscale=SEQUENTIAL,
+            text=text,
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
+            colorbar={"title": {"text": label + (" (%)" if scale == 100 else "")}},
+        )
+    )
+    # Plotly draws the grey trace's hover-less cells; add their hover on an invisible layer.
+    fig.add_trace(
+        go.Heatmap(
+            z=np.where(np.isnan(grey), np.nan, 0.0),
+            x=c_vals,
+            y=r_vals,
+            colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+            showscale=False,
+            customdata=hover,
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
+        )
+    )
+    n = int(df["n_labelled"].sum())
+    _layout(
+        fig,
+        f"{label} by {rows.replace('_', ' ')} × {cols.replace('_', ' ')} "
+        f"(labelled n = {n:,}; grey: insufficient data)",
+        height=max(320, 70 * len(r_vals) + 160),
+    )
+    fig.update_xaxes(type="category", title=cols.replace("_", " ").capitalize())
+    fig.update_yaxes(
+        type="category", title=rows.replace("_", " ").capitalize(), autorange="reversed"
+    )
+    return fig
+
+
+def forest(
+    groups: pd.DataFrame,
+    metric: str,
+    *,
+    pooled: tuple[float, float, float] | None,
+    title: str,
+    colours: dict[str, str],
+) -> go.Figure:
+    """Estimates with CIs per group (``label value low high n``) and the pooled diamond."""
+    label = METRIC_LABELS.get(metric, metric)
+    scale = 100.0 if metric in PROPORTION_METRICS else 1.0
+    g = groups.iloc[::-1]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=g["value"] * scale,
+            y=g["label"],
+            mode="markers",
+            marker={
+                "color": [colours.get(str(v), OKABE_ITO[0]) for v in g["label"]],
+                "size": 10,
+                "symbol": "square",
+            },
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": ((g["high"] - g["value"]) * scale).to_numpy(),
+                "arrayminus": ((g["value"] - g["low"]) * scale).to_numpy(),
+                "color": "#444444",
+            },
+            customdata=g[["n"]].to_numpy(),
+            hovertemplate="%{y}: %{x:.1f}<br>n = %{customdata[0]}<extra></extra>",
+            name="groups",
+            showlegend=False,
+        )
+    )
+    if pooled is not None:
+        v, lo, hi = (x * scale for x in pooled)
+        fig.add_trace(
+            go.Scatter(
+                x=[lo, v, hi, v, lo],
+                y=["pooled"] * 5,
+                fill="toself",
+                mode="lines",
+                line={"color": "#000000"},
+                name="pooled (random effects)",
+                hovertemplate=f"pooled {v:.1f} ({lo:.1f} – {hi:.1f})<extra></extra>",
+            )
+        )
+        fig.add_vline(x=v, line={"dash": "dot", "color": "#000000", "width": 1})
+    n = int(groups["n"].sum())
+    _layout(fig, f"{title} (n = {n:,})", height=max(260, 34 * len(groups) + 170))
+    fig.update_xaxes(title=label + (" (%)" if scale == 100 else ""))
+    fig.update_yaxes(type="category", title=None)
+    return fig
+
+
+def confusion(tp: int, fp: int, fn: int, tn: int, title: str) -> go.Figure:
+    """The 2x2 table of AI output against the reference standard."""
+    z = [[tp, fp], [fn, tn]]
+    text = [[f"TP {tp:,}", f"FP {fp:,}"], [f"FN {fn:,}", f"TN {tn:,}"]]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=["reference positive", "reference negative"],
+            y=["AI positive", "AI negative"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale=SEQUENTIAL,
+            showscale=False,
+            hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>",
+        )
+    )
+    _layout(fig, f"{title} (n = {tp + fp + fn + tn:,})", height=320)
+    fig.update_xaxes(type="category", side="top", title=None)
+    fig.update_yaxes(type="category", autorange="reversed", title=None)
+    return fig
+
+
+def bars(
+    df: pd.DataFrame, x: str, y: str, *, title: str, y_title: str, colour: str = OKABE_ITO[0]
+) -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=df[x].astype(str),
+            y=df[y],
+            marker_color=colour,
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        )
+    )
+    _layout(fig, title, height=340)
+    fig.update_xaxes(type="category", title=x.replace("_", " ").capitalize())
+    fig.update_yaxes(title=y_title)
+    return fig
+
+
+def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+    """The shared layout, for figures a page builds itself."""
+    return _layout(fig, title, height=height)

@@ -1,0 +1,181 @@
+"""The dashboard's connection to the published snapshot and its cached metrics calls.
+
+The connection is a ``st.cache_resource`` keyed on the snapshot file's path and modification time,
+so a newly published snapshot (an atomic rename) opens a new connection on the next rerun. Every
+result is a ``st.cache_data`` entry keyed on the snapshot id: a snapshot never changes, so a
+result stays valid for as long as the snapshot does. Each call runs on its own cursor, because
+Streamlit serves sessions from several threads and one DuckDB connection is not thread-safe.
+
+No SQL and no statistics here: every number comes from a :mod:`metrics` function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+import metrics
+from metrics._filters import Filters
+from radqa import store
+from radqa.errors import RadQAError, StoreError
+from radqa.settings import DATA_DIR_ENV, Settings, load_settings
+
+#: Group columns the sidebar filters and the option lists cover.
+FILTER_DIMS = (
+    "site",
+    "scanner_manufacturer",
+    "scanner_model",
+    "modality",
+    "finding",
+    "model_name",
+    "model_version",
+)
+
+
+def data_dir() -> Path:
+    """``RADQA_DATA_DIR`` (set by ``radqa serve``), else ``./data``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+
+
+@st.cache_resource(show_spinner=False)
+def _connect(path: str, mtime_ns: int) -> duckdb.DuckDBPyConnection:
+    """One read-only connection per published snapshot file version."""
+    return store.open_snapshot(Path(path).parent)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the pages need to know about the data they show."""
+
+    key: str  # the cache key: the snapshot id, or path+mtime for a database without one
+    snapshot_id: str | None
+    published_at: dt.datetime | None
+    data_dir: Path
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return connection(self.data_dir).cursor()
+
+
+def connection(directory: Path) -> duckdb.DuckDBPyConnection:
+    path = store.snapshot_path(directory)
+    if not path.exists():
+        raise StoreError(
+            f"no published snapshot at {path}; load data first "
+            "(`radqa demo` or `radqa ingest predictions FILE`)"
+        )
+    return _connect(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+def snapshot() -> Snapshot:
+    """The current snapshot; raises StoreError when none is published."""
+    directory = data_dir()
+    con = connection(directory).cursor()
+    info = store.snapshot_info(con)
+    path = store.snapshot_path(directory)
+    key = info.snapshot_id if info else f"{path.resolve()}:{path.stat().st_mtime_ns}"
+    return Snapshot(
+        key=key,
+        snapshot_id=info.snapshot_id if info else None,
+        published_at=info.published_at if info else None,
+        data_dir=directory,
+    )
+
+
+def settings() -> Settings:
+    return load_settings(data_dir())
+
+
+def require_snapshot() -> Snapshot:
+    """The snapshot, or an explanation on the page and ``st.stop()``."""
+    try:
+        return snapshot()
+    except RadQAError as exc:
+        st.info(f"No data to show yet. {exc}")
+        st.stop()
+        raise  # unreachable; st.stop raises
+
+
+def call(fn_name: str, snap: Snapshot, /, **kwargs: Any) -> Any:
+    """``metrics.<fn_name>(cursor, **kwargs)``, cached on the snapshot id.
+
+    Raises AttributeError when ``metrics`` has no such function (a metrics module not landed yet):
+    pages turn that into a message with :func:`missing`.
+    """
+    metric_fn(fn_name)
+    return _cached_call(fn_name, snap.key, str(snap.data_dir), tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(show_spinner="Computing from the snapshot ...", max_entries=256)
+def _cached_call(fn_name: str, key: str, directory: str, items: tuple[tuple[str, Any], ...]) -> Any:
+    con = connection(Path(directory)).cursor()
+    try:
+        return metric_fn(fn_name)(con, **dict(items))
+    finally:
+        con.close()
+
+
+def metric_fn(fn_name: str) -> Any:
+    """The public ``metrics`` function ``fn_name``.
+
+    Names that exist in the grouped-summary module but are not yet re-exported from
+    ``metrics/__init__.py`` are found there. AttributeError when there is none at all.
+    """
+    fn = getattr(metrics, fn_name, None)
+    for module in ("_grouped", "_meta", "_monitor", "_periods"):
+        if fn is not None:
+            break
+        try:
+            fn = getattr(importlib.import_module(f"metrics.{module}"), fn_name, None)
+        except ImportError:
+            continue
+    if fn is None:
+        raise AttributeError(f"metrics.{fn_name} does not exist in this RadQA version")
+    return fn
+
+
+def missing(fn_name: str) -> None:
+    """Say that a metrics function this page needs is not available."""
+    st.info(
+        f"This section needs `metrics.{fn_name}`, which this RadQA installation does not have "
+        "yet; the rest of the page works without it."
+    )
+
+
+@st.cache_data(show_spinner=False)
+def _options(key: str, directory: str) -> pd.DataFrame:
+    con = connection(Path(directory)).cursor()
+    try:
+        return metric_fn("label_completeness")(con, by=FILTER_DIMS, period="month")
+    finally:
+        con.close()
+
+
+def options(snap: Snapshot) -> pd.DataFrame:
+    """Every combination of the filter columns and study month present, with counts.
+
+    Built from :func:`metrics.label_completeness` without filters (one grouped query per
+    snapshot), so the sidebar lists what exists and the colours stay fixed across filters.
+    """
+    return _options(snap.key, str(snap.data_dir))
+
+
+def has_data(snap: Snapshot) -> bool:
+    return not options(snap).empty
+
+
+def summarize(
+    snap: Snapshot,
+    filters: Filters,
+    *,
+    by: tuple[str, ...] = ("model_name", "finding"),
+    period: str | None = None,
+) -> pd.DataFrame:
+    return call("summarize", snap, by=by, filters=filters, period=period)

@@ -1,0 +1,119 @@
+"""Agreement: AI vs the reference standard and reader vs reader, by group; confusion matrix."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import _charts, _state
+from dashboard._context import page_context
+from dashboard._filters import model_finding_picker
+from radqa.errors import RadQAError
+
+DIMS = (
+    "site",
+    "scanner_model",
+    "scanner_manufacturer",
+    "modality",
+    "model_version",
+    "ai_assisted",
+    "patient_sex",
+    "age_band",
+)
+
+ctx = page_context("Agreement")
+snap = ctx.snap
+assert snap is not None
+left, right = st.columns(2)
+with left:
+    filters = model_finding_picker(snap, ctx.filters, key="ag_pair")
+dim = right.selectbox("Group by", DIMS, key="ag_dim", format_func=lambda d: d.replace("_", " "))
+if filters is None:
+    st.info("No model and finding match the current filters.")
+    st.stop()
+
+overall = _state.summarize(snap, filters, by=())
+if overall.empty or int(overall["n_labelled"].iloc[0]) == 0:
+    st.info(
+        "No prediction of this model and finding has a reference read yet under these "
+        "filters (all pending), so agreement cannot be computed."
+    )
+    st.stop()
+row = overall.iloc[0]
+
+st.header("AI vs reference standard")
+c1, c2, c3 = st.columns(3)
+c1.metric("Cohen's kappa", _charts.fmt(row["kappa"], "kappa"), border=True)
+c1.caption(_charts.fmt_ci(row["kappa_low"], row["kappa_high"], "kappa"))
+c2.metric("Agreement", _charts.fmt(row["agreement"], "accuracy"), border=True)
+c2.caption(_charts.fmt_ci(row["agreement_low"], row["agreement_high"], "accuracy"))
+c3.metric("Labelled cases", f"{int(row['n_labelled']):,}", border=True)
+c3.caption(f"{int(row['pending']):,} pending")
+st.caption(overall.attrs.get("methods", {}).get("kappa", ""))
+
+cm, by_group = st.columns([1, 2])
+with cm:
+    st.plotly_chart(
+        _charts.confusion(
+            int(row["tp"]),
+            int(row["fp"]),
+            int(row["fn"]),
+            int(row["tn"]),
+            "AI output vs reference standard",
+        ),
+        width="stretch",
+        key="ag_confusion",
+    )
+groups = _state.summarize(snap, filters, by=(dim,))
+ok = groups[groups["kappa"].notna()].copy()
+with by_group:
+    if ok.empty:
+        st.info(f"No {dim.replace('_', ' ')} group has enough labelled cases for kappa.")
+    else:
+        ok["label"], ok["value"] = ok[dim].astype(str), ok["kappa"]
+        ok["low"], ok["high"], ok["n"] = ok["kappa_low"], ok["kappa_high"], ok["n_labelled"]
+        colours = _charts.colour_map(
+            list(_state.options(snap)[dim].dropna().astype(str))
+            if dim in _state.options(snap)
+            else list(ok["label"])
+        )
+        st.plotly_chart(
+            _charts.forest(
+                ok, "kappa", pooled=None, title=f"Kappa by {dim.replace('_', ' ')}", colours=colours
+            ),
+            width="stretch",
+            key="ag_forest",
+        )
+cols = [
+    dim,
+    "n_labelled",
+    "pending",
+    "kappa",
+    "kappa_low",
+    "kappa_high",
+    "agreement",
+    "agreement_low",
+    "agreement_high",
+    "insufficient_reason",
+]
+st.dataframe(groups[cols], hide_index=True, width="stretch")
+
+st.header("Reader vs reader")
+st.caption("Clinical reads of the same studies by different radiologists (pseudonymised).")
+reader_filters = _state.Filters(
+    **{
+        **{k: getattr(filters, k) for k in filters.__dataclass_fields__},
+        "model_name": (),
+        "model_version": (),
+    }
+)
+try:
+    readers = _state.call("reader_agreement", snap, by=(dim,), filters=reader_filters)
+except AttributeError:
+    _state.missing("reader_agreement")
+except RadQAError as exc:
+    st.info(f"Reader agreement not computable: {exc}")
+else:
+    if readers is None or len(readers) == 0:
+        st.info("No study of this finding has two or more independent reads under these filters.")
+    else:
+        st.dataframe(readers, hide_index=True, width="stretch")

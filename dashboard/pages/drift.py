@@ -1,0 +1,264 @@
+"""Drift: alerts with evidence, score distributions, control charts, new categories, completeness.
+
+Everything comes from one ``metrics.monitor`` run for the chosen month against the reference
+window (the first months of data), the same call the monthly report makes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import _alerts, _charts, _state
+from dashboard._context import page_context
+
+ctx = page_context("Drift")
+snap = ctx.snap
+assert snap is not None
+months = _alerts.months(snap)
+left, right = st.columns([2, 1])
+month = left.selectbox("Month monitored", months[::-1], key="dr_month")
+ref_months = int(
+    right.number_input(
+        "Reference: first months of data", 1, 24, _alerts.DEFAULT_REFERENCE_MONTHS, key="dr_ref"
+    )
+)
+st.caption(
+    "Drift checks cover all data (the sidebar filters narrow the charts below, "
+    "not the alert rules, which run over every site, scanner and finding)."
+)
+
+result, why = _alerts.run_monitor(snap, month, ref_months)
+if result is None:
+    if why == "missing":
+        _state.missing("monitor")
+    else:
+        st.info(f"The drift check for {month} could not run: {why}")
+    st.stop()
+ref = result.reference
+st.caption(
+    f"Reference window {ref.first} to {ref.last}"
+    + (f", model version {ref.model_version}" if ref.model_version else "")
+)
+if not result.monitored_months:
+    st.info(
+        f"{month} lies inside the reference window ({ref.first} to {ref.last}); choose a "
+        "later month or a shorter reference."
+    )
+    st.stop()
+
+st.header(f"Alerts for {month}")
+alerts = _alerts.alerts_frame(result)
+if alerts.empty:
+    st.success(f"No drift alert for {month}.")
+else:
+    st.dataframe(alerts, hide_index=True, width="stretch")
+
+
+def narrow(df: pd.DataFrame) -> pd.DataFrame:
+    """Apply the sidebar's site and finding filters to a monitor table."""
+    for field in ("site", "finding", "scanner_model"):
+        chosen = getattr(ctx.filters, field)
+        if chosen and field in df.columns:
+            df = df[df[field].isin(chosen)]
+    return df
+
+
+def pick(df: pd.DataFrame, columns: tuple[str, ...], key: str) -> pd.DataFrame:
+    cols = st.columns(len(columns))
+    for col, name in zip(cols, columns, strict=True):
+        values = sorted(df[name].dropna().astype(str).unique())
+        if not values:
+            return df.iloc[0:0]
+        chosen = col.selectbox(name.replace("_", " ").capitalize(), values, key=f"{key}_{name}")
+        df = df[df[name].astype(str) == chosen]
+    return df
+
+
+st.header("Score distribution: reference vs month")
+hist = narrow(result.histograms)
+if hist.empty:
+    st.info(f"No scores to compare for {month} under these filters.")
+else:
+    part = pick(hist, ("finding", "site", "scanner_model"), "dr_hist").sort_values("bin")
+    if part.empty:
+        st.info("No scores for this combination.")
+    else:
+        x = [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(part["bin_low"], part["bin_high"], strict=True)]
+        fig = go.Figure()
+        n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=100 * part["reference_share"],
+                name=f"reference (n = {n_ref})",
+                marker_color=_charts.OKABE_ITO[0],
+                opacity=0.75,
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=100 * part["month_share"],
+                name=f"{month} (n = {n_mon})",
+                marker_color=_charts.OKABE_ITO[1],
+                opacity=0.75,
+            )
+        )
+        _charts.layout(
+            fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
+        )
+        fig.update_layout(barmode="overlay", bargap=0.05)
+        fig.update_xaxes(type="category", title="AI score bin")
+        fig.update_yaxes(title="Share of predictions (%)")
+        st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
+
+st.header("Control charts")
+spc = narrow(result.spc)
+if spc.empty:
+    st.info("No control-chart series for the monitored months under these filters.")
+else:
+    part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
+    n_total = int(part["n"].sum())
+    tab_p, tab_cusum, tab_ewma = st.tabs(["p-chart", "CUSUM", "EWMA"])
+    with tab_p:
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=100 * part["proportion"],
+                name="observed",
+                mode="lines+markers",
+                line={"color": _charts.OKABE_ITO[0]},
+                customdata=part[["n"]].to_numpy(),
+                hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
+            )
+        )
+        for col, name, dash in (
+            ("center", "centre line (reference)", "dot"),
+            ("lcl", "lower 3σ limit", "dash"),
+            ("ucl", "upper 3σ limit", "dash"),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["month"],
+                    y=100 * part[col],
+                    name=name,
+                    mode="lines",
+                    line={"color": "#555555", "dash": dash},
+                )
+            )
+        signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
+        fig.add_trace(
+            go.Scatter(
+                x=signals["month"],
+                y=100 * signals["proportion"],
+                mode="markers",
+                name="signal",
+                marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
+            )
+        )
+        _charts.layout(fig, f"p-chart (n = {n_total:,})")
+        fig.update_xaxes(type="category", title="Study month")
+        fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
+        st.plotly_chart(fig, width="stretch", key="dr_pchart")
+    with tab_cusum:
+        fig = go.Figure()
+        for col, name, colour in (
+            ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
+            ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["month"],
+                    y=part[col],
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour},
+                )
+            )
+        _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
+        fig.update_xaxes(type="category", title="Study month")
+        fig.update_yaxes(title="Cumulative sum (standard deviations)")
+        st.plotly_chart(fig, width="stretch", key="dr_cusum")
+    with tab_ewma:
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=part["ewma"],
+                name="EWMA",
+                mode="lines+markers",
+                line={"color": _charts.OKABE_ITO[2]},
+            )
+        )
+        for sign in (1, -1):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["month"],
+                    y=sign * part["ewma_limit"],
+                    name="control limit" if sign == 1 else None,
+                    showlegend=sign == 1,
+                    mode="lines",
+                    line={"color": "#555555", "dash": "dash"},
+                )
+            )
+        _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
+        fig.update_xaxes(type="category", title="Study month")
+        fig.update_yaxes(title="EWMA (standard deviations)")
+        st.plotly_chart(fig, width="stretch", key="dr_ewma")
+
+st.header(f"New scanners and software versions in {month}")
+new = narrow(result.new_categories)
+if new.empty:
+    st.success("No scanner model or software version that the reference window did not have.")
+else:
+    cols = [
+        c
+        for c in ("rule", "site", "scanner_model", "category", "n", "status", "periods")
+        if c in new.columns
+    ]
+    st.dataframe(new[cols], hide_index=True, width="stretch")
+
+st.header("Label completeness by month")
+completeness = _state.call(
+    "label_completeness", snap, by=("finding",), filters=ctx.filters, period="month"
+)
+if completeness.empty:
+    st.info("No predictions match the current filters.")
+else:
+    findings = sorted(completeness["finding"].astype(str).unique())
+    colours = _charts.colour_map(list(_state.options(snap)["finding"].dropna().astype(str)))
+    fig = go.Figure()
+    for finding in findings:
+        part = completeness[completeness["finding"] == finding].sort_values("period")
+        fig.add_trace(
+            go.Scatter(
+                x=part["period"],
+                y=100 * part["completeness"],
+                name=finding,
+                mode="lines+markers",
+                line={"color": colours.get(finding)},
+                customdata=part[["labelled", "n"]].to_numpy(),
+                hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
+                f"<extra>{finding}</extra>",
+            )
+        )
+    _charts.layout(
+        fig, f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})"
+    )
+    fig.update_xaxes(type="category", title="Study month")
+    fig.update_yaxes(title="Labelled (%)", range=[0, 105])
+    st.plotly_chart(fig, width="stretch", key="dr_completeness")
+    st.caption(
+        "Recent months are incomplete while reads are pending: performance there rests "
+        "on fewer cases."
+    )
+
+st.header("Estimated vs realised performance")
+st.caption(
+    "Needs a metrics function that estimates performance from scores before the reads "
+    "arrive (not in this RadQA version); the realised monthly figures are on the "
+    "Overview page."
+)

@@ -1,0 +1,82 @@
+"""Data health: counts, snapshot id and age, ingest batches, quarantine, label completeness."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import _charts, _state, auth
+from dashboard._context import page_context, snapshot_age
+
+ctx = page_context("Data health")
+snap = ctx.snap
+assert snap is not None
+auth.require(ctx.user, "admin", "Data health")
+
+counts = _state.call("overview_counts", snap)
+cols = st.columns(6)
+for col, (key, label) in zip(
+    cols,
+    [
+        ("studies", "Studies"),
+        ("predictions", "Predictions"),
+        ("reads", "Reads"),
+        ("batches", "Committed batches"),
+        ("quarantined", "Quarantined rows"),
+        ("pending", "Pending (no reference)"),
+    ],
+    strict=True,
+):
+    col.metric(label, f"{int(counts[key]):,}", border=True)
+age = snapshot_age(snap)
+st.caption(
+    f"Snapshot {snap.snapshot_id or 'unpublished'}"
+    + (
+        f", published {snap.published_at:%Y-%m-%d %H:%M} UTC "
+        f"({age.days} d {age.seconds // 3600} h ago)"
+        if age is not None
+        else ""
+    )
+    + f"; {int(counts['refused_batches'])} refused batch(es); "
+    f"{int(counts['labelled']):,} labelled study × finding pairs."
+)
+
+st.header("Ingest batches")
+try:
+    batches = _state.call("ingest_batches", snap)
+except AttributeError:
+    _state.missing("ingest_batches")
+else:
+    if len(batches) == 0:
+        st.info("No ingest batch recorded in this snapshot.")
+    else:
+        st.dataframe(batches, hide_index=True, width="stretch")
+
+st.header("Quarantined rows")
+try:
+    quarantine = _state.call("quarantine_rows", snap, limit=500)
+except AttributeError:
+    _state.missing("quarantine_rows")
+else:
+    if len(quarantine) == 0:
+        st.success("No row was quarantined at ingest.")
+    else:
+        st.dataframe(quarantine, hide_index=True, width="stretch")
+
+st.header("Label completeness by site")
+comp = _state.call("label_completeness", snap, by=("site",), filters=ctx.filters)
+if comp.empty:
+    st.info("No predictions match the current filters.")
+else:
+    comp = comp.assign(completeness_pct=100 * comp["completeness"])
+    st.plotly_chart(
+        _charts.bars(
+            comp,
+            "site",
+            "completeness_pct",
+            title=f"Predictions with a reference read (n = {int(comp['n'].sum()):,})",
+            y_title="Labelled (%)",
+        ),
+        width="stretch",
+        key="dh_completeness",
+    )
+    st.dataframe(comp.drop(columns=["completeness_pct"]), hide_index=True, width="stretch")

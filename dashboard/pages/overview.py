@@ -1,0 +1,112 @@
+"""Overview: KPI tiles per model and finding, monthly trends, vendor claims, open alerts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import _charts, _state
+from dashboard._alerts import show_alert_banner
+from dashboard._context import page_context
+from radqa.errors import RadQAError
+
+KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
+
+ctx = page_context("Overview")
+snap, filters = ctx.snap, ctx.filters
+assert snap is not None
+show_alert_banner(snap)
+
+summary = _state.summarize(snap, filters, by=("model_name", "finding"))
+if summary.empty:
+    st.info("No predictions match the current filters; widen the date range or clear a filter.")
+    st.stop()
+
+claims = _state.settings().claims
+
+
+def tiles(row: pd.Series) -> None:
+    st.subheader(f"{row['model_name']} · {row['finding']}")
+    st.caption(
+        f"{int(row['n']):,} predictions, {int(row['n_labelled']):,} with a reference read, "
+        f"{int(row['pending']):,} pending · AI vs reference standard"
+        + (f" · insufficient data: {row['insufficient_reason']}" if row["insufficient"] else "")
+    )
+    cols = st.columns(len(KPIS))
+    for col, metric in zip(cols, KPIS, strict=True):
+        with col:
+            st.metric(
+                _charts.METRIC_LABELS[metric].replace(" (AI vs reference)", ""),
+                _charts.fmt(row[metric], metric),
+                border=True,
+                help=f"{_charts.METRIC_LABELS[metric]}; method: "
+                f"{summary.attrs.get('methods', {}).get(_method_key(metric), '')}",
+            )
+            st.caption(_charts.fmt_ci(row[f"{metric}_low"], row[f"{metric}_high"], metric))
+
+
+def _method_key(metric: str) -> str:
+    return metric if metric in ("auc", "kappa") else "proportions"
+
+
+for _, row in summary.iterrows():
+    tiles(row)
+
+st.divider()
+st.header("Trend by month")
+models = sorted(summary["model_name"].astype(str).unique())
+left, right = st.columns(2)
+model = left.selectbox("Model", models, key="ov_model")
+metric = right.selectbox(
+    "Metric",
+    list(_charts.METRIC_LABELS),
+    key="ov_metric",
+    format_func=lambda m: _charts.METRIC_LABELS[m],
+)
+model_filters = _state.Filters(
+    **{**{k: getattr(filters, k) for k in filters.__dataclass_fields__}, "model_name": (model,)}
+)
+by_month = _state.summarize(snap, model_filters, by=("model_name", "finding"), period="month")
+model_claims = {k: float(v) for k, v in claims.get(model, {}).items()}
+if by_month.empty or by_month[metric].isna().all():
+    st.info(
+        f"No month has enough labelled cases of {model} for {metric} under these filters "
+        f"(at least {summary.attrs.get('min_n', 30)} labelled cases are needed per month)."
+    )
+else:
+    all_findings = _state.options(snap)["finding"].dropna().astype(str).unique()
+    colours = _charts.colour_map(list(all_findings))
+    targets = {model: model_claims[metric]} if metric in model_claims else None
+    st.plotly_chart(
+        _charts.trend(by_month, metric, series="finding", colours=colours, targets=targets),
+        width="stretch",
+        key="ov_trend",
+    )
+
+st.header("Vendor claims")
+if not model_claims:
+    st.caption(f'No claimed figures configured for {model} ([claims."{model}"] in radqa.toml).')
+else:
+    try:
+        checks = [
+            _state.call(
+                "claim_check",
+                snap,
+                metric=name,
+                claimed=value,
+                by=("finding",),
+                filters=model_filters,
+            )
+            for name, value in model_claims.items()
+        ]
+        check = pd.concat(checks, ignore_index=True) if checks else None
+    except AttributeError:
+        check = None
+        rows = [{"metric": k, "claimed": _charts.fmt(v, k)} for k, v in model_claims.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        _state.missing("claim_check")
+    except RadQAError as exc:
+        check = None
+        st.warning(f"Claim check not possible: {exc}")
+    if check is not None:
+        st.dataframe(check, hide_index=True, width="stretch")

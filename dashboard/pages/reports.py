@@ -1,0 +1,135 @@
+"""Reports & exports: the monthly drift report and the trial statistics export (admin only).
+
+Every generation and every download is written to the audit log (DATA_DIR/audit.log).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import _alerts, _audit, auth
+from dashboard._context import page_context
+from radqa.errors import RadQAError
+
+MIME = {
+    ".pdf": "application/pdf",
+    ".html": "text/html",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".zip": "application/zip",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+ctx = page_context("Reports & exports")
+snap = ctx.snap
+assert snap is not None
+auth.require(ctx.user, "admin", "Reports and exports")
+
+
+def _lazy(module: str, name: str):  # noqa: ANN202
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        st.info(
+            f"`{module}.{name}` is not available in this RadQA installation yet, so this "
+            "cannot be generated from the dashboard."
+        )
+        return None
+
+
+def downloads(paths: list[Path], what: str, key: str) -> None:
+    for path in paths:
+        if not path.is_file():
+            continue
+        st.download_button(
+            f"Download {path.name}",
+            path.read_bytes(),
+            file_name=path.name,
+            mime=MIME.get(path.suffix, "application/octet-stream"),
+            key=f"{key}_{path.name}",
+            on_click=_audit.log_event,
+            kwargs={
+                "data_dir": snap.data_dir,
+                "who": ctx.user.who,
+                "what": f"download:{what}",
+                "snapshot_id": snap.snapshot_id,
+                "file": path.name,
+            },
+        )
+
+
+st.header("Monthly drift report")
+month = st.selectbox("Month", _alerts.months(snap)[::-1], key="rp_month")
+out_dir = snap.data_dir / "reports"
+if st.button("Generate the report", key="rp_generate", type="primary"):
+    write = _lazy("reports.monthly", "write_monthly_report")
+    if write is not None:
+        try:
+            with st.spinner(f"Writing the report for {month} ..."):
+                st.session_state["rp_paths"] = [
+                    Path(p) for p in write(snap.data_dir, month, out_dir)
+                ]
+            _audit.log_event(
+                snap.data_dir,
+                who=ctx.user.who,
+                what="generate:monthly-report",
+                snapshot_id=snap.snapshot_id,
+                month=month,
+            )
+        except RadQAError as exc:
+            st.error(f"The report for {month} could not be written: {exc}")
+existing = sorted(out_dir.glob(f"*{month}*")) if out_dir.is_dir() else []
+paths = st.session_state.get("rp_paths") or existing
+if paths:
+    downloads(paths, "monthly-report", "rp_dl")
+else:
+    st.caption(f"No report for {month} yet in {out_dir}.")
+
+st.header("Trial statistics export")
+st.caption(
+    "Tables for STARD / CLAIM / CONSORT-AI reporting (XLSX, CSV, JSON) with a provenance "
+    "sheet; the date range of the sidebar filter applies."
+)
+design = st.selectbox("Design", ["auto", "parallel", "paired", "mrmc"], key="tx_design")
+endpoint = st.selectbox("Endpoint", ["accuracy", "missed_findings"], key="tx_endpoint")
+if st.button("Export trial statistics", key="tx_generate"):
+    export = _lazy("reports.trial", "export_trial")
+    if export is not None:
+        f = ctx.filters
+        try:
+            with st.spinner("Exporting ..."):
+                st.session_state["tx_paths"] = [
+                    Path(p)
+                    for p in export(
+                        snap.data_dir,
+                        snap.data_dir / "exports",
+                        design=design,
+                        arm_column="arm",
+                        endpoint=endpoint,
+                        date_from=f.date_from.isoformat() if f.date_from else None,
+                        date_to=f.date_to.isoformat() if f.date_to else None,
+                        formats=("xlsx", "csv", "json"),
+                    )
+                ]
+            _audit.log_event(
+                snap.data_dir,
+                who=ctx.user.who,
+                what="generate:trial-export",
+                snapshot_id=snap.snapshot_id,
+                design=design,
+                endpoint=endpoint,
+            )
+        except RadQAError as exc:
+            st.error(f"The trial export could not be written: {exc}")
+if st.session_state.get("tx_paths"):
+    downloads(st.session_state["tx_paths"], "trial-export", "tx_dl")
+
+st.header("Audit log")
+events = _audit.read_events(snap.data_dir)
+if events:
+    st.dataframe(events[::-1][:200], hide_index=True, width="stretch")
+else:
+    st.caption("No export or download has been logged yet.")

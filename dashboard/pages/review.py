@@ -1,0 +1,91 @@
+"""Case review: discordant cases (AI vs reference), marked reviewed in DATA_DIR/reviews.sqlite."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import _reviews, _state
+from dashboard._context import page_context
+
+KINDS = {
+    "both": "False negatives and false positives",
+    "fn": "False negatives (AI missed)",
+    "fp": "False positives (AI over-called)",
+}
+
+ctx = page_context("Case review")
+snap = ctx.snap
+assert snap is not None
+left, mid, right = st.columns([2, 1, 1])
+kind = left.selectbox("Discordance", list(KINDS), format_func=KINDS.get, key="cr_kind")
+limit = int(mid.number_input("At most", 10, 5000, 200, step=50, key="cr_limit"))
+show = right.selectbox("Show", ["not yet reviewed", "reviewed", "all"], key="cr_show")
+
+cases = _state.call("discordant_cases", snap, filters=ctx.filters, kind=kind, limit=limit)
+if cases.empty:
+    st.info(
+        "No discordant case under these filters: either the AI agrees with every reference "
+        "read here, or the reads are still pending."
+    )
+    st.stop()
+reviews = _reviews.latest_reviews(snap.data_dir)
+keys = ["study_uid", "finding", "model_name"]
+merged = cases.merge(reviews[[*keys, "category", "reviewer", "reviewed_at"]], on=keys, how="left")
+if show == "not yet reviewed":
+    merged = merged[merged["category"].isna()]
+elif show == "reviewed":
+    merged = merged[merged["category"].notna()]
+st.caption(
+    f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
+    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Identifiers are "
+    "pseudonymised at ingest."
+)
+cols = [
+    "kind",
+    "study_uid",
+    "finding",
+    "model_name",
+    "model_version",
+    "score",
+    "threshold",
+    "ref_label",
+    "ref_source",
+    "n_readers",
+    "site",
+    "modality",
+    "scanner_model",
+    "study_datetime",
+    "patient_age",
+    "patient_sex",
+    "patient_pid",
+    "category",
+    "reviewer",
+]
+st.dataframe(merged[[c for c in cols if c in merged.columns]], hide_index=True, width="stretch")
+if merged.empty:
+    st.info("No case in this view.")
+    st.stop()
+
+st.subheader("Record a review")
+if not ctx.user.can("reviewer"):
+    st.caption(f"Recording reviews needs the reviewer role; you are {ctx.user.who}.")
+    st.stop()
+labels = [f"{r.study_uid} · {r.finding} · {r.model_name}" for r in merged.itertuples()]
+with st.form("cr_form", clear_on_submit=True):
+    choice = st.selectbox("Case", labels, key="cr_case")
+    category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
+    comment = st.text_area("Comment", key="cr_comment")
+    submitted = st.form_submit_button("Mark reviewed", type="primary")
+if submitted:
+    case = merged.iloc[labels.index(choice)]
+    _reviews.add_review(
+        snap.data_dir,
+        study_uid=str(case["study_uid"]),
+        finding=str(case["finding"]),
+        model_name=str(case["model_name"]),
+        category=str(category),
+        comment=comment or "",
+        reviewer=ctx.user.who,
+        snapshot_id=snap.snapshot_id,
+    )
+    st.success(f"Saved: {choice} marked '{category}' by {ctx.user.who}.")

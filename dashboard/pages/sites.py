@@ -1,0 +1,134 @@
+"""Sites & scanners: heatmap of a metric by site x scanner model, forest plots with I^2, table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import _audit, _charts, _state
+from dashboard._context import page_context
+from dashboard._filters import describe, model_finding_picker
+from radqa.errors import RadQAError
+
+#: Proportion -> (numerator, denominator) as sums of the confusion counts in a summary row.
+COUNTS = {
+    "sensitivity": (("tp",), ("tp", "fn")),
+    "specificity": (("tn",), ("tn", "fp")),
+    "ppv": (("tp",), ("tp", "fp")),
+    "npv": (("tn",), ("tn", "fn")),
+    "accuracy": (("tp", "tn"), ("tp", "tn", "fp", "fn")),
+    "prevalence": (("tp", "fn"), ("tp", "tn", "fp", "fn")),
+}
+METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "auc", "kappa")
+
+ctx = page_context("Sites & scanners")
+snap = ctx.snap
+assert snap is not None
+left, right = st.columns(2)
+with left:
+    filters = model_finding_picker(snap, ctx.filters, key="ss_pair")
+metric = right.selectbox(
+    "Metric", METRICS, key="ss_metric", format_func=lambda m: _charts.METRIC_LABELS[m]
+)
+if filters is None:
+    st.info("No model and finding match the current filters.")
+    st.stop()
+
+grid = _state.summarize(snap, filters, by=("site", "scanner_model"))
+if grid.empty:
+    st.info("No predictions of this model and finding match the current filters.")
+    st.stop()
+st.plotly_chart(
+    _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
+    width="stretch",
+    key="ss_heatmap",
+)
+
+
+def forest_input(summary: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Rows with an estimate, shaped for metrics.heterogeneity and the forest plot."""
+    ok = summary[summary[metric].notna()].copy()
+    ok["label"] = ok[label].astype(str)
+    ok["value"] = ok[metric]
+    ok["low"], ok["high"] = ok[f"{metric}_low"], ok[f"{metric}_high"]
+    if metric in COUNTS:
+        num, den = COUNTS[metric]
+        ok["count"] = ok[list(num)].sum(axis=1)
+        ok["nobs"] = ok[list(den)].sum(axis=1)
+        ok["n"] = ok["nobs"]
+    else:
+        ok["se"] = ok[f"{metric}_se"]
+        ok["n"] = ok["n_labelled"]
+    return ok
+
+
+def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, str]:
+    if len(ok) < 2:
+        return None, "I² needs at least two groups with an estimate"
+    try:
+        het = _state.metric_fn("heterogeneity")
+        if metric in COUNTS:
+            h = het(ok[["label", "count", "nobs"]], scale="logit")
+        else:
+            h = het(ok[["label", "value", "se"]], scale="identity")
+    except AttributeError:
+        return None, "heterogeneity needs metrics.heterogeneity"
+    except RadQAError as exc:
+        return None, f"heterogeneity not computable: {exc}"
+    pooled = h.random_reml
+    text = (
+        f"I² = {100 * h.i2.value:.0f}% (95% CI {100 * h.i2.low:.0f}–{100 * h.i2.high:.0f}%), "
+        f"Cochran Q = {h.q:.1f} on {h.q_df} df, p = {h.q_p_value:.3g}; "
+        f"pooled: {pooled.method}"
+    )
+    return (pooled.value, pooled.low, pooled.high), text
+
+
+all_opts = _state.options(snap)
+for dim, title in (("site", "Sites"), ("scanner_model", "Scanner models")):
+    summary = _state.summarize(snap, filters, by=(dim,))
+    ok = forest_input(summary, dim)
+    dropped = len(summary) - len(ok)
+    st.subheader(f"{title}: {_charts.METRIC_LABELS[metric]}")
+    if ok.empty:
+        st.info(
+            f"No {dim.replace('_', ' ')} has enough labelled cases for "
+            f"{_charts.METRIC_LABELS[metric]} under these filters."
+        )
+        continue
+    pooled, text = pooled_and_i2(ok)
+    colours = _charts.colour_map(list(all_opts[dim].dropna().astype(str).unique()))
+    st.plotly_chart(
+        _charts.forest(
+            ok,
+            metric,
+            pooled=pooled,
+            title=f"{_charts.METRIC_LABELS[metric]} by {dim.replace('_', ' ')}",
+            colours=colours,
+        ),
+        width="stretch",
+        key=f"ss_forest_{dim}",
+    )
+    st.caption(text + (f" · {dropped} group(s) without an estimate left out" if dropped else ""))
+
+st.subheader("Table: site × scanner model")
+table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
+st.dataframe(table, hide_index=True, width="stretch")
+if ctx.user.can("admin"):
+    st.download_button(
+        "Download CSV",
+        table.to_csv(index=False).encode(),
+        file_name="sites-scanners.csv",
+        mime="text/csv",
+        key="ss_csv",
+        on_click=lambda: _audit.log_event(
+            snap.data_dir,
+            who=ctx.user.who,
+            what="csv:sites-scanners",
+            snapshot_id=snap.snapshot_id,
+            filters=describe(filters),
+            metric=metric,
+        ),
+    )
+else:
+    st.caption("Downloading tables needs the admin role.")
