@@ -29,9 +29,14 @@ from metrics._proportions import (
 )
 from metrics._roc import compare_aucs, roc_auc
 from metrics._tests2x2 import mcnemar
+from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
 
 __all__ = [
+    "DesignChoice",
+    "TrialTables",
+    "infer_design",
+    "trial_tables",
     "MRMCResult",
     "ORAnalysis",
     "ORVarianceComponents",
