@@ -168,6 +168,13 @@ def gee_arm_effect(counts: pd.DataFrame, a: str, b: str, *, alpha: float) -> dic
         )
         fit = model.fit()
     coef, se = float(fit.params[1]), float(fit.bse[1])
+    if not (math.isfinite(coef) and math.isfinite(se)) or abs(coef) > 30:
+        return {
+            **out,
+            **undefined,
+            "note": "GEE did not converge (separation: an arm with all or no events in a "
+            "cluster); log odds ratio not estimable",
+        }
     z = float(stats.norm.ppf(1 - alpha / 2))
     notes = [str(w.message).splitlines()[0] for w in caught]
     if n_clusters < 40:
