@@ -1,8 +1,9 @@
-"""Open an input file (CSV, Parquet, JSON Lines) as a DuckDB table of raw rows with row numbers."""
+"""Open an input file (CSV, Parquet, JSON Lines) as a DuckDB table function with row numbers."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,35 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
+
+
+@dataclass(frozen=True)
+class Source:
+    """A readable input file: the SQL that scans it and its columns (original spelling)."""
+
+    path: Path
+    fmt: str
+    columns: tuple[str, ...]
+
+    @property
+    def lowered(self) -> tuple[str, ...]:
+        return tuple(c.strip().lower() for c in self.columns)
+
+    def scan_sql(self) -> str:
+        """SELECT of every row: ``_rn`` (1-based data row) and the columns under lower-case names."""
+        cols = ", ".join(
+            f"{_q(orig)} as {_q(low)}" for orig, low in zip(self.columns, self.lowered, strict=True)
+        )
+        if self.fmt == "parquet":
+            return (
+                f"select file_row_number + 1 as _rn, {cols} "
+                "from read_parquet($path, file_row_number = true)"
+            )
+        return f"select row_number() over () as _rn, {cols} from {_reader_sql(self.fmt)}"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def file_format(path: Path) -> str:
@@ -51,46 +81,29 @@ def _reader_sql(fmt: str) -> str:
     return "read_json($path, format = 'newline_delimited', records = true)"
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> list[str]:
-    """Read ``path`` into temp table ``table`` with a 1-based ``_rn`` row number.
-
-    Column names are lower-cased. Returns the column names as found in the file (lower case).
-    Raises FileRefusedError for a file that cannot be read at all.
-    """
+def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot."""
     fmt = file_format(path)
-    if not path.exists():
+    if not path.is_file():
         raise FileRefusedError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
     try:
         described = con.execute(f"describe select * from {_reader_sql(fmt)}", {"path": str(path)})
-        columns = [row[0] for row in described.fetchall()]
+        columns = tuple(row[0] for row in described.fetchall())
     except duckdb.Error as exc:
         raise FileRefusedError(
             f"{path.name}: cannot be read as {fmt.upper()}: {_short(exc)}"
         ) from exc
-    lowered = [c.strip().lower() for c in columns]
+    source = Source(path, fmt, columns)
+    lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
         raise FileRefusedError(
             f"{path.name}: column names repeat (case-insensitive): {', '.join(dupes)}; "
             "expected each column once"
         )
-    select = ", ".join(f'"{orig}" as "{low}"' for orig, low in zip(columns, lowered, strict=True))
-    try:
-        con.execute(
-            f"create or replace temp table {table} as "
-            f"select row_number() over () as _rn, {select} from {_reader_sql(fmt)}",
-            {"path": str(path)},
-        )
-    except duckdb.Error as exc:
-        raise FileRefusedError(
-            f"{path.name}: cannot be read as {fmt.upper()}: {_short(exc)}"
-        ) from exc
-    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    if rows == 0:
-        raise FileRefusedError(f"{path.name}: the file has a header but no data rows")
-    return lowered
+    return source
 
 
 def _short(exc: Exception) -> str:

@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory figures, written to bench/results.md."""

@@ -1,0 +1,155 @@
+"""SQL that types and checks every row of an input file in one pass (no Python loop over rows).
+
+Pass 1 (:func:`checked_sql`) yields typed columns, an ``_ok`` flag and, for bad rows only, the raw
+values as JSON. Pass 2 (:func:`problems_sql`) runs over the bad rows alone and words each rule
+they break, so the cost of good messages is paid only where there are bad rows.
+"""
+
+from __future__ import annotations
+
+from ingest.contract import Column
+from ingest.readers import Source
+from radqa.settings import Settings
+
+IDENTIFIERS = {"patient_id": "patient_pid", "reader_id": "reader_pid"}
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def pseudonym_sql(expr: str) -> str:
+    """HMAC-SHA256 in SQL, keyed by parameters $ipad / $opad: sha256(opad || sha256(ipad || m))."""
+    text = f"nullif(trim(cast({expr} as varchar)), '')"
+    return f"left(sha256($opad || unhex(sha256($ipad || encode({text})))), 24)"
+
+
+def _empty(raw: str) -> str:
+    return f"({raw} is null or trim(cast({raw} as varchar)) = '')"
+
+
+def _valid(col: Column) -> str:
+    """True when the column's value meets its rule (absent optional values are fine)."""
+    typed = q(f"__t_{col.name}")
+    ok = f"({typed} is not null and {col.valid_sql(typed)})"
+    return ok if col.required else f"({ok} or {_empty(q(col.name))})"
+
+
+def _computed(kind: str, settings: Settings) -> tuple[list[str], dict[str, object]]:
+    """Columns derived from others: the prediction's threshold, its source, the predicted flag."""
+    if kind != "predictions":
+        return [
+            "coalesce(\"__t_read_role\", 'primary') as read_role",
+            "coalesce(\"__t_arm\", '') as arm",
+        ], {}
+    params: dict[str, object] = {}
+    whens = []
+    for i, (key, value) in enumerate(sorted(settings.operating_points.items())):
+        model, finding = key.split("/", 1)
+        params.update({f"op_m{i}": model, f"op_f{i}": finding, f"op_t{i}": value})
+        whens.append(
+            f'when "__t_model_name" = $op_m{i} and "__t_finding" = $op_f{i} then $op_t{i}::double'
+        )
+    configured = f"case {' '.join(whens)} end" if whens else "null::double"
+    threshold = f'coalesce("__t_threshold", {configured}, 0.5)'
+    return [
+        f"{threshold} as threshold",
+        f'coalesce("__t_predicted", "__t_score" >= {threshold}) as predicted',
+        f"case when \"__t_threshold\" is not null then 'file' "
+        f"when {configured} is not null then 'configured' else 'default' end as threshold_source",
+    ], params
+
+
+def checked_sql(
+    kind: str, contract: tuple[Column, ...], source: Source, settings: Settings
+) -> tuple[str, dict[str, object]]:
+    """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad)."""
+    found = source.lowered
+    present = [c for c in contract if c.name in found]
+    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    outputs = []
+    for c in contract:
+        if c.identifier:
+            outputs.append(f"{q('__t_' + c.name)} as {q('_id_' + c.name)}")
+        elif c.name in ("read_role", "arm", "threshold", "predicted"):
+            continue  # derived below
+        else:
+            value = q("__t_" + c.name) if c.name in found else f"null::{c.sql_type}"
+            outputs.append(f"{value} as {c.name}")
+    computed, params = _computed(kind, settings)
+    for c in contract:  # derived columns over an absent column see a typed NULL
+        if c.name not in found:
+            computed = [x.replace(q("__t_" + c.name), f"null::{c.sql_type}") for x in computed]
+    names = {c.name for c in contract}
+    extras = [c for c in found if c not in names]
+    extra = (
+        "json_object(" + ", ".join(f"'{c}', {q(c)}" for c in extras) + ")"
+        if extras
+        else "null::json"
+    )
+    raw_json = (
+        "json_object("
+        + ", ".join(
+            f"'{IDENTIFIERS.get(c, c)}', "
+            + (pseudonym_sql(q(c)) if c in IDENTIFIERS else f"cast({q(c)} as varchar)")
+            for c in found
+        )
+        + ")"
+    )
+    ok = " and ".join(_valid(c) for c in present) or "true"
+    sql = f"""
+        create or replace temp table _checked as
+        select _rn, {", ".join(outputs)}, {", ".join(computed)},
+               {extra} as extra,
+               {ok} as _ok,
+               null::bigint as _dup_of,
+               case when not ({ok}) then {raw_json} end as _raw_json
+        from (select *, {typed} from ({source.scan_sql()}))
+    """
+    return sql, params
+
+
+def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...]) -> str:
+    """SELECT over the bad rows of ``_checked``: _rn, the column first at fault, and the reason."""
+    present = [c for c in contract if c.name in found]
+    raw_cols = ", ".join(
+        f"json_extract_string(_raw_json, '$.\"{IDENTIFIERS.get(c.name, c.name)}\"') as {q(c.name)}"
+        for c in present
+    )
+    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    checks = [(c.name, _problem(c)) for c in present]
+    reasons = "concat_ws('; ', " + ", ".join(p for _, p in checks) + ")"
+    first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
+    return f"""
+        select _rn, coalesce(_dup_column, {first}) as column_name,
+               coalesce(_dup_reason, {reasons}) as reason, _raw_json
+        from (
+            select _rn, _raw_json, _dup_column, _dup_reason, {raw_cols}, {typed}
+            from (
+                select _rn, _raw_json,
+                       case when _dup_of is not null then $first_key end as _dup_column,
+                       case when _dup_of is not null then 'duplicate of row ' || _dup_of
+                            || ' (same ' || $key_list || '); the last row in the file is kept'
+                       end as _dup_reason
+                from _checked where not _ok
+            )
+        )
+    """
+
+
+def _problem(col: Column) -> str:
+    """SQL wording the rule a bad row breaks in ``col`` (NULL when the value is fine)."""
+    raw, typed = q(col.name), q(f"__t_{col.name}")
+    expected = col.expectation()
+    shown = f"'''' || left(cast({raw} as varchar), 60) || ''''"
+    bad = f"'column ''{col.name}'' is ' || {shown} || '; expected {expected}'"
+    if col.identifier:  # never echo an identifier, not even a pseudonym
+        bad = f"'column ''{col.name}'' is not valid; expected {expected}'"
+    invalid = f"({typed} is null or not ({col.valid_sql(typed)}))"
+    if col.required:
+        return (
+            f"case when {_empty(raw)} then 'column ''{col.name}'' is empty; expected {expected}' "
+            f"when {invalid} then {bad} end"
+        )
+    return f"case when not {_empty(raw)} and {invalid} then {bad} end"
