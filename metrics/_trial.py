@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from metrics._accuracy import diagnostic_accuracy
-from metrics._grouped import METHODS
 from metrics._proportions import check_alpha, proportion_ci
 from metrics._roc import roc_auc
 from metrics._trial_compare import (
@@ -57,6 +56,10 @@ from metrics._trial_sql import (
 )
 from radqa.errors import InputError
 
+REFERENCE_RULE = (
+    "adjudication read > consensus read > majority of independent reads > primary read "
+    "(clinical reads only: reads made inside a trial arm never enter the reference)"
+)
 DESIGNS = ("auto", "parallel", "paired", "mrmc")
 ENDPOINTS = ("missed_findings", "accuracy")
 AUC_METHOD = "empirical AUC (Mann-Whitney), DeLong (1988) SE, Wald interval clipped to [0, 1]"
@@ -313,7 +316,7 @@ def _reference_table(facts: dict[str, float]) -> pd.DataFrame:
     cases = facts["cases"]
     known = facts["reads_ai_known"]
     rows = [
-        ("rule", METHODS["reference"], "ARCHITECTURE.md, ground truth"),
+        ("rule", REFERENCE_RULE, "metrics/sql/reference_standard.sql"),
         (
             "indeterminate",
             "a tie of independent reads with no adjudication or consensus read "
