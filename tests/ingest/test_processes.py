@@ -19,9 +19,11 @@ RADQA = [sys.executable, "-m", "radqa"]
 
 READER = r"""
 import json, sys, time, duckdb
-path, out, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-seen, errors, end = [], [], time.monotonic() + seconds
+import os
+path, out, done = sys.argv[1], sys.argv[2], sys.argv[3]
+seen, errors, end = [], [], time.monotonic() + 600
 while time.monotonic() < end:
+    finished = os.path.exists(done)  # read once more after the writer is done
     try:
         con = duckdb.connect(path, read_only=True)
         seen.append(con.execute("select count(*) from predictions").fetchall()[0][0])
@@ -31,6 +33,8 @@ while time.monotonic() < end:
             errors.append(str(exc))
     except Exception as exc:
         errors.append(repr(exc))
+    if finished:
+        break
     time.sleep(0.005)
 json.dump({"seen": seen, "errors": errors}, open(out, "w"))
 """
@@ -54,9 +58,9 @@ def test_reader_process_never_errors_and_counts_never_go_back(
     data_dir: Path, tmp_path: Path
 ) -> None:
     paths = _write_batches(tmp_path, files=12, rows=2000)
-    out = tmp_path / "reader.json"
+    out, done = tmp_path / "reader.json", tmp_path / "writer-done"
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(data_dir / "radqa.duckdb"), str(out), "12"]
+        [sys.executable, "-c", READER, str(data_dir / "radqa.duckdb"), str(out), str(done)]
     )
     for path in paths:  # one writer process per batch, as a timer-driven ingest would run
         subprocess.run(
@@ -64,7 +68,8 @@ def test_reader_process_never_errors_and_counts_never_go_back(
             check=True,
             capture_output=True,
         )
-    reader.wait(timeout=60)
+    done.touch()
+    reader.wait(timeout=120)
     result = json.loads(out.read_text())
     assert result["errors"] == []
     seen = result["seen"]
