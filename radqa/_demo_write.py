@@ -133,8 +133,12 @@ def write_csv(table: pa.Table, path: Path) -> None:
             for name, col in zip(table.column_names, table.columns, strict=True)
         }
     )
-    with path.open("wb") as out:
-        out.write((",".join(plain.column_names) + "\n").encode())
-        pacsv.write_csv(
-            plain, out, pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        )
+    for style in ("none", "needed"):  # unquoted unless a value holds a comma, quote or newline
+        try:
+            with path.open("wb") as out:
+                out.write((",".join(plain.column_names) + "\n").encode())
+                options = pacsv.WriteOptions(include_header=False, quoting_style=style)
+                pacsv.write_csv(plain, out, options)
+            return
+        except pa.ArrowInvalid:
+            continue

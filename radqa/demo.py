@@ -245,6 +245,20 @@ def run_demo(data_dir: Path, *, studies: int = 200_000, seed: int = 7) -> None:
     from ingest.load import ingest_files
 
     files = generate_demo(Path(data_dir) / "demo", studies=studies, seed=seed)
-    paths: Sequence[Path] = files.predictions
-    ingest_files(Path(data_dir), "predictions", paths)
-    ingest_files(Path(data_dir), "reads", files.reads)
+    kinds: tuple[tuple[str, Sequence[Path]], ...] = (
+        ("predictions", files.predictions),
+        ("reads", files.reads),
+    )
+    for kind, paths in kinds:
+        results = ingest_files(Path(data_dir), kind, paths)
+        bad = [r for r in results if not r.ok]
+        if bad:
+            raise InputError(
+                f"the demo {kind} did not load cleanly: "
+                + "; ".join(
+                    f"{r.file}: {r.status}, {r.quarantined} rows quarantined "
+                    f"({', '.join(r.reasons) or r.message})"
+                    for r in bad
+                )
+                + "; expected every demo row to meet the input contract"
+            )

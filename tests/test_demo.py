@@ -432,3 +432,26 @@ def test_a_million_studies(tmp_path):
         "study_uid"
     ]
     assert uids.nunique() == 1_000_000
+
+
+@pytest.mark.slow
+def test_run_demo_loads_every_row_through_the_ingest(tmp_path):
+    import duckdb
+
+    from radqa.demo import run_demo
+
+    run_demo(tmp_path, studies=3000, seed=5)
+    demo = tmp_path / "demo"
+    n_preds = sum(pq.ParquetFile(p).metadata.num_rows for p in demo.glob("predictions-*.parquet"))
+    n_reads = sum(len(p.read_text().splitlines()) - 1 for p in demo.glob("reads-*.csv"))
+    con = duckdb.connect(str(tmp_path / "radqa.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from studies").fetchall() == [(3000,)]
+        assert con.execute("select count(*) from predictions").fetchall() == [(n_preds,)]
+        assert con.execute("select count(*) from reads").fetchall() == [(n_reads,)]
+        assert con.execute("select count(*) from quarantine").fetchall() == [(0,)]
+        assert con.execute("select count(distinct site) from studies").fetchall() == [(5,)]
+        arms = con.execute("select arm, count(*) from reads group by arm order by arm").fetchall()
+        assert [a for a, _ in arms] == ["", "aided", "unaided"]
+    finally:
+        con.close()
