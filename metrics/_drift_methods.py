@@ -241,8 +241,9 @@ class KS(DriftMethod):
     """Two-sample Kolmogorov-Smirnov statistic D from binned counts.
 
     ``D = max |F_ref - F_cur|`` over the bin edges, which equals scipy ``ks_2samp`` on scores at
-    the bin centres (binning can only lower D). p-value: scipy's asymptotic method
-    (``kstwo.sf(D, round(n m / (n + m)))``, as ``ks_2samp(method="asymp")``).
+    the bin centres (binning can only lower D). p-value: Kolmogorov's limiting distribution,
+    ``P(K > D sqrt(n m / (n + m)))`` (scipy ``kstwobign``; Smirnov 1948), close to
+    ``ks_2samp(method="asymp")`` at the sizes monitored and much faster than the exact one.
     """
 
     key, kind = "ks", "score"
@@ -255,7 +256,7 @@ class KS(DriftMethod):
         n, n_ref = cur.sum(-1), np.broadcast_to(ref.sum(-1), d.shape)
         ok = (n > 0) & (n_ref > 0)
         en = np.where(ok, n * n_ref / np.where(ok, n + n_ref, 1), 1)
-        p = np.where(ok, stats.kstwo.sf(d, np.maximum(np.round(en), 1)), np.nan)
+        p = np.where(ok, stats.kstwobign.sf(d * np.sqrt(en)), np.nan)
         nan = _nan_like(d)
         return DriftResult(np.where(ok, d, np.nan), nan, nan, n, n_ref, p, nan, nan, self.label)
 
@@ -319,8 +320,9 @@ def newcombe_difference(
     a, b, c, d = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x1, n1, x0, n0)))
     ok = (b > 0) & (d > 0)
     low, high = confint_proportions_2indep(
-        a, np.where(ok, b, 1), c, np.where(ok, d, 1), method="newcomb", compare="diff", alpha=alpha
-    )
+        np.where(ok, a, 0), np.where(ok, b, 1), np.where(ok, c, 0), np.where(ok, d, 1),
+        method="newcomb", compare="diff", alpha=alpha,
+    )  # fmt: skip
     return np.where(ok, low, np.nan), np.where(ok, high, np.nan)
 
 

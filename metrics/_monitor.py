@@ -1,0 +1,623 @@
+"""Monthly drift monitoring: every alert rule for one month, with persistence and evidence.
+
+How it works
+------------
+1. Two DuckDB queries (``sql/drift_predictions.sql``, ``sql/drift_studies.sql``) reduce the
+   store to small tables of sufficient statistics: per group dimensions x month x score bin
+   (50 equal-width bins of [0, 1]) x AI call, the rows and how many the reference standard calls
+   positive or negative; and per study attribute category, the number of studies. Everything
+   below runs on those tables as dense ``(groups, months, ...)`` arrays (``np.bincount``), with
+   no Python loop over rows or groups.
+2. Each rule's method (:mod:`metrics._drift_methods`) compares every monitored month (after the
+   reference window, up to ``month``) with the reference window's pooled counts.
+3. A group-month is *insufficient data* when the period or the reference has fewer than
+   ``min_n`` rows (never drift, never ok). Otherwise it *drifts* when the effect exceeds the
+   rule's threshold in its direction and, for methods with a test, the p-value adjusted across
+   the month's groups (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
+4. An alert is raised for ``month`` when a group has drifted for at least ``persistence``
+   consecutive months ending at ``month``; ``first_period`` is the first month of that run.
+
+Deduplication
+-------------
+A child group's alert (its group extends a parent's, e.g. site + scanner under site) is dropped
+when the parent has an alert for the same rule method and metric in the same month computed from
+exactly the same rows (same ``n``): it only restates the parent. A child with fewer rows than its
+parent is kept, since it says where inside the parent the drift is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from metrics import _spc
+from metrics._drift_methods import DriftResult, get_method
+from metrics._periods import (
+    ReferenceWindow,
+    ResolvedReference,
+    add_months,
+    check_month,
+    month_index,
+    month_range,
+    month_start,
+)
+from metrics._rules import STUDY_DIMS, Rule, default_rules
+from radqa.errors import InputError
+
+SCORE_BINS = 50
+PRED_DIMS = (*STUDY_DIMS, "finding", "model_version")
+_SQL_DIR = Path(__file__).resolve().parent / "sql"
+_CORRECTION_LABEL = {"holm": "Holm (1979)", "bh": "Benjamini-Hochberg (1995)"}
+
+
+@cache
+def _sql(name: str) -> str:
+    return (_SQL_DIR / name).read_text()
+
+
+# ---------------------------------------------------------------------------- the SQL side
+def load_drift_tables(
+    con: Any,
+    *,
+    first_month: str,
+    last_month: str,
+    model_version: str | None = None,
+    bins: int = SCORE_BINS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two tables of sufficient statistics for the months ``first_month..last_month``.
+
+    Returns
+    -------
+    (predictions, studies)
+        ``predictions``: one row per site, scanner_manufacturer, scanner_model,
+        scanner_software, modality, finding, model_version, month, bin, predicted with counts
+        ``n``, ``n_pos``, ``n_neg`` (labelled positive / negative by the reference standard).
+        ``studies``: one row per the study dimensions, month, attribute, category with ``n``.
+    """
+    params = {
+        "start": month_start(first_month),
+        "end": month_start(add_months(last_month, 1)),
+        "model_version": model_version,
+    }
+    sql = _sql("drift_predictions.sql").replace(
+        "/*reference_standard*/", _sql("reference_standard.sql")
+    )
+    preds = con.execute(sql, {**params, "bins": bins}).df()
+    studies = con.execute(_sql("drift_studies.sql"), params).df()
+    for df in (preds, studies):
+        for col in ("n", "n_pos", "n_neg"):
+            if col in df:
+                df[col] = df[col].astype(np.int64)
+    if len(preds):
+        preds["predicted"] = preds["predicted"].astype(bool)
+        preds["bin"] = preds["bin"].astype(np.int64)
+    return preds, studies
+
+
+# ---------------------------------------------------------------------------- dense arrays
+@dataclass
+class Dense:
+    """Counts of a long table spread into ``values[group, month, (category)]``."""
+
+    keys: pd.DataFrame
+    values: npt.NDArray[np.float64]
+    categories: list[Any] = field(default_factory=list)
+
+
+def dense(
+    df: pd.DataFrame,
+    by: tuple[str, ...],
+    months: list[str],
+    weights: npt.ArrayLike,
+    *,
+    axis: str | None = None,
+    size: int | None = None,
+) -> Dense:
+    """Sum ``weights`` into ``(G, T)`` or ``(G, T, K)`` by ``np.bincount`` on a linear index.
+
+    ``axis`` names an extra column: with ``size`` its values are already 0..size-1 (score
+    bins); without, its distinct values become the categories (sorted).
+    """
+    t = pd.Index(months).get_indexer(df["month"])
+    keep = t >= 0
+    df, t = df[keep], t[keep]
+    w = np.asarray(weights, dtype=float)[keep]
+    grouped = df.groupby(list(by), sort=True)
+    g = grouped.ngroup().to_numpy()
+    keys = grouped.size().index.to_frame(index=False)[list(by)]
+    n_g, n_t = len(keys), len(months)
+    categories: list[Any] = []
+    if axis is None:
+        shape: tuple[int, ...] = (n_g, n_t)
+        index = g * n_t + t
+    else:
+        if size is None:
+            categories = sorted(df[axis].unique())
+            k = pd.Index(categories).get_indexer(df[axis])
+            size = len(categories)
+        else:
+            k = df[axis].to_numpy()
+        shape = (n_g, n_t, size)
+        index = (g * n_t + t) * size + k
+    flat = np.bincount(index, weights=w, minlength=int(np.prod(shape)))
+    return Dense(keys, flat.reshape(shape), categories)
+
+
+def rolling(a: npt.NDArray[np.float64], window: int, keep: npt.NDArray[np.bool_]) -> Any:
+    """Sum over the last ``window`` months (axis 1), counting only months where ``keep``."""
+    shape = (1, len(keep)) + (1,) * (a.ndim - 2)
+    b = np.where(keep.reshape(shape), a, 0.0)
+    if window == 1:
+        return b
+    c = np.cumsum(b, axis=1)
+    out = c.copy()
+    out[:, window:] -= c[:, :-window]
+    return out
+
+
+_PROPORTIONS = {
+    # metric: (denominator, numerator) as functions of (n, n_pos, n_neg, predicted)
+    "positive_rate": (lambda n, p, q, y: n, lambda n, p, q, y: n * y),
+    "sensitivity": (lambda n, p, q, y: p, lambda n, p, q, y: p * y),
+    "specificity": (lambda n, p, q, y: q, lambda n, p, q, y: q * ~y),
+    "discordance": (lambda n, p, q, y: p + q, lambda n, p, q, y: p * ~y + q * y),
+    "prevalence": (lambda n, p, q, y: p + q, lambda n, p, q, y: p),
+    "label_completeness": (lambda n, p, q, y: n, lambda n, p, q, y: p + q),
+}
+
+
+def proportion_arrays(
+    counts: pd.DataFrame, metric: str, by: tuple[str, ...], months: list[str]
+) -> tuple[Dense, Dense]:
+    """Numerator and denominator arrays ``(G, T)`` of a proportion metric."""
+    den, num = _PROPORTIONS[metric]
+    args = (
+        counts["n"].to_numpy(),
+        counts["n_pos"].to_numpy(),
+        counts["n_neg"].to_numpy(),
+        counts["predicted"].to_numpy(),
+    )
+    return dense(counts, by, months, num(*args)), dense(counts, by, months, den(*args))
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Alert:
+    """One alert. :meth:`as_dict` has exactly the keys rule, metric, value, threshold, group,
+    first_period, periods, evidence."""
+
+    rule: str
+    metric: str
+    value: float
+    threshold: float
+    group: dict[str, str]
+    first_period: str
+    periods: int
+    evidence: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "group": dict(self.group),
+            "first_period": self.first_period,
+            "periods": self.periods,
+            "evidence": dict(self.evidence),
+        }
+
+
+@dataclass
+class MonitorResult:
+    """Everything one month's monitoring found, and the tables a report draws.
+
+    Attributes
+    ----------
+    month, reference, monitored_months
+        The month monitored, the resolved reference window, and the months after the
+        reference up to ``month`` (the persistence history).
+    alerts
+        :class:`Alert` objects for ``month`` (after deduplication).
+    results
+        One row per rule x group x monitored month: n, n_reference, value, current_value,
+        reference_value, p_value, p_adjusted, ci_low, ci_high, status ("ok", "drift",
+        "insufficient data"), periods (consecutive drifting months), method, correction.
+    new_categories
+        Study attribute categories seen in ``month`` but never in the reference window.
+    histograms
+        Score shares per bin, reference vs ``month``, per site, scanner model and finding.
+    spc
+        p-chart, CUSUM and EWMA series per site and finding for sensitivity, specificity and
+        the AI positive rate over the monitored months.
+    label_completeness
+        Labelled share per site, finding and month (Wilson 95% CI).
+    """
+
+    month: str
+    reference: ResolvedReference
+    monitored_months: list[str]
+    alerts: list[Alert]
+    results: pd.DataFrame
+    new_categories: pd.DataFrame
+    histograms: pd.DataFrame
+    spc: pd.DataFrame
+    label_completeness: pd.DataFrame
+    rules: list[Rule]
+
+    def alerts_as_dicts(self) -> list[dict[str, Any]]:
+        return [a.as_dict() for a in self.alerts]
+
+
+def _float(x: Any) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def adjust_per_month(p: npt.ArrayLike, method: str) -> npt.NDArray[np.float64]:
+    """Holm (1979) or Benjamini-Hochberg (1995) adjusted p-values, one family per row of ``p``.
+
+    Row ``i`` (a month) holds that month's groups; NaN is left out of the family and stays NaN.
+    Equals :func:`metrics.adjust_pvalues` row by row (statsmodels ``multipletests``), which is
+    not called here because it runs a full garbage collection on every call (0.2 s each).
+    """
+    arr = np.asarray(p, dtype=float)
+    flat = arr.reshape(arr.shape[0], -1)
+    order = np.argsort(flat, axis=1, kind="stable")  # NaN sorts last
+    ps = np.take_along_axis(flat, order, axis=1)
+    m = (~np.isnan(flat)).sum(axis=1, keepdims=True)
+    j = np.arange(1, flat.shape[1] + 1)[None, :]
+    if method == "holm":
+        adj = np.fmax.accumulate(np.minimum(1.0, (m - j + 1) * ps), axis=1)
+    elif method == "bh":
+        scaled = np.minimum(1.0, m / j * ps)
+        adj = np.fmin.accumulate(scaled[:, ::-1], axis=1)[:, ::-1]
+    else:
+        raise InputError(f"unknown p-value adjustment {method!r}; expected 'holm' or 'bh'")
+    adj = np.where(np.isnan(ps), np.nan, adj)
+    out = np.empty_like(flat)
+    np.put_along_axis(out, order, adj, axis=1)
+    return out.reshape(arr.shape)
+
+
+def _status(
+    rule: Rule, res: DriftResult, has_test: bool
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_]]:
+    """(status strings, adjusted p-values, drift mask) for arrays of shape (G, T[, K])."""
+    n, n_ref = np.nan_to_num(res.n), np.nan_to_num(res.n_reference)
+    sufficient = (n >= rule.min_n) & (n_ref >= rule.min_n) & ~np.isnan(res.value)
+    p_adj = np.full(res.value.shape, np.nan)
+    if has_test:  # one family per month: the month's groups (and categories) with enough data
+        p = np.where(sufficient, res.p_value, np.nan)
+        p_adj = np.moveaxis(adjust_per_month(np.moveaxis(p, 1, 0), rule.correction), 0, 1)
+    if res.signal_up is not None and res.signal_down is not None:
+        up, down = res.signal_up, res.signal_down
+    else:
+        value = np.nan_to_num(res.value)
+        up, down = value > rule.threshold, value < -rule.threshold
+    effect = {"increase": up, "decrease": down, "both": up | down}[rule.direction]
+    tested = (p_adj < rule.alpha) if has_test else np.ones_like(effect)
+    drift = sufficient & effect & tested
+    status = np.where(sufficient, np.where(drift, "drift", "ok"), "insufficient data")
+    return status, p_adj, drift
+
+
+def _run_lengths(drift: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Consecutive drifting months ending at each month (axis 1)."""
+    out = np.zeros(drift.shape, dtype=np.int64)
+    run = np.zeros(drift.shape[:1] + drift.shape[2:], dtype=np.int64)
+    for t in range(drift.shape[1]):
+        run = np.where(drift[:, t], run + 1, 0)
+        out[:, t] = run
+    return out
+
+
+@dataclass
+class _Context:
+    preds: pd.DataFrame
+    counts: pd.DataFrame
+    studies: pd.DataFrame
+    months: list[str]
+    ref_mask: npt.NDArray[np.bool_]
+    mon_mask: npt.NDArray[np.bool_]
+
+
+def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | None]:
+    """Run one rule over every group and monitored month; a long results table."""
+    method_params: dict[str, float] = dict(rule.params)
+    if rule.method in ("p_chart", "ewma"):
+        method_params.setdefault("L", rule.threshold)
+    elif rule.method == "cusum":
+        method_params.setdefault("h", rule.threshold)
+    method = get_method(rule.method, **method_params)
+    by, months = rule.group_by, ctx.months
+    mon = ctx.mon_mask
+    kind = method.kind
+    categories: list[Any] = []
+    if kind == "score":
+        d = dense(ctx.preds, by, months, ctx.preds["n"], axis="bin", size=SCORE_BINS)
+        ref = d.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        cur = rolling(d.values, rule.window_months, mon)[:, mon]
+        res = method.compute(ref, cur)  # type: ignore[attr-defined]
+    elif kind in ("categorical", "new_category"):
+        rows = ctx.studies[ctx.studies["attribute"] == rule.metric]
+        d = dense(rows, by, months, rows["n"], axis="category")
+        categories = d.categories
+        ref = d.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        cur = rolling(d.values, rule.window_months, mon)[:, mon]
+        res = method.compute(ref, cur)  # type: ignore[attr-defined]
+    elif kind == "count":
+        rows = ctx.studies[ctx.studies["attribute"] == "patient_sex"]  # one row per study
+        d = dense(rows, by, months, rows["n"])
+        ref_total = d.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        m = ctx.ref_mask.sum() / rule.window_months
+        res = method.compute(ref_total, m, rolling(d.values, rule.window_months, mon)[:, mon])  # type: ignore[attr-defined]
+    else:
+        num, den = proportion_arrays(ctx.counts, rule.metric, by, months)
+        d = num
+        x0 = num.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        n0 = den.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        x = rolling(num.values, rule.window_months, mon)[:, mon]
+        n = rolling(den.values, rule.window_months, mon)[:, mon]
+        res = method.compute(x0, n0, x, n)  # type: ignore[attr-defined]
+    status, p_adj, drift = _status(rule, res, method.has_test)
+    periods = _run_lengths(drift)
+    mon_months = [m for m, keep in zip(months, mon, strict=True) if keep]
+    return _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
+                       periods), res  # fmt: skip
+
+
+def _long_table(
+    rule: Rule,
+    label: str,
+    keys: pd.DataFrame,
+    months: list[str],
+    categories: list[Any],
+    res: DriftResult,
+    status: npt.NDArray[Any],
+    p_adj: npt.NDArray[np.float64],
+    periods: npt.NDArray[np.int64],
+) -> pd.DataFrame:
+    shape = res.value.shape
+    g_idx, t_idx, *k_idx = np.indices(shape).reshape(len(shape), -1)
+    table = keys.iloc[g_idx].reset_index(drop=True)
+    table.insert(0, "metric", rule.metric)
+    table.insert(0, "method_key", rule.method)
+    table.insert(0, "rule", rule.name)
+    table["group_by"] = ",".join(rule.group_by)
+    table["category"] = np.asarray(categories, dtype=object)[k_idx[0]] if k_idx else None
+    table["month"] = np.asarray(months, dtype=object)[t_idx]
+    cols = {
+        "n": res.n,
+        "n_reference": res.n_reference,
+        "value": res.value,
+        "current_value": res.current,
+        "reference_value": res.reference,
+        "p_value": res.p_value,
+        "p_adjusted": p_adj,
+        "ci_low": res.ci_low,
+        "ci_high": res.ci_high,
+    }
+    for name, arr in cols.items():
+        table[name] = np.broadcast_to(arr, shape).reshape(-1).astype(float)
+    table["status"] = status.reshape(-1)
+    table["periods"] = periods.reshape(-1)
+    table["threshold"] = rule.threshold
+    table["method"] = label
+    table["correction"] = _CORRECTION_LABEL[rule.correction] if np.isfinite(p_adj).any() else ""
+    if k_idx:  # new categories: only rows where the category is new in that month
+        table = table[table["value"].notna()].reset_index(drop=True)
+    return table
+
+
+def _alerts(rule: Rule, table: pd.DataFrame, month: str) -> list[Alert]:
+    """Alerts of one rule for ``month`` from its long results table (few rows)."""
+    hits = table[
+        (table["month"] == month)
+        & (table["status"] == "drift")
+        & (table["periods"] >= rule.persistence)
+    ]
+    out: list[Alert] = []
+    for row in hits.to_dict("records"):  # only the alerting groups (a handful)
+        group = {c: str(row[c]) for c in rule.group_by}
+        if row["category"] is not None and not (
+            isinstance(row["category"], float) and math.isnan(row["category"])
+        ):
+            group[rule.metric] = str(row["category"])
+        method = row["method"]
+        if row["correction"]:
+            method += f"; p adjusted across groups by {row['correction']}"
+        out.append(
+            Alert(
+                rule=rule.name,
+                metric=rule.metric,
+                value=float(row["value"]),
+                threshold=rule.threshold,
+                group=group,
+                first_period=add_months(month, -(int(row["periods"]) - 1)),
+                periods=int(row["periods"]),
+                evidence={
+                    "n": int(row["n"]),
+                    "n_reference": int(row["n_reference"]),
+                    "p_value": _float(row["p_value"]),
+                    "p_adjusted": _float(row["p_adjusted"]),
+                    "ci_low": _float(row["ci_low"]),
+                    "ci_high": _float(row["ci_high"]),
+                    "method": method,
+                    "reference_value": _float(row["reference_value"]),
+                },
+            )
+        )
+    return out
+
+
+def deduplicate(alerts: list[Alert], rules: dict[str, Rule]) -> list[Alert]:
+    """Drop child-group alerts that restate a parent's (see the module docstring)."""
+    kept = []
+    for a in alerts:
+        ra = rules[a.rule]
+        restates = any(
+            b is not a
+            and rules[b.rule].method == ra.method
+            and b.metric == a.metric
+            and b.evidence["n"] == a.evidence["n"]
+            and len(b.group) < len(a.group)
+            and b.group.items() <= a.group.items()
+            for b in alerts
+        )
+        if not restates:
+            kept.append(a)
+    return kept
+
+
+# ---------------------------------------------------------------------------- report tables
+def _histograms(ctx: _Context, month: str) -> pd.DataFrame:
+    by = ("site", "scanner_model", "finding")
+    d = dense(ctx.preds, by, ctx.months, ctx.preds["n"], axis="bin", size=SCORE_BINS)
+    ref = d.values[:, ctx.ref_mask].sum(1)
+    cur = d.values[:, ctx.months.index(month)] if month in ctx.months else np.zeros_like(ref)
+    g, b = np.indices(ref.shape).reshape(2, -1)
+    table = d.keys.iloc[g].reset_index(drop=True)
+    table["bin"] = b
+    table["bin_low"] = b / SCORE_BINS
+    table["bin_high"] = (b + 1) / SCORE_BINS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["reference_share"] = (ref / ref.sum(1, keepdims=True)).reshape(-1)
+        table["month_share"] = (cur / cur.sum(1, keepdims=True)).reshape(-1)
+    table["n_reference"] = np.repeat(ref.sum(1), SCORE_BINS)
+    table["n_month"] = np.repeat(cur.sum(1), SCORE_BINS)
+    return table
+
+
+def _spc_table(ctx: _Context) -> pd.DataFrame:
+    by = ("site", "finding")
+    mon_months = [m for m, k in zip(ctx.months, ctx.mon_mask, strict=True) if k]
+    frames = []
+    for metric in ("sensitivity", "specificity", "positive_rate"):
+        num, den = proportion_arrays(ctx.counts, metric, by, ctx.months)
+        x0 = num.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        n0 = den.values[:, ctx.ref_mask].sum(1, keepdims=True)
+        x, n = num.values[:, ctx.mon_mask], den.values[:, ctx.mon_mask]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p0 = x0 / n0
+            p = x / n
+        _, lcl, ucl = _spc.p_chart_limits(p0, n)
+        z = _spc.standardized_deviation(x, n, p0)
+        cp, cm = _spc.cusum(z)
+        w, lim = _spc.ewma(z)
+        g, t = np.indices(x.shape).reshape(2, -1)
+        table = num.keys.iloc[g].reset_index(drop=True)
+        table.insert(0, "metric", metric)
+        table["month"] = np.asarray(mon_months, dtype=object)[t]
+        for name, arr in {
+            "n": n, "proportion": p, "center": np.broadcast_to(p0, x.shape), "lcl": lcl,
+            "ucl": ucl, "z": z, "cusum_pos": cp, "cusum_neg": cm, "ewma": w, "ewma_limit": lim,
+        }.items():  # fmt: skip
+            table[name] = np.asarray(arr, dtype=float).reshape(-1)
+        table["p_chart_signal"] = np.abs(table["z"]) > 3
+        table["cusum_signal"] = (table["cusum_pos"] > _spc.CUSUM_H) | (
+            table["cusum_neg"] > _spc.CUSUM_H
+        )
+        table["ewma_signal"] = np.abs(table["ewma"]) > table["ewma_limit"]
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _completeness(ctx: _Context) -> pd.DataFrame:
+    from metrics._proportions import proportion_ci_arrays
+
+    by = ("site", "finding")
+    num, den = proportion_arrays(ctx.counts, "label_completeness", by, ctx.months)
+    g, t = np.indices(num.values.shape).reshape(2, -1)
+    table = num.keys.iloc[g].reset_index(drop=True)
+    table["month"] = np.asarray(ctx.months, dtype=object)[t]
+    table["n"] = den.values.reshape(-1).astype(np.int64)
+    table["labelled"] = num.values.reshape(-1).astype(np.int64)
+    table["pending"] = table["n"] - table["labelled"]
+    value, low, high = proportion_ci_arrays(table["labelled"], table["n"], method="wilson")
+    table["completeness"], table["ci_low"], table["ci_high"] = value, low, high
+    return table[table["n"] > 0].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- entry point
+def monitor(
+    con: Any,
+    *,
+    month: str,
+    reference: ReferenceWindow,
+    rules: list[Rule] | None = None,
+    min_n: int | None = None,
+) -> MonitorResult:
+    """Run every alert rule for ``month`` against the ``reference`` window.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The store (a snapshot opened read-only is enough).
+    month : str
+        The month to monitor, ``'YYYY-MM'``. The months between the reference window and it are
+        evaluated too, for persistence and each alert's ``first_period``.
+    reference : ReferenceWindow
+        The reference window; a model version in it restricts monitoring to that version.
+    rules : list of Rule, optional
+        Default: :func:`metrics.default_rules` (what ``ensure_rules_file`` writes).
+    min_n : int, optional
+        Overrides every rule's ``min_n``.
+
+    Returns
+    -------
+    MonitorResult
+        No alerts and empty tables when ``month`` is inside or before the reference window.
+    """
+    check_month(month)
+    rules = list(default_rules() if rules is None else rules)
+    if min_n is not None:
+        rules = [_replace_min_n(r, min_n) for r in rules]
+    ref = reference.resolve(con)
+    months = month_range(ref.first, month) if month_index(month) >= month_index(ref.first) else []
+    ref_mask = np.array([ref.contains(m) for m in months], dtype=bool)
+    mon_mask = ~ref_mask
+    if not mon_mask.any():
+        empty = pd.DataFrame()
+        return MonitorResult(month, ref, [], [], empty, empty, empty, empty, empty, rules)
+    preds, studies = load_drift_tables(
+        con, first_month=ref.first, last_month=month, model_version=ref.model_version
+    )
+    counts = (
+        preds.groupby([*PRED_DIMS, "month", "predicted"], as_index=False)[["n", "n_pos", "n_neg"]]
+        .sum()
+    )  # fmt: skip
+    ctx = _Context(preds, counts, studies, months, ref_mask, mon_mask)
+    tables, alerts = [], []
+    for rule in rules:  # a dozen rules, each vectorised over groups and months
+        table, _ = _evaluate(rule, ctx)
+        tables.append(table)
+        alerts.extend(_alerts(rule, table, month))
+    by_name = {r.name: r for r in rules}
+    results = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    new = results[(results["method_key"] == "new_category") & (results["month"] == month)]
+    return MonitorResult(
+        month=month,
+        reference=ref,
+        monitored_months=[m for m, k in zip(months, mon_mask, strict=True) if k],
+        alerts=deduplicate(alerts, by_name),
+        results=results,
+        new_categories=new.reset_index(drop=True),
+        histograms=_histograms(ctx, month),
+        spc=_spc_table(ctx),
+        label_completeness=_completeness(ctx),
+        rules=rules,
+    )
+
+
+def _replace_min_n(rule: Rule, min_n: int) -> Rule:
+    from dataclasses import replace
+
+    return replace(rule, min_n=int(min_n))

@@ -1,0 +1,396 @@
+"""Alert rules: a TOML file in the data dir, defaults written on first use.
+
+A rule names a drift method (a key of :data:`metrics.METHODS`), the metric it watches, the
+groups it runs over, and when a result becomes an alert: the effect-size ``threshold`` in the
+rule's ``direction``, an adjusted p-value below ``alpha`` (Holm or BH across the groups of one
+month), at least ``min_n`` rows on both sides, and ``persistence`` consecutive drifting months.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metrics._drift_methods import METHODS
+from radqa.errors import ConfigError
+
+RULES_FILE = "alert_rules.toml"
+
+GROUP_DIMS = (
+    "site",
+    "scanner_manufacturer",
+    "scanner_model",
+    "scanner_software",
+    "modality",
+    "finding",
+    "model_version",
+)
+STUDY_DIMS = ("site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality")
+CATEGORICAL_METRICS = (
+    "scanner_manufacturer",
+    "scanner_model",
+    "scanner_software",
+    "modality",
+    "body_part",
+    "patient_sex",
+    "age_band",
+)
+PROPORTION_METRICS = (
+    "positive_rate",
+    "sensitivity",
+    "specificity",
+    "discordance",
+    "prevalence",
+    "label_completeness",
+)
+METRICS_BY_KIND = {
+    "categorical": CATEGORICAL_METRICS,
+    "new_category": CATEGORICAL_METRICS,
+    "score": ("score",),
+    "proportion": PROPORTION_METRICS,
+    "count": ("volume",),
+}
+DIRECTIONS = ("increase", "decrease", "both")
+CORRECTIONS = ("holm", "bh")
+_KEYS = {
+    "name", "method", "metric", "threshold", "min_n", "persistence", "group_by", "direction",
+    "alpha", "correction", "window_months", "params",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One alert rule (see the module docstring and :data:`DEFAULT_RULES_TOML`)."""
+
+    name: str
+    method: str
+    metric: str
+    threshold: float
+    group_by: tuple[str, ...]
+    min_n: int = 30
+    persistence: int = 1
+    direction: str = "both"
+    alpha: float = 0.01
+    correction: str = "holm"
+    window_months: int = 1
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return METHODS[self.method].kind
+
+
+DEFAULT_RULES_TOML = """\
+# RadQA alert rules. Edit freely: RadQA writes this file once and never overwrites it.
+#
+# Each [[rule]] has:
+#   name         shown in alerts
+#   method       a drift method key: chi2, jensen_shannon, new_category, psi, ks, wasserstein,
+#                two_proportion, poisson, p_chart, cusum, ewma
+#   metric       what it watches: a study attribute (scanner_model, scanner_software, body_part,
+#                patient_sex, age_band, ...) for chi2 / jensen_shannon / new_category; "score"
+#                for psi / ks / wasserstein; positive_rate, sensitivity, specificity,
+#                discordance, prevalence or label_completeness for two_proportion and the SPC
+#                charts; "volume" for poisson
+#   threshold    the effect size that must be exceeded: a distance (PSI, JS, KS D, Wasserstein),
+#                a difference of proportions (period minus reference), a relative volume change,
+#                a share of the month for new_category, or sigma units for the SPC charts
+#   direction    increase, decrease or both (for differences and volume changes)
+#   alpha        the adjusted p-value must be below this (methods with a test)
+#   correction   holm or bh: multiple-comparison control across the groups of one month
+#   min_n        fewer rows than this in the period or the reference: "insufficient data"
+#   persistence  consecutive drifting months needed before an alert (1 for strong events)
+#   window_months  1, or 2 for a rolling two-month view at small sites
+#   group_by     any of site, scanner_manufacturer, scanner_model, scanner_software, modality,
+#                finding, model_version
+# SPC charts (p_chart, cusum, ewma) are drawn for every site and finding in the report; at
+# 3 sigma over dozens of groups they fire by chance too often to alert on by default.
+
+[[rule]]
+name = "new scanner model"
+method = "new_category"
+metric = "scanner_model"
+group_by = ["site"]
+threshold = 0.0
+min_n = 10
+persistence = 1
+
+[[rule]]
+name = "new scanner software version"
+method = "new_category"
+metric = "scanner_software"
+group_by = ["site", "scanner_model"]
+threshold = 0.0
+min_n = 10
+persistence = 1
+
+[[rule]]
+name = "case-mix shift: body part"
+method = "jensen_shannon"
+metric = "body_part"
+group_by = ["site"]
+threshold = 0.1
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "case-mix shift: age band"
+method = "jensen_shannon"
+metric = "age_band"
+group_by = ["site"]
+threshold = 0.1
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "case-mix shift: patient sex"
+method = "jensen_shannon"
+metric = "patient_sex"
+group_by = ["site"]
+threshold = 0.1
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "score distribution shift (PSI)"
+method = "psi"
+metric = "score"
+group_by = ["site", "scanner_model", "finding"]
+threshold = 0.2
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "score distribution shift (KS)"
+method = "ks"
+metric = "score"
+group_by = ["site", "scanner_model", "finding"]
+threshold = 0.15
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "AI positive rate change"
+method = "two_proportion"
+metric = "positive_rate"
+group_by = ["site", "scanner_model", "finding"]
+direction = "both"
+threshold = 0.05
+min_n = 100
+persistence = 2
+
+[[rule]]
+name = "specificity drop"
+method = "two_proportion"
+metric = "specificity"
+group_by = ["site", "finding"]
+direction = "decrease"
+threshold = 0.05
+min_n = 50
+persistence = 2
+
+[[rule]]
+name = "sensitivity drop"
+method = "two_proportion"
+metric = "sensitivity"
+group_by = ["site", "finding"]
+direction = "decrease"
+threshold = 0.08
+min_n = 30
+persistence = 1
+window_months = 2
+
+[[rule]]
+name = "AI-reference discordance rise"
+method = "two_proportion"
+metric = "discordance"
+group_by = ["site", "finding"]
+direction = "increase"
+threshold = 0.05
+min_n = 50
+persistence = 2
+
+[[rule]]
+name = "prevalence change"
+method = "two_proportion"
+metric = "prevalence"
+group_by = ["site", "finding"]
+direction = "both"
+threshold = 0.05
+min_n = 50
+persistence = 2
+
+[[rule]]
+name = "volume change"
+method = "poisson"
+metric = "volume"
+group_by = ["site"]
+direction = "both"
+threshold = 0.3
+min_n = 50
+persistence = 2
+"""
+
+
+def _fail(path: Path | str, where: str, what: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {what}")
+
+
+def parse_rules(text: str, source: Path | str = "<rules>") -> list[Rule]:
+    """Rules from TOML text; ``source`` names the file in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    extra = set(raw) - {"rule"}
+    if extra:
+        raise _fail(source, "top level", f"unknown keys {sorted(extra)}; expected only [[rule]]")
+    entries = raw.get("rule", [])
+    if not isinstance(entries, list) or not entries:
+        raise _fail(source, "top level", "no [[rule]] tables found; expected at least one")
+    rules: list[Rule] = []
+    for i, entry in enumerate(entries, start=1):
+        rules.append(_rule(entry, i, source))
+    names = [r.name for r in rules]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise _fail(source, "rules", f"duplicate rule names {dupes}; names must be unique")
+    return rules
+
+
+def _rule(entry: dict[str, Any], i: int, source: Path | str) -> Rule:
+    name = entry.get("name")
+    where = f"rule {i} ({name!r})" if isinstance(name, str) else f"rule {i}"
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(source, where, f"'name' is {name!r}; expected a non-empty string")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise _fail(source, where, f"unknown keys {sorted(unknown)}; valid keys: {sorted(_KEYS)}")
+    for key in ("method", "metric", "threshold", "group_by"):
+        if key not in entry:
+            raise _fail(source, where, f"missing key {key!r}")
+    method = entry["method"]
+    if method not in METHODS:
+        raise _fail(
+            source, where, f"method {method!r} unknown; valid keys: {', '.join(sorted(METHODS))}"
+        )
+    kind = METHODS[method].kind
+    metric = entry["metric"]
+    valid_metrics = METRICS_BY_KIND[kind]
+    if metric not in valid_metrics:
+        raise _fail(
+            source,
+            where,
+            f"metric {metric!r} does not fit method {method!r}; valid: {', '.join(valid_metrics)}",
+        )
+    group_by = entry["group_by"]
+    allowed = STUDY_DIMS if kind in ("categorical", "new_category", "count") else GROUP_DIMS
+    if (
+        not isinstance(group_by, list)
+        or not group_by
+        or any(g not in allowed for g in group_by)
+        or len(set(group_by)) != len(group_by)
+    ):
+        raise _fail(
+            source,
+            where,
+            f"group_by is {group_by!r}; expected a list of distinct names from {list(allowed)}",
+        )
+    if metric in group_by:
+        raise _fail(source, where, f"metric {metric!r} cannot also be in group_by")
+    if kind == "score" and "finding" not in group_by:
+        raise _fail(
+            source, where, "score rules must group by 'finding' (scores of findings differ)"
+        )
+    values = {
+        "threshold": _number(entry, "threshold", source, where, low=0.0),
+        "min_n": int(_number(entry, "min_n", source, where, low=1, default=30, whole=True)),
+        "persistence": int(
+            _number(entry, "persistence", source, where, low=1, default=1, whole=True)
+        ),
+        "alpha": _number(entry, "alpha", source, where, low=0.0, high=1.0, default=0.01),
+        "window_months": int(
+            _number(entry, "window_months", source, where, low=1, high=3, default=1, whole=True)
+        ),
+    }
+    direction = entry.get("direction", "both")
+    if direction not in DIRECTIONS:
+        raise _fail(source, where, f"direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
+    correction = entry.get("correction", "holm")
+    if correction not in CORRECTIONS:
+        raise _fail(source, where, f"correction {correction!r}; valid: {', '.join(CORRECTIONS)}")
+    params = entry.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, int | float) for v in params.values()):
+        raise _fail(source, where, f"params is {params!r}; expected a table of numbers")
+    return Rule(
+        name=name.strip(),
+        method=method,
+        metric=metric,
+        group_by=tuple(group_by),
+        direction=direction,
+        correction=correction,
+        params={str(k): float(v) for k, v in params.items()},
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def _number(
+    entry: dict[str, Any],
+    key: str,
+    source: Path | str,
+    where: str,
+    *,
+    low: float,
+    high: float | None = None,
+    default: float | None = None,
+    whole: bool = False,
+) -> float:
+    value = entry.get(key, default)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and value >= low and (high is None or value <= high)
+    ok = ok and (not whole or float(value) == int(value))
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        span = f">= {low}" if high is None else f"between {low} and {high}"
+        raise _fail(source, where, f"{key} is {value!r}; expected {kind} {span}")
+    return float(value)
+
+
+def load_rules(path: Path | str) -> list[Rule]:
+    """Read and check the rules in the TOML file at ``path``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not TOML, or a rule has an unknown key, method, metric or group;
+        the message names the file, the rule and the valid choices.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the alert rules: {exc.strerror}") from exc
+    return parse_rules(text, path)
+
+
+def default_rules() -> list[Rule]:
+    """The rules of :data:`DEFAULT_RULES_TOML`."""
+    return parse_rules(DEFAULT_RULES_TOML, "<default rules>")
+
+
+def ensure_rules_file(data_dir: Path | str) -> Path:
+    """Write the default rules to ``data_dir/alert_rules.toml`` unless a file is already there.
+
+    Returns the file's path. An existing file is never overwritten (nor read: call
+    :func:`load_rules` for that).
+    """
+    path = Path(data_dir) / RULES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x") as fh:  # exclusive create: never replaces an existing file
+            fh.write(DEFAULT_RULES_TOML)
+    except FileExistsError:
+        pass
+    return path

@@ -1,0 +1,51 @@
+-- Study attributes reduced to counts per group dimensions, month, attribute and category, for
+-- input (case-mix) drift. Only studies the AI scored count (of $model_version when not NULL).
+-- Parameters: $start, $end (study dates, end exclusive), $model_version.
+with scored as (
+    select distinct study_uid
+    from predictions
+    where $model_version is null or model_version = $model_version
+),
+
+attributes as (
+    select
+        coalesce(s.site, '(unknown)')                 as site,
+        coalesce(s.scanner_manufacturer, '(unknown)') as scanner_manufacturer,
+        coalesce(s.scanner_model, '(unknown)')        as scanner_model,
+        coalesce(s.scanner_software, '(unknown)')     as scanner_software,
+        coalesce(s.modality, '(unknown)')             as modality,
+        strftime(s.study_datetime, '%Y-%m')           as month,
+        coalesce(s.scanner_manufacturer, '(unknown)') as a_scanner_manufacturer,
+        coalesce(s.scanner_model, '(unknown)')        as a_scanner_model,
+        coalesce(s.scanner_software, '(unknown)')     as a_scanner_software,
+        coalesce(s.modality, '(unknown)')             as a_modality,
+        coalesce(s.body_part, '(unknown)')            as a_body_part,
+        coalesce(s.patient_sex, '(unknown)')          as a_patient_sex,
+        case
+            when s.patient_age is null then '(unknown)'
+            when s.patient_age < 18 then '0-17'
+            when s.patient_age < 40 then '18-39'
+            when s.patient_age < 60 then '40-59'
+            when s.patient_age < 80 then '60-79'
+            else '80+'
+        end                                           as a_age_band
+    from studies as s
+    semi join scored on scored.study_uid = s.study_uid
+    where s.study_datetime >= $start
+      and s.study_datetime < $end
+),
+
+long as (
+    unpivot attributes
+    on a_scanner_manufacturer, a_scanner_model, a_scanner_software, a_modality, a_body_part,
+       a_patient_sex, a_age_band
+    into name attribute value category
+)
+
+select
+    site, scanner_manufacturer, scanner_model, scanner_software, modality, month,
+    substr(attribute, 3) as attribute,
+    category,
+    count(*) as n
+from long
+group by all
