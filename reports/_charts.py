@@ -1,0 +1,310 @@
+"""Static SVG charts of the monthly report: plotly figures exported by kaleido 1.x.
+
+One kaleido server (one headless Chromium, found at /usr/bin/chromium; nothing is downloaded)
+renders every chart of a report. The SVG's random plotly uid is replaced by the chart's position,
+so the same report gives byte-identical SVG. Colours are the Okabe & Ito (2008) colour-blind-safe
+palette, months are category axes, and every title states its n.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:
+    from reports.monthly import MonthlyReport
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+             "#000000"]  # fmt: skip
+FONT = "DejaVu Sans, Arial, sans-serif"
+WIDTH = 680
+_UID = re.compile(r'id="defs-([0-9a-z]+)"')
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart of the report: a stable key, its caption and its figure (SVG after render)."""
+
+    key: str
+    section: str
+    caption: str
+    figure: go.Figure
+    height: int
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> None:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
+        font={"family": FONT, "size": 10, "color": "#222"},
+        colorway=OKABE_ITO,
+        template="simple_white",
+        width=WIDTH,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.15, "x": 0, "font": {"size": 9}},
+    )
+
+
+def _month_axis(fig: go.Figure, months: list[str]) -> None:
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=months, tickangle=-45)
+
+
+# ------------------------------------------------------------------------------ figures
+def volume_chart(report: MonthlyReport) -> Chart | None:
+    vol = report.tables["volume_by_month"]
+    if vol.empty:
+        return None
+    months = sorted(vol["month"].unique())
+    fig = go.Figure()
+    for i, (site, part) in enumerate(vol.groupby("site", sort=True)):
+        fig.add_trace(go.Scatter(
+            x=part["month"], y=part["n"], name=str(site), mode="lines+markers",
+            line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
+        ))  # fmt: skip
+    total = int(vol.loc[vol["month"] == report.month, "n"].sum())
+    _layout(fig, f"Studies per month by site (n = {total:,} in {report.month})", 330)
+    _month_axis(fig, months)
+    fig.update_yaxes(title_text="studies", rangemode="tozero")
+    return Chart("volume", "volume", "Monthly study volume per site since the reference window "
+                 "(the volume rule's counts).", fig, 330)  # fmt: skip
+
+
+def trend_chart(report: MonthlyReport) -> Chart | None:
+    trend = report.tables["trend_by_month"]
+    if trend.empty:
+        return None
+    months = sorted(trend["period"].unique())
+    parts = list(trend.groupby(["finding", "model_name"], sort=True))
+    cols = 3
+    rows = (len(parts) + cols - 1) // cols
+    titles = []
+    for (finding, model), part in parts:
+        n = int(part.loc[part["period"] == report.month, "n_labelled"].sum())
+        titles.append(f"{finding} ({model}), n = {n:,}")
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06,
+                        vertical_spacing=0.5 / max(rows, 1), shared_yaxes=True)  # fmt: skip
+    for i, (_, part) in enumerate(parts):
+        r, c = i // cols + 1, i % cols + 1
+        for metric, colour in (("sensitivity", OKABE_ITO[0]), ("specificity", OKABE_ITO[1])):
+            fig.add_trace(go.Scatter(
+                x=part["period"], y=part[metric], name=metric, legendgroup=metric,
+                showlegend=i == 0, mode="lines+markers", marker={"size": 3},
+                line={"color": colour, "width": 1},
+                error_y={"type": "data", "symmetric": False, "thickness": 0.6, "width": 0,
+                         "array": part[f"{metric}_high"] - part[metric],
+                         "arrayminus": part[metric] - part[f"{metric}_low"]},
+            ), row=r, col=c)  # fmt: skip
+    height = 90 + 190 * rows
+    n = int(trend.loc[trend["period"] == report.month, "n_labelled"].sum())
+    _layout(fig, f"Sensitivity and specificity by month, 95% CI (n = {n:,} labelled in "
+            f"{report.month})", height)  # fmt: skip
+    _month_axis(fig, months)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_xaxes(showticklabels=True, tickfont={"size": 6}, row=rows)
+    fig.update_yaxes(range=[0, 1.05], dtick=0.25)
+    fig.update_annotations(font_size=9)
+    fig.update_layout(legend={"y": -0.12})
+    _reference_band(fig, months, report, rows=rows, cols=cols)
+    return Chart("trend", "performance", "Per finding, by month since the reference window "
+                 "(shaded); n in each title is this month's labelled cases. Months with fewer "
+                 f"than {report.settings.min_n} labelled cases have no estimate.", fig, height)  # fmt: skip
+
+
+def _reference_band(
+    fig: go.Figure, months: list[str], report: MonthlyReport, rows: int, cols: int
+) -> None:
+    ref = [m for m in months if report.reference.contains(m)]
+    if not ref:
+        return
+    lo, hi = months.index(ref[0]) - 0.5, months.index(ref[-1]) + 0.5
+    fig.add_vrect(x0=lo, x1=hi, fillcolor="#999", opacity=0.15, line_width=0, row="all",
+                  col="all")  # fmt: skip
+
+
+def forest_charts(report: MonthlyReport) -> list[Chart]:
+    groups = report.tables["forest_groups"]
+    if groups.empty:
+        return []
+    het = {(h["finding"], h["dimension"], h["metric"]): h for h in report.heterogeneity}
+    charts = []
+    for i, ((finding, model), part) in enumerate(
+        groups.groupby(["finding", "model_name"], sort=True)
+    ):
+        dims = [d for d in ("site", "scanner") if (part["dimension"] == d).any()]
+        k = [int(part[(part["dimension"] == d)].groupby("metric").size().max()) for d in dims]
+        titles = []
+        for d in dims:
+            for metric in ("sensitivity", "specificity"):
+                titles.append(_forest_title(het.get((finding, d, metric)), d, metric))
+        height = 120 + 26 * sum(x + 2.5 for x in k)
+        fig = make_subplots(rows=len(dims), cols=2, subplot_titles=titles, shared_yaxes=True,
+                            row_heights=[x + 1.5 for x in k], vertical_spacing=65 / (height - 90),
+                            horizontal_spacing=0.08)  # fmt: skip
+        for r, d in enumerate(dims, start=1):
+            for c, metric in enumerate(("sensitivity", "specificity"), start=1):
+                rows = part[(part["dimension"] == d) & (part["metric"] == metric)]
+                _forest_traces(fig, rows, het.get((finding, d, metric)), r, c)
+        n = int(part.loc[part["metric"] == "sensitivity", "nobs"].sum()) if dims else 0
+        _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
+        fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
+        fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1])
+        fig.update_yaxes(autorange="reversed", tickfont={"size": 8})
+        fig.update_annotations(font_size=10)
+        charts.append(Chart(
+            f"forest-{i}", "performance",
+            f"{finding}: sensitivity (n = {n:,} reference-positive cases over the site groups) "
+            "and specificity per group with Wilson 95% CI; diamond: random-effects pooled "
+            "estimate (REML). Groups with too few cases are left out.", fig, int(height),
+        ))  # fmt: skip
+    return charts
+
+
+def _forest_title(h: dict[str, Any] | None, dim: str, metric: str) -> str:
+    base = f"{metric.capitalize()} by {dim}"
+    if not h or "i2" not in h:
+        return base
+    return f"{base}: I² = {h['i2']:.0%} ({h['i2_low']:.0%}–{h['i2_high']:.0%})"
+
+
+def _forest_traces(
+    fig: go.Figure, rows: pd.DataFrame, h: dict[str, Any] | None, r: int, c: int
+) -> None:
+    labels = [str(lab) for lab in rows["label"]]
+    fig.add_trace(go.Scatter(
+        x=[1.1] * len(rows), y=labels, mode="text", text=[f"n={n}" for n in rows["nobs"]],
+        textfont={"size": 8, "color": "#555"},
+    ), row=r, col=c)  # fmt: skip
+    fig.add_trace(go.Scatter(
+        x=rows["value"], y=labels, mode="markers", marker={"color": OKABE_ITO[0], "size": 6,
+                                                           "symbol": "square"},
+        error_x={"type": "data", "symmetric": False, "array": rows["high"] - rows["value"],
+                 "arrayminus": rows["value"] - rows["low"], "thickness": 1, "width": 0,
+                 "color": OKABE_ITO[0]},
+    ), row=r, col=c)  # fmt: skip
+    if h and "pooled_reml" in h:
+        lo, v, hi = h["pooled_reml_low"], h["pooled_reml"], h["pooled_reml_high"]
+        fig.add_trace(go.Scatter(
+            x=[lo, v, hi, v, lo], y=["pooled"] * 5, mode="lines", fill="toself",
+            line={"color": OKABE_ITO[5], "width": 1}, fillcolor=OKABE_ITO[5],
+        ), row=r, col=c)  # fmt: skip
+
+
+def histogram_chart(report: MonthlyReport) -> Chart | None:
+    hist = report.tables["score_histograms"]
+    if hist.empty:
+        return None
+    parts = list(hist.groupby("rank", sort=True))
+    titles = []
+    for _, p in parts:
+        first = p.iloc[0]
+        titles.append(f"{first['site']}<br>{first['scanner_model']}, {first['finding']}"
+                      f"<br>n ref {int(first['n_reference']):,}, month {int(first['n_month']):,}; "
+                      f"PSI {first['psi']:.2f}")  # fmt: skip
+    cols = 2
+    rows = (len(parts) + 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.25)
+    for i, (_, p) in enumerate(parts):
+        r, c = i // cols + 1, i % cols + 1
+        mid = (p["bin_low"] + p["bin_high"]) / 2
+        for name, col, colour in (("reference", "reference_share", OKABE_ITO[0]),
+                                  (report.month, "month_share", OKABE_ITO[5])):  # fmt: skip
+            fig.add_trace(go.Scatter(
+                x=mid, y=p[col], name=name, legendgroup=name, showlegend=i == 0,
+                mode="lines", line={"shape": "hvh", "color": colour, "width": 1.3},
+            ), row=r, col=c)  # fmt: skip
+    height = 120 + 230 * rows
+    _layout(fig, "AI score distributions: reference window vs this month", height)
+    fig.update_annotations(font_size=9)
+    fig.update_xaxes(range=[0, 1], title_text="score", title_font_size=9)
+    fig.update_yaxes(title_text="share", title_font_size=9)
+    fig.update_layout(margin={"l": 60, "r": 20, "t": 110, "b": 40},
+                      legend={"y": -0.08})  # fmt: skip
+    return Chart("histograms", "drift", "Share of AI scores per bin of width 0.02 for the groups "
+                 "with the largest population stability index (PSI) this month; groups with a "
+                 "PSI alert come first.", fig, height)  # fmt: skip
+
+
+def spc_chart(report: MonthlyReport) -> Chart | None:
+    spc = report.tables["positive_rate_spc"]
+    if spc.empty:
+        return None
+    now = spc[(spc["month"] == report.month) & spc["z"].notna()]
+    now = now.assign(absz=now["z"].abs()).sort_values(
+        ["absz", "site", "finding"], ascending=[False, True, True], kind="stable"
+    )
+    chosen = now[["site", "finding"]].head(4)
+    if chosen.empty:
+        return None
+    data = spc.merge(chosen, on=["site", "finding"])
+    months = sorted(data["month"].unique())
+    keys = list(chosen.itertuples(index=False, name=None))
+    titles = []
+    for site, finding in keys:
+        n = int(data.loc[(data["site"] == site) & (data["finding"] == finding)
+                         & (data["month"] == report.month), "n"].sum())  # fmt: skip
+        titles.append(f"{site}, {finding} (n = {n:,} in {report.month})")
+    rows = (len(keys) + 1) // 2
+    fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, vertical_spacing=0.3)
+    for i, (site, finding) in enumerate(keys):
+        p = data[(data["site"] == site) & (data["finding"] == finding)]
+        r, c = i // 2 + 1, i % 2 + 1
+        for name, col, colour, dash in (
+            ("positive rate", "proportion", OKABE_ITO[0], "solid"),
+            ("reference rate", "center", "#555", "dot"),
+            ("3-sigma limits", "ucl", OKABE_ITO[5], "dash"),
+            ("3-sigma limits", "lcl", OKABE_ITO[5], "dash"),
+        ):
+            fig.add_trace(go.Scatter(
+                x=p["month"], y=p[col], name=name, legendgroup=name,
+                showlegend=i == 0 and col != "lcl", mode="lines+markers" if col == "proportion"
+                else "lines", marker={"size": 4}, line={"color": colour, "dash": dash, "width": 1},
+            ), row=r, col=c)  # fmt: skip
+    height = 110 + 230 * rows
+    _layout(fig, "AI positive rate, p-chart: the four site x finding groups furthest from "
+            "the reference", height)  # fmt: skip
+    _month_axis(fig, months)
+    fig.update_xaxes(tickfont={"size": 7})
+    fig.update_annotations(font_size=9)
+    return Chart("spc", "drift", "Share of studies the AI called positive per month, with the "
+                 "reference rate and 3-sigma p-chart limits (Shewhart; limits depend on each "
+                 "month's n).", fig, height)  # fmt: skip
+
+
+def build_charts(report: MonthlyReport) -> list[Chart]:
+    """Every chart of the report, in document order (empty tables give no chart)."""
+    charts = [volume_chart(report), trend_chart(report), *forest_charts(report),
+              histogram_chart(report), spc_chart(report)]  # fmt: skip
+    return [c for c in charts if c is not None]
+
+
+# ------------------------------------------------------------------------------ SVG
+def stable_svg(svg: str, index: int) -> str:
+    """Replace plotly's random uid by ``c<index>`` and drop the XML declaration."""
+    svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+    match = _UID.search(svg)
+    if match:
+        svg = svg.replace(match.group(1), f"c{index:02d}")
+    return svg
+
+
+def render_svgs(charts: list[Chart]) -> list[str]:
+    """SVG text of each chart, rendered by one kaleido server."""
+    if not charts:
+        return []
+    import kaleido  # noqa: PLC0415
+
+    kaleido.start_sync_server(silence_warnings=True)
+    try:
+        out = []
+        for i, chart in enumerate(charts):
+            opts = {"format": "svg", "width": WIDTH, "height": chart.height}
+            raw = kaleido.calc_fig_sync(chart.figure, opts=opts)
+            out.append(stable_svg(raw.decode("utf-8"), i))
+        return out
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)

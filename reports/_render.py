@@ -1,0 +1,408 @@
+"""Rendering of the monthly report: plain-language alert readings, HTML (Jinja2) and PDF.
+
+The HTML is self-contained: CSS inline, charts as inline SVG, no script, font, image or link to
+anything outside the file. The PDF is WeasyPrint's rendering of the same HTML with the print
+CSS (A4, "page X of Y" footer); its metadata dates are the snapshot's publication time, so the
+same snapshot gives the same PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+
+if TYPE_CHECKING:
+    from reports.monthly import MonthlyReport
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DASH = "–"
+_GROUP_ORDER = ("site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality",
+                "finding", "model_version")  # fmt: skip
+_PRETTY = {
+    "positive_rate": "AI positive rate", "sensitivity": "Sensitivity",
+    "specificity": "Specificity", "discordance": "AI-reference discordance",
+    "prevalence": "Prevalence", "label_completeness": "Label completeness",
+    "score": "AI score distribution", "volume": "Study volume",
+}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- numbers
+def isnum(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x)) and x is not pd.NA
+
+
+def f2(x: Any, digits: int = 2) -> str:
+    return f"{float(x):.{digits}f}" if isnum(x) else DASH
+
+
+def pct(x: Any) -> str:
+    return f"{float(x):.0%}" if isnum(x) else DASH
+
+
+def signed(x: Any) -> str:
+    return f"{float(x):+.2f}".replace("-", "−") if isnum(x) else DASH
+
+
+def ci(value: Any, low: Any, high: Any) -> str:
+    """'0.84 (0.80–0.87)', or the value alone without an interval, or a dash."""
+    if not isnum(value):
+        return DASH
+    if not (isnum(low) and isnum(high)):
+        return f2(value)
+    return f"{f2(value)} ({f2(low)}–{f2(high)})"
+
+
+def count(x: Any) -> str:
+    return f"{int(x):,}" if isnum(x) else DASH
+
+
+# ----------------------------------------------------------------------------- readings
+def _where(group: dict[str, str], skip: tuple[str, ...] = ()) -> str:
+    g = {k: v for k, v in group.items() if k not in skip}
+    parts = []
+    if "finding" in g:
+        parts.append(f"for {g['finding']}")
+    if "site" in g:
+        parts.append(f"at {g['site']}")
+    if "scanner_model" in g:
+        maker = f"{g['scanner_manufacturer']} " if "scanner_manufacturer" in g else ""
+        parts.append(f"on the {maker}{g['scanner_model']}")
+    if "scanner_software" in g:
+        parts.append(f"(software {g['scanner_software']})")
+    if "modality" in g:
+        parts.append(f"in {g['modality']}")
+    if "model_version" in g:
+        parts.append(f"with model version {g['model_version']}")
+    return " ".join(parts)
+
+
+def _running(alert: dict[str, Any]) -> str:
+    n = alert["periods"]
+    return f"{n} month{'s' if n != 1 else ''} running (since {alert['first_period']})"
+
+
+def _current(results: pd.DataFrame, alert: dict[str, Any], month: str) -> float | None:
+    """The monitored value behind a proportion alert, from the monitor's results table."""
+    if results.empty:
+        return None
+    rows = results[(results["rule"] == alert["rule"]) & (results["month"] == month)]
+    for key, value in alert["group"].items():
+        if key in rows.columns and key != alert["metric"]:
+            rows = rows[rows[key].astype(str) == value]
+    return float(rows["current_value"].iloc[0]) if len(rows) == 1 else None
+
+
+def _context(alert: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
+    """A new software version or scanner at the same place, which may explain the alert."""
+    g = alert["group"]
+    for other in alerts:
+        og = other["group"]
+        if other is alert or other["metric"] not in ("scanner_software", "scanner_model"):
+            continue
+        if og.get("site") != g.get("site"):
+            continue
+        if "scanner_model" in g and og.get("scanner_model") not in (None, g["scanner_model"]):
+            continue
+        what = "software" if other["metric"] == "scanner_software" else "scanner model"
+        return f"; {what} {og[other['metric']]} first appeared there in {other['first_period']}"
+    return ""
+
+
+def reading(
+    alert: dict[str, Any], alerts: list[dict[str, Any]], results: pd.DataFrame, month: str
+) -> str:
+    """One plain-language sentence for one alert."""
+    g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
+    where = _where(g, skip=(metric,))
+    if (
+        metric in ("scanner_model", "scanner_software")
+        or ev.get("p_value") is None
+        and (metric in g)
+    ):
+        what = "scanner model" if metric == "scanner_model" else "software version"
+        return (
+            f"New {what} {g.get(metric, '?')} {where}, never seen in the reference window: "
+            f"{pct(v)} of this month's studies there (n = {count(ev['n'])}); "
+            f"{_running(alert)}."
+        )
+    if metric in _PRETTY and metric not in ("score", "volume"):
+        ref, cur = ev.get("reference_value"), _current(results, alert, month)
+        verb = "rose" if v > 0 else "fell"
+        now = f" to {f2(cur)}" if cur is not None else ""
+        return (
+            f"{_PRETTY[metric]} {where} {verb} from {f2(ref)}{now} (difference {signed(v)}, "
+            f"95% CI {signed(ev['ci_low'])} to {signed(ev['ci_high'])}; n = {count(ev['n'])})"
+            f"{_context(alert, alerts)}; {_running(alert)}."
+        )
+    if metric == "score":
+        return (
+            f"AI score distribution {where} shifted ({alert['rule'].split('(')[-1].rstrip(')')}"
+            f" {f2(v)} above the threshold {f2(alert['threshold'])}; n = {count(ev['n'])})"
+            f"{_context(alert, alerts)}; {_running(alert)}."
+        )
+    if metric == "volume":
+        verb = "rose" if v > 0 else "fell"
+        return (
+            f"Study volume {where} {verb} by {pct(abs(v))} against the reference monthly mean "
+            f"({f2(ev.get('reference_value'), 0)} to {count(ev['n'])}); {_running(alert)}."
+        )
+    return (
+        f"Case mix by {metric.replace('_', ' ')} {where} shifted (distance {f2(v)} above the "
+        f"threshold {f2(alert['threshold'])}; n = {count(ev['n'])}); {_running(alert)}."
+    )
+
+
+def alert_readings(alerts: list[dict[str, Any]], results: pd.DataFrame, month: str) -> list[str]:
+    """The one-line reading of each alert, in the alerts' order."""
+    return [reading(a, alerts, results, month) for a in alerts]
+
+
+# ----------------------------------------------------------------------------- tables
+def _table(
+    df: pd.DataFrame, columns: list[tuple[str, Any]], *, title: str, note: str = ""
+) -> dict[str, Any]:
+    """A table view: header labels and rows of formatted cells.
+
+    ``columns`` pairs a header with a column name or a function of the row.
+    """
+    rows = []
+    for row in df.to_dict("records"):
+        rows.append([fn(row) if callable(fn) else _cell(row.get(fn)) for _, fn in columns])
+    return {"title": title, "header": [h for h, _ in columns], "rows": rows, "note": note}
+
+
+def _cell(x: Any) -> str:
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f2(x)
+    if isinstance(x, int):
+        return count(x)
+    return DASH if not isnum(x) else str(x)
+
+
+def _est(name: str, prefix: str = "") -> Any:
+    return lambda r: ci(r.get(prefix + name), r.get(f"{prefix}{name}_low"),
+                        r.get(f"{prefix}{name}_high"))  # fmt: skip
+
+
+def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    t = rep.tables
+    comp = [("Predictions", "n"), ("Labelled", "labelled"), ("Pending", "pending"),
+            ("Label completeness", lambda r: pct(r["completeness"]))]  # fmt: skip
+    vol = t["volume_by_month"]
+    vol = vol[vol["month"] == rep.month] if not vol.empty else vol
+    out = [_table(vol, [("Site", "site"), ("Studies", lambda r: count(r["n"])),
+                        ("Reference monthly mean", lambda r: f2(r["reference_value"], 0)),
+                        ("Change", lambda r: pct(r["value"])), ("Status", "status")],
+                  title=f"Studies by site, {rep.month}")]  # fmt: skip
+    out.append(_table(t["volume_predictions_site"], [("Site", "site"), *comp],
+                      title="AI predictions and label completeness by site"))  # fmt: skip
+    out.append(_table(t["volume_predictions_scanner"],
+                      [("Manufacturer", "scanner_manufacturer"), ("Scanner", "scanner_model"),
+                       *comp], title="By scanner"))  # fmt: skip
+    out.append(_table(t["volume_predictions_modality"], [("Modality", "modality"), *comp],
+                      title="By modality"))  # fmt: skip
+    return out
+
+
+_PERF_LABELS = {"site": "Site", "scanner": "Scanner", "modality": "Modality", "finding": ""}
+
+
+def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    out = []
+    for dim, label in _PERF_LABELS.items():
+        df = rep.tables[f"performance_{dim}"]
+        key: list[tuple[str, Any]] = []
+        if dim == "scanner":
+            key = [("Scanner", lambda r: f"{r['scanner_manufacturer']} {r['scanner_model']}")]
+        elif label:
+            key = [(label, dim)]
+        cols = [*key, ("Finding", "finding"), ("Labelled", lambda r: count(r["n_labelled"])),
+                ("Sensitivity (95% CI)", _est("sensitivity")),
+                ("Ref.", lambda r: f2(r.get("reference_sensitivity"))),
+                ("Last mo.", lambda r: f2(r.get("previous_sensitivity"))),
+                ("Specificity (95% CI)", _est("specificity")),
+                ("Ref.", lambda r: f2(r.get("reference_specificity"))),
+                ("Last mo.", lambda r: f2(r.get("previous_specificity"))),
+                ("AUC (95% CI)", _est("auc")),
+                ("Ref.", lambda r: f2(r.get("reference_auc")))]  # fmt: skip
+        title = f"Performance by {dim}" if label else "Performance by finding (all sites)"
+        out.append(_table(df, cols, title=f"{title}, {rep.month}"))
+    return out
+
+
+def _het_table(rep: MonthlyReport) -> dict[str, Any]:
+    df = pd.DataFrame(rep.heterogeneity)
+    if df.empty:
+        return _table(df, [], title="Heterogeneity")
+    df = df[df["k"] >= 2] if "i2" in df else df.iloc[0:0]
+    cols = [("Finding", "finding"), ("Across", "dimension"), ("Metric", "metric"), ("k", "k"),
+            ("Q (df)", lambda r: f"{r['q']:.1f} ({int(r['q_df'])})"),
+            ("p", lambda r: f"{r['q_p_value']:.3g}"),
+            ("I² (95% CI)", lambda r: f"{pct(r['i2'])} ({pct(r['i2_low'])}–{pct(r['i2_high'])})"),
+            ("tau² (REML)", lambda r: f"{r['tau2_reml']:.3f}"),
+            ("Pooled RE (95% CI)", _est("pooled_reml"))]  # fmt: skip
+    return _table(df, cols, title="Heterogeneity across sites and scanners, this month",
+                  note="k groups with enough cases; logit scale.")  # fmt: skip
+
+
+def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    t = rep.tables
+    checks = _table(t["drift_checks"], [("Rule", "rule"), ("Groups ok", "ok"),
+                                        ("Drift", "drift"),
+                                        ("Insufficient data", "insufficient data")],
+                    title="Drift checks this month (groups per rule)")  # fmt: skip
+    new = _table(t["new_categories"], [("What", "metric"), ("Site", "site"),
+                                       ("Scanner", lambda r: _cell(r.get("scanner_model"))),
+                                       ("New value", "category"), ("Studies", "n"),
+                                       ("Share", lambda r: pct(r["value"])),
+                                       ("Months running", "periods")],
+                 title="New scanners and software versions (never seen in the reference)")  # fmt: skip
+    found = t["drift_findings"]
+    found = found[~found["metric"].isin(["scanner_model", "scanner_software"])] if len(found) \
+        else found  # fmt: skip
+    drifting = _table(found, [
+        ("Rule", "rule"), ("Group", lambda r: _where({k: str(r[k]) for k in _GROUP_ORDER
+                                                     if k in r and isnum(r[k])})),
+        ("n", lambda r: count(r["n"])), ("Month", lambda r: f2(r["current_value"])),
+        ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", lambda r: f2(r["value"])),
+        ("95% CI", lambda r: f"{f2(r['ci_low'])} to {f2(r['ci_high'])}"
+         if isnum(r["ci_low"]) else DASH),
+        ("p adj.", lambda r: f"{r['p_adjusted']:.2g}" if isnum(r["p_adjusted"]) else DASH),
+        ("Months", "periods"),
+    ], title="Groups drifting this month (before the persistence requirement)")  # fmt: skip
+    return [checks, new, drifting]
+
+
+def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    t = rep.tables
+    f = t["performance_finding"]
+    agree = _table(f, [("Finding", "finding"), ("Model", "model_name"),
+                       ("Labelled", lambda r: count(r["n_labelled"])),
+                       ("Agreement (95% CI)", _est("agreement")),
+                       ("Ref.", lambda r: f2(r.get("reference_agreement"))),
+                       ("Cohen's kappa (95% CI)", _est("kappa")),
+                       ("Ref.", lambda r: f2(r.get("reference_kappa")))],
+                   title=f"AI vs reference standard, {rep.month}")  # fmt: skip
+    site = t["performance_site"]
+    site = site[(site["fn"] > 0) | (site["fp"] > 0)]
+    disc = _table(site, [("Site", "site"), ("Finding", "finding"),
+                         ("Labelled", lambda r: count(r["n_labelled"])),
+                         ("AI false negatives", lambda r: count(r["fn"])),
+                         ("AI false positives", lambda r: count(r["fp"]))],
+                  title="Discordant cases to review (AI vs reference standard)",
+                  note="Site x finding groups with at least one discordant case. The cases are listed, pseudonymised, on the dashboard's discordant "
+                       "cases page.")  # fmt: skip
+    out = [agree]
+    if "reader_agreement" in t:
+        df = t["reader_agreement"]
+        out.append(_table(df, [(c, c) for c in df.columns], title="Reader vs reader"))
+    return [*out, disc]
+
+
+def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    t = rep.tables
+    out = []
+    if "estimated_performance" in t:
+        df = t["estimated_performance"]
+        out.append(_table(df, [(c, c) for c in df.columns],
+                          title="Estimated performance (ESTIMATES, not yet confirmed by reads)"))  # fmt: skip
+    out.append(_table(t["pending_by_week"], [
+        ("ISO week", "period"), ("Predictions", "n"),
+        ("Labelled", "labelled"), ("Pending", "pending"),
+        ("Completeness", lambda r: pct(r["completeness"]))],
+        title="Reads pending by ISO week (this month and last)"))  # fmt: skip
+    return out
+
+
+def _methods_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    meth = pd.DataFrame({"what": list(rep.methods), "method": list(rep.methods.values())})
+    versions = _table(rep.tables["model_versions"], [
+        ("Model", "model_name"), ("Version", "model_version"), ("First month", "first_month"),
+        ("Last month", "last_month"), ("Predictions", "predictions")],
+        title="Model versions seen (reference window to this month)")  # fmt: skip
+    return [_table(meth, [("What", "what"), ("Method", "method")], title="Methods"), versions]
+
+
+# ----------------------------------------------------------------------------- documents
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def context(rep: MonthlyReport, svgs: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
+    """Everything the template shows, formatted."""
+    perf_site = rep.tables["performance_finding"]
+    return {
+        "r": rep,
+        "published": rep.published_at.strftime("%Y-%m-%d %H:%M") if rep.published_at else DASH,
+        "published_date": rep.published_at.date().isoformat() if rep.published_at else "",
+        "alerts": list(zip(rep.alerts, rep.readings, strict=True)),
+        "headline": _table(
+            perf_site,
+            [
+                ("Finding", "finding"),
+                ("Model", "model_name"),
+                ("Predictions", lambda r: count(r["n"])),
+                ("Labelled", lambda r: count(r["n_labelled"])),
+                ("Sensitivity (95% CI)", _est("sensitivity")),
+                ("Specificity (95% CI)", _est("specificity")),
+                ("AUC (95% CI)", _est("auc")),
+            ],
+            title=f"All sites, {rep.month}",
+        ),  # fmt: skip
+        "volume": _volume_tables(rep),
+        "performance": _performance_tables(rep),
+        "het": _het_table(rep),
+        "drift": _drift_tables(rep),
+        "agreement": _agreement_tables(rep),
+        "pending": _pending_tables(rep),
+        "methods": _methods_tables(rep),
+        "svgs": svgs,
+        "corrections": ", ".join(rep.settings_dict()["multiplicity"]["methods"]),
+    }
+
+
+def render_html(rep: MonthlyReport) -> str:
+    """The self-contained HTML document of the report."""
+    from reports._charts import build_charts, render_svgs  # noqa: PLC0415
+
+    charts = build_charts(rep)
+    svgs: dict[str, list[tuple[str, str]]] = {}
+    for chart, svg in zip(charts, render_svgs(charts), strict=True):
+        svgs.setdefault(chart.section, []).append((chart.caption, svg))
+    env = _environment()
+    css = (TEMPLATES / "report.css").read_text()
+    return env.get_template("monthly.html.j2").render(css=css, **context(rep, svgs))
+
+
+def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+    """The report is self-contained: refuse to fetch anything (no network, no file)."""
+    raise ValueError(f"the report must not load external resources; it asked for {url}")
+
+
+def write_pdf(html: str, rep: MonthlyReport) -> bytes:
+    """The PDF bytes of ``html`` (WeasyPrint), with fixed metadata and identifier."""
+    import hashlib  # noqa: PLC0415
+
+    import weasyprint  # noqa: PLC0415
+
+    doc = weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
+    # the snapshot's publication time (naive UTC), never the wall clock
+    stamp = rep.published_at.strftime("%Y-%m-%dT%H:%M:%SZ") if rep.published_at else None
+    doc.metadata.created = stamp
+    doc.metadata.modified = stamp
+    ident = hashlib.sha256(html.encode()).hexdigest()[:32].encode()
+    return bytes(doc.write_pdf(identifier=ident))

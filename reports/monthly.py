@@ -1,0 +1,489 @@
+"""The monthly drift report: one data object from metrics, written as HTML, PDF and JSON.
+
+:func:`build_monthly_report` gathers every table of the report from :mod:`metrics` (the same
+functions the dashboard calls, so a number in the report and on a page agree) into a
+:class:`MonthlyReport`. :func:`write_monthly_report` opens the published snapshot, builds the
+report and writes ``drift-report-YYYY-MM.html``, ``.pdf`` and ``.json``. Nothing here computes a
+statistic: tables are selected, joined and sorted, never estimated.
+
+Running it twice for the same month and snapshot gives the same files: no wall-clock time enters
+the content (the only date is the snapshot's ``published_at``), every table is sorted, and chart
+ids are derived from the chart's position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from metrics._filters import Filters
+from metrics._grouped import label_completeness, summarize
+from metrics._meta import heterogeneity
+from metrics._monitor import MonitorResult, monitor
+from metrics._periods import ReferenceWindow, ResolvedReference, add_months, month_start
+from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
+from radqa.errors import InputError
+from radqa.store import open_snapshot, snapshot_info
+from reports._render import alert_readings
+
+#: Performance tables: name -> group columns (always followed by finding and model name).
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "site": ("site",),
+    "scanner": ("scanner_manufacturer", "scanner_model"),
+    "modality": ("modality",),
+    "finding": (),
+}
+#: Forest plots / heterogeneity: across which groups, for which proportions (count, nobs).
+FOREST_DIMENSIONS = {"site": "site", "scanner": "scanner_model"}
+FOREST_METRICS = {"sensitivity": ("tp", ("tp", "fn")), "specificity": ("tn", ("tn", "fp"))}
+_CARRY = ["n", "n_labelled", "pending", "tp", "fp", "fn", "tn", "insufficient"]
+_ESTIMATES = ["sensitivity", "specificity", "ppv", "npv", "prevalence", "auc", "kappa", "agreement"]
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the report is computed with; all of it is written into the JSON.
+
+    ``min_n`` applies to the performance tables (:func:`metrics.summarize`); each alert rule
+    carries its own ``min_n``, ``alpha`` and multiplicity correction.
+    """
+
+    reference: ReferenceWindow = field(default_factory=lambda: ReferenceWindow.first_months(6))
+    rules: tuple[Rule, ...] = field(default_factory=lambda: tuple(default_rules()))
+    rules_source: str = "<default rules>"
+    alpha: float = 0.05
+    min_n: int = 30
+
+
+@dataclass
+class MonthlyReport:
+    """Everything the monthly report shows, before rendering.
+
+    ``tables`` maps a stable name to a DataFrame (sorted); ``readings`` are the one-line
+    plain-language readings of ``alerts`` (same order); ``notes`` say what could not be shown.
+    """
+
+    month: str
+    previous_month: str
+    snapshot_id: str | None
+    published_at: dt.datetime | None
+    reference: ResolvedReference
+    settings: ReportSettings
+    alerts: list[dict[str, Any]]
+    readings: list[str]
+    tables: dict[str, pd.DataFrame]
+    heterogeneity: list[dict[str, Any]]
+    methods: dict[str, str]
+    notes: list[str]
+    monitor: MonitorResult = field(repr=False)
+
+    def settings_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON values."""
+        corrections = sorted({r.correction for r in self.settings.rules})
+        return {
+            "reference_window": {
+                "first": self.reference.first,
+                "last": self.reference.last,
+                "model_version": self.reference.model_version,
+                "label": self.reference.label,
+            },
+            "alpha": self.settings.alpha,
+            "min_n": self.settings.min_n,
+            "multiplicity": {
+                "methods": corrections,
+                "scope": "per rule, across the groups of one month",
+            },
+            "rules_source": self.settings.rules_source,
+            "rules": [_plain(asdict(r)) for r in self.settings.rules],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document: every table, the snapshot, the settings and the alerts."""
+        return {
+            "report": "monthly drift report",
+            "report_version": REPORT_VERSION,
+            "month": self.month,
+            "previous_month": self.previous_month,
+            "snapshot_id": self.snapshot_id,
+            "snapshot_published_at": _iso(self.published_at),
+            "settings": self.settings_dict(),
+            "alerts": [_plain(a) for a in self.alerts],
+            "readings": list(self.readings),
+            "heterogeneity": [_plain(h) for h in self.heterogeneity],
+            "tables": {name: records(df) for name, df in self.tables.items()},
+            "methods": dict(self.methods),
+            "notes": list(self.notes),
+        }
+
+
+# ----------------------------------------------------------------------------- helpers
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: NaN -> None, numpy scalars -> Python, tuples -> lists, dates -> ISO."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-safe records (column order kept)."""
+    return [_plain(r) for r in df.to_dict("records")]
+
+
+def month_filters(first: str, last: str, model_version: str | None = None) -> Filters:
+    """Filters for the study dates of the months ``first..last`` (both included)."""
+    end = month_start(add_months(last, 1)) - dt.timedelta(days=1)
+    versions = (model_version,) if model_version else ()
+    return Filters(date_from=month_start(first), date_to=end, model_version=versions)
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    keys = [k for k in keys if k in df.columns]
+    if not keys or df.empty:
+        return df.reset_index(drop=True)
+    return df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- sections
+def _performance(
+    con: duckdb.DuckDBPyConnection, report_month: str, ref: ResolvedReference, s: ReportSettings
+) -> dict[str, pd.DataFrame]:
+    """Per dimension: this month's estimates with the reference window's and last month's."""
+    prev = add_months(report_month, -1)
+    out = {}
+    for name, dims in DIMENSIONS.items():
+        by = (*dims, "finding", "model_name")
+        recent = summarize(
+            con, by=by, filters=month_filters(prev, report_month, ref.model_version),
+            period="month", alpha=s.alpha, min_n=s.min_n,
+        )  # fmt: skip
+        base = summarize(
+            con, by=by, filters=month_filters(ref.first, ref.last, ref.model_version),
+            alpha=s.alpha, min_n=s.min_n,
+        )  # fmt: skip
+        keys = list(by)
+        est_cols = [c for e in _ESTIMATES for c in (e, f"{e}_low", f"{e}_high")]
+        cur = recent[recent["period"] == report_month][[*keys, *_CARRY, *est_cols]]
+        last = recent[recent["period"] == prev][[*keys, "n_labelled", *_ESTIMATES]]
+        last = last.rename(columns={c: f"previous_{c}" for c in ["n_labelled", *_ESTIMATES]})
+        ref_cols = ["n_labelled", *est_cols]
+        refd = base[[*keys, *ref_cols]].rename(columns={c: f"reference_{c}" for c in ref_cols})
+        table = cur.merge(refd, on=keys, how="left").merge(last, on=keys, how="left")
+        out[f"performance_{name}"] = _sorted(table, keys)
+    return out
+
+
+def _forests(
+    tables: dict[str, pd.DataFrame], alpha: float
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Heterogeneity across sites and scanners per finding (groups with enough cases)."""
+    summaries: list[dict[str, Any]] = []
+    rows: list[pd.DataFrame] = []
+    for dim, col in FOREST_DIMENSIONS.items():
+        table = tables[f"performance_{dim}"]
+        for (finding, model), part in table.groupby(["finding", "model_name"], sort=True):
+            for metric, (count, parts) in FOREST_METRICS.items():
+                nobs = part[parts[0]] + part[parts[1]]
+                use = part[(~part["insufficient"].astype(bool)) & (nobs > 0)]
+                if use.empty:
+                    continue
+                groups = use[[col, metric, f"{metric}_low", f"{metric}_high"]].copy()
+                groups.columns = ["label", "value", "low", "high"]
+                groups.insert(0, "metric", metric)
+                groups.insert(0, "dimension", dim)
+                groups.insert(0, "model_name", model)
+                groups.insert(0, "finding", finding)
+                groups["nobs"] = (use[parts[0]] + use[parts[1]]).astype("int64")
+                rows.append(groups)
+                entry: dict[str, Any] = {
+                    "finding": finding, "model_name": model, "dimension": dim,
+                    "metric": metric, "k": len(use),
+                }  # fmt: skip
+                if len(use) >= 2:
+                    h = heterogeneity(
+                        pd.DataFrame({"label": use[col], "count": use[count], "nobs": nobs[use.index]}),
+                        scale="logit", alpha=alpha,
+                    )  # fmt: skip
+                    entry |= {
+                        "q": h.q, "q_df": h.q_df, "q_p_value": h.q_p_value,
+                        "i2": h.i2.value, "i2_low": h.i2.low, "i2_high": h.i2.high,
+                        "tau2_dl": h.tau2_dl, "tau2_reml": h.tau2_reml,
+                        "pooled_reml": h.random_reml.value, "pooled_reml_low": h.random_reml.low,
+                        "pooled_reml_high": h.random_reml.high,
+                    }  # fmt: skip
+                summaries.append(entry)
+    groups_df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return summaries, groups_df
+
+
+def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
+    res = result.results
+    if res.empty:
+        empty = pd.DataFrame()
+        return dict.fromkeys(
+            ("drift_checks", "drift_findings", "volume_by_month", "new_categories",
+             "score_histograms", "positive_rate_spc", "completeness_by_month"), empty,
+        )  # fmt: skip
+    dims = [c for c in ("site", "scanner_manufacturer", "scanner_model", "scanner_software",
+                        "modality", "finding", "model_version") if c in res.columns]  # fmt: skip
+    this = res[res["month"] == month]
+    checks = (
+        this.groupby(["rule", "method", "status"], sort=True).size().unstack(fill_value=0)
+        .reindex(columns=["ok", "drift", "insufficient data"], fill_value=0).reset_index()
+    )  # fmt: skip
+    order = {r.name: i for i, r in enumerate(result.rules)}
+    checks = checks.sort_values("rule", key=lambda s: s.map(order)).reset_index(drop=True)
+    keep = ["rule", "metric", *dims, "category", "n", "n_reference", "current_value",
+            "reference_value", "value", "ci_low", "ci_high", "p_adjusted", "periods"]  # fmt: skip
+    drifting = _sorted(this[this["status"] == "drift"][keep], ["rule", *dims, "category"])
+    volume = res[res["method_key"] == "poisson"]
+    volume = _sorted(volume[["site", "month", "n", "reference_value", "value", "status"]],
+                     ["site", "month"])  # fmt: skip
+    spc = result.spc
+    spc = spc[spc["metric"] == "positive_rate"] if not spc.empty else spc
+    hist = _selected_histograms(result, month)
+    return {
+        "drift_checks": checks,
+        "drift_findings": drifting,
+        "volume_by_month": volume,
+        "new_categories": _sorted(
+            result.new_categories[
+                [
+                    "rule",
+                    "metric",
+                    *[d for d in dims if d in result.new_categories.columns],
+                    "category",
+                    "n",
+                    "value",
+                    "periods",
+                ]
+            ],
+            ["rule", "site", "scanner_model", "category"],
+        )
+        if not result.new_categories.empty
+        else pd.DataFrame(),  # fmt: skip
+        "score_histograms": hist,
+        "positive_rate_spc": _sorted(spc, ["site", "finding", "month"]),
+        "completeness_by_month": _sorted(result.label_completeness, ["site", "finding", "month"]),
+    }
+
+
+#: At most this many site x scanner x finding score histograms in the report.
+MAX_HISTOGRAMS = 4
+
+
+def _selected_histograms(result: MonitorResult, month: str) -> pd.DataFrame:
+    """Score histograms of the groups with the largest PSI this month (alerting ones first)."""
+    res, hist = result.results, result.histograms
+    if hist.empty:
+        return hist
+    psi = res[(res["method_key"] == "psi") & (res["month"] == month)]
+    psi = psi[psi["status"] != "insufficient data"]
+    keys = ["site", "scanner_model", "finding"]
+    psi = psi.assign(_drift=psi["status"] == "drift").sort_values(
+        ["_drift", "value", *keys], ascending=[False, False, True, True, True], kind="stable"
+    )
+    chosen = psi[keys].head(MAX_HISTOGRAMS).assign(rank=range(min(len(psi), MAX_HISTOGRAMS)))
+    out = hist.merge(chosen, on=keys, how="inner")
+    out = out.merge(psi[[*keys, "value", "status"]].rename(columns={"value": "psi"}), on=keys)
+    return _sorted(out, ["rank", "bin"])
+
+
+def _optional(name: str) -> Any:
+    """A metrics function that may not exist yet in this version (None if absent)."""
+    import metrics
+
+    return getattr(metrics, name, None)
+
+
+def _agreement_and_pending(
+    con: duckdb.DuckDBPyConnection, month: str, ref: ResolvedReference, s: ReportSettings,
+    notes: list[str],
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    out: dict[str, pd.DataFrame] = {}
+    reader = _optional("reader_agreement")
+    if reader is not None:
+        out["reader_agreement"] = _sorted(
+            reader(con, by=("finding",), filters=month_filters(month, month)), ["finding"]
+        )
+    else:
+        notes.append(
+            "Reader vs reader agreement: not shown, the metrics function reader_agreement is "
+            "not available in this version."
+        )
+    weeks = label_completeness(
+        con, by=(), period="week",
+        filters=month_filters(add_months(month, -1), month, ref.model_version),
+    )  # fmt: skip
+    out["pending_by_week"] = _sorted(weeks, ["period"])
+    return out
+
+
+def _model_versions(
+    con: duckdb.DuckDBPyConnection, month: str, ref: ResolvedReference, s: ReportSettings
+) -> pd.DataFrame:
+    by_month = summarize(
+        con, by=("model_name", "model_version", "finding"),
+        filters=month_filters(ref.first, month), period="month", alpha=s.alpha, min_n=s.min_n,
+    )  # fmt: skip
+    if by_month.empty:
+        return pd.DataFrame(columns=["model_name", "model_version", "first_month", "last_month"])
+    table = by_month.groupby(["model_name", "model_version"], sort=True).agg(
+        first_month=("period", "min"), last_month=("period", "max"), predictions=("n", "sum")
+    )
+    return table.reset_index()
+
+
+def build_monthly_report(
+    con: duckdb.DuckDBPyConnection, month: str, settings: ReportSettings | None = None
+) -> MonthlyReport:
+    """Every table, alert and reading of the monthly report for ``month``.
+
+    Parameters
+    ----------
+    con : connection to a published snapshot (or any store with the schema).
+    month : 'YYYY-MM'
+    settings : ReportSettings, optional
+        Reference window, alert rules, alpha and min_n; defaults as in :class:`ReportSettings`.
+    """
+    s = settings or ReportSettings()
+    result = monitor(con, month=month, reference=s.reference, rules=list(s.rules))
+    ref = result.reference
+    if ref.contains(month) or month < ref.first:
+        raise InputError(
+            f"month {month} is inside or before the reference window {ref.label}; expected a "
+            "month after it"
+        )
+    info = snapshot_info(con)
+    notes: list[str] = [
+        "AI processing and failure rates: not recorded (the store holds the predictions the AI "
+        "returned, not the studies it failed on)."
+    ]
+    tables: dict[str, pd.DataFrame] = {}
+    tables["volume_predictions_site"] = label_completeness(
+        con, by=("site",), filters=month_filters(month, month, ref.model_version)
+    )
+    tables["volume_predictions_scanner"] = label_completeness(
+        con, by=("scanner_manufacturer", "scanner_model"),
+        filters=month_filters(month, month, ref.model_version),
+    )  # fmt: skip
+    tables["volume_predictions_modality"] = label_completeness(
+        con, by=("modality",), filters=month_filters(month, month, ref.model_version)
+    )
+    tables.update(_performance(con, month, ref, s))
+    het, forest_groups = _forests(tables, s.alpha)
+    tables["forest_groups"] = forest_groups
+    tables["trend_by_month"] = summarize(
+        con, by=("finding", "model_name"), period="month", alpha=s.alpha, min_n=s.min_n,
+        filters=month_filters(ref.first, month, ref.model_version),
+    )  # fmt: skip
+    tables.update(_drift_tables(result, month))
+    tables.update(_agreement_and_pending(con, month, ref, s, notes))
+    estimated = getattr(result, "estimated", None)
+    if isinstance(estimated, pd.DataFrame):
+        tables["estimated_performance"] = estimated
+    else:
+        notes.append(
+            "Estimated performance for pending weeks (CBPE): not shown, metrics.monitor does not "
+            "provide estimates in this version; the weekly label completeness is shown instead."
+        )
+    tables["model_versions"] = _model_versions(con, month, ref, s)
+    alerts = result.alerts_as_dicts()
+    methods = dict(tables["performance_site"].attrs.get("methods", {}))
+    methods |= {f"rule: {r.name}": _rule_method(result, r) for r in s.rules}
+    methods["heterogeneity"] = (
+        "Cochran's Q; I^2 with the Higgins & Thompson (2002) interval; random-effects pooled "
+        "estimate with REML tau^2 (Viechtbauer 2005), DerSimonian-Laird (1986) alongside; on "
+        "the logit scale, 0.5 continuity correction for groups at 0 or 1"
+    )
+    return MonthlyReport(
+        month=month,
+        previous_month=add_months(month, -1),
+        snapshot_id=info.snapshot_id if info else None,
+        published_at=info.published_at if info else None,
+        reference=ref,
+        settings=s,
+        alerts=alerts,
+        readings=alert_readings(alerts, result.results, month),
+        tables=tables,
+        heterogeneity=het,
+        methods=methods,
+        notes=notes,
+        monitor=result,
+    )
+
+
+def _rule_method(result: MonitorResult, rule: Rule) -> str:
+    res = result.results
+    rows = res[res["rule"] == rule.name] if not res.empty else res
+    label = str(rows["method"].iloc[0]) if len(rows) else rule.method
+    correction = {"holm": "Holm (1979)", "bh": "Benjamini-Hochberg (1995)"}[rule.correction]
+    test = f"; p adjusted by {correction} at alpha {rule.alpha}" if "p" in label else ""
+    return (
+        f"{label}{test}; threshold {rule.threshold} ({rule.direction}); min_n {rule.min_n}; "
+        f"alert after {rule.persistence} month(s); window {rule.window_months} month(s); "
+        f"by {', '.join(rule.group_by)}"
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+def load_report_settings(data_dir: Path) -> ReportSettings:
+    """Settings for the data dir: its alert rules file (written with defaults if absent)."""
+    path = ensure_rules_file(data_dir)
+    return ReportSettings(rules=tuple(load_rules(path)), rules_source=path.name)
+
+
+def write_monthly_report(
+    data_dir: Path, month: str, out: Path, settings: ReportSettings | None = None
+) -> list[Path]:
+    """Write ``drift-report-<month>.html``, ``.pdf`` and ``.json`` into ``out``.
+
+    The numbers come from the published snapshot in ``data_dir``; the paths are returned in
+    the order HTML, PDF, JSON.
+    """
+    from reports._render import render_html, write_pdf  # noqa: PLC0415
+
+    settings = settings or load_report_settings(Path(data_dir))
+    con = open_snapshot(Path(data_dir))
+    try:
+        report = build_monthly_report(con, month, settings)
+    finally:
+        con.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"drift-report-{month}"
+    html = render_html(report)
+    html_path, pdf_path, json_path = (stem.with_suffix(s) for s in (".html", ".pdf", ".json"))
+    _write_atomic(html_path, html.encode())
+    _write_atomic(pdf_path, write_pdf(html, report))
+    doc = json.dumps(report.to_json(), indent=2, sort_keys=False, allow_nan=False)
+    _write_atomic(json_path, (doc + "\n").encode())
+    return [html_path, pdf_path, json_path]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
