@@ -1,6 +1,6 @@
 """RadQA dashboard entry point: login gate, global filters, navigation.
 
-Run with ``radqa serve`` (which sets RADQA_DATA_DIR). Pages live in ``dashboard/pages/`` and read
+Run with ``radqa serve`` (which sets RADQA_DATA_DIR). Pages live in ``dashboard/views/`` (not ``pages/``, which would switch Streamlit to its legacy multipage mode) and read
 the shared context (user, snapshot, filters) that this script builds on every run.
 """
 
@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkou
 from dashboard import auth  # noqa: E402
 from dashboard._context import build_context  # noqa: E402
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="RadQA", page_icon=":material/monitoring:", layout="wide")
 user = auth.gate()

@@ -16,6 +16,8 @@ KINDS = {
 ctx = page_context("Case review")
 snap = ctx.snap
 assert snap is not None
+if "cr_saved" in st.session_state:
+    st.success(st.session_state.pop("cr_saved"))
 left, mid, right = st.columns([2, 1, 1])
 kind = left.selectbox("Discordance", list(KINDS), format_func=KINDS.get, key="cr_kind")
 limit = int(mid.number_input("At most", 10, 5000, 200, step=50, key="cr_limit"))
@@ -75,7 +77,7 @@ with st.form("cr_form", clear_on_submit=True):
     choice = st.selectbox("Case", labels, key="cr_case")
     category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
     comment = st.text_area("Comment", key="cr_comment")
-    submitted = st.form_submit_button("Mark reviewed", type="primary")
+    submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
 if submitted:
     case = merged.iloc[labels.index(choice)]
     _reviews.add_review(
@@ -88,4 +90,5 @@ if submitted:
         reviewer=ctx.user.who,
         snapshot_id=snap.snapshot_id,
     )
-    st.success(f"Saved: {choice} marked '{category}' by {ctx.user.who}.")
+    st.session_state["cr_saved"] = f"Saved: {choice} marked '{category}' by {ctx.user.who}."
+    st.rerun()

@@ -1,0 +1,142 @@
+"""Login and roles: the login gate, role claims, role-restricted pages, and `radqa serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard import _audit
+from dashboard.auth import login_configured, roles_from_claims
+from radqa import serve as serve_mod
+from radqa.errors import ConfigError
+
+AUTH_TOML = """
+[auth]
+redirect_uri = "http://radqa.example.org/oauth2callback"
+cookie_secret = "x"
+client_id = "radqa"
+client_secret = "y"
+server_metadata_url = "https://idp.example.org/.well-known/openid-configuration"
+"""
+
+
+def user(*groups: str) -> dict[str, object]:
+    return {
+        "is_logged_in": True,
+        "email": "dr.who@example.org",
+        "name": "Dr Who",
+        "groups": list(groups),
+    }
+
+
+@pytest.mark.parametrize(
+    ("claims", "claim", "expected"),
+    [
+        ({"roles": ["viewer"]}, "roles", {"viewer"}),
+        ({"roles": ["radqa-reviewer", "unrelated"]}, "roles", {"viewer", "reviewer"}),
+        ({"groups": "RadQA.Admin"}, "groups", {"viewer", "reviewer", "admin"}),
+        ({"groups": "/radqa/admin other"}, "groups", {"viewer", "reviewer", "admin"}),
+        ({"roles": ["admin"]}, "groups", set()),  # another claim name: nothing granted
+        ({"roles": ["administrator", "view"]}, "roles", set()),
+        ({}, "roles", set()),
+    ],
+)
+def test_roles_from_claims(claims, claim, expected) -> None:  # noqa: ANN001
+    assert roles_from_claims(claims, claim) == frozenset(expected)
+
+
+def test_logged_out_user_sees_only_a_login_button(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user={"is_logged_in": False})
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.metric and not at.sidebar.multiselect and not at.dataframe
+
+
+def test_user_without_role_is_refused(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user=user("staff"))
+    assert not at.exception
+    assert "gave you no RadQA role" in at.error[0].value
+    assert "'groups' claim" in at.error[0].value
+    assert not at.metric
+
+
+def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user=user("radqa-viewer"))
+    assert not at.exception
+    assert len(at.metric) == 60  # the overview tiles
+    assert "Logged in as dr.who@example.org (viewer)" in [c.value for c in at.sidebar.caption]
+    at.switch_page("views/review.py").run()
+    assert not at.exception
+    assert any("needs the reviewer role" in c.value for c in at.caption)
+    assert not at.get("form")
+    at.switch_page("views/sites.py").run()
+    assert any("needs the admin role" in c.value for c in at.caption)
+    assert not at.get("download_button")
+
+
+def test_viewer_cannot_open_admin_pages(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user=user("radqa-viewer"))
+    # the admin pages are not in a viewer's navigation at all
+    with pytest.raises(ValueError, match="Could not find a navigation page") as err:
+        at.switch_page("views/health.py")
+    assert "views/reports.py" not in str(err.value)
+    assert "views/review.py" in str(err.value)
+
+
+def test_reviewer_can_record_a_review(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py", login=True, user=user("radqa-reviewer"))
+    assert not at.exception
+    at.radio(key="cr_category").set_value("ambiguous")
+    at.button(key="cr_submit").click().run()
+    assert not at.exception
+    assert "by dr.who@example.org" in at.success[0].value
+
+
+def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/health.py", login=True, user=user("radqa-admin"))
+    assert not at.exception
+    assert at.title[0].value == "Data health"
+    assert at.metric[0].label == "Studies"
+    at.switch_page("views/sites.py").run()
+    assert at.get("download_button")
+
+
+def test_audit_log_lines(tmp_path: Path) -> None:
+    _audit.log_event(tmp_path, who="a@x", what="csv:sites-scanners", snapshot_id="abc", n=3)
+    _audit.log_event(tmp_path, who="local", what="download:monthly-report", snapshot_id=None)
+    events = _audit.read_events(tmp_path)
+    assert [(e["who"], e["what"], e["snapshot_id"]) for e in events] == [
+        ("a@x", "csv:sites-scanners", "abc"),
+        ("local", "download:monthly-report", None),
+    ]
+    assert events[0]["n"] == 3 and events[0]["when"].endswith("+00:00")
+
+
+def test_login_configured_reports_what_is_missing(tmp_path: Path) -> None:
+    ok, why = login_configured(tmp_path)
+    assert not ok and why == f"{tmp_path}/.streamlit/secrets.toml does not exist"
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('[auth]\nclient_id = "radqa"\n')
+    ok, why = login_configured(tmp_path)
+    assert why.endswith(
+        "[auth] lacks redirect_uri, cookie_secret, client_secret, server_metadata_url"
+    )
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(AUTH_TOML)
+    assert login_configured(tmp_path) == (True, "")
+
+
+def test_serve_refuses_non_loopback_without_login(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(serve_mod.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+    with pytest.raises(ConfigError) as err:
+        serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
+    assert str(err.value).startswith("refusing to listen on 0.0.0.0 without a login: ")
+    assert "server_metadata_url" in str(err.value)
+    assert calls == []
+    assert serve_mod.serve(tmp_path, host="127.0.0.1", port=8599) == 0
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(AUTH_TOML)
+    assert serve_mod.serve(tmp_path, host="0.0.0.0", port=8599) == 0
+    assert calls[-1][calls[-1].index("--server.address") + 1] == "0.0.0.0"

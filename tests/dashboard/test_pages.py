@@ -1,0 +1,206 @@
+"""Every dashboard page on the demo snapshot: no exception, and the values shown are metrics'."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import metrics
+from dashboard import _charts, _reviews
+from metrics._filters import Filters
+from metrics._grouped import discordant_cases, overview_counts, summarize
+from radqa import store
+
+KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
+
+
+@pytest.fixture(scope="module")
+def con(demo_dir: Path):  # noqa: ANN201
+    c = store.open_snapshot(demo_dir)
+    yield c
+    c.close()
+
+
+def charts(at) -> list[dict]:  # noqa: ANN001
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def query_list(at, key: str) -> list[str]:  # noqa: ANN001
+    value = at.query_params[key]
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def first_pair(con) -> tuple[str, str]:  # noqa: ANN001
+    s = summarize(con, by=("model_name", "finding"))
+    row = s.sort_values(["model_name", "finding"]).iloc[0]
+    return str(row["model_name"]), str(row["finding"])
+
+
+def test_overview_tiles_equal_summarize(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir)
+    assert not at.exception
+    expected = summarize(con, by=("model_name", "finding"))
+    tiles = [(m.label, m.value) for m in at.metric]
+    assert len(tiles) == len(KPIS) * len(expected) == 60
+    shown = [t[1] for t in tiles]
+    wanted = [_charts.fmt(row[k], k) for _, row in expected.iterrows() for k in KPIS]
+    assert shown == wanted
+    subheaders = [h.value for h in at.subheader]
+    assert subheaders[:2] == [
+        f"{r.model_name} · {r.finding}" for r in expected.iloc[:2].itertuples()
+    ]
+    # the trend chart: months on a category axis, the vendor claim as a target line
+    spec = charts(at)[0]
+    assert spec["layout"]["xaxis"]["type"] == "category"
+    assert "labelled n =" in spec["layout"]["title"]["text"]
+
+
+def test_overview_filter_from_url_changes_kpis(app, demo_dir, con) -> None:  # noqa: ANN001
+    sites = sorted(summarize(con, by=("site",))["site"])
+    at = app(demo_dir, query={"site": sites[0]})
+    assert not at.exception
+    assert at.sidebar.multiselect(key="f_site").value == [sites[0]]
+    expected = summarize(con, by=("model_name", "finding"), filters=Filters(site=(sites[0],)))
+    first = expected.iloc[0]
+    assert at.metric[0].value == _charts.fmt(first["sensitivity"], "sensitivity")
+    assert query_list(at, "site") == [sites[0]]
+    # change the filter in the sidebar: the URL and the tiles follow
+    at.sidebar.multiselect(key="f_site").set_value([sites[1]]).run()
+    expected = summarize(con, by=("model_name", "finding"), filters=Filters(site=(sites[1],)))
+    assert query_list(at, "site") == [sites[1]]
+    assert [m.value for m in at.metric[:6]] == [_charts.fmt(expected.iloc[0][k], k) for k in KPIS]
+
+
+def test_overview_claim_target_line(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir)
+    at.selectbox(key="ov_model").set_value("ChestXR-Triage")
+    at.selectbox(key="ov_metric").set_value("accuracy").run()
+    assert not at.exception
+    spec = charts(at)[0]
+    shapes = spec["layout"].get("shapes", [])
+    assert [s["y0"] for s in shapes] == [pytest.approx(97.4)]
+
+
+def test_sites_page_heatmap_and_table(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/sites.py")
+    assert not at.exception
+    model, finding = first_pair(con)
+    f = Filters(model_name=(model,), finding=(finding,))
+    grid = summarize(con, by=("site", "scanner_model"), filters=f)
+    table = at.dataframe[0].value
+    assert list(zip(table["site"], table["scanner_model"], strict=True)) == list(
+        zip(grid["site"], grid["scanner_model"], strict=True)
+    )
+    assert table["sensitivity"].equals(grid["sensitivity"])
+    specs = charts(at)
+    heat = specs[0]
+    assert sorted(heat["data"][1]["y"]) == sorted(grid["site"].unique())
+    # forest plots: one per dimension, I^2 stated in the caption
+    assert len(specs) == 3
+    assert any("I² =" in c.value for c in at.caption)
+
+
+def test_agreement_page_kappa(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/agreement.py")
+    assert not at.exception
+    model, finding = first_pair(con)
+    row = summarize(con, by=(), filters=Filters(model_name=(model,), finding=(finding,))).iloc[0]
+    values = {m.label: m.value for m in at.metric}
+    assert values["Cohen's kappa"] == _charts.fmt(row["kappa"], "kappa")
+    assert values["Labelled cases"] == f"{int(row['n_labelled']):,}"
+    confusion = charts(at)[0]
+    assert confusion["data"][0]["z"] == [[row["tp"], row["fp"]], [row["fn"], row["tn"]]]
+
+
+def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/drift.py")
+    assert not at.exception
+    month = at.selectbox(key="dr_month").value
+    result = metrics._monitor.monitor(
+        con, month=month, reference=metrics._periods.ReferenceWindow.first_months(6)
+    )
+    if result.alerts:
+        table = at.dataframe[0].value
+        assert list(table["rule"]) == [a.rule for a in result.alerts]
+    else:
+        assert any(f"No drift alert for {month}" in s.value for s in at.success)
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert any(t.startswith("AI score distribution") for t in titles)
+    assert any(t.startswith("p-chart") for t in titles)
+
+
+def test_review_page_lists_discordant_and_saves(app, demo_copy, con) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    assert not at.exception
+    cases = discordant_cases(con, kind="both", limit=200)
+    assert len(at.dataframe[0].value) == len(cases)
+    assert set(at.dataframe[0].value["study_uid"]) == set(cases["study_uid"])
+    at.radio(key="cr_category").set_value("AI error")
+    at.text_area(key="cr_comment").set_value("missed on the lateral view")
+    at.button(key="cr_submit").click().run()
+    assert not at.exception
+    saved = _reviews.latest_reviews(demo_copy)
+    assert len(saved) == 1
+    first = cases.iloc[0]
+    assert saved.iloc[0][
+        ["study_uid", "finding", "model_name", "category", "reviewer"]
+    ].tolist() == [first["study_uid"], first["finding"], first["model_name"], "AI error", "local"]
+    # the reviewed case leaves the "not yet reviewed" view
+    assert len(at.dataframe[0].value) == len(cases) - 1
+
+
+def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/health.py")
+    assert not at.exception
+    counts = overview_counts(con)
+    values = {m.label: m.value for m in at.metric}
+    assert values["Studies"] == f"{counts['studies']:,}" == "5,000"
+    assert values["Predictions"] == f"{counts['predictions']:,}"
+    assert values["Pending (no reference)"] == f"{counts['pending']:,}"
+
+
+def test_reports_page_for_admin(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/reports.py")
+    assert not at.exception
+    assert [h.value for h in at.header][:2] == ["Monthly drift report", "Trial statistics export"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        None,
+        "views/sites.py",
+        "views/agreement.py",
+        "views/drift.py",
+        "views/review.py",
+        "views/reports.py",
+        "views/health.py",
+    ],
+)
+def test_empty_database_every_page_explains(app, empty_dir, page) -> None:  # noqa: ANN001
+    at = app(empty_dir, page)
+    assert not at.exception
+    assert [i.value for i in at.info] and "has no predictions yet" in at.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_missing_snapshot_explains(app, tmp_path) -> None:  # noqa: ANN001
+    at = app(tmp_path)
+    assert not at.exception
+    assert "No published snapshot yet" in at.info[0].value
+    assert "radqa demo" in at.info[0].value
+
+
+def test_filters_with_no_match_say_so(app, demo_dir, con) -> None:  # noqa: ANN001
+    s = summarize(con, by=("site", "modality"))
+    sites, modalities = set(s["site"]), set(s["modality"])
+    combos = set(zip(s["site"], s["modality"], strict=True))
+    missing = [(a, b) for a in sorted(sites) for b in sorted(modalities) if (a, b) not in combos]
+    if not missing:
+        pytest.skip("every site has every modality in this demo")
+    site, modality = missing[0]
+    at = app(demo_dir, query={"site": site, "modality": modality})
+    assert not at.exception
+    assert "No predictions match" in at.info[0].value
