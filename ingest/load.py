@@ -91,11 +91,13 @@ def ingest_files(
     *,
     strict: bool = False,
     settings: Settings | None = None,
-    publish: bool = True,
+    publish: bool | str = True,
 ) -> list[BatchResult]:
     """Load each file as one batch into the working database of ``data_dir``.
 
-    After each batch that changed the database (committed or refused) the snapshot is published.
+    ``publish=True`` publishes the snapshot after each batch that changed the database (committed
+    or refused); ``"end"`` once after the last file (bulk loads: each batch is still its own
+    transaction); ``False`` never (the caller publishes).
     """
     if kind not in CONTRACTS:
         raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(CONTRACTS)}")
@@ -107,9 +109,11 @@ def ingest_files(
     try:
         for path in expand_paths(paths):
             result = _ingest_one(con, kind, path, pads=pads, settings=settings, strict=strict)
-            if publish and result.status != "unchanged":
+            if publish is True and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
             results.append(result)
+        if publish == "end" and any(r.status != "unchanged" for r in results):
+            results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
     finally:
         con.close()
     return results

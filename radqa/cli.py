@@ -95,6 +95,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         from radqa.demo import run_demo
 
         run_demo(data_dir, studies=args.studies, seed=args.seed)
+        print(_describe_snapshot(data_dir))
         return 0
     if args.command == "report":
         from reports.monthly import write_monthly_report
@@ -126,6 +127,27 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
 
         return serve(data_dir, host=args.host, port=args.port)
     raise AssertionError(args.command)
+
+
+def _describe_snapshot(data_dir: Path) -> str:
+    """One line saying what the published snapshot holds."""
+    from radqa import store
+
+    con = store.open_snapshot(data_dir)
+    try:
+        counts = {
+            t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+            for t in ("studies", "predictions", "reads", "quarantine")
+        }
+        info = store.snapshot_info(con)
+    finally:
+        con.close()
+    sid = info.snapshot_id if info else "?"
+    return (
+        f"snapshot {sid} in {data_dir}: {counts['studies']:,} studies, "
+        f"{counts['predictions']:,} predictions, {counts['reads']:,} reads, "
+        f"{counts['quarantine']:,} rows in quarantine"
+    )
 
 
 def render_results(results: Sequence[object]) -> str:
