@@ -63,10 +63,10 @@ RESULTS = LRUCache()
 def snapshot_id(con: duckdb.DuckDBPyConnection) -> str | None:
     """The id of the published snapshot behind ``con``, or None when it is not a snapshot."""
     try:
-        row = con.execute("select snapshot_id from snapshot_info").fetchone()
+        rows = con.execute("select snapshot_id from snapshot_info").fetchall()
     except duckdb.CatalogException:
         return None
-    return None if row is None or row[0] is None else str(row[0])
+    return None if not rows or rows[0][0] is None else str(rows[0][0])
 
 
 def _copy(value: T) -> T:

@@ -10,8 +10,8 @@ trial arms a study was read in.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from radqa.errors import InputError
 
@@ -52,11 +52,13 @@ READ_GROUP_COLUMNS: dict[str, str] = {
     "arm": "f.arm",
 }
 
-#: Period name -> SQL label of ``s.study_datetime`` ('YYYY-MM', 'YYYY-Qn', ISO week 'YYYY-Www').
-PERIODS: dict[str, str] = {
-    "month": "strftime(s.study_datetime, '%Y-%m')",
-    "quarter": "year(s.study_datetime)::varchar || '-Q' || quarter(s.study_datetime)::varchar",
-    "week": "strftime(s.study_datetime, '%G-W%V')",
+#: Period name -> (unit of ``date_trunc`` on ``s.study_datetime``, SQL label of that ``period``).
+#: Groups are formed on the truncated timestamp (cheap, sorts in time order) and labelled at the
+#: end: 'YYYY-MM', 'YYYY-Qn', or the ISO 8601 week 'YYYY-Www' (weeks start on Monday).
+PERIODS: dict[str, tuple[str, str]] = {
+    "month": ("month", "strftime(period, '%Y-%m')"),
+    "quarter": ("quarter", "year(period)::varchar || '-Q' || quarter(period)::varchar"),
+    "week": ("week", "strftime(period, '%G-W%V')"),
 }
 
 #: Filter field -> SQL column it restricts (list fields only; dates are handled apart).
@@ -149,7 +151,7 @@ def group_select(
     """(output name, SQL expression) for each group column, period last."""
     cols = [(name, allowed[name]) for name in by]
     if period is not None:
-        cols.append(("period", PERIODS[period]))
+        cols.append(("period", f"date_trunc('{PERIODS[period][0]}', s.study_datetime)"))
     return cols
 
 
@@ -217,6 +219,14 @@ class CasesQuery:
     ctes: str
     keys: tuple[str, ...]
     params: dict[str, object]
+    period: str | None = None
+
+    def labels(self) -> str:
+        """The group columns for a final ``select``: the period as its text label."""
+        return ", ".join(
+            f"{PERIODS[self.period][1]} as period" if k == "period" and self.period else k
+            for k in self.keys
+        )
 
 
 def cases_query(by: tuple[str, ...], period: str | None, filters: Filters | None) -> CasesQuery:
@@ -224,10 +234,10 @@ def cases_query(by: tuple[str, ...], period: str | None, filters: Filters | None
     cols = group_select(by, period) or [(ALL_KEY, "'all'")]
     where, params = where_clause(filters)
     ctes = sql_text("cases").format(
-        reference_standard=sql_text("reference_standard").strip(),
+        reference_label=sql_text("reference_label"),
         group_select=",\n        ".join(f"{expr} as {name}" for name, expr in cols),
         arm_join=_ARM_JOIN if "arm" in by else "",
         where=where,
     )
     ctes = "\n".join(line.rstrip() for line in ctes.splitlines() if line.strip())
-    return CasesQuery(ctes, tuple(name for name, _ in cols), params)
+    return CasesQuery(ctes, tuple(name for name, _ in cols), params, period)

@@ -8,15 +8,19 @@ are then computed for all groups at once with numpy; no Python loop runs over gr
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from scipy import stats
 
 from metrics._cache import cached, snapshot_id
 from metrics._filters import (
     ALL_KEY,
     GROUP_COLUMNS,
+    CasesQuery,
     Filters,
     cases_query,
     check_by,
@@ -59,12 +63,13 @@ def _check_min_n(min_n: int) -> int:
 
 def summary_sql(
     by: tuple[str, ...], period: str | None, filters: Filters | None
-) -> tuple[str, dict[str, object], tuple[str, ...]]:
-    """The summary query text, its parameters and the group key names."""
+) -> tuple[str, CasesQuery]:
+    """The summary query text (``metrics/sql/summary.sql`` filled in) and its cases query."""
     cases = cases_query(by, period, filters)
-    keys = ", ".join(cases.keys)
-    sql = sql_text("summary").format(cases=cases.ctes, keys=keys)
-    return sql, cases.params, cases.keys
+    sql = sql_text("summary").format(
+        cases=cases.ctes, labels=cases.labels(), keys=", ".join(cases.keys)
+    )
+    return sql, cases
 
 
 def summarize(
@@ -133,13 +138,100 @@ def _summarize(
     alpha: float,
     min_n: int,
 ) -> pd.DataFrame:
-    sql, params, keys = summary_sql(by, period, filters)
-    raw = con.execute(sql, params).df()
-    out = estimates_from_counts(
-        raw, keys=[k for k in keys if k != ALL_KEY], alpha=alpha, min_n=min_n
-    )
+    raw = summary_counts(con, by=by, filters=filters, period=period)
+    keys = [k for k in raw.columns if k in by or k == "period"]
+    out = estimates_from_counts(raw, keys=keys, alpha=alpha, min_n=min_n)
     out.attrs.update(methods=dict(METHODS), alpha=alpha, min_n=min_n, snapshot_id=snapshot_id(con))
     return out
+
+
+def summary_counts(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    by: tuple[str, ...],
+    filters: Filters | None,
+    period: str | None,
+) -> pd.DataFrame:
+    """Per-group sufficient statistics: counts, AUC and the placement-value variances ``s10``
+    and ``s01`` (see :func:`placement_auc`)."""
+    sql, cases = summary_sql(by, period, filters)
+    table = con.sql(sql, params=cases.params or None).to_arrow_table()
+    pos = table.column("pos_scores").combine_chunks()
+    neg = table.column("neg_scores").combine_chunks()
+    auc, s10, s01 = placement_auc(
+        pc.list_value_length(pos).fill_null(0).to_numpy(),
+        pos.flatten().to_numpy(),
+        pc.list_value_length(neg).fill_null(0).to_numpy(),
+        neg.flatten().to_numpy(),
+    )
+    groups = table.drop_columns(["pos_scores", "neg_scores"]).to_pandas()
+    groups["auc"], groups["s10"], groups["s01"] = auc, s10, s01
+    return groups.drop(columns=[ALL_KEY], errors="ignore")
+
+
+def placement_auc(
+    n_pos: np.ndarray, pos: np.ndarray, n_neg: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Empirical AUC and DeLong's placement-value variances for many groups at once.
+
+    Parameters
+    ----------
+    n_pos, n_neg : int arrays, one element per group
+        Numbers of positive and negative cases.
+    pos, neg : float arrays
+        The scores of the positives (negatives), group after group; ascending within a group
+        is fastest (``list(score order by score)``), any order works.
+
+    Returns
+    -------
+    auc, s10, s01 : float arrays, one element per group
+        ``s10`` and ``s01`` are the sample variances (ddof 1) of the placement values of the
+        positives and of the negatives, so ``var(AUC) = s10 / n_pos + s01 / n_neg`` (DeLong,
+        DeLong & Clarke-Pearson 1988, Biometrics 44:837-845). NaN where the AUC is undefined
+        (a class is absent) or a class has a single case.
+
+    Notes
+    -----
+    For a positive at score x, ``V10 = (#negatives below x + 0.5 #negatives at x) / n_neg``;
+    for a negative at y, ``V01 = (#positives above y + 0.5 #positives at y) / n_pos``. The
+    counts come from binary searches over the keys ``group + 1j * score``: numpy orders complex
+    numbers by real part, then imaginary part, so the keys sort group by group and compare
+    scores exactly. The AUC is the exact ratio ``sum(2 #below + #tied) / (2 n_pos n_neg)``.
+    """
+    n_pos, n_neg = np.asarray(n_pos, dtype=np.int64), np.asarray(n_neg, dtype=np.int64)
+    groups = np.arange(n_pos.size, dtype=float)
+    key_pos = _sorted(np.repeat(groups, n_pos) + 1j * np.asarray(pos, dtype=float))
+    key_neg = _sorted(np.repeat(groups, n_neg) + 1j * np.asarray(neg, dtype=float))
+    g_pos, g_neg = key_pos.real.astype(np.int64), key_neg.real.astype(np.int64)
+    end_pos = np.cumsum(n_pos)
+    start_neg = np.cumsum(n_neg) - n_neg
+    # four binary searches; numpy releases the GIL in searchsorted, so they run in parallel
+    jobs = [(key_neg, key_pos, "left"), (key_neg, key_pos, "right")]
+    jobs += [(key_pos, key_neg, "left"), (key_pos, key_neg, "right")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        neg_lo, neg_hi, pos_lo, pos_hi = pool.map(lambda job: np.searchsorted(*job), jobs)
+    twice_v10 = 2 * (neg_lo - start_neg[g_pos]) + (neg_hi - neg_lo)
+    twice_v01 = 2 * (end_pos[g_neg] - pos_hi) + (pos_hi - pos_lo)
+    size = n_pos.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = np.bincount(g_pos, weights=twice_v10, minlength=size) / (2.0 * n_pos * n_neg)
+        dev10 = twice_v10 / (2.0 * n_neg[g_pos]) - auc[g_pos]
+        dev01 = twice_v01 / (2.0 * n_pos[g_neg]) - auc[g_neg]
+        s10 = np.bincount(g_pos, weights=dev10**2, minlength=size) / (n_pos - 1)
+        s01 = np.bincount(g_neg, weights=dev01**2, minlength=size) / (n_neg - 1)
+    both = (n_pos > 0) & (n_neg > 0)
+    return (
+        np.where(both, auc, np.nan),
+        np.where(both & (n_pos > 1), s10, np.nan),
+        np.where(both & (n_neg > 1), s01, np.nan),
+    )
+
+
+def _sorted(keys: np.ndarray) -> np.ndarray:
+    """``keys`` in (real, imaginary) order; a linear check skips the sort when already so."""
+    re, im = keys.real, keys.imag
+    ordered = (re[1:] > re[:-1]) | ((re[1:] == re[:-1]) & (im[1:] >= im[:-1]))
+    return keys if ordered.all() else np.sort(keys)
 
 
 def estimates_from_counts(
@@ -281,7 +373,7 @@ def _label_completeness(
     keys = ", ".join(cases.keys)
     sql = f"""
         with {cases.ctes}
-        select {keys},
+        select {cases.labels()},
                count(*) as n,
                count(ref_label) as labelled,
                count(*) - count(ref_label) as pending,
@@ -397,8 +489,7 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
              where ref.ref_label is not null),
             (select count(*) from pairs)
         """
-    ).fetchone()
-    assert row is not None
+    ).fetchall()[0]
     names = ("studies", "predictions", "reads", "batches", "refused_batches", "quarantined")
     result: dict[str, object] = {k: int(v) for k, v in zip(names, row[:6], strict=True)}
     result["labelled"] = int(row[6])

@@ -1,9 +1,9 @@
 -- Import CTEs shared by the grouped queries: the reference standard and one row per prediction
--- with its group columns. Template: {reference_standard}, {group_select}, {arm_join} and {where}
+-- with its group columns. Template: {reference_label}, {group_select}, {arm_join} and {where}
 -- are filled in by metrics/_grouped.py from the allow-list in metrics/_filters.py; every value
 -- is a $parameter. A prediction without a reference row is pending (ref_label null).
 ref as (
-{reference_standard}
+{reference_label}
 ),
 
 cases as (
