@@ -45,8 +45,8 @@ def _layout(fig: go.Figure, title: str, height: int) -> None:
         template="simple_white",
         width=WIDTH,
         height=height,
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.15, "x": 0, "font": {"size": 9}},
+        margin={"l": 60, "r": 20, "t": 75, "b": 40},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "font": {"size": 9}},
     )
 
 
@@ -108,7 +108,9 @@ def trend_chart(report: MonthlyReport) -> Chart | None:
     fig.update_xaxes(showticklabels=True, tickfont={"size": 6}, row=rows)
     fig.update_yaxes(range=[0, 1.05], dtick=0.25)
     fig.update_annotations(font_size=9)
-    fig.update_layout(legend={"y": -0.12})
+    fig.update_layout(
+        legend={"y": -75 / (height - 150), "yanchor": "top", "x": 0}, margin={"t": 60, "b": 90}
+    )  # below the rotated month labels
     _reference_band(fig, months, report, rows=rows, cols=cols)
     return Chart("trend", "performance", "Per finding, by month since the reference window "
                  "(shaded); n in each title is this month's labelled cases. Months with fewer "
@@ -222,8 +224,9 @@ def histogram_chart(report: MonthlyReport) -> Chart | None:
     fig.update_annotations(font_size=9)
     fig.update_xaxes(range=[0, 1], title_text="score", title_font_size=9)
     fig.update_yaxes(title_text="share", title_font_size=9)
-    fig.update_layout(margin={"l": 60, "r": 20, "t": 110, "b": 40},
-                      legend={"y": -0.08})  # fmt: skip
+    fig.update_layout(margin={"l": 60, "r": 20, "t": 110, "b": 80},
+                      legend={"y": 0, "yanchor": "top", "x": 0})  # fmt: skip
+    fig.update_layout(legend={"y": -60 / (height - 190)})
     return Chart("histograms", "drift", "Share of AI scores per bin of width 0.02 for the groups "
                  "with the largest population stability index (PSI) this month; groups with a "
                  "PSI alert come first.", fig, height)  # fmt: skip
@@ -270,6 +273,8 @@ def spc_chart(report: MonthlyReport) -> Chart | None:
     _month_axis(fig, months)
     fig.update_xaxes(tickfont={"size": 7})
     fig.update_annotations(font_size=9)
+    fig.update_layout(margin={"t": 60, "b": 100}, legend={"y": -95 / (height - 160),
+                                                          "yanchor": "top"})  # fmt: skip
     return Chart("spc", "drift", "Share of studies the AI called positive per month, with the "
                  "reference rate and 3-sigma p-chart limits (Shewhart; limits depend on each "
                  "month's n).", fig, height)  # fmt: skip
@@ -302,6 +307,8 @@ def render_svgs(charts: list[Chart]) -> list[str]:
     try:
         out = []
         for i, chart in enumerate(charts):
+            for j, trace in enumerate(chart.figure.data):  # plotly's uids are random
+                trace.uid = f"c{i:02d}t{j:03d}"
             opts = {"format": "svg", "width": WIDTH, "height": chart.height}
             raw = kaleido.calc_fig_sync(chart.figure, opts=opts)
             out.append(stable_svg(raw.decode("utf-8"), i))

@@ -8,6 +8,7 @@ same snapshot gives the same PDF.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -399,10 +400,16 @@ def write_pdf(html: str, rep: MonthlyReport) -> bytes:
 
     import weasyprint  # noqa: PLC0415
 
-    doc = weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
+    log = logging.getLogger("weasyprint")
+    level = log.level
+    log.setLevel(logging.ERROR)  # plotly's SVG styles give hundreds of harmless CSS warnings
+    try:
+        doc = weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
+    finally:
+        log.setLevel(level)
     # the snapshot's publication time (naive UTC), never the wall clock
     stamp = rep.published_at.strftime("%Y-%m-%dT%H:%M:%SZ") if rep.published_at else None
     doc.metadata.created = stamp
     doc.metadata.modified = stamp
     ident = hashlib.sha256(html.encode()).hexdigest()[:32].encode()
-    return bytes(doc.write_pdf(identifier=ident))
+    return bytes(doc.write_pdf(pdf_identifier=ident))

@@ -1,0 +1,227 @@
+"""The monthly drift report: files, contents, alerts from metrics.monitor, idempotence, privacy.
+
+One small demo store is built per module (radqa.demo.run_demo, 8,000 studies over 24 months
+ending 2026-10, with effects planted after the 6-month reference window) and the report for
+2026-10 is written twice into two folders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metrics._filters import Filters
+from metrics._grouped import summarize
+from metrics._monitor import monitor
+from metrics._periods import month_start
+from radqa.errors import InputError
+from radqa.store import open_snapshot, snapshot_info
+from reports.monthly import (
+    ReportSettings,
+    build_monthly_report,
+    load_report_settings,
+    write_monthly_report,
+)
+
+MONTH = "2026-10"
+STUDIES = 8_000
+SECTIONS = [
+    "1. Summary",
+    "2. Volume and operations",
+    "3. Performance",
+    "4. Input and output drift",
+    "5. Agreement",
+    "6. Pending reads and estimated performance",
+    "7. Methods, versions and sign-off",
+]
+JSON_KEYS = [
+    "report", "report_version", "month", "previous_month", "snapshot_id",
+    "snapshot_published_at", "settings", "alerts", "readings", "heterogeneity", "tables",
+    "methods", "notes",
+]  # fmt: skip
+ALERT_KEYS = {"rule", "metric", "value", "threshold", "group", "first_period", "periods",
+              "evidence"}  # fmt: skip
+GROUP_KEYS = {"site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality",
+              "finding", "model_version"}  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None or shutil.which("chromium") is None,
+    reason="needs poppler-utils (pdftotext, pdfinfo) and /usr/bin/chromium for kaleido",
+)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from radqa.demo import run_demo
+
+    path = tmp_path_factory.mktemp("report-data")
+    run_demo(path, studies=STUDIES, seed=7)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
+    out = tmp_path_factory.mktemp("reports")
+    return [write_monthly_report(data_dir, MONTH, out / f"run{i}") for i in (1, 2)]
+
+
+@pytest.fixture(scope="module")
+def doc(runs: list[list[Path]]) -> dict:
+    return json.loads(runs[0][2].read_text())
+
+
+@pytest.fixture(scope="module")
+def html(runs: list[list[Path]]) -> str:
+    return runs[0][0].read_text()
+
+
+def _pdftext(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+
+
+def _pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
+    return int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))  # type: ignore[union-attr]
+
+
+def test_three_files_named_by_month(runs: list[list[Path]]) -> None:
+    names = [p.name for p in runs[0]]
+    assert names == [f"drift-report-{MONTH}.{e}" for e in ("html", "pdf", "json")]
+    assert all(p.stat().st_size > 0 for p in runs[0])
+
+
+def test_html_is_self_contained_and_small(html: str, runs: list[list[Path]]) -> None:
+    assert runs[0][0].stat().st_size < 3_000_000
+    refs = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)""", html, re.I)
+    assert [r for r in refs if "http" in r or "//" in r] == []
+    for banned in ("<script", "<link", "<img", "@import", "url(http", "@font-face"):
+        assert banned not in html.lower()
+    assert html.count("<svg") >= 4  # volume, trend, forest plots, p-chart at least
+
+
+def test_every_section_heading(html: str, runs: list[list[Path]]) -> None:
+    text = _pdftext(runs[0][1])
+    for heading in SECTIONS:
+        assert f"<h2>{heading}</h2>" in html
+        assert heading in text
+
+
+def test_json_keys_settings_and_snapshot(doc: dict, data_dir: Path, html: str) -> None:
+    assert list(doc) == JSON_KEYS
+    assert doc["month"] == MONTH and doc["previous_month"] == "2026-09"
+    con = open_snapshot(data_dir)
+    info = snapshot_info(con)
+    con.close()
+    assert info is not None and doc["snapshot_id"] == info.snapshot_id
+    assert doc["snapshot_published_at"] == info.published_at.isoformat()
+    assert info.snapshot_id in html
+    s = doc["settings"]
+    assert s["reference_window"] | {"label": None} == {
+        "first": "2024-11", "last": "2025-04", "model_version": None, "label": None,
+    }  # fmt: skip
+    assert (s["alpha"], s["min_n"]) == (0.05, 30)
+    assert s["multiplicity"]["methods"] == ["holm"]
+    rules = load_report_settings(data_dir).rules
+    assert [r["name"] for r in s["rules"]] == [r.name for r in rules]
+    assert s["rules_source"] == "alert_rules.toml"
+    assert set(doc["tables"]) >= {"performance_site", "performance_scanner", "drift_checks",
+                                  "new_categories", "pending_by_week", "model_versions"}  # fmt: skip
+
+
+def test_alerts_are_monitors_alerts(doc: dict, data_dir: Path) -> None:
+    settings = load_report_settings(data_dir)
+    con = open_snapshot(data_dir)
+    result = monitor(con, month=MONTH, reference=settings.reference, rules=list(settings.rules))
+    con.close()
+    expected = json.loads(json.dumps(result.alerts_as_dicts()))
+    assert doc["alerts"] == expected
+    assert len(doc["alerts"]) >= 1
+    for alert in doc["alerts"]:
+        assert set(alert) == ALERT_KEYS
+        assert set(alert["group"]) <= GROUP_KEYS | {alert["metric"]}
+    assert len(doc["readings"]) == len(doc["alerts"])
+
+
+def test_planted_software_upgrade_is_an_alert_with_a_reading(doc: dict, data_dir: Path) -> None:
+    effects = json.loads((data_dir / "demo" / "effects.json").read_text())["effects"]
+    upgrade = next(e for e in effects if e["kind"] == "scanner_software_upgrade")
+    group = upgrade["group"]
+    hits = [a for a in doc["alerts"] if a["rule"] == "new scanner software version"
+            and a["group"] == group]  # fmt: skip
+    assert len(hits) == 1
+    alert = hits[0]
+    assert alert["first_period"] == upgrade["start"]
+    assert alert["periods"] == 8  # 2026-03 .. 2026-10
+    reading = doc["readings"][doc["alerts"].index(alert)]
+    assert reading.startswith(f"New software version {group['scanner_software']} at "
+                              f"{group['site']} on the {group['scanner_model']}")  # fmt: skip
+    assert f"8 months running (since {upgrade['start']})" in reading
+
+
+def test_performance_numbers_are_summarize_numbers(doc: dict, data_dir: Path) -> None:
+    con = open_snapshot(data_dir)
+    month = Filters(date_from=month_start(MONTH), date_to=pd.Timestamp("2026-10-31").date())
+    direct = summarize(con, by=("site", "finding", "model_name"), filters=month)
+    con.close()
+    table = pd.DataFrame(doc["tables"]["performance_site"])
+    merged = table.merge(direct, on=["site", "finding", "model_name"], suffixes=("", "_direct"))
+    assert len(merged) == len(direct) == len(table) > 0
+    for col in ("n", "tp", "fp", "fn", "tn", "n_labelled"):
+        assert (merged[col] == merged[f"{col}_direct"]).all()
+    both = merged["sensitivity"].notna()
+    assert both.any()
+    assert (merged.loc[both, "sensitivity"] - merged.loc[both, "sensitivity_direct"]).abs().max() \
+        < 1e-12  # fmt: skip
+    assert merged["sensitivity_direct"].isna().eq(~both).all()
+
+
+def test_idempotent(runs: list[list[Path]]) -> None:
+    first, second = runs
+    assert first[0].read_bytes() == second[0].read_bytes()  # HTML
+    assert first[2].read_bytes() == second[2].read_bytes()  # JSON
+    assert _pdftext(first[1]) == _pdftext(second[1])
+
+
+def test_pdf_pages_numbered(runs: list[list[Path]]) -> None:
+    pdf = runs[0][1]
+    n = _pages(pdf)
+    assert n >= len([s for s in SECTIONS if not s.startswith(("1.", "6."))]) + 1
+    text = _pdftext(pdf)
+    for page in (1, n):
+        assert f"page {page} of {n}" in text
+    assert text.count(" of " + str(n)) >= n
+
+
+def test_no_raw_identifiers(runs: list[list[Path]], data_dir: Path) -> None:
+    demo = data_dir / "demo"
+    preds = pd.read_parquet(demo / f"predictions-{MONTH}.parquet")
+    reads = pd.read_csv(demo / f"reads-{MONTH}.csv")
+    raw = set(preds["patient_id"].astype(str)) | set(reads["reader_id"].astype(str))
+    assert raw
+    texts = [runs[0][0].read_text(), runs[0][2].read_text(), _pdftext(runs[0][1])]
+    for text in texts:
+        tokens = set(re.findall(r"[A-Za-z0-9.\-]+", text))
+        assert tokens.isdisjoint(raw)
+        assert re.search(r"\bP\d{9}\b", text) is None  # demo patient ids
+        assert re.search(r"\bRAD-[A-Z]+-\d{3}\b", text) is None  # demo reader ids
+        assert tokens.isdisjoint(set(preds["study_uid"]))
+
+
+def test_month_inside_reference_is_refused(data_dir: Path) -> None:
+    con = open_snapshot(data_dir)
+    try:
+        with pytest.raises(InputError) as err:
+            build_monthly_report(con, "2025-02", ReportSettings())
+    finally:
+        con.close()
+    assert str(err.value) == (
+        "month 2025-02 is inside or before the reference window 2024-11..2025-04; "
+        "expected a month after it"
+    )
