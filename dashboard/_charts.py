@@ -25,8 +25,11 @@ OKABE_ITO = (
     "#000000",  # black
 )
 GREY = "#BBBBBB"
-#: Sequential scale for heatmaps (cividis is readable with every colour-vision deficiency).
-SEQUENTIAL = "Cividis"
+#: Sequential single-hue scale for heatmaps: light enough for black cell text everywhere, and a
+#: lightness ramp reads the same with every colour-vision deficiency.
+SEQUENTIAL = [[0.0, "#f7fbff"], [0.5, "#9ecae1"], [1.0, "#4292c6"]]
+#: Colour range per metric, so a colour means the same value on every page.
+RANGES = {"auc": (0.5, 1.0), "kappa": (0.0, 1.0), "agreement": (0.0, 100.0)}
 
 METRIC_LABELS = {
     "sensitivity": "Sensitivity",
@@ -67,7 +70,7 @@ def _layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "xanchor": "left"},
         hoverlabel={"namelength": -1},
         template="plotly_white",
     )

@@ -27,16 +27,45 @@ ctx = build_context(user)
 pages = {
     "Monitor": [
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page(PAGES / "sites.py", title="Sites & scanners", icon=":material/grid_on:"),
-        st.Page(PAGES / "agreement.py", title="Agreement", icon=":material/handshake:"),
-        st.Page(PAGES / "drift.py", title="Drift", icon=":material/trending_down:"),
+        st.Page(
+            PAGES / "sites.py",
+            url_path="sites",
+            title="Sites & scanners",
+            icon=":material/grid_on:",
+        ),
+        st.Page(
+            PAGES / "agreement.py",
+            url_path="agreement",
+            title="Agreement",
+            icon=":material/handshake:",
+        ),
+        st.Page(
+            PAGES / "drift.py", url_path="drift", title="Drift", icon=":material/trending_down:"
+        ),
     ],
-    "Work": [st.Page(PAGES / "review.py", title="Case review", icon=":material/rate_review:")],
+    "Work": [
+        st.Page(
+            PAGES / "review.py",
+            url_path="review",
+            title="Case review",
+            icon=":material/rate_review:",
+        )
+    ],
 }
 if user.can("admin"):
     pages["Admin"] = [
-        st.Page(PAGES / "reports.py", title="Reports & exports", icon=":material/description:"),
-        st.Page(PAGES / "health.py", title="Data health", icon=":material/monitor_heart:"),
+        st.Page(
+            PAGES / "reports.py",
+            url_path="reports",
+            title="Reports & exports",
+            icon=":material/description:",
+        ),
+        st.Page(
+            PAGES / "health.py",
+            url_path="health",
+            title="Data health",
+            icon=":material/monitor_heart:",
+        ),
     ]
 nav = st.navigation(pages)
 with st.sidebar:

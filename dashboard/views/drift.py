@@ -110,7 +110,7 @@ else:
             fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
         )
         fig.update_layout(barmode="overlay", bargap=0.05)
-        fig.update_xaxes(type="category", title="AI score bin")
+        fig.update_xaxes(title="AI score", range=[0, 1], dtick=0.1)
         fig.update_yaxes(title="Share of predictions (%)")
         st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
 

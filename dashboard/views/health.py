@@ -22,7 +22,7 @@ for col, (key, label) in zip(
         ("reads", "Reads"),
         ("batches", "Committed batches"),
         ("quarantined", "Quarantined rows"),
-        ("pending", "Pending (no reference)"),
+        ("pending", "Pending reads"),
     ],
     strict=True,
 ):

@@ -158,7 +158,7 @@ def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
     values = {m.label: m.value for m in at.metric}
     assert values["Studies"] == f"{counts['studies']:,}" == "5,000"
     assert values["Predictions"] == f"{counts['predictions']:,}"
-    assert values["Pending (no reference)"] == f"{counts['pending']:,}"
+    assert values["Pending reads"] == f"{counts['pending']:,}"
 
 
 def test_reports_page_for_admin(app, demo_dir) -> None:  # noqa: ANN001

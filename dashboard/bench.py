@@ -1,0 +1,150 @@
+"""Browser timings of the dashboard, and the Playwright helpers the browser tests share.
+
+:func:`measure_pages` drives Debian's Chromium (never a downloaded one) against a running
+``radqa serve`` and times what a user waits for: the first render of every page, the same page
+again (served from the cache), and a change of the site filter (first time: computed; second
+time: cached). ``make bench`` calls it on a 10M-row database.
+
+A page counts as rendered when Streamlit reports the script as not running and its running
+indicator is gone (STACK-NOTES.md, "Browser tests").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Page title -> URL path (st.Page url_path; the Overview is the default page at "/").
+PAGES = {
+    "Overview": "",
+    "Sites & scanners": "sites",
+    "Agreement": "agreement",
+    "Drift": "drift",
+    "Case review": "review",
+    "Reports & exports": "reports",
+    "Data health": "health",
+}
+DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
+
+
+@contextmanager
+def browser_page(*, width: int = 1500, height: int = 1000) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def wait_rendered(page: Any, *, timeout_ms: int = 300_000) -> None:
+    """Wait until the script has finished and the running indicator is gone."""
+    page.wait_for_selector(DONE, timeout=timeout_ms)
+    page.wait_for_selector(RUNNING, state="detached", timeout=timeout_ms)
+    page.wait_for_selector(DONE, timeout=timeout_ms)
+
+
+def goto(page: Any, base_url: str, path: str, query: str = "") -> float:
+    """Open ``base_url/path`` and return the seconds until it is rendered."""
+    start = time.perf_counter()
+    page.goto(f"{base_url.rstrip('/')}/{path}{query}")
+    wait_rendered(page)
+    return time.perf_counter() - start
+
+
+def open_page(page: Any, title: str) -> float:
+    """Click a page in the sidebar navigation (keeps the session); seconds until rendered."""
+    start = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.wait_for_function(
+        "t => document.querySelector('h1') && document.querySelector('h1').innerText.includes(t)",
+        arg=title,
+        timeout=300_000,
+    )
+    wait_rendered(page)
+    return time.perf_counter() - start
+
+
+def first_kpi(page: Any) -> str:
+    return page.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+
+def choose_site(page: Any, site: str) -> float:
+    """Replace the sidebar site filter by ``site``; seconds until the page is rendered again."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    clear = box.locator('[data-testid="stMultiSelectClearAll"], [title="Clear all"]')
+    start = time.perf_counter()
+    if clear.count():
+        clear.first.click()
+        wait_rendered(page)
+    box.click()
+    page.locator('[role="option"]', has_text=site).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "s => new URLSearchParams(location.search).getAll('site').includes(s)",
+        arg=site,
+        timeout=300_000,
+    )
+    wait_rendered(page)
+    return time.perf_counter() - start
+
+
+def site_options(page: Any) -> list[str]:
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    box.click()
+    options = [o.inner_text().strip() for o in page.locator('[role="option"]').all()]
+    page.keyboard.press("Escape")
+    return [o for o in options if o and o != "Select all"]
+
+
+def measure_pages(base_url: str) -> dict[str, Any]:
+    """Seconds a user waits, per page and for a filter change, in the real browser.
+
+    Call it on a freshly started server for true cold numbers (the first page visit then
+    includes opening the snapshot and filling the cache).
+
+    Returns
+    -------
+    dict
+        ``pages``: title -> ``{"first": s, "cached": s}`` (first visit in the session, then a
+        second visit); ``filter_change``: ``{"uncached": s, "cached": s, "sites": [a, b]}`` (the
+        Overview with the site filter set to a site never asked for, then back to it after
+        another site); ``total_first`` (sum of first visits).
+    """
+    out: dict[str, Any] = {"pages": {}}
+    with browser_page() as page:
+        first_overview = goto(page, base_url, "")
+        for title, path in PAGES.items():
+            first = first_overview if title == "Overview" else goto(page, base_url, path)
+            cached = goto(page, base_url, path)
+            out["pages"][title] = {"first": round(first, 3), "cached": round(cached, 3)}
+        goto(page, base_url, "")
+        sites = site_options(page)[:2]
+        if len(sites) == 2:
+            uncached = choose_site(page, sites[0])
+            choose_site(page, sites[1])
+            cached = choose_site(page, sites[0])
+            out["filter_change"] = {
+                "uncached": round(uncached, 3),
+                "cached": round(cached, 3),
+                "sites": sites,
+            }
+    out["total_first"] = round(sum(p["first"] for p in out["pages"].values()), 3)
+    return out

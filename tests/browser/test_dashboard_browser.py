@@ -1,0 +1,66 @@
+"""The dashboard in headless Chromium: every page renders, a filter changes a KPI and the URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.bench import (
+    PAGES,
+    browser_page,
+    choose_site,
+    first_kpi,
+    goto,
+    open_page,
+    site_options,
+    wait_rendered,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def no_error(page) -> None:  # noqa: ANN001
+    errors = [e.inner_text()[:2000] for e in page.locator('[data-testid="stException"]').all()]
+    assert errors == []
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: ANN001
+    url = serve(demo_dir)
+    # a tall window: Streamlit scrolls inside its own container, so the screenshot shows the
+    # viewport only
+    with browser_page(height=3400) as page:
+        goto(page, url, "")
+        no_error(page)
+        before = first_kpi(page)
+        page.screenshot(path=artifacts / "overview.png", full_page=True)
+        sites = site_options(page)
+        assert len(sites) == 5
+        choose_site(page, sites[0])
+        after = first_kpi(page)
+        assert after != before
+        assert f"site={sites[0].replace(' ', '+')}" in page.url
+        page.screenshot(path=artifacts / "overview-filtered.png", full_page=True)
+        for title, path in PAGES.items():
+            if title == "Overview":
+                continue
+            open_page(page, title)
+            no_error(page)
+            # the filter persists across pages, in the sidebar and in the URL
+            assert f"site={sites[0].replace(' ', '+')}" in page.url
+            assert page.locator("h1").first.inner_text().startswith(title)
+            name = path or "overview"
+            page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+        # a shared link opens the same filtered view in a new session
+        goto(page, url, "", f"?site={sites[0].replace(' ', '+')}")
+        assert first_kpi(page) == after
+
+
+def test_empty_database_in_the_browser(serve, empty_dir, artifacts) -> None:  # noqa: ANN001
+    url = serve(empty_dir)
+    with browser_page() as page:
+        for path in ("", "sites", "drift", "health"):
+            goto(page, url, path)
+            wait_rendered(page)
+            no_error(page)
+            assert "has no predictions yet" in page.inner_text("body")
+        page.screenshot(path=artifacts / "empty.png", full_page=True)
