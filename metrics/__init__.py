@@ -17,9 +17,13 @@ from metrics._agreement import (
     percent_agreement_table,
 )
 from metrics._calibration import Calibration, calibration
+from metrics._cbpe import compare_estimates, estimate_performance
+from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
 from metrics._meta import Heterogeneity, heterogeneity
+from metrics._monitor import Alert, MonitorResult, monitor
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
 from metrics._multiplicity import adjust_pvalues
+from metrics._periods import Period, ReferenceWindow, months_in_data
 from metrics._proportions import (
     difference_ci,
     paired_difference_ci,
@@ -28,6 +32,7 @@ from metrics._proportions import (
     risk_ratio_ci,
 )
 from metrics._roc import compare_aucs, roc_auc
+from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
 from metrics._tests2x2 import mcnemar
 from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
@@ -68,4 +73,20 @@ __all__ = [
     "proportion_ci",
     "proportion_ci_arrays",
     "risk_ratio_ci",
+    "METHODS",
+    "Alert",
+    "DriftMethod",
+    "DriftResult",
+    "MonitorResult",
+    "Period",
+    "ReferenceWindow",
+    "Rule",
+    "compare_estimates",
+    "default_rules",
+    "ensure_rules_file",
+    "estimate_performance",
+    "get_method",
+    "load_rules",
+    "monitor",
+    "months_in_data",
 ]

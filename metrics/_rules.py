@@ -203,6 +203,27 @@ persistence = 1
 window_months = 2
 
 [[rule]]
+name = "sensitivity drop (site)"
+method = "two_proportion"
+metric = "sensitivity"
+group_by = ["site"]
+direction = "decrease"
+threshold = 0.05
+min_n = 30
+persistence = 1
+window_months = 2
+
+[[rule]]
+name = "specificity drop (site)"
+method = "two_proportion"
+metric = "specificity"
+group_by = ["site"]
+direction = "decrease"
+threshold = 0.03
+min_n = 100
+persistence = 2
+
+[[rule]]
 name = "AI-reference discordance rise"
 method = "two_proportion"
 metric = "discordance"
@@ -220,7 +241,8 @@ group_by = ["site", "finding"]
 direction = "both"
 threshold = 0.05
 min_n = 50
-persistence = 2
+persistence = 1
+window_months = 2
 
 [[rule]]
 name = "volume change"

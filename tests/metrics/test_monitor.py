@@ -1,0 +1,113 @@
+"""Monitoring finds what is planted and only that (demo data, two configurations)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from metrics._monitor import monitor
+from metrics._periods import ReferenceWindow, add_months, month_index
+from radqa.demo import default_config, generate_demo
+from radqa.store import memory_store
+
+
+def _load(out: Path, **kwargs):  # type: ignore[no-untyped-def]
+    """Demo files straight into an in-memory store (the ingest path is tested in tests/ingest)."""
+    files = generate_demo(out, **kwargs)
+    con = memory_store()
+    preds = f"read_parquet('{out}/predictions-*.parquet')"
+    con.execute(
+        f"""insert into studies (study_uid, site, modality, body_part, scanner_manufacturer,
+            scanner_model, scanner_software, station, study_datetime, patient_age, patient_sex)
+        select distinct study_uid, site, modality, body_part, scanner_manufacturer,
+            scanner_model, scanner_software, station, study_datetime::timestamp, patient_age,
+            patient_sex
+        from {preds}"""
+    )
+    con.execute(
+        f"""insert into predictions (study_uid, finding, model_name, model_version, score,
+            predicted, threshold, threshold_source, row_hash, batch_id)
+        select study_uid, finding, model_name, model_version, score, predicted::boolean,
+            threshold, 'file', 0, 1
+        from {preds}"""
+    )
+    reads = [str(p) for p in files.reads if p != files.reader_study]
+    con.execute(
+        """insert into reads (study_uid, finding, reader_pid, read_role, arm, label,
+            read_datetime, ai_assisted, row_hash, batch_id)
+        select study_uid, finding, reader_id, read_role, coalesce(arm, ''), label,
+            read_datetime, ai_assisted, 0, 2
+        from read_csv($files, union_by_name = true)""",
+        {"files": reads},
+    )
+    return con, json.loads(files.effects.read_text())
+
+
+def _matches(alert_group: dict[str, str], effect_group: dict[str, str]) -> bool:
+    """The alert is in the effect's group: same site, and every key both name agrees."""
+    shared = set(alert_group) & set(effect_group)
+    return "site" in shared and all(alert_group[k] == effect_group[k] for k in shared)
+
+
+def _check(con, doc) -> None:  # type: ignore[no-untyped-def]
+    reference = ReferenceWindow.first_months(len(doc["reference_months"]))
+    first_effect = min(e["start"] for e in doc["effects"])
+    before = [
+        m for m in doc["months"]
+        if m not in doc["reference_months"] and month_index(m) < month_index(first_effect)
+    ]  # fmt: skip
+    assert before, "the configuration must leave months between the reference and the effects"
+    false_alerts = []
+    for m in before:
+        false_alerts += [
+            (m, a.rule, a.group) for a in monitor(con, month=m, reference=reference).alerts
+        ]
+    assert false_alerts == []
+    missed = []
+    for effect in doc["effects"]:
+        found = []
+        for m in (effect["start"], add_months(effect["start"], 1)):
+            alerts = monitor(con, month=m, reference=reference).alerts
+            found += [a for a in alerts if _matches(a.group, effect["group"])]
+        if not found:
+            missed.append(effect["id"])
+    assert missed == []
+
+
+@pytest.mark.slow
+def test_demo_default_effects_found_and_nothing_else(tmp_path: Path) -> None:
+    con, doc = _load(tmp_path, studies=150_000, seed=7)
+    assert len(doc["effects"]) == 4
+    _check(con, doc)
+
+
+@pytest.mark.slow
+def test_other_seed_months_and_effect_starts(tmp_path: Path) -> None:
+    cfg = default_config()
+    starts = {"kobe-protocol-shift": 11, "osaka-ysio-software": 9, "busan-new-samsung": 15,
+              "tokyo-effusion-referrals": 13}  # fmt: skip
+    effects = tuple(dataclasses.replace(e, start=starts[e.id]) for e in cfg.effects)
+    cfg = dataclasses.replace(cfg, effects=effects)
+    con, doc = _load(tmp_path, studies=150_000, seed=23, end_month="2025-12", months=20, config=cfg)
+    assert [e["start"] for e in doc["effects"]] == ["2025-04", "2025-02", "2025-08", "2025-06"]
+    _check(con, doc)
+
+
+def test_alert_has_exactly_the_documented_keys(tmp_path: Path) -> None:
+    con, doc = _load(tmp_path, studies=40_000, seed=5)
+    start = next(e["start"] for e in doc["effects"] if e["kind"] == "new_scanner_model")
+    result = monitor(con, month=start, reference=ReferenceWindow.first_months(6))
+    alert = next(a for a in result.alerts if a.rule == "new scanner model")
+    d = alert.as_dict()
+    assert list(d) == ["rule", "metric", "value", "threshold", "group", "first_period",
+                       "periods", "evidence"]  # fmt: skip
+    assert list(d["evidence"]) == ["n", "n_reference", "p_value", "p_adjusted", "ci_low",
+                                   "ci_high", "method", "reference_value"]  # fmt: skip
+    assert d["group"] == {"site": "Busan Community Hospital", "scanner_model": "GC85A"}
+    assert d["first_period"] == start and d["periods"] == 1
+    assert set(result.results["status"]) <= {"ok", "drift", "insufficient data"}
+    assert {"reference_share", "month_share"} <= set(result.histograms.columns)
+    assert set(result.spc["metric"]) == {"sensitivity", "specificity", "positive_rate"}
