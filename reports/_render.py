@@ -260,7 +260,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                     title="Drift checks this month (groups per rule)")  # fmt: skip
     new = _table(t["new_categories"], [("What", "metric"), ("Site", "site"),
                                        ("Scanner", lambda r: _cell(r.get("scanner_model"))),
-                                       ("New value", "category"), ("Studies", "n"),
+                                       ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),
                                        ("Months running", "periods")],
                  title="New scanners and software versions (never seen in the reference)")  # fmt: skip
