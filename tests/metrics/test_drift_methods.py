@@ -1,0 +1,81 @@
+"""Drift methods against scipy on the same data, and the registry's errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from metrics import METHODS, get_method
+from metrics._drift_methods import chi2_homogeneity, psi_from_counts
+from metrics._monitor import adjust_per_month
+from metrics._multiplicity import adjust_pvalues
+from radqa.errors import InputError
+
+RNG = np.random.default_rng(3)
+CENTRES = (np.arange(50) + 0.5) / 50
+
+
+def test_chi2_equals_scipy_without_yates() -> None:
+    ref = RNG.integers(0, 40, (3, 1, 5)).astype(float)
+    cur = RNG.integers(0, 40, (3, 2, 5)).astype(float)
+    ref[0, 0, 1] = cur[0, :, 1] = 0  # a category absent from both: dropped
+    stat, p = chi2_homogeneity(ref, cur)
+    for g in range(3):
+        for t in range(2):
+            table = np.vstack([ref[g, 0], cur[g, t]])
+            r = stats.chi2_contingency(table[:, table.sum(0) > 0], correction=False)
+            assert stat[g, t] == pytest.approx(r.statistic) and p[g, t] == pytest.approx(r.pvalue)
+
+
+def test_ks_and_wasserstein_equal_scipy_on_binned_scores() -> None:
+    a = np.histogram(RNG.beta(2, 5, 800), bins=50, range=(0, 1))[0].astype(float)
+    b = np.histogram(RNG.beta(2.6, 5, 500), bins=50, range=(0, 1))[0].astype(float)
+    ks = get_method("ks").compute(a[None, None], b[None, None])
+    raw_a, raw_b = np.repeat(CENTRES, a.astype(int)), np.repeat(CENTRES, b.astype(int))
+    ref = stats.ks_2samp(raw_b, raw_a, method="asymp")
+    assert ks.value[0, 0] == pytest.approx(ref.statistic)
+    # limiting Kolmogorov distribution vs scipy's finite-n asymptotic one: close, not equal
+    assert ks.p_value[0, 0] == pytest.approx(ref.pvalue, rel=0.25)
+    w = get_method("wasserstein").compute(a[None, None], b[None, None])
+    assert w.value[0, 0] == pytest.approx(stats.wasserstein_distance(CENTRES, CENTRES, a, b))
+
+
+def test_psi_formula_and_no_shift() -> None:
+    # two bins 0.5/0.5 vs 0.25/0.75: (0.25-0.5) ln(0.5) + (0.75-0.5) ln(1.5)
+    assert psi_from_counts([50, 50], [25, 75]) == pytest.approx(
+        -0.25 * np.log(0.5) + 0.25 * np.log(1.5)
+    )
+    a = np.histogram(RNG.beta(2, 5, 5000), bins=50, range=(0, 1))[0].astype(float)
+    same = get_method("psi").compute(a[None, None], a[None, None])
+    assert same.value[0, 0] == pytest.approx(0.0) and same.p_value[0, 0] == pytest.approx(1.0)
+
+
+def test_two_proportion_fisher_and_newcombe_fagerland() -> None:
+    # Fagerland, Lydersen & Laake 2015: 7/34 vs 1/34, Newcombe (0.019, 0.34)
+    r = get_method("two_proportion").compute(
+        np.array([1.0]), np.array([34.0]), np.array([[7.0]]), np.array([[34.0]])
+    )
+    assert r.value[0, 0] == pytest.approx(6 / 34)
+    assert round(r.ci_low[0, 0], 3) == 0.019 and round(r.ci_high[0, 0], 2) == 0.34
+    assert r.p_value[0, 0] == pytest.approx(stats.fisher_exact([[7, 27], [1, 33]])[1])
+
+
+def test_poisson_volume_no_change_has_p_one() -> None:
+    r = get_method("poisson").compute(np.array([[600.0]]), 6, np.array([[100.0, 160.0]]))
+    assert r.value[0].tolist() == pytest.approx([0.0, 0.6])
+    assert r.p_value[0, 0] == pytest.approx(1.0) and r.p_value[0, 1] < 0.001
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(InputError) as e:
+        get_method("psl")
+    assert str(e.value) == f"unknown drift method 'psl'; valid keys: {', '.join(sorted(METHODS))}"
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_adjust_per_month_equals_adjust_pvalues(method: str) -> None:
+    p = RNG.random((4, 25)) ** 3
+    p[1, 3] = np.nan
+    expected = np.array([adjust_pvalues(row, method=method) for row in p])
+    np.testing.assert_allclose(adjust_per_month(p, method), expected, equal_nan=True)
