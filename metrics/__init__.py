@@ -18,7 +18,15 @@ from metrics._agreement import (
 )
 from metrics._calibration import Calibration, calibration
 from metrics._cbpe import compare_estimates, estimate_performance
+from metrics._claims import ClaimCheck, claim_check
 from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
+from metrics._filters import AGE_BANDS, Filters
+from metrics._grouped import (
+    discordant_cases,
+    label_completeness,
+    overview_counts,
+    summarize,
+)
 from metrics._meta import Heterogeneity, heterogeneity
 from metrics._monitor import Alert, MonitorResult, monitor
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
@@ -33,11 +41,21 @@ from metrics._proportions import (
 )
 from metrics._roc import compare_aucs, roc_auc
 from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
+from metrics._store_agreement import reader_agreement
 from metrics._tests2x2 import mcnemar
 from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
 
 __all__ = [
+    "AGE_BANDS",
+    "ClaimCheck",
+    "Filters",
+    "claim_check",
+    "discordant_cases",
+    "label_completeness",
+    "overview_counts",
+    "reader_agreement",
+    "summarize",
     "DesignChoice",
     "TrialTables",
     "infer_design",

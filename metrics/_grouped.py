@@ -52,7 +52,8 @@ METHODS = {
 }
 
 _ESTIMATES = [*PROPORTIONS, "auc", "kappa", "agreement"]
-_NEEDS_BOTH_CLASSES = ("sensitivity", "specificity", "auc", "kappa")
+#: estimate -> which missing reference class makes it undefined ("pos", "neg" or "both")
+_NEEDS_CLASS = {"sensitivity": "pos", "specificity": "neg", "auc": "both", "kappa": "both"}
 
 
 def _check_min_n(min_n: int) -> int:
@@ -349,7 +350,9 @@ def _flag_insufficient(
         cols = [name, f"{name}_low", f"{name}_high"] + (
             [f"{name}_se"] if name in ("auc", "kappa") else []
         )
-        blank = small | ((no_pos | no_neg) if name in _NEEDS_BOTH_CLASSES else False)
+        need = _NEEDS_CLASS.get(name)
+        lacking = {"pos": no_pos, "neg": no_neg, "both": no_pos | no_neg}.get(need, False)
+        blank = small | lacking
         out.loc[blank, cols] = np.nan
     out["insufficient"] = small | no_pos | no_neg
     out["insufficient_reason"] = pd.Series(reason, index=out.index).replace("", None)

@@ -1,0 +1,156 @@
+"""Check a vendor's published figure against local performance, group by group.
+
+A claim such as "97.4 % accuracy, holding across scanner models" is two statements: the figure
+(is each group's interval compatible with it?) and its homogeneity (do the groups differ more
+than chance allows?). :func:`claim_check` answers both from :func:`metrics.summarize`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from metrics._filters import Filters
+from metrics._grouped import DEFAULT_MIN_N, summarize
+from metrics._meta import Heterogeneity, heterogeneity
+from radqa.errors import InputError
+
+#: metric -> (numerator, denominator) columns of the summary, for the logit-scale meta-analysis.
+_PROPORTIONS = {
+    "sensitivity": ("tp", ("tp", "fn")),
+    "specificity": ("tn", ("tn", "fp")),
+    "ppv": ("tp", ("tp", "fp")),
+    "npv": ("tn", ("tn", "fn")),
+    "accuracy": ("agree", ("tp", "tn", "fp", "fn")),
+    "agreement": ("agree", ("tp", "tn", "fp", "fn")),
+}
+METRICS = (*_PROPORTIONS, "auc", "kappa")
+
+CONSISTENT, BELOW, INSUFFICIENT = "consistent with claim", "below claim", "insufficient data"
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimCheck:
+    """The result of :func:`claim_check`.
+
+    Attributes
+    ----------
+    metric, claimed, alpha :
+        What was checked.
+    groups : DataFrame
+        Group columns, ``n_labelled``, ``estimate``, ``low``, ``high``, ``verdict`` and
+        ``above_claim`` (the whole interval lies above the figure).
+    heterogeneity : Heterogeneity or None
+        Cochran's Q and I^2 across the groups with enough data (logit scale for proportions,
+        identity for AUC and kappa); None with fewer than two such groups.
+    """
+
+    metric: str
+    claimed: float
+    alpha: float
+    groups: pd.DataFrame
+    heterogeneity: Heterogeneity | None
+
+    @property
+    def below(self) -> pd.DataFrame:
+        """The groups whose interval lies wholly below the claimed figure."""
+        return self.groups[self.groups["verdict"] == BELOW]
+
+    @property
+    def homogeneous(self) -> bool | None:
+        """False when Cochran's Q rejects equal performance across groups at ``alpha``."""
+        if self.heterogeneity is None:
+            return None
+        return bool(self.heterogeneity.q_p_value >= self.alpha)
+
+
+def claim_check(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    metric: str = "accuracy",
+    claimed: float = 0.974,
+    by: tuple[str, ...] | list[str] = ("modality",),
+    filters: Filters | None = None,
+    alpha: float = 0.05,
+    min_n: int = DEFAULT_MIN_N,
+) -> ClaimCheck:
+    """Is a published figure compatible with local performance in every group?
+
+    Parameters
+    ----------
+    metric : {"sensitivity", "specificity", "ppv", "npv", "accuracy", "agreement", "auc", "kappa"}
+        ``agreement`` is percent agreement of the AI with the reference (the same value as
+        accuracy, with the percent-agreement interval).
+    claimed : float
+        The vendor's figure, as a fraction (0.974, not 97.4).
+    by, filters, alpha, min_n :
+        As in :func:`metrics.summarize`.
+
+    Returns
+    -------
+    ClaimCheck
+        Per group a verdict: ``"below claim"`` when the (1 - alpha) interval lies wholly
+        below ``claimed``; ``"insufficient data"`` when the group is flagged insufficient or
+        the estimate is undefined; otherwise ``"consistent with claim"``. A claim is a lower
+        bound on performance, so an interval wholly *above* the figure is also consistent;
+        ``above_claim`` marks those groups.
+
+    Notes
+    -----
+    Each group is judged by its own interval; with many groups some will fall below by chance
+    alone, so read the verdicts together with the heterogeneity test (Cochran 1954; I^2 of
+    Higgins & Thompson 2002) that says whether the groups differ at all.
+    """
+    if metric not in METRICS:
+        raise InputError(f"unknown metric {metric!r}; valid metrics are: {', '.join(METRICS)}")
+    if not isinstance(claimed, int | float) or not -1.0 <= float(claimed) <= 1.0:
+        raise InputError(
+            f"claimed is {claimed!r}; expected a fraction such as 0.974 (not a percentage)"
+        )
+    summary = summarize(con, by=by, filters=filters, alpha=alpha, min_n=min_n)
+    keys = [c for c in summary.columns if c in tuple(by)]
+    est = summary[metric].to_numpy(dtype=float)
+    low = summary[f"{metric}_low"].to_numpy(dtype=float)
+    high = summary[f"{metric}_high"].to_numpy(dtype=float)
+    unusable = summary["insufficient"].to_numpy(dtype=bool) | np.isnan(est)
+    verdict = np.where(unusable, INSUFFICIENT, np.where(high < claimed, BELOW, CONSISTENT))
+    groups = summary[keys].copy()
+    groups["n_labelled"] = summary["n_labelled"]
+    groups["estimate"], groups["low"], groups["high"] = est, low, high
+    groups["verdict"] = verdict
+    groups["above_claim"] = ~unusable & (low > claimed)
+    het = _heterogeneity(summary[~unusable], keys, metric, alpha)
+    return ClaimCheck(metric, float(claimed), alpha, groups.reset_index(drop=True), het)
+
+
+def _heterogeneity(
+    summary: pd.DataFrame, keys: list[str], metric: str, alpha: float
+) -> Heterogeneity | None:
+    """Q and I^2 across the usable groups (None with fewer than two)."""
+    if len(summary) < 2:
+        return None
+    labels = (
+        summary[keys].astype(str).agg(" / ".join, axis=1) if keys else pd.Series(["all"])
+    ).to_numpy()
+    if metric in _PROPORTIONS:
+        num, den = _PROPORTIONS[metric]
+        count = (summary["tp"] + summary["tn"] if num == "agree" else summary[num]).to_numpy(
+            dtype=float
+        )
+        nobs = sum(summary[c] for c in den).to_numpy(dtype=float)
+        frame = pd.DataFrame({"label": labels, "count": count, "nobs": nobs})
+        return heterogeneity(frame, scale="logit", alpha=alpha)
+    frame = pd.DataFrame(
+        {
+            "label": labels,
+            "value": summary[metric].to_numpy(dtype=float),
+            "se": summary[f"{metric}_se"].to_numpy(dtype=float),
+        }
+    )
+    frame = frame[frame["se"] > 0]
+    if len(frame) < 2:
+        return None
+    return heterogeneity(frame, scale="identity", alpha=alpha)
