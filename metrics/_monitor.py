@@ -39,6 +39,7 @@ import pandas as pd
 
 from metrics import _spc
 from metrics._drift_methods import DriftResult, get_method
+from metrics._multiplicity import adjust_pvalue_rows
 from metrics._periods import (
     ReferenceWindow,
     ResolvedReference,
@@ -49,7 +50,6 @@ from metrics._periods import (
     month_start,
 )
 from metrics._rules import STUDY_DIMS, Rule, default_rules
-from radqa.errors import InputError
 
 SCORE_BINS = 50
 PRED_DIMS = (*STUDY_DIMS, "finding", "model_version")
@@ -261,32 +261,6 @@ def _float(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def adjust_per_month(p: npt.ArrayLike, method: str) -> npt.NDArray[np.float64]:
-    """Holm (1979) or Benjamini-Hochberg (1995) adjusted p-values, one family per row of ``p``.
-
-    Row ``i`` (a month) holds that month's groups; NaN is left out of the family and stays NaN.
-    Equals :func:`metrics.adjust_pvalues` row by row (statsmodels ``multipletests``), which is
-    not called here because it runs a full garbage collection on every call (0.2 s each).
-    """
-    arr = np.asarray(p, dtype=float)
-    flat = arr.reshape(arr.shape[0], -1)
-    order = np.argsort(flat, axis=1, kind="stable")  # NaN sorts last
-    ps = np.take_along_axis(flat, order, axis=1)
-    m = (~np.isnan(flat)).sum(axis=1, keepdims=True)
-    j = np.arange(1, flat.shape[1] + 1)[None, :]
-    if method == "holm":
-        adj = np.fmax.accumulate(np.minimum(1.0, (m - j + 1) * ps), axis=1)
-    elif method == "bh":
-        scaled = np.minimum(1.0, m / j * ps)
-        adj = np.fmin.accumulate(scaled[:, ::-1], axis=1)[:, ::-1]
-    else:
-        raise InputError(f"unknown p-value adjustment {method!r}; expected 'holm' or 'bh'")
-    adj = np.where(np.isnan(ps), np.nan, adj)
-    out = np.empty_like(flat)
-    np.put_along_axis(out, order, adj, axis=1)
-    return out.reshape(arr.shape)
-
-
 def _status(
     rule: Rule, res: DriftResult, has_test: bool
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_]]:
@@ -296,7 +270,7 @@ def _status(
     p_adj = np.full(res.value.shape, np.nan)
     if has_test:  # one family per month: the month's groups (and categories) with enough data
         p = np.where(sufficient, res.p_value, np.nan)
-        p_adj = np.moveaxis(adjust_per_month(np.moveaxis(p, 1, 0), rule.correction), 0, 1)
+        p_adj = np.moveaxis(adjust_pvalue_rows(np.moveaxis(p, 1, 0), rule.correction), 0, 1)
     if res.signal_up is not None and res.signal_down is not None:
         up, down = res.signal_up, res.signal_down
     else:

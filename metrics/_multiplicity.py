@@ -61,7 +61,47 @@ def adjust_pvalues(p: npt.ArrayLike, *, method: str = "holm") -> npt.NDArray[np.
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"p-value [{i}] is {float(flat[i])!r}; expected a number between 0 and 1")
+    sm_method = _METHODS[key]
+    if sm_method in _ROWWISE:
+        return adjust_pvalue_rows(flat[None, :], sm_method)[0].reshape(arr.shape)
     out = np.full(flat.shape, np.nan)
     if ok.any():
-        out[ok] = multipletests(flat[ok], method=_METHODS[key])[1]
+        out[ok] = multipletests(flat[ok], method=sm_method)[1]
+    return out.reshape(arr.shape)
+
+
+_ROWWISE = ("holm", "fdr_bh", "bonferroni")
+
+
+def adjust_pvalue_rows(p: npt.ArrayLike, method: str) -> npt.NDArray[np.float64]:
+    """Holm, Benjamini-Hochberg or Bonferroni adjustment with one family per row of ``p``.
+
+    Vectorised over rows (e.g. one family per month, its groups in the columns); NaN is left out
+    of its row's family and stays NaN. Gives the numbers of statsmodels ``multipletests`` (the
+    tests check it), which is not called here because it runs a full garbage collection on every
+    call (0.2 s each: minutes over a monitoring run). ``method``: holm, fdr_bh (alias bh),
+    bonferroni.
+    """
+    method = {"bh": "fdr_bh"}.get(method, method)
+    arr = np.asarray(p, dtype=float)
+    flat = arr.reshape(arr.shape[0], -1)
+    order = np.argsort(flat, axis=1, kind="stable")  # NaN sorts last
+    ps = np.take_along_axis(flat, order, axis=1)
+    m = (~np.isnan(flat)).sum(axis=1, keepdims=True)
+    j = np.arange(1, flat.shape[1] + 1)[None, :]
+    if method == "holm":
+        adj = np.fmax.accumulate(np.minimum(1.0, (m - j + 1) * ps), axis=1)
+    elif method == "fdr_bh":
+        scaled = np.minimum(1.0, m / j * ps)
+        scaled = np.where(np.isnan(scaled), np.inf, scaled)
+        adj = np.minimum.accumulate(scaled[:, ::-1], axis=1)[:, ::-1]
+    elif method == "bonferroni":
+        adj = np.minimum(1.0, m * ps)
+    else:
+        raise InputError(
+            f"unknown p-value adjustment {method!r}; expected one of holm, bh, bonferroni"
+        )
+    adj = np.where(np.isnan(ps), np.nan, adj)
+    out = np.empty_like(flat)
+    np.put_along_axis(out, order, adj, axis=1)
     return out.reshape(arr.shape)

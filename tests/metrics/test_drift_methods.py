@@ -8,8 +8,6 @@ from scipy import stats
 
 from metrics import METHODS, get_method
 from metrics._drift_methods import chi2_homogeneity, psi_from_counts
-from metrics._monitor import adjust_per_month
-from metrics._multiplicity import adjust_pvalues
 from radqa.errors import InputError
 
 RNG = np.random.default_rng(3)
@@ -71,11 +69,3 @@ def test_unknown_key_lists_valid_keys() -> None:
     with pytest.raises(InputError) as e:
         get_method("psl")
     assert str(e.value) == f"unknown drift method 'psl'; valid keys: {', '.join(sorted(METHODS))}"
-
-
-@pytest.mark.parametrize("method", ["holm", "bh"])
-def test_adjust_per_month_equals_adjust_pvalues(method: str) -> None:
-    p = RNG.random((4, 25)) ** 3
-    p[1, 3] = np.nan
-    expected = np.array([adjust_pvalues(row, method=method) for row in p])
-    np.testing.assert_allclose(adjust_per_month(p, method), expected, equal_nan=True)

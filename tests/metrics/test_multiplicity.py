@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from statsmodels.stats.multitest import multipletests
 
-from metrics._multiplicity import adjust_pvalues
+from metrics._multiplicity import adjust_pvalue_rows, adjust_pvalues
 from radqa.errors import InputError
 
 P = [0.01, 0.04, 0.03, 0.005, 0.20]
@@ -56,3 +57,21 @@ def test_errors():
         InputError, match=r"p-value \[1\] is 1.2; expected a number between 0 and 1"
     ):
         adjust_pvalues([0.1, 1.2])
+
+
+@pytest.mark.parametrize(
+    ("method", "sm"), [("holm", "holm"), ("bh", "fdr_bh"), ("bonferroni", "bonferroni")]
+)
+def test_row_families_equal_statsmodels_row_by_row(method: str, sm: str) -> None:
+    rng = np.random.default_rng(11)
+    p = rng.random((4, 25)) ** 3
+    p[1, 3] = np.nan
+    p[2, 7] = p[2, 8]  # ties
+    expected = np.full_like(p, np.nan)
+    for i, row in enumerate(p):
+        ok = ~np.isnan(row)
+        expected[i, ok] = multipletests(row[ok], method=sm)[1]
+    np.testing.assert_allclose(adjust_pvalue_rows(p, method), expected, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        adjust_pvalues(p[1], method=method), expected[1], rtol=1e-12, equal_nan=True
+    )
