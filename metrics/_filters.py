@@ -186,7 +186,7 @@ def where_clause(
         parts.append(f"{column} in ({', '.join('$' + n for n in names)})")
     if not parts:
         return "", {}
-    return "where " + "\n  and ".join(parts), params
+    return "where " + "\n      and ".join(parts), params
 
 
 # ------------------------------------------------------------------ SQL assembly
