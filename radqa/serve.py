@@ -30,8 +30,12 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
         if not ok:
             raise ConfigError(
                 f"refusing to listen on {host} without a login: {why}. Configure OIDC in "
-                ".streamlit/secrets.toml ([auth] redirect_uri, cookie_secret, client_id, "
-                "client_secret, server_metadata_url) or listen on 127.0.0.1."
+                ".streamlit/secrets.toml in the folder `radqa serve` runs from: [auth] "
+                'redirect_uri = "https://<this host>/oauth2callback", cookie_secret (a long '
+                "random string), client_id, client_secret, server_metadata_url = "
+                '"https://<provider>/.well-known/openid-configuration"; and [radqa] roles_claim '
+                '(default "roles"), the ID-token claim that lists viewer, reviewer or admin. '
+                "Or listen on 127.0.0.1."
             )
     env = {**os.environ, "RADQA_DATA_DIR": str(Path(data_dir).resolve())}
     cmd = [

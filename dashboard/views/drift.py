@@ -85,7 +85,8 @@ else:
     if part.empty:
         st.info("No scores for this combination.")
     else:
-        x = [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(part["bin_low"], part["bin_high"], strict=True)]
+        x = ((part["bin_low"] + part["bin_high"]) / 2).to_numpy()
+        width = float((part["bin_high"] - part["bin_low"]).median())
         fig = go.Figure()
         n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
         fig.add_trace(
@@ -95,6 +96,7 @@ else:
                 name=f"reference (n = {n_ref})",
                 marker_color=_charts.OKABE_ITO[0],
                 opacity=0.75,
+                width=width,
             )
         )
         fig.add_trace(
@@ -104,6 +106,7 @@ else:
                 name=f"{month} (n = {n_mon})",
                 marker_color=_charts.OKABE_ITO[1],
                 opacity=0.75,
+                width=width,
             )
         )
         _charts.layout(

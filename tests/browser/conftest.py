@@ -49,11 +49,14 @@ def chromium() -> None:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., str]]:
-    """``serve(data_dir, cwd=None) -> base URL``; the servers stop after the test."""
+    """``serve(data_dir, cwd=None, port=None) -> base URL``; the servers stop after the test.
+
+    ``cwd`` is where ``radqa serve`` runs: Streamlit reads ``.streamlit/secrets.toml`` there.
+    """
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(data_dir: Path, cwd: Path | None = None) -> str:
-        port = free_port()
+    def start(data_dir: Path, cwd: Path | None = None, port: int | None = None) -> str:
+        port = port or free_port()
         proc = subprocess.Popen(
             [str(RADQA), "--data-dir", str(data_dir), "serve", "--port", str(port)],
             cwd=cwd or data_dir,

@@ -1,0 +1,71 @@
+"""A full OIDC login and logout in the browser, against a local mock identity provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.bench import browser_page, goto, wait_rendered
+from tests.browser.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+SECRETS = """
+[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "radqa-browser-test-cookie-secret"
+client_id = "radqa"
+client_secret = "radqa-secret"
+server_metadata_url = "http://localhost:{idp_port}/.well-known/openid-configuration"
+
+[radqa]
+roles_claim = "groups"
+"""
+
+
+@pytest.fixture
+def idp():  # noqa: ANN201
+    mock = pytest.importorskip("oidc_provider_mock")
+    users = [
+        mock.User(
+            sub="alice@example.org",
+            claims={"email": "alice@example.org", "name": "Alice", "groups": ["radqa-reviewer"]},
+        )
+    ]
+    with mock.run_server_in_thread(user_claims=users) as server:
+        yield server
+
+
+def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> None:  # noqa: ANN001
+    port = free_port()
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        SECRETS.format(port=port, idp_port=idp.server_port)
+    )
+    url = serve(demo_dir, cwd=tmp_path, port=port)
+    with browser_page() as page:
+        goto(page, url, "")
+        body = page.inner_text("body")
+        assert "Please log in" in body
+        assert page.locator('[data-testid="stMetricValue"]').count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        page.screenshot(path=artifacts / "login.png")
+        page.get_by_role("button", name="Log in").click()
+        # the mock provider's consent form: one click on the predefined user
+        page.get_by_role("button", name="alice@example.org").click()
+        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+        wait_rendered(page)
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "Logged in as alice@example.org (reviewer, viewer)" in sidebar
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Case review" in nav
+        assert "Data health" not in nav and "Reports & exports" not in nav
+        page.screenshot(path=artifacts / "logged-in.png")
+        page.get_by_role("button", name="Log out").click()
+        # Streamlit ends the session at the provider too (RP-initiated logout): confirm there
+        page.get_by_role("button", name="End session").click(timeout=60_000)
+        page.wait_for_selector("text=Please log in", timeout=120_000)
+        wait_rendered(page)
+        assert page.locator('[data-testid="stMetricValue"]').count() == 0
+        # a fresh visit stays logged out
+        goto(page, url, "")
+        assert "Please log in" in page.inner_text("body")
