@@ -24,12 +24,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from metrics._filters import Filters
-from metrics._grouped import label_completeness, summarize
-from metrics._meta import heterogeneity
-from metrics._monitor import MonitorResult, monitor
-from metrics._periods import ReferenceWindow, ResolvedReference, add_months, month_start
-from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
+from metrics import (
+    Filters,
+    MonitorResult,
+    ReferenceWindow,
+    Rule,
+    default_rules,
+    ensure_rules_file,
+    estimate_performance,
+    heterogeneity,
+    label_completeness,
+    load_rules,
+    monitor,
+    summarize,
+)
+from metrics._periods import ResolvedReference, add_months, month_start
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info
 from reports._render import alert_readings
@@ -401,13 +410,15 @@ def build_monthly_report(
     )  # fmt: skip
     tables.update(_drift_tables(result, month))
     tables.update(_agreement_and_pending(con, month, ref, s, notes))
-    estimated = getattr(result, "estimated", None)
-    if isinstance(estimated, pd.DataFrame):
+    estimated = estimate_performance(
+        con, month=month, reference=s.reference, by=("site", "finding"), alpha=s.alpha
+    )
+    if len(estimated):
         tables["estimated_performance"] = estimated
     else:
         notes.append(
-            "Estimated performance for pending weeks (CBPE): not shown, metrics.monitor does not "
-            "provide estimates in this version; the weekly label completeness is shown instead."
+            f"Estimated performance (CBPE): every study of {month} has its reads; nothing to "
+            "estimate."
         )
     tables["model_versions"] = _model_versions(con, month, ref, s)
     alerts = result.alerts_as_dicts()
