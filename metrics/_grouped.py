@@ -200,19 +200,20 @@ def placement_auc(
     scores exactly. The AUC is the exact ratio ``sum(2 #below + #tied) / (2 n_pos n_neg)``.
     """
     n_pos, n_neg = np.asarray(n_pos, dtype=np.int64), np.asarray(n_neg, dtype=np.int64)
-    groups = np.arange(n_pos.size, dtype=float)
-    key_pos = _sorted(np.repeat(groups, n_pos) + 1j * np.asarray(pos, dtype=float))
-    key_neg = _sorted(np.repeat(groups, n_neg) + 1j * np.asarray(neg, dtype=float))
-    g_pos, g_neg = key_pos.real.astype(np.int64), key_neg.real.astype(np.int64)
-    end_pos = np.cumsum(n_pos)
-    start_neg = np.cumsum(n_neg) - n_neg
-    # four binary searches; numpy releases the GIL in searchsorted, so they run in parallel
-    jobs = [(key_neg, key_pos, "left"), (key_neg, key_pos, "right")]
-    jobs += [(key_pos, key_neg, "left"), (key_pos, key_neg, "right")]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        neg_lo, neg_hi, pos_lo, pos_hi = pool.map(lambda job: np.searchsorted(*job), jobs)
-    twice_v10 = 2 * (neg_lo - start_neg[g_pos]) + (neg_hi - neg_lo)
-    twice_v01 = 2 * (end_pos[g_neg] - pos_hi) + (pos_hi - pos_lo)
+    g_pos, key_pos = _keys(n_pos, pos)
+    g_neg, key_neg = _keys(n_neg, neg)
+    # Where each positive falls among the negatives: before it lie the negatives of earlier
+    # groups and those below it; between "left" and "right" lie the tied ones. numpy releases
+    # the GIL in searchsorted, so the two searches run side by side.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lo, hi = pool.map(lambda side: np.searchsorted(key_neg, key_pos, side), ("left", "right"))
+    start_pos, start_neg = np.cumsum(n_pos) - n_pos, np.cumsum(n_neg) - n_neg
+    twice_v10 = 2 * (lo - start_neg[g_pos]) + (hi - lo)
+    # The same positions counted from the negatives' side: positive i is below negative j
+    # exactly when hi[i] <= j, and at most equal to it when lo[i] <= j.
+    pos_below = np.cumsum(np.bincount(hi, minlength=neg.size + 1))[:-1]
+    pos_upto = np.cumsum(np.bincount(lo, minlength=neg.size + 1))[:-1]
+    twice_v01 = 2 * (start_pos[g_neg] + n_pos[g_neg] - pos_upto) + (pos_upto - pos_below)
     size = n_pos.size
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = np.bincount(g_pos, weights=twice_v10, minlength=size) / (2.0 * n_pos * n_neg)
@@ -228,11 +229,16 @@ def placement_auc(
     )
 
 
-def _sorted(keys: np.ndarray) -> np.ndarray:
-    """``keys`` in (real, imaginary) order; a linear check skips the sort when already so."""
+def _keys(sizes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group index per score and the keys ``group + 1j * score`` in (group, score) order."""
+    group = np.repeat(np.arange(sizes.size), sizes)
+    keys = np.empty(group.size, dtype=complex)
+    keys.real, keys.imag = group, np.asarray(scores, dtype=float)
     re, im = keys.real, keys.imag
     ordered = (re[1:] > re[:-1]) | ((re[1:] == re[:-1]) & (im[1:] >= im[:-1]))
-    return keys if ordered.all() else np.sort(keys)
+    if not ordered.all():  # scores not ascending within groups: sort (group order is kept)
+        keys = np.sort(keys)
+    return group, keys
 
 
 def estimates_from_counts(
@@ -350,7 +356,7 @@ def _flag_insufficient(
         cols = [name, f"{name}_low", f"{name}_high"] + (
             [f"{name}_se"] if name in ("auc", "kappa") else []
         )
-        need = _NEEDS_CLASS.get(name)
+        need = _NEEDS_CLASS.get(name, "")
         lacking = {"pos": no_pos, "neg": no_neg, "both": no_pos | no_neg}.get(need, False)
         blank = small | lacking
         out.loc[blank, cols] = np.nan
@@ -479,7 +485,7 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     """
     row = con.execute(
         f"""
-        with ref as ({sql_text("reference_standard")}),
+        with ref as ({sql_text("reference_label")}),
         pairs as (select distinct study_uid, finding from predictions)
         select
             (select count(*) from studies),
