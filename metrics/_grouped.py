@@ -481,21 +481,37 @@ def discordant_cases(
     where, params = where_clause(filters)
     condition = _KINDS[kind]
     where = f"{where}\n  and {condition}" if where else f"where {condition}"
+    # the lean reference for the scan; the reader count only for the rows shown
     sql = f"""
-        with ref as ({sql_text("reference_standard")})
-        select
-            case when f.predicted then 'fp' else 'fn' end as kind,
-            f.study_uid, f.finding, f.model_name, f.model_version,
-            f.score, f.threshold, f.threshold_source,
-            ref.ref_label, ref.ref_source, ref.n_readers, ref.any_ai_assisted,
-            s.site, s.modality, s.body_part, s.scanner_manufacturer, s.scanner_model,
-            s.study_datetime, s.patient_age, s.patient_sex, s.patient_pid
-        from predictions as f
-        join ref on ref.study_uid = f.study_uid and ref.finding = f.finding
-        left join studies as s on s.study_uid = f.study_uid
-        {where}
-        order by abs(f.score - f.threshold) desc, f.study_uid, f.finding, f.model_name
-        limit $limit
+        with ref as ({sql_text("reference_label")}),
+        shown as (
+            select
+                case when f.predicted then 'fp' else 'fn' end as kind,
+                f.study_uid, f.finding, f.model_name, f.model_version,
+                f.score, f.threshold, f.threshold_source,
+                ref.ref_label, ref.ref_source, ref.any_ai_assisted,
+                s.site, s.modality, s.body_part, s.scanner_manufacturer, s.scanner_model,
+                s.study_datetime, s.patient_age, s.patient_sex, s.patient_pid
+            from predictions as f
+            join ref on ref.study_uid = f.study_uid and ref.finding = f.finding
+            left join studies as s on s.study_uid = f.study_uid
+            {where}
+            order by abs(f.score - f.threshold) desc, f.study_uid, f.finding, f.model_name
+            limit $limit
+        ),
+        readers as (
+            select r.study_uid, r.finding, count(distinct r.reader_pid) as n_readers
+            from reads as r
+            semi join shown on shown.study_uid = r.study_uid and shown.finding = r.finding
+            where r.arm = ''
+            group by r.study_uid, r.finding
+        )
+        select shown.*, readers.n_readers
+        from shown
+        left join readers on readers.study_uid = shown.study_uid
+            and readers.finding = shown.finding
+        order by abs(shown.score - shown.threshold) desc, shown.study_uid, shown.finding,
+            shown.model_name
     """
     return con.execute(sql, {**params, "limit": limit}).df()
 

@@ -2,7 +2,8 @@
 -- precedence as reference_standard.sql (adjudication > consensus > majority of primary and second
 -- reads > the earliest primary read; clinical reads only; no row = pending), without the columns
 -- those queries do not need (n_readers costs a distinct count). tests/metrics/test_grouped.py
--- checks that both files give the same label on every precedence case and on random reads.
+-- checks that both files give the same label and source on every precedence case and on
+-- random reads.
 --
 -- "Latest adjudication's label" is max(read time * 2 + label) with the label in the low bit: one
 -- plain max instead of arg_max, and reads at the same instant resolve to label 1 deterministically.
@@ -32,5 +33,12 @@ select
         when indep_pos * 2 < indep_n then 0
         else coalesce(first_primary, first_indep) & 1
     end::tinyint as ref_label,
+    case
+        when adj is not null then 'adjudication'
+        when cons is not null then 'consensus'
+        when indep_n = 1 then 'single read'
+        when indep_pos * 2 <> indep_n then 'majority'
+        else 'majority tie: primary read'
+    end as ref_source,
     any_ai_assisted
 from per_key

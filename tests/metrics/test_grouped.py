@@ -250,8 +250,9 @@ def test_lean_reference_label_equals_reference_standard():
             }
         ),
     )
-    full = f"select study_uid, finding, ref_label from ({sql_text('reference_standard')})"
-    lean = f"select study_uid, finding, ref_label from ({sql_text('reference_label')})"
+    cols = "study_uid, finding, ref_label, ref_source"
+    full = f"select {cols} from ({sql_text('reference_standard')})"
+    lean = f"select {cols} from ({sql_text('reference_label')})"
     a = con.execute(f"{full} except {lean}").fetchall()
     b = con.execute(f"{lean} except {full}").fetchall()
     total = con.execute(f"select count(*) from ({lean})").fetchall()[0][0]
@@ -394,6 +395,7 @@ def test_discordant_cases_lists_false_negatives_and_positives():
     assert margins == sorted(margins, reverse=True)
     assert len(discordant_cases(con, kind="fp", limit=10_000)) == len(fp)
     assert {"patient_pid", "ref_source", "site"} <= set(both.columns)
+    assert set(both.n_readers) == {1} and set(both.ref_source) == {"single read"}
     with pytest.raises(InputError, match="unknown kind 'tp'; valid kinds are: fn, fp, both"):
         discordant_cases(con, kind="tp")
 
