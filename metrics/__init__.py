@@ -18,7 +18,7 @@ from metrics._agreement import (
 )
 from metrics._calibration import Calibration, calibration
 from metrics._cbpe import compare_estimates, estimate_performance
-from metrics._claims import ClaimCheck, claim_check
+from metrics._claims import claim_check
 from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
 from metrics._filters import AGE_BANDS, Filters
 from metrics._grouped import (
@@ -48,7 +48,6 @@ from metrics._types import Estimate, TestResult
 
 __all__ = [
     "AGE_BANDS",
-    "ClaimCheck",
     "Filters",
     "claim_check",
     "discordant_cases",

@@ -7,8 +7,6 @@ than chance allows?). :func:`claim_check` answers both from :func:`metrics.summa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -32,41 +30,6 @@ METRICS = (*_PROPORTIONS, "auc", "kappa")
 CONSISTENT, BELOW, INSUFFICIENT = "consistent with claim", "below claim", "insufficient data"
 
 
-@dataclass(frozen=True, eq=False)
-class ClaimCheck:
-    """The result of :func:`claim_check`.
-
-    Attributes
-    ----------
-    metric, claimed, alpha :
-        What was checked.
-    groups : DataFrame
-        Group columns, ``n_labelled``, ``estimate``, ``low``, ``high``, ``verdict`` and
-        ``above_claim`` (the whole interval lies above the figure).
-    heterogeneity : Heterogeneity or None
-        Cochran's Q and I^2 across the groups with enough data (logit scale for proportions,
-        identity for AUC and kappa); None with fewer than two such groups.
-    """
-
-    metric: str
-    claimed: float
-    alpha: float
-    groups: pd.DataFrame
-    heterogeneity: Heterogeneity | None
-
-    @property
-    def below(self) -> pd.DataFrame:
-        """The groups whose interval lies wholly below the claimed figure."""
-        return self.groups[self.groups["verdict"] == BELOW]
-
-    @property
-    def homogeneous(self) -> bool | None:
-        """False when Cochran's Q rejects equal performance across groups at ``alpha``."""
-        if self.heterogeneity is None:
-            return None
-        return bool(self.heterogeneity.q_p_value >= self.alpha)
-
-
 def claim_check(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -76,7 +39,7 @@ def claim_check(
     filters: Filters | None = None,
     alpha: float = 0.05,
     min_n: int = DEFAULT_MIN_N,
-) -> ClaimCheck:
+) -> pd.DataFrame:
     """Is a published figure compatible with local performance in every group?
 
     Parameters
@@ -91,10 +54,18 @@ def claim_check(
 
     Returns
     -------
-    ClaimCheck
-        Per group a verdict: ``"below claim"`` when the (1 - alpha) interval lies wholly
-        below ``claimed``; ``"insufficient data"`` when the group is flagged insufficient or
-        the estimate is undefined; otherwise ``"consistent with claim"``. A claim is a lower
+    DataFrame
+        One row per group: ``metric``, ``claimed``, the group columns, ``n_labelled``,
+        ``estimate``, ``low``, ``high``, ``verdict`` and ``above_claim``; then the
+        heterogeneity across the groups with enough data, the same in every row (so frames
+        for several metrics concatenate): ``q``, ``q_df``, ``q_p_value``, ``i2``, ``i2_low``,
+        ``i2_high`` and ``homogeneous`` (False when Q rejects equal performance at ``alpha``;
+        NaN / None with fewer than two usable groups). ``attrs["heterogeneity"]`` holds the
+        full :class:`metrics.Heterogeneity` (pooled estimates, forest-plot rows).
+
+        Verdicts: ``"below claim"`` when the (1 - alpha) interval lies wholly below
+        ``claimed``; ``"insufficient data"`` when the group is flagged insufficient or the
+        estimate is undefined; otherwise ``"consistent with claim"``. A claim is a lower
         bound on performance, so an interval wholly *above* the figure is also consistent;
         ``above_claim`` marks those groups.
 
@@ -118,12 +89,34 @@ def claim_check(
     unusable = summary["insufficient"].to_numpy(dtype=bool) | np.isnan(est)
     verdict = np.where(unusable, INSUFFICIENT, np.where(high < claimed, BELOW, CONSISTENT))
     groups = summary[keys].copy()
+    groups.insert(0, "claimed", float(claimed))
+    groups.insert(0, "metric", metric)
     groups["n_labelled"] = summary["n_labelled"]
     groups["estimate"], groups["low"], groups["high"] = est, low, high
     groups["verdict"] = verdict
     groups["above_claim"] = ~unusable & (low > claimed)
     het = _heterogeneity(summary[~unusable], keys, metric, alpha)
-    return ClaimCheck(metric, float(claimed), alpha, groups.reset_index(drop=True), het)
+    nan = float("nan")
+    groups["q"] = het.q if het else nan
+    groups["q_df"] = het.q_df if het else nan
+    groups["q_p_value"] = het.q_p_value if het else nan
+    groups["i2"] = het.i2.value if het else nan
+    groups["i2_low"] = het.i2.low if het else nan
+    groups["i2_high"] = het.i2.high if het else nan
+    groups["homogeneous"] = bool(het.q_p_value >= alpha) if het else None
+    groups = groups.reset_index(drop=True)
+    groups.attrs.update(
+        heterogeneity=het,
+        alpha=alpha,
+        methods={
+            "estimate": summary.attrs.get("methods", {}).get(
+                "auc" if metric == "auc" else "kappa" if metric == "kappa" else "proportions"
+            ),
+            "heterogeneity": "Cochran's Q, I^2 (Higgins & Thompson 2002); "
+            + ("logit scale" if metric in _PROPORTIONS else "identity scale"),
+        },
+    )
+    return groups
 
 
 def _heterogeneity(

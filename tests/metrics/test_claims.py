@@ -55,7 +55,7 @@ GROUPS = {
 
 def test_verdicts_per_group():
     result = claim_check(_store(GROUPS), metric="accuracy", claimed=0.974, by=("modality",))
-    g = result.groups.set_index("modality")
+    g = result.set_index("modality")
     assert g["verdict"].to_dict() == {
         "CR": "below claim",
         "CT": "consistent with claim",
@@ -68,7 +68,7 @@ def test_verdicts_per_group():
         (0.9, low, high), abs=1e-15
     )
     assert np.isnan(g.loc["MR", "estimate"])
-    assert list(result.below["modality"]) == ["CR"]
+    assert set(result["metric"]) == {"accuracy"} and set(result["claimed"]) == {0.974}
 
 
 def test_heterogeneity_on_the_logit_scale_over_usable_groups():
@@ -79,31 +79,40 @@ def test_heterogeneity_on_the_logit_scale_over_usable_groups():
         ),
         scale="logit",
     )
-    het = result.heterogeneity
+    het = result.attrs["heterogeneity"]
     assert het is not None and het.k == 3  # MR (insufficient) left out
-    assert het.q == pytest.approx(expected.q, rel=1e-12)
-    assert het.i2.value == pytest.approx(expected.i2.value, rel=1e-12)
-    assert result.homogeneous is False  # 0.90 vs 0.994: the claim does not hold across groups
+    assert result["q"].tolist() == pytest.approx([expected.q] * 4, rel=1e-12)
+    assert result["i2"].iloc[0] == pytest.approx(expected.i2.value, rel=1e-12)
+    assert result["q_df"].iloc[0] == 2
+    assert not result["homogeneous"].iloc[0]  # 0.90 vs 0.994: the claim does not hold across groups
 
 
 def test_homogeneous_groups_consistent_with_the_claim():
     con = _store({"CT": (100, 1, 1, 98), "CR": (99, 2, 1, 98)})
     result = claim_check(con, metric="sensitivity", claimed=0.95, by=("modality",))
-    assert set(result.groups["verdict"]) == {"consistent with claim"}
-    assert result.homogeneous is True
-    assert result.heterogeneity.q < 1.0
+    assert set(result["verdict"]) == {"consistent with claim"}
+    assert result["homogeneous"].all()
+    assert result["q"].iloc[0] < 1.0
 
 
 def test_auc_and_kappa_claims_use_the_identity_scale():
     con = _store({"CT": (100, 5, 5, 90), "CR": (80, 20, 20, 80)})
     auc = claim_check(con, metric="auc", claimed=0.9, by=("modality",))
-    g = auc.groups.set_index("modality")
+    g = auc.set_index("modality")
     # two score values: AUC = (sensitivity + specificity) / 2
     assert g.loc["CT", "estimate"] == pytest.approx((100 / 105 + 90 / 95) / 2, abs=1e-12)
     assert g["verdict"].to_dict() == {"CT": "consistent with claim", "CR": "below claim"}
-    assert auc.heterogeneity is not None and auc.heterogeneity.scale == "identity"
+    assert auc.attrs["heterogeneity"].scale == "identity"
     kappa = claim_check(con, metric="kappa", claimed=0.5, by=("modality",))
-    assert kappa.heterogeneity is not None and kappa.heterogeneity.k == 2
+    assert kappa.attrs["heterogeneity"].k == 2
+    both = pd.concat([auc, kappa], ignore_index=True)  # frames for several metrics stack
+    assert both["metric"].tolist() == ["auc", "auc", "kappa", "kappa"]
+
+
+def test_one_usable_group_has_no_heterogeneity():
+    result = claim_check(_store({"CT": (100, 1, 1, 98), "CR": (1, 1, 1, 1)}), by=("modality",))
+    assert result.attrs["heterogeneity"] is None
+    assert result["q"].isna().all() and result["homogeneous"].isna().all()
 
 
 def test_claim_input_errors():
