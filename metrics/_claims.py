@@ -14,6 +14,7 @@ import pandas as pd
 from metrics._filters import Filters
 from metrics._grouped import DEFAULT_MIN_N, summarize
 from metrics._meta import Heterogeneity, heterogeneity
+from metrics._types import Estimate
 from radqa.errors import InputError
 
 #: metric -> (numerator, denominator) columns of the summary, for the logit-scale meta-analysis.
@@ -61,7 +62,8 @@ def claim_check(
         for several metrics concatenate): ``q``, ``q_df``, ``q_p_value``, ``i2``, ``i2_low``,
         ``i2_high`` and ``homogeneous`` (False when Q rejects equal performance at ``alpha``;
         NaN / None with fewer than two usable groups). ``attrs["heterogeneity"]`` holds the
-        full :class:`metrics.Heterogeneity` (pooled estimates, forest-plot rows).
+        same with tau^2 and the pooled estimates as plain numbers (JSON-serialisable, as
+        Streamlit and the exports need), or None.
 
         Verdicts: ``"below claim"`` when the (1 - alpha) interval lies wholly below
         ``claimed``; ``"insufficient data"`` when the group is flagged insufficient or the
@@ -106,7 +108,7 @@ def claim_check(
     groups["homogeneous"] = bool(het.q_p_value >= alpha) if het else None
     groups = groups.reset_index(drop=True)
     groups.attrs.update(
-        heterogeneity=het,
+        heterogeneity=_plain(het),
         alpha=alpha,
         methods={
             "estimate": summary.attrs.get("methods", {}).get(
@@ -117,6 +119,29 @@ def claim_check(
         },
     )
     return groups
+
+
+def _plain(het: Heterogeneity | None) -> dict[str, object] | None:
+    """The heterogeneity result as plain numbers."""
+    if het is None:
+        return None
+
+    def triple(e: Estimate) -> list[float]:
+        return [e.value, e.low, e.high]
+
+    return {
+        "k": het.k,
+        "scale": het.scale,
+        "q": het.q,
+        "q_df": het.q_df,
+        "q_p_value": het.q_p_value,
+        "i2": triple(het.i2),
+        "tau2_dl": het.tau2_dl,
+        "tau2_reml": het.tau2_reml,
+        "fixed": triple(het.fixed),
+        "random_dl": triple(het.random_dl),
+        "random_reml": triple(het.random_reml),
+    }
 
 
 def _heterogeneity(

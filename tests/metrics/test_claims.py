@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import numpy as np
@@ -80,7 +81,10 @@ def test_heterogeneity_on_the_logit_scale_over_usable_groups():
         scale="logit",
     )
     het = result.attrs["heterogeneity"]
-    assert het is not None and het.k == 3  # MR (insufficient) left out
+    assert het["k"] == 3  # MR (insufficient) left out
+    assert het["i2"] == pytest.approx([expected.i2.value, expected.i2.low, expected.i2.high])
+    assert het["random_dl"][0] == pytest.approx(expected.random_dl.value, rel=1e-12)
+    json.dumps(result.attrs)  # plain numbers: Streamlit and exports can serialise them
     assert result["q"].tolist() == pytest.approx([expected.q] * 4, rel=1e-12)
     assert result["i2"].iloc[0] == pytest.approx(expected.i2.value, rel=1e-12)
     assert result["q_df"].iloc[0] == 2
@@ -102,9 +106,9 @@ def test_auc_and_kappa_claims_use_the_identity_scale():
     # two score values: AUC = (sensitivity + specificity) / 2
     assert g.loc["CT", "estimate"] == pytest.approx((100 / 105 + 90 / 95) / 2, abs=1e-12)
     assert g["verdict"].to_dict() == {"CT": "consistent with claim", "CR": "below claim"}
-    assert auc.attrs["heterogeneity"].scale == "identity"
+    assert auc.attrs["heterogeneity"]["scale"] == "identity"
     kappa = claim_check(con, metric="kappa", claimed=0.5, by=("modality",))
-    assert kappa.attrs["heterogeneity"].k == 2
+    assert kappa.attrs["heterogeneity"]["k"] == 2
     both = pd.concat([auc, kappa], ignore_index=True)  # frames for several metrics stack
     assert both["metric"].tolist() == ["auc", "auc", "kappa", "kappa"]
 
