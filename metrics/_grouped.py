@@ -236,26 +236,50 @@ def placement_auc(
     # the GIL in searchsorted, so the two searches run side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
         lo, hi = pool.map(lambda side: np.searchsorted(key_neg, key_pos, side), ("left", "right"))
-    start_pos, start_neg = np.cumsum(n_pos) - n_pos, np.cumsum(n_neg) - n_neg
+    start_neg = np.cumsum(n_neg) - n_neg
     twice_v10 = 2 * (lo - start_neg[g_pos]) + (hi - lo)
-    # The same positions counted from the negatives' side: positive i is below negative j
-    # exactly when hi[i] <= j, and at most equal to it when lo[i] <= j.
-    pos_below = np.cumsum(np.bincount(hi, minlength=key_neg.size + 1))[:-1]
-    pos_upto = np.cumsum(np.bincount(lo, minlength=key_neg.size + 1))[:-1]
-    twice_v01 = 2 * (start_pos[g_neg] + n_pos[g_neg] - pos_upto) + (pos_upto - pos_below)
     size = n_pos.size
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = np.bincount(g_pos, weights=twice_v10, minlength=size) / (2.0 * n_pos * n_neg)
         dev10 = twice_v10 / (2.0 * n_neg[g_pos]) - auc[g_pos]
-        dev01 = twice_v01 / (2.0 * n_pos[g_neg]) - auc[g_neg]
         s10 = np.bincount(g_pos, weights=dev10**2, minlength=size) / (n_pos - 1)
-        s01 = np.bincount(g_neg, weights=dev01**2, minlength=size) / (n_neg - 1)
+        dev01 = _dev01(lo, hi, g_neg, n_pos, auc)
+        s01 = np.bincount(g_neg, weights=dev01, minlength=size) / (n_neg - 1)
     both = (n_pos > 0) & (n_neg > 0)
     return (
         np.where(both, auc, np.nan),
         np.where(both & (n_pos > 1), s10, np.nan),
         np.where(both & (n_neg > 1), s01, np.nan),
     )
+
+
+def _dev01(
+    lo: np.ndarray, hi: np.ndarray, g_neg: np.ndarray, n_pos: np.ndarray, auc: np.ndarray
+) -> np.ndarray:
+    """Squared deviations ``(V01 - AUC)^2`` of the negatives, in place (the arrays are large).
+
+    Counted from the positives' positions: positive i lies below negative j exactly when
+    ``hi[i] <= j``, and at most level with it when ``lo[i] <= j``, so the running counts of
+    ``hi`` and ``lo`` give, per negative, the positives below it and up to it (positives of
+    earlier groups included). ``2 n_pos V01 = 2 #above + #tied = 2 end - upto - below``, with
+    ``end`` the positives up to the end of the negative's group.
+    """
+    size = g_neg.size + 1
+    below = np.bincount(hi, minlength=size)[:-1]
+    np.cumsum(below, out=below)
+    upto = np.bincount(lo, minlength=size)[:-1]
+    np.cumsum(upto, out=upto)
+    twice = np.cumsum(n_pos)[g_neg]
+    twice *= 2
+    twice -= upto
+    twice -= below
+    del below, upto
+    dev = twice.astype(float)
+    del twice
+    dev /= 2.0 * n_pos[g_neg]
+    dev -= auc[g_neg]
+    dev **= 2
+    return dev
 
 
 def _keys(sizes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
