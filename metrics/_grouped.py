@@ -7,8 +7,9 @@ reference-negative cases. The AUC with DeLong's variance and every interval are 
 for all groups at once with numpy array operations; no Python loop runs over groups or rows.
 
 Measured on a 2-core machine with 10 million predictions (1.7 million studies, 5 million
-reads) and 3,000 groups (site x scanner model x modality x month): about 4.5 s and 1.7 GB
-peak memory for the whole summary, 1 ms for a repeat from the snapshot cache.
+reads) and 3,000 groups (site x scanner model x modality x month): 4.2-5.4 s (other work on
+the machine makes the difference) and 1.7-1.8 GB peak memory for the whole summary in a fresh
+process, 1-2 ms for a repeat from the snapshot cache.
 """
 
 from __future__ import annotations
