@@ -52,7 +52,7 @@ FILTERS = Filters(
 def test_generated_summary_sql_snapshot():
     sql, cases = summary_sql(("site", "age_band"), "month", FILTERS)
     head, sep, tail = sql.partition("\ncases as (")
-    assert head == "with\nref as (\n" + sql_text("reference_label") + "\n),"
+    assert head == "with\nref as (\n" + sql_text("reference_standard") + "\n),"
     assert sep + tail == "\n" + EXPECTED_SUMMARY_SQL
     assert cases.params == {
         "date_from": date(2025, 1, 1),
