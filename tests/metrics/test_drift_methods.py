@@ -69,3 +69,20 @@ def test_unknown_key_lists_valid_keys() -> None:
     with pytest.raises(InputError) as e:
         get_method("psl")
     assert str(e.value) == f"unknown drift method 'psl'; valid keys: {', '.join(sorted(METHODS))}"
+
+
+def test_vectorised_fisher_equals_scipy_on_many_small_tables() -> None:
+    from scipy.stats import fisher_exact
+
+    from metrics._drift_methods import fisher_exact_two_sided
+
+    rng = np.random.default_rng(5)
+    n1 = rng.integers(1, 40, 300)
+    n0 = rng.integers(1, 400, 300)
+    x1 = rng.binomial(n1, 0.05)
+    x0 = rng.binomial(n0, 0.08)
+    got = fisher_exact_two_sided(x1, n1, x0, n0)
+    expected = [
+        fisher_exact([[a, b - a], [c, d - c]])[1] for a, b, c, d in zip(x1, n1, x0, n0, strict=True)
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
