@@ -103,7 +103,9 @@ def _write_query(filters: Filters) -> None:
     current = {k: st.query_params.get_all(k) for k in st.query_params}
     normal = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
     if current != normal:
-        st.query_params.from_dict(wanted)
+        st.query_params.clear()  # from_dict({}) leaves the old keys in place
+        if wanted:
+            st.query_params.from_dict(wanted)
 
 
 def reset() -> None:

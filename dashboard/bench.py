@@ -86,15 +86,34 @@ def first_kpi(page: Any) -> str:
     return page.locator('[data-testid="stMetricValue"]').first.inner_text()
 
 
+def _open_dropdown(page: Any, box: Any) -> None:
+    """Open a multiselect's list; retried, since a click during a rerun can be swallowed."""
+    for _ in range(10):
+        box.locator('[role="combobox"]').first.click()
+        try:
+            page.wait_for_selector('[role="option"]', timeout=2_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError; try again
+            page.keyboard.press("Escape")
+            wait_rendered(page)
+    raise RuntimeError("the multiselect did not open its list of options")
+
+
 def choose_site(page: Any, site: str) -> float:
-    """Replace the sidebar site filter by ``site``; seconds until the page is rendered again."""
+    """Replace the sidebar site filter by ``site``.
+
+    Returns the seconds from the click on the option until the page is rendered again (removing
+    the previous choice first is not timed).
+    """
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
-    clear = box.locator('[data-testid="stMultiSelectClearAll"], [title="Clear all"]')
-    start = time.perf_counter()
-    if clear.count():
-        clear.first.click()
+    while box.locator('[aria-label^="Remove "]').count():
+        box.locator('[aria-label^="Remove "]').first.click()
         wait_rendered(page)
-    box.click()
+    page.wait_for_function(
+        "() => !new URLSearchParams(location.search).has('site')", timeout=300_000
+    )
+    _open_dropdown(page, box)
+    start = time.perf_counter()
     page.locator('[role="option"]', has_text=site).first.click()
     page.keyboard.press("Escape")
     page.wait_for_function(
@@ -108,7 +127,7 @@ def choose_site(page: Any, site: str) -> float:
 
 def site_options(page: Any) -> list[str]:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
-    box.click()
+    _open_dropdown(page, box)
     options = [o.inner_text().strip() for o in page.locator('[role="option"]').all()]
     page.keyboard.press("Escape")
     return [o for o in options if o and o != "Select all"]

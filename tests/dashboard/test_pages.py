@@ -204,3 +204,13 @@ def test_filters_with_no_match_say_so(app, demo_dir, con) -> None:  # noqa: ANN0
     at = app(demo_dir, query={"site": site, "modality": modality})
     assert not at.exception
     assert "No predictions match" in at.info[0].value
+
+
+def test_clearing_a_filter_clears_the_url(app, demo_dir, con) -> None:  # noqa: ANN001
+    site = sorted(summarize(con, by=("site",))["site"])[0]
+    at = app(demo_dir, query={"site": site})
+    assert query_list(at, "site") == [site]
+    at.multiselect(key="f_site").set_value([]).run()
+    assert "site" not in at.query_params
+    expected = summarize(con, by=("model_name", "finding"))
+    assert at.metric[0].value == _charts.fmt(expected.iloc[0]["sensitivity"], "sensitivity")
