@@ -106,14 +106,64 @@ reader_filters = _state.Filters(
         "model_version": (),
     }
 )
+#: reads have no model: group reader agreement by the finding where the page groups by version
+reader_dim = "finding" if dim == "model_version" else dim
 try:
-    readers = _state.call("reader_agreement", snap, by=(dim,), filters=reader_filters)
+    readers = _state.call("reader_agreement", snap, by=(reader_dim,), filters=reader_filters)
 except AttributeError:
     _state.missing("reader_agreement")
 except RadQAError as exc:
     st.info(f"Reader agreement not computable: {exc}")
 else:
-    if readers is None or len(readers) == 0:
+    if readers is None or len(readers) == 0 or int(readers["n_items"].sum()) == 0:
         st.info("No study of this finding has two or more independent reads under these filters.")
     else:
-        st.dataframe(readers, hide_index=True, width="stretch")
+        methods = readers.attrs.get("methods", {})
+        total = readers[["n_items", "n_items_3"]].sum()
+        r1 = st.columns(3)[0]
+        shown = readers[readers["kappa"].notna()].copy()
+        with r1:
+            st.metric("Double-read items", f"{int(total['n_items']):,}", border=True)
+            st.caption(f"{int(total['n_items_3']):,} with three or more readers")
+        if not shown.empty:
+            shown["label"], shown["value"] = shown[reader_dim].astype(str), shown["kappa"]
+            shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
+            shown["n"] = shown["n_items"]
+            colours = _charts.colour_map(
+                list(_state.options(snap)[reader_dim].dropna().astype(str))
+                if reader_dim in _state.options(snap)
+                else list(shown["label"])
+            )
+            st.plotly_chart(
+                _charts.forest(
+                    shown,
+                    "kappa",
+                    pooled=None,
+                    title=f"Reader vs reader kappa by {reader_dim.replace('_', ' ')}",
+                    colours=colours,
+                ),
+                width="stretch",
+                key="ag_readers_forest",
+            )
+        cols = [
+            reader_dim,
+            "n_items",
+            "kappa",
+            "kappa_low",
+            "kappa_high",
+            "agreement",
+            "agreement_low",
+            "agreement_high",
+            "n_items_3",
+            "fleiss_kappa",
+            "fleiss_kappa_low",
+            "fleiss_kappa_high",
+            "ac1",
+            "ac1_low",
+            "ac1_high",
+            "note",
+        ]
+        st.dataframe(
+            readers[[c for c in cols if c in readers.columns]], hide_index=True, width="stretch"
+        )
+        st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))

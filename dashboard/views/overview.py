@@ -109,4 +109,32 @@ else:
         check = None
         st.warning(f"Claim check not possible: {exc}")
     if check is not None:
-        st.dataframe(check, hide_index=True, width="stretch")
+        for name, part in check.groupby("metric", sort=False):
+            claimed_value = float(part["claimed"].iloc[0])
+            n_below = int((part["verdict"] == "below claim").sum())
+            het = ""
+            if pd.notna(part["i2"].iloc[0]):
+                het = (
+                    f"; across findings I² = {100 * part['i2'].iloc[0]:.0f}%, Cochran Q "
+                    f"p = {part['q_p_value'].iloc[0]:.3g}"
+                )
+            text = (
+                f"Claimed {name} {_charts.fmt(claimed_value, 'accuracy')}: "
+                f"{n_below} of {len(part)} finding(s) below the claim (95% CI wholly "
+                f"below){het}."
+            )
+            (st.error if n_below else st.success)(text)
+        cols = [
+            "metric",
+            "claimed",
+            "finding",
+            "n_labelled",
+            "estimate",
+            "low",
+            "high",
+            "verdict",
+            "above_claim",
+        ]
+        st.dataframe(
+            check[[c for c in cols if c in check.columns]], hide_index=True, width="stretch"
+        )

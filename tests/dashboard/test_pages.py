@@ -214,3 +214,30 @@ def test_clearing_a_filter_clears_the_url(app, demo_dir, con) -> None:  # noqa: 
     assert "site" not in at.query_params
     expected = summarize(con, by=("model_name", "finding"))
     assert at.metric[0].value == _charts.fmt(expected.iloc[0]["sensitivity"], "sensitivity")
+
+
+def test_agreement_page_reader_vs_reader(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/agreement.py")
+    model, finding = first_pair(con)
+    expected = metrics.reader_agreement(con, by=("site",), filters=Filters(finding=(finding,)))
+    values = {m.label: m.value for m in at.metric}
+    assert values["Double-read items"] == f"{int(expected['n_items'].sum()):,}"
+    table = at.dataframe[-1].value
+    assert list(table["site"]) == list(expected["site"])
+    assert table["kappa"].equals(expected["kappa"])
+
+
+def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir)
+    at.selectbox(key="ov_model").set_value("ChestXR-Triage").run()
+    assert not at.exception
+    expected = metrics.claim_check(
+        con,
+        metric="accuracy",
+        claimed=0.974,
+        by=("finding",),
+        filters=Filters(model_name=("ChestXR-Triage",)),
+    )
+    table = at.dataframe[-1].value
+    assert list(table["finding"]) == list(expected["finding"])
+    assert list(table["verdict"]) == list(expected["verdict"])
