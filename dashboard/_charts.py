@@ -160,15 +160,21 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
                 z[i, j] = value * scale
                 text[i, j] = f"{fmt(value, metric)}<br>n={int(row['n_labelled'])}"
                 hover[i, j] = f"{label} {fmt(value, metric)}<br>{ci}<br>{n_text}"
+    zmin, zmax = RANGES.get(metric, (0.0, 100.0))
+    grey_text = np.where(np.isnan(grey), "", text)
     fig = go.Figure()
-    fig.add_trace(
+    fig.add_trace(  # insufficient-data cells: grey, with their own hover text
         go.Heatmap(
             z=grey,
             x=c_vals,
             y=r_vals,
             colorscale=[[0, GREY], [1, GREY]],
             showscale=False,
-            hoverinfo="skip",
+            text=grey_text,
+            texttemplate="%{text}",
+            textfont={"color": "#000000"},
+            customdata=hover,
+            hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
             name="insufficient",
         )
     )
@@ -178,25 +184,14 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
             x=c_vals,
             y=r_vals,
             colorscale=SEQUENTIAL,
-            text=text,
+            zmin=zmin,
+            zmax=zmax,
+            text=np.where(np.isnan(z), "", text),
             texttemplate="%{text}",
+            textfont={"color": "#000000"},
             customdata=hover,
             hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
             colorbar={"title": {"text": label + (" (%)" if scale == 100 else "")}},
-        )
-    )
-    # Plotly draws the grey trace's hover-less cells; add their hover on an invisible layer.
-    fig.add_trace(
-        go.Heatmap(
-            z=np.where(np.isnan(grey), np.nan, 0.0),
-            x=c_vals,
-            y=r_vals,
-            colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-            showscale=False,
-            customdata=hover,
-            text=text,
-            texttemplate="%{text}",
-            hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
         )
     )
     n = int(df["n_labelled"].sum())
@@ -281,6 +276,7 @@ def confusion(tp: int, fp: int, fn: int, tn: int, title: str) -> go.Figure:
             y=["AI positive", "AI negative"],
             text=text,
             texttemplate="%{text}",
+            textfont={"color": "#000000", "size": 14},
             colorscale=SEQUENTIAL,
             showscale=False,
             hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>",
