@@ -1,0 +1,23 @@
+"""dashboard.bench.measure_pages, which `make bench` calls: it visits every page and filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.bench import PAGES, measure_pages
+
+pytestmark = pytest.mark.browser
+
+
+def test_measure_pages_reports_every_page_and_the_filter_change(serve, demo_dir) -> None:  # noqa: ANN001
+    result = measure_pages(serve(demo_dir))
+    assert list(result["pages"]) == list(PAGES)
+    for timing in result["pages"].values():
+        assert set(timing) == {"first", "cached"}
+        assert timing["first"] > 0 and timing["cached"] > 0
+    change = result["filter_change"]
+    assert change["sites"] == ["Busan Community Hospital", "Kobe Community Hospital"]
+    assert change["uncached"] > 0 and change["cached"] > 0
+    assert result["total_first"] == pytest.approx(
+        sum(t["first"] for t in result["pages"].values()), abs=0.01
+    )
