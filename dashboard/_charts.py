@@ -84,6 +84,7 @@ def trend(
     series: str,
     colours: dict[str, str],
     targets: dict[str, float] | None = None,
+    period: str = "month",
 ) -> go.Figure:
     """One line per ``series`` value over ``period`` with its CI as error bars; target lines."""
     fig = go.Figure()
@@ -124,8 +125,8 @@ def trend(
             annotation_position="top left",
         )
     n = int(df["n_labelled"].sum())
-    _layout(fig, f"{label} by month (labelled n = {n:,}; bars: 95% CI)")
-    fig.update_xaxes(type="category", title="Study month")
+    _layout(fig, f"{label} by {period} (labelled n = {n:,}; bars: 95% CI)")
+    fig.update_xaxes(type="category", title=f"Study {period}")
     fig.update_yaxes(title=label + (" (%)" if scale == 100 else ""))
     return fig
 

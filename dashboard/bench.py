@@ -61,6 +61,16 @@ def wait_rendered(page: Any, *, timeout_ms: int = 300_000) -> None:
     page.wait_for_selector(DONE, timeout=timeout_ms)
 
 
+def settle(page: Any, *, timeout_ms: int = 60_000) -> None:
+    """After rendering: wait until every chart has drawn and no placeholder remains."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                   .every(c => c.querySelector('.main-svg'))
+              && !document.querySelector('[data-testid="stSkeleton"]')""",
+        timeout=timeout_ms,
+    )
+
+
 def goto(page: Any, base_url: str, path: str, query: str = "") -> float:
     """Open ``base_url/path`` and return the seconds until it is rendered."""
     start = time.perf_counter()

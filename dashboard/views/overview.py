@@ -53,9 +53,9 @@ for _, row in summary.iterrows():
     tiles(row)
 
 st.divider()
-st.header("Trend by month")
+st.header("Trend")
 models = sorted(summary["model_name"].astype(str).unique())
-left, right = st.columns(2)
+left, right, third = st.columns([2, 2, 1])
 model = left.selectbox("Model", models, key="ov_model")
 metric = right.selectbox(
     "Metric",
@@ -66,19 +66,24 @@ metric = right.selectbox(
 model_filters = _state.Filters(
     **{**{k: getattr(filters, k) for k in filters.__dataclass_fields__}, "model_name": (model,)}
 )
-by_month = _state.summarize(snap, model_filters, by=("model_name", "finding"), period="month")
+period = third.radio("Period", ["month", "quarter"], key="ov_period", horizontal=True)
+by_month = _state.summarize(snap, model_filters, by=("model_name", "finding"), period=period)
 model_claims = {k: float(v) for k, v in claims.get(model, {}).items()}
 if by_month.empty or by_month[metric].isna().all():
     st.info(
-        f"No month has enough labelled cases of {model} for {metric} under these filters "
-        f"(at least {summary.attrs.get('min_n', 30)} labelled cases are needed per month)."
+        f"No {period} has enough labelled cases of {model} for {metric} under these filters "
+        f"(at least {summary.attrs.get('min_n', 30)} labelled cases are needed per {period}, "
+        "with both reference-positive and -negative cases for sensitivity, specificity, AUC "
+        "and kappa)."
     )
 else:
     all_findings = _state.options(snap)["finding"].dropna().astype(str).unique()
     colours = _charts.colour_map(list(all_findings))
     targets = {model: model_claims[metric]} if metric in model_claims else None
     st.plotly_chart(
-        _charts.trend(by_month, metric, series="finding", colours=colours, targets=targets),
+        _charts.trend(
+            by_month, metric, series="finding", colours=colours, targets=targets, period=period
+        ),
         width="stretch",
         key="ov_trend",
     )

@@ -11,6 +11,7 @@ from dashboard.bench import (
     first_kpi,
     goto,
     open_page,
+    settle,
     site_options,
     wait_rendered,
 )
@@ -32,6 +33,7 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
         goto(page, url, "")
         no_error(page)
         before = first_kpi(page)
+        settle(page)
         page.screenshot(path=artifacts / "overview.png", full_page=True)
         sites = site_options(page)
         assert len(sites) == 5
@@ -39,6 +41,7 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
         after = first_kpi(page)
         assert after != before
         assert f"site={sites[0].replace(' ', '+')}" in page.url
+        settle(page)
         page.screenshot(path=artifacts / "overview-filtered.png", full_page=True)
         for title, path in PAGES.items():
             if title == "Overview":
@@ -49,7 +52,8 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
             assert f"site={sites[0].replace(' ', '+')}" in page.url
             assert page.locator("h1").first.inner_text().startswith(title)
             name = path or "overview"
-            page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+            settle(page)
+        page.screenshot(path=artifacts / f"{name}.png", full_page=True)
         # a shared link opens the same filtered view in a new session
         goto(page, url, "", f"?site={sites[0].replace(' ', '+')}")
         assert first_kpi(page) == after
@@ -63,4 +67,5 @@ def test_empty_database_in_the_browser(serve, empty_dir, artifacts) -> None:  # 
             wait_rendered(page)
             no_error(page)
             assert "has no predictions yet" in page.inner_text("body")
+        settle(page)
         page.screenshot(path=artifacts / "empty.png", full_page=True)

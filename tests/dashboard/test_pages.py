@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import metrics
@@ -25,6 +27,13 @@ def con(demo_dir: Path):  # noqa: ANN201
 
 def charts(at) -> list[dict]:  # noqa: ANN001
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def array(value: object) -> list[float]:
+    """A plotly data array: a list, or numpy bytes as {"dtype", "bdata"} (plotly 6+)."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)  # type: ignore[arg-type]
 
 
 def query_list(at, key: str) -> list[str]:  # noqa: ANN001
@@ -241,3 +250,23 @@ def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None: 
     table = at.dataframe[-1].value
     assert list(table["finding"]) == list(expected["finding"])
     assert list(table["verdict"]) == list(expected["verdict"])
+
+
+def test_overview_trend_by_quarter(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir)
+    at.selectbox(key="ov_model").set_value("ChestXR-Triage")
+    at.radio(key="ov_period").set_value("quarter").run()
+    assert not at.exception
+    expected = summarize(
+        con,
+        by=("model_name", "finding"),
+        period="quarter",
+        filters=Filters(model_name=("ChestXR-Triage",)),
+    )
+    spec = charts(at)[0]
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Study quarter"
+    first = expected[expected["finding"] == spec["data"][0]["name"]].sort_values("period")
+    assert spec["data"][0]["x"] == list(first["period"])
+    shown = array(spec["data"][0]["y"])
+    assert shown == pytest.approx(list(100 * first["sensitivity"]), nan_ok=True)
+    assert len(shown) == len(first) > 4
