@@ -28,13 +28,23 @@ def reference_window(n_months: int = DEFAULT_REFERENCE_MONTHS) -> Any:
     return _state.metric_fn("ReferenceWindow").first_months(int(n_months))
 
 
+def alert_rules(snap: _state.Snapshot) -> tuple[Any, ...] | None:
+    """The data dir's alert rules (``alert_rules.toml``, as the monthly report uses them), or
+    None for the defaults when the file is absent. The dashboard never writes the file."""
+    path = snap.data_dir / "alert_rules.toml"
+    if not path.exists():
+        return None
+    return tuple(_state.metric_fn("load_rules")(path))
+
+
 def run_monitor(
     snap: _state.Snapshot, month: str, reference_months: int = DEFAULT_REFERENCE_MONTHS
 ) -> tuple[Any | None, str | None]:
     """``(result, None)`` or ``(None, why there is none)``."""
     try:
         reference = reference_window(reference_months)
-        return _state.call("monitor", snap, month=month, reference=reference), None
+        rules = alert_rules(snap)
+        return _state.call("monitor", snap, month=month, reference=reference, rules=rules), None
     except AttributeError:
         return None, "missing"
     except RadQAError as exc:

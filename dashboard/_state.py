@@ -78,7 +78,10 @@ def snapshot() -> Snapshot:
     """The current snapshot; raises StoreError when none is published."""
     directory = data_dir()
     con = connection(directory).cursor()
-    info = store.snapshot_info(con)
+    try:
+        info = store.snapshot_info(con)
+    finally:
+        con.close()
     path = store.snapshot_path(directory)
     key = info.snapshot_id if info else f"{path.resolve()}:{path.stat().st_mtime_ns}"
     return Snapshot(

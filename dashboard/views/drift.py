@@ -6,6 +6,8 @@ window (the first months of data), the same call the monthly report makes.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -259,9 +261,75 @@ else:
         "on fewer cases."
     )
 
-st.header("Estimated vs realised performance")
+st.header(f"Estimated vs realised performance, {month}")
 st.caption(
-    "Needs a metrics function that estimates performance from scores before the reads "
-    "arrive (not in this RadQA version); the realised monthly figures are on the "
-    "Overview page."
+    "Studies still waiting for their reads get an estimate from the AI score, calibrated on "
+    "the reference window (confidence-based performance estimation); the realised figures "
+    "are those of the studies already read in the same month."
 )
+try:
+    estimated = _state.call(
+        "estimate_performance",
+        snap,
+        month=month,
+        reference=_alerts.reference_window(ref_months),
+        by=("site", "finding"),
+    )
+except AttributeError:
+    _state.missing("estimate_performance")
+    st.stop()
+if estimated.empty:
+    st.success(f"Every study of {month} has its reads: nothing to estimate.")
+    st.stop()
+first_day = dt.date.fromisoformat(month + "-01")
+last_day = (first_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+realised = _state.summarize(
+    snap, _state.Filters(date_from=first_day, date_to=last_day), by=("site", "finding")
+)
+both = narrow(_state.metric_fn("compare_estimates")(estimated, realised, by=("site", "finding")))
+if both.empty:
+    st.info("No group has both pending and read studies in this month under these filters.")
+    st.stop()
+est_metric = st.selectbox("Metric", ["sensitivity", "specificity", "accuracy"], key="dr_est")
+part = both[both["metric"] == est_metric].dropna(subset=["estimate"]).copy()
+if part.empty:
+    st.info(f"No group has an estimate of {est_metric} in {month}.")
+else:
+    part["label"] = part["site"].astype(str) + " · " + part["finding"].astype(str)
+    part = part.sort_values("label")
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=100 * part["estimate"],
+            y=part["label"],
+            mode="markers",
+            name="estimated (pending)",
+            marker={"color": _charts.OKABE_ITO[0], "size": 9},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (100 * (part["high"] - part["estimate"])).to_numpy(),
+                "arrayminus": (100 * (part["estimate"] - part["low"])).to_numpy(),
+            },
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=100 * part["realised"],
+            y=part["label"],
+            mode="markers",
+            name="realised (read)",
+            marker={"color": _charts.OKABE_ITO[3], "size": 10, "symbol": "diamond"},
+        )
+    )
+    n_pending = int(estimated["n"].sum())
+    _charts.layout(
+        fig,
+        f"{_charts.METRIC_LABELS[est_metric]}: estimate for {n_pending:,} "
+        f"pending predictions vs realised (95% CI)",
+        height=max(300, 26 * len(part) + 160),
+    )
+    fig.update_xaxes(title=f"{_charts.METRIC_LABELS[est_metric]} (%)")
+    fig.update_yaxes(type="category", autorange="reversed", title=None)
+    st.plotly_chart(fig, width="stretch", key="dr_estimated")
+st.dataframe(both, hide_index=True, width="stretch")

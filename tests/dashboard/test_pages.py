@@ -138,6 +138,16 @@ def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: A
     titles = [c["layout"]["title"]["text"] for c in charts(at)]
     assert any(t.startswith("AI score distribution") for t in titles)
     assert any(t.startswith("p-chart") for t in titles)
+    # estimated (CBPE, pending studies) vs realised performance
+    estimated = metrics.estimate_performance(
+        con,
+        month=month,
+        reference=metrics.ReferenceWindow.first_months(6),
+        by=("site", "finding"),
+    )
+    assert len(estimated) > 0
+    pending = int(estimated["n"].sum())
+    assert any(t.startswith(f"Sensitivity: estimate for {pending:,} pending") for t in titles)
 
 
 def test_review_page_lists_discordant_and_saves(app, demo_copy, con) -> None:  # noqa: ANN001
