@@ -50,6 +50,15 @@ def colour_map(values: Sequence[str]) -> dict[str, str]:
     return {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(sorted(set(values)))}
 
 
+DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def dash_map(values: Sequence[str]) -> dict[str, str]:
+    """A line style per value that tells apart values whose colours repeat (past 8)."""
+    n = len(OKABE_ITO)
+    return {v: DASHES[(i // n) % len(DASHES)] for i, v in enumerate(sorted(set(values)))}
+
+
 def fmt(value: float | None, metric: str = "") -> str:
     """A value as shown on a page: proportions as %, AUC and kappa with 3 decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -90,6 +99,7 @@ def trend(
     fig = go.Figure()
     label = METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
+    dashes = dash_map(list(colours))
     for name, part in df.groupby(series, sort=True):
         part = part.sort_values("period")
         y = part[metric] * scale
@@ -99,7 +109,10 @@ def trend(
                 y=y,
                 mode="lines+markers",
                 name=str(name),
-                line={"color": colours.get(str(name), OKABE_ITO[0])},
+                line={
+                    "color": colours.get(str(name), OKABE_ITO[0]),
+                    "dash": dashes.get(str(name), "solid"),
+                },
                 error_y={
                     "type": "data",
                     "symmetric": False,

@@ -234,7 +234,8 @@ if completeness.empty:
     st.info("No predictions match the current filters.")
 else:
     findings = sorted(completeness["finding"].astype(str).unique())
-    colours = _charts.colour_map(list(_state.options(snap)["finding"].dropna().astype(str)))
+    all_findings = list(_state.options(snap)["finding"].dropna().astype(str))
+    colours, dashes = _charts.colour_map(all_findings), _charts.dash_map(all_findings)
     fig = go.Figure()
     for finding in findings:
         part = completeness[completeness["finding"] == finding].sort_values("period")
@@ -244,7 +245,7 @@ else:
                 y=100 * part["completeness"],
                 name=finding,
                 mode="lines+markers",
-                line={"color": colours.get(finding)},
+                line={"color": colours.get(finding), "dash": dashes.get(finding, "solid")},
                 customdata=part[["labelled", "n"]].to_numpy(),
                 hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
                 f"<extra>{finding}</extra>",
