@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard import _audit
 from dashboard.bench import (
     PAGES,
     browser_page,
@@ -51,6 +52,14 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
             # the filter persists across pages, in the sidebar and in the URL
             assert f"site={sites[0].replace(' ', '+')}" in page.url
             assert page.locator("h1").first.inner_text().startswith(title)
+            if path == "sites":  # a CSV download lands in the audit log
+                with page.expect_download() as download:
+                    page.get_by_role("button", name="Download CSV").click()
+                assert download.value.suggested_filename == "sites-scanners.csv"
+                wait_rendered(page)
+                event = _audit.read_events(demo_dir)[-1]
+                assert (event["who"], event["what"]) == ("local", "csv:sites-scanners")
+                assert event["filters"].startswith(f"site: {sites[0]}; finding: ")
             name = path or "overview"
             settle(page)
         page.screenshot(path=artifacts / f"{name}.png", full_page=True)
