@@ -39,6 +39,6 @@ def measure(code: str, *, setup: str = "", timeout: float = 1800) -> Measurement
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("__BENCH__"))
-    data = json.loads(line.removeprefix("__BENCH__"))
+    line = next(x for x in proc.stdout.splitlines() if "__BENCH__" in x)
+    data = json.loads(line.split("__BENCH__", 1)[1])
     return Measurement(data.pop("seconds"), data.pop("peak_mb"), data)

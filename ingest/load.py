@@ -190,7 +190,7 @@ def _ingest_one(
         con.execute("rollback")
         raise
     finally:
-        for table in ("_checked", "_matched", "_new_studies", "_pids"):
+        for table in ("_checked", "_matched", "_new_studies", "_pids", "_affected"):
             con.execute(f"drop table if exists {table}")
     return result
 
@@ -248,6 +248,12 @@ def _write_batch(
         _merge_rows(con, kind, keys, batch_id, result)
         if kind == "predictions":
             _merge_studies(con, batch_id, pads)
+        elif result.inserted or result.replaced:
+            con.execute(
+                "create or replace temp table _affected as "
+                "select distinct study_uid, finding from _checked where _ok"
+            )
+            store.refresh_reference(con, "_affected")
         result.message = (
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"

@@ -234,7 +234,7 @@ def cases_query(by: tuple[str, ...], period: str | None, filters: Filters | None
     cols = group_select(by, period) or [(ALL_KEY, "'all'")]
     where, params = where_clause(filters)
     ctes = sql_text("cases").format(
-        reference_label=sql_text("reference_standard"),
+        reference_label="select * from reference_standard",
         group_select=",\n        ".join(f"{expr} as {name}" for name, expr in cols),
         arm_join=_ARM_JOIN if "arm" in by else "",
         where=where,

@@ -1,7 +1,7 @@
 """Grouped performance summaries straight from the store.
 
 One DuckDB query (``metrics/sql/summary.sql``) reduces the predictions, joined to their studies
-and to the reference standard (``metrics/sql/reference_standard.sql``), to sufficient statistics
+and to the reference standard (the ``reference_standard`` table the store keeps; rule in ``radqa/sql/reference_standard.sql``), to sufficient statistics
 per group: confusion counts, pending cases and the sorted scores of the reference-positive and
 reference-negative cases. The AUC with DeLong's variance and every interval are then computed
 for all groups at once with numpy array operations; no Python loop runs over groups or rows.
@@ -508,7 +508,7 @@ def discordant_cases(
     where = f"{where}\n  and {condition}" if where else f"where {condition}"
     # the lean reference for the scan; the reader count only for the rows shown
     sql = f"""
-        with ref as ({sql_text("reference_standard")}),
+        with ref as (select * from reference_standard),
         shown as (
             select
                 case when f.predicted then 'fp' else 'fn' end as kind,
@@ -554,8 +554,8 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         standard), ``snapshot_id`` (None when not a published snapshot).
     """
     row = con.execute(
-        f"""
-        with ref as ({sql_text("reference_standard")}),
+        """
+        with ref as (select * from reference_standard),
         pairs as (select distinct study_uid, finding from predictions)
         select
             (select count(*) from studies),

@@ -87,7 +87,7 @@ def load_drift_tables(
         "model_version": model_version,
     }
     sql = _sql("drift_predictions.sql").replace(
-        "/*reference_standard*/", _sql("reference_standard.sql")
+        "/*reference_standard*/", "select * from reference_standard"
     )
     preds = con.execute(sql, {**params, "bins": bins}).df()
     studies = con.execute(_sql("drift_studies.sql"), params).df()

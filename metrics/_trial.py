@@ -316,7 +316,7 @@ def _reference_table(facts: dict[str, float]) -> pd.DataFrame:
     cases = facts["cases"]
     known = facts["reads_ai_known"]
     rows = [
-        ("rule", REFERENCE_RULE, "metrics/sql/reference_standard.sql"),
+        ("rule", REFERENCE_RULE, "radqa/sql/reference_standard.sql"),
         (
             "indeterminate",
             "a tie of independent reads with no adjudication or consensus read "

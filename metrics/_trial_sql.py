@@ -4,7 +4,7 @@ Every query starts from the same import CTEs (:func:`trial_ctes`):
 
 - ``reads``: the reads table with ``arm`` taken from the chosen arm column (the ``arm`` column, or
   a column the reads file carried beyond the contract, kept in ``extra``). It shadows the table so
-  that ``metrics/sql/reference_standard.sql`` sees the same arms;
+  that ``radqa/sql/reference_standard.sql`` sees the same arms;
 - ``ref``: the reference standard (clinical reads, ``arm = ''``);
 - ``trial_reads``: reads made in a trial arm, inside the date window;
 - ``case_status``: one row per *case* (study x finding) read in an arm, with its STARD flow status;
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from metrics._filters import _AGE_BAND_SQL, sql_text
+from metrics._filters import _AGE_BAND_SQL
 from radqa.errors import InputError
+from radqa.store import reference_standard_sql
 
 #: Reference results that are a tie of independent reads with no adjudication or consensus read.
 INDETERMINATE_SOURCE = "majority tie: primary read"
@@ -91,7 +92,7 @@ reads as (
     select r.* exclude (arm), {arm} as arm from reads as r
 ),
 ref as (
-{sql_text("reference_standard")}
+{reference_standard_sql()}
 ),
 trial_reads as (
     select r.study_uid, r.finding, r.arm, r.reader_pid, r.label, r.rating, r.ai_assisted,

@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--out", default=None)
     trial.add_argument("--format", default="xlsx,csv,json")
 
+    sub.add_parser(
+        "publish", help="migrate the working database to this version's schema and publish it"
+    )
+
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8501)
@@ -121,6 +125,16 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         )
         for path in written:
             print(path)
+        return 0
+    if args.command == "publish":
+        from radqa import store
+
+        con = store.connect_working(data_dir)
+        try:
+            info = store.publish_snapshot(con, data_dir)
+        finally:
+            con.close()
+        print(f"published snapshot {info.snapshot_id} to {info.path}")
         return 0
     if args.command == "serve":
         from radqa.serve import serve

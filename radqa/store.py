@@ -20,11 +20,11 @@ from radqa.errors import StoreError
 
 WORKING_NAME = "radqa-work.duckdb"
 SNAPSHOT_NAME = "radqa.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# Forward migrations: version -> SQL resource applied to reach it. Never edit a released one;
-# add the next version instead.
-MIGRATIONS: dict[int, str] = {1: "schema_v1.sql"}
+# Forward migrations: version -> SQL resource applied to reach it (then, where listed, a step
+# that fills what the SQL created). Never edit a released one; add the next version instead.
+MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql"}
 
 
 def working_path(data_dir: Path) -> Path:
@@ -58,10 +58,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"({SCHEMA_VERSION}); upgrade RadQA"
         )
     for version in sorted(v for v in MIGRATIONS if v > current):
-        sql = resources.files("radqa").joinpath(MIGRATIONS[version]).read_text()
+        sql = _sql_resource(MIGRATIONS[version])
         con.execute("begin")
         try:
             con.execute(sql)
+            if version == 2:
+                refresh_reference(con)
             con.execute(
                 "insert into schema_version values (?, ?)",
                 [version, datetime.now(UTC).replace(tzinfo=None)],
@@ -71,6 +73,41 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("rollback")
             raise
     return SCHEMA_VERSION
+
+
+def _sql_resource(name: str) -> str:
+    return resources.files("radqa").joinpath("sql", name).read_text()
+
+
+def reference_standard_sql(reads: str = "reads") -> str:
+    """The reference-standard rule (``radqa/sql/reference_standard.sql``) over ``reads``.
+
+    ``reads`` is a table or CTE name with the columns of the reads table (callers may pass a
+    filtered or re-armed set of reads). The result has one row per study and finding with a
+    clinical read: study_uid, finding, ref_label, ref_source, n_readers, any_ai_assisted,
+    first_read_at.
+    """
+    return _sql_resource("reference_standard.sql").replace("from reads\n", f"from {reads}\n")
+
+
+def refresh_reference(con: duckdb.DuckDBPyConnection, affected: str | None = None) -> None:
+    """Re-derive the reference_standard rows of the items in table ``affected`` (study_uid,
+    finding), or of every item when None. Runs inside the caller's transaction, if any."""
+    if affected is None:
+        con.execute("delete from reference_standard")
+        con.execute(f"insert into reference_standard {reference_standard_sql()}")
+        return
+    con.execute(
+        f"""
+        delete from reference_standard
+        where (study_uid, finding) in (select study_uid, finding from {affected})
+        """
+    )
+    scoped = (
+        f"(select r.* from reads r semi join {affected} a "
+        "on a.study_uid = r.study_uid and a.finding = r.finding) as reads"
+    )
+    con.execute(f"insert into reference_standard {reference_standard_sql(scoped)}")
 
 
 def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -152,7 +189,16 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
             f"no published snapshot at {path}; load data first "
             "(`radqa demo` or `radqa ingest predictions FILE`)"
         )
-    return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True)
+    version = schema_version(con)
+    if version != SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"the snapshot {path} has schema version {version}; this RadQA reads version "
+            f"{SCHEMA_VERSION}. Run `radqa --data-dir {Path(data_dir)} publish` to migrate the "
+            "working database and publish it again."
+        )
+    return con
 
 
 def snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:

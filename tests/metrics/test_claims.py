@@ -12,7 +12,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from metrics import claim_check, heterogeneity
 from radqa.errors import InputError
-from radqa.store import memory_store
+from radqa.store import memory_store, refresh_reference
 
 T0 = datetime(2025, 3, 10, 9, 0)
 
@@ -43,6 +43,7 @@ def _store(groups: dict[str, tuple[int, int, int, int]]):
         """,
         {"t": T0},
     )
+    refresh_reference(con)  # what ingest does after each reads batch
     return con
 
 

@@ -24,10 +24,9 @@ from metrics import (
     summarize,
 )
 from metrics._cache import RESULTS
-from metrics._filters import sql_text
 from metrics._grouped import placement_auc
 from radqa.errors import InputError
-from radqa.store import memory_store
+from radqa.store import memory_store, refresh_reference
 
 T0 = datetime(2025, 3, 10, 9, 0)
 
@@ -73,6 +72,7 @@ def add_reads(con, frame: pd.DataFrame) -> None:
         if col not in frame:
             frame[col] = value
     insert(con, "reads", frame)
+    refresh_reference(con)  # what ingest does after each reads batch
 
 
 def random_store(seed: int = 7, n: int = 1200, pending_share: float = 0.1):
@@ -220,7 +220,7 @@ def test_reference_standard_precedence():
     row = out.iloc[0]
     # p0 -> 0, p1 -> 0, p2 -> 0, p5 -> 1; p3, p4 pending; every prediction is positive
     assert (row.n, row.pending, row.tp, row.fp, row.fn, row.tn) == (6, 2, 1, 3, 0, 0)
-    ref = con.execute(f"select study_uid, ref_source from ({sql_text('reference_standard')})")
+    ref = con.execute("select study_uid, ref_source from reference_standard")
     sources = dict(ref.fetchall())
     assert sources == {
         "p0": "adjudication",
@@ -272,7 +272,7 @@ def test_reference_standard_equals_a_plain_oracle_on_random_reads():
     got = {
         uid: (label, source)
         for uid, label, source in con.execute(
-            f"select study_uid, ref_label, ref_source from ({sql_text('reference_standard')})"
+            "select study_uid, ref_label, ref_source from reference_standard"
         ).fetchall()
     }
     expected = _reference_oracle(reads)

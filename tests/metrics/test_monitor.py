@@ -11,7 +11,7 @@ import pytest
 from metrics._monitor import monitor
 from metrics._periods import ReferenceWindow, add_months, month_index
 from radqa.demo import default_config, generate_demo
-from radqa.store import memory_store
+from radqa.store import memory_store, refresh_reference
 
 
 def _load(out: Path, **kwargs):  # type: ignore[no-untyped-def]
@@ -43,6 +43,7 @@ def _load(out: Path, **kwargs):  # type: ignore[no-untyped-def]
         from read_csv($files, union_by_name = true)""",
         {"files": reads},
     )
+    refresh_reference(con)  # what ingest does after each reads batch
     return con, json.loads(files.effects.read_text())
 
 
