@@ -33,7 +33,7 @@ def build_context(user: User) -> Context:
     try:
         snap = _state.snapshot()
     except RadQAError as exc:
-        ctx = Context(user, None, Filters(), f"No published snapshot yet. {exc}")
+        ctx = Context(user, None, Filters(), f"No data to show yet: {exc}")
     else:
         if not _state.has_data(snap):
             ctx = Context(

@@ -52,7 +52,11 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
         page.get_by_role("button", name="Log in").click()
         # the mock provider's consent form: one click on the predefined user
         page.get_by_role("button", name="alice@example.org").click()
-        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+        try:
+            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+        except Exception:
+            page.screenshot(path=artifacts / "login-failed.png")
+            raise AssertionError(f"no dashboard after login; at {page.url}") from None
         wait_rendered(page)
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         assert "Logged in as alice@example.org (reviewer, viewer)" in sidebar

@@ -208,7 +208,7 @@ def test_empty_database_every_page_explains(app, empty_dir, page) -> None:  # no
 def test_missing_snapshot_explains(app, tmp_path) -> None:  # noqa: ANN001
     at = app(tmp_path)
     assert not at.exception
-    assert "No published snapshot yet" in at.info[0].value
+    assert at.info[0].value.startswith("No data to show yet: no published snapshot at ")
     assert "radqa demo" in at.info[0].value
 
 
