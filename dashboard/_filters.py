@@ -86,8 +86,7 @@ def sidebar_filters(snap: Snapshot) -> Filters:
         **values,
     )
     _write_query(filters)
-    if side.button("Reset filters", key="f_reset"):
-        reset()
+    side.button("Reset filters", key="f_reset", on_click=reset)
     return filters
 
 
@@ -109,11 +108,11 @@ def _write_query(filters: Filters) -> None:
 
 
 def reset() -> None:
-    for key in [k for k in st.session_state if str(k).startswith("f_")]:
+    """Button callback: clear every filter and the query string (the rerun follows)."""
+    for key in [k for k in st.session_state if str(k).startswith("f_") and k != "f_reset"]:
         del st.session_state[key]
     st.session_state[_INIT] = False
     st.query_params.clear()
-    st.rerun()
 
 
 def describe(filters: Filters) -> str:

@@ -25,7 +25,7 @@ import streamlit as st
 import metrics
 from metrics._filters import Filters
 from radqa import store
-from radqa.errors import RadQAError, StoreError
+from radqa.errors import StoreError
 from radqa.settings import DATA_DIR_ENV, Settings, load_settings
 
 #: Group columns the sidebar filters and the option lists cover.
@@ -60,9 +60,6 @@ class Snapshot:
     published_at: dt.datetime | None
     data_dir: Path
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        return connection(self.data_dir).cursor()
-
 
 def connection(directory: Path) -> duckdb.DuckDBPyConnection:
     path = store.snapshot_path(directory)
@@ -94,16 +91,6 @@ def snapshot() -> Snapshot:
 
 def settings() -> Settings:
     return load_settings(data_dir())
-
-
-def require_snapshot() -> Snapshot:
-    """The snapshot, or an explanation on the page and ``st.stop()``."""
-    try:
-        return snapshot()
-    except RadQAError as exc:
-        st.info(f"No data to show yet. {exc}")
-        st.stop()
-        raise  # unreachable; st.stop raises
 
 
 def call(fn_name: str, snap: Snapshot, /, **kwargs: Any) -> Any:

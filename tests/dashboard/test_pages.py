@@ -280,3 +280,14 @@ def test_overview_trend_by_quarter(app, demo_dir, con) -> None:  # noqa: ANN001
     shown = array(spec["data"][0]["y"])
     assert shown == pytest.approx(list(100 * first["sensitivity"]), nan_ok=True)
     assert len(shown) == len(first) > 4
+
+
+def test_reset_filters(app, demo_dir, con) -> None:  # noqa: ANN001
+    site = sorted(summarize(con, by=("site",))["site"])[0]
+    at = app(demo_dir, query={"site": site, "modality": "CT"})
+    assert at.multiselect(key="f_site").value == [site]
+    at.button(key="f_reset").click().run()
+    assert not at.exception
+    assert at.multiselect(key="f_site").value == []
+    assert at.multiselect(key="f_modality").value == []
+    assert "site" not in at.query_params and "modality" not in at.query_params
