@@ -24,6 +24,7 @@ from metrics._filters import AGE_BANDS, Filters
 from metrics._grouped import (
     discordant_cases,
     label_completeness,
+    model_versions,
     overview_counts,
     summarize,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "estimate_performance",
     "get_method",
     "load_rules",
+    "model_versions",
     "monitor",
     "months_in_data",
 ]

@@ -73,6 +73,8 @@ def _copy(value: T) -> T:
     """Give each caller its own DataFrame, so one caller's edits cannot change the cache."""
     if isinstance(value, pd.DataFrame):
         return value.copy()  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)  # type: ignore[return-value]
     return value
 
 

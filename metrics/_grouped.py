@@ -575,3 +575,29 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     result["pending"] = int(row[7]) - int(row[6])
     result["snapshot_id"] = snapshot_id(con)
     return result
+
+
+@cached
+def model_versions(
+    con: duckdb.DuckDBPyConnection, *, filters: Filters | None = None
+) -> pd.DataFrame:
+    """Each model version seen: its first and last month of studies and its predictions.
+
+    One GROUP BY over the predictions (no estimates), for the report's model-version table and
+    the dashboard.
+    """
+    where, params = where_clause(filters)
+    return con.execute(
+        f"""
+        select f.model_name, f.model_version,
+               strftime(min(s.study_datetime), '%Y-%m') as first_month,
+               strftime(max(s.study_datetime), '%Y-%m') as last_month,
+               count(*) as predictions
+        from predictions as f
+        left join studies as s on s.study_uid = f.study_uid
+        {where}
+        group by all
+        order by f.model_name, first_month, f.model_version
+        """,
+        params,
+    ).df()

@@ -38,6 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from metrics import _spc
+from metrics._cache import cached
 from metrics._drift_methods import DriftResult, get_method
 from metrics._multiplicity import adjust_pvalue_rows
 from metrics._periods import (
@@ -63,6 +64,7 @@ def _sql(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the SQL side
+@cached
 def load_drift_tables(
     con: Any,
     *,

@@ -35,6 +35,7 @@ from metrics import (
     heterogeneity,
     label_completeness,
     load_rules,
+    model_versions,
     monitor,
     summarize,
 )
@@ -353,16 +354,7 @@ def _agreement_and_pending(
 def _model_versions(
     con: duckdb.DuckDBPyConnection, month: str, ref: ResolvedReference, s: ReportSettings
 ) -> pd.DataFrame:
-    by_month = summarize(
-        con, by=("model_name", "model_version", "finding"),
-        filters=month_filters(ref.first, month), period="month", alpha=s.alpha, min_n=s.min_n,
-    )  # fmt: skip
-    if by_month.empty:
-        return pd.DataFrame(columns=["model_name", "model_version", "first_month", "last_month"])
-    table = by_month.groupby(["model_name", "model_version"], sort=True).agg(
-        first_month=("period", "min"), last_month=("period", "max"), predictions=("n", "sum")
-    )
-    return table.reset_index()
+    return model_versions(con, filters=month_filters(ref.first, month))
 
 
 def build_monthly_report(

@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
+import metrics
 import metrics._grouped as grouped
 from metrics import (
     Filters,
@@ -479,3 +480,31 @@ def test_reader_agreement_two_and_three_readers():
     assert out.ac1 == pytest.approx(gwet_ac1(counts).value, abs=1e-12)
     arms = reader_agreement(con, by=("arm",)).set_index("arm")
     assert arms.loc["", "n_items"] == 60 and "arm B" not in arms.index  # one arm-B reader only
+
+
+def test_model_versions_first_and_last_month_and_counts():
+    con = memory_store()
+    con.execute(
+        """
+        insert into studies (study_uid, site, study_datetime)
+        select 's' || i, 'A', timestamp '2025-01-15' + to_days(30 * (i % 6)) from range(60) t(i)
+        """
+    )
+    con.execute(
+        """
+        insert into predictions (study_uid, finding, model_name, model_version, score, predicted,
+                                 threshold, threshold_source, row_hash, batch_id)
+        select 's' || i, 'ich', 'M', case when i % 6 < 3 then '1.0' else '1.1' end, 0.5, true,
+               0.5, 'file', 0, 1
+        from range(60) t(i)
+        """
+    )
+    table = metrics.model_versions(con)
+    assert table.to_dict("records") == [
+        {"model_name": "M", "model_version": "1.0", "first_month": "2025-01",
+         "last_month": "2025-03", "predictions": 30},
+        {"model_name": "M", "model_version": "1.1", "first_month": "2025-04",
+         "last_month": "2025-06", "predictions": 30},
+    ]  # fmt: skip
+    only_site_b = metrics.model_versions(con, filters=metrics.Filters(site=("B",)))
+    assert only_site_b.empty
