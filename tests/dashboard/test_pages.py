@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metrics
-from dashboard import _charts, _reviews
+from dashboard import _audit, _charts, _reviews
 from metrics._filters import Filters
 from metrics._grouped import discordant_cases, overview_counts, summarize
 from radqa import store
@@ -291,3 +291,20 @@ def test_reset_filters(app, demo_dir, con) -> None:  # noqa: ANN001
     assert at.multiselect(key="f_site").value == []
     assert at.multiselect(key="f_modality").value == []
     assert "site" not in at.query_params and "modality" not in at.query_params
+
+
+def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:  # noqa: ANN001
+    pytest.importorskip("reports.monthly")
+    at = app(demo_copy, "views/reports.py")
+    month = at.selectbox(key="rp_month").value
+    at.button(key="rp_generate").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    names = sorted(p.name for p in (demo_copy / "reports").iterdir())
+    assert names == [f"drift-report-{month}.{ext}" for ext in ("html", "json", "pdf")]
+    assert len(at.get("download_button")) == 3
+    events = _audit.read_events(demo_copy)
+    assert [(e["who"], e["what"], e["month"]) for e in events] == [
+        ("local", "generate:monthly-report", month)
+    ]
+    assert events[0]["snapshot_id"] == overview_counts(con)["snapshot_id"] is not None
