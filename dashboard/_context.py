@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import _state
 from dashboard._filters import describe, sidebar_filters
 from dashboard.auth import User
-from metrics._filters import Filters
+from metrics import Filters
 from radqa.errors import RadQAError
 
 _KEY = "_radqa_context"

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard._state import Snapshot, options
-from metrics._filters import Filters
+from metrics import Filters
 
 #: Filter field -> sidebar label (the order of the sidebar).
 LIST_FILTERS = {

@@ -12,7 +12,6 @@ No SQL and no statistics here: every number comes from a :mod:`metrics` function
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 import metrics
-from metrics._filters import Filters
+from metrics import Filters
 from radqa import store
 from radqa.errors import StoreError
 from radqa.settings import DATA_DIR_ENV, Settings, load_settings
@@ -45,9 +44,9 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _connect(path: str, mtime_ns: int) -> duckdb.DuckDBPyConnection:
-    """One read-only connection per published snapshot file version."""
+    """One read-only connection per published snapshot file version (older ones are evicted)."""
     return store.open_snapshot(Path(path).parent)
 
 
@@ -113,19 +112,8 @@ def _cached_call(fn_name: str, key: str, directory: str, items: tuple[tuple[str,
 
 
 def metric_fn(fn_name: str) -> Any:
-    """The public ``metrics`` function ``fn_name``.
-
-    Names that exist in the grouped-summary module but are not yet re-exported from
-    ``metrics/__init__.py`` are found there. AttributeError when there is none at all.
-    """
+    """The public ``metrics`` function ``fn_name``; AttributeError when there is none."""
     fn = getattr(metrics, fn_name, None)
-    for module in ("_grouped", "_meta", "_monitor", "_periods"):
-        if fn is not None:
-            break
-        try:
-            fn = getattr(importlib.import_module(f"metrics.{module}"), fn_name, None)
-        except ImportError:
-            continue
     if fn is None:
         raise AttributeError(f"metrics.{fn_name} does not exist in this RadQA version")
     return fn

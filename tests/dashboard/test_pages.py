@@ -11,8 +11,7 @@ import pytest
 
 import metrics
 from dashboard import _audit, _charts, _reviews
-from metrics._filters import Filters
-from metrics._grouped import discordant_cases, overview_counts, summarize
+from metrics import Filters, discordant_cases, overview_counts, summarize
 from radqa import store
 
 KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
@@ -127,9 +126,7 @@ def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: A
     at = app(demo_dir, "views/drift.py")
     assert not at.exception
     month = at.selectbox(key="dr_month").value
-    result = metrics._monitor.monitor(
-        con, month=month, reference=metrics._periods.ReferenceWindow.first_months(6)
-    )
+    result = metrics.monitor(con, month=month, reference=metrics.ReferenceWindow.first_months(6))
     if result.alerts:
         table = at.dataframe[0].value
         assert list(table["rule"]) == [a.rule for a in result.alerts]
