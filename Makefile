@@ -35,7 +35,8 @@ test: $(STAMP) system
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy ingest metrics radqa
+	$(VENV)/bin/mypy --strict ingest metrics
+	$(VENV)/bin/mypy radqa
 
 bench: $(STAMP) system
 	$(PY) -m bench.run

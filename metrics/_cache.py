@@ -12,7 +12,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pandas as pd
@@ -72,9 +72,9 @@ def snapshot_id(con: duckdb.DuckDBPyConnection) -> str | None:
 def _copy(value: T) -> T:
     """Give each caller its own DataFrame, so one caller's edits cannot change the cache."""
     if isinstance(value, pd.DataFrame):
-        return value.copy()  # type: ignore[return-value]
+        return cast(T, value.copy())
     if isinstance(value, tuple):
-        return tuple(_copy(v) for v in value)  # type: ignore[return-value]
+        return cast(T, tuple(_copy(v) for v in value))
     return value
 
 
@@ -92,7 +92,7 @@ def cached(fn: Callable[..., T]) -> Callable[..., T]:
         except TypeError:  # an unhashable argument: compute without caching
             return fn(con, *args, **kwargs)
         if hit:
-            return _copy(value)
+            return cast(T, _copy(value))
         value = fn(con, *args, **kwargs)
         RESULTS.put(key, value)
         return _copy(value)

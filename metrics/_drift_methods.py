@@ -200,7 +200,8 @@ def coarsen(hist: npt.ArrayLike, index: npt.NDArray[np.intp], n_bins: int) -> Fl
     """Sum fine bins of ``hist`` (..., B) into ``n_bins`` coarse bins given by ``index``."""
     h = np.asarray(hist, dtype=float)
     onehot = index[..., None] == np.arange(n_bins)  # (..., B, n_bins)
-    return np.einsum("...b,...bk->...k", h, onehot.astype(float))
+    out: FloatArray = np.einsum("...b,...bk->...k", h, onehot.astype(float))
+    return out
 
 
 def psi_from_counts(ref: npt.ArrayLike, cur: npt.ArrayLike, eps: float = PSI_EPSILON) -> FloatArray:
@@ -214,7 +215,8 @@ def psi_from_counts(ref: npt.ArrayLike, cur: npt.ArrayLike, eps: float = PSI_EPS
     c = _share(np.asarray(cur, dtype=float))
     both_empty = (r == 0) & (c == 0)
     rr, cc = np.maximum(r, eps), np.maximum(c, eps)
-    return np.where(both_empty, 0.0, (cc - rr) * np.log(cc / rr)).sum(-1)
+    out: FloatArray = np.where(both_empty, 0.0, (cc - rr) * np.log(cc / rr)).sum(-1)
+    return out
 
 
 class PSI(DriftMethod):
@@ -331,7 +333,8 @@ def fisher_exact_two_sided(
     observed = stats.hypergeom.logpmf(a, total, successes, b)
     keep = inside & (logpmf <= observed[:, None] + np.log1p(1e-7))
     p = np.where(keep, np.exp(logpmf), 0.0).sum(axis=1)
-    return np.minimum(p, 1.0)
+    out: FloatArray = np.minimum(p, 1.0)
+    return out
 
 
 def newcombe_difference(

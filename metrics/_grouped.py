@@ -280,7 +280,7 @@ def _dev01(
     dev /= 2.0 * n_pos[g_neg]
     dev -= auc[g_neg]
     dev **= 2
-    return dev
+    return np.asarray(dev)
 
 
 def _keys(sizes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ parent is kept, since it says where inside the parent the drift is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -149,7 +150,7 @@ def dense(
         shape = (n_g, n_t, size)
         index = (g * n_t + t) * size + k
     flat = np.bincount(index, weights=w, minlength=int(np.prod(shape)))
-    return Dense(keys, flat.reshape(shape), categories)
+    return Dense(keys, flat.reshape(shape).astype(np.float64), categories)
 
 
 def rolling(a: npt.NDArray[np.float64], window: int, keep: npt.NDArray[np.bool_]) -> Any:
@@ -164,7 +165,8 @@ def rolling(a: npt.NDArray[np.float64], window: int, keep: npt.NDArray[np.bool_]
     return out
 
 
-_PROPORTIONS = {
+_ArrayFn = Callable[[Any, Any, Any, Any], Any]
+_PROPORTIONS: dict[str, tuple[_ArrayFn, _ArrayFn]] = {
     # metric: (denominator, numerator) as functions of (n, n_pos, n_neg, predicted)
     "positive_rate": (lambda n, p, q, y: n, lambda n, p, q, y: n * y),
     "sensitivity": (lambda n, p, q, y: p, lambda n, p, q, y: p * y),

@@ -63,7 +63,8 @@ def adjust_pvalues(p: npt.ArrayLike, *, method: str = "holm") -> npt.NDArray[np.
         raise InputError(f"p-value [{i}] is {float(flat[i])!r}; expected a number between 0 and 1")
     sm_method = _METHODS[key]
     if sm_method in _ROWWISE:
-        return adjust_pvalue_rows(flat[None, :], sm_method)[0].reshape(arr.shape)
+        rows: npt.NDArray[np.float64] = adjust_pvalue_rows(flat[None, :], sm_method)
+        return np.asarray(rows[0].reshape(arr.shape), dtype=np.float64)
     out = np.full(flat.shape, np.nan)
     if ok.any():
         out[ok] = multipletests(flat[ok], method=sm_method)[1]

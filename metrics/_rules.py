@@ -370,10 +370,14 @@ def _number(
     whole: bool = False,
 ) -> float:
     value = entry.get(key, default)
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and value >= low and (high is None or value <= high)
-    ok = ok and (not whole or float(value) == int(value))
-    if not ok:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= low
+        and (high is None or value <= high)
+        and (not whole or float(value) == int(value))
+    )
+    if not ok or value is None:
         kind = "a whole number" if whole else "a number"
         span = f">= {low}" if high is None else f"between {low} and {high}"
         raise _fail(source, where, f"{key} is {value!r}; expected {kind} {span}")

@@ -9,6 +9,8 @@ never reach Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -181,12 +183,15 @@ def _group_stats(part: pd.DataFrame, alpha: float) -> dict[str, object]:
     return out
 
 
-def _safe(fn, data: np.ndarray, alpha: float, notes: list[str], label: str) -> Estimate:
+def _safe(
+    fn: Callable[..., Estimate], data: np.ndarray, alpha: float, notes: list[str], label: str
+) -> Estimate:
     """``fn(data)``, or a NaN estimate with the reason when there is too little data."""
     nan = float("nan")
     if data.size == 0 or data.sum() == 0:
         return Estimate(nan, nan, nan, None, label, "no items")
     try:
-        return fn(data, alpha=alpha)
+        result: Estimate = fn(data, alpha=alpha)
+        return result
     except (InsufficientDataError, InputError) as exc:
         return Estimate(nan, nan, nan, None, label, str(exc))

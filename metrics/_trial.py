@@ -155,7 +155,9 @@ def infer_design(facts: dict[str, object], requested: str = "auto") -> DesignCho
 
 
 # --------------------------------------------------------------------------- estimates
-def _measures(da: object, auc: tuple[float, float, float, float]) -> list[tuple[str, dict]]:
+def _measures(
+    da: object, auc: tuple[float, float, float, float]
+) -> list[tuple[str, dict[str, object]]]:
     out = []
     for name in (
         "sensitivity",
@@ -458,7 +460,7 @@ def _design_table(choice: DesignChoice, endpoint: str) -> pd.DataFrame:
             "finding) for the AI; a case read in two arms counts in both arms",
         ),
     ]
-    rows += [(f"count: {k}", v) for k, v in choice.facts.items() if k != "arms"]
+    rows += [(f"count: {k}", str(v)) for k, v in choice.facts.items() if k != "arms"]
     return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": object})
 
 

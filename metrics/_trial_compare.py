@@ -11,6 +11,7 @@ as the Iowa MRMC program reports "trt0 - trt1".
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -431,14 +432,14 @@ def reader_agreement_rows(
             {
                 **base,
                 "coefficient": "Fleiss kappa",
-                **_coefficient(lambda c=counts: fleiss_kappa(c, alpha=alpha)),
+                **_coefficient(functools.partial(fleiss_kappa, counts, alpha=alpha)),
             }
         )
         rows.append(
             {
                 **base,
                 "coefficient": "Gwet AC1",
-                **_coefficient(lambda c=counts: gwet_ac1(c, alpha=alpha)),
+                **_coefficient(functools.partial(gwet_ac1, counts, alpha=alpha)),
             }
         )
     for arm, g in pair_tables.groupby("arm", sort=True):
@@ -460,7 +461,7 @@ def reader_agreement_rows(
                     "arm": arm,
                     "subjects": int(np.sum(table)),
                     "coefficient": "Cohen kappa",
-                    **_coefficient(lambda t=table: cohen_kappa_table(t, alpha=alpha)),
+                    **_coefficient(functools.partial(cohen_kappa_table, table, alpha=alpha)),
                 }
             )
     return rows
