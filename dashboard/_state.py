@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,18 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _connect(path: str, mtime_ns: int) -> duckdb.DuckDBPyConnection:
-    """One read-only connection per published snapshot file version (older ones are evicted)."""
-    return store.open_snapshot(Path(path).parent)
+class _Holder:
+    """The open connection to one snapshot path and the file version it was opened on."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.mtime_ns: int | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _holder(path: str) -> _Holder:
+    return _Holder()
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,26 @@ class Snapshot:
 
 
 def connection(directory: Path) -> duckdb.DuckDBPyConnection:
+    """The read-only connection to the published snapshot, reopened after a new publication.
+
+    DuckDB hands out the already-open database for a path it has open, so the connection to a
+    replaced file must be closed before the new file can be seen.
+    """
     path = store.snapshot_path(directory)
     if not path.exists():
         raise StoreError(
             f"no published snapshot at {path}; load data first "
             "(`radqa demo` or `radqa ingest predictions FILE`)"
         )
-    return _connect(str(path.resolve()), path.stat().st_mtime_ns)
+    holder = _holder(str(path.resolve()))
+    mtime_ns = path.stat().st_mtime_ns
+    with holder.lock:
+        if holder.con is None or holder.mtime_ns != mtime_ns:
+            if holder.con is not None:
+                holder.con.close()
+            holder.con = store.open_snapshot(Path(directory))
+            holder.mtime_ns = mtime_ns
+        return holder.con
 
 
 def snapshot() -> Snapshot:

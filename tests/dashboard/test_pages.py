@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -305,3 +307,16 @@ def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:
         ("local", "generate:monthly-report", month)
     ]
     assert events[0]["snapshot_id"] == overview_counts(con)["snapshot_id"] is not None
+
+
+def test_a_newly_published_snapshot_is_picked_up(app, demo_copy, empty_dir) -> None:  # noqa: ANN001
+    at = app(demo_copy)
+    assert len(at.metric) == 60
+    # publishing is an atomic rename over the snapshot file: the next rerun sees the new data
+    tmp = demo_copy / "incoming.duckdb"
+    shutil.copy(store.snapshot_path(empty_dir), tmp)
+    os.replace(tmp, store.snapshot_path(demo_copy))
+    at.run()
+    assert not at.exception
+    assert not at.metric
+    assert "has no predictions yet" in at.info[0].value
