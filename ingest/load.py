@@ -382,16 +382,28 @@ def _merge_rows(
 
 
 def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> None:
-    """One row per study from the prediction rows, patient pseudonymised once per study."""
+    """One row per study from the prediction rows; each distinct patient pseudonymised once.
+
+    HMAC-SHA256 costs about 1.4 us an id in DuckDB, so it runs over the distinct patient ids of
+    the batch (fewer than its studies, far fewer than its rows) and is joined back.
+    """
     aggs = ", ".join(f"max({c}) as {c}" for c in STUDY_FROM_PREDICTIONS)
     con.execute(
         f"""
-        create or replace temp table _new_studies as
-        select * exclude (patient_raw), {pseudonym_sql("patient_raw")} as patient_pid
-        from (select study_uid, {aggs}, max("_id_patient_id") as patient_raw
-              from _checked where _ok group by study_uid)
+        create or replace temp table _pids as
+        select id, {pseudonym_sql("id")} as pid
+        from (select distinct "_id_patient_id" as id from _checked where _ok)
         """,
         pads,
+    )
+    con.execute(
+        f"""
+        create or replace temp table _new_studies as
+        select g.* exclude (patient_raw), p.pid as patient_pid
+        from (select study_uid, {aggs}, max("_id_patient_id") as patient_raw
+              from _checked where _ok group by study_uid) as g
+        join _pids as p on p.id = g.patient_raw
+        """
     )
     upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")
 
