@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -63,6 +65,7 @@ def serve() -> Iterator[Callable[..., str]]:
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: `radqa serve` runs streamlit as a child
         )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
@@ -70,12 +73,13 @@ def serve() -> Iterator[Callable[..., str]]:
         return url
 
     yield start
-    for proc in procs:
-        proc.terminate()
+    for proc in procs:  # stop radqa serve and the streamlit server it started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
