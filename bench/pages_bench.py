@@ -54,10 +54,7 @@ def run(data_dir: Path) -> list[str]:
                 time.sleep(0.1)
         up = time.perf_counter() - started
         timings = measure_pages(base)
-        streamlit_pid = int(
-            Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0]
-        )
-        memory = _rss_mb(streamlit_pid)
+        memory = _rss_mb(server.pid)  # `radqa serve` execs into the Streamlit server
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -29,6 +29,7 @@ from metrics._grouped import (
     summarize,
 )
 from metrics._meta import Heterogeneity, heterogeneity
+from metrics._store_health import ingest_batches, quarantine_rows
 from metrics._monitor import Alert, MonitorResult, monitor
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
 from metrics._multiplicity import adjust_pvalues
@@ -86,9 +87,11 @@ __all__ = [
     "diagnostic_accuracy",
     "difference_ci",
     "heterogeneity",
+    "ingest_batches",
     "mcnemar",
     "paired_difference_ci",
     "proportion_ci",
+    "quarantine_rows",
     "proportion_ci_arrays",
     "risk_ratio_ci",
     "METHODS",

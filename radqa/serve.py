@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from radqa.errors import ConfigError
 
@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
+def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoReturn:
     if not is_loopback(host):
         from dashboard.auth import login_configured
 
@@ -56,4 +56,6 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> int:
         "false",
     ]
     print(f"RadQA dashboard on http://{host}:{port} (data: {data_dir})", flush=True)
-    return subprocess.call(cmd, env=env)
+    # Become the Streamlit server (same pid): a signal to `radqa serve` reaches the server, and
+    # stopping it leaves no orphan behind.
+    os.execve(sys.executable, cmd, env)

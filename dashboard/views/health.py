@@ -41,26 +41,19 @@ st.caption(
 )
 
 st.header("Ingest batches")
-try:
-    batches = _state.call("ingest_batches", snap)
-except AttributeError:
-    _state.missing("ingest_batches")
+batches = _state.call("ingest_batches", snap)
+if len(batches) == 0:
+    st.info("No ingest batch recorded in this snapshot.")
 else:
-    if len(batches) == 0:
-        st.info("No ingest batch recorded in this snapshot.")
-    else:
-        st.dataframe(batches, hide_index=True, width="stretch")
+    st.dataframe(batches, hide_index=True, width="stretch")
 
 st.header("Quarantined rows")
-try:
-    quarantine = _state.call("quarantine_rows", snap, limit=500)
-except AttributeError:
-    _state.missing("quarantine_rows")
+quarantine = _state.call("quarantine_rows", snap, limit=500)
+if len(quarantine) == 0:
+    st.success("No row was quarantined at ingest.")
 else:
-    if len(quarantine) == 0:
-        st.success("No row was quarantined at ingest.")
-    else:
-        st.dataframe(quarantine, hide_index=True, width="stretch")
+    st.caption(f"The latest {len(quarantine):,} quarantined rows, with their reasons.")
+    st.dataframe(quarantine, hide_index=True, width="stretch")
 
 st.header("Label completeness by site")
 comp = _state.call("label_completeness", snap, by=("site",), filters=ctx.filters)

@@ -235,3 +235,28 @@ def test_cli_prints_summary_and_exits_non_zero_on_quarantine(
     assert (
         main(["--data-dir", str(data_dir), "ingest", "predictions", str(tmp_path / "a.csv")]) == 0
     )
+
+
+def test_batches_and_quarantine_are_listed_newest_first(data_dir: Path, tmp_path: Path) -> None:
+    import metrics
+    from radqa.store import open_snapshot
+
+    ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
+    bad = write(tmp_path / "b.csv", f"{PRED_HEADER}\nX,P1,Osaka,2026-10-01,CR,f,M,1,abc")
+    ingest_files(data_dir, "predictions", [bad])
+    con = open_snapshot(data_dir)
+    batches = metrics.ingest_batches(con)
+    assert batches[["batch_id", "file_name", "status", "rows_inserted", "rows_quarantined"]].to_dict(
+        "records"
+    ) == [
+        {"batch_id": 2, "file_name": "b.csv", "status": "committed", "rows_inserted": 0,
+         "rows_quarantined": 1},
+        {"batch_id": 1, "file_name": "a.csv", "status": "committed", "rows_inserted": 3,
+         "rows_quarantined": 0},
+    ]  # fmt: skip
+    rows = metrics.quarantine_rows(con, limit=10)
+    assert rows[["file_name", "row_number", "column_name", "reason"]].to_dict("records") == [
+        {"file_name": "b.csv", "row_number": 1, "column_name": "score",
+         "reason": "b.csv: row 1: column 'score' is 'abc'; expected a number between 0 and 1"},
+    ]  # fmt: skip
+    assert "P1" not in rows["raw_values"][0]
