@@ -129,14 +129,25 @@ def test_login_configured_reports_what_is_missing(tmp_path: Path) -> None:
 def test_serve_refuses_non_loopback_without_login(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.chdir(tmp_path)
     calls: list[list[str]] = []
-    monkeypatch.setattr(serve_mod.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+
+    class Execd(Exception):
+        """Stands in for the process image being replaced by Streamlit."""
+
+    def fake_execve(path: str, cmd: list[str], env: dict[str, str]) -> None:
+        calls.append(cmd)
+        raise Execd
+
+    monkeypatch.setattr(serve_mod.os, "execve", fake_execve)
     with pytest.raises(ConfigError) as err:
         serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
     assert str(err.value).startswith("refusing to listen on 0.0.0.0 without a login: ")
     assert "server_metadata_url" in str(err.value)
     assert calls == []
-    assert serve_mod.serve(tmp_path, host="127.0.0.1", port=8599) == 0
+    with pytest.raises(Execd):
+        serve_mod.serve(tmp_path, host="127.0.0.1", port=8599)
     (tmp_path / ".streamlit").mkdir()
     (tmp_path / ".streamlit" / "secrets.toml").write_text(AUTH_TOML)
-    assert serve_mod.serve(tmp_path, host="0.0.0.0", port=8599) == 0
+    with pytest.raises(Execd):
+        serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
     assert calls[-1][calls[-1].index("--server.address") + 1] == "0.0.0.0"
+    assert calls[-1][1:4] == ["-m", "streamlit", "run"]
