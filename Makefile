@@ -20,11 +20,16 @@ install: $(STAMP)
 system:
 	bash scripts/install-system-packages.sh
 
+DEMO_MONTH ?= 2026-10
+
+# The demo database, and its drift report for the last demo month (the Overview shows its alerts).
 $(DATA)/radqa.duckdb: | $(STAMP)
 	$(RADQA) --data-dir $(DATA) demo
+	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
 demo: $(STAMP)
 	$(RADQA) --data-dir $(DATA) demo
+	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
 run: $(STAMP) $(DATA)/radqa.duckdb
 	$(RADQA) --data-dir $(DATA) serve --host 127.0.0.1 --port $(PORT)

@@ -1,7 +1,10 @@
-"""Drift alerts for the latest month, from ``metrics.monitor`` (shared by Overview and Drift)."""
+"""Drift alerts: live from ``metrics.monitor`` (Drift page), or as the monthly report recorded
+them (the Overview's banner, which must render in a moment even on 10M predictions)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -69,29 +72,42 @@ def alerts_frame(result: Any) -> pd.DataFrame:
     return out
 
 
-def show_alert_banner(snap: _state.Snapshot) -> None:
-    """Open alerts of the latest month at the top of a page."""
-    month = latest_month(snap)
-    if month is None:
+def latest_report(data_dir: Path) -> tuple[str, dict[str, Any]] | None:
+    """(month, JSON) of the newest monthly drift report in ``DATA_DIR/reports``, if any."""
+    reports = sorted((data_dir / "reports").glob("drift-report-????-??.json"))
+    for path in reversed(reports):
+        try:
+            return path.stem.removeprefix("drift-report-"), json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def show_report_alerts(snap: _state.Snapshot) -> None:
+    """The alerts of the latest monthly drift report at the top of the Overview.
+
+    Monitoring every group over every month takes seconds on a large store; the committee acts
+    on the monthly report, and the Drift page computes the current month live.
+    """
+    found = latest_report(snap.data_dir)
+    if found is None:
+        st.caption(
+            "No monthly drift report yet (`radqa report monthly --month YYYY-MM`); the Drift "
+            "page checks any month live."
+        )
         return
-    result, why = run_monitor(snap, month)
-    if result is None:
-        if why == "missing":
-            st.caption("Drift alerts will appear here once `metrics.monitor` is installed.")
-        else:
-            st.caption(f"No drift check for {month}: {why}")
-        return
-    alerts = alerts_frame(result)
-    if alerts.empty:
-        st.success(f"No open drift alerts for {month}.", icon=":material/check_circle:")
+    month, doc = found
+    same = doc.get("snapshot_id") == snap.snapshot_id
+    source = f"monthly report {month}" + ("" if same else f" (snapshot {doc.get('snapshot_id')})")
+    alerts = doc.get("alerts", [])
+    if not alerts:
+        st.success(f"No open drift alerts in the {source}.", icon=":material/check_circle:")
         return
     st.error(
-        f"{len(alerts)} open drift alert(s) for {month}: see the Drift page.",
+        f"{len(alerts)} open drift alert(s) in the {source}: see the Drift page for evidence.",
         icon=":material/warning:",
     )
-    cols = [
-        c
-        for c in ("rule", "metric", "group", "value", "threshold", "first_period")
-        if c in alerts.columns
-    ]
-    st.dataframe(alerts[cols] if cols else alerts, hide_index=True, width="stretch")
+    frame = pd.DataFrame(alerts)
+    frame["group"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
+    cols = [c for c in ("rule", "metric", "group", "value", "threshold", "first_period", "periods")]
+    st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
-from dashboard._alerts import show_alert_banner
+from dashboard._alerts import show_report_alerts
 from dashboard._context import page_context
 from radqa.errors import RadQAError
 
@@ -15,7 +15,7 @@ KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
 ctx = page_context("Overview")
 snap, filters = ctx.snap, ctx.filters
 assert snap is not None
-show_alert_banner(snap)
+show_report_alerts(snap)
 
 summary = _state.summarize(snap, filters, by=("model_name", "finding"))
 if summary.empty:

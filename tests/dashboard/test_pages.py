@@ -307,6 +307,25 @@ def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:
         ("local", "generate:monthly-report", month)
     ]
     assert events[0]["snapshot_id"] == overview_counts(con)["snapshot_id"] is not None
+    # the Overview's banner now shows that report's alerts (not a recomputation)
+    report = json.loads((demo_copy / "reports" / f"drift-report-{month}.json").read_text())
+    overview = app(demo_copy)
+    assert not overview.exception
+    if report["alerts"]:
+        assert overview.error[0].value.startswith(
+            f"{len(report['alerts'])} open drift alert(s) in the monthly report {month}:"
+        )
+        shown = overview.dataframe[0].value
+        assert list(shown["rule"]) == [a["rule"] for a in report["alerts"]]
+    else:
+        assert any(f"No open drift alerts in the monthly report {month}" in x.value
+                   for x in overview.success)  # fmt: skip
+
+
+def test_overview_without_a_report_points_to_the_drift_page(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy)
+    assert not at.exception
+    assert any(c.value.startswith("No monthly drift report yet") for c in at.caption)
 
 
 def test_a_newly_published_snapshot_is_picked_up(app, demo_copy, empty_dir) -> None:  # noqa: ANN001
