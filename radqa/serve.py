@@ -54,6 +54,8 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
         "none",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
     print(f"RadQA dashboard on http://{host}:{port} (data: {data_dir})", flush=True)
     # Become the Streamlit server (same pid): a signal to `radqa serve` reaches the server, and
