@@ -48,8 +48,6 @@ def run_monitor(
         reference = reference_window(reference_months)
         rules = alert_rules(snap)
         return _state.call("monitor", snap, month=month, reference=reference, rules=rules), None
-    except AttributeError:
-        return None, "missing"
     except RadQAError as exc:
         return None, str(exc)
 

@@ -117,8 +117,7 @@ def settings() -> Settings:
 def call(fn_name: str, snap: Snapshot, /, **kwargs: Any) -> Any:
     """``metrics.<fn_name>(cursor, **kwargs)``, cached on the snapshot id.
 
-    Raises AttributeError when ``metrics`` has no such function (a metrics module not landed yet):
-    pages turn that into a message with :func:`missing`.
+    ``fn_name`` must be a public name of ``metrics`` (AttributeError otherwise).
     """
     metric_fn(fn_name)
     return _cached_call(fn_name, snap.key, str(snap.data_dir), tuple(sorted(kwargs.items())))
@@ -139,14 +138,6 @@ def metric_fn(fn_name: str) -> Any:
     if fn is None:
         raise AttributeError(f"metrics.{fn_name} does not exist in this RadQA version")
     return fn
-
-
-def missing(fn_name: str) -> None:
-    """Say that a metrics function this page needs is not available."""
-    st.info(
-        f"This section needs `metrics.{fn_name}`, which this RadQA installation does not have "
-        "yet; the rest of the page works without it."
-    )
 
 
 @st.cache_data(show_spinner=False)

@@ -110,8 +110,6 @@ reader_filters = _state.Filters(
 reader_dim = "finding" if dim == "model_version" else dim
 try:
     readers = _state.call("reader_agreement", snap, by=(reader_dim,), filters=reader_filters)
-except AttributeError:
-    _state.missing("reader_agreement")
 except RadQAError as exc:
     st.info(f"Reader agreement not computable: {exc}")
 else:

@@ -33,10 +33,7 @@ st.caption(
 
 result, why = _alerts.run_monitor(snap, month, ref_months)
 if result is None:
-    if why == "missing":
-        _state.missing("monitor")
-    else:
-        st.info(f"The drift check for {month} could not run: {why}")
+    st.info(f"The drift check for {month} could not run: {why}")
     st.stop()
 ref = result.reference
 st.caption(
@@ -268,17 +265,13 @@ st.caption(
     "the reference window (confidence-based performance estimation); the realised figures "
     "are those of the studies already read in the same month."
 )
-try:
-    estimated = _state.call(
-        "estimate_performance",
-        snap,
-        month=month,
-        reference=_alerts.reference_window(ref_months),
-        by=("site", "finding"),
-    )
-except AttributeError:
-    _state.missing("estimate_performance")
-    st.stop()
+estimated = _state.call(
+    "estimate_performance",
+    snap,
+    month=month,
+    reference=_alerts.reference_window(ref_months),
+    by=("site", "finding"),
+)
 if estimated.empty:
     st.success(f"Every study of {month} has its reads: nothing to estimate.")
     st.stop()

@@ -105,11 +105,6 @@ else:
             for name, value in model_claims.items()
         ]
         check = pd.concat(checks, ignore_index=True) if checks else None
-    except AttributeError:
-        check = None
-        rows = [{"metric": k, "claimed": _charts.fmt(v, k)} for k, v in model_claims.items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-        _state.missing("claim_check")
     except RadQAError as exc:
         check = None
         st.warning(f"Claim check not possible: {exc}")

@@ -71,8 +71,6 @@ def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, 
             h = het(ok[["label", "count", "nobs"]], scale="logit")
         else:
             h = het(ok[["label", "value", "se"]], scale="identity")
-    except AttributeError:
-        return None, "heterogeneity needs metrics.heterogeneity"
     except RadQAError as exc:
         return None, f"heterogeneity not computable: {exc}"
     pooled = h.random_reml
