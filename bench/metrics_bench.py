@@ -35,17 +35,17 @@ from ranked group by all
 """
 
 
-def _setup(snapshot: Path) -> str:
+def _setup(data_dir: Path) -> str:
+    """Open the snapshot as the product does (read-only, with the readers' memory limit)."""
     return (
-        "import duckdb\nimport metrics\n"
-        f"con = duckdb.connect({str(snapshot)!r}, read_only=True)\n"
+        "from pathlib import Path\nimport metrics\nfrom radqa import store\n"
+        f"con = store.open_snapshot(Path({str(data_dir)!r}))\n"
         "con.execute('set enable_progress_bar = false')\n"
     )
 
 
 def run(data_dir: Path) -> list[str]:
-    snapshot = data_dir / "radqa.duckdb"
-    setup = _setup(snapshot)
+    setup = _setup(data_dir)
     results: list[tuple[str, Measurement, str]] = []
     cold = measure(
         f"""

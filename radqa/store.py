@@ -18,6 +18,12 @@ import duckdb
 
 from radqa.errors import StoreError
 
+# DuckDB takes up to 80% of the machine's memory by default; a hospital server runs other
+# things. Writers stay under 1 GB (ingest spills its staging tables to disk beyond that), readers
+# under 1.6 GB (a 10M-row grouped summary then peaks under 2 GB with Python's share).
+WRITER_MEMORY = os.environ.get("RADQA_WRITER_MEMORY", "1GB")
+READER_MEMORY = os.environ.get("RADQA_READER_MEMORY", "1600MB")
+
 WORKING_NAME = "radqa-work.duckdb"
 SNAPSHOT_NAME = "radqa.duckdb"
 SCHEMA_VERSION = 2
@@ -115,7 +121,7 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(working_path(data_dir)))
+        con = duckdb.connect(str(working_path(data_dir)), config={"memory_limit": WRITER_MEMORY})
     except duckdb.IOException as exc:
         raise StoreError(
             f"cannot open {working_path(data_dir)} for writing: {exc}. Only one ingest may run "
@@ -189,7 +195,7 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
             f"no published snapshot at {path}; load data first "
             "(`radqa demo` or `radqa ingest predictions FILE`)"
         )
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": READER_MEMORY})
     version = schema_version(con)
     if version != SCHEMA_VERSION:
         con.close()
