@@ -29,7 +29,6 @@ from metrics._grouped import (
     summarize,
 )
 from metrics._meta import Heterogeneity, heterogeneity
-from metrics._store_health import ingest_batches, quarantine_rows
 from metrics._monitor import Alert, MonitorResult, monitor
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
 from metrics._multiplicity import adjust_pvalues
@@ -44,6 +43,7 @@ from metrics._proportions import (
 from metrics._roc import compare_aucs, roc_auc
 from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
 from metrics._store_agreement import reader_agreement
+from metrics._store_health import ingest_batches, quarantine_rows
 from metrics._tests2x2 import mcnemar
 from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
