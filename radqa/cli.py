@@ -16,6 +16,13 @@ from radqa.errors import RadQAError
 from radqa.settings import resolve_data_dir
 
 
+def _data_dir_option() -> argparse.ArgumentParser:
+    """--data-dir, accepted after the subcommand too (``radqa ingest reads F --data-dir D``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="radqa", description="Clinical validation and drift monitoring of radiology AI."
@@ -27,31 +34,40 @@ def _parser() -> argparse.ArgumentParser:
         "(default: $RADQA_DATA_DIR or ./data)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    common = _data_dir_option()
 
     ingest = sub.add_parser("ingest", help="load predictions, reads or DICOM headers")
     ingest_sub = ingest.add_subparsers(dest="kind", required=True)
     for kind in ("predictions", "reads"):
-        p = ingest_sub.add_parser(kind, help=f"load {kind} files (CSV, Parquet, JSON Lines)")
+        p = ingest_sub.add_parser(
+            kind, help=f"load {kind} files (CSV, Parquet, JSON Lines)", parents=[common]
+        )
         p.add_argument("files", nargs="+", help="files or glob patterns")
         p.add_argument(
             "--strict", action="store_true", help="refuse a whole file if any row is bad"
         )
-    dicom = ingest_sub.add_parser("dicom", help="read DICOM headers into the studies table")
+    dicom = ingest_sub.add_parser(
+        "dicom", help="read DICOM headers into the studies table", parents=[common]
+    )
     dicom.add_argument("paths", nargs="+", help="DICOM files or folders (walked recursively)")
 
-    demo = sub.add_parser("demo", help="generate the demo data set and load it")
+    demo = sub.add_parser("demo", help="generate the demo data set and load it", parents=[common])
     demo.add_argument("--studies", type=int, default=200_000)
     demo.add_argument("--seed", type=int, default=7)
 
     report = sub.add_parser("report", help="write reports")
     report_sub = report.add_subparsers(dest="report", required=True)
-    monthly = report_sub.add_parser("monthly", help="the monthly drift report (HTML, PDF, JSON)")
+    monthly = report_sub.add_parser(
+        "monthly", help="the monthly drift report (HTML, PDF, JSON)", parents=[common]
+    )
     monthly.add_argument("--month", required=True, help="YYYY-MM")
     monthly.add_argument("--out", default=None, help="output folder (default: DATA_DIR/reports)")
 
     export = sub.add_parser("export", help="export statistics")
     export_sub = export.add_subparsers(dest="export", required=True)
-    trial = export_sub.add_parser("trial", help="trial statistics (XLSX, CSV, JSON)")
+    trial = export_sub.add_parser(
+        "trial", help="trial statistics (XLSX, CSV, JSON)", parents=[common]
+    )
     trial.add_argument("--design", default="auto", choices=["auto", "parallel", "paired", "mrmc"])
     trial.add_argument("--arm-column", default="arm")
     trial.add_argument("--endpoint", default="accuracy", choices=["missed_findings", "accuracy"])
@@ -61,10 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--format", default="xlsx,csv,json")
 
     sub.add_parser(
-        "publish", help="migrate the working database to this version's schema and publish it"
+        "publish",
+        help="migrate the working database to this version's schema and publish it",
+        parents=[common],
     )
 
-    serve = sub.add_parser("serve", help="start the dashboard")
+    serve = sub.add_parser("serve", help="start the dashboard", parents=[common])
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8501)
     return parser

@@ -260,3 +260,15 @@ def test_batches_and_quarantine_are_listed_newest_first(data_dir: Path, tmp_path
          "reason": "b.csv: row 1: column 'score' is 'abc'; expected a number between 0 and 1"},
     ]  # fmt: skip
     assert "P1" not in rows["raw_values"][0]
+
+
+def test_data_dir_from_option_after_the_command_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "a.csv", GOOD)
+    assert main(["ingest", "predictions", str(path), "--data-dir", str(tmp_path / "d1")]) == 0
+    monkeypatch.setenv("RADQA_DATA_DIR", str(tmp_path / "d2"))
+    assert main(["ingest", "predictions", str(path)]) == 0
+    for d in ("d1", "d2"):
+        assert snapshot_rows(tmp_path / d, "select count(*) from predictions") == [(3,)]
+    capsys.readouterr()
