@@ -121,12 +121,16 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(working_path(data_dir)), config={"memory_limit": WRITER_MEMORY})
+        con = duckdb.connect(
+            str(working_path(data_dir)),
+            config={"memory_limit": WRITER_MEMORY},
+        )
     except duckdb.IOException as exc:
         raise StoreError(
             f"cannot open {working_path(data_dir)} for writing: {exc}. Only one ingest may run "
             "at a time; wait for the other one to finish."
         ) from exc
+    con.execute("set enable_progress_bar = false")
     migrate(con)
     return con
 
@@ -195,7 +199,12 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
             f"no published snapshot at {path}; load data first "
             "(`radqa demo` or `radqa ingest predictions FILE`)"
         )
-    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": READER_MEMORY})
+    con = duckdb.connect(
+        str(path),
+        read_only=True,
+        config={"memory_limit": READER_MEMORY},
+    )
+    con.execute("set enable_progress_bar = false")  # no progress bars in reports and logs
     version = schema_version(con)
     if version != SCHEMA_VERSION:
         con.close()
