@@ -22,7 +22,7 @@ from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.pseudonym import load_key
 from ingest.readers import Source, content_hash, open_source
 from ingest.studies import upsert_studies
-from ingest.validate import checked_sql, problems_sql, pseudonym_sql
+from ingest.validate import IDENTIFIERS, checked_sql, problems_sql, pseudonym_sql
 from radqa import store
 from radqa.errors import FileRefusedError, InputError
 from radqa.settings import Settings, load_settings
@@ -207,7 +207,7 @@ def _write_batch(
     name = source.path.name
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
-    _mark_duplicates(con, kind)
+    _mark_duplicates(con, kind, pads)
     rows_read, bad = con.execute(
         "select count(*), count(*) filter (where not _ok) from _checked"
     ).fetchall()[0]
@@ -293,25 +293,34 @@ def _key_in_checked(kind: str) -> tuple[str, ...]:
     return tuple('"_id_reader_id"' if k == "reader_pid" else k for k in NATURAL_KEYS[kind])
 
 
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Within one file the last row of a natural key wins; earlier ones go to quarantine."""
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, bytes]) -> None:
+    """Within one file the last row of a natural key wins; earlier ones go to quarantine with
+    their values (identifiers as pseudonyms), so nothing is lost."""
     cols = ", ".join(_key_in_checked(kind))
     total, distinct = con.execute(
         f"select count(*), count(distinct hash({cols})) from _checked where _ok"
     ).fetchall()[0]
     if total == distinct:
         return
+    names = [row[0] for row in con.execute("describe _checked").fetchall()]
+    values = []
+    for name in names:
+        if name.startswith("_id_"):
+            raw = name.removeprefix("_id_")
+            values.append(f"'{IDENTIFIERS[raw]}', {pseudonym_sql(f'_checked.{name}')}")
+        elif not name.startswith("_"):
+            values.append(f"'{name}', _checked.{name}")
     con.execute(
         f"""
         update _checked set _ok = false, _dup_of = d.last_rn,
-               _raw_json = json_object('study_uid', _checked.study_uid,
-                                       'finding', _checked.finding)
+               _raw_json = json_object({", ".join(values)})
         from (
             select _rn, max(_rn) over (partition by {cols}) as last_rn
             from _checked where _ok
         ) d
         where _checked._rn = d._rn and d._rn < d.last_rn
-        """
+        """,
+        pads,
     )
 
 

@@ -154,8 +154,15 @@ def test_duplicate_keys_in_one_file_keep_the_last_row(data_dir: Path, tmp_path: 
 """
     [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "d.csv", text)])
     assert (result.inserted, result.quarantined) == (1, 1)
-    assert result.reasons[0].startswith("d.csv: row 1: duplicate of row 2")
+    assert result.reasons == [
+        "d.csv: row 1: duplicate of row 2 (same study_uid, finding, model_name, model_version); "
+        "the last row in the file is kept"
+    ]
     assert snapshot_rows(data_dir, "select score from predictions") == [(0.8,)]
+    [(raw,)] = snapshot_rows(data_dir, "select raw from quarantine")
+    kept = json.loads(raw)
+    assert kept["score"] == 0.1 and kept["site"] == "Osaka"  # the superseded row is not lost
+    assert kept["patient_pid"] != "P001" and "patient_id" not in kept
 
 
 def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path: Path) -> None:
