@@ -174,7 +174,8 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, data_dir: Path) -> Snapshot
     sid = content_id(con)
     published = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     source = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
-    con.execute(f"attach '{tmp}' as radqa_snapshot")
+    quoted = str(tmp).replace("'", "''")
+    con.execute(f"attach '{quoted}' as radqa_snapshot")
     try:
         con.execute(f'copy from database "{source}" to radqa_snapshot')
         con.execute(

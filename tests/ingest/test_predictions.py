@@ -279,3 +279,10 @@ def test_data_dir_from_option_after_the_command_or_the_environment(
     for d in ("d1", "d2"):
         assert snapshot_rows(tmp_path / d, "select count(*) from predictions") == [(3,)]
     capsys.readouterr()
+
+
+def test_a_data_dir_with_a_quote_in_its_name_works(tmp_path: Path) -> None:
+    data_dir = tmp_path / "o'brien data"
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
+    assert result.status == "committed"
+    assert snapshot_rows(data_dir, "select count(*) from predictions") == [(3,)]
