@@ -136,16 +136,16 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def content_id(con: duckdb.DuckDBPyConnection) -> str:
-    """A deterministic id of the data: sha256 over the committed batches' file hashes.
+    """A deterministic id of the data: sha256 over every batch's file hash, outcome and counts.
 
     Two snapshots built from the same files in the same order have the same id, which is what
-    lets a report cite the data it was computed from and stay the same when run twice.
+    lets a report cite the data it was computed from and stay the same when run twice. A refused
+    file changes the id too (the data-health page lists it), though no statistic changes.
     """
     rows = con.execute(
         """
-        select kind, content_hash, rows_inserted, rows_replaced
+        select kind, status, content_hash, rows_inserted, rows_replaced, rows_quarantined
         from ingest_batches
-        where status = 'committed'
         order by batch_id
         """
     ).fetchall()

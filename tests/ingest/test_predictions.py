@@ -286,3 +286,24 @@ def test_a_data_dir_with_a_quote_in_its_name_works(tmp_path: Path) -> None:
     [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
     assert result.status == "committed"
     assert snapshot_rows(data_dir, "select count(*) from predictions") == [(3,)]
+
+
+def test_snapshot_id_is_deterministic_and_follows_every_batch(tmp_path: Path) -> None:
+    from radqa.store import open_snapshot, snapshot_info
+
+    def sid(data_dir: Path) -> str:
+        con = open_snapshot(data_dir)
+        try:
+            info = snapshot_info(con)
+            assert info is not None
+            return info.snapshot_id
+        finally:
+            con.close()
+
+    good = write(tmp_path / "a.csv", GOOD)
+    ingest_files(tmp_path / "one", "predictions", [good])
+    ingest_files(tmp_path / "two", "predictions", [good])
+    assert sid(tmp_path / "one") == sid(tmp_path / "two")  # same files, same id
+    before = sid(tmp_path / "one")
+    ingest_files(tmp_path / "one", "predictions", [write(tmp_path / "x.csv", "a,b\n1,2")])
+    assert sid(tmp_path / "one") != before  # a refused file is news for the data-health page
