@@ -24,27 +24,38 @@ FORMATS = {
 
 @dataclass(frozen=True)
 class Source:
-    """A readable input file: the SQL that scans it and its columns (original spelling)."""
+    """A readable input file: the SQL that scans it and its columns (original spelling).
+
+    ``overflow`` names the columns DuckDB adds for CSV rows with more fields than the header
+    (``null_padding``): a value there is a malformed row, quarantined like any other.
+    """
 
     path: Path
     fmt: str
     columns: tuple[str, ...]
+    delim: str = ","
+    overflow: tuple[str, ...] = ()
 
     @property
     def lowered(self) -> tuple[str, ...]:
-        return tuple(c.strip().lower() for c in self.columns)
+        """The header's column names, lower case (overflow columns left out)."""
+        return tuple(c.strip().lower() for c in self.columns if c not in self.overflow)
 
     def scan_sql(self) -> str:
         """SELECT of every row: ``_rn`` (1-based data row) and the columns under lower-case names."""
+        named = [c for c in self.columns if c not in self.overflow]
         cols = ", ".join(
-            f"{_q(orig)} as {_q(low)}" for orig, low in zip(self.columns, self.lowered, strict=True)
+            [f"{_q(orig)} as {_q(low)}" for orig, low in zip(named, self.lowered, strict=True)]
+            + [f"{_q(c)} as {_q('_overflow_' + str(i))}" for i, c in enumerate(self.overflow)]
         )
         if self.fmt == "parquet":
             return (
                 f"select file_row_number + 1 as _rn, {cols} "
                 "from read_parquet($path, file_row_number = true)"
             )
-        return f"select row_number() over () as _rn, {cols} from {_reader_sql(self.fmt)}"
+        return (
+            f"select row_number() over () as _rn, {cols} from {_reader_sql(self.fmt, self.delim)}"
+        )
 
 
 def _q(name: str) -> str:
@@ -73,9 +84,16 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _reader_sql(fmt: str) -> str:
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def _reader_sql(fmt: str, delim: str = ",") -> str:
     if fmt == "csv":
-        return "read_csv($path, header = true, all_varchar = true, auto_detect = true)"
+        quoted = {"\t": "\\t"}.get(delim, delim)
+        return (
+            f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
+            "quote = '\"', null_padding = true)"
+        )
     if fmt == "parquet":
         return "read_parquet($path)"
     return "read_json($path, format = 'newline_delimited', records = true)"
@@ -88,14 +106,18 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         raise FileRefusedError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
+    delim, header = _csv_header(path) if fmt == "csv" else (",", None)
     try:
-        described = con.execute(f"describe select * from {_reader_sql(fmt)}", {"path": str(path)})
+        described = con.execute(
+            f"describe select * from {_reader_sql(fmt, delim)}", {"path": str(path)}
+        )
         columns = tuple(row[0] for row in described.fetchall())
     except duckdb.Error as exc:
         raise FileRefusedError(
             f"{path.name}: cannot be read as {fmt.upper()}: {_short(exc)}"
         ) from exc
-    source = Source(path, fmt, columns)
+    overflow = columns[len(header) :] if header is not None else ()
+    source = Source(path, fmt, columns, delim, overflow)
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
@@ -104,6 +126,28 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             "expected each column once"
         )
     return source
+
+
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """The delimiter (the candidate most frequent in the header line) and the header's fields.
+
+    Sniffing on the header alone keeps a malformed data row from confusing the delimiter.
+    """
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            line = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise FileRefusedError(
+            f"{path.name}: the bytes are not valid UTF-8 text; save the file as UTF-8"
+        ) from exc
+    delim = max(DELIMITERS, key=line.count)
+    if line.count(delim) == 0:
+        delim = ","
+    return delim, next(csv.reader([line], delimiter=delim), [])
 
 
 def _short(exc: Exception) -> str:

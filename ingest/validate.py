@@ -97,17 +97,29 @@ def checked_sql(
         )
         + ")"
     )
-    ok = " and ".join(_valid(c) for c in present) or "true"
+    overflow = _overflow_sql(source)
+    ok = " and ".join([*(_valid(c) for c in present), f"{overflow} is null"])
     sql = f"""
         create or replace temp table _checked as
         select _rn, {", ".join(outputs)}, {", ".join(computed)},
                {extra} as extra,
                {ok} as _ok,
                null::bigint as _dup_of,
+               {overflow} as _overflow,
                case when not ({ok}) then {raw_json} end as _raw_json
         from (select *, {typed} from ({source.scan_sql()}))
     """
     return sql, params
+
+
+def _overflow_sql(source: Source) -> str:
+    """The values a CSV row has beyond the header's columns, quoted (NULL when none)."""
+    if not source.overflow:
+        return "null::varchar"
+    parts = ", ".join(
+        f"'''' || {q('_overflow_' + str(i))} || ''''" for i in range(len(source.overflow))
+    )
+    return f"nullif(concat_ws(', ', {parts}), '')"
 
 
 def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...]) -> str:
@@ -119,15 +131,19 @@ def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...]) -> str:
     )
     typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
     checks = [(c.name, _problem(c)) for c in present]
-    reasons = "concat_ws('; ', " + ", ".join(p for _, p in checks) + ")"
+    too_many = (
+        "case when _overflow is not null then 'the row has more fields than the header''s "
+        f"{len(found)} columns (extra values: ' || _overflow || ')' end"
+    )
+    reasons = "concat_ws('; ', " + ", ".join([too_many, *(p for _, p in checks)]) + ")"
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
     return f"""
-        select _rn, coalesce(_dup_column, {first}) as column_name,
+        select _rn, coalesce(_dup_column, {first}, '(row)') as column_name,
                coalesce(_dup_reason, {reasons}) as reason, _raw_json
         from (
-            select _rn, _raw_json, _dup_column, _dup_reason, {raw_cols}, {typed}
+            select _rn, _raw_json, _overflow, _dup_column, _dup_reason, {raw_cols}, {typed}
             from (
-                select _rn, _raw_json,
+                select _rn, _raw_json, _overflow,
                        case when _dup_of is not null then $first_key end as _dup_column,
                        case when _dup_of is not null then 'duplicate of row ' || _dup_of
                             || ' (same ' || $key_list || '); the last row in the file is kept'

@@ -307,3 +307,34 @@ def test_snapshot_id_is_deterministic_and_follows_every_batch(tmp_path: Path) ->
     before = sid(tmp_path / "one")
     ingest_files(tmp_path / "one", "predictions", [write(tmp_path / "x.csv", "a,b\n1,2")])
     assert sid(tmp_path / "one") != before  # a refused file is news for the data-health page
+
+
+def test_malformed_csv_rows_are_quarantined_not_the_file(data_dir: Path, tmp_path: Path) -> None:
+    text = f"""
+{PRED_HEADER}
+1,P1,Osaka,2026-10-01,CR,f,M,1,0.5
+2,P2,Osaka,2026-10-01,CR,f,M,1,0.5,EXTRA,MORE
+3,P3,Osaka,2026-10-01,CR,f,M,1
+4,P4,Osaka,2026-10-01,CR,f,M,1,0.7
+"""
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "m.csv", text)])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 2, 2)
+    assert result.reasons == [
+        "m.csv: row 2: the row has more fields than the header's 9 columns "
+        "(extra values: 'EXTRA', 'MORE')",
+        "m.csv: row 3: column 'score' is empty; expected a number between 0 and 1",
+    ]
+    assert snapshot_rows(data_dir, "select study_uid from predictions order by 1") == [
+        ("1",),
+        ("4",),
+    ]
+
+
+def test_semicolon_and_tab_separated_files(data_dir: Path, tmp_path: Path) -> None:
+    row = "1.2.1,P001,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.91"
+    semi = write(tmp_path / "s.csv", f"{PRED_HEADER}\n{row}".replace(",", ";"))
+    tab = write(
+        tmp_path / "t.tsv", f"{PRED_HEADER}\n{row.replace('1.2.1', '1.2.2')}".replace(",", "\t")
+    )
+    results = ingest_files(data_dir, "predictions", [semi, tab])
+    assert [(r.status, r.inserted) for r in results] == [("committed", 1), ("committed", 1)]
