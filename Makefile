@@ -23,15 +23,15 @@ system:
 DEMO_MONTH ?= 2026-10
 
 # The demo database, and its drift report for the last demo month (the Overview shows its alerts).
-$(DATA)/radqa.duckdb: | $(STAMP)
+$(DATA)/radqa.duckdb: | $(STAMP) system
 	$(RADQA) --data-dir $(DATA) demo
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
-demo: $(STAMP)
+demo: $(STAMP) system
 	$(RADQA) --data-dir $(DATA) demo
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
-run: $(STAMP) $(DATA)/radqa.duckdb
+run: $(STAMP) system $(DATA)/radqa.duckdb
 	$(RADQA) --data-dir $(DATA) serve --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP) system
