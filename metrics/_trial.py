@@ -28,6 +28,7 @@ from metrics._trial_compare import (
     ENDPOINT_OUTCOMES,
     arm_pairs,
     cluster_comparisons,
+    estimate_fields,
     mrmc_tables,
     paired_comparisons,
     parallel_comparisons,
@@ -169,20 +170,7 @@ def _measures(
         "accuracy",
         "prevalence",
     ):
-        e = getattr(da, name)
-        out.append(
-            (
-                name,
-                {
-                    "estimate": e.value,
-                    "ci_low": e.low,
-                    "ci_high": e.high,
-                    "se": e.se,
-                    "method": e.method,
-                    "note": e.note,
-                },
-            )
-        )
+        out.append((name, estimate_fields(getattr(da, name))))
     value, low, high, se = auc
     note = None if np.isfinite(value) else "no reference positives or negatives: AUC undefined"
     out.append(
@@ -303,12 +291,7 @@ def _endpoint(two: pd.DataFrame, endpoint: str, alpha: float) -> pd.DataFrame:
                 "endpoint": name,
                 "events": int(count),
                 "denominator": int(nobs),
-                "estimate": e.value,
-                "ci_low": e.low,
-                "ci_high": e.high,
-                "se": e.se,
-                "method": e.method,
-                "note": e.note,
+                **estimate_fields(e),
             }
         )
     return pd.DataFrame(rows)

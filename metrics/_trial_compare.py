@@ -62,7 +62,7 @@ def _row(**values: object) -> dict[str, object]:
     return values
 
 
-def _est(e: Estimate) -> dict[str, object]:
+def estimate_fields(e: Estimate) -> dict[str, object]:
     return {
         "estimate": e.value,
         "ci_low": e.low,
@@ -108,10 +108,14 @@ def parallel_comparisons(
             )
             diff = difference_ci(ea, na, eb, nb, method="newcombe", alpha=alpha)
             rows.append(
-                {**base, "statistic": f"difference of proportions ({a} - {b})", **_est(diff)}
+                {
+                    **base,
+                    "statistic": f"difference of proportions ({a} - {b})",
+                    **estimate_fields(diff),
+                }
             )
             ratio = risk_ratio_ci(ea, na, eb, nb, alpha=alpha)
-            rows.append({**base, "statistic": f"risk ratio ({a} / {b})", **_est(ratio)})
+            rows.append({**base, "statistic": f"risk ratio ({a} / {b})", **estimate_fields(ratio)})
     return pd.DataFrame(rows)
 
 
@@ -257,7 +261,7 @@ def paired_comparisons(
                 {
                     **base,
                     "statistic": f"paired difference ({a} - {b})",
-                    **_est(test.estimate),
+                    **estimate_fields(test.estimate),
                     "test": test.method,
                     "test_statistic": test.statistic,
                     "p_value": test.p_value,
@@ -278,7 +282,7 @@ def paired_comparisons(
                 "comparison": f"{a} vs {b}",
                 "pairs": len(frame),
                 "statistic": f"AUC difference ({a} - {b})",
-                **_est(res.estimate),
+                **estimate_fields(res.estimate),
                 "test": res.method,
                 "test_statistic": res.statistic,
                 "p_value": res.p_value,
@@ -378,7 +382,7 @@ def mrmc_tables(frame: pd.DataFrame, *, alpha: float) -> dict[str, pd.DataFrame]
 # --------------------------------------------------------------------------- agreement
 def _coefficient(fn: Callable[[], Estimate]) -> dict[str, object]:
     try:
-        return _est(fn())
+        return estimate_fields(fn())
     except InsufficientDataError as exc:
         nan = float("nan")
         return {
