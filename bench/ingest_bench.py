@@ -36,8 +36,8 @@ def make_predictions_file(path: Path, rows: int, *, offset: int = 0) -> Path:
                  'V' || ((j // 3) % 3) as scanner_software, 40 + (j // 3) % 50 as patient_age,
                  ['M','F'][1 + (j // 3) % 2] as patient_sex
           from (select i + {offset} as j from range({rows}) t(i))
-        ) to '{path}' (format {fmt}, header)
-        """.replace(", header)", ", header)" if fmt == "csv" else ")")
+        ) to '{path}' (format {fmt}{", header" if fmt == "csv" else ""})
+        """
     )
     return path
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contract import CONTRACTS, NATURAL_KEYS
+from ingest.contract import CONTRACTS, NATURAL_KEYS, STUDY_COLUMNS
 from ingest.pseudonym import load_key
 from ingest.readers import Source, content_hash, open_source
 from ingest.studies import upsert_studies
@@ -45,10 +45,8 @@ HASHED = {
     "predictions": "score, predicted, threshold, threshold_source, extra",
     "reads": "label, read_datetime, rating, ai_assisted, extra",
 }
-STUDY_FROM_PREDICTIONS = (
-    "site", "modality", "body_part", "scanner_manufacturer", "scanner_model",
-    "scanner_software", "station", "study_datetime", "patient_age", "patient_sex",
-)  # fmt: skip
+# Study columns a prediction file carries (DICOM adds institution; the patient is pseudonymised).
+STUDY_FROM_PREDICTIONS = tuple(c for c in STUDY_COLUMNS if c not in ("institution", "patient_pid"))
 
 
 @dataclass

@@ -17,10 +17,7 @@ def upsert_studies(
     so loading the same data twice changes nothing. Returns (inserted, updated).
     Must run inside the caller's transaction.
     """
-    present = {
-        row[0]
-        for row in con.execute(f"describe {source_table}").fetchall()  # noqa: S608 (internal name)
-    }
+    present = {row[0] for row in con.execute(f"describe {source_table}").fetchall()}
     merged = ", ".join(
         f"coalesce(n.{c}, o.{c}) as {c}" if c in present else f"o.{c} as {c}" for c in STUDY_COLUMNS
     )

@@ -5,7 +5,6 @@ Every generation and every download is written to the audit log (DATA_DIR/audit.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import streamlit as st
@@ -27,17 +26,6 @@ ctx = page_context("Reports & exports")
 snap = ctx.snap
 assert snap is not None
 auth.require(ctx.user, "admin", "Reports and exports")
-
-
-def _lazy(module: str, name: str):  # noqa: ANN202
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        st.info(
-            f"`{module}.{name}` is not available in this RadQA installation yet, so this "
-            "cannot be generated from the dashboard."
-        )
-        return None
 
 
 def downloads(paths: list[Path], what: str, key: str) -> None:
@@ -65,22 +53,20 @@ st.header("Monthly drift report")
 month = st.selectbox("Month", _alerts.months(snap)[::-1], key="rp_month")
 out_dir = snap.data_dir / "reports"
 if st.button("Generate the report", key="rp_generate", type="primary"):
-    write = _lazy("reports.monthly", "write_monthly_report")
-    if write is not None:
-        try:
-            with st.spinner(f"Writing the report for {month} ..."):
-                st.session_state["rp_paths"] = [
-                    Path(p) for p in write(snap.data_dir, month, out_dir)
-                ]
-            _audit.log_event(
-                snap.data_dir,
-                who=ctx.user.who,
-                what="generate:monthly-report",
-                snapshot_id=snap.snapshot_id,
-                month=month,
-            )
-        except RadQAError as exc:
-            st.error(f"The report for {month} could not be written: {exc}")
+    from reports.monthly import write_monthly_report as write  # imported on use: heavy
+
+    try:
+        with st.spinner(f"Writing the report for {month} ..."):
+            st.session_state["rp_paths"] = [Path(p) for p in write(snap.data_dir, month, out_dir)]
+        _audit.log_event(
+            snap.data_dir,
+            who=ctx.user.who,
+            what="generate:monthly-report",
+            snapshot_id=snap.snapshot_id,
+            month=month,
+        )
+    except RadQAError as exc:
+        st.error(f"The report for {month} could not be written: {exc}")
 existing = sorted(out_dir.glob(f"*{month}*")) if out_dir.is_dir() else []
 paths = st.session_state.get("rp_paths") or existing
 if paths:
@@ -96,34 +82,34 @@ st.caption(
 design = st.selectbox("Design", ["auto", "parallel", "paired", "mrmc"], key="tx_design")
 endpoint = st.selectbox("Endpoint", ["accuracy", "missed_findings"], key="tx_endpoint")
 if st.button("Export trial statistics", key="tx_generate"):
-    export = _lazy("reports.trial", "export_trial")
-    if export is not None:
-        f = ctx.filters
-        try:
-            with st.spinner("Exporting ..."):
-                st.session_state["tx_paths"] = [
-                    Path(p)
-                    for p in export(
-                        snap.data_dir,
-                        snap.data_dir / "exports",
-                        design=design,
-                        arm_column="arm",
-                        endpoint=endpoint,
-                        date_from=f.date_from.isoformat() if f.date_from else None,
-                        date_to=f.date_to.isoformat() if f.date_to else None,
-                        formats=("xlsx", "csv", "json"),
-                    )
-                ]
-            _audit.log_event(
-                snap.data_dir,
-                who=ctx.user.who,
-                what="generate:trial-export",
-                snapshot_id=snap.snapshot_id,
-                design=design,
-                endpoint=endpoint,
-            )
-        except RadQAError as exc:
-            st.error(f"The trial export could not be written: {exc}")
+    from reports.trial import export_trial as export  # imported on use
+
+    f = ctx.filters
+    try:
+        with st.spinner("Exporting ..."):
+            st.session_state["tx_paths"] = [
+                Path(p)
+                for p in export(
+                    snap.data_dir,
+                    snap.data_dir / "exports",
+                    design=design,
+                    arm_column="arm",
+                    endpoint=endpoint,
+                    date_from=f.date_from.isoformat() if f.date_from else None,
+                    date_to=f.date_to.isoformat() if f.date_to else None,
+                    formats=("xlsx", "csv", "json"),
+                )
+            ]
+        _audit.log_event(
+            snap.data_dir,
+            who=ctx.user.who,
+            what="generate:trial-export",
+            snapshot_id=snap.snapshot_id,
+            design=design,
+            endpoint=endpoint,
+        )
+    except RadQAError as exc:
+        st.error(f"The trial export could not be written: {exc}")
 if st.session_state.get("tx_paths"):
     downloads(st.session_state["tx_paths"], "trial-export", "tx_dl")
 

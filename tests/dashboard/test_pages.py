@@ -293,7 +293,6 @@ def test_reset_filters(app, demo_dir, con) -> None:  # noqa: ANN001
 
 
 def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:  # noqa: ANN001
-    pytest.importorskip("reports.monthly")
     at = app(demo_copy, "views/reports.py")
     month = at.selectbox(key="rp_month").value
     at.button(key="rp_generate").click().run()
