@@ -24,7 +24,7 @@ import streamlit as st
 
 import metrics
 from metrics import Filters
-from radqa import store
+from radqa import derived, store
 from radqa.errors import StoreError
 from radqa.settings import DATA_DIR_ENV, Settings, load_settings
 
@@ -50,7 +50,7 @@ class _Holder:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.mtime_ns: int | None = None
+        self.mtime_ns: tuple[int, int] | None = None
         self.con: duckdb.DuckDBPyConnection | None = None
 
 
@@ -82,7 +82,7 @@ def connection(directory: Path) -> duckdb.DuckDBPyConnection:
             "(`radqa demo` or `radqa ingest predictions FILE`)"
         )
     holder = _holder(str(path.resolve()))
-    mtime_ns = path.stat().st_mtime_ns
+    mtime_ns = derived.version(directory)  # the snapshot or its cases file replaced: reopen
     with holder.lock:
         if holder.con is None or holder.mtime_ns != mtime_ns:
             if holder.con is not None:

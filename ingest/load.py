@@ -23,7 +23,7 @@ from ingest.pseudonym import load_key
 from ingest.readers import Source, content_hash, open_source
 from ingest.studies import upsert_studies
 from ingest.validate import IDENTIFIERS, checked_sql, problems_sql, pseudonym_sql
-from radqa import store
+from radqa import derived, store
 from radqa.errors import FileRefusedError, InputError
 from radqa.settings import Settings, load_settings
 
@@ -95,7 +95,8 @@ def ingest_files(
 
     ``publish=True`` publishes the snapshot after each batch that changed the database (committed
     or refused); ``"end"`` once after the last file (bulk loads: each batch is still its own
-    transaction); ``False`` never (the caller publishes).
+    transaction); ``False`` never (the caller publishes). After publishing, the snapshot's cases
+    table (:mod:`radqa.derived`) is rebuilt once, at the end.
     """
     if kind not in CONTRACTS:
         raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(CONTRACTS)}")
@@ -112,6 +113,9 @@ def ingest_files(
             results.append(result)
         if publish == "end" and any(r.status != "unchanged" for r in results):
             results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
+        if publish and any(r.snapshot_id for r in results):
+            # once per command, while this process still holds the writer's lock
+            derived.build_cases(data_dir)
     finally:
         con.close()
     return results

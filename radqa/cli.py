@@ -145,11 +145,12 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             print(path)
         return 0
     if args.command == "publish":
-        from radqa import store
+        from radqa import derived, store
 
         con = store.connect_working(data_dir)
         try:
             info = store.publish_snapshot(con, data_dir)
+            derived.build_cases(data_dir)
         finally:
             con.close()
         print(f"published snapshot {info.snapshot_id} to {info.path}")

@@ -193,7 +193,8 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, data_dir: Path) -> Snapshot
 
 
 def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """Open the published snapshot read-only."""
+    """Open the published snapshot read-only, with its cases table attached when it is built
+    (:mod:`radqa.derived`)."""
     path = snapshot_path(Path(data_dir))
     if not path.exists():
         raise StoreError(
@@ -214,6 +215,9 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
             f"{SCHEMA_VERSION}. Run `radqa --data-dir {Path(data_dir)} publish` to migrate the "
             "working database and publish it again."
         )
+    from radqa.derived import attach_cases  # derived builds on this module
+
+    attach_cases(con, Path(data_dir))
     return con
 
 

@@ -1,0 +1,129 @@
+"""The per-snapshot cases table: predictions joined once to their study and reference standard.
+
+Every grouped statistic (summaries, label completeness, drift tables) reads the predictions with
+their study's dimensions and the reference label. Joining 10 million predictions to the studies
+and to the reference standard costs 2-3 s per query on a 2-core machine; reading one flat table
+costs a fraction of that. So after a snapshot is published, :func:`build_cases` writes that join
+once to ``radqa-cases.duckdb`` beside it, stamped with the snapshot id, and
+:func:`attach_cases` attaches it (read-only, as ``radqa_cases``) to a reader's connection when
+its stamp matches the reader's snapshot. The metrics layer uses it when attached and falls back
+to the join otherwise, with the same results (tested), so a missing or stale file only costs
+time. It holds no identifier: no study uid, no patient pseudonym.
+
+The file is built into a temporary name and moved into place with an atomic rename, like the
+snapshot; a reader that attached the previous file keeps reading it (its open file survives the
+rename) until it reopens the snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from radqa import store
+
+CASES_NAME = "radqa-cases.duckdb"
+#: The catalog name a reader's connection sees the cases file under.
+CASES_CATALOG = "radqa_cases"
+
+# Patient age bands of the group column ``age_band`` (metrics._filters.AGE_BANDS).
+_AGE_BAND = (
+    "case when s.patient_age is null then null"
+    " when s.patient_age < 18 then '0-17'"
+    " when s.patient_age < 40 then '18-39'"
+    " when s.patient_age < 65 then '40-64'"
+    " when s.patient_age < 80 then '65-79'"
+    " else '80+' end"
+)
+
+#: The cases table: one row per prediction. Names are the group names of metrics._filters.
+_BUILD = f"""
+create table cases as
+select
+    s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
+    s.body_part, s.patient_sex, {_AGE_BAND} as age_band, s.study_datetime,
+    f.finding, f.model_name, f.model_version, f.score, f.predicted,
+    r.ref_label, r.any_ai_assisted as ai_assisted
+from snap.predictions as f
+left join snap.studies as s on s.study_uid = f.study_uid
+left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
+"""
+
+
+def cases_path(data_dir: Path) -> Path:
+    return Path(data_dir) / CASES_NAME
+
+
+def build_cases(data_dir: Path) -> Path | None:
+    """Write the cases table of the published snapshot of ``data_dir``; None without a snapshot.
+
+    Run by the single writer (ingest, demo, publish) after publishing, so two builds never race.
+    """
+    data_dir = Path(data_dir)
+    snap = store.snapshot_path(data_dir)
+    if not snap.exists():
+        return None
+    final = cases_path(data_dir)
+    tmp = data_dir / f".{CASES_NAME}.{os.getpid()}.tmp"
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp), config={"memory_limit": store.WRITER_MEMORY})
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.execute("set preserve_insertion_order = false")
+        quoted = str(snap).replace("'", "''")
+        con.execute(f"attach '{quoted}' as snap (read_only)")
+        sid = con.execute("select snapshot_id from snap.snapshot_info").fetchall()[0][0]
+        con.execute(_BUILD)
+        con.execute("create table cases_info as select ?::varchar as snapshot_id", [sid])
+        con.execute("detach snap")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    os.replace(tmp, final)
+    return final
+
+
+def version(data_dir: Path) -> tuple[int, int]:
+    """Modification times (ns) of the snapshot and of the cases file (0 when absent).
+
+    A reader that cached a connection reopens it when either changes.
+    """
+    times = []
+    for path in (store.snapshot_path(data_dir), cases_path(data_dir)):
+        try:
+            times.append(path.stat().st_mtime_ns)
+        except FileNotFoundError:
+            times.append(0)
+    return times[0], times[1]
+
+
+def attach_cases(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
+    """Attach the cases file to ``con`` when it belongs to ``con``'s snapshot; True if attached."""
+    path = cases_path(data_dir)
+    if not path.exists():
+        return False
+    try:
+        rows = con.execute("select snapshot_id from snapshot_info").fetchall()
+    except duckdb.CatalogException:
+        return False
+    quoted = str(path).replace("'", "''")
+    try:
+        con.execute(f"attach '{quoted}' as {CASES_CATALOG} (read_only)")
+    except duckdb.Error:
+        return False  # unreadable or being replaced: the join path answers instead
+    stamp = con.execute(f"select snapshot_id from {CASES_CATALOG}.cases_info").fetchall()
+    if not rows or not stamp or stamp[0][0] != rows[0][0]:
+        con.execute(f"detach {CASES_CATALOG}")
+        return False
+    return True
+
+
+def has_cases(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the cases table of this snapshot is attached to ``con``."""
+    rows = con.execute(
+        "select count(*) from duckdb_databases() where database_name = ?", [CASES_CATALOG]
+    ).fetchall()
+    return bool(rows[0][0])
