@@ -90,13 +90,15 @@ def ingest_files(
     strict: bool = False,
     settings: Settings | None = None,
     publish: bool | str = True,
+    cases: bool = True,
 ) -> list[BatchResult]:
     """Load each file as one batch into the working database of ``data_dir``.
 
     ``publish=True`` publishes the snapshot after each batch that changed the database (committed
     or refused); ``"end"`` once after the last file (bulk loads: each batch is still its own
     transaction); ``False`` never (the caller publishes). After publishing, the snapshot's cases
-    table (:mod:`radqa.derived`) is rebuilt once, at the end.
+    table (:mod:`radqa.derived`) is rebuilt once, at the end, unless ``cases`` is False (a bulk
+    load that publishes again right after).
     """
     if kind not in CONTRACTS:
         raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(CONTRACTS)}")
@@ -113,7 +115,7 @@ def ingest_files(
             results.append(result)
         if publish == "end" and any(r.status != "unchanged" for r in results):
             results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-        if publish and any(r.snapshot_id for r in results):
+        if publish and cases and any(r.snapshot_id for r in results):
             # once per command, while this process still holds the writer's lock
             derived.build_cases(data_dir)
     finally:

@@ -13,18 +13,11 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from radqa.derived import AGE_BAND_SQL, CASES_CATALOG
 from radqa.errors import InputError
 
 AGE_BANDS = ("0-17", "18-39", "40-64", "65-79", "80+")
 
-_AGE_BAND_SQL = (
-    "case when s.patient_age is null then null"
-    " when s.patient_age < 18 then '0-17'"
-    " when s.patient_age < 40 then '18-39'"
-    " when s.patient_age < 65 then '40-64'"
-    " when s.patient_age < 80 then '65-79'"
-    " else '80+' end"
-)
 
 #: Group-by name -> SQL expression. ``ai_assisted`` is whether any clinical read behind the
 #: reference standard saw the AI output (NULL for pending cases) in summaries, and the read's own
@@ -40,7 +33,7 @@ GROUP_COLUMNS: dict[str, str] = {
     "model_name": "f.model_name",
     "model_version": "f.model_version",
     "patient_sex": "s.patient_sex",
-    "age_band": _AGE_BAND_SQL,
+    "age_band": AGE_BAND_SQL,
     "ai_assisted": "ref.any_ai_assisted",
     "arm": "coalesce(arms.arm, '')",
 }
@@ -145,18 +138,27 @@ def check_period(period: str | None) -> str | None:
     return period
 
 
+#: Group-by name -> column of the per-snapshot cases table (:mod:`radqa.derived`, alias ``c``),
+#: which holds every group column above except the trial ``arm``.
+FLAT_COLUMNS: dict[str, str] = {name: f"c.{name}" for name in GROUP_COLUMNS if name != "arm"}
+FLAT_TABLE = f"{CASES_CATALOG}.cases"
+
+
 def group_select(
-    by: tuple[str, ...], period: str | None, allowed: dict[str, str] = GROUP_COLUMNS
+    by: tuple[str, ...],
+    period: str | None,
+    allowed: dict[str, str] = GROUP_COLUMNS,
+    date_column: str = "s.study_datetime",
 ) -> list[tuple[str, str]]:
     """(output name, SQL expression) for each group column, period last."""
     cols = [(name, allowed[name]) for name in by]
     if period is not None:
-        cols.append(("period", f"date_trunc('{PERIODS[period][0]}', s.study_datetime)"))
+        cols.append(("period", f"date_trunc('{PERIODS[period][0]}', {date_column})"))
     return cols
 
 
 def where_clause(
-    filters: Filters | None, *, model_columns: bool = True
+    filters: Filters | None, *, model_columns: bool = True, flat: bool = False
 ) -> tuple[str, dict[str, object]]:
     """A ``where`` clause (or '') and its parameters for ``filters``.
 
@@ -166,18 +168,22 @@ def where_clause(
     model_columns : bool
         False for queries over reads, which have no model: ``model_name`` / ``model_version``
         filters are then left out (the caller reports them as ignored).
+    flat : bool
+        True for a query over the cases table (alias ``c``) instead of the joined tables.
     """
     if filters is None:
         return "", {}
     parts: list[str] = []
     params: dict[str, object] = {}
+    date_column = "c.study_datetime" if flat else "s.study_datetime"
     if filters.date_from is not None:
-        parts.append("s.study_datetime >= $date_from")
+        parts.append(f"{date_column} >= $date_from")
         params["date_from"] = filters.date_from
     if filters.date_to is not None:
-        parts.append("s.study_datetime < $date_to_excl")
+        parts.append(f"{date_column} < $date_to_excl")
         params["date_to_excl"] = filters.date_to + dt.timedelta(days=1)
-    for name, column in FILTER_COLUMNS.items():
+    for name, sql_column in FILTER_COLUMNS.items():
+        column = f"c.{name}" if flat else sql_column
         values = getattr(filters, name)
         if not values or (not model_columns and name in MODEL_FILTERS):
             continue
@@ -229,8 +235,25 @@ class CasesQuery:
         )
 
 
-def cases_query(by: tuple[str, ...], period: str | None, filters: Filters | None) -> CasesQuery:
-    """Fill ``metrics/sql/cases.sql`` from the allow-list (names were checked by the caller)."""
+def cases_query(
+    by: tuple[str, ...], period: str | None, filters: Filters | None, *, flat: bool = False
+) -> CasesQuery:
+    """Fill ``metrics/sql/cases.sql`` from the allow-list (names were checked by the caller).
+
+    ``flat``: read the per-snapshot cases table instead (``metrics/sql/cases_flat.sql``; the
+    caller checked :func:`radqa.derived.has_cases`); the trial ``arm`` needs the reads, so a
+    grouping by ``arm`` always joins.
+    """
+    if flat and "arm" not in by:
+        cols = group_select(by, period, FLAT_COLUMNS, "c.study_datetime") or [(ALL_KEY, "'all'")]
+        where, params = where_clause(filters, flat=True)
+        ctes = sql_text("cases_flat").format(
+            table=FLAT_TABLE,
+            group_select=",\n        ".join(f"{expr} as {name}" for name, expr in cols),
+            where=where,
+        )
+        ctes = "\n".join(line.rstrip() for line in ctes.splitlines() if line.strip())
+        return CasesQuery(ctes, tuple(name for name, _ in cols), params, period)
     cols = group_select(by, period) or [(ALL_KEY, "'all'")]
     where, params = where_clause(filters)
     ctes = sql_text("cases").format(

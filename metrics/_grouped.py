@@ -25,6 +25,7 @@ from scipy import stats
 from metrics._cache import cached, snapshot_id
 from metrics._filters import (
     ALL_KEY,
+    FLAT_TABLE,
     GROUP_COLUMNS,
     CasesQuery,
     Filters,
@@ -35,6 +36,7 @@ from metrics._filters import (
     where_clause,
 )
 from metrics._proportions import check_alpha, proportion_ci_arrays
+from radqa.derived import has_cases
 from radqa.errors import InputError
 
 DEFAULT_MIN_N = 30
@@ -69,10 +71,11 @@ def _check_min_n(min_n: int) -> int:
 
 
 def summary_sql(
-    by: tuple[str, ...], period: str | None, filters: Filters | None
+    by: tuple[str, ...], period: str | None, filters: Filters | None, *, flat: bool = False
 ) -> tuple[str, CasesQuery]:
-    """The summary query text (``metrics/sql/summary.sql`` filled in) and its cases query."""
-    cases = cases_query(by, period, filters)
+    """The summary query text (``metrics/sql/summary.sql`` filled in) and its cases query;
+    ``flat`` reads the per-snapshot cases table (:mod:`radqa.derived`)."""
+    cases = cases_query(by, period, filters, flat=flat)
     sql = sql_text("summary").format(
         cases=cases.ctes, labels=cases.labels(), keys=", ".join(cases.keys)
     )
@@ -179,7 +182,7 @@ def summary_counts(
 ) -> pd.DataFrame:
     """Per-group sufficient statistics: counts, AUC and the placement-value variances ``s10``
     and ``s01`` (see :func:`placement_auc`)."""
-    sql, cases = summary_sql(by, period, filters)
+    sql, cases = summary_sql(by, period, filters, flat=has_cases(con))
     table = con.sql(sql, params=cases.params or None).to_arrow_table()
     pos = table.column("pos_scores").combine_chunks()
     neg = table.column("neg_scores").combine_chunks()
@@ -432,7 +435,7 @@ def _label_completeness(
     filters: Filters | None,
     period: str | None,
 ) -> pd.DataFrame:
-    cases = cases_query(by, period, filters)
+    cases = cases_query(by, period, filters, flat=has_cases(con))
     keys = ", ".join(cases.keys)
     sql = f"""
         with {cases.ctes}
@@ -586,18 +589,25 @@ def model_versions(
     One GROUP BY over the predictions (no estimates), for the report's model-version table and
     the dashboard.
     """
-    where, params = where_clause(filters)
+    flat = has_cases(con)
+    where, params = where_clause(filters, flat=flat)
+    alias = "c" if flat else "s"
+    source = (
+        f"{FLAT_TABLE} as c"
+        if flat
+        else "predictions as f left join studies as s on s.study_uid = f.study_uid"
+    )
+    model = "c" if flat else "f"
     return con.execute(
         f"""
-        select f.model_name, f.model_version,
-               strftime(min(s.study_datetime), '%Y-%m') as first_month,
-               strftime(max(s.study_datetime), '%Y-%m') as last_month,
+        select {model}.model_name, {model}.model_version,
+               strftime(min({alias}.study_datetime), '%Y-%m') as first_month,
+               strftime(max({alias}.study_datetime), '%Y-%m') as last_month,
                count(*) as predictions
-        from predictions as f
-        left join studies as s on s.study_uid = f.study_uid
+        from {source}
         {where}
         group by all
-        order by f.model_name, first_month, f.model_version
+        order by {model}.model_name, first_month, {model}.model_version
         """,
         params,
     ).df()

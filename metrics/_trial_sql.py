@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from metrics._filters import _AGE_BAND_SQL
+from radqa.derived import AGE_BAND_SQL as _AGE_BAND_SQL
 from radqa.errors import InputError
 from radqa.store import reference_standard_sql
 

@@ -28,8 +28,8 @@ CASES_NAME = "radqa-cases.duckdb"
 #: The catalog name a reader's connection sees the cases file under.
 CASES_CATALOG = "radqa_cases"
 
-# Patient age bands of the group column ``age_band`` (metrics._filters.AGE_BANDS).
-_AGE_BAND = (
+#: The patient age band of a study (alias ``s``): the group column ``age_band`` of the metrics.
+AGE_BAND_SQL = (
     "case when s.patient_age is null then null"
     " when s.patient_age < 18 then '0-17'"
     " when s.patient_age < 40 then '18-39'"
@@ -43,7 +43,7 @@ _BUILD = f"""
 create table cases as
 select
     s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
-    s.body_part, s.patient_sex, {_AGE_BAND} as age_band, s.study_datetime,
+    s.body_part, s.patient_sex, {AGE_BAND_SQL} as age_band, s.study_datetime,
     f.finding, f.model_name, f.model_version, f.score, f.predicted,
     r.ref_label, r.any_ai_assisted as ai_assisted
 from snap.predictions as f

@@ -3,30 +3,27 @@
 -- positive (n_pos) or negative (n_neg); the rest are pending.
 -- Parameters: $bins (equal-width score bins on [0, 1]; a score of exactly 1 goes to the top bin),
 -- $start, $end (study dates, end exclusive), $model_version (NULL = every version).
--- The reference standard is spliced in as the CTE "reference".
+-- The source (a placeholder in the from clause) is one row per prediction with its study's dimensions and reference label: the
+-- per-snapshot cases table (radqa/derived.py) when attached, else the join of predictions,
+-- studies and reference_standard (metrics/_monitor.py fills it in). A prediction without a
+-- study row has no study date and so falls outside every period.
 -- The 10M-row pass groups on the raw values (a month as a truncated timestamp); labels for
 -- missing values and month text are applied to the small grouped result only.
-with reference as (
-    /*reference_standard*/
-),
-
-grouped as (
+with grouped as (
     select
-        s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
-        p.finding,
-        p.model_version,
-        date_trunc('month', s.study_datetime)                          as month_start,
-        least(greatest(floor(p.score * $bins), 0), $bins - 1)::integer as bin,
-        p.predicted,
-        count(*)                                  as n,
-        count(*) filter (where r.ref_label = 1)   as n_pos,
-        count(*) filter (where r.ref_label = 0)   as n_neg
-    from predictions as p
-    join studies as s on s.study_uid = p.study_uid
-    left join reference as r on r.study_uid = p.study_uid and r.finding = p.finding
-    where s.study_datetime >= $start
-      and s.study_datetime < $end
-      and ($model_version is null or p.model_version = $model_version)
+        site, scanner_manufacturer, scanner_model, scanner_software, modality,
+        finding,
+        model_version,
+        date_trunc('month', study_datetime)                          as month_start,
+        least(greatest(floor(score * $bins), 0), $bins - 1)::integer as bin,
+        predicted,
+        count(*)                                as n,
+        count(*) filter (where ref_label = 1)   as n_pos,
+        count(*) filter (where ref_label = 0)   as n_neg
+    from /*source*/ as p
+    where study_datetime >= $start
+      and study_datetime < $end
+      and ($model_version is null or model_version = $model_version)
     group by all
 )
 

@@ -1,6 +1,7 @@
 -- Study attributes reduced to counts per group dimensions, month, attribute and category, for
 -- input (case-mix) drift. Only studies the AI scored count (of $model_version when not NULL).
--- Parameters: $start, $end (study dates, end exclusive), $model_version.
+-- Parameters: $start, $end (study dates, end exclusive), $model_version. The age_band placeholder is the
+-- age-band expression of the group column age_band (radqa/derived.py AGE_BAND_SQL).
 with scored as (
     select distinct study_uid
     from predictions
@@ -21,14 +22,7 @@ attributes as (
         coalesce(s.modality, '(unknown)')             as a_modality,
         coalesce(s.body_part, '(unknown)')            as a_body_part,
         coalesce(s.patient_sex, '(unknown)')          as a_patient_sex,
-        case
-            when s.patient_age is null then '(unknown)'
-            when s.patient_age < 18 then '0-17'
-            when s.patient_age < 40 then '18-39'
-            when s.patient_age < 60 then '40-59'
-            when s.patient_age < 80 then '60-79'
-            else '80+'
-        end                                           as a_age_band
+        coalesce(/*age_band*/, '(unknown)')           as a_age_band
     from studies as s
     semi join scored on scored.study_uid = s.study_uid
     where s.study_datetime >= $start

@@ -1,0 +1,140 @@
+"""The per-snapshot cases table (radqa.derived): built after publishing, attached only to its
+own snapshot, and every grouped statistic is the same with it as with the join it replaces."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import metrics
+from metrics import Filters, _cache
+from metrics._monitor import load_drift_tables
+from radqa import derived, store
+from radqa.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cases")
+    run_demo(path, studies=3000, seed=3)
+    return path
+
+
+def _both(demo: Path, fn):
+    """fn(con) with the cases table attached, then with the join (cache cleared between)."""
+    _cache.RESULTS.clear()
+    con = store.open_snapshot(demo)
+    try:
+        assert derived.has_cases(con)
+        flat = fn(con)
+        con.execute(f"detach {derived.CASES_CATALOG}")
+        assert not derived.has_cases(con)
+        _cache.RESULTS.clear()
+        joined = fn(con)
+    finally:
+        con.close()
+        _cache.RESULTS.clear()
+    return flat, joined
+
+
+def test_cases_file_has_one_row_per_prediction_and_no_identifier(demo):
+    con = duckdb.connect(str(derived.cases_path(demo)), read_only=True)
+    columns = [r[0] for r in con.execute("describe cases").fetchall()]
+    rows = con.execute("select count(*) from cases").fetchall()[0][0]
+    con.close()
+    snap = store.open_snapshot(demo)
+    predictions = snap.execute("select count(*) from predictions").fetchall()[0][0]
+    snap.close()
+    assert rows == predictions > 5000
+    assert not {"study_uid", "patient_pid", "patient_id", "reader_pid"} & set(columns)
+    assert {"site", "age_band", "ai_assisted", "ref_label", "score"} <= set(columns)
+
+
+FILTERS = Filters(site=("Kobe Community Hospital",), date_from=dt.date(2026, 3, 15))
+
+
+@pytest.mark.parametrize(
+    ("by", "period", "filters"),
+    [
+        (("site", "scanner_model", "modality"), "month", None),
+        (("finding", "model_name", "age_band", "ai_assisted"), "week", None),
+        (("patient_sex", "body_part", "scanner_software"), "quarter", FILTERS),
+        ((), None, Filters(finding=("pneumothorax",), date_to=dt.date(2026, 6, 30))),
+        (("arm",), None, None),  # needs the reads: always the join
+    ],
+)
+def test_summary_and_completeness_equal_the_join(demo, by, period, filters):
+    flat, joined = _both(
+        demo, lambda con: metrics.summarize(con, by=by, period=period, filters=filters, min_n=5)
+    )
+    assert len(flat) > 0
+    pd.testing.assert_frame_equal(flat, joined)
+    flat, joined = _both(
+        demo,
+        lambda con: metrics.label_completeness(con, by=by, period=period, filters=filters),
+    )
+    pd.testing.assert_frame_equal(flat, joined)
+
+
+def test_drift_tables_and_model_versions_equal_the_join(demo):
+    def drift(con):
+        preds, studies = load_drift_tables(con, first_month="2025-11", last_month="2026-10")
+        return [
+            df.sort_values(list(df.columns[:-3])).reset_index(drop=True) for df in (preds, studies)
+        ]
+
+    flat, joined = _both(demo, drift)
+    assert flat[0]["n"].sum() > 3000
+    for a, b in zip(flat, joined, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    flat, joined = _both(demo, lambda con: metrics.model_versions(con))
+    pd.testing.assert_frame_equal(flat, joined)
+
+
+def test_cases_of_another_snapshot_are_not_attached(demo, tmp_path):
+    import shutil
+
+    shutil.copy(store.snapshot_path(demo), store.snapshot_path(tmp_path))
+    shutil.copy(derived.cases_path(demo), derived.cases_path(tmp_path))
+    con = duckdb.connect(str(derived.cases_path(tmp_path)))
+    con.execute("update cases_info set snapshot_id = 'an-older-snapshot'")
+    con.close()
+    snap = store.open_snapshot(tmp_path)
+    try:
+        assert not derived.has_cases(snap)
+        total = metrics.summarize(snap, by=())["n"].iloc[0]
+        assert total == snap.execute("select count(*) from predictions").fetchall()[0][0]
+    finally:
+        snap.close()
+        _cache.RESULTS.clear()
+
+
+def test_ingest_rebuilds_the_cases_after_publishing(demo, tmp_path):
+    import shutil
+
+    from ingest.load import ingest_files
+
+    for name in ("radqa-work.duckdb", "pseudo.key"):
+        shutil.copy(demo / name, tmp_path / name)
+    before = derived.version(demo)
+    extra = tmp_path / "more.csv"
+    extra.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
+        "NEW-1,P-1,New Site,2026-10-03T10:00:00,CR,pneumothorax,ChestXR-Triage,2.1,0.91\n"
+    )
+    [result] = ingest_files(tmp_path, "predictions", [extra])
+    assert result.ok and result.snapshot_id
+    con = store.open_snapshot(tmp_path)
+    try:
+        assert derived.has_cases(con)
+        sites = con.execute(
+            f"select count(*) from {derived.CASES_CATALOG}.cases where site = 'New Site'"
+        ).fetchall()
+        assert sites[0][0] == 1
+    finally:
+        con.close()
+    assert derived.version(tmp_path)[1] > 0 and before[1] > 0
