@@ -1,17 +1,32 @@
-"""A small in-process LRU cache of query results, keyed on the published snapshot.
+"""Query results cached per published snapshot: in process (LRU) and on disk beside the snapshot.
 
 A published snapshot never changes (ingest writes a new file and renames it into place), so a
 result computed on snapshot ``X`` is valid for as long as ``X`` is what the connection sees. The
 key is ``(snapshot_id, function name, arguments)``. A database that is not a published snapshot
 (the working file, an in-memory store) has no ``snapshot_info`` table and is never cached.
+
+Second level: each result is also pickled to ``<data dir>/cache/<snapshot_id>/<key hash>.pkl``
+(written to a temporary name and renamed), so a new process (a restarted dashboard, the monthly
+report) starts from what any earlier process computed on the same snapshot. The key hash covers
+the source of the metrics package too, so results of another RadQA version are never read.
+Directories of older snapshots, once unused for ten minutes, are removed when a new one is
+created. The files are written and
+read only by RadQA processes on the data dir, which is as trusted as the database beside them.
+``RADQA_RESULT_CACHE=0`` turns the disk level off.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
+import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import duckdb
@@ -78,6 +93,66 @@ def _copy(value: T) -> T:
     return value
 
 
+def _code_version() -> str:
+    """A hash of the metrics package's Python and SQL source."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), *root.glob("sql/*.sql")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = _code_version()
+#: A snapshot's result directory unused this long is removed when another snapshot's is created.
+STALE_AFTER_S = 600
+
+
+def disk_enabled() -> bool:
+    return os.environ.get("RADQA_RESULT_CACHE", "1") != "0"
+
+
+def _cache_dir(con: duckdb.DuckDBPyConnection, sid: str) -> Path | None:
+    """``<snapshot's directory>/cache/<sid>``, or None for a database without a file."""
+    rows = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    return Path(rows[0][0]).resolve().parent / "cache" / sid
+
+
+def _disk_key(key: tuple[Any, ...]) -> str | None:
+    """A stable file name for ``key``; None when an argument has no stable text form."""
+    text = repr((CODE_VERSION, key))
+    if " at 0x" in text:  # an object without a value-based repr
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _disk_get(folder: Path, name: str) -> tuple[bool, Any]:
+    try:
+        with open(folder / f"{name}.pkl", "rb") as fh:
+            return True, pickle.load(fh)  # noqa: S301 (written by RadQA itself, see above)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return False, None
+
+
+def _disk_put(folder: Path, name: str, value: Any) -> None:
+    try:
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            stale = time.time() - STALE_AFTER_S
+            for other in folder.parent.iterdir():  # results of older snapshots
+                if other != folder and other.is_dir() and other.stat().st_mtime < stale:
+                    shutil.rmtree(other, ignore_errors=True)
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{name}.pkl")
+    except OSError:
+        pass  # a read-only data dir: the in-process level still works
+
+
 def cached(fn: Callable[..., T]) -> Callable[..., T]:
     """Cache ``fn(con, **kwargs)`` per snapshot; arguments must be hashable."""
 
@@ -93,8 +168,17 @@ def cached(fn: Callable[..., T]) -> Callable[..., T]:
             return fn(con, *args, **kwargs)
         if hit:
             return cast(T, _copy(value))
+        folder = _cache_dir(con, sid) if disk_enabled() else None
+        name = _disk_key(key) if folder is not None else None
+        if folder is not None and name is not None:
+            hit, value = _disk_get(folder, name)
+            if hit:
+                RESULTS.put(key, value)
+                return cast(T, _copy(value))
         value = fn(con, *args, **kwargs)
         RESULTS.put(key, value)
+        if folder is not None and name is not None:
+            _disk_put(folder, name, value)
         return _copy(value)
 
     return wrapper

@@ -17,6 +17,12 @@ from radqa import derived, store
 from radqa.demo import run_demo
 
 
+@pytest.fixture(autouse=True)
+def _no_disk_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both paths must really compute: no result from an earlier computation on disk."""
+    monkeypatch.setenv("RADQA_RESULT_CACHE", "0")
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cases")
