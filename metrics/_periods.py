@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from metrics._cache import cached
+from metrics._filters import FLAT_TABLE
+from radqa.derived import has_cases
 from radqa.errors import InputError, InsufficientDataError
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -184,14 +187,29 @@ def months_in_data(
     con: duckdb.DuckDBPyConnection, *, model_version: str | None = None
 ) -> list[str]:
     """The months (``'YYYY-MM'``, ascending) in which predictions have studies."""
+    return list(_months_in_data(con, model_version=model_version))
+
+
+@cached
+def _months_in_data(
+    con: duckdb.DuckDBPyConnection, *, model_version: str | None
+) -> tuple[str, ...]:
+    source = (
+        f"{FLAT_TABLE} as p"  # the cases table: the study date is on the prediction's row
+        if has_cases(con)
+        else "predictions p join studies s using (study_uid)"
+    )
     rows = con.execute(
-        """
-        select distinct strftime(s.study_datetime, '%Y-%m') as month
-        from predictions p join studies s using (study_uid)
-        where s.study_datetime is not null
-          and ($model_version is null or p.model_version = $model_version)
+        f"""
+        select strftime(month, '%Y-%m')
+        from (
+            select distinct date_trunc('month', study_datetime) as month
+            from {source}
+            where study_datetime is not null
+              and ($model_version is null or p.model_version = $model_version)
+        )
         order by month
         """,
         {"model_version": model_version},
     ).fetchall()
-    return [r[0] for r in rows]
+    return tuple(r[0] for r in rows)

@@ -13,6 +13,7 @@ import pytest
 import metrics
 from metrics import Filters, _cache
 from metrics._monitor import load_drift_tables
+from metrics._periods import months_in_data
 from radqa import derived, store
 from radqa.demo import run_demo
 
@@ -99,6 +100,10 @@ def test_drift_tables_and_model_versions_equal_the_join(demo):
         pd.testing.assert_frame_equal(a, b)
     flat, joined = _both(demo, lambda con: metrics.model_versions(con))
     pd.testing.assert_frame_equal(flat, joined)
+    flat, joined = _both(
+        demo, lambda con: [months_in_data(con), months_in_data(con, model_version="2.1")]
+    )
+    assert flat == joined and len(flat[0]) == 24 and 0 < len(flat[1]) < 24
 
 
 def test_cases_of_another_snapshot_are_not_attached(demo, tmp_path):
