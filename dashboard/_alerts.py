@@ -4,6 +4,7 @@ them (the Overview's banner, which must render in a moment even on 10M predictio
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,12 @@ from radqa.errors import RadQAError
 
 
 def latest_month(snap: _state.Snapshot) -> str | None:
-    months = sorted(_state.options(snap)["period"].dropna().unique())
-    return str(months[-1]) if months else None
+    months = _state.filter_options(snap).months
+    return months[-1] if months else None
 
 
 def months(snap: _state.Snapshot) -> list[str]:
-    return [str(m) for m in sorted(_state.options(snap)["period"].dropna().unique())]
+    return list(_state.filter_options(snap).months)
 
 
 #: The reference window when the user has not chosen one: the first six months of data.
@@ -70,15 +71,50 @@ def alerts_frame(result: Any) -> pd.DataFrame:
     return out
 
 
-def latest_report(data_dir: Path) -> tuple[str, dict[str, Any]] | None:
-    """(month, JSON) of the newest monthly drift report in ``DATA_DIR/reports``, if any."""
+#: The columns of a report's alerts that the Overview's banner shows.
+BANNER_COLUMNS = ("rule", "metric", "group", "value", "threshold", "first_period", "periods")
+
+
+@dataclass(frozen=True)
+class ReportAlerts:
+    """The alerts of one monthly drift report, as the Overview's banner shows them."""
+
+    month: str
+    snapshot_id: str | None
+    alerts: pd.DataFrame  # BANNER_COLUMNS that the report has; no rows when no alert
+
+
+def latest_report_alerts(data_dir: Path) -> ReportAlerts | None:
+    """The alerts of the newest readable monthly drift report in ``DATA_DIR/reports``, if any.
+
+    A report's JSON (megabytes on a large store) is read once per file version (path,
+    modification time and size); a rerun only lists the folder.
+    """
     reports = sorted((data_dir / "reports").glob("drift-report-????-??.json"))
     for path in reversed(reports):
         try:
-            return path.stem.removeprefix("drift-report-"), json.loads(path.read_text())
-        except (OSError, ValueError):
+            stat = path.stat()
+        except OSError:
             continue
+        found = _read_report(str(path), stat.st_mtime_ns, stat.st_size)
+        if found is not None:
+            return found
     return None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read_report(path: str, mtime_ns: int, size: int) -> ReportAlerts | None:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    frame = pd.DataFrame(doc.get("alerts", []))
+    if not frame.empty and "group" in frame:
+        frame["group"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
+    month = Path(path).stem.removeprefix("drift-report-")
+    return ReportAlerts(
+        month, doc.get("snapshot_id"), frame[[c for c in BANNER_COLUMNS if c in frame]]
+    )
 
 
 def show_report_alerts(snap: _state.Snapshot) -> None:
@@ -87,25 +123,21 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
     Monitoring every group over every month takes seconds on a large store; the committee acts
     on the monthly report, and the Drift page computes the current month live.
     """
-    found = latest_report(snap.data_dir)
+    found = latest_report_alerts(snap.data_dir)
     if found is None:
         st.caption(
             "No monthly drift report yet (`radqa report monthly --month YYYY-MM`); the Drift "
             "page checks any month live."
         )
         return
-    month, doc = found
-    same = doc.get("snapshot_id") == snap.snapshot_id
-    source = f"monthly report {month}" + ("" if same else f" (snapshot {doc.get('snapshot_id')})")
-    alerts = doc.get("alerts", [])
-    if not alerts:
+    same = found.snapshot_id == snap.snapshot_id
+    source = f"monthly report {found.month}" + ("" if same else f" (snapshot {found.snapshot_id})")
+    if found.alerts.empty:
         st.success(f"No open drift alerts in the {source}.", icon=":material/check_circle:")
         return
     st.error(
-        f"{len(alerts)} open drift alert(s) in the {source}: see the Drift page for evidence.",
+        f"{len(found.alerts)} open drift alert(s) in the {source}: see the Drift page for "
+        "evidence.",
         icon=":material/warning:",
     )
-    frame = pd.DataFrame(alerts)
-    frame["group"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
-    cols = [c for c in ("rule", "metric", "group", "value", "threshold", "first_period", "periods")]
-    st.dataframe(frame[[c for c in cols if c in frame]], hide_index=True, width="stretch")
+    st.dataframe(found.alerts, hide_index=True, width="stretch")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import streamlit as st
 
-from dashboard._state import Snapshot, options
+from dashboard._state import FilterOptions, Snapshot, filter_options
 from metrics import Filters
 
 #: Filter field -> sidebar label (the order of the sidebar).
@@ -43,13 +42,13 @@ def month_bounds(months: list[str]) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
-def _init_from_query(opts: pd.DataFrame, lo: dt.date, hi: dt.date) -> None:
+def _init_from_query(opts: FilterOptions, lo: dt.date, hi: dt.date) -> None:
     """Seed the widget state from the URL once per session."""
     if st.session_state.get(_INIT):
         return
     qp = st.query_params
     for field in LIST_FILTERS:
-        valid = set(opts[field].dropna().astype(str))
+        valid = set(opts.of(field))
         st.session_state[f"f_{field}"] = [v for v in qp.get_all(field) if v in valid]
     start = _parse_date(qp.get("from")) or lo
     end = _parse_date(qp.get("to")) or hi
@@ -60,10 +59,10 @@ def _init_from_query(opts: pd.DataFrame, lo: dt.date, hi: dt.date) -> None:
 
 def sidebar_filters(snap: Snapshot) -> Filters:
     """Draw the filters in the sidebar and return them; sync the query string."""
-    opts = options(snap)
+    opts = filter_options(snap)
     if opts.empty:
         return Filters()
-    months = sorted(opts["period"].dropna().unique())
+    months = list(opts.months)
     lo, hi = month_bounds(months) if months else (dt.date(2000, 1, 1), dt.date.today())
     _init_from_query(opts, lo, hi)
     side = st.sidebar
@@ -73,8 +72,9 @@ def sidebar_filters(snap: Snapshot) -> Filters:
     )
     values: dict[str, tuple[str, ...]] = {}
     for field, label in LIST_FILTERS.items():
-        choices = sorted(opts[field].dropna().astype(str).unique())
-        values[field] = tuple(side.multiselect(label, choices, key=f"f_{field}", placeholder="All"))
+        values[field] = tuple(
+            side.multiselect(label, opts.of(field), key=f"f_{field}", placeholder="All")
+        )
     start, end = (
         (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple | list) else (dates, dates)
     )
@@ -132,23 +132,22 @@ def model_finding_picker(snap: Snapshot, filters: Filters, *, key: str) -> Filte
 
     Returns the filters narrowed to that model and finding, or None when nothing matches.
     """
-    opts = options(snap)
-    mask = pd.Series(True, index=opts.index)
-    for field in ("finding", "model_version", "model_name"):
-        chosen = getattr(filters, field)
-        if chosen:
-            mask &= opts[field].astype(str).isin(chosen)
-    pairs = (
-        opts.loc[mask, ["model_name", "finding"]]
-        .dropna()
-        .drop_duplicates()
-        .sort_values(["model_name", "finding"])
+    chosen = [getattr(filters, f) for f in ("model_name", "finding", "model_version")]
+    pairs = sorted(  # from the few distinct (model, finding, version) of the snapshot
+        {
+            (model, finding)
+            for model, finding, version in filter_options(snap).models
+            if all(
+                not want or have in want
+                for have, want in zip((model, finding, version), chosen, strict=True)
+            )
+        }
     )
-    if pairs.empty:
+    if not pairs:
         return None
-    labels = [f"{m} · {f}" for m, f in pairs.itertuples(index=False)]
+    labels = [f"{m} · {f}" for m, f in pairs]
     label = st.selectbox("Model · finding", labels, key=key)
-    model, finding = pairs.iloc[labels.index(label)]
+    model, finding = pairs[labels.index(label)]
     return Filters(**{**_fields(filters), "model_name": (model,), "finding": (finding,)})
 
 

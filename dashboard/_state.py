@@ -6,6 +6,9 @@ result is a ``st.cache_data`` entry keyed on the snapshot id: a snapshot never c
 result stays valid for as long as the snapshot does. Each call runs on its own cursor, because
 Streamlit serves sessions from several threads and one DuckDB connection is not thread-safe.
 
+What every rerun needs (the snapshot's id, the filter choices) is a ``st.cache_resource`` of small
+immutable objects: a rerun gets the object itself, with no unpickling and no query.
+
 No SQL and no statistics here: every number comes from a :mod:`metrics` function.
 """
 
@@ -14,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -92,21 +97,39 @@ def connection(directory: Path) -> duckdb.DuckDBPyConnection:
         return holder.con
 
 
+#: DuckDB's memory limit for the dashboard's connection. The dashboard only reads, and its
+#: heaviest query (a grouped summary over 10M predictions) spills to disk beyond this, so the
+#: server stays under 1.5 GB with Python's share (``RADQA_DASHBOARD_MEMORY`` overrides it).
+DASHBOARD_MEMORY = os.environ.get("RADQA_DASHBOARD_MEMORY", "800MB")
+
+
 def snapshot() -> Snapshot:
-    """The current snapshot; raises StoreError when none is published."""
+    """The current snapshot; raises StoreError when none is published.
+
+    One ``stat`` of the snapshot and cases files per rerun; the snapshot's id is read once per
+    published file version (:func:`radqa.derived.version`).
+    """
     directory = data_dir()
-    con = connection(directory).cursor()
+    connection(directory)  # raises StoreError without a snapshot; reopens a replaced one
+    return _snapshot(str(directory), derived.version(directory))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _snapshot(directory: str, version: tuple[int, int]) -> Snapshot:
+    con = connection(Path(directory))
+    con.execute("set memory_limit = ?", [DASHBOARD_MEMORY])  # per database, once per reopen
+    cur = con.cursor()
     try:
-        info = store.snapshot_info(con)
+        info = store.snapshot_info(cur)
     finally:
-        con.close()
-    path = store.snapshot_path(directory)
-    key = info.snapshot_id if info else f"{path.resolve()}:{path.stat().st_mtime_ns}"
+        cur.close()
+    path = store.snapshot_path(Path(directory))
+    key = info.snapshot_id if info else f"{path.resolve()}:{version[0]}"
     return Snapshot(
         key=key,
         snapshot_id=info.snapshot_id if info else None,
         published_at=info.published_at if info else None,
-        data_dir=directory,
+        data_dir=Path(directory),
     )
 
 
@@ -140,26 +163,61 @@ def metric_fn(fn_name: str) -> Any:
     return fn
 
 
-@st.cache_data(show_spinner=False)
-def _options(key: str, directory: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class FilterOptions:
+    """What exists in a snapshot, for the sidebar, the pickers and the colours: small and
+    immutable, so one object serves every rerun of every session."""
+
+    #: filter column -> its distinct values, sorted (as text)
+    values: Mapping[str, tuple[str, ...]]
+    #: the study months present, sorted ('YYYY-MM')
+    months: tuple[str, ...]
+    #: distinct (model_name, finding, model_version), sorted; model_version may be ''
+    models: tuple[tuple[str, str, str], ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.months and not self.models
+
+    def of(self, column: str) -> tuple[str, ...]:
+        """The values of a filter column; () for a column the options do not cover."""
+        return self.values.get(column, ())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _filter_options(key: str, directory: str) -> FilterOptions:
     con = connection(Path(directory)).cursor()
     try:
-        return metric_fn("label_completeness")(con, by=FILTER_DIMS, period="month")
+        table = metric_fn("label_completeness")(con, by=FILTER_DIMS, period="month")
     finally:
         con.close()
+    values = {dim: tuple(sorted(table[dim].dropna().astype(str).unique())) for dim in FILTER_DIMS}
+    models = (
+        table[["model_name", "finding", "model_version"]]
+        .dropna(subset=["model_name", "finding"])
+        .fillna({"model_version": ""})
+        .astype(str)
+        .drop_duplicates()
+        .sort_values(["model_name", "finding", "model_version"])
+    )
+    return FilterOptions(
+        values=MappingProxyType(values),
+        months=tuple(sorted(table["period"].dropna().astype(str).unique())),
+        models=tuple(models.itertuples(index=False, name=None)),
+    )
 
 
-def options(snap: Snapshot) -> pd.DataFrame:
-    """Every combination of the filter columns and study month present, with counts.
+def filter_options(snap: Snapshot) -> FilterOptions:
+    """Every value of the filter columns and every study month present in the snapshot.
 
     Built from :func:`metrics.label_completeness` without filters (one grouped query per
     snapshot), so the sidebar lists what exists and the colours stay fixed across filters.
     """
-    return _options(snap.key, str(snap.data_dir))
+    return _filter_options(snap.key, str(snap.data_dir))
 
 
 def has_data(snap: Snapshot) -> bool:
-    return not options(snap).empty
+    return not filter_options(snap).empty
 
 
 def summarize(

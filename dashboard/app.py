@@ -17,8 +17,11 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkou
 
 from dashboard import auth  # noqa: E402
 from dashboard._context import build_context  # noqa: E402
+from dashboard._heap import freeze_imports  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
+
+freeze_imports()  # the modules loaded so far stay out of the collection after every rerun
 
 st.set_page_config(page_title="RadQA", page_icon=":material/monitoring:", layout="wide")
 user = auth.gate()

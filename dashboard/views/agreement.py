@@ -71,11 +71,7 @@ with by_group:
     else:
         ok["label"], ok["value"] = ok[dim].astype(str), ok["kappa"]
         ok["low"], ok["high"], ok["n"] = ok["kappa_low"], ok["kappa_high"], ok["n_labelled"]
-        colours = _charts.colour_map(
-            list(_state.options(snap)[dim].dropna().astype(str))
-            if dim in _state.options(snap)
-            else list(ok["label"])
-        )
+        colours = _charts.colour_map(list(_state.filter_options(snap).of(dim) or ok["label"]))
         st.plotly_chart(
             _charts.forest(
                 ok, "kappa", pooled=None, title=f"Kappa by {dim.replace('_', ' ')}", colours=colours
@@ -128,9 +124,7 @@ else:
             shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
             shown["n"] = shown["n_items"]
             colours = _charts.colour_map(
-                list(_state.options(snap)[reader_dim].dropna().astype(str))
-                if reader_dim in _state.options(snap)
-                else list(shown["label"])
+                list(_state.filter_options(snap).of(reader_dim) or shown["label"])
             )
             st.plotly_chart(
                 _charts.forest(

@@ -231,7 +231,7 @@ if completeness.empty:
     st.info("No predictions match the current filters.")
 else:
     findings = sorted(completeness["finding"].astype(str).unique())
-    all_findings = list(_state.options(snap)["finding"].dropna().astype(str))
+    all_findings = list(_state.filter_options(snap).of("finding"))
     colours, dashes = _charts.colour_map(all_findings), _charts.dash_map(all_findings)
     fig = go.Figure()
     for finding in findings:

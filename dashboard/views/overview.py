@@ -77,7 +77,7 @@ if by_month.empty or by_month[metric].isna().all():
         "and kappa)."
     )
 else:
-    all_findings = _state.options(snap)["finding"].dropna().astype(str).unique()
+    all_findings = _state.filter_options(snap).of("finding")
     colours = _charts.colour_map(list(all_findings))
     targets = {model: model_claims[metric]} if metric in model_claims else None
     st.plotly_chart(

@@ -82,7 +82,7 @@ def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, 
     return (pooled.value, pooled.low, pooled.high), text
 
 
-all_opts = _state.options(snap)
+all_opts = _state.filter_options(snap)
 for dim, title in (("site", "Sites"), ("scanner_model", "Scanner models")):
     summary = _state.summarize(snap, filters, by=(dim,))
     ok = forest_input(summary, dim)
@@ -95,7 +95,7 @@ for dim, title in (("site", "Sites"), ("scanner_model", "Scanner models")):
         )
         continue
     pooled, text = pooled_and_i2(ok)
-    colours = _charts.colour_map(list(all_opts[dim].dropna().astype(str).unique()))
+    colours = _charts.colour_map(list(all_opts.of(dim)))
     st.plotly_chart(
         _charts.forest(
             ok,
