@@ -36,6 +36,7 @@ from metrics._filters import (
     where_clause,
 )
 from metrics._proportions import check_alpha, proportion_ci_arrays
+from metrics._score_counts import few_groups, score_counts_summary
 from radqa.derived import has_cases
 from radqa.errors import InputError
 
@@ -182,7 +183,11 @@ def summary_counts(
 ) -> pd.DataFrame:
     """Per-group sufficient statistics: counts, AUC and the placement-value variances ``s10``
     and ``s01`` (see :func:`placement_auc`)."""
-    sql, cases = summary_sql(by, period, filters, flat=has_cases(con))
+    flat = has_cases(con)
+    if flat and few_groups(con, by, period):  # never for "arm", which the cases table lacks
+        cases = cases_query(by, period, filters, flat=True)
+        return score_counts_summary(con, cases).drop(columns=[ALL_KEY], errors="ignore")
+    sql, cases = summary_sql(by, period, filters, flat=flat)
     table = con.sql(sql, params=cases.params or None).to_arrow_table()
     pos = table.column("pos_scores").combine_chunks()
     neg = table.column("neg_scores").combine_chunks()

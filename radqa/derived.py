@@ -25,6 +25,8 @@ import duckdb
 from radqa import store
 
 CASES_NAME = "radqa-cases.duckdb"
+#: The layout of the file; a file of another layout is not attached (the next ingest rebuilds it).
+CASES_VERSION = 2
 #: The catalog name a reader's connection sees the cases file under.
 CASES_CATALOG = "radqa_cases"
 
@@ -57,6 +59,32 @@ left join (select * from snap.reference_standard where hash(study_uid) % $parts 
 PART_ROWS = 2_500_000
 
 
+#: Beside the stamp, the sizes a query planner needs: rows, distinct scores and (approximate)
+#: distinct values of every group column and period, see :func:`cases_stats`.
+_GROUPS = (
+    "site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality", "body_part",
+    "patient_sex", "age_band", "finding", "model_name", "model_version", "ai_assisted",
+)  # fmt: skip
+_INFO = f"""
+create table cases_info as
+select ?::varchar as snapshot_id, {CASES_VERSION} as version, count(*) as rows, count(distinct score) as score_values,
+    {", ".join(f"approx_count_distinct({g}) + 1 as n_{g}" for g in _GROUPS)},
+    approx_count_distinct(date_trunc('month', study_datetime)) + 1 as n_month,
+    approx_count_distinct(date_trunc('quarter', study_datetime)) + 1 as n_quarter,
+    approx_count_distinct(date_trunc('week', study_datetime)) + 1 as n_week
+from cases
+"""
+
+
+def cases_stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Sizes of the attached cases table: ``rows``, ``score_values`` and ``n_<column>`` (distinct
+    values + 1 for a missing one) per group column and per period (month, quarter, week)."""
+    cur = con.execute(f"select * exclude (snapshot_id, version) from {CASES_CATALOG}.cases_info")
+    names = [d[0] for d in cur.description or ()]
+    row = cur.fetchall()[0]
+    return {k: int(v) for k, v in zip(names, row, strict=True)}
+
+
 def cases_path(data_dir: Path) -> Path:
     return Path(data_dir) / CASES_NAME
 
@@ -86,7 +114,7 @@ def build_cases(data_dir: Path) -> Path | None:
         con.execute(f"create table cases as {_SELECT} limit 0", {"parts": parts, "part": 0})
         for part in range(parts):
             con.execute(f"insert into cases {_SELECT}", {"parts": parts, "part": part})
-        con.execute("create table cases_info as select ?::varchar as snapshot_id", [sid])
+        con.execute(_INFO, [sid])
         con.execute("detach snap")
         con.execute("checkpoint")
     finally:
@@ -123,8 +151,12 @@ def attach_cases(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
         con.execute(f"attach '{quoted}' as {CASES_CATALOG} (read_only)")
     except duckdb.Error:
         return False  # unreadable or being replaced: the join path answers instead
-    stamp = con.execute(f"select snapshot_id from {CASES_CATALOG}.cases_info").fetchall()
-    if not rows or not stamp or stamp[0][0] != rows[0][0]:
+    try:
+        stamp = con.execute(f"select snapshot_id, version from {CASES_CATALOG}.cases_info")
+        stamped = stamp.fetchall()
+    except duckdb.Error:  # a file of an older layout
+        stamped = []
+    if not rows or not stamped or stamped[0] != (rows[0][0], CASES_VERSION):
         con.execute(f"detach {CASES_CATALOG}")
         return False
     return True

@@ -115,7 +115,13 @@ def test_cases_of_another_snapshot_are_not_attached(demo, tmp_path):
     shutil.copy(store.snapshot_path(demo), store.snapshot_path(tmp_path))
     shutil.copy(derived.cases_path(demo), derived.cases_path(tmp_path))
     con = duckdb.connect(str(derived.cases_path(tmp_path)))
-    con.execute("update cases_info set snapshot_id = 'an-older-snapshot'")
+    con.execute("update cases_info set version = version - 1")  # an older layout
+    con.close()
+    snap = store.open_snapshot(tmp_path)
+    assert not derived.has_cases(snap)
+    snap.close()
+    con = duckdb.connect(str(derived.cases_path(tmp_path)))
+    con.execute("update cases_info set version = version + 1, snapshot_id = 'an-older-snapshot'")
     con.close()
     snap = store.open_snapshot(tmp_path)
     try:
@@ -170,3 +176,51 @@ def test_a_build_in_parts_holds_the_same_rows(demo, tmp_path, monkeypatch):
     ).fetchall()[0][0]
     con.close()
     assert n > 5000 and differ == 0
+
+
+@pytest.mark.parametrize(
+    ("by", "period", "filters"),
+    [
+        (("model_name", "finding"), None, None),
+        (("site", "scanner_model", "modality"), "month", None),
+        (("age_band", "ai_assisted"), "week", FILTERS),  # NULL group values
+        ((), None, None),
+        (("site",), None, Filters(site=("no such site",))),  # no rows
+    ],
+)
+def test_counts_per_score_equal_sorted_lists(demo, monkeypatch, by, period, filters):
+    from metrics import _grouped
+
+    def run(choice: bool) -> pd.DataFrame:
+        monkeypatch.setattr(_grouped, "few_groups", lambda *args: choice)
+        _cache.RESULTS.clear()
+        con = store.open_snapshot(demo)
+        try:
+            return metrics.summarize(con, by=by, period=period, filters=filters, min_n=5)
+        finally:
+            con.close()
+            _cache.RESULTS.clear()
+
+    by_score, lists = run(True), run(False)
+    pd.testing.assert_frame_equal(by_score, lists, check_exact=False, rtol=1e-12, atol=1e-15)
+    if filters is None:
+        assert by_score["auc"].notna().any() and by_score["n"].sum() > 8000
+
+
+def test_few_groups_follows_the_recorded_sizes(demo):
+    from metrics._score_counts import few_groups
+
+    con = store.open_snapshot(demo)
+    try:
+        stats = derived.cases_stats(con)
+        assert stats["rows"] == con.execute("select count(*) from predictions").fetchall()[0][0]
+        assert (
+            stats["score_values"]
+            == (con.execute("select count(distinct score) from predictions").fetchall()[0][0])
+        )
+        # one group: counts per score instead of lists when the scores repeat enough
+        assert few_groups(con, (), None) is (stats["score_values"] <= stats["rows"] // 2)
+        assert not few_groups(con, ("site", "scanner_model", "modality"), "week")
+        assert not few_groups(con, ("arm",), None)  # not in the cases table
+    finally:
+        con.close()

@@ -508,3 +508,26 @@ def test_model_versions_first_and_last_month_and_counts():
     ]  # fmt: skip
     only_site_b = metrics.model_versions(con, filters=metrics.Filters(site=("B",)))
     assert only_site_b.empty
+
+
+def test_counts_per_score_give_the_placement_values_of_every_case():
+    from metrics._score_counts import score_count_auc
+
+    rng = np.random.default_rng(5)
+    sizes = [40, 1, 25, 60]
+    n_pos, n_neg, pos, neg = [], [], [], []
+    cells_g, cells_p, cells_n = [], [], []
+    for g, size in enumerate(sizes):
+        scores = rng.integers(0, 12, size) / 11  # many ties
+        truth = rng.random(size) < 0.4 if size > 1 else np.array([True])
+        p, q = np.sort(scores[truth]), np.sort(scores[~truth])
+        n_pos.append(p.size), n_neg.append(q.size), pos.extend(p), neg.extend(q)
+        for value in np.unique(scores):
+            cells_g.append(g)
+            cells_p.append(float((p == value).sum()))
+            cells_n.append(float((q == value).sum()))
+    expected = placement_auc(np.array(n_pos), np.array(pos), np.array(n_neg), np.array(neg))
+    got = score_count_auc(np.array(cells_g), np.array(cells_p), np.array(cells_n))
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, equal_nan=True)
+    assert np.isnan(got[0][1]) and np.isfinite(got[0][[0, 2, 3]]).all()  # group 1: no negative
