@@ -184,7 +184,9 @@ def summary_counts(
     """Per-group sufficient statistics: counts, AUC and the placement-value variances ``s10``
     and ``s01`` (see :func:`placement_auc`)."""
     flat = has_cases(con)
-    if flat and few_groups(con, by, period):  # never for "arm", which the cases table lacks
+    if flat and few_groups(
+        con, by, period, filters
+    ):  # never for "arm", which the cases table lacks
         cases = cases_query(by, period, filters, flat=True)
         return score_counts_summary(con, cases).drop(columns=[ALL_KEY], errors="ignore")
     sql, cases = summary_sql(by, period, filters, flat=flat)

@@ -21,18 +21,32 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from metrics._filters import CasesQuery, sql_text
+from metrics._filters import CasesQuery, Filters, sql_text
 from radqa.derived import cases_stats
 
 
-def few_groups(con: duckdb.DuckDBPyConnection, by: tuple[str, ...], period: str | None) -> bool:
-    """Whether counting per score beats sorted lists for this grouping (cases table attached)."""
+def few_groups(
+    con: duckdb.DuckDBPyConnection,
+    by: tuple[str, ...],
+    period: str | None,
+    filters: Filters | None = None,
+) -> bool:
+    """Whether counting per score beats sorted lists for this grouping (cases table attached).
+
+    The groups are estimated as the product of the distinct values of the group columns (a
+    filter on a group column allows only its listed values).
+    """
     stats = cases_stats(con)
     names = [f"n_{b}" for b in by] + ([f"n_{period}"] if period else [])
     if any(n not in stats for n in names):
         return False
-    groups = math.prod(stats[n] for n in names)
-    return groups * stats["score_values"] <= stats["rows"] // 2
+    sizes = [stats[n] for n in names]
+    if filters is not None:
+        for i, column in enumerate(by):
+            allowed = len(getattr(filters, column, ()) or ())
+            if allowed:
+                sizes[i] = min(sizes[i], allowed)
+    return math.prod(sizes) * stats["score_values"] <= stats["rows"] // 2
 
 
 def score_counts_summary(con: duckdb.DuckDBPyConnection, cases: CasesQuery) -> pd.DataFrame:

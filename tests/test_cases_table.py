@@ -222,5 +222,9 @@ def test_few_groups_follows_the_recorded_sizes(demo):
         assert few_groups(con, (), None) is (stats["score_values"] <= stats["rows"] // 2)
         assert not few_groups(con, ("site", "scanner_model", "modality"), "week")
         assert not few_groups(con, ("arm",), None)  # not in the cases table
+        one_site = Filters(site=("Kobe Community Hospital",))
+        assert few_groups(con, ("site",), "week", one_site) is (
+            stats["n_week"] * stats["score_values"] <= stats["rows"] // 2
+        )
     finally:
         con.close()
