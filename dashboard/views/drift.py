@@ -123,93 +123,99 @@ if spc.empty:
 else:
     part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
     n_total = int(part["n"].sum())
-    tab_p, tab_cusum, tab_ewma = st.tabs(["p-chart", "CUSUM", "EWMA"])
-    with tab_p:
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
-                x=part["month"],
-                y=100 * part["proportion"],
-                name="observed",
-                mode="lines+markers",
-                line={"color": _charts.OKABE_ITO[0]},
-                customdata=part[["n"]].to_numpy(),
-                hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
-            )
-        )
-        for col, name, dash in (
-            ("center", "centre line (reference)", "dot"),
-            ("lcl", "lower 3σ limit", "dash"),
-            ("ucl", "upper 3σ limit", "dash"),
-        ):
+    # lazy tabs: only the open one is drawn (each plotly chart costs the browser ~0.2 s)
+    tab_p, tab_cusum, tab_ewma = st.tabs(
+        ["p-chart", "CUSUM", "EWMA"], key="dr_spc_tab", on_change="rerun"
+    )
+    if tab_p.open:
+        with tab_p:
+            fig = go.Figure()
             fig.add_trace(
                 go.Scatter(
                     x=part["month"],
-                    y=100 * part[col],
-                    name=name,
-                    mode="lines",
-                    line={"color": "#555555", "dash": dash},
-                )
-            )
-        signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
-        fig.add_trace(
-            go.Scatter(
-                x=signals["month"],
-                y=100 * signals["proportion"],
-                mode="markers",
-                name="signal",
-                marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
-            )
-        )
-        _charts.layout(fig, f"p-chart (n = {n_total:,})")
-        fig.update_xaxes(type="category", title="Study month")
-        fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
-        st.plotly_chart(fig, width="stretch", key="dr_pchart")
-    with tab_cusum:
-        fig = go.Figure()
-        for col, name, colour in (
-            ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
-            ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=part["month"],
-                    y=part[col],
-                    name=name,
+                    y=100 * part["proportion"],
+                    name="observed",
                     mode="lines+markers",
-                    line={"color": colour},
+                    line={"color": _charts.OKABE_ITO[0]},
+                    customdata=part[["n"]].to_numpy(),
+                    hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
                 )
             )
-        _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
-        fig.update_xaxes(type="category", title="Study month")
-        fig.update_yaxes(title="Cumulative sum (standard deviations)")
-        st.plotly_chart(fig, width="stretch", key="dr_cusum")
-    with tab_ewma:
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
-                x=part["month"],
-                y=part["ewma"],
-                name="EWMA",
-                mode="lines+markers",
-                line={"color": _charts.OKABE_ITO[2]},
+            for col, name, dash in (
+                ("center", "centre line (reference)", "dot"),
+                ("lcl", "lower 3σ limit", "dash"),
+                ("ucl", "upper 3σ limit", "dash"),
+            ):
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["month"],
+                        y=100 * part[col],
+                        name=name,
+                        mode="lines",
+                        line={"color": "#555555", "dash": dash},
+                    )
+                )
+            signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
+            fig.add_trace(
+                go.Scatter(
+                    x=signals["month"],
+                    y=100 * signals["proportion"],
+                    mode="markers",
+                    name="signal",
+                    marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
+                )
             )
-        )
-        for sign in (1, -1):
+            _charts.layout(fig, f"p-chart (n = {n_total:,})")
+            fig.update_xaxes(type="category", title="Study month")
+            fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
+            st.plotly_chart(fig, width="stretch", key="dr_pchart")
+    if tab_cusum.open:
+        with tab_cusum:
+            fig = go.Figure()
+            for col, name, colour in (
+                ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
+                ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
+            ):
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["month"],
+                        y=part[col],
+                        name=name,
+                        mode="lines+markers",
+                        line={"color": colour},
+                    )
+                )
+            _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
+            fig.update_xaxes(type="category", title="Study month")
+            fig.update_yaxes(title="Cumulative sum (standard deviations)")
+            st.plotly_chart(fig, width="stretch", key="dr_cusum")
+    if tab_ewma.open:
+        with tab_ewma:
+            fig = go.Figure()
             fig.add_trace(
                 go.Scatter(
                     x=part["month"],
-                    y=sign * part["ewma_limit"],
-                    name="control limit" if sign == 1 else None,
-                    showlegend=sign == 1,
-                    mode="lines",
-                    line={"color": "#555555", "dash": "dash"},
+                    y=part["ewma"],
+                    name="EWMA",
+                    mode="lines+markers",
+                    line={"color": _charts.OKABE_ITO[2]},
                 )
             )
-        _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
-        fig.update_xaxes(type="category", title="Study month")
-        fig.update_yaxes(title="EWMA (standard deviations)")
-        st.plotly_chart(fig, width="stretch", key="dr_ewma")
+            for sign in (1, -1):
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["month"],
+                        y=sign * part["ewma_limit"],
+                        name="control limit" if sign == 1 else None,
+                        showlegend=sign == 1,
+                        mode="lines",
+                        line={"color": "#555555", "dash": "dash"},
+                    )
+                )
+            _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
+            fig.update_xaxes(type="category", title="Study month")
+            fig.update_yaxes(title="EWMA (standard deviations)")
+            st.plotly_chart(fig, width="stretch", key="dr_ewma")
 
 st.header(f"New scanners and software versions in {month}")
 new = narrow(result.new_categories)

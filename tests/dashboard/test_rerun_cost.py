@@ -1,0 +1,154 @@
+"""What a rerun from the cache costs: shared immutable objects, no re-reading, a cheap gc."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+import metrics
+from dashboard import _alerts, _charts, _heap, _state
+from radqa import store
+
+from .test_pages import charts
+
+
+@pytest.fixture
+def snap(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> _state.Snapshot:
+    monkeypatch.setenv("RADQA_DATA_DIR", str(demo_dir))
+    return _state.snapshot()
+
+
+def test_filter_options_list_what_the_snapshot_has(snap: _state.Snapshot, demo_dir: Path) -> None:
+    con = store.open_snapshot(demo_dir)
+    table = metrics.label_completeness(con, by=_state.FILTER_DIMS, period="month")
+    con.close()
+    opts = _state.filter_options(snap)
+    for dim in _state.FILTER_DIMS:
+        assert opts.of(dim) == tuple(sorted(table[dim].dropna().astype(str).unique()))
+    assert opts.of("patient_sex") == ()  # not a filter column
+    assert opts.months == tuple(sorted(table["period"].unique()))
+    assert len(opts.months) == table["period"].nunique() > 6
+    triples = table[["model_name", "finding", "model_version"]].drop_duplicates()
+    assert len(opts.models) == len(triples)
+    assert {m for m, _, _ in opts.models} == set(table["model_name"])
+    assert not opts.empty and _state.has_data(snap)
+
+
+def test_a_rerun_gets_the_same_objects(snap: _state.Snapshot) -> None:
+    # cache_resource: no unpickled copy per rerun, and nothing a page could change in place
+    assert _state.snapshot() is snap
+    assert _state.filter_options(snap) is _state.filter_options(snap)
+    with pytest.raises(TypeError):
+        _state.filter_options(snap).values["site"] = ()  # type: ignore[index]
+
+
+def test_the_dashboard_connection_has_its_memory_limit(snap: _state.Snapshot) -> None:
+    con = _state.connection(snap.data_dir)
+    limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert _state.DASHBOARD_MEMORY == "800MB"
+    assert limit == "762.9 MiB"  # 800 MB as DuckDB prints it (MiB)
+
+
+def test_a_new_publication_is_a_new_snapshot(demo_copy: Path, empty_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RADQA_DATA_DIR", str(demo_copy))
+    before = _state.snapshot()
+    tmp = demo_copy / "incoming.duckdb"
+    tmp.write_bytes(store.snapshot_path(empty_dir).read_bytes())
+    os.replace(tmp, store.snapshot_path(demo_copy))
+    after = _state.snapshot()
+    con = store.open_snapshot(empty_dir)
+    assert after.snapshot_id == store.snapshot_info(con).snapshot_id != before.snapshot_id
+    con.close()
+    assert _state.filter_options(after).empty and not _state.has_data(after)
+
+
+def _report(path: Path, alerts: list[dict]) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"snapshot_id": "s1", "alerts": alerts}))
+
+
+def test_the_report_banner_reads_a_report_once_per_file_version(tmp_path: Path) -> None:
+    alert = {
+        "rule": "auc_drop",
+        "metric": "auc",
+        "group": {"site": "North", "finding": "nodule"},
+        "value": 0.81,
+        "threshold": 0.85,
+        "first_period": "2026-05",
+        "periods": 2,
+        "evidence": {"p": 0.01},
+    }
+    path = tmp_path / "reports" / "drift-report-2026-06.json"
+    _report(path, [alert])
+    found = _alerts.latest_report_alerts(tmp_path)
+    assert (found.month, found.snapshot_id) == ("2026-06", "s1")
+    assert found.alerts.to_dict("records") == [
+        {
+            "rule": "auc_drop",
+            "metric": "auc",
+            "group": "site: North, finding: nodule",
+            "value": 0.81,
+            "threshold": 0.85,
+            "first_period": "2026-05",
+            "periods": 2,
+        }
+    ]
+    # same path, time and size: the cached result, the file is not read again
+    stat = path.stat()
+    path.write_text("x" * stat.st_size)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _alerts.latest_report_alerts(tmp_path).alerts["rule"].tolist() == ["auc_drop"]
+    # rewritten (a new version): read again; an unreadable newer report falls back
+    _report(path, [])
+    assert _alerts.latest_report_alerts(tmp_path).alerts.empty
+    (tmp_path / "reports" / "drift-report-2026-07.json").write_text("{not json")
+    assert _alerts.latest_report_alerts(tmp_path).month == "2026-06"
+
+
+def test_freeze_imports_only_when_modules_were_imported(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    _heap.freeze_imports()
+    assert _heap.freeze_imports() is False  # nothing imported since
+    (tmp_path / "radqa_fresh_module.py").write_text(
+        "VALUES = [list(range(3)) for _ in range(50)]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("radqa_fresh_module")
+    value = module.VALUES[0]
+    try:
+        assert any(o is value for o in gc.get_objects())  # the collector walks it ...
+        assert _heap.freeze_imports() is True
+        assert not any(o is value for o in gc.get_objects())  # ... and now no longer
+        assert gc.get_freeze_count() > 0
+        assert _heap.freeze_imports() is False
+    finally:
+        sys.modules.pop("radqa_fresh_module", None)
+        gc.unfreeze()
+
+
+def test_figures_take_the_template_without_setting_it() -> None:
+    fig = _charts.layout(go.Figure(), "t")
+    assert _charts.TEMPLATE == "plotly_white"
+    assert fig.layout.template.layout.plot_bgcolor == "white"
+    assert "template" in fig.to_plotly_json()["layout"]
+
+
+def test_drift_draws_only_the_open_control_chart(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/drift.py")
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert [t.split(" ")[0] for t in titles if t.startswith(("p-chart", "Tabular", "EWMA"))] == [
+        "p-chart"
+    ]
+    at.session_state["dr_spc_tab"] = "CUSUM"
+    at.run()
+    assert not at.exception
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert [t.split(" ")[0] for t in titles if t.startswith(("p-chart", "Tabular", "EWMA"))] == [
+        "Tabular"
+    ]
