@@ -8,7 +8,11 @@ palette, months are category axes, and every title states its n.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +52,11 @@ def _layout(fig: go.Figure, title: str, height: int) -> None:
         margin={"l": 60, "r": 20, "t": 75, "b": 40},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "font": {"size": 9}},
     )
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _month_axis(fig: go.Figure, months: list[str]) -> None:
@@ -91,13 +100,16 @@ def trend_chart(report: MonthlyReport) -> Chart | None:
     for i, (_, part) in enumerate(parts):
         r, c = i // cols + 1, i % cols + 1
         for metric, colour in (("sensitivity", OKABE_ITO[0]), ("specificity", OKABE_ITO[1])):
+            for bound in ("low", "high"):  # the 95% CI as a ribbon: fill from low up to high
+                fig.add_trace(go.Scatter(
+                    x=part["period"], y=part[f"{metric}_{bound}"], mode="lines",
+                    line={"width": 0, "color": colour}, legendgroup=metric, showlegend=False,
+                    fill="tonexty" if bound == "high" else None, fillcolor=_rgba(colour, 0.25),
+                    hoverinfo="skip",
+                ), row=r, col=c)  # fmt: skip
             fig.add_trace(go.Scatter(
                 x=part["period"], y=part[metric], name=metric, legendgroup=metric,
-                showlegend=i == 0, mode="lines+markers", marker={"size": 3},
-                line={"color": colour, "width": 1},
-                error_y={"type": "data", "symmetric": False, "thickness": 0.6, "width": 0,
-                         "array": part[f"{metric}_high"] - part[metric],
-                         "arrayminus": part[metric] - part[f"{metric}_low"]},
+                showlegend=i == 0, mode="lines", line={"color": colour, "width": 1.2},
             ), row=r, col=c)  # fmt: skip
     height = 90 + 190 * rows
     n = int(trend.loc[trend["period"] == report.month, "n_labelled"].sum())
@@ -113,7 +125,7 @@ def trend_chart(report: MonthlyReport) -> Chart | None:
     )  # below the rotated month labels
     _reference_band(fig, months, report, rows=rows, cols=cols)
     return Chart("trend", "performance", "Per finding, by month since the reference window "
-                 "(shaded); n in each title is this month's labelled cases. Months with fewer "
+                 "(grey background), with the 95% CI as a coloured band; n in each title is this month's labelled cases. Months with fewer "
                  f"than {report.settings.min_n} labelled cases have no estimate.", fig, height)  # fmt: skip
 
 
@@ -128,12 +140,11 @@ def _reference_band(
                   col="all")  # fmt: skip
 
 
-def forest_charts(report: MonthlyReport) -> list[Chart]:
+def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
     groups = report.tables["forest_groups"]
     if groups.empty:
-        return []
+        return
     het = {(h["finding"], h["dimension"], h["metric"]): h for h in report.heterogeneity}
-    charts = []
     for i, ((finding, model), part) in enumerate(
         groups.groupby(["finding", "model_name"], sort=True)
     ):
@@ -145,6 +156,7 @@ def forest_charts(report: MonthlyReport) -> list[Chart]:
                 titles.append(_forest_title(het.get((finding, d, metric)), d, metric))
         height = 120 + 26 * sum(x + 2.5 for x in k)
         fig = make_subplots(rows=len(dims), cols=2, subplot_titles=titles, shared_yaxes=True,
+                            shared_xaxes=True,
                             row_heights=[x + 1.5 for x in k], vertical_spacing=65 / (height - 90),
                             horizontal_spacing=0.08)  # fmt: skip
         for r, d in enumerate(dims, start=1):
@@ -154,16 +166,15 @@ def forest_charts(report: MonthlyReport) -> list[Chart]:
         n = int(part.loc[part["metric"] == "sensitivity", "nobs"].sum()) if dims else 0
         _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
         fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
-        fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1])
+        fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1])
         fig.update_yaxes(autorange="reversed", tickfont={"size": 8})
         fig.update_annotations(font_size=10)
-        charts.append(Chart(
+        yield Chart(
             f"forest-{i}", "performance",
             f"{finding}: sensitivity (n = {n:,} reference-positive cases over the site groups) "
             "and specificity per group with Wilson 95% CI; diamond: random-effects pooled "
             "estimate (REML). Groups with too few cases are left out.", fig, int(height),
-        ))  # fmt: skip
-    return charts
+        )  # fmt: skip
 
 
 def _forest_title(h: dict[str, Any] | None, dim: str, metric: str) -> str:
@@ -271,7 +282,7 @@ def spc_chart(report: MonthlyReport) -> Chart | None:
     _layout(fig, "AI positive rate, p-chart: the four site x finding groups furthest from "
             "the reference", height)  # fmt: skip
     _month_axis(fig, months)
-    fig.update_xaxes(tickfont={"size": 7})
+    fig.update_xaxes(tickfont={"size": 7}, tickvals=months[::-1][::3][::-1])  # every 3rd month
     fig.update_annotations(font_size=9)
     fig.update_layout(margin={"t": 60, "b": 100}, legend={"y": -95 / (height - 160),
                                                           "yanchor": "top"})  # fmt: skip
@@ -280,11 +291,20 @@ def spc_chart(report: MonthlyReport) -> Chart | None:
                  "month's n).", fig, height)  # fmt: skip
 
 
+def iter_charts(report: MonthlyReport) -> Iterator[Chart]:
+    """Every chart of the report, in document order, each as soon as it is built.
+
+    Empty tables give no chart. A generator, so that Chromium can draw the first charts while
+    the later ones are still being built.
+    """
+    yield from (c for c in (volume_chart(report), trend_chart(report)) if c is not None)
+    yield from forest_charts(report)
+    yield from (c for c in (histogram_chart(report), spc_chart(report)) if c is not None)
+
+
 def build_charts(report: MonthlyReport) -> list[Chart]:
-    """Every chart of the report, in document order (empty tables give no chart)."""
-    charts = [volume_chart(report), trend_chart(report), *forest_charts(report),
-              histogram_chart(report), spc_chart(report)]  # fmt: skip
-    return [c for c in charts if c is not None]
+    """Every chart of the report, in document order."""
+    return list(iter_charts(report))
 
 
 # ------------------------------------------------------------------------------ SVG
@@ -297,21 +317,72 @@ def stable_svg(svg: str, index: int) -> str:
     return svg
 
 
+class SvgRenderer:
+    """Plotly figures to SVG in one headless Chromium (kaleido 1.x), with several tabs.
+
+    Chromium starts in a background thread when the renderer is entered, so its start-up
+    (about 2 s) overlaps whatever the caller does next (the metrics queries of the report).
+    :meth:`submit` sends every chart at once and returns futures; the tabs work through them
+    in parallel while the caller formats tables and lays out the PDF. MathJax is off: kaleido
+    would otherwise fetch it from a CDN, and the report loads nothing from the network.
+
+    Use as ``with SvgRenderer() as r: svgs = r.render(charts)``.
+    """
+
+    def __init__(self, tabs: int = 2) -> None:
+        self._tabs = tabs
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="radqa-kaleido")  # fmt: skip
+        self._kaleido: Future[Any] | None = None
+
+    async def _open(self) -> Any:
+        import kaleido  # noqa: PLC0415
+
+        k = kaleido.Kaleido(n=self._tabs, mathjax=False)
+        await k.open()
+        return k
+
+    def __enter__(self) -> SvgRenderer:
+        self._thread.start()
+        self._kaleido = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._kaleido is not None and self._kaleido.exception() is None:
+                k = self._kaleido.result()
+                asyncio.run_coroutine_threadsafe(k.close(), self._loop).result()
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def submit(self, chart: Chart, index: int) -> Future[str]:
+        """Start drawing ``chart``, the report's chart number ``index``; the future gives its
+        SVG text with ids derived from ``index`` (the same report gives the same SVG)."""
+        if self._kaleido is None:
+            raise RuntimeError("SvgRenderer.submit called outside its 'with' block; expected "
+                               "'with SvgRenderer() as r: r.submit(chart, index)'")  # fmt: skip
+        for j, trace in enumerate(chart.figure.data):  # plotly's uids are random
+            trace.uid = f"c{index:02d}t{j:03d}"
+        return asyncio.run_coroutine_threadsafe(self._svg(chart, index), self._loop)
+
+    def render(self, charts: Iterable[Chart]) -> list[str]:
+        """The SVG text of each chart, in order."""
+        futures = [self.submit(chart, i) for i, chart in enumerate(charts)]
+        return [f.result() for f in futures]
+
+    async def _svg(self, chart: Chart, index: int) -> str:
+        k = await asyncio.wrap_future(self._kaleido)  # type: ignore[arg-type]
+        opts = {"format": "svg", "width": WIDTH, "height": chart.height}
+        raw = await k.calc_fig(chart.figure, opts=opts)
+        return stable_svg(raw.decode("utf-8"), index)
+
+
 def render_svgs(charts: list[Chart]) -> list[str]:
-    """SVG text of each chart, rendered by one kaleido server."""
+    """SVG text of each chart, rendered by one short-lived :class:`SvgRenderer`."""
     if not charts:
         return []
-    import kaleido  # noqa: PLC0415
-
-    kaleido.start_sync_server(silence_warnings=True)
-    try:
-        out = []
-        for i, chart in enumerate(charts):
-            for j, trace in enumerate(chart.figure.data):  # plotly's uids are random
-                trace.uid = f"c{i:02d}t{j:03d}"
-            opts = {"format": "svg", "width": WIDTH, "height": chart.height}
-            raw = kaleido.calc_fig_sync(chart.figure, opts=opts)
-            out.append(stable_svg(raw.decode("utf-8"), i))
-        return out
-    finally:
-        kaleido.stop_sync_server(silence_warnings=True)
+    with SvgRenderer() as renderer:
+        return renderer.render(charts)

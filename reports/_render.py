@@ -8,8 +8,10 @@ same snapshot gives the same PDF.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ import jinja2
 import pandas as pd
 
 if TYPE_CHECKING:
+    from reports._charts import Chart, SvgRenderer
     from reports.monthly import MonthlyReport
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -211,6 +214,12 @@ def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
+def _ref_last(name: str) -> Any:
+    """'0.85 / 0.83': the reference window's and last month's estimate, in one cell."""
+    return lambda r: f"{f2(r.get(f'reference_{name}'))} / {f2(r.get(f'previous_{name}'))}"
+
+
+FOREST_METRICS = ("sensitivity", "specificity")
 _PERF_LABELS = {"site": "Site", "scanner": "Scanner", "modality": "Modality", "finding": ""}
 
 
@@ -225,11 +234,9 @@ def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
             key = [(label, dim)]
         cols = [*key, ("Finding", "finding"), ("Labelled", lambda r: count(r["n_labelled"])),
                 ("Sensitivity (95% CI)", _est("sensitivity")),
-                ("Ref.", lambda r: f2(r.get("reference_sensitivity"))),
-                ("Last mo.", lambda r: f2(r.get("previous_sensitivity"))),
+                ("Ref. / last mo.", _ref_last("sensitivity")),
                 ("Specificity (95% CI)", _est("specificity")),
-                ("Ref.", lambda r: f2(r.get("reference_specificity"))),
-                ("Last mo.", lambda r: f2(r.get("previous_specificity"))),
+                ("Ref. / last mo.", _ref_last("specificity")),
                 ("AUC (95% CI)", _est("auc")),
                 ("Ref.", lambda r: f2(r.get("reference_auc")))]  # fmt: skip
         title = f"Performance by {dim}" if label else "Performance by finding (all sites)"
@@ -238,18 +245,31 @@ def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
 
 
 def _het_table(rep: MonthlyReport) -> dict[str, Any]:
+    """One row per finding and dimension, sensitivity and specificity side by side."""
+    title = "Heterogeneity across sites and scanners, this month"
     df = pd.DataFrame(rep.heterogeneity)
-    if df.empty:
-        return _table(df, [], title="Heterogeneity")
-    df = df[df["k"] >= 2] if "i2" in df else df.iloc[0:0]
-    cols = [("Finding", "finding"), ("Across", "dimension"), ("Metric", "metric"), ("k", "k"),
-            ("Q (df)", lambda r: f"{r['q']:.1f} ({int(r['q_df'])})"),
-            ("p", lambda r: f"{r['q_p_value']:.3g}"),
-            ("I² (95% CI)", lambda r: f"{pct(r['i2'])} ({pct(r['i2_low'])}–{pct(r['i2_high'])})"),
-            ("tau² (REML)", lambda r: f"{r['tau2_reml']:.3f}"),
-            ("Pooled RE (95% CI)", _est("pooled_reml"))]  # fmt: skip
-    return _table(df, cols, title="Heterogeneity across sites and scanners, this month",
-                  note="k groups with enough cases; logit scale.")  # fmt: skip
+    if df.empty or "i2" not in df:
+        return _table(df.iloc[0:0], [], title=title)
+    df = df[df["k"] >= 2]
+    keys = ["finding", "model_name", "dimension"]
+    sens, spec = (df[df["metric"] == m].drop(columns="metric") for m in FOREST_METRICS)
+    both = sens.merge(spec, on=keys, how="outer", suffixes=("_sens", "_spec"), sort=True)
+    cols: list[tuple[str, Any]] = [("Finding", "finding"), ("Across", "dimension")]
+    for m, label in (("sens", "Sens."), ("spec", "Spec.")):
+        cols += [
+            (f"{label} k", lambda r, m=m: count(r[f"k_{m}"])),
+            (f"{label} I² (95% CI)", lambda r, m=m: (
+                f"{pct(r[f'i2_{m}'])} ({pct(r[f'i2_low_{m}'])}–{pct(r[f'i2_high_{m}'])})"
+                if isnum(r[f"i2_{m}"]) else DASH)),
+            ("Q test p", lambda r, m=m: f"{r[f'q_p_value_{m}']:.2g}"
+             if isnum(r[f"q_p_value_{m}"]) else DASH),
+            (f"{label} pooled (95% CI)", lambda r, m=m: ci(
+                r[f"pooled_reml_{m}"], r[f"pooled_reml_low_{m}"], r[f"pooled_reml_high_{m}"])),
+        ]  # fmt: skip
+    return _table(both, cols, title=title,
+                  note="k: groups with enough cases. Pooled: random-effects (REML) estimate on the "
+                       "logit scale. Cochran's Q, its df and tau² (REML, DerSimonian-Laird) of "
+                       "each row are in the JSON (heterogeneity).")  # fmt: skip
 
 
 def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
@@ -280,6 +300,15 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     return [checks, new, drifting]
 
 
+#: The discordant-cases table of the HTML / PDF shows at most this many site x finding groups.
+MAX_DISCORDANT_ROWS = 20
+
+
+def _more(n: int, table: str) -> str:
+    """'; 7 more in the JSON (tables.x)' when rows were left out of the document."""
+    return f"; {n} more in the JSON (tables.{table}) and on the dashboard" if n > 0 else ""
+
+
 def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     t = rep.tables
     f = t["performance_finding"]
@@ -292,17 +321,28 @@ def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                    title=f"AI vs reference standard, {rep.month}")  # fmt: skip
     site = t["performance_site"]
     site = site[(site["fn"] > 0) | (site["fp"] > 0)]
-    disc = _table(site, [("Site", "site"), ("Finding", "finding"),
-                         ("Labelled", lambda r: count(r["n_labelled"])),
-                         ("AI false negatives", lambda r: count(r["fn"])),
-                         ("AI false positives", lambda r: count(r["fp"]))],
+    shown = site.sort_values(["fn", "fp", "site", "finding"], ascending=[False, False, True, True],
+                             kind="stable").head(MAX_DISCORDANT_ROWS)  # fmt: skip
+    more = len(site) - len(shown)
+    disc = _table(shown, [("Site", "site"), ("Finding", "finding"),
+                          ("Labelled", lambda r: count(r["n_labelled"])),
+                          ("AI false negatives", lambda r: count(r["fn"])),
+                          ("AI false positives", lambda r: count(r["fp"]))],
                   title="Discordant cases to review (AI vs reference standard)",
-                  note="Site x finding groups with at least one discordant case. The cases are listed, pseudonymised, on the dashboard's discordant "
-                       "cases page.")  # fmt: skip
+                  note=f"Site x finding groups with at least one discordant case, most AI false "
+                       f"negatives first{_more(more, 'performance_site')}. The cases are listed, "
+                       "pseudonymised, on the dashboard's discordant cases page.")  # fmt: skip
     out = [agree]
     if "reader_agreement" in t:
-        df = t["reader_agreement"]
-        out.append(_table(df, [(c, c) for c in df.columns], title="Reader vs reader"))
+        out.append(_table(t["reader_agreement"], [
+            ("Finding", "finding"), ("Double-read", lambda r: count(r.get("n_items"))),
+            ("Cohen's kappa (95% CI)", _est("kappa")),
+            ("Agreement (95% CI)", _est("agreement")),
+            ("Read 3+ times", lambda r: count(r.get("n_items_3"))),
+            ("Fleiss' kappa (95% CI)", _est("fleiss_kappa")),
+            ("Gwet's AC1 (95% CI)", _est("ac1")),
+        ], title="Reader vs reader, studies read by more than one radiologist",
+            note="A dash: no study of that finding had enough reads."))  # fmt: skip
     return [*out, disc]
 
 
@@ -311,8 +351,14 @@ def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     out = []
     if "estimated_performance" in t:
         df = t["estimated_performance"]
-        out.append(_table(df, [(c, c) for c in df.columns],
-                          title="Estimated performance (ESTIMATES, not yet confirmed by reads)"))  # fmt: skip
+        method = str(df["method"].iloc[0]) if "method" in df and len(df) else ""
+        out.append(_table(df, [
+            ("Site", "site"), ("Finding", "finding"), ("Pending", lambda r: count(r["n"])),
+            ("Est. sensitivity (95% CI)", _est("sensitivity")),
+            ("Est. specificity (95% CI)", _est("specificity")),
+            ("Est. accuracy (95% CI)", _est("accuracy")),
+        ], title="Estimated performance (ESTIMATES, not yet confirmed by reads)",
+            note=f"Studies of this month without a read. {method}"))  # fmt: skip
     out.append(_table(t["pending_by_week"], [
         ("ISO week", "period"), ("Predictions", "n"),
         ("Labelled", "labelled"), ("Pending", "pending"),
@@ -343,8 +389,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def context(rep: MonthlyReport, svgs: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
-    """Everything the template shows, formatted."""
+def context(rep: MonthlyReport) -> dict[str, Any]:
+    """Everything the template shows, formatted (charts apart)."""
     perf_site = rep.tables["performance_finding"]
     return {
         "r": rep,
@@ -371,42 +417,82 @@ def context(rep: MonthlyReport, svgs: dict[str, list[tuple[str, str]]]) -> dict[
         "agreement": _agreement_tables(rep),
         "pending": _pending_tables(rep),
         "methods": _methods_tables(rep),
-        "svgs": svgs,
         "corrections": ", ".join(rep.settings_dict()["multiplicity"]["methods"]),
     }
 
 
-def render_html(rep: MonthlyReport) -> str:
-    """The self-contained HTML document of the report."""
-    from reports._charts import build_charts, render_svgs  # noqa: PLC0415
+def _by_section(charts: list[Chart], bodies: list[str]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for chart, body in zip(charts, bodies, strict=True):
+        out.setdefault(chart.section, []).append((chart.caption, body))
+    return out
 
-    charts = build_charts(rep)
-    svgs: dict[str, list[tuple[str, str]]] = {}
-    for chart, svg in zip(charts, render_svgs(charts), strict=True):
-        svgs.setdefault(chart.section, []).append((chart.caption, svg))
+
+def _chart_fetcher(svgs: list[Future[str]]) -> Any:
+    """WeasyPrint's only source of resources: ``chart:<i>`` is chart i's SVG, nothing else.
+
+    A chart is waited for when WeasyPrint first needs it, so the HTML parsing and styling of
+    the PDF run while Chromium still draws. Any other URL stops the rendering: the report is
+    self-contained and loads nothing from the network or the disk.
+    """
+    from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: PLC0415
+
+    class ChartFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            scheme, _, index = url.partition(":")
+            if scheme != "chart" or not index.isdigit() or int(index) >= len(svgs):
+                raise ValueError(f"the report must not load external resources; it asked for "
+                                 f"{url!r}; expected chart:0 .. chart:{len(svgs) - 1}")  # fmt: skip
+            body = svgs[int(index)].result().encode()
+            return URLFetcherResponse(url, body, headers={"Content-Type": "image/svg+xml"})
+
+    return ChartFetcher(allowed_protocols=("chart",), fail_on_errors=True)
+
+
+def render_documents(rep: MonthlyReport, renderer: SvgRenderer | None = None) -> tuple[str, bytes]:
+    """The self-contained HTML document and the PDF bytes of the report.
+
+    Each chart is drawn once (kaleido, SVG) and used by both: inline ``<svg>`` in the HTML,
+    an SVG image in the PDF. While Chromium draws, the tables are formatted and WeasyPrint
+    parses and styles the document. Pass a running ``renderer`` to reuse a Chromium started
+    earlier (see :func:`reports.monthly.write_monthly_report`).
+    """
+    from reports._charts import SvgRenderer, iter_charts  # noqa: PLC0415
+
+    if renderer is None:
+        with SvgRenderer() as own:
+            return render_documents(rep, own)
+    charts: list[Chart] = []
+    svgs: list[Future[str]] = []
+    for chart in iter_charts(rep):  # each chart goes to Chromium as soon as it is built
+        svgs.append(renderer.submit(chart, len(charts)))
+        charts.append(chart)
     env = _environment()
     css = (TEMPLATES / "report.css").read_text()
-    return env.get_template("monthly.html.j2").render(css=css, **context(rep, svgs))
+    template = env.get_template("monthly.html.j2")
+    ctx = context(rep)
+    images = [f'<img class="chart" src="chart:{i}" alt="">' for i in range(len(charts))]
+    print_html = template.render(css=css, svgs=_by_section(charts, images), **ctx)
+    doc = _pdf_document(print_html, _chart_fetcher(svgs))
+    html = template.render(css=css, svgs=_by_section(charts, [f.result() for f in svgs]), **ctx)
+    return html, _pdf_bytes(doc, rep, html)
 
 
-def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-    """The report is self-contained: refuse to fetch anything (no network, no file)."""
-    raise ValueError(f"the report must not load external resources; it asked for {url}")
-
-
-def write_pdf(html: str, rep: MonthlyReport) -> bytes:
-    """The PDF bytes of ``html`` (WeasyPrint), with fixed metadata and identifier."""
-    import hashlib  # noqa: PLC0415
-
+def _pdf_document(html: str, fetcher: Any) -> Any:
+    """WeasyPrint's layout of the print HTML (A4, page X of Y)."""
     import weasyprint  # noqa: PLC0415
 
     log = logging.getLogger("weasyprint")
     level = log.level
     log.setLevel(logging.ERROR)  # plotly's SVG styles give hundreds of harmless CSS warnings
     try:
-        doc = weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
+        return weasyprint.HTML(string=html, url_fetcher=fetcher).render()
     finally:
         log.setLevel(level)
+
+
+def _pdf_bytes(doc: Any, rep: MonthlyReport, html: str) -> bytes:
+    """The PDF with fixed metadata dates and an identifier derived from the HTML."""
     # the snapshot's publication time (naive UTC), never the wall clock
     stamp = rep.published_at.strftime("%Y-%m-%dT%H:%M:%SZ") if rep.published_at else None
     doc.metadata.created = stamp

@@ -466,21 +466,23 @@ def write_monthly_report(
     The numbers come from the published snapshot in ``data_dir``; the paths are returned in
     the order HTML, PDF, JSON.
     """
-    from reports._render import render_html, write_pdf  # noqa: PLC0415
+    from reports._charts import SvgRenderer  # noqa: PLC0415
+    from reports._render import render_documents  # noqa: PLC0415
 
     settings = settings or load_report_settings(Path(data_dir))
-    con = open_snapshot(Path(data_dir))
-    try:
-        report = build_monthly_report(con, month, settings)
-    finally:
-        con.close()
+    with SvgRenderer() as charts:  # Chromium starts while the metrics run
+        con = open_snapshot(Path(data_dir))
+        try:
+            report = build_monthly_report(con, month, settings)
+        finally:
+            con.close()
+        html, pdf = render_documents(report, charts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"drift-report-{month}"
-    html = render_html(report)
     html_path, pdf_path, json_path = (stem.with_suffix(s) for s in (".html", ".pdf", ".json"))
     _write_atomic(html_path, html.encode())
-    _write_atomic(pdf_path, write_pdf(html, report))
+    _write_atomic(pdf_path, pdf)
     doc = json.dumps(report.to_json(), indent=2, sort_keys=False, allow_nan=False)
     _write_atomic(json_path, (doc + "\n").encode())
     return [html_path, pdf_path, json_path]
