@@ -137,17 +137,36 @@ def settings() -> Settings:
     return load_settings(data_dir())
 
 
+#: metrics functions whose results run to megabytes on a large store (monitor: every group's
+#: histograms and control-chart series, about 5 MB at 10M predictions; discordant_cases: up to
+#: 5,000 case rows). They get a cache of their own with fewer entries, so that browsing months
+#: cannot fill the server's memory with them.
+LARGE_RESULTS = frozenset({"monitor", "discordant_cases"})
+
+
 def call(fn_name: str, snap: Snapshot, /, **kwargs: Any) -> Any:
     """``metrics.<fn_name>(cursor, **kwargs)``, cached on the snapshot id.
 
     ``fn_name`` must be a public name of ``metrics`` (AttributeError otherwise).
     """
     metric_fn(fn_name)
-    return _cached_call(fn_name, snap.key, str(snap.data_dir), tuple(sorted(kwargs.items())))
+    cached = _cached_large_call if fn_name in LARGE_RESULTS else _cached_call
+    return cached(fn_name, snap.key, str(snap.data_dir), tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(show_spinner="Computing from the snapshot ...", max_entries=256)
 def _cached_call(fn_name: str, key: str, directory: str, items: tuple[tuple[str, Any], ...]) -> Any:
+    return _run(fn_name, directory, items)
+
+
+@st.cache_data(show_spinner="Computing from the snapshot ...", max_entries=16)
+def _cached_large_call(
+    fn_name: str, key: str, directory: str, items: tuple[tuple[str, Any], ...]
+) -> Any:
+    return _run(fn_name, directory, items)
+
+
+def _run(fn_name: str, directory: str, items: tuple[tuple[str, Any], ...]) -> Any:
     con = connection(Path(directory)).cursor()
     try:
         return metric_fn(fn_name)(con, **dict(items))

@@ -49,6 +49,13 @@ def test_a_rerun_gets_the_same_objects(snap: _state.Snapshot) -> None:
         _state.filter_options(snap).values["site"] = ()  # type: ignore[index]
 
 
+def test_large_results_have_their_own_smaller_cache(snap: _state.Snapshot) -> None:
+    assert {"monitor", "discordant_cases"} == _state.LARGE_RESULTS
+    assert set(metrics.__all__) >= _state.LARGE_RESULTS
+    cases = _state.call("discordant_cases", snap, filters=metrics.Filters(), kind="fn", limit=7)
+    assert len(cases) == 7 and set(cases["kind"]) == {"fn"}
+
+
 def test_the_dashboard_connection_has_its_memory_limit(snap: _state.Snapshot) -> None:
     con = _state.connection(snap.data_dir)
     limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
