@@ -154,7 +154,7 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
         for d in dims:
             for metric in ("sensitivity", "specificity"):
                 titles.append(_forest_title(het.get((finding, d, metric)), d, metric))
-        height = 120 + 26 * sum(x + 2.5 for x in k)
+        height = 120 + 19 * sum(x + 2.5 for x in k)  # two forest plots of ~6 groups a page
         fig = make_subplots(rows=len(dims), cols=2, subplot_titles=titles, shared_yaxes=True,
                             shared_xaxes=True,
                             row_heights=[x + 1.5 for x in k], vertical_spacing=65 / (height - 90),
@@ -166,7 +166,7 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
         n = int(part.loc[part["metric"] == "sensitivity", "nobs"].sum()) if dims else 0
         _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
         fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
-        fig.update_xaxes(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1])
+        fig.update_xaxes(range=[0, 1.27], tickvals=[0, 0.25, 0.5, 0.75, 1])
         fig.update_yaxes(autorange="reversed", tickfont={"size": 8})
         fig.update_annotations(font_size=10)
         yield Chart(
@@ -189,7 +189,7 @@ def _forest_traces(
 ) -> None:
     labels = [str(lab) for lab in rows["label"]]
     fig.add_trace(go.Scatter(
-        x=[1.1] * len(rows), y=labels, mode="text", text=[f"n={n}" for n in rows["nobs"]],
+        x=[1.14] * len(rows), y=labels, mode="text", text=[f"n={n}" for n in rows["nobs"]],
         textfont={"size": 8, "color": "#555"},
     ), row=r, col=c)  # fmt: skip
     fig.add_trace(go.Scatter(

@@ -60,6 +60,15 @@ def ci(value: Any, low: Any, high: Any) -> str:
     return f"{f2(value)} ({f2(low)}–{f2(high)})"
 
 
+def pct_ci(value: Any, low: Any, high: Any) -> str:
+    """'76% (42%–90%)', or the percentage alone without an interval, or a dash."""
+    if not isnum(value):
+        return DASH
+    if not (isnum(low) and isnum(high)):
+        return pct(value)
+    return f"{pct(value)} ({pct(low)}–{pct(high)})"
+
+
 def count(x: Any) -> str:
     return f"{int(x):,}" if isnum(x) else DASH
 
@@ -258,9 +267,8 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
     for m, label in (("sens", "Sens."), ("spec", "Spec.")):
         cols += [
             (f"{label} k", lambda r, m=m: count(r[f"k_{m}"])),
-            (f"{label} I² (95% CI)", lambda r, m=m: (
-                f"{pct(r[f'i2_{m}'])} ({pct(r[f'i2_low_{m}'])}–{pct(r[f'i2_high_{m}'])})"
-                if isnum(r[f"i2_{m}"]) else DASH)),
+            (f"{label} I² (95% CI)", lambda r, m=m: pct_ci(
+                r[f"i2_{m}"], r[f"i2_low_{m}"], r[f"i2_high_{m}"])),
             ("Q test p", lambda r, m=m: f"{r[f'q_p_value_{m}']:.2g}"
              if isnum(r[f"q_p_value_{m}"]) else DASH),
             (f"{label} pooled (95% CI)", lambda r, m=m: ci(

@@ -22,6 +22,7 @@ from metrics._monitor import monitor
 from metrics._periods import month_start
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info
+from reports._render import pct_ci
 from reports.monthly import (
     ReportSettings,
     build_monthly_report,
@@ -225,3 +226,83 @@ def test_month_inside_reference_is_refused(data_dir: Path) -> None:
         "month 2025-02 is inside or before the reference window 2024-11..2025-04; "
         "expected a month after it"
     )
+
+
+def _table_rows(html: str, title: str) -> list[list[str]]:
+    """The body rows (cell texts) of the HTML table under the <h3> ``title``."""
+    start = html.index(f"<h3>{title}</h3>")
+    body = html[start : html.index("</table>", start)]
+    body = body[body.index("<tbody>") :]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+
+
+def test_pdf_draws_every_chart_of_the_html(html: str, runs: list[list[Path]]) -> None:
+    titles = [re.sub(r"<[^>]+>", "", t) for t in re.findall(
+        r'<text class="gtitle"[^>]*>(.*?)</text>', html)]  # fmt: skip
+    assert len(titles) == html.count("<svg") >= 4
+    text = " ".join(_pdftext(runs[0][1]).split())
+    for title in titles:  # chart titles are SVG text, drawn as text into the PDF
+        assert " ".join(title.replace("&amp;", "&").split()) in text
+
+
+def test_discordant_table_most_false_negatives_first(doc: dict, html: str) -> None:
+    site = pd.DataFrame(doc["tables"]["performance_site"])
+    groups = site[(site["fn"] > 0) | (site["fp"] > 0)]
+    rows = _table_rows(html, "Discordant cases to review (AI vs reference standard)")
+    assert len(rows) == min(len(groups), 20) > 0
+    fn = [int(r[3].replace(",", "")) for r in rows]
+    assert fn == sorted(fn, reverse=True)
+    assert fn[0] == int(groups["fn"].max())
+    more = f"; {len(groups) - 20} more in the JSON (tables.performance_site) and on the dashboard"
+    assert (more in html) == (len(groups) > 20)
+
+
+def test_heterogeneity_one_row_per_finding_and_dimension(doc: dict, html: str) -> None:
+    het = pd.DataFrame(doc["heterogeneity"])
+    het = het[het["k"] >= 2]
+    rows = _table_rows(html, "Heterogeneity across sites and scanners, this month")
+    assert len(rows) == len(het.groupby(["finding", "model_name", "dimension"])) > 0
+    sens = het[het["metric"] == "sensitivity"].set_index(["finding", "dimension"])
+    for row in rows:
+        h = sens.loc[(row[0], row[1])]
+        assert row[2] == str(h["k"])
+        if pd.notna(h["i2_low"]):
+            assert row[3] == f"{h['i2']:.0%} ({h['i2_low']:.0%}–{h['i2_high']:.0%})"
+        else:  # no interval: the estimate alone
+            assert row[3] == f"{h['i2']:.0%}"
+    assert pct_ci(0.7612, 0.4249, 0.9) == "76% (42%–90%)"
+    assert pct_ci(0.0, float("nan"), None) == "0%"
+    assert pct_ci(None, 0.1, 0.2) == "–"
+
+
+def test_estimates_and_reader_tables_show_formatted_columns(doc: dict, html: str) -> None:
+    est = doc["tables"].get("estimated_performance", [])
+    if est:
+        rows = _table_rows(html, "Estimated performance (ESTIMATES, not yet confirmed by reads)")
+        assert len(rows) == len(est)
+        i, e = next((i, e) for i, e in enumerate(est) if e["sensitivity_low"] is not None)
+        assert rows[i][:3] == [e["site"], e["finding"], f"{int(e['n']):,}"]
+        assert rows[i][3] == (f"{e['sensitivity']:.2f} ({e['sensitivity_low']:.2f}–"
+                              f"{e['sensitivity_high']:.2f})")  # fmt: skip
+    readers = doc["tables"]["reader_agreement"]
+    rows = _table_rows(html, "Reader vs reader, studies read by more than one radiologist")
+    assert [r[0] for r in rows] == [r["finding"] for r in readers]
+    assert all(len(r) == 7 for r in rows)
+
+
+def test_pdf_loads_nothing_but_its_own_charts() -> None:
+    from concurrent.futures import Future
+
+    from reports._render import _chart_fetcher
+
+    charts: list[Future[str]] = [Future(), Future()]
+    charts[1].set_result('<svg xmlns="http://www.w3.org/2000/svg" width="2" height="1"/>')
+    fetcher = _chart_fetcher(charts)
+    assert fetcher.fetch("chart:1").read() == charts[1].result().encode()
+    for url in ("http://example.org/logo.png", "file:///etc/passwd", "chart:2"):
+        with pytest.raises(ValueError) as err:
+            fetcher.fetch(url)
+        assert str(err.value) == (
+            f"the report must not load external resources; it asked for {url!r}; expected "
+            "chart:0 .. chart:1"
+        )
