@@ -42,7 +42,7 @@ from pydicom.multival import MultiValue
 from ingest.pseudonym import load_key, pseudonymise
 from ingest.readers import content_hash
 from ingest.studies import upsert_studies
-from radqa import store
+from radqa import derived, store
 from radqa.settings import Settings, load_settings
 
 KIND = "dicom"
@@ -183,6 +183,7 @@ def ingest_dicom(
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:
             summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
+            derived.build_cases(data_dir)  # the studies' scanner columns may have changed
     finally:
         con.close()
     return summary

@@ -14,7 +14,7 @@ from pydicom.data import get_testdata_file
 from ingest.dicom import DicomSummary, ingest_dicom, parse_age, parse_sex, parse_study_datetime
 from ingest.load import ingest_files
 from ingest.pseudonym import KEY_ENV, load_key, pseudonymise
-from radqa import store
+from radqa import derived, store
 from radqa.settings import Settings
 
 CT_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
@@ -289,6 +289,16 @@ def test_predictions_and_dicom_fill_each_other_in_either_order(
         assert con.execute("select study_uid, score from predictions").fetchall() == [(CT_UID, 0.8)]
     finally:
         con.close()
+    # whichever came last rebuilt the snapshot's cases table with the scanner from the header
+    snap = store.open_snapshot(data)
+    try:
+        assert derived.has_cases(snap)
+        cases = snap.execute(
+            f"select site, scanner_model, modality from {derived.CASES_CATALOG}.cases"
+        ).fetchall()
+        assert cases == [("North", "RHAPSODE", "CT")]
+    finally:
+        snap.close()
 
 
 @pytest.mark.parametrize(
