@@ -107,17 +107,22 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
 
             summary = ingest_dicom(data_dir, args.paths)
             print(summary.render())
+            if summary.snapshot_id:
+                _warm(data_dir)
             return 0 if summary.ok else 1
         from ingest.load import ingest_files
 
         results = ingest_files(data_dir, args.kind, args.files, strict=args.strict)
         print(render_results(results))
+        if any(r.snapshot_id for r in results):
+            _warm(data_dir)
         return 0 if all(r.ok for r in results) else 1
     if args.command == "demo":
         from radqa.demo import run_demo
 
         run_demo(data_dir, studies=args.studies, seed=args.seed)
         print(_describe_snapshot(data_dir))
+        _warm(data_dir)
         return 0
     if args.command == "report":
         from reports.monthly import write_monthly_report
@@ -154,12 +159,36 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         finally:
             con.close()
         print(f"published snapshot {info.snapshot_id} to {info.path}")
+        _warm(data_dir)
         return 0
     if args.command == "serve":
         from radqa.serve import serve
 
         return serve(data_dir, host=args.host, port=args.port)
     raise AssertionError(args.command)
+
+
+def _warm(data_dir: Path) -> None:
+    """Compute the dashboard's landing view for the new snapshot (see dashboard/warmup.py).
+
+    The data is already committed and published: a failure here only means the first page
+    computes its statistics itself, so it is reported, not raised.
+    """
+    import time
+
+    import duckdb
+
+    from dashboard.warmup import warm
+    from radqa.errors import RadQAError
+
+    started = time.perf_counter()
+    try:
+        calls = warm(data_dir)
+    except (RadQAError, duckdb.Error) as exc:
+        print(f"dashboard landing view not precomputed: {exc}")
+        return
+    if calls:
+        print(f"dashboard landing view computed ({time.perf_counter() - started:.1f} s)")
 
 
 def _describe_snapshot(data_dir: Path) -> str:
