@@ -14,8 +14,10 @@ ids are derived from the chart's position.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import math
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -470,7 +472,8 @@ def write_monthly_report(
     from reports._render import render_documents  # noqa: PLC0415
 
     settings = settings or load_report_settings(Path(data_dir))
-    with SvgRenderer() as charts:  # Chromium starts while the metrics run
+    with SvgRenderer() as charts:  # Chromium starts, and WeasyPrint loads, while the metrics run
+        threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
         con = open_snapshot(Path(data_dir))
         try:
             report = build_monthly_report(con, month, settings)
