@@ -1,7 +1,9 @@
 """Static SVG charts of the monthly report: plotly figures exported by kaleido 1.x.
 
-One kaleido server (one headless Chromium, found at /usr/bin/chromium; nothing is downloaded)
-renders every chart of a report. The SVG's random plotly uid is replaced by the chart's position,
+One :class:`SvgRenderer` (one headless Chromium with two tabs, found at /usr/bin/chromium;
+nothing is downloaded, MathJax is off) draws every chart of a report, each as soon as
+:func:`iter_charts` has built it. Intervals are drawn with few SVG nodes (a ribbon per trend
+line), because WeasyPrint's time for the PDF grows with every SVG node. The SVG's random plotly uid is replaced by the chart's position,
 so the same report gives byte-identical SVG. Colours are the Okabe & Ito (2008) colour-blind-safe
 palette, months are category axes, and every title states its n.
 """

@@ -1,9 +1,14 @@
 """Rendering of the monthly report: plain-language alert readings, HTML (Jinja2) and PDF.
 
 The HTML is self-contained: CSS inline, charts as inline SVG, no script, font, image or link to
-anything outside the file. The PDF is WeasyPrint's rendering of the same HTML with the print
-CSS (A4, "page X of Y" footer); its metadata dates are the snapshot's publication time, so the
-same snapshot gives the same PDF.
+anything outside the file. The PDF is WeasyPrint's rendering of the same template with the print
+CSS (A4, "page X of Y" footer), each chart the same SVG as an image (``chart:<i>``, served by
+:func:`_chart_fetcher` as soon as Chromium has drawn it; WeasyPrint styles an image's SVG much
+faster than inline SVG, whose nodes would go through the HTML cascade). Its metadata dates are
+the snapshot's publication time, so the same snapshot gives the same PDF.
+
+Long tables are cut to a committee-sized selection only where stated in the table's note (the
+discordant-cases table: the 20 groups with most AI false negatives); the JSON keeps every row.
 """
 
 from __future__ import annotations
@@ -489,12 +494,15 @@ def render_documents(rep: MonthlyReport, renderer: SvgRenderer | None = None) ->
 def _pdf_document(html: str, fetcher: Any) -> Any:
     """WeasyPrint's layout of the print HTML (A4, page X of Y)."""
     import weasyprint  # noqa: PLC0415
+    from weasyprint.urls import FatalURLFetchingError  # noqa: PLC0415
 
     log = logging.getLogger("weasyprint")
     level = log.level
     log.setLevel(logging.ERROR)  # plotly's SVG styles give hundreds of harmless CSS warnings
     try:
         return weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+    except FatalURLFetchingError as err:  # a chart failed (or a URL was refused): its own error
+        raise (err.__cause__ or err) from None
     finally:
         log.setLevel(level)
 

@@ -306,3 +306,16 @@ def test_pdf_loads_nothing_but_its_own_charts() -> None:
             f"the report must not load external resources; it asked for {url!r}; expected "
             "chart:0 .. chart:1"
         )
+
+
+def test_a_chart_that_failed_raises_its_own_error() -> None:
+    from concurrent.futures import Future
+
+    from reports._render import _chart_fetcher, _pdf_document
+
+    failed: Future[str] = Future()
+    failed.set_exception(RuntimeError("kaleido: Chromium could not be started"))
+    with pytest.raises(RuntimeError, match="^kaleido: Chromium could not be started$"):
+        _pdf_document('<p>x</p><img src="chart:0">', _chart_fetcher([failed]))
+    with pytest.raises(ValueError, match="it asked for 'https://cdn.example.org/x.svg'"):
+        _pdf_document('<img src="https://cdn.example.org/x.svg">', _chart_fetcher([failed]))
