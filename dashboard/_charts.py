@@ -154,32 +154,44 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
     """``metric`` by ``rows`` x ``cols``; insufficient cells grey, n and CI on hover."""
     label = METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
-    r_vals = sorted(df[rows].dropna().astype(str).unique())
-    c_vals = sorted(df[cols].dropna().astype(str).unique())
-    d = df.assign(_r=df[rows].astype(str), _c=df[cols].astype(str)).set_index(["_r", "_c"])
+    cells = (
+        df.dropna(subset=[rows, cols])
+        .assign(_r=lambda d: d[rows].astype(str), _c=lambda d: d[cols].astype(str))
+        .drop_duplicates(["_r", "_c"])
+    )
+    r_vals, c_vals = sorted(cells["_r"].unique()), sorted(cells["_c"].unique())
+    i = cells["_r"].map({v: k for k, v in enumerate(r_vals)}).to_numpy(dtype=int)
+    j = cells["_c"].map({v: k for k, v in enumerate(c_vals)}).to_numpy(dtype=int)
+    values = cells[metric].to_numpy(dtype=float)
+    est = ~np.isnan(values)
+    n_lab = cells["n_labelled"].to_numpy(dtype=int)
+    reasons = cells.get("insufficient_reason", pd.Series(None, index=cells.index))
+    # one text per cell of the small grouped result (the formatting is per cell, not per row)
+    n_text = [
+        f"labelled n = {n}, pending {p}"
+        for n, p in zip(n_lab, cells["pending"].to_numpy(dtype=int), strict=True)
+    ]
+    shown = [fmt(v, metric) for v in values]
+    ci = [
+        fmt_ci(lo, hi, metric)
+        for lo, hi in zip(cells[f"{metric}_low"], cells[f"{metric}_high"], strict=True)
+    ]
     shape = (len(r_vals), len(c_vals))
     z = np.full(shape, np.nan)
     grey = np.full(shape, np.nan)
     text = np.full(shape, "", dtype=object)
     hover = np.full(shape, "no studies", dtype=object)
-    for i, rv in enumerate(r_vals):
-        for j, cv in enumerate(c_vals):
-            if (rv, cv) not in d.index:
-                continue
-            row = d.loc[(rv, cv)]
-            row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
-            value = row[metric]
-            ci = fmt_ci(row[f"{metric}_low"], row[f"{metric}_high"], metric)
-            n_text = f"labelled n = {int(row['n_labelled'])}, pending {int(row['pending'])}"
-            if pd.isna(value):
-                grey[i, j] = 0
-                text[i, j] = f"n={int(row['n_labelled'])}"
-                reason = row.get("insufficient_reason") or "not estimable"
-                hover[i, j] = f"insufficient data: {reason}<br>{n_text}"
-            else:
-                z[i, j] = value * scale
-                text[i, j] = f"{fmt(value, metric)}<br>n={int(row['n_labelled'])}"
-                hover[i, j] = f"{label} {fmt(value, metric)}<br>{ci}<br>{n_text}"
+    z[i[est], j[est]] = values[est] * scale
+    grey[i[~est], j[~est]] = 0
+    text[i, j] = [
+        f"{v}<br>n={n}" if ok else f"n={n}" for v, n, ok in zip(shown, n_lab, est, strict=True)
+    ]
+    hover[i, j] = [
+        f"{label} {v}<br>{c}<br>{t}"
+        if ok
+        else f"insufficient data: {r if isinstance(r, str) and r else 'not estimable'}<br>{t}"
+        for v, c, t, r, ok in zip(shown, ci, n_text, reasons, est, strict=True)
+    ]
     zmin, zmax = RANGES.get(metric, (0.0, 100.0))
     grey_text = np.where(np.isnan(grey), "", text)
     fig = go.Figure()

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -158,4 +160,34 @@ def test_drift_draws_only_the_open_control_chart(app, demo_dir) -> None:  # noqa
     titles = [c["layout"]["title"]["text"] for c in charts(at)]
     assert [t.split(" ")[0] for t in titles if t.startswith(("p-chart", "Tabular", "EWMA"))] == [
         "Tabular"
+    ]
+
+
+def test_heatmap_cells_from_a_constructed_grid() -> None:
+    nan = float("nan")
+    grid = pd.DataFrame(
+        {
+            "site": ["A", "A", "B"],
+            "scanner_model": ["X", "Y", "X"],
+            "sensitivity": [0.9, nan, 0.5],
+            "sensitivity_low": [0.8, nan, 0.4],
+            "sensitivity_high": [0.95, nan, 0.6],
+            "n_labelled": [100, 10, 40],
+            "pending": [2, 0, 1],
+            "insufficient_reason": [None, "fewer than 30 labelled cases", None],
+        }
+    )
+    fig = _charts.heatmap(grid, "sensitivity", rows="site", cols="scanner_model")
+    grey, main = fig.data
+    assert list(main.y) == ["A", "B"] and list(main.x) == ["X", "Y"]
+    np.testing.assert_array_equal(main.z, [[90.0, nan], [50.0, nan]])
+    np.testing.assert_array_equal(grey.z, [[nan, 0.0], [nan, nan]])
+    assert grey.text.tolist() == [["", "n=10"], ["", ""]]
+    assert main.text.tolist() == [["90.0%<br>n=100", ""], ["50.0%<br>n=40", ""]]
+    assert main.customdata.tolist() == [
+        [
+            "Sensitivity 90.0%<br>95% CI 80.0% – 95.0%<br>labelled n = 100, pending 2",
+            "insufficient data: fewer than 30 labelled cases<br>labelled n = 10, pending 0",
+        ],
+        ["Sensitivity 50.0%<br>95% CI 40.0% – 60.0%<br>labelled n = 40, pending 1", "no studies"],
     ]
