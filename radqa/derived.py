@@ -41,38 +41,42 @@ AGE_BAND_SQL = (
 )
 
 #: The cases table: one row per prediction. Names are the group names of metrics._filters.
-#: Built in parts by a hash of the study uid (every table of the join split the same way), so
-#: that each part's join fits in the writer's memory instead of spilling to disk.
-_SELECT = f"""
+_BUILD = f"""
+create table cases as
 select
     s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
     s.body_part, s.patient_sex, {AGE_BAND_SQL} as age_band, s.study_datetime,
     f.finding, f.model_name, f.model_version, f.score, f.predicted,
     r.ref_label, r.any_ai_assisted as ai_assisted
-from (select * from snap.predictions where hash(study_uid) % $parts = $part) as f
-left join (select * from snap.studies where hash(study_uid) % $parts = $part) as s
-    on s.study_uid = f.study_uid
-left join (select * from snap.reference_standard where hash(study_uid) % $parts = $part) as r
-    on r.study_uid = f.study_uid and r.finding = f.finding
+from snap.predictions as f
+left join snap.studies as s on s.study_uid = f.study_uid
+left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
 """
-#: Predictions per part (about 2.5 million join within 1 GB without spilling).
-PART_ROWS = 2_500_000
 
 
-#: Beside the stamp, the sizes a query planner needs: rows, distinct scores and (approximate)
-#: distinct values of every group column and period, see :func:`cases_stats`.
+#: Beside the stamp, the sizes a query planner needs: rows, distinct scores and distinct values
+#: of every group column and period (counted on the small table of cells), see :func:`cases_stats`.
 _GROUPS = (
     "site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality", "body_part",
     "patient_sex", "age_band", "finding", "model_name", "model_version", "ai_assisted",
 )  # fmt: skip
 _INFO = f"""
 create table cases_info as
-select ?::varchar as snapshot_id, {CASES_VERSION} as version, count(*) as rows, count(distinct score) as score_values,
-    {", ".join(f"approx_count_distinct({g}) + 1 as n_{g}" for g in _GROUPS)},
-    approx_count_distinct(date_trunc('month', study_datetime)) + 1 as n_month,
-    approx_count_distinct(date_trunc('quarter', study_datetime)) + 1 as n_quarter,
-    approx_count_distinct(date_trunc('week', study_datetime)) + 1 as n_week
-from cases
+with cells as (
+    select {", ".join(_GROUPS)},
+        date_trunc('month', study_datetime) as month,
+        date_trunc('week', study_datetime) as week,
+        count(*) as n
+    from cases
+    group by all
+)
+select ?::varchar as snapshot_id, {CASES_VERSION} as version, sum(n)::bigint as rows,
+    (select count(distinct score) from cases) as score_values,
+    {", ".join(f"count(distinct {g}) + 1 as n_{g}" for g in _GROUPS)},
+    count(distinct month) + 1 as n_month,
+    count(distinct date_trunc('quarter', month)) + 1 as n_quarter,
+    count(distinct week) + 1 as n_week
+from cells
 """
 
 
@@ -109,11 +113,7 @@ def build_cases(data_dir: Path) -> Path | None:
         quoted = str(snap).replace("'", "''")
         con.execute(f"attach '{quoted}' as snap (read_only)")
         sid = con.execute("select snapshot_id from snap.snapshot_info").fetchall()[0][0]
-        n = con.execute("select count(*) from snap.predictions").fetchall()[0][0]
-        parts = max(1, -(-int(n) // PART_ROWS))
-        con.execute(f"create table cases as {_SELECT} limit 0", {"parts": parts, "part": 0})
-        for part in range(parts):
-            con.execute(f"insert into cases {_SELECT}", {"parts": parts, "part": part})
+        con.execute(_BUILD)
         con.execute(_INFO, [sid])
         con.execute("detach snap")
         con.execute("checkpoint")
