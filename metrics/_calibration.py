@@ -9,9 +9,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import brier_score_loss
 
 from metrics._proportions import check_alpha
 from metrics._types import Estimate, nan_estimate
@@ -117,6 +114,10 @@ def calibration(
     >>> round(c.brier, 4), c.curve["count"].tolist()
     (0.1581, [3, 1])
     """
+    import statsmodels.api as sm  # here, not at import: the dashboard starts faster
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
     alpha = check_alpha(alpha)
     yt, ys, nbins = _check_inputs(y_true, y_score, bins)
     n = yt.size

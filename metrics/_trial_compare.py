@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from metrics._agreement import (
@@ -160,6 +159,8 @@ def gee_arm_effect(counts: pd.DataFrame, a: str, b: str, *, alpha: float) -> dic
             **undefined,
             "note": "no variation in the outcome or the arm: log odds ratio not estimable",
         }
+    import statsmodels.api as sm  # here, not at import: the dashboard starts faster
+
     order = np.argsort(groups, kind="stable")
     exog = sm.add_constant(treat[order])
     with warnings.catch_warnings(record=True) as caught:
