@@ -41,7 +41,7 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
     cmd = [
         sys.executable,
         "-m",
-        "streamlit",
+        "radqa._streamlit_server",  # `streamlit run`, with the first page's imports preloaded
         "run",
         str(APP),
         "--server.address",

@@ -13,8 +13,8 @@ def test_measure_pages_reports_every_page_and_the_filter_change(serve, demo_dir)
     result = measure_pages(serve(demo_dir))
     assert list(result["pages"]) == list(PAGES)
     for timing in result["pages"].values():
-        assert set(timing) == {"first", "cached"}
-        assert timing["first"] > 0 and timing["cached"] > 0
+        assert set(timing) == {"first", "cached", "reload"}
+        assert timing["first"] > 0 and timing["cached"] > 0 and timing["reload"] > 0
     change = result["filter_change"]
     assert change["sites"] == ["Busan Community Hospital", "Kobe Community Hospital"]
     assert change["uncached"] > 0 and change["cached"] > 0

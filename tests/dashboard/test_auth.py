@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,17 @@ def test_serve_refuses_non_loopback_without_login(tmp_path, monkeypatch) -> None
         serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
     assert calls[-1][calls[-1].index("--server.address") + 1] == "0.0.0.0"
     assert calls[-1][1:4] == ["-m", "streamlit", "run"]
+
+
+def test_server_entry_reads_its_address_and_preloads_only_existing_modules() -> None:
+    import importlib.util
+
+    from radqa import _streamlit_server as server
+
+    argv = ["run", "app.py", "--server.address", "127.0.0.2", "--server.port", "8599"]
+    assert server._option(argv, "--server.port", "8501") == "8599"
+    assert server._option(argv, "--server.address", "x") == "127.0.0.2"
+    assert server._option(["run", "app.py", "--server.port"], "--server.port", "8501") == "8501"
+    assert all(importlib.util.find_spec(name) for name in server.PRELOAD)
+    server._preload("127.0.0.1", 1, wait_s=0.05)  # nobody listens: gives up, then imports
+    assert all(name in sys.modules for name in server.PRELOAD)
