@@ -151,7 +151,7 @@ def test_serve_refuses_non_loopback_without_login(tmp_path, monkeypatch) -> None
     with pytest.raises(Execd):
         serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
     assert calls[-1][calls[-1].index("--server.address") + 1] == "0.0.0.0"
-    assert calls[-1][1:4] == ["-m", "streamlit", "run"]
+    assert calls[-1][1:4] == ["-m", "radqa._streamlit_server", "run"]
 
 
 def test_server_entry_reads_its_address_and_preloads_only_existing_modules() -> None:
