@@ -116,11 +116,13 @@ def score_count_auc(
     with np.errstate(divide="ignore", invalid="ignore"):
         v10 = (neg_below + 0.5 * neg) / n_neg[group]
         auc = np.bincount(group, weights=pos * v10, minlength=size) / n_pos
-        s10 = np.bincount(group, weights=pos * (v10 - auc[group]) ** 2, minlength=size)
-        s10 /= n_pos - 1
+        s10 = np.bincount(group, weights=pos * (v10 - auc[group]) ** 2, minlength=size) / (
+            n_pos - 1
+        )
         v01 = (pos_above + 0.5 * pos) / n_pos[group]
-        s01 = np.bincount(group, weights=neg * (v01 - auc[group]) ** 2, minlength=size)
-        s01 /= n_neg - 1
+        s01 = np.bincount(group, weights=neg * (v01 - auc[group]) ** 2, minlength=size) / (
+            n_neg - 1
+        )
     both = (n_pos > 0) & (n_neg > 0)
     return (
         np.where(both, auc, np.nan),
