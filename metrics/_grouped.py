@@ -37,7 +37,7 @@ from metrics._filters import (
 )
 from metrics._proportions import check_alpha, proportion_ci_arrays
 from metrics._score_counts import few_groups, score_counts_summary
-from radqa.derived import has_cases
+from radqa.derived import CASES_CATALOG, has_cases
 from radqa.errors import InputError
 
 DEFAULT_MIN_N = 30
@@ -513,12 +513,34 @@ def discordant_cases(
         raise InputError(f"unknown kind {kind!r}; valid kinds are: {', '.join(_KINDS)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InputError(f"limit is {limit!r}; expected a whole number >= 1")
-    where, params = where_clause(filters)
+    flat = has_cases(con)
+    where, params = where_clause(filters, flat=flat)
     condition = _KINDS[kind]
+    if flat:  # the same columns in the cases table
+        condition = condition.replace("ref.", "c.").replace("f.", "c.")
     where = f"{where}\n  and {condition}" if where else f"where {condition}"
+    if flat:
+        # The errors are found in the cases table; only they are joined to the snapshot's
+        # tables, by row number. Every error tied with the last one shown is kept until the
+        # final order (which breaks ties by study uid) picks the rows.
+        params["offset"] = limit - 1
+        chosen = f"""
+        candidates as (
+            select c.prediction_row, abs(c.score - c.threshold) as margin
+            from {FLAT_TABLE} as c
+            {where}
+        ),
+        cut as (select margin from candidates order by margin desc limit 1 offset $offset),
+        chosen as (
+            select prediction_row from candidates
+            where margin >= coalesce((select margin from cut), -1)
+        ),"""
+        source = "where f.rowid in (select prediction_row from chosen)"
+    else:
+        chosen, source = "", where
     # the lean reference for the scan; the reader count only for the rows shown
     sql = f"""
-        with ref as (select * from reference_standard),
+        with ref as (select * from reference_standard),{chosen}
         shown as (
             select
                 case when f.predicted then 'fp' else 'fn' end as kind,
@@ -530,7 +552,7 @@ def discordant_cases(
             from predictions as f
             join ref on ref.study_uid = f.study_uid and ref.finding = f.finding
             left join studies as s on s.study_uid = f.study_uid
-            {where}
+            {source}
             order by abs(f.score - f.threshold) desc, f.study_uid, f.finding, f.model_name
             limit $limit
         ),
@@ -563,10 +585,24 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         ``pending`` (study x finding pairs of the predictions with / without a reference
         standard), ``snapshot_id`` (None when not a published snapshot).
     """
+    if has_cases(con):  # the pairs were counted when the cases table was built
+        ctes = ""
+        pairs = (
+            f"(select labelled_pairs from {CASES_CATALOG}.cases_info), "
+            f"(select pairs from {CASES_CATALOG}.cases_info)"
+        )
+    else:
+        ctes = (
+            "with ref as (select * from reference_standard), "
+            "pairs as (select distinct study_uid, finding from predictions)"
+        )
+        pairs = (
+            "(select count(*) from pairs join ref using (study_uid, finding) "
+            "where ref.ref_label is not null), (select count(*) from pairs)"
+        )
     row = con.execute(
-        """
-        with ref as (select * from reference_standard),
-        pairs as (select distinct study_uid, finding from predictions)
+        f"""
+        {ctes}
         select
             (select count(*) from studies),
             (select count(*) from predictions),
@@ -574,9 +610,7 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
             (select count(*) from ingest_batches where status = 'committed'),
             (select count(*) from ingest_batches where status = 'refused'),
             (select count(*) from quarantine),
-            (select count(*) from pairs join ref using (study_uid, finding)
-             where ref.ref_label is not null),
-            (select count(*) from pairs)
+            {pairs}
         """
     ).fetchall()[0]
     names = ("studies", "predictions", "reads", "batches", "refused_batches", "quarantined")

@@ -8,7 +8,8 @@ once to ``radqa-cases.duckdb`` beside it, stamped with the snapshot id, and
 :func:`attach_cases` attaches it (read-only, as ``radqa_cases``) to a reader's connection when
 its stamp matches the reader's snapshot. The metrics layer uses it when attached and falls back
 to the join otherwise, with the same results (tested), so a missing or stale file only costs
-time. It holds no identifier: no study uid, no patient pseudonym.
+time. It holds no identifier: no study uid, no patient pseudonym (a prediction is referred to
+by its row number in the snapshot, ``prediction_row``).
 
 The file is built into a temporary name and moved into place with an atomic rename, like the
 snapshot; a reader that attached the previous file keeps reading it (its open file survives the
@@ -26,7 +27,7 @@ from radqa import store
 
 CASES_NAME = "radqa-cases.duckdb"
 #: The layout of the file; a file of another layout is not attached (the next ingest rebuilds it).
-CASES_VERSION = 2
+CASES_VERSION = 3
 #: The catalog name a reader's connection sees the cases file under.
 CASES_CATALOG = "radqa_cases"
 
@@ -46,8 +47,9 @@ create table cases as
 select
     s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
     s.body_part, s.patient_sex, {AGE_BAND_SQL} as age_band, s.study_datetime,
-    f.finding, f.model_name, f.model_version, f.score, f.predicted,
-    r.ref_label, r.any_ai_assisted as ai_assisted
+    f.finding, f.model_name, f.model_version, f.score, f.predicted, f.threshold,
+    r.ref_label, r.any_ai_assisted as ai_assisted,
+    f.rowid as prediction_row  -- the prediction's row in this snapshot (which never changes)
 from snap.predictions as f
 left join snap.studies as s on s.study_uid = f.study_uid
 left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
@@ -55,14 +57,22 @@ left join snap.reference_standard as r on r.study_uid = f.study_uid and r.findin
 
 
 #: Beside the stamp, the sizes a query planner needs: rows, distinct scores and distinct values
-#: of every group column and period (counted on the small table of cells), see :func:`cases_stats`.
+#: of every group column and period (counted on the small table of cells), see :func:`cases_stats`;
+#: and the study x finding pairs of the predictions with and without a reference standard, which
+#: the data-health page shows (a distinct over every prediction, too slow for a page view).
 _GROUPS = (
     "site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality", "body_part",
     "patient_sex", "age_band", "finding", "model_name", "model_version", "ai_assisted",
 )  # fmt: skip
 _INFO = f"""
 create table cases_info as
-with cells as (
+with pairs as (  -- study x finding pairs of the predictions, and their reference standard
+    select r.ref_label
+    from (select distinct study_uid, finding from snap.predictions) as p
+    left join snap.reference_standard as r on r.study_uid = p.study_uid and r.finding = p.finding
+),
+
+cells as (
     select {", ".join(_GROUPS)},
         date_trunc('month', study_datetime) as month,
         date_trunc('week', study_datetime) as week,
@@ -72,6 +82,8 @@ with cells as (
 )
 select ?::varchar as snapshot_id, {CASES_VERSION} as version, sum(n)::bigint as rows,
     (select count(distinct score) from cases) as score_values,
+    (select count(*) from pairs) as pairs,
+    (select count(ref_label) from pairs) as labelled_pairs,
     {", ".join(f"count(distinct {g}) + 1 as n_{g}" for g in _GROUPS)},
     count(distinct month) + 1 as n_month,
     count(distinct date_trunc('quarter', month)) + 1 as n_quarter,

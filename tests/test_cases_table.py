@@ -103,6 +103,20 @@ def test_drift_tables_and_model_versions_equal_the_join(demo):
         pd.testing.assert_frame_equal(a, b)
     flat, joined = _both(demo, lambda con: metrics.model_versions(con))
     pd.testing.assert_frame_equal(flat, joined)
+    for kind, limit in (("both", 500), ("fn", 7), ("fp", 1), ("both", 100_000)):
+        flat, joined = _both(
+            demo,
+            lambda con, k=kind, n=limit: metrics.discordant_cases(con, kind=k, limit=n),
+        )
+        assert 0 < len(flat) <= limit
+        pd.testing.assert_frame_equal(flat, joined)
+    flat, joined = _both(
+        demo, lambda con: metrics.discordant_cases(con, filters=FILTERS, kind="fn", limit=5)
+    )
+    assert len(flat) == 5 and set(flat["site"]) == {"Kobe Community Hospital"}
+    pd.testing.assert_frame_equal(flat, joined)
+    flat, joined = _both(demo, lambda con: metrics.overview_counts(con))
+    assert flat == joined and flat["labelled"] > 0 and flat["pending"] > 0
     flat, joined = _both(
         demo, lambda con: [months_in_data(con), months_in_data(con, model_version="2.1")]
     )
