@@ -8,21 +8,20 @@ score in a parallel hash aggregation, and :func:`score_count_auc` turns the runn
 the scores into the AUC and DeLong's placement-value variances, ties included. Both give the same
 numbers (up to floating-point rounding in the last digits, tested).
 
-:func:`few_groups` picks it when the groups times the distinct scores (from the sizes the cases
-table records, :func:`radqa.derived.cases_stats`) are at most half the rows, i.e. when the
-counts are smaller than the lists would be.
+:func:`few_groups` picks it when the counts would be at most half the rows read, estimated from
+the cases file's small table of cells.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from metrics._filters import CasesQuery, Filters, sql_text
-from radqa.derived import cases_stats
+from metrics._filters import CasesQuery, Filters, sql_text, where_clause
+from radqa.derived import CASES_CATALOG, CELL_COLUMNS, cases_stats
 
 
 def few_groups(
@@ -33,20 +32,28 @@ def few_groups(
 ) -> bool:
     """Whether counting per score beats sorted lists for this grouping (cases table attached).
 
-    The groups are estimated as the product of the distinct values of the group columns (a
-    filter on a group column allows only its listed values).
+    From the cases file's table of cells (predictions per combination of group columns and
+    period): the rows the query reads, and the rows counting per score would return, at most
+    the distinct scores per group. Counting wins when it returns at most half the rows it reads
+    (a few large groups); with many small groups the sorted lists are faster. Date filters are
+    left out of the estimate.
     """
-    stats = cases_stats(con)
-    names = [f"n_{b}" for b in by] + ([f"n_{period}"] if period else [])
-    if any(n not in stats for n in names):
-        return False
-    sizes = [stats[n] for n in names]
-    if filters is not None:
-        for i, column in enumerate(by):
-            allowed = len(getattr(filters, column, ()) or ())
-            if allowed:
-                sizes[i] = min(sizes[i], allowed)
-    return math.prod(sizes) * stats["score_values"] <= stats["rows"] // 2
+    keys = [*by, *([period] if period else [])]
+    if any(k not in CELL_COLUMNS for k in keys):
+        return False  # e.g. the trial arm, which the cases table lacks
+    where, params = where_clause(
+        replace(filters, date_from=None, date_to=None) if filters else None, flat=True
+    )
+    group = ", ".join(f"c.{k}" for k in keys) or "'all'"
+    row = con.execute(
+        f"""
+        select coalesce(sum(least(n, $scores)), 0), coalesce(sum(n), 0)
+        from (select {group}, sum(n) as n from {CASES_CATALOG}.cells as c {where} group by all)
+        """,
+        {**params, "scores": cases_stats(con)["score_values"]},
+    ).fetchall()[0]
+    returned, read = int(row[0]), int(row[1])
+    return read > 0 and returned <= read / 2
 
 
 def score_counts_summary(con: duckdb.DuckDBPyConnection, cases: CasesQuery) -> pd.DataFrame:

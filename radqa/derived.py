@@ -27,7 +27,7 @@ from radqa import store
 
 CASES_NAME = "radqa-cases.duckdb"
 #: The layout of the file; a file of another layout is not attached (the next ingest rebuilds it).
-CASES_VERSION = 3
+CASES_VERSION = 4
 #: The catalog name a reader's connection sees the cases file under.
 CASES_CATALOG = "radqa_cases"
 
@@ -64,29 +64,35 @@ _GROUPS = (
     "site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality", "body_part",
     "patient_sex", "age_band", "finding", "model_name", "model_version", "ai_assisted",
 )  # fmt: skip
+#: The columns of the table of cells: every group column but the trial arm, and the periods.
+CELL_COLUMNS = (*_GROUPS, "month", "quarter", "week")
+#: The predictions counted per combination of group columns and period: small (thousands of
+#: rows where the cases are millions), for estimating the size of a grouped query's result.
+_CELLS = f"""
+create table cells as
+select {", ".join(_GROUPS)},
+    date_trunc('month', study_datetime) as month,
+    date_trunc('quarter', study_datetime) as quarter,
+    date_trunc('week', study_datetime) as week,
+    count(*) as n
+from cases
+group by all
+"""
 _INFO = f"""
 create table cases_info as
 with pairs as (  -- study x finding pairs of the predictions, and their reference standard
     select r.ref_label
     from (select distinct study_uid, finding from snap.predictions) as p
     left join snap.reference_standard as r on r.study_uid = p.study_uid and r.finding = p.finding
-),
-
-cells as (
-    select {", ".join(_GROUPS)},
-        date_trunc('month', study_datetime) as month,
-        date_trunc('week', study_datetime) as week,
-        count(*) as n
-    from cases
-    group by all
 )
+
 select ?::varchar as snapshot_id, {CASES_VERSION} as version, sum(n)::bigint as rows,
     (select count(distinct score) from cases) as score_values,
     (select count(*) from pairs) as pairs,
     (select count(ref_label) from pairs) as labelled_pairs,
     {", ".join(f"count(distinct {g}) + 1 as n_{g}" for g in _GROUPS)},
     count(distinct month) + 1 as n_month,
-    count(distinct date_trunc('quarter', month)) + 1 as n_quarter,
+    count(distinct quarter) + 1 as n_quarter,
     count(distinct week) + 1 as n_week
 from cells
 """
@@ -126,6 +132,7 @@ def build_cases(data_dir: Path) -> Path | None:
         con.execute(f"attach '{quoted}' as snap (read_only)")
         sid = con.execute("select snapshot_id from snap.snapshot_info").fetchall()[0][0]
         con.execute(_BUILD)
+        con.execute(_CELLS)
         con.execute(_INFO, [sid])
         con.execute("detach snap")
         con.execute("checkpoint")
