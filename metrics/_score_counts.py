@@ -58,9 +58,8 @@ def few_groups(
 
 def score_counts_summary(con: duckdb.DuckDBPyConnection, cases: CasesQuery) -> pd.DataFrame:
     """Per-group ``n, pending, tp, fp, fn, tn, auc, s10, s01`` (as ``summary_counts``)."""
-    sql = sql_text("summary_by_score").format(
-        cases=cases.ctes, labels=cases.labels(), keys=", ".join(cases.keys)
-    )
+    select = sql_text("summary_by_score").format(labels=cases.labels(), keys=", ".join(cases.keys))
+    sql = f"with\n{cases.ctes}\n{select}"
     cells = con.sql(sql, params=cases.params or None).to_arrow_table().to_pandas()
     keys = list(cases.keys)
     if cells.empty:
@@ -78,8 +77,7 @@ def score_counts_summary(con: duckdb.DuckDBPyConnection, cases: CasesQuery) -> p
         out[col] = np.bincount(group, weights=cells[col].to_numpy(float), minlength=size).astype(
             np.int64
         )
-    pos = (cells["tp"] + cells["fn"]).to_numpy(float)
-    neg = (cells["fp"] + cells["tn"]).to_numpy(float)
+    pos, neg = cells["pos"].to_numpy(float), cells["neg"].to_numpy(float)
     out["auc"], out["s10"], out["s01"] = score_count_auc(group, pos, neg)
     return out
 

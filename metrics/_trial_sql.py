@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from metrics._filters import sql_text
 from radqa.derived import AGE_BAND_SQL as _AGE_BAND_SQL
 from radqa.errors import InputError
 from radqa.store import reference_standard_sql
@@ -366,19 +367,11 @@ def reference_facts(con: duckdb.DuckDBPyConnection, scope: TrialScope) -> dict[s
 def _by_score(
     con: duckdb.DuckDBPyConnection, scope: TrialScope, cases: str, keys: str, **values: object
 ) -> pd.DataFrame:
-    """Sufficient statistics per group and distinct score: reference positives / negatives and
-    the confusion counts (the 2x2 is their sum per group; the AUC needs the per-score split)."""
-    body = f"""{cases}
-select {keys}, score,
-       count(*) filter (where ref_label = 1)                   as pos,
-       count(*) filter (where ref_label = 0)                   as neg,
-       count(*) filter (where predicted and ref_label = 1)     as tp,
-       count(*) filter (where predicted and ref_label = 0)     as fp,
-       count(*) filter (where not predicted and ref_label = 1) as fn,
-       count(*) filter (where not predicted and ref_label = 0) as tn
-from cases
-group by {keys}, score
-order by {keys}, score"""
+    """Sufficient statistics per group and distinct score (``metrics/sql/summary_by_score.sql``):
+    reference positives / negatives and the confusion counts (the 2x2 is their sum per group;
+    the AUC needs the per-score split)."""
+    select = sql_text("summary_by_score").format(labels=keys, keys=keys)
+    body = f"{cases}\n{select}"
     return query(con, scope, body, **values)
 
 

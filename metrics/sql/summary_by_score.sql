@@ -1,18 +1,19 @@
--- Sufficient statistics for metrics.summarize() when a grouping has few groups: one row per
--- group and distinct score, with the confusion counts and the pending count of the predictions
--- at that score. Summed over the scores they are the group's counts; their running sums along
--- the scores give DeLong's placement values exactly (ties included), see
--- metrics/_score_counts.py. A hash aggregation into (group, score) cells runs on every core,
--- where sorting one list per group would sort a few very long lists.
--- Template: {cases} is metrics/sql/cases.sql (or cases_flat.sql), {labels} and {keys} the group
--- columns, all filled in from the allow-list in metrics/_filters.py; values are $parameters.
-with
-{cases}
+-- Sufficient statistics per group and distinct score over a "cases" CTE (columns score,
+-- predicted, ref_label and the group columns): the reference positives and negatives and the
+-- confusion counts of the cases at that score, and the pending ones. Summed over the scores they
+-- are the group's counts; their running sums along the scores give DeLong's placement values
+-- exactly, ties included (metrics/_score_counts.py). Used by metrics.summarize when a grouping
+-- has few large groups (a parallel hash aggregation into (group, score) cells, where sorting one
+-- list per group would sort a few very long lists) and by the trial export (metrics/_trial_sql.py).
+-- Template: the caller puts its "cases" CTE before this select; {labels} and {keys} are the group
+-- columns from an allow-list; values are $parameters.
 select
     {labels},
     score,
     count(*)                                                 as n,
     count(*) filter (where ref_label is null)                as pending,
+    count(*) filter (where ref_label = 1)                    as pos,
+    count(*) filter (where ref_label = 0)                    as neg,
     count(*) filter (where predicted and ref_label = 1)      as tp,
     count(*) filter (where predicted and ref_label = 0)      as fp,
     count(*) filter (where not predicted and ref_label = 1)  as fn,
