@@ -28,21 +28,11 @@ import pandas as pd
 import streamlit as st
 
 import metrics
+from dashboard._defaults import FILTER_DIMS, OVERVIEW_BY
 from metrics import Filters
 from radqa import derived, store
 from radqa.errors import StoreError
 from radqa.settings import DATA_DIR_ENV, Settings, load_settings
-
-#: Group columns the sidebar filters and the option lists cover.
-FILTER_DIMS = (
-    "site",
-    "scanner_manufacturer",
-    "scanner_model",
-    "modality",
-    "finding",
-    "model_name",
-    "model_version",
-)
 
 
 def data_dir() -> Path:
@@ -243,7 +233,7 @@ def summarize(
     snap: Snapshot,
     filters: Filters,
     *,
-    by: tuple[str, ...] = ("model_name", "finding"),
+    by: tuple[str, ...] = OVERVIEW_BY,
     period: str | None = None,
 ) -> pd.DataFrame:
     return call("summarize", snap, by=by, filters=filters, period=period)

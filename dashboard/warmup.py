@@ -16,23 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import metrics
+from dashboard._defaults import FILTER_DIMS, OVERVIEW_BY, TREND_PERIODS
 from metrics import Filters
 from radqa import store
 from radqa.settings import load_settings
-
-#: The sidebar's filter columns (dashboard._state.FILTER_DIMS; kept equal by a test).
-FILTER_DIMS = (
-    "site",
-    "scanner_manufacturer",
-    "scanner_model",
-    "modality",
-    "finding",
-    "model_name",
-    "model_version",
-)
-#: The Overview's grouping and its default trend period.
-OVERVIEW_BY = ("model_name", "finding")
-TREND_PERIOD = "month"
 
 
 def warm(data_dir: Path) -> int:
@@ -54,7 +41,7 @@ def warm(data_dir: Path) -> int:
             return calls
         model = sorted(summary["model_name"].astype(str).unique())[0]  # the page's first choice
         model_filters = Filters(model_name=(model,))
-        metrics.summarize(con, by=OVERVIEW_BY, filters=model_filters, period=TREND_PERIOD)
+        metrics.summarize(con, by=OVERVIEW_BY, filters=model_filters, period=TREND_PERIODS[0])
         calls += 1
         for name, value in load_settings(data_dir).claims.get(model, {}).items():
             metrics.claim_check(

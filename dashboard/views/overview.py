@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import _charts, _state
 from dashboard._alerts import show_report_alerts
 from dashboard._context import page_context
+from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS
 from radqa.errors import RadQAError
 
 KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
@@ -17,7 +18,7 @@ snap, filters = ctx.snap, ctx.filters
 assert snap is not None
 show_report_alerts(snap)
 
-summary = _state.summarize(snap, filters, by=("model_name", "finding"))
+summary = _state.summarize(snap, filters, by=OVERVIEW_BY)
 if summary.empty:
     st.info("No predictions match the current filters; widen the date range or clear a filter.")
     st.stop()
@@ -66,8 +67,8 @@ metric = right.selectbox(
 model_filters = _state.Filters(
     **{**{k: getattr(filters, k) for k in filters.__dataclass_fields__}, "model_name": (model,)}
 )
-period = third.radio("Period", ["month", "quarter"], key="ov_period", horizontal=True)
-by_month = _state.summarize(snap, model_filters, by=("model_name", "finding"), period=period)
+period = third.radio("Period", list(TREND_PERIODS), key="ov_period", horizontal=True)
+by_month = _state.summarize(snap, model_filters, by=OVERVIEW_BY, period=period)
 model_claims = {k: float(v) for k, v in claims.get(model, {}).items()}
 if by_month.empty or by_month[metric].isna().all():
     st.info(

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import _state
-from dashboard.warmup import FILTER_DIMS, warm
+from dashboard.warmup import warm
 from metrics import _cache
 
 
@@ -24,7 +23,6 @@ def _fresh_process() -> None:
 
 
 def test_the_landing_page_computes_nothing_the_warm_up_did_not(demo_copy, app):
-    assert FILTER_DIMS == _state.FILTER_DIMS
     _fresh_process()
     page = app(demo_copy)  # the Overview, without the warm-up: it computes and caches
     assert not page.exception
