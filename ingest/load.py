@@ -248,7 +248,7 @@ def _write_batch(
         )
     else:
         if kind == "reads":
-            _pseudonymise_readers(con, pads)
+            _pseudonyms(con, "reader_id", pads)  # joined back when the rows are written
         _merge_rows(con, kind, keys, batch_id, result)
         if kind == "predictions":
             _merge_studies(con, batch_id, pads)
@@ -328,13 +328,14 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, 
     )
 
 
-def _pseudonymise_readers(con: duckdb.DuckDBPyConnection, pads: dict[str, bytes]) -> None:
-    """Reader pseudonyms, computed once per distinct reader (few) and joined back."""
+def _pseudonyms(con: duckdb.DuckDBPyConnection, column: str, pads: dict[str, bytes]) -> None:
+    """Temp table ``_pids (id, pid)``: the HMAC pseudonym of each distinct identifier of the
+    accepted rows in ``column`` (an identifier column of the contract), computed once per id."""
     con.execute(
         f"""
         create or replace temp table _pids as
         select id, {pseudonym_sql("id")} as pid
-        from (select distinct "_id_reader_id" as id from _checked where _ok)
+        from (select distinct "_id_{column}" as id from _checked where _ok)
         """,
         pads,
     )
@@ -401,14 +402,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
     the batch (fewer than its studies, far fewer than its rows) and is joined back.
     """
     aggs = ", ".join(f"max({c}) as {c}" for c in STUDY_FROM_PREDICTIONS)
-    con.execute(
-        f"""
-        create or replace temp table _pids as
-        select id, {pseudonym_sql("id")} as pid
-        from (select distinct "_id_patient_id" as id from _checked where _ok)
-        """,
-        pads,
-    )
+    _pseudonyms(con, "patient_id", pads)
     con.execute(
         f"""
         create or replace temp table _new_studies as
