@@ -13,7 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from radqa.derived import AGE_BAND_SQL, CASES_CATALOG
+import duckdb
+
+from radqa.derived import AGE_BAND_SQL, CASES_CATALOG, has_cases
 from radqa.errors import InputError
 
 AGE_BANDS = ("0-17", "18-39", "40-64", "65-79", "80+")
@@ -142,6 +144,24 @@ def check_period(period: str | None) -> str | None:
 #: which holds every group column above except the trial ``arm``.
 FLAT_COLUMNS: dict[str, str] = {name: f"c.{name}" for name in GROUP_COLUMNS if name != "arm"}
 FLAT_TABLE = f"{CASES_CATALOG}.cases"
+
+#: The same columns as the cases table, joined at query time (no cases table attached).
+_JOINED_CASES = f"""(
+        select s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
+               s.body_part, s.patient_sex, {AGE_BAND_SQL} as age_band, s.study_datetime,
+               f.finding, f.model_name, f.model_version, f.score, f.predicted, f.threshold,
+               ref.ref_label, ref.any_ai_assisted as ai_assisted
+        from predictions as f
+        left join studies as s on s.study_uid = f.study_uid
+        left join reference_standard as ref
+            on ref.study_uid = f.study_uid and ref.finding = f.finding
+    )"""
+
+
+def cases_source(con: duckdb.DuckDBPyConnection) -> str:
+    """A from-item with one row per prediction and the cases table's columns: the snapshot's
+    cases table when attached (:mod:`radqa.derived`), else the join that builds it."""
+    return FLAT_TABLE if has_cases(con) else _JOINED_CASES
 
 
 def group_select(

@@ -30,6 +30,7 @@ from metrics._filters import (
     CasesQuery,
     Filters,
     cases_query,
+    cases_source,
     check_by,
     check_period,
     sql_text,
@@ -630,25 +631,17 @@ def model_versions(
     One GROUP BY over the predictions (no estimates), for the report's model-version table and
     the dashboard.
     """
-    flat = has_cases(con)
-    where, params = where_clause(filters, flat=flat)
-    alias = "c" if flat else "s"
-    source = (
-        f"{FLAT_TABLE} as c"
-        if flat
-        else "predictions as f left join studies as s on s.study_uid = f.study_uid"
-    )
-    model = "c" if flat else "f"
+    where, params = where_clause(filters, flat=True)  # cases_source has the cases columns
     return con.execute(
         f"""
-        select {model}.model_name, {model}.model_version,
-               strftime(min({alias}.study_datetime), '%Y-%m') as first_month,
-               strftime(max({alias}.study_datetime), '%Y-%m') as last_month,
+        select c.model_name, c.model_version,
+               strftime(min(c.study_datetime), '%Y-%m') as first_month,
+               strftime(max(c.study_datetime), '%Y-%m') as last_month,
                count(*) as predictions
-        from {source}
+        from {cases_source(con)} as c
         {where}
         group by all
-        order by {model}.model_name, first_month, {model}.model_version
+        order by c.model_name, first_month, c.model_version
         """,
         params,
     ).df()

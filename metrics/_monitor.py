@@ -41,7 +41,7 @@ import pandas as pd
 from metrics import _spc
 from metrics._cache import cached
 from metrics._drift_methods import DriftResult, get_method
-from metrics._filters import FLAT_TABLE
+from metrics._filters import cases_source
 from metrics._multiplicity import adjust_pvalue_rows
 from metrics._periods import (
     ReferenceWindow,
@@ -53,23 +53,12 @@ from metrics._periods import (
     month_start,
 )
 from metrics._rules import STUDY_DIMS, Rule, default_rules
-from radqa.derived import AGE_BAND_SQL, has_cases
+from radqa.derived import AGE_BAND_SQL
 
 SCORE_BINS = 50
 PRED_DIMS = (*STUDY_DIMS, "finding", "model_version")
 _SQL_DIR = Path(__file__).resolve().parent / "sql"
 _CORRECTION_LABEL = {"holm": "Holm (1979)", "bh": "Benjamini-Hochberg (1995)"}
-
-
-#: The predictions with their study's dimensions and reference label, when the snapshot's cases
-#: table (radqa.derived) is not attached.
-_JOINED = """(
-        select s.site, s.scanner_manufacturer, s.scanner_model, s.scanner_software, s.modality,
-               s.study_datetime, p.finding, p.model_version, p.score, p.predicted, r.ref_label
-        from predictions as p
-        join studies as s on s.study_uid = p.study_uid
-        left join reference_standard as r on r.study_uid = p.study_uid and r.finding = p.finding
-    )"""
 
 
 @cache
@@ -102,8 +91,7 @@ def load_drift_tables(
         "end": month_start(add_months(last_month, 1)),
         "model_version": model_version,
     }
-    source = FLAT_TABLE if has_cases(con) else _JOINED
-    sql = _sql("drift_predictions.sql").replace("/*source*/", source)
+    sql = _sql("drift_predictions.sql").replace("/*source*/", cases_source(con))
     preds = con.execute(sql, {**params, "bins": bins}).df()
     studies = con.execute(_sql("drift_studies.sql").replace("/*age_band*/", AGE_BAND_SQL), params)
     studies = studies.df()

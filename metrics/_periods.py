@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import duckdb
 
 from metrics._cache import cached
-from metrics._filters import FLAT_TABLE
-from radqa.derived import has_cases
+from metrics._filters import cases_source
 from radqa.errors import InputError, InsufficientDataError
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -194,17 +193,12 @@ def months_in_data(
 def _months_in_data(
     con: duckdb.DuckDBPyConnection, *, model_version: str | None
 ) -> tuple[str, ...]:
-    source = (
-        f"{FLAT_TABLE} as p"  # the cases table: the study date is on the prediction's row
-        if has_cases(con)
-        else "predictions p join studies s using (study_uid)"
-    )
     rows = con.execute(
         f"""
         select strftime(month, '%Y-%m')
         from (
             select distinct date_trunc('month', study_datetime) as month
-            from {source}
+            from {cases_source(con)} as p
             where study_datetime is not null
               and ($model_version is null or p.model_version = $model_version)
         )

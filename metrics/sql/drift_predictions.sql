@@ -3,10 +3,10 @@
 -- positive (n_pos) or negative (n_neg); the rest are pending.
 -- Parameters: $bins (equal-width score bins on [0, 1]; a score of exactly 1 goes to the top bin),
 -- $start, $end (study dates, end exclusive), $model_version (NULL = every version).
--- The source (a placeholder in the from clause) is one row per prediction with its study's dimensions and reference label: the
--- per-snapshot cases table (radqa/derived.py) when attached, else the join of predictions,
--- studies and reference_standard (metrics/_monitor.py fills it in). A prediction without a
--- study row has no study date and so falls outside every period.
+-- The source (a placeholder in the from clause) is one row per prediction with its study's
+-- dimensions and reference label: metrics._filters.cases_source, the per-snapshot cases table
+-- (radqa/derived.py) when attached, else the join that builds it. A prediction without a study
+-- row has no study date and so falls outside every period.
 -- The 10M-row pass groups on the raw values (a month as a truncated timestamp); labels for
 -- missing values and month text are applied to the small grouped result only.
 with grouped as (
