@@ -88,26 +88,21 @@ else:
         width = float((part["bin_high"] - part["bin_low"]).median())
         fig = go.Figure()
         n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=100 * part["reference_share"],
-                name=f"reference (n = {n_ref})",
-                marker_color=_charts.OKABE_ITO[0],
-                opacity=0.75,
-                width=width,
+        series = [
+            ("reference_share", f"reference (n = {n_ref})"),
+            ("month_share", f"{month} (n = {n_mon})"),
+        ]
+        for colour, (column, name) in zip(_charts.OKABE_ITO, series, strict=False):
+            fig.add_trace(
+                go.Bar(
+                    x=x,
+                    y=100 * part[column],
+                    name=name,
+                    marker_color=colour,
+                    opacity=0.75,
+                    width=width,
+                )
             )
-        )
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=100 * part["month_share"],
-                name=f"{month} (n = {n_mon})",
-                marker_color=_charts.OKABE_ITO[1],
-                opacity=0.75,
-                width=width,
-            )
-        )
         _charts.layout(
             fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
         )
