@@ -38,6 +38,8 @@ PAGES = {
 }
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'
+#: The value of an Overview KPI tile (dashboard/_tiles.py).
+KPI_VALUE = ".radqa-kpis .kpi-value"
 
 
 @contextmanager
@@ -92,8 +94,27 @@ def open_page(page: Any, title: str) -> float:
     return time.perf_counter() - start
 
 
+def open_tab(page: Any, label: str) -> float:
+    """Click the tab ``label`` (a lazy tab reruns the page); seconds until rendered."""
+    start = time.perf_counter()
+    page.locator('[role="tab"]', has_text=label).first.click()
+    page.wait_for_function(
+        """t => [...document.querySelectorAll('[role="tab"]')]
+                 .some(e => e.innerText.trim() === t && e.getAttribute('aria-selected') === 'true')""",
+        arg=label,
+        timeout=300_000,
+    )
+    wait_rendered(page)
+    return time.perf_counter() - start
+
+
+def tab_labels(page: Any) -> list[str]:
+    """The labels of the page's tabs, in order."""
+    return [t.inner_text().strip() for t in page.locator('[role="tab"]').all()]
+
+
 def first_kpi(page: Any) -> str:
-    return page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    return page.locator(KPI_VALUE).first.inner_text()
 
 
 def _open_dropdown(page: Any, box: Any) -> None:

@@ -40,18 +40,18 @@ if overall.empty or int(overall["n_labelled"].iloc[0]) == 0:
     st.stop()
 row = overall.iloc[0]
 
-st.header("AI vs reference standard")
-c1, c2, c3 = st.columns(3)
-c1.metric("Cohen's kappa", _charts.fmt(row["kappa"], "kappa"), border=True)
-c1.caption(_charts.fmt_ci(row["kappa_low"], row["kappa_high"], "kappa"))
-c2.metric("Agreement", _charts.fmt(row["agreement"], "accuracy"), border=True)
-c2.caption(_charts.fmt_ci(row["agreement_low"], row["agreement_high"], "accuracy"))
-c3.metric("Labelled cases", f"{int(row['n_labelled']):,}", border=True)
-c3.caption(f"{int(row['pending']):,} pending")
-st.caption(overall.attrs.get("methods", {}).get("kappa", ""))
 
-cm, by_group = st.columns([1, 2])
-with cm:
+def show_ai() -> None:
+    """Kappa, agreement and n overall, and the confusion matrix."""
+    st.subheader("AI vs reference standard")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Cohen's kappa", _charts.fmt(row["kappa"], "kappa"), border=True)
+    c1.caption(_charts.fmt_ci(row["kappa_low"], row["kappa_high"], "kappa"))
+    c2.metric("Agreement", _charts.fmt(row["agreement"], "accuracy"), border=True)
+    c2.caption(_charts.fmt_ci(row["agreement_low"], row["agreement_high"], "accuracy"))
+    c3.metric("Labelled cases", f"{int(row['n_labelled']):,}", border=True)
+    c3.caption(f"{int(row['pending']):,} pending")
+    st.caption(overall.attrs.get("methods", {}).get("kappa", ""))
     st.plotly_chart(
         _charts.confusion(
             int(row["tp"]),
@@ -63,9 +63,13 @@ with cm:
         width="stretch",
         key="ag_confusion",
     )
-groups = _state.summarize(snap, filters, by=(dim,))
-ok = groups[groups["kappa"].notna()].copy()
-with by_group:
+
+
+def show_groups() -> None:
+    """AI vs reference kappa by the chosen group: forest plot and table."""
+    st.subheader(f"AI vs reference standard by {dim.replace('_', ' ')}")
+    groups = _state.summarize(snap, filters, by=(dim,))
+    ok = groups[groups["kappa"].notna()].copy()
     if ok.empty:
         st.info(f"No {dim.replace('_', ' ')} group has enough labelled cases for kappa.")
     else:
@@ -79,83 +83,98 @@ with by_group:
             width="stretch",
             key="ag_forest",
         )
-cols = [
-    dim,
-    "n_labelled",
-    "pending",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "agreement",
-    "agreement_low",
-    "agreement_high",
-    "insufficient_reason",
-]
-st.dataframe(groups[cols], hide_index=True, width="stretch")
+    cols = [
+        dim,
+        "n_labelled",
+        "pending",
+        "kappa",
+        "kappa_low",
+        "kappa_high",
+        "agreement",
+        "agreement_low",
+        "agreement_high",
+        "insufficient_reason",
+    ]
+    st.dataframe(groups[cols], hide_index=True, width="stretch")
 
-st.header("Reader vs reader")
-st.caption("Clinical reads of the same studies by different radiologists (pseudonymised).")
-reader_filters = _state.Filters(
-    **{
-        **{k: getattr(filters, k) for k in filters.__dataclass_fields__},
-        "model_name": (),
-        "model_version": (),
-    }
-)
-#: reads have no model: group reader agreement by the finding where the page groups by version
-reader_dim = "finding" if dim == "model_version" else dim
-try:
-    readers = _state.call("reader_agreement", snap, by=(reader_dim,), filters=reader_filters)
-except RadQAError as exc:
-    st.info(f"Reader agreement not computable: {exc}")
-else:
-    if readers is None or len(readers) == 0 or int(readers["n_items"].sum()) == 0:
-        st.info("No study of this finding has two or more independent reads under these filters.")
+
+def show_readers() -> None:
+    """Reader vs reader agreement (Cohen, Fleiss, Gwet's AC1) by the chosen group."""
+    st.subheader("Reader vs reader")
+    st.caption("Clinical reads of the same studies by different radiologists (pseudonymised).")
+    reader_filters = _state.Filters(
+        **{
+            **{k: getattr(filters, k) for k in filters.__dataclass_fields__},
+            "model_name": (),
+            "model_version": (),
+        }
+    )
+    # reads have no model: group reader agreement by the finding where the page groups by version
+    reader_dim = "finding" if dim == "model_version" else dim
+    try:
+        readers = _state.call("reader_agreement", snap, by=(reader_dim,), filters=reader_filters)
+    except RadQAError as exc:
+        st.info(f"Reader agreement not computable: {exc}")
     else:
-        methods = readers.attrs.get("methods", {})
-        total = readers[["n_items", "n_items_3"]].sum()
-        r1 = st.columns(3)[0]
-        shown = readers[readers["kappa"].notna()].copy()
-        with r1:
-            st.metric("Double-read items", f"{int(total['n_items']):,}", border=True)
-            st.caption(f"{int(total['n_items_3']):,} with three or more readers")
-        if not shown.empty:
-            shown["label"], shown["value"] = shown[reader_dim].astype(str), shown["kappa"]
-            shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
-            shown["n"] = shown["n_items"]
-            colours = _charts.colour_map(
-                list(_state.filter_options(snap).of(reader_dim) or shown["label"])
+        if readers is None or len(readers) == 0 or int(readers["n_items"].sum()) == 0:
+            st.info(
+                "No study of this finding has two or more independent reads under these filters."
             )
-            st.plotly_chart(
-                _charts.forest(
-                    shown,
-                    "kappa",
-                    pooled=None,
-                    title=f"Reader vs reader kappa by {reader_dim.replace('_', ' ')}",
-                    colours=colours,
-                ),
-                width="stretch",
-                key="ag_readers_forest",
+        else:
+            methods = readers.attrs.get("methods", {})
+            total = readers[["n_items", "n_items_3"]].sum()
+            r1 = st.columns(3)[0]
+            shown = readers[readers["kappa"].notna()].copy()
+            with r1:
+                st.metric("Double-read items", f"{int(total['n_items']):,}", border=True)
+                st.caption(f"{int(total['n_items_3']):,} with three or more readers")
+            if not shown.empty:
+                shown["label"], shown["value"] = shown[reader_dim].astype(str), shown["kappa"]
+                shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
+                shown["n"] = shown["n_items"]
+                colours = _charts.colour_map(
+                    list(_state.filter_options(snap).of(reader_dim) or shown["label"])
+                )
+                st.plotly_chart(
+                    _charts.forest(
+                        shown,
+                        "kappa",
+                        pooled=None,
+                        title=f"Reader vs reader kappa by {reader_dim.replace('_', ' ')}",
+                        colours=colours,
+                    ),
+                    width="stretch",
+                    key="ag_readers_forest",
+                )
+            cols = [
+                reader_dim,
+                "n_items",
+                "kappa",
+                "kappa_low",
+                "kappa_high",
+                "agreement",
+                "agreement_low",
+                "agreement_high",
+                "n_items_3",
+                "fleiss_kappa",
+                "fleiss_kappa_low",
+                "fleiss_kappa_high",
+                "ac1",
+                "ac1_low",
+                "ac1_high",
+                "note",
+            ]
+            st.dataframe(
+                readers[[c for c in cols if c in readers.columns]], hide_index=True, width="stretch"
             )
-        cols = [
-            reader_dim,
-            "n_items",
-            "kappa",
-            "kappa_low",
-            "kappa_high",
-            "agreement",
-            "agreement_low",
-            "agreement_high",
-            "n_items_3",
-            "fleiss_kappa",
-            "fleiss_kappa_low",
-            "fleiss_kappa_high",
-            "ac1",
-            "ac1_low",
-            "ac1_high",
-            "note",
-        ]
-        st.dataframe(
-            readers[[c for c in cols if c in readers.columns]], hide_index=True, width="stretch"
-        )
-        st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
+            st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
+
+
+# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
+tabs = st.tabs(
+    ["AI vs reference standard", "By group", "Reader vs reader"], key="ag_tab", on_change="rerun"
+)
+for tab, show in zip(tabs, (show_ai, show_groups, show_readers), strict=True):
+    if tab.open:
+        with tab:
+            show()

@@ -47,13 +47,6 @@ if not result.monitored_months:
     )
     st.stop()
 
-st.header(f"Alerts for {month}")
-alerts = _alerts.alerts_frame(result)
-if alerts.empty:
-    st.success(f"No drift alert for {month}.")
-else:
-    st.dataframe(alerts, hide_index=True, width="stretch")
-
 
 def narrow(df: pd.DataFrame) -> pd.DataFrame:
     """Apply the sidebar's site and finding filters to a monitor table."""
@@ -75,256 +68,309 @@ def pick(df: pd.DataFrame, columns: tuple[str, ...], key: str) -> pd.DataFrame:
     return df
 
 
-st.header("Score distribution: reference vs month")
-hist = narrow(result.histograms)
-if hist.empty:
-    st.info(f"No scores to compare for {month} under these filters.")
-else:
-    part = pick(hist, ("finding", "site", "scanner_model"), "dr_hist").sort_values("bin")
-    if part.empty:
-        st.info("No scores for this combination.")
+def show_alerts() -> None:
+    st.subheader(f"Alerts for {month}")
+    alerts = _alerts.alerts_frame(result)
+    if alerts.empty:
+        st.success(f"No drift alert for {month}.")
     else:
-        x = ((part["bin_low"] + part["bin_high"]) / 2).to_numpy()
-        width = float((part["bin_high"] - part["bin_low"]).median())
-        fig = go.Figure()
-        n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
-        series = [
-            ("reference_share", f"reference (n = {n_ref})"),
-            ("month_share", f"{month} (n = {n_mon})"),
+        st.dataframe(alerts, hide_index=True, width="stretch")
+
+
+def show_histograms() -> None:
+    st.subheader("Score distribution: reference vs month")
+    hist = narrow(result.histograms)
+    if hist.empty:
+        st.info(f"No scores to compare for {month} under these filters.")
+    else:
+        part = pick(hist, ("finding", "site", "scanner_model"), "dr_hist").sort_values("bin")
+        if part.empty:
+            st.info("No scores for this combination.")
+        else:
+            x = ((part["bin_low"] + part["bin_high"]) / 2).to_numpy()
+            width = float((part["bin_high"] - part["bin_low"]).median())
+            fig = go.Figure()
+            n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
+            series = [
+                ("reference_share", f"reference (n = {n_ref})"),
+                ("month_share", f"{month} (n = {n_mon})"),
+            ]
+            for colour, (column, name) in zip(_charts.OKABE_ITO, series, strict=False):
+                fig.add_trace(
+                    go.Bar(
+                        x=x,
+                        y=100 * part[column],
+                        name=name,
+                        marker_color=colour,
+                        opacity=0.75,
+                        width=width,
+                    )
+                )
+            _charts.layout(
+                fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
+            )
+            fig.update_layout(barmode="overlay", bargap=0.05)
+            fig.update_xaxes(title="AI score", range=[0, 1], dtick=0.1)
+            fig.update_yaxes(title="Share of predictions (%)")
+            st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
+
+
+def show_control_charts() -> None:
+    st.subheader("Control charts")
+    spc = narrow(result.spc)
+    if spc.empty:
+        st.info("No control-chart series for the monitored months under these filters.")
+    else:
+        part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
+        n_total = int(part["n"].sum())
+        # lazy tabs: only the open one is drawn (each plotly chart costs the browser ~0.2 s)
+        tab_p, tab_cusum, tab_ewma = st.tabs(
+            ["p-chart", "CUSUM", "EWMA"], key="dr_spc_tab", on_change="rerun"
+        )
+        if tab_p.open:
+            with tab_p:
+                fig = go.Figure()
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["month"],
+                        y=100 * part["proportion"],
+                        name="observed",
+                        mode="lines+markers",
+                        line={"color": _charts.OKABE_ITO[0]},
+                        customdata=part[["n"]].to_numpy(),
+                        hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
+                    )
+                )
+                for col, name, dash in (
+                    ("center", "centre line (reference)", "dot"),
+                    ("lcl", "lower 3σ limit", "dash"),
+                    ("ucl", "upper 3σ limit", "dash"),
+                ):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=part["month"],
+                            y=100 * part[col],
+                            name=name,
+                            mode="lines",
+                            line={"color": "#555555", "dash": dash},
+                        )
+                    )
+                signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
+                fig.add_trace(
+                    go.Scatter(
+                        x=signals["month"],
+                        y=100 * signals["proportion"],
+                        mode="markers",
+                        name="signal",
+                        marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
+                    )
+                )
+                _charts.layout(fig, f"p-chart (n = {n_total:,})")
+                fig.update_xaxes(type="category", title="Study month")
+                fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
+                st.plotly_chart(fig, width="stretch", key="dr_pchart")
+        if tab_cusum.open:
+            with tab_cusum:
+                fig = go.Figure()
+                for col, name, colour in (
+                    ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
+                    ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
+                ):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=part["month"],
+                            y=part[col],
+                            name=name,
+                            mode="lines+markers",
+                            line={"color": colour},
+                        )
+                    )
+                _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
+                fig.update_xaxes(type="category", title="Study month")
+                fig.update_yaxes(title="Cumulative sum (standard deviations)")
+                st.plotly_chart(fig, width="stretch", key="dr_cusum")
+        if tab_ewma.open:
+            with tab_ewma:
+                fig = go.Figure()
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["month"],
+                        y=part["ewma"],
+                        name="EWMA",
+                        mode="lines+markers",
+                        line={"color": _charts.OKABE_ITO[2]},
+                    )
+                )
+                for sign in (1, -1):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=part["month"],
+                            y=sign * part["ewma_limit"],
+                            name="control limit" if sign == 1 else None,
+                            showlegend=sign == 1,
+                            mode="lines",
+                            line={"color": "#555555", "dash": "dash"},
+                        )
+                    )
+                _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
+                fig.update_xaxes(type="category", title="Study month")
+                fig.update_yaxes(title="EWMA (standard deviations)")
+                st.plotly_chart(fig, width="stretch", key="dr_ewma")
+
+
+def show_new_categories() -> None:
+    st.subheader(f"New scanners and software versions in {month}")
+    new = narrow(result.new_categories)
+    if new.empty:
+        st.success("No scanner model or software version that the reference window did not have.")
+    else:
+        cols = [
+            c
+            for c in ("rule", "site", "scanner_model", "category", "n", "status", "periods")
+            if c in new.columns
         ]
-        for colour, (column, name) in zip(_charts.OKABE_ITO, series, strict=False):
+        st.dataframe(new[cols], hide_index=True, width="stretch")
+
+
+def show_completeness() -> None:
+    st.subheader("Label completeness by month")
+    completeness = _state.call(
+        "label_completeness", snap, by=("finding",), filters=ctx.filters, period="month"
+    )
+    if completeness.empty:
+        st.info("No predictions match the current filters.")
+    else:
+        findings = sorted(completeness["finding"].astype(str).unique())
+        all_findings = list(_state.filter_options(snap).of("finding"))
+        colours, dashes = _charts.colour_map(all_findings), _charts.dash_map(all_findings)
+        fig = go.Figure()
+        for finding in findings:
+            part = completeness[completeness["finding"] == finding].sort_values("period")
             fig.add_trace(
-                go.Bar(
-                    x=x,
-                    y=100 * part[column],
-                    name=name,
-                    marker_color=colour,
-                    opacity=0.75,
-                    width=width,
+                go.Scatter(
+                    x=part["period"],
+                    y=100 * part["completeness"],
+                    name=finding,
+                    mode="lines+markers",
+                    line={"color": colours.get(finding), "dash": dashes.get(finding, "solid")},
+                    customdata=part[["labelled", "n"]].to_numpy(),
+                    hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
+                    f"<extra>{finding}</extra>",
                 )
             )
         _charts.layout(
-            fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
+            fig,
+            f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})",
         )
-        fig.update_layout(barmode="overlay", bargap=0.05)
-        fig.update_xaxes(title="AI score", range=[0, 1], dtick=0.1)
-        fig.update_yaxes(title="Share of predictions (%)")
-        st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
+        fig.update_xaxes(type="category", title="Study month")
+        fig.update_yaxes(title="Labelled (%)", range=[0, 105])
+        st.plotly_chart(fig, width="stretch", key="dr_completeness")
+        st.caption(
+            "Recent months are incomplete while reads are pending: performance there rests "
+            "on fewer cases."
+        )
 
-st.header("Control charts")
-spc = narrow(result.spc)
-if spc.empty:
-    st.info("No control-chart series for the monitored months under these filters.")
-else:
-    part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
-    n_total = int(part["n"].sum())
-    # lazy tabs: only the open one is drawn (each plotly chart costs the browser ~0.2 s)
-    tab_p, tab_cusum, tab_ewma = st.tabs(
-        ["p-chart", "CUSUM", "EWMA"], key="dr_spc_tab", on_change="rerun"
+
+def show_estimates() -> None:
+    st.subheader(f"Estimated vs realised performance, {month}")
+    st.caption(
+        "Studies still waiting for their reads get an estimate from the AI score, calibrated on "
+        "the reference window (confidence-based performance estimation); the realised figures "
+        "are those of the studies already read in the same month."
     )
-    if tab_p.open:
-        with tab_p:
-            fig = go.Figure()
-            fig.add_trace(
-                go.Scatter(
-                    x=part["month"],
-                    y=100 * part["proportion"],
-                    name="observed",
-                    mode="lines+markers",
-                    line={"color": _charts.OKABE_ITO[0]},
-                    customdata=part[["n"]].to_numpy(),
-                    hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
-                )
-            )
-            for col, name, dash in (
-                ("center", "centre line (reference)", "dot"),
-                ("lcl", "lower 3σ limit", "dash"),
-                ("ucl", "upper 3σ limit", "dash"),
-            ):
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["month"],
-                        y=100 * part[col],
-                        name=name,
-                        mode="lines",
-                        line={"color": "#555555", "dash": dash},
-                    )
-                )
-            signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
-            fig.add_trace(
-                go.Scatter(
-                    x=signals["month"],
-                    y=100 * signals["proportion"],
-                    mode="markers",
-                    name="signal",
-                    marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
-                )
-            )
-            _charts.layout(fig, f"p-chart (n = {n_total:,})")
-            fig.update_xaxes(type="category", title="Study month")
-            fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
-            st.plotly_chart(fig, width="stretch", key="dr_pchart")
-    if tab_cusum.open:
-        with tab_cusum:
-            fig = go.Figure()
-            for col, name, colour in (
-                ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
-                ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
-            ):
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["month"],
-                        y=part[col],
-                        name=name,
-                        mode="lines+markers",
-                        line={"color": colour},
-                    )
-                )
-            _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
-            fig.update_xaxes(type="category", title="Study month")
-            fig.update_yaxes(title="Cumulative sum (standard deviations)")
-            st.plotly_chart(fig, width="stretch", key="dr_cusum")
-    if tab_ewma.open:
-        with tab_ewma:
-            fig = go.Figure()
-            fig.add_trace(
-                go.Scatter(
-                    x=part["month"],
-                    y=part["ewma"],
-                    name="EWMA",
-                    mode="lines+markers",
-                    line={"color": _charts.OKABE_ITO[2]},
-                )
-            )
-            for sign in (1, -1):
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["month"],
-                        y=sign * part["ewma_limit"],
-                        name="control limit" if sign == 1 else None,
-                        showlegend=sign == 1,
-                        mode="lines",
-                        line={"color": "#555555", "dash": "dash"},
-                    )
-                )
-            _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
-            fig.update_xaxes(type="category", title="Study month")
-            fig.update_yaxes(title="EWMA (standard deviations)")
-            st.plotly_chart(fig, width="stretch", key="dr_ewma")
-
-st.header(f"New scanners and software versions in {month}")
-new = narrow(result.new_categories)
-if new.empty:
-    st.success("No scanner model or software version that the reference window did not have.")
-else:
-    cols = [
-        c
-        for c in ("rule", "site", "scanner_model", "category", "n", "status", "periods")
-        if c in new.columns
-    ]
-    st.dataframe(new[cols], hide_index=True, width="stretch")
-
-st.header("Label completeness by month")
-completeness = _state.call(
-    "label_completeness", snap, by=("finding",), filters=ctx.filters, period="month"
-)
-if completeness.empty:
-    st.info("No predictions match the current filters.")
-else:
-    findings = sorted(completeness["finding"].astype(str).unique())
-    all_findings = list(_state.filter_options(snap).of("finding"))
-    colours, dashes = _charts.colour_map(all_findings), _charts.dash_map(all_findings)
-    fig = go.Figure()
-    for finding in findings:
-        part = completeness[completeness["finding"] == finding].sort_values("period")
+    estimated = _state.call(
+        "estimate_performance",
+        snap,
+        month=month,
+        reference=_alerts.reference_window(ref_months),
+        by=("site", "finding"),
+    )
+    if estimated.empty:
+        st.success(f"Every study of {month} has its reads: nothing to estimate.")
+        return
+    first_day = dt.date.fromisoformat(month + "-01")
+    last_day = (first_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
+        days=1
+    )
+    realised = _state.summarize(
+        snap, _state.Filters(date_from=first_day, date_to=last_day), by=("site", "finding")
+    )
+    both = narrow(
+        _state.metric_fn("compare_estimates")(estimated, realised, by=("site", "finding"))
+    )
+    if both.empty:
+        st.info("No group has both pending and read studies in this month under these filters.")
+        return
+    est_metric = st.selectbox("Metric", ["sensitivity", "specificity", "accuracy"], key="dr_est")
+    part = both[both["metric"] == est_metric].dropna(subset=["estimate"]).copy()
+    if part.empty:
+        st.info(f"No group has an estimate of {est_metric} in {month}.")
+    else:
+        part["label"] = part["site"].astype(str) + " · " + part["finding"].astype(str)
+        part = part.sort_values("label")
+        fig = go.Figure()
         fig.add_trace(
             go.Scatter(
-                x=part["period"],
-                y=100 * part["completeness"],
-                name=finding,
-                mode="lines+markers",
-                line={"color": colours.get(finding), "dash": dashes.get(finding, "solid")},
-                customdata=part[["labelled", "n"]].to_numpy(),
-                hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
-                f"<extra>{finding}</extra>",
+                x=100 * part["estimate"],
+                y=part["label"],
+                mode="markers",
+                name="estimated (pending)",
+                marker={"color": _charts.OKABE_ITO[0], "size": 9},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (100 * (part["high"] - part["estimate"])).to_numpy(),
+                    "arrayminus": (100 * (part["estimate"] - part["low"])).to_numpy(),
+                },
             )
         )
-    _charts.layout(
-        fig, f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})"
-    )
-    fig.update_xaxes(type="category", title="Study month")
-    fig.update_yaxes(title="Labelled (%)", range=[0, 105])
-    st.plotly_chart(fig, width="stretch", key="dr_completeness")
-    st.caption(
-        "Recent months are incomplete while reads are pending: performance there rests "
-        "on fewer cases."
-    )
+        fig.add_trace(
+            go.Scatter(
+                x=100 * part["realised"],
+                y=part["label"],
+                mode="markers",
+                name="realised (read)",
+                marker={"color": _charts.OKABE_ITO[3], "size": 10, "symbol": "diamond"},
+            )
+        )
+        n_pending = int(estimated["n"].sum())
+        _charts.layout(
+            fig,
+            f"{_charts.METRIC_LABELS[est_metric]}: estimate for {n_pending:,} "
+            f"pending predictions vs realised (95% CI)",
+            height=max(300, 26 * len(part) + 160),
+        )
+        fig.update_xaxes(title=f"{_charts.METRIC_LABELS[est_metric]} (%)")
+        fig.update_yaxes(type="category", autorange="reversed", title=None)
+        st.plotly_chart(fig, width="stretch", key="dr_estimated")
+    st.dataframe(both, hide_index=True, width="stretch")
 
-st.header(f"Estimated vs realised performance, {month}")
-st.caption(
-    "Studies still waiting for their reads get an estimate from the AI score, calibrated on "
-    "the reference window (confidence-based performance estimation); the realised figures "
-    "are those of the studies already read in the same month."
+
+# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
+tabs = st.tabs(
+    [
+        "Alerts",
+        "Score distribution",
+        "Control charts",
+        "New scanners & software",
+        "Label completeness",
+        "Estimated vs realised",
+    ],
+    key="dr_tab",
+    on_change="rerun",
 )
-estimated = _state.call(
-    "estimate_performance",
-    snap,
-    month=month,
-    reference=_alerts.reference_window(ref_months),
-    by=("site", "finding"),
-)
-if estimated.empty:
-    st.success(f"Every study of {month} has its reads: nothing to estimate.")
-    st.stop()
-first_day = dt.date.fromisoformat(month + "-01")
-last_day = (first_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-realised = _state.summarize(
-    snap, _state.Filters(date_from=first_day, date_to=last_day), by=("site", "finding")
-)
-both = narrow(_state.metric_fn("compare_estimates")(estimated, realised, by=("site", "finding")))
-if both.empty:
-    st.info("No group has both pending and read studies in this month under these filters.")
-    st.stop()
-est_metric = st.selectbox("Metric", ["sensitivity", "specificity", "accuracy"], key="dr_est")
-part = both[both["metric"] == est_metric].dropna(subset=["estimate"]).copy()
-if part.empty:
-    st.info(f"No group has an estimate of {est_metric} in {month}.")
-else:
-    part["label"] = part["site"].astype(str) + " · " + part["finding"].astype(str)
-    part = part.sort_values("label")
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=100 * part["estimate"],
-            y=part["label"],
-            mode="markers",
-            name="estimated (pending)",
-            marker={"color": _charts.OKABE_ITO[0], "size": 9},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (100 * (part["high"] - part["estimate"])).to_numpy(),
-                "arrayminus": (100 * (part["estimate"] - part["low"])).to_numpy(),
-            },
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=100 * part["realised"],
-            y=part["label"],
-            mode="markers",
-            name="realised (read)",
-            marker={"color": _charts.OKABE_ITO[3], "size": 10, "symbol": "diamond"},
-        )
-    )
-    n_pending = int(estimated["n"].sum())
-    _charts.layout(
-        fig,
-        f"{_charts.METRIC_LABELS[est_metric]}: estimate for {n_pending:,} "
-        f"pending predictions vs realised (95% CI)",
-        height=max(300, 26 * len(part) + 160),
-    )
-    fig.update_xaxes(title=f"{_charts.METRIC_LABELS[est_metric]} (%)")
-    fig.update_yaxes(type="category", autorange="reversed", title=None)
-    st.plotly_chart(fig, width="stretch", key="dr_estimated")
-st.dataframe(both, hide_index=True, width="stretch")
+for tab, show in zip(
+    tabs,
+    (
+        show_alerts,
+        show_histograms,
+        show_control_charts,
+        show_new_categories,
+        show_completeness,
+        show_estimates,
+    ),
+    strict=True,
+):
+    if tab.open:
+        with tab:
+            show()

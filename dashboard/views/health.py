@@ -40,36 +40,54 @@ st.caption(
     f"{int(counts['labelled']):,} labelled study × finding pairs."
 )
 
-st.header("Ingest batches")
-batches = _state.call("ingest_batches", snap)
-if len(batches) == 0:
-    st.info("No ingest batch recorded in this snapshot.")
-else:
-    st.dataframe(batches, hide_index=True, width="stretch")
 
-st.header("Quarantined rows")
-quarantine = _state.call("quarantine_rows", snap, limit=500)
-if len(quarantine) == 0:
-    st.success("No row was quarantined at ingest.")
-else:
-    st.caption(f"The latest {len(quarantine):,} quarantined rows, with their reasons.")
-    st.dataframe(quarantine, hide_index=True, width="stretch")
+def show_batches() -> None:
+    st.subheader("Ingest batches")
+    batches = _state.call("ingest_batches", snap)
+    if len(batches) == 0:
+        st.info("No ingest batch recorded in this snapshot.")
+    else:
+        st.dataframe(batches, hide_index=True, width="stretch")
 
-st.header("Label completeness by site")
-comp = _state.call("label_completeness", snap, by=("site",), filters=ctx.filters)
-if comp.empty:
-    st.info("No predictions match the current filters.")
-else:
-    comp = comp.assign(completeness_pct=100 * comp["completeness"])
-    st.plotly_chart(
-        _charts.bars(
-            comp,
-            "site",
-            "completeness_pct",
-            title=f"Predictions with a reference read (n = {int(comp['n'].sum()):,})",
-            y_title="Labelled (%)",
-        ),
-        width="stretch",
-        key="dh_completeness",
-    )
-    st.dataframe(comp.drop(columns=["completeness_pct"]), hide_index=True, width="stretch")
+
+def show_quarantine() -> None:
+    st.subheader("Quarantined rows")
+    quarantine = _state.call("quarantine_rows", snap, limit=500)
+    if len(quarantine) == 0:
+        st.success("No row was quarantined at ingest.")
+    else:
+        st.caption(f"The latest {len(quarantine):,} quarantined rows, with their reasons.")
+        st.dataframe(quarantine, hide_index=True, width="stretch")
+
+
+def show_completeness() -> None:
+    st.subheader("Label completeness by site")
+    comp = _state.call("label_completeness", snap, by=("site",), filters=ctx.filters)
+    if comp.empty:
+        st.info("No predictions match the current filters.")
+    else:
+        comp = comp.assign(completeness_pct=100 * comp["completeness"])
+        st.plotly_chart(
+            _charts.bars(
+                comp,
+                "site",
+                "completeness_pct",
+                title=f"Predictions with a reference read (n = {int(comp['n'].sum()):,})",
+                y_title="Labelled (%)",
+            ),
+            width="stretch",
+            key="dh_completeness",
+        )
+        st.dataframe(comp.drop(columns=["completeness_pct"]), hide_index=True, width="stretch")
+
+
+# lazy tabs: only the open one is queried and drawn
+tabs = st.tabs(
+    ["Ingest batches", "Quarantined rows", "Label completeness"],
+    key="dh_tab",
+    on_change="rerun",
+)
+for tab, show in zip(tabs, (show_batches, show_quarantine, show_completeness), strict=True):
+    if tab.open:
+        with tab:
+            show()

@@ -38,10 +38,12 @@ grid = _state.summarize(snap, filters, by=("site", "scanner_model"))
 if grid.empty:
     st.info("No predictions of this model and finding match the current filters.")
     st.stop()
-st.plotly_chart(
-    _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
-    width="stretch",
-    key="ss_heatmap",
+DIMS = {"site": "Sites", "scanner_model": "Scanner models"}
+# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
+heat_tab, site_tab, scanner_tab, table_tab = st.tabs(
+    ["Heatmap", "Forest plot: sites", "Forest plot: scanner models", "Table"],
+    key="ss_tab",
+    on_change="rerun",
 )
 
 
@@ -82,20 +84,20 @@ def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, 
     return (pooled.value, pooled.low, pooled.high), text
 
 
-all_opts = _state.filter_options(snap)
-for dim, title in (("site", "Sites"), ("scanner_model", "Scanner models")):
+def show_forest(dim: str) -> None:
+    """The forest plot of ``metric`` across the values of ``dim``, with I² and the pooled value."""
     summary = _state.summarize(snap, filters, by=(dim,))
     ok = forest_input(summary, dim)
     dropped = len(summary) - len(ok)
-    st.subheader(f"{title}: {_charts.METRIC_LABELS[metric]}")
+    st.subheader(f"{DIMS[dim]}: {_charts.METRIC_LABELS[metric]}")
     if ok.empty:
         st.info(
             f"No {dim.replace('_', ' ')} has enough labelled cases for "
             f"{_charts.METRIC_LABELS[metric]} under these filters."
         )
-        continue
+        return
     pooled, text = pooled_and_i2(ok)
-    colours = _charts.colour_map(list(all_opts.of(dim)))
+    colours = _charts.colour_map(list(_state.filter_options(snap).of(dim)))
     st.plotly_chart(
         _charts.forest(
             ok,
@@ -109,24 +111,44 @@ for dim, title in (("site", "Sites"), ("scanner_model", "Scanner models")):
     )
     st.caption(text + (f" · {dropped} group(s) without an estimate left out" if dropped else ""))
 
-st.subheader("Table: site × scanner model")
-table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
-st.dataframe(table, hide_index=True, width="stretch")
-if ctx.user.can("admin"):
-    st.download_button(
-        "Download CSV",
-        table.to_csv(index=False).encode(),
-        file_name="sites-scanners.csv",
-        mime="text/csv",
-        key="ss_csv",
-        on_click=lambda: _audit.log_event(
-            snap.data_dir,
-            who=ctx.user.who,
-            what="csv:sites-scanners",
-            snapshot_id=snap.snapshot_id,
-            filters=describe(filters),
-            metric=metric,
-        ),
-    )
-else:
-    st.caption("Downloading tables needs the admin role.")
+
+def show_table() -> None:
+    st.subheader("Table: site × scanner model")
+    table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
+    st.dataframe(table, hide_index=True, width="stretch")
+    if ctx.user.can("admin"):
+        st.download_button(
+            "Download CSV",
+            table.to_csv(index=False).encode(),
+            file_name="sites-scanners.csv",
+            mime="text/csv",
+            key="ss_csv",
+            on_click=lambda: _audit.log_event(
+                snap.data_dir,
+                who=ctx.user.who,
+                what="csv:sites-scanners",
+                snapshot_id=snap.snapshot_id,
+                filters=describe(filters),
+                metric=metric,
+            ),
+        )
+    else:
+        st.caption("Downloading tables needs the admin role.")
+
+
+if heat_tab.open:
+    with heat_tab:
+        st.plotly_chart(
+            _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
+            width="stretch",
+            key="ss_heatmap",
+        )
+if site_tab.open:
+    with site_tab:
+        show_forest("site")
+if scanner_tab.open:
+    with scanner_tab:
+        show_forest("scanner_model")
+if table_tab.open:
+    with table_tab:
+        show_table()

@@ -12,8 +12,10 @@ from dashboard.bench import (
     first_kpi,
     goto,
     open_page,
+    open_tab,
     settle,
     site_options,
+    tab_labels,
     wait_rendered,
 )
 
@@ -52,7 +54,16 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
             # the filter persists across pages, in the sidebar and in the URL
             assert f"site={sites[0].replace(' ', '+')}" in page.url
             assert page.locator("h1").first.inner_text().startswith(title)
+            name = path or "overview"
+            settle(page)
+            page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+            # every lazy tab of the page renders (each is a rerun that draws only its section)
+            for label in tab_labels(page):
+                open_tab(page, label)
+                no_error(page)
+                settle(page)
             if path == "sites":  # a CSV download lands in the audit log
+                open_tab(page, "Table")
                 with page.expect_download() as download:
                     page.get_by_role("button", name="Download CSV").click()
                 assert download.value.suggested_filename == "sites-scanners.csv"
@@ -60,9 +71,6 @@ def test_every_page_and_a_filter(serve, demo_dir, artifacts) -> None:  # noqa: A
                 event = _audit.read_events(demo_dir)[-1]
                 assert (event["who"], event["what"]) == ("local", "csv:sites-scanners")
                 assert event["filters"].startswith(f"site: {sites[0]}; finding: ")
-            name = path or "overview"
-            settle(page)
-        page.screenshot(path=artifacts / f"{name}.png", full_page=True)
         # a shared link opens the same filtered view in a new session
         goto(page, url, "", f"?site={sites[0].replace(' ', '+')}")
         assert first_kpi(page) == after

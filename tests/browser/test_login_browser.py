@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.bench import browser_page, goto, wait_rendered
+from dashboard.bench import KPI_VALUE, browser_page, goto, wait_rendered
 from tests.browser.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -46,14 +46,14 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
         goto(page, url, "")
         body = page.inner_text("body")
         assert "Please log in" in body
-        assert page.locator('[data-testid="stMetricValue"]').count() == 0
+        assert page.locator(KPI_VALUE).count() == 0
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         page.screenshot(path=artifacts / "login.png")
         page.get_by_role("button", name="Log in").click()
         # the mock provider's consent form: one click on the predefined user
         page.get_by_role("button", name="alice@example.org").click()
         try:
-            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+            page.wait_for_selector(KPI_VALUE, timeout=120_000)
         except Exception:
             page.screenshot(path=artifacts / "login-failed.png")
             raise AssertionError(f"no dashboard after login; at {page.url}") from None
@@ -69,7 +69,7 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
         page.get_by_role("button", name="End session").click(timeout=60_000)
         page.wait_for_selector("text=Please log in", timeout=120_000)
         wait_rendered(page)
-        assert page.locator('[data-testid="stMetricValue"]').count() == 0
+        assert page.locator(KPI_VALUE).count() == 0
         # a fresh visit stays logged out
         goto(page, url, "")
         assert "Please log in" in page.inner_text("body")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -88,3 +90,27 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
         return at
 
     return make
+
+
+def kpi_tiles(at: AppTest) -> list[tuple[str, str]]:
+    """The Overview's KPI tiles (one ``st.html`` block) as (label, value) pairs, in order."""
+    blocks = [h.value for h in at.html if 'class="radqa-kpis"' in h.value]
+    return [
+        (html.unescape(label), html.unescape(value))
+        for block in blocks
+        for label, value in re.findall(r'data-label="([^"]*)" data-value="([^"]*)"', block)
+    ]
+
+
+def tile_groups(at: AppTest) -> list[str]:
+    """The headings of the Overview's tile groups (model · finding), in order."""
+    blocks = [h.value for h in at.html if 'class="radqa-kpis"' in h.value]
+    return [html.unescape(t) for b in blocks for t in re.findall(r'data-group="([^"]*)"', b)]
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Select the lazy tab ``label`` of the ``st.tabs`` with ``key`` and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception
+    return at

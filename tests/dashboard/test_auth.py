@@ -12,6 +12,8 @@ from dashboard.auth import login_configured, roles_from_claims
 from radqa import serve as serve_mod
 from radqa.errors import ConfigError
 
+from .conftest import kpi_tiles, open_tab
+
 AUTH_TOML = """
 [auth]
 redirect_uri = "http://radqa.example.org/oauth2callback"
@@ -51,7 +53,7 @@ def test_logged_out_user_sees_only_a_login_button(app, demo_dir) -> None:  # noq
     at = app(demo_dir, login=True, user={"is_logged_in": False})
     assert not at.exception
     assert [b.label for b in at.button] == ["Log in"]
-    assert not at.metric and not at.sidebar.multiselect and not at.dataframe
+    assert not kpi_tiles(at) and not at.sidebar.multiselect and not at.dataframe
 
 
 def test_user_without_role_is_refused(app, demo_dir) -> None:  # noqa: ANN001
@@ -59,19 +61,19 @@ def test_user_without_role_is_refused(app, demo_dir) -> None:  # noqa: ANN001
     assert not at.exception
     assert "gave you no RadQA role" in at.error[0].value
     assert "'groups' claim" in at.error[0].value
-    assert not at.metric
+    assert not kpi_tiles(at)
 
 
 def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  # noqa: ANN001
     at = app(demo_dir, login=True, user=user("radqa-viewer"))
     assert not at.exception
-    assert len(at.metric) == 60  # the overview tiles
+    assert len(kpi_tiles(at)) == 60  # the overview tiles
     assert "Logged in as dr.who@example.org (viewer)" in [c.value for c in at.sidebar.caption]
     at.switch_page("views/review.py").run()
     assert not at.exception
     assert any("needs the reviewer role" in c.value for c in at.caption)
     assert not at.get("form")
-    at.switch_page("views/sites.py").run()
+    open_tab(at.switch_page("views/sites.py").run(), "ss_tab", "Table")
     assert any("needs the admin role" in c.value for c in at.caption)
     assert not at.get("download_button")
 
@@ -99,7 +101,7 @@ def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001
     assert not at.exception
     assert at.title[0].value == "Data health"
     assert at.metric[0].label == "Studies"
-    at.switch_page("views/sites.py").run()
+    open_tab(at.switch_page("views/sites.py").run(), "ss_tab", "Table")
     assert at.get("download_button")
 
 

@@ -16,6 +16,8 @@ from dashboard import _audit, _charts, _reviews
 from metrics import Filters, discordant_cases, overview_counts, summarize
 from radqa import store
 
+from .conftest import kpi_tiles, open_tab, tile_groups
+
 KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
 
 
@@ -52,15 +54,13 @@ def test_overview_tiles_equal_summarize(app, demo_dir, con) -> None:  # noqa: AN
     at = app(demo_dir)
     assert not at.exception
     expected = summarize(con, by=("model_name", "finding"))
-    tiles = [(m.label, m.value) for m in at.metric]
+    tiles = kpi_tiles(at)
     assert len(tiles) == len(KPIS) * len(expected) == 60
+    assert [t[0] for t in tiles[:6]] == ["Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Kappa"]
     shown = [t[1] for t in tiles]
     wanted = [_charts.fmt(row[k], k) for _, row in expected.iterrows() for k in KPIS]
     assert shown == wanted
-    subheaders = [h.value for h in at.subheader]
-    assert subheaders[:2] == [
-        f"{r.model_name} · {r.finding}" for r in expected.iloc[:2].itertuples()
-    ]
+    assert tile_groups(at) == [f"{r.model_name} · {r.finding}" for r in expected.itertuples()]
     # the trend chart: months on a category axis, the vendor claim as a target line
     spec = charts(at)[0]
     assert spec["layout"]["xaxis"]["type"] == "category"
@@ -74,13 +74,13 @@ def test_overview_filter_from_url_changes_kpis(app, demo_dir, con) -> None:  # n
     assert at.sidebar.multiselect(key="f_site").value == [sites[0]]
     expected = summarize(con, by=("model_name", "finding"), filters=Filters(site=(sites[0],)))
     first = expected.iloc[0]
-    assert at.metric[0].value == _charts.fmt(first["sensitivity"], "sensitivity")
+    assert kpi_tiles(at)[0] == ("Sensitivity", _charts.fmt(first["sensitivity"], "sensitivity"))
     assert query_list(at, "site") == [sites[0]]
     # change the filter in the sidebar: the URL and the tiles follow
     at.sidebar.multiselect(key="f_site").set_value([sites[1]]).run()
     expected = summarize(con, by=("model_name", "finding"), filters=Filters(site=(sites[1],)))
     assert query_list(at, "site") == [sites[1]]
-    assert [m.value for m in at.metric[:6]] == [_charts.fmt(expected.iloc[0][k], k) for k in KPIS]
+    assert [v for _, v in kpi_tiles(at)[:6]] == [_charts.fmt(expected.iloc[0][k], k) for k in KPIS]
 
 
 def test_overview_claim_target_line(app, demo_dir) -> None:  # noqa: ANN001
@@ -99,17 +99,24 @@ def test_sites_page_heatmap_and_table(app, demo_dir, con) -> None:  # noqa: ANN0
     model, finding = first_pair(con)
     f = Filters(model_name=(model,), finding=(finding,))
     grid = summarize(con, by=("site", "scanner_model"), filters=f)
-    table = at.dataframe[0].value
+    # the heatmap tab is open first; the forest plots and the table are lazy tabs
+    heat = charts(at)[0]
+    assert len(charts(at)) == 1 and not at.dataframe
+    assert sorted(heat["data"][1]["y"]) == sorted(grid["site"].unique())
+    forests = []
+    for tab in ("Forest plot: sites", "Forest plot: scanner models"):
+        forests += charts(open_tab(at, "ss_tab", tab))
+    # one forest plot per dimension, I^2 stated in the caption
+    titles = [c["layout"]["title"]["text"] for c in forests]
+    assert len(titles) == 2
+    assert " by site" in titles[0] and " by scanner model" in titles[1]
+    assert any("I² =" in c.value for c in at.caption)
+    table = open_tab(at, "ss_tab", "Table").dataframe[0].value
     assert list(zip(table["site"], table["scanner_model"], strict=True)) == list(
         zip(grid["site"], grid["scanner_model"], strict=True)
     )
     assert table["sensitivity"].equals(grid["sensitivity"])
-    specs = charts(at)
-    heat = specs[0]
-    assert sorted(heat["data"][1]["y"]) == sorted(grid["site"].unique())
-    # forest plots: one per dimension, I^2 stated in the caption
-    assert len(specs) == 3
-    assert any("I² =" in c.value for c in at.caption)
+    assert not at.get("plotly_chart")
 
 
 def test_agreement_page_kappa(app, demo_dir, con) -> None:  # noqa: ANN001
@@ -120,8 +127,15 @@ def test_agreement_page_kappa(app, demo_dir, con) -> None:  # noqa: ANN001
     values = {m.label: m.value for m in at.metric}
     assert values["Cohen's kappa"] == _charts.fmt(row["kappa"], "kappa")
     assert values["Labelled cases"] == f"{int(row['n_labelled']):,}"
-    confusion = charts(at)[0]
+    [confusion] = charts(at)
     assert confusion["data"][0]["z"] == [[row["tp"], row["fp"]], [row["fn"], row["tn"]]]
+    # by group (site, the default): the forest plot and the table of summarize's kappas
+    groups = summarize(con, by=("site",), filters=Filters(model_name=(model,), finding=(finding,)))
+    open_tab(at, "ag_tab", "By group")
+    assert [c["layout"]["title"]["text"].split(" (")[0] for c in charts(at)] == ["Kappa by site"]
+    table = at.dataframe[0].value
+    assert list(table["site"]) == list(groups["site"])
+    assert table["kappa"].equals(groups["kappa"])
 
 
 def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: ANN001
@@ -134,9 +148,17 @@ def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: A
         assert list(table["rule"]) == [a.rule for a in result.alerts]
     else:
         assert any(f"No drift alert for {month}" in s.value for s in at.success)
-    titles = [c["layout"]["title"]["text"] for c in charts(at)]
-    assert any(t.startswith("AI score distribution") for t in titles)
-    assert any(t.startswith("p-chart") for t in titles)
+    # the alerts tab is open first; every other section is a lazy tab with its own chart
+    assert not at.get("plotly_chart")
+
+    def titles(tab: str) -> list[str]:
+        return [c["layout"]["title"]["text"] for c in charts(open_tab(at, "dr_tab", tab))]
+
+    assert [t.split(" (")[0] for t in titles("Score distribution")] == ["AI score distribution"]
+    assert [t.split(" (")[0] for t in titles("Control charts")] == ["p-chart"]
+    assert [t.split(" (")[0] for t in titles("Label completeness")] == [
+        "Share of predictions with a reference read"
+    ]
     # estimated (CBPE, pending studies) vs realised performance
     estimated = metrics.estimate_performance(
         con,
@@ -146,7 +168,8 @@ def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: A
     )
     assert len(estimated) > 0
     pending = int(estimated["n"].sum())
-    assert any(t.startswith(f"Sensitivity: estimate for {pending:,} pending") for t in titles)
+    shown = titles("Estimated vs realised")
+    assert len(shown) == 1 and shown[0].startswith(f"Sensitivity: estimate for {pending:,} pending")
 
 
 def test_review_page_lists_discordant_and_saves(app, demo_copy, con) -> None:  # noqa: ANN001
@@ -231,11 +254,11 @@ def test_clearing_a_filter_clears_the_url(app, demo_dir, con) -> None:  # noqa: 
     at.multiselect(key="f_site").set_value([]).run()
     assert "site" not in at.query_params
     expected = summarize(con, by=("model_name", "finding"))
-    assert at.metric[0].value == _charts.fmt(expected.iloc[0]["sensitivity"], "sensitivity")
+    assert kpi_tiles(at)[0][1] == _charts.fmt(expected.iloc[0]["sensitivity"], "sensitivity")
 
 
 def test_agreement_page_reader_vs_reader(app, demo_dir, con) -> None:  # noqa: ANN001
-    at = app(demo_dir, "views/agreement.py")
+    at = open_tab(app(demo_dir, "views/agreement.py"), "ag_tab", "Reader vs reader")
     model, finding = first_pair(con)
     expected = metrics.reader_agreement(con, by=("site",), filters=Filters(finding=(finding,)))
     values = {m.label: m.value for m in at.metric}
@@ -249,6 +272,9 @@ def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None: 
     at = app(demo_dir)
     at.selectbox(key="ov_model").set_value("ChestXR-Triage").run()
     assert not at.exception
+    assert not at.dataframe  # the claims are a lazy tab
+    open_tab(at, "ov_tab", "Vendor claims")
+    assert not at.get("plotly_chart")
     expected = metrics.claim_check(
         con,
         metric="accuracy",
@@ -329,12 +355,12 @@ def test_overview_without_a_report_points_to_the_drift_page(app, demo_copy) -> N
 
 def test_a_newly_published_snapshot_is_picked_up(app, demo_copy, empty_dir) -> None:  # noqa: ANN001
     at = app(demo_copy)
-    assert len(at.metric) == 60
+    assert len(kpi_tiles(at)) == 60
     # publishing is an atomic rename over the snapshot file: the next rerun sees the new data
     tmp = demo_copy / "incoming.duckdb"
     shutil.copy(store.snapshot_path(empty_dir), tmp)
     os.replace(tmp, store.snapshot_path(demo_copy))
     at.run()
     assert not at.exception
-    assert not at.metric
+    assert not kpi_tiles(at)
     assert "has no predictions yet" in at.info[0].value
