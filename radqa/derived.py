@@ -53,6 +53,7 @@ select
 from snap.predictions as f
 left join snap.studies as s on s.study_uid = f.study_uid
 left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
+order by s.site, f.model_name, f.finding, s.study_datetime
 """
 
 

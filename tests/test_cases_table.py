@@ -61,6 +61,28 @@ def test_cases_file_has_one_row_per_prediction_and_no_identifier(demo):
     assert {"site", "age_band", "ai_assisted", "ref_label", "score"} <= set(columns)
 
 
+def test_cases_are_stored_in_filter_order(demo):
+    """Sorted by site, model, finding and time, so a filtered query skips the row groups of
+    other sites, models and months by their min/max statistics instead of reading them."""
+    con = duckdb.connect(str(derived.cases_path(demo)), read_only=True)
+    changes = con.execute(
+        """
+        select count(*) filter (where site is distinct from lag_site),
+               count(distinct site), count(*) filter (where key < lag_key)
+        from (
+            select site, lag(site) over w as lag_site,
+                   (site, model_name, finding, study_datetime) as key, lag(key) over w as lag_key
+            from cases window w as (order by rowid)
+        )
+        """
+    ).fetchall()[0]
+    con.close()
+    site_changes, sites, out_of_order = changes
+    assert sites == 5
+    assert site_changes == sites  # the first row counts as a change: one run per site
+    assert out_of_order == 0
+
+
 FILTERS = Filters(site=("Kobe Community Hospital",), date_from=dt.date(2026, 3, 15))
 
 
