@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from statsmodels.stats.proportion import proportion_confint
-
+from metrics._lazy import lazy_function
 from metrics._proportions import (
     _SINGLE,
     check_alpha,
@@ -16,6 +16,11 @@ from metrics._proportions import (
     risk_ratio_ci,
 )
 from metrics._types import Estimate, nan_estimate
+
+if TYPE_CHECKING:
+    from statsmodels.stats.proportion import proportion_confint
+else:
+    proportion_confint = lazy_function("statsmodels.stats.proportion", "proportion_confint")
 
 
 @dataclass(frozen=True)

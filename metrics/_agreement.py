@@ -15,15 +15,21 @@ from raw ratings (subjects x raters, NaN = not rated).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.inter_rater import cohens_kappa as _sm_cohens_kappa
 
+from metrics._lazy import lazy_function, lazy_module
 from metrics._types import Estimate, TestResult
 from radqa.errors import InputError, InsufficientDataError
+
+if TYPE_CHECKING:
+    from scipy import stats
+    from statsmodels.stats.inter_rater import cohens_kappa as _sm_cohens_kappa
+else:
+    stats = lazy_module("scipy.stats")
+    _sm_cohens_kappa = lazy_function("statsmodels.stats.inter_rater", "cohens_kappa")
 
 _WEIGHTS = (None, "linear", "quadratic")
 _SE_METHODS = ("gwet", "fleiss")

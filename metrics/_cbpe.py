@@ -21,13 +21,18 @@ since the reference; results are always labelled ``"estimate"``, and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from metrics._lazy import lazy_module
 from metrics._periods import ReferenceWindow, check_month, month_range
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = lazy_module("scipy.stats")
 
 CALIBRATION_KEYS = ("model_version", "finding")
 POOLED = "(all versions)"

@@ -26,16 +26,26 @@ volume (ratio minus 1), or for SPC a statistic in sigma units.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from metrics import _spc
+from metrics._lazy import lazy_function, lazy_module
 from radqa.errors import InputError
+
+if TYPE_CHECKING:
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+else:
+    stats = lazy_module("scipy.stats")
+    jensenshannon = lazy_function("scipy.spatial.distance", "jensenshannon")
+    confint_proportions_2indep = lazy_function(
+        "statsmodels.stats.proportion", "confint_proportions_2indep"
+    )
+    proportion_confint = lazy_function("statsmodels.stats.proportion", "proportion_confint")
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -15,12 +15,12 @@ process, 1-2 ms for a repeat from the snapshot cache.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
-from scipy import stats
 
 from metrics._cache import cached, snapshot_id
 from metrics._filters import (
@@ -36,10 +36,16 @@ from metrics._filters import (
     sql_text,
     where_clause,
 )
+from metrics._lazy import lazy_module
 from metrics._proportions import check_alpha, proportion_ci_arrays
 from metrics._score_counts import few_groups, score_counts_summary
 from radqa.derived import CASES_CATALOG, has_cases
 from radqa.errors import InputError
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = lazy_module("scipy.stats")
 
 DEFAULT_MIN_N = 30
 

@@ -11,16 +11,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
+from metrics._lazy import lazy_module
 from metrics._proportions import check_alpha, z_crit
 from metrics._types import Estimate, nan_estimate
 from radqa.errors import InputError
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = lazy_module("scipy.stats")
 
 FloatArray = npt.NDArray[np.float64]
 _SCALES = ("identity", "logit")

@@ -23,14 +23,21 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.stats import rankdata
 
+from metrics._lazy import lazy_function, lazy_module
 from metrics._types import Estimate
 from radqa.errors import InputError, InsufficientDataError
+
+if TYPE_CHECKING:
+    from scipy import stats
+    from scipy.stats import rankdata
+else:
+    stats = lazy_module("scipy.stats")
+    rankdata = lazy_function("scipy.stats", "rankdata")
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
-from statsmodels.stats.multitest import multipletests
 
+from metrics._lazy import lazy_function
 from radqa.errors import InputError
+
+if TYPE_CHECKING:
+    from statsmodels.stats.multitest import multipletests
+else:
+    multipletests = lazy_function("statsmodels.stats.multitest", "multipletests")
 
 # key -> statsmodels method
 _METHODS = {

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, stats
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from metrics._lazy import lazy_function, lazy_module
 from metrics._types import Estimate, nan_estimate
 from radqa.errors import InputError
+
+if TYPE_CHECKING:
+    from scipy import optimize, stats
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+else:
+    optimize = lazy_module("scipy.optimize")
+    stats = lazy_module("scipy.stats")
+    confint_proportions_2indep = lazy_function(
+        "statsmodels.stats.proportion", "confint_proportions_2indep"
+    )
+    proportion_confint = lazy_function("statsmodels.stats.proportion", "proportion_confint")
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -26,13 +26,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
-from scipy.stats import rankdata
 
+from metrics._lazy import lazy_function, lazy_module
 from metrics._types import Estimate, TestResult
 from radqa.errors import InputError, InsufficientDataError
+
+if TYPE_CHECKING:
+    from scipy import stats
+    from scipy.stats import rankdata
+else:
+    stats = lazy_module("scipy.stats")
+    rankdata = lazy_function("scipy.stats", "rankdata")
 
 DELONG = "DeLong (1988)"
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
-
+from metrics._lazy import lazy_function
 from metrics._proportions import check_alpha, check_table_2x2, paired_difference_ci
 from metrics._types import TestResult
+
+if TYPE_CHECKING:
+    from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
+else:
+    _sm_mcnemar = lazy_function("statsmodels.stats.contingency_tables", "mcnemar")
 
 
 def mcnemar(

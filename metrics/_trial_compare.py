@@ -16,10 +16,10 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metrics._agreement import (
     cohen_kappa_table,
@@ -28,12 +28,18 @@ from metrics._agreement import (
     gwet_ac1_table,
     percent_agreement_table,
 )
+from metrics._lazy import lazy_module
 from metrics._mrmc import mrmc
 from metrics._proportions import difference_ci, risk_ratio_ci
 from metrics._roc import compare_aucs
 from metrics._tests2x2 import mcnemar
 from metrics._types import Estimate
 from radqa.errors import InsufficientDataError
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = lazy_module("scipy.stats")
 
 #: Outcome name -> (which reads count: reference label or None for all, event given label/ref).
 OUTCOMES: dict[str, tuple[int | None, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
