@@ -194,7 +194,8 @@ def _ingest_one(
         con.execute("rollback")
         raise
     finally:
-        for table in ("_checked", "_matched", "_new_studies", "_pids", "_affected"):
+        con.execute("drop view if exists _new_studies")
+        for table in ("_checked", "_matched", "_study_rows", "_pids", "_affected"):
             con.execute(f"drop table if exists {table}")
     return result
 
@@ -248,7 +249,7 @@ def _write_batch(
         )
     else:
         if kind == "reads":
-            _pseudonyms(con, "reader_id", pads)  # joined back when the rows are written
+            _pseudonyms(con, '"_id_reader_id"', pads)  # joined back when the rows are written
         _merge_rows(con, kind, keys, batch_id, result)
         if kind == "predictions":
             _merge_studies(con, batch_id, pads)
@@ -328,17 +329,26 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, 
     )
 
 
-def _pseudonyms(con: duckdb.DuckDBPyConnection, column: str, pads: dict[str, bytes]) -> None:
-    """Temp table ``_pids (id, pid)``: the HMAC pseudonym of each distinct identifier of the
-    accepted rows in ``column`` (an identifier column of the contract), computed once per id."""
+def _pseudonyms(
+    con: duckdb.DuckDBPyConnection,
+    column: str,
+    pads: dict[str, bytes],
+    source: str = "_checked where _ok",
+) -> None:
+    """Temp table ``_pids (id, pid)``: the HMAC pseudonym of each distinct identifier in
+    ``column`` of ``source`` (the accepted rows by default), computed once per id."""
     con.execute(
         f"""
         create or replace temp table _pids as
         select id, {pseudonym_sql("id")} as pid
-        from (select distinct "_id_{column}" as id from _checked where _ok)
+        from (select distinct {column} as id from {source})
         """,
         pads,
     )
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return not con.execute(f"select exists (select 1 from {table})").fetchall()[0][0]
 
 
 def _merge_rows(
@@ -348,7 +358,10 @@ def _merge_rows(
     batch_id: int,
     result: BatchResult,
 ) -> None:
-    """Insert new rows, replace changed ones, leave unchanged ones: a join on the natural key."""
+    """Insert new rows, replace changed ones, leave unchanged ones: a join on the natural key.
+
+    Into an empty table (a first load) every accepted row is new: no join, a plain insert.
+    """
     table, columns = kind, TABLE_COLUMNS[kind]
     if kind == "reads":
         rows = (
@@ -358,6 +371,20 @@ def _merge_rows(
     else:
         rows = "select * from _checked where _ok"
     incoming = f"select *, hash({HASHED[kind]}) as row_hash from ({rows})"
+    cols = ", ".join(columns)
+    accepted = con.execute("select count(*) from _checked where _ok").fetchall()[0][0]
+    result.accepted = int(accepted)
+    if _is_empty(con, table):
+        result.inserted = int(accepted)
+        if accepted:
+            con.execute(
+                f"""
+                insert into {table} ({cols}, row_hash, batch_id)
+                select {cols}, row_hash, $batch_id from ({incoming})
+                """,
+                {"batch_id": batch_id},
+            )
+        return
     on = " and ".join(f"t.{k} = g.{k}" for k in keys)
     con.execute(
         f"""
@@ -369,11 +396,9 @@ def _merge_rows(
     matched, same = con.execute(
         "select count(*), count(*) filter (where same) from _matched"
     ).fetchall()[0]
-    accepted = con.execute("select count(*) from _checked where _ok").fetchall()[0][0]
     result.replaced = int(matched - same)
     result.unchanged = int(same)
     result.inserted = int(accepted - matched)
-    result.accepted = int(accepted)
     if result.replaced:
         on_replace = " and ".join(f"{table}.{k} = g.{k}" for k in keys)
         con.execute(
@@ -384,7 +409,6 @@ def _merge_rows(
             """
         )
     if result.inserted or result.replaced:
-        cols = ", ".join(columns)
         con.execute(
             f"""
             insert into {table} ({cols}, row_hash, batch_id)
@@ -398,18 +422,42 @@ def _merge_rows(
 def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> None:
     """One row per study from the prediction rows; each distinct patient pseudonymised once.
 
+    Where a study's rows disagree, each column takes the largest value (``max``; NULLs ignored).
+    Nearly always they agree (a file repeats the study's values on each finding's row), so the
+    study is found by a cheap group-by (its last row number and the range of a hash of its
+    values) and its values are read from that row; ``max()`` over 12 text columns runs only for
+    the studies whose hashes differ. Same result as ``max()`` everywhere, a third of the cost.
+
     HMAC-SHA256 costs about 1.4 us an id in DuckDB, so it runs over the distinct patient ids of
-    the batch (fewer than its studies, far fewer than its rows) and is joined back.
+    the batch's studies (fewer than its studies, far fewer than its rows) and is joined back.
     """
-    aggs = ", ".join(f"max({c}) as {c}" for c in STUDY_FROM_PREDICTIONS)
-    _pseudonyms(con, "patient_id", pads)
+    cols = (*STUDY_FROM_PREDICTIONS, '"_id_patient_id"')
+    values = ", ".join(cols)
+    aggs = ", ".join(f"max({c}) as {c}" for c in cols)
     con.execute(
         f"""
-        create or replace temp table _new_studies as
-        select g.* exclude (patient_raw), p.pid as patient_pid
-        from (select study_uid, {aggs}, max("_id_patient_id") as patient_raw
-              from _checked where _ok group by study_uid) as g
-        join _pids as p on p.id = g.patient_raw
+        create or replace temp table _study_rows as
+        with per_study as (
+            select study_uid, max(_rn) as last_rn, min(h) = max(h) as agree
+            from (select study_uid, _rn, hash({values}) as h from _checked where _ok)
+            group by study_uid
+        )
+        select c.study_uid, {", ".join(f"c.{c}" for c in cols)}
+        from _checked c join per_study s on c._rn = s.last_rn
+        where s.agree
+        union all
+        select study_uid, {aggs}
+        from _checked
+        where _ok and study_uid in (select study_uid from per_study where not agree)
+        group by study_uid
+        """
+    )
+    _pseudonyms(con, '"_id_patient_id"', pads, source="_study_rows")
+    con.execute(
+        """
+        create or replace temp view _new_studies as
+        select s.* exclude ("_id_patient_id"), p.pid as patient_pid
+        from _study_rows s join _pids p on p.id = s."_id_patient_id"
         """
     )
     upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")

@@ -18,6 +18,18 @@ def upsert_studies(
     Must run inside the caller's transaction.
     """
     present = {row[0] for row in con.execute(f"describe {source_table}").fetchall()}
+    cols = ", ".join(("study_uid", *STUDY_COLUMNS, "source", "batch_id"))
+    if not con.execute("select exists (select 1 from studies)").fetchall()[0][0]:
+        # a first load: nothing to merge with, every study is new
+        values = ", ".join(c if c in present else "null" for c in STUDY_COLUMNS)
+        [(inserted,)] = con.execute(
+            f"""
+            insert into studies ({cols})
+            select study_uid, {values}, $source, $batch_id from {source_table}
+            """,
+            {"source": source, "batch_id": batch_id},
+        ).fetchall()
+        return int(inserted), 0
     merged = ", ".join(
         f"coalesce(n.{c}, o.{c}) as {c}" if c in present else f"o.{c} as {c}" for c in STUDY_COLUMNS
     )
@@ -47,7 +59,6 @@ def upsert_studies(
             "(select study_uid from _merged_studies where not _is_new)"
         )
     if inserted or updated:
-        cols = ", ".join(("study_uid", *STUDY_COLUMNS, "source", "batch_id"))
         con.execute(f"insert into studies ({cols}) select {cols} from _merged_studies")
     con.execute("drop table _merged_studies")
     return int(inserted), int(updated)

@@ -97,17 +97,21 @@ def checked_sql(
         )
         + ")"
     )
-    overflow = _overflow_sql(source)
-    ok = " and ".join([*(_valid(c) for c in present), f"{overflow} is null"])
+    ok = " and ".join([*(_valid(c) for c in present), "__overflow is null"])
+    # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
     sql = f"""
         create or replace temp table _checked as
         select _rn, {", ".join(outputs)}, {", ".join(computed)},
                {extra} as extra,
-               {ok} as _ok,
+               __ok as _ok,
                null::bigint as _dup_of,
-               {overflow} as _overflow,
-               case when not ({ok}) then {raw_json} end as _raw_json
-        from (select *, {typed} from ({source.scan_sql()}))
+               __overflow as _overflow,
+               case when not __ok then {raw_json} end as _raw_json
+        from (
+            select *, {ok} as __ok
+            from (select *, {_overflow_sql(source)} as __overflow, {typed}
+                  from ({source.scan_sql()}))
+        )
     """
     return sql, params
 

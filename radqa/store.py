@@ -131,6 +131,7 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
             "at a time; wait for the other one to finish."
         ) from exc
     con.execute("set enable_progress_bar = false")
+    con.execute("set preserve_insertion_order = false")
     migrate(con)
     return con
 
