@@ -75,6 +75,11 @@ def fmt(value: float | None, metric: str = "") -> str:
     return f"{value:.3f}"
 
 
+def fmt_p(p: float) -> str:
+    """A p-value as shown: three significant digits, and "< 0.001" below that."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
 def fmt_ci(low: float | None, high: float | None, metric: str = "") -> str:
     if low is None or high is None or any(math.isnan(x) for x in (low, high)):
         return "CI –"

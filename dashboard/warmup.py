@@ -39,15 +39,23 @@ def warm(data_dir: Path) -> int:
         calls = 2
         if summary.empty:
             return calls
-        model = sorted(summary["model_name"].astype(str).unique())[0]  # the page's first choice
-        model_filters = Filters(model_name=(model,))
-        metrics.summarize(con, by=OVERVIEW_BY, filters=model_filters, period=TREND_PERIODS[0])
+        models = sorted(summary["model_name"].astype(str).unique())
+        # the trend tab's first choice
+        metrics.summarize(
+            con, by=OVERVIEW_BY, filters=Filters(model_name=(models[0],)), period=TREND_PERIODS[0]
+        )
         calls += 1
-        for name, value in load_settings(data_dir).claims.get(model, {}).items():
-            metrics.claim_check(
-                con, metric=name, claimed=float(value), by=("finding",), filters=model_filters
-            )
-            calls += 1
+        claims = load_settings(data_dir).claims
+        for model in models:  # the claims tab: every configured claim of a model shown
+            for name, value in claims.get(model, {}).items():
+                metrics.claim_check(
+                    con,
+                    metric=name,
+                    claimed=float(value),
+                    by=("finding",),
+                    filters=Filters(model_name=(model,)),
+                )
+                calls += 1
         return calls
     finally:
         con.close()

@@ -36,6 +36,7 @@ from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
 from radqa._demo_write import predictions_table, reads_table, write_csv, write_parquet
 from radqa.errors import InputError
+from radqa.settings import SETTINGS_FILE
 
 __all__ = ["DemoConfig", "DemoFiles", "default_config", "generate_demo", "run_demo"]
 
@@ -240,9 +241,30 @@ def effects_document(plan: Plan) -> dict[str, Any]:
     }
 
 
+#: The settings a demo data dir starts with: the vendor's published figures for the chest X-ray
+#: model ("97.4% accuracy, radiologist agreement above 93%"), which the Overview and the monthly
+#: report check against the local data.
+DEMO_SETTINGS = """\
+# Written by `radqa demo` (only when the data dir had no radqa.toml). Vendor claims are checked
+# against the local data on the dashboard's Overview and in the monthly report.
+[claims."ChestXR-Triage"]
+accuracy = 0.974
+agreement = 0.93
+"""
+
+
 def run_demo(data_dir: Path, *, studies: int = 200_000, seed: int = 7) -> None:
-    """Generate the demo into ``data_dir / "demo"`` and ingest it as a hospital would."""
+    """Generate the demo into ``data_dir / "demo"`` and ingest it as a hospital would.
+
+    A data dir without settings gets :data:`DEMO_SETTINGS` (the vendor's claims); an existing
+    ``radqa.toml`` is left as it is.
+    """
     from ingest.load import ingest_files
+
+    settings = Path(data_dir) / SETTINGS_FILE
+    if not settings.exists():
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(DEMO_SETTINGS)
 
     files = generate_demo(Path(data_dir) / "demo", studies=studies, seed=seed)
     kinds: tuple[tuple[str, Sequence[Path]], ...] = (

@@ -455,3 +455,18 @@ def test_run_demo_loads_every_row_through_the_ingest(tmp_path):
         assert [a for a, _ in arms] == ["", "aided", "unaided"]
     finally:
         con.close()
+
+
+def test_demo_settings_hold_the_vendor_claims_and_keep_a_hospitals_own(tmp_path):
+    from radqa.demo import run_demo
+    from radqa.settings import load_settings
+
+    run_demo(tmp_path / "fresh", studies=3000)
+    assert load_settings(tmp_path / "fresh").claims == {
+        "ChestXR-Triage": {"accuracy": 0.974, "agreement": 0.93}
+    }
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "radqa.toml").write_text('[claims."CT-ICH"]\nsensitivity = 0.9\n')
+    run_demo(own, studies=3000)
+    assert load_settings(own).claims == {"CT-ICH": {"sensitivity": 0.9}}

@@ -78,7 +78,7 @@ def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, 
     pooled = h.random_reml
     text = (
         f"I² = {100 * h.i2.value:.0f}% (95% CI {100 * h.i2.low:.0f}–{100 * h.i2.high:.0f}%), "
-        f"Cochran Q = {h.q:.1f} on {h.q_df} df, p = {h.q_p_value:.3g}; "
+        f"Cochran Q = {h.q:.1f} on {h.q_df} df, {_charts.fmt_p(h.q_p_value)}; "
         f"pooled: {pooled.method}"
     )
     return (pooled.value, pooled.low, pooled.high), text

@@ -61,8 +61,9 @@ def test_overview_tiles_equal_summarize(app, demo_dir, con) -> None:  # noqa: AN
     wanted = [_charts.fmt(row[k], k) for _, row in expected.iterrows() for k in KPIS]
     assert shown == wanted
     assert tile_groups(at) == [f"{r.model_name} · {r.finding}" for r in expected.itertuples()]
-    # the trend chart: months on a category axis, the vendor claim as a target line
-    spec = charts(at)[0]
+    # the claims tab is open first: no chart; the trend tab draws one, months on a category axis
+    assert not at.get("plotly_chart")
+    [spec] = charts(open_tab(at, "ov_tab", "Trend"))
     assert spec["layout"]["xaxis"]["type"] == "category"
     assert "labelled n =" in spec["layout"]["title"]["text"]
 
@@ -84,7 +85,7 @@ def test_overview_filter_from_url_changes_kpis(app, demo_dir, con) -> None:  # n
 
 
 def test_overview_claim_target_line(app, demo_dir) -> None:  # noqa: ANN001
-    at = app(demo_dir)
+    at = open_tab(app(demo_dir), "ov_tab", "Trend")
     at.selectbox(key="ov_model").set_value("ChestXR-Triage")
     at.selectbox(key="ov_metric").set_value("accuracy").run()
     assert not at.exception
@@ -269,11 +270,8 @@ def test_agreement_page_reader_vs_reader(app, demo_dir, con) -> None:  # noqa: A
 
 
 def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None:  # noqa: ANN001
-    at = app(demo_dir)
-    at.selectbox(key="ov_model").set_value("ChestXR-Triage").run()
+    at = app(demo_dir)  # the claims tab is open first, for every model with claims
     assert not at.exception
-    assert not at.dataframe  # the claims are a lazy tab
-    open_tab(at, "ov_tab", "Vendor claims")
     assert not at.get("plotly_chart")
     expected = metrics.claim_check(
         con,
@@ -285,10 +283,18 @@ def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None: 
     table = at.dataframe[-1].value
     assert list(table["finding"]) == list(expected["finding"])
     assert list(table["verdict"]) == list(expected["verdict"])
+    assert set(table["model_name"]) == {"ChestXR-Triage"}
+    below = int((expected["verdict"] == "below claim").sum())
+    verdicts = [x.value for x in [*at.success, *at.error]]
+    assert len(verdicts) == 1
+    assert verdicts[0].startswith(
+        f"ChestXR-Triage: claimed accuracy 97.4%: {below} of {len(expected)} finding(s) below"
+    )
+    assert bool(at.error) == (below > 0)
 
 
 def test_overview_trend_by_quarter(app, demo_dir, con) -> None:  # noqa: ANN001
-    at = app(demo_dir)
+    at = open_tab(app(demo_dir), "ov_tab", "Trend")
     at.selectbox(key="ov_model").set_value("ChestXR-Triage")
     at.radio(key="ov_period").set_value("quarter").run()
     assert not at.exception
@@ -364,3 +370,10 @@ def test_a_newly_published_snapshot_is_picked_up(app, demo_copy, empty_dir) -> N
     assert not at.exception
     assert not kpi_tiles(at)
     assert "has no predictions yet" in at.info[0].value
+
+
+def test_p_values_as_shown() -> None:
+    assert _charts.fmt_p(0.0) == "p < 0.001"
+    assert _charts.fmt_p(0.000999) == "p < 0.001"
+    assert _charts.fmt_p(0.001) == "p = 0.001"
+    assert _charts.fmt_p(0.04492) == "p = 0.0449"

@@ -10,6 +10,8 @@ import streamlit as st
 from dashboard.warmup import warm
 from metrics import _cache
 
+from .conftest import open_tab
+
 
 def _results(data_dir: Path) -> set[str]:
     return {p.name for p in (data_dir / "cache").rglob("*.pkl")}
@@ -27,19 +29,22 @@ def test_the_landing_page_computes_nothing_the_warm_up_did_not(demo_copy, app):
     page = app(demo_copy)  # the Overview, without the warm-up: it computes and caches
     assert not page.exception
     needed = _results(demo_copy)
-    assert len(needed) >= 3  # filter options, the summary and the trend at least
+    assert len(needed) >= 3  # filter options, the summary and the configured claim at least
 
     shutil.rmtree(demo_copy / "cache")
     _fresh_process()
     calls = warm(demo_copy)
     warmed = _results(demo_copy)
-    assert calls >= 3  # options, summary, trend (and the first model's claims, if any)
+    assert calls == 4  # options, summary, the trend tab's first model, the one claim
     assert needed <= warmed, f"the landing page needs results the warm-up missed: {needed - warmed}"
 
     _fresh_process()
     page = app(demo_copy)
     assert not page.exception
     assert _results(demo_copy) == warmed  # the page after the warm-up computed nothing new
+    open_tab(page, "ov_tab", "Trend")  # nor does its trend tab
+    assert page.get("plotly_chart")
+    assert _results(demo_copy) == warmed
     _fresh_process()
 
 
