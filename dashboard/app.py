@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkou
 from dashboard import auth  # noqa: E402
 from dashboard._context import build_context  # noqa: E402
 from dashboard._heap import freeze_imports  # noqa: E402
+from radqa._first_page import page_drawn  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
 
@@ -75,4 +76,7 @@ with st.sidebar:
     if user.logged_in:
         st.caption(f"Logged in as {user.who} ({', '.join(sorted(user.roles))})")
         st.button("Log out", on_click=st.logout, key="logout")
-nav.run()
+try:
+    nav.run()
+finally:
+    page_drawn()  # the server's background thread may now load SciPy and statsmodels

@@ -6,6 +6,8 @@ imports what the first page needs (pandas, plotly, the metrics package, the dash
 while the browser is still loading the page. The first page then does not wait for about a
 second of imports. The thread waits for the port first so that it does not slow the server's
 start; an import that fails here fails again, with its traceback, where the page imports it.
+Once the first page has been drawn (:mod:`radqa._first_page`), the thread also imports what
+:mod:`metrics` loads lazily (SciPy, statsmodels), so the first computation does not wait for it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ PRELOAD = (
     "dashboard._alerts",
     "dashboard._context",
     "dashboard.auth",
+    "dashboard._tiles",
 )
 
 
@@ -34,7 +37,7 @@ def _option(argv: list[str], name: str, default: str) -> str:
     return argv[argv.index(name) + 1] if name in argv[:-1] else default
 
 
-def _preload(host: str, port: int, *, wait_s: float = 60.0) -> None:
+def _preload(host: str, port: int, *, wait_s: float = 60.0, idle_s: float = 30.0) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:  # until the server listens
         try:
@@ -47,6 +50,17 @@ def _preload(host: str, port: int, *, wait_s: float = 60.0) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (the page that imports it reports it)
             return
+    from radqa._first_page import DRAWN
+
+    DRAWN.wait(idle_s)  # no page within idle_s: nobody is waiting, import now
+    try:
+        from dashboard._heap import freeze_imports
+        from metrics._lazy import load_deferred
+
+        load_deferred()
+        freeze_imports()  # now, rather than at the start of the next rerun
+    except Exception:  # noqa: BLE001 (the computation that needs it reports it)
+        return
 
 
 def main() -> None:

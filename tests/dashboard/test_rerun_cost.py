@@ -6,6 +6,7 @@ import gc
 import importlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -188,3 +189,24 @@ def test_heatmap_cells_from_a_constructed_grid() -> None:
         ],
         ["Sensitivity 50.0%<br>95% CI 40.0% – 60.0%<br>labelled n = 40, pending 1", "no studies"],
     ]
+
+
+def test_scipy_and_statsmodels_wait_until_the_first_page_is_drawn() -> None:
+    """``import metrics`` (every page) loads neither; the server's thread loads them after the
+    first page, so the first computation does not pay for them either."""
+    code = (
+        "import sys\n"
+        "import metrics, dashboard._state, dashboard._charts\n"
+        "heavy = ('scipy.stats', 'statsmodels.stats.proportion')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+        "from radqa import _streamlit_server as server\n"
+        "from radqa._first_page import page_drawn\n"
+        "page_drawn()\n"
+        "server._preload('127.0.0.1', 1, wait_s=0.05)\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert run.stdout.splitlines() == ["[]", "['scipy.stats', 'statsmodels.stats.proportion']"]
