@@ -227,3 +227,5 @@ STUDY_COLUMNS = (
     "patient_sex",
     "patient_pid",
 )
+# Study columns a prediction file carries (DICOM adds institution; the patient is pseudonymised).
+STUDY_FROM_PREDICTIONS = tuple(c for c in STUDY_COLUMNS if c not in ("institution", "patient_pid"))

@@ -7,7 +7,7 @@ they break, so the cost of good messages is paid only where there are bad rows.
 
 from __future__ import annotations
 
-from ingest.contract import Column
+from ingest.contract import NATURAL_KEYS, STUDY_FROM_PREDICTIONS, Column
 from ingest.readers import Source
 from radqa.settings import Settings
 
@@ -61,10 +61,27 @@ def _computed(kind: str, settings: Settings) -> tuple[list[str], dict[str, objec
     ], params
 
 
+def checked_key(kind: str) -> tuple[str, ...]:
+    """The natural key as ``_checked`` names it (the raw reader id: its pseudonym comes later)."""
+    return tuple(q("_id_reader_id") if k == "reader_pid" else k for k in NATURAL_KEYS[kind])
+
+
+def study_in_checked() -> tuple[str, ...]:
+    """The study columns of a prediction row as ``_checked`` names them."""
+    return (*STUDY_FROM_PREDICTIONS, q("_id_patient_id"))
+
+
 def checked_sql(
     kind: str, contract: tuple[Column, ...], source: Source, settings: Settings
 ) -> tuple[str, dict[str, object]]:
-    """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad)."""
+    """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad).
+
+    Besides the typed columns it carries two hashes computed while the row is at hand, so that
+    later passes read one number instead of several text columns: ``_kh`` of the natural key
+    (the duplicate check) and, for predictions, ``_sh`` of the study's values (do a study's rows
+    agree?). Equal hashes of different values are possible in principle (64 bits): ``_kh`` only
+    decides whether the exact duplicate search runs, ``_sh`` see :func:`ingest.load._merge_studies`.
+    """
     found = source.lowered
     present = [c for c in contract if c.name in found]
     typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
@@ -99,8 +116,12 @@ def checked_sql(
     )
     ok = " and ".join([*(_valid(c) for c in present), "__overflow is null"])
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
+    hashes = [f"hash({', '.join(checked_key(kind))}) as _kh"]
+    if kind == "predictions":
+        hashes.append(f"hash({', '.join(study_in_checked())}) as _sh")
     sql = f"""
         create or replace temp table _checked as
+        select *, {", ".join(hashes)} from (
         select _rn, {", ".join(outputs)}, {", ".join(computed)},
                {extra} as extra,
                __ok as _ok,
@@ -111,7 +132,7 @@ def checked_sql(
             select *, {ok} as __ok
             from (select *, {_overflow_sql(source)} as __overflow, {typed}
                   from ({source.scan_sql()}))
-        )
+        ))
     """
     return sql, params
 
