@@ -75,6 +75,17 @@ def _table(up: float, timings: dict, memory: float) -> list[str]:
     ]
     for title, t in timings["pages"].items():
         lines.append(f"| {title} | {t['first']:.2f} | {t['cached']:.2f} | {t['reload']:.2f} |")
+    lines += [
+        "",
+        "Lazy tabs (a page draws its first tab; each other tab is a rerun that draws only its "
+        "section): seconds to open each tab the first time, then again from the cache.",
+        "",
+        "| page | tab | first open s | from cache s |",
+        "|---|---|---:|---:|",
+    ]
+    for title, t in timings["pages"].items():
+        for label, (first_open, again) in t.get("tabs", {}).items():
+            lines.append(f"| {title} | {label} | {first_open:.2f} | {again:.2f} |")
     fc = timings.get("filter_change")
     if fc:
         lines += [

@@ -173,13 +173,14 @@ def measure_pages(base_url: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``pages``: title -> ``{"first": s, "cached": s, "reload": s}``: the first visit (opening
-        its URL), a later visit from the sidebar navigation (what a user does; the page comes
-        from the cache) and a full reload of its URL (the browser loads Streamlit's frontend
-        again, about 0.6-0.9 s of it in headless Chromium here); ``filter_change``:
-        ``{"uncached": s, "cached": s, "sites": [a, b]}`` (the Overview with the site filter set
-        to a site never asked for, then back to it after another site); ``total_first`` (sum of
-        first visits).
+        ``pages``: title -> ``{"first": s, "cached": s, "reload": s, "tabs": {label: [first
+        s, cached s]}}``: the first visit (opening its URL), a later visit from the sidebar
+        navigation (what a user does; the page comes from the cache), a full reload of its URL
+        (the browser loads Streamlit's frontend again, about 0.6-0.9 s of it in headless
+        Chromium here), and each lazy tab other than the first: its first opening, then again
+        after going back to the first tab; ``filter_change``: ``{"uncached": s, "cached": s,
+        "sites": [a, b]}`` (the Overview with the site filter set to a site never asked for,
+        then back to it after another site); ``total_first`` (sum of first visits).
     """
     out: dict[str, Any] = {"pages": {}}
     with browser_page() as page:
@@ -191,6 +192,15 @@ def measure_pages(base_url: str) -> dict[str, Any]:
         goto(page, base_url, "")
         for title in [*list(PAGES)[1:], "Overview"]:  # each page again, from the sidebar
             out["pages"][title]["cached"] = round(open_page(page, title), 3)
+        for title in PAGES:  # every other tab of each page: first opened, then from the cache
+            open_page(page, title)
+            labels = tab_labels(page)
+            tabs = {}
+            for label in labels[1:]:
+                first = open_tab(page, label)
+                open_tab(page, labels[0])
+                tabs[label] = [round(first, 3), round(open_tab(page, label), 3)]
+            out["pages"][title]["tabs"] = tabs
         goto(page, base_url, "")
         sites = site_options(page)[:2]
         if len(sites) == 2:
