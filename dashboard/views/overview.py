@@ -1,4 +1,4 @@
-"""Overview: KPI tiles per model and finding, monthly trends, vendor claims, open alerts."""
+"""Overview: open alerts, KPI tiles per model and finding, vendor claims, trends over time."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def tile_group(row: pd.Series) -> TileGroup:
                 label=_charts.METRIC_LABELS[metric].replace(" (AI vs reference)", ""),
                 value=_charts.fmt(row[metric], metric),
                 ci=_charts.fmt_ci(row[f"{metric}_low"], row[f"{metric}_high"], metric),
-                help=f"{_charts.METRIC_LABELS[metric]}; method: {methods.get(_method_key(metric), '')}",
+                help=f"{_charts.METRIC_LABELS[metric]}; method: "
+                + methods.get(_method_key(metric), ""),
             )
             for metric in KPIS
         ),
