@@ -180,15 +180,20 @@ def _ingest_one(
                 f"columns found: {', '.join(source.lowered)}"
             )
         sql, params = checked_sql(kind, contract, source, settings)
-        con.execute(sql, {**params, **pads, "path": str(path)})
+        _stage(con, source)
+        paths = {"path": str(path)} if "$path" in sql else {}  # staged files are read already
+        con.execute(sql, {**params, **pads, **paths})
+        con.execute("drop table if exists _raw")
         if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
             raise FileRefusedError(f"{name}: the file has a header but no data rows")
     except duckdb.Error as exc:
-        con.execute("drop table if exists _checked")
+        for table in ("_raw", "_checked"):
+            con.execute(f"drop table if exists {table}")
         message = str(exc).strip().splitlines()[0][:300]
         return _refuse(con, kind, name, chash, started, f"{name}: cannot be read: {message}")
     except FileRefusedError as exc:
-        con.execute("drop table if exists _checked")
+        for table in ("_raw", "_checked"):
+            con.execute(f"drop table if exists {table}")
         return _refuse(con, kind, name, chash, started, str(exc))
 
     con.execute("begin transaction")
@@ -203,6 +208,19 @@ def _ingest_one(
         for table in ("_checked", "_matched", "_study_rows", "_pids", "_affected"):
             con.execute(f"drop table if exists {table}")
     return result
+
+
+def _stage(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Copy a CSV / JSON Lines file into temp table ``_raw`` in file order (parallel read)."""
+    sql = source.stage_sql()
+    if sql is None:
+        return
+    [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+    con.execute("set preserve_insertion_order = true")
+    try:
+        con.execute(sql, {"path": str(source.path)})
+    finally:
+        con.execute(f"set preserve_insertion_order = {bool(before)}")
 
 
 def _write_batch(
