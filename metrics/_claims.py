@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from metrics._cache import cached
 from metrics._filters import Filters
 from metrics._grouped import DEFAULT_MIN_N, summarize
 from metrics._meta import Heterogeneity, heterogeneity
@@ -31,6 +32,7 @@ METRICS = (*_PROPORTIONS, "auc", "kappa")
 CONSISTENT, BELOW, INSUFFICIENT = "consistent with claim", "below claim", "insufficient data"
 
 
+@cached
 def claim_check(
     con: duckdb.DuckDBPyConnection,
     *,
