@@ -62,6 +62,101 @@ def _serve_and_measure(data_dir: Path) -> tuple[float, dict, float]:
     return up, timings, memory
 
 
+def _start(cmd: list[str], port: int, env: dict[str, str]) -> tuple[subprocess.Popen, float]:
+    """Start a server; (process, seconds until its health check answers)."""
+    started = time.perf_counter()
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    for _ in range(6000):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.01)
+    return server, time.perf_counter() - started
+
+
+def _cold_starts(cmd: list[str], port: int, env: dict[str, str], runs: int = 3) -> dict:
+    """Seconds from starting the server to its first rendered page, ``runs`` times each: in a
+    browser that never saw the server (empty cache), and in one that did (a returning user:
+    Streamlit's scripts come from the browser's cache, where they are kept for a year)."""
+    import tempfile
+
+    from dashboard.bench import browser_page, goto
+
+    out: dict[str, list[float]] = {"first_visit": [], "returning": []}
+    with tempfile.TemporaryDirectory() as profile:
+        for kind in ("first_visit", "returning"):
+            if kind == "returning":  # one visit fills the profile's cache
+                server, _ = _start(cmd, port, env)
+                with browser_page(profile=profile) as page:
+                    goto(page, f"http://127.0.0.1:{port}", "")
+                server.terminate()
+                server.wait(timeout=30)
+            for _ in range(runs):
+                with browser_page(profile=profile if kind == "returning" else None) as page:
+                    page.goto("about:blank")
+                    server, up = _start(cmd, port, env)
+                    try:
+                        first = goto(page, f"http://127.0.0.1:{port}", "")
+                    finally:
+                        server.terminate()
+                        server.wait(timeout=30)
+                out[kind].append(round(up + first, 2))
+    return out
+
+
+def cold_start_lines(data_dir: Path) -> list[str]:
+    """The cold start of `radqa serve` and of the bare page, side by side."""
+    import statistics
+
+    from radqa import store
+
+    port = _free_port()
+    env = {**os.environ, "BARE_DB": str(store.snapshot_path(data_dir))}
+    ours = _cold_starts(
+        [sys.executable, "-m", "radqa", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        port,
+        env,
+    )
+    bare = _cold_starts(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(Path(__file__).with_name("bare_app.py")),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],  # fmt: skip
+        port,
+        env,
+    )
+
+    def row(name: str, t: dict) -> str:
+        return (
+            f"| {name} | {statistics.median(t['first_visit']):.2f} "
+            f"({', '.join(map(str, t['first_visit']))}) | {statistics.median(t['returning']):.2f} "
+            f"({', '.join(map(str, t['returning']))}) |"
+        )
+
+    return [
+        "Cold start: seconds from starting the server to the first rendered page (health check "
+        "answering + the page rendered), median (runs). A first visit's browser has an empty "
+        "cache; a returning user's browser has Streamlit's scripts cached from an earlier visit. "
+        "The bare page (`bench/bare_app.py`) is the issue's yardstick: one grouped DuckDB query "
+        "over the snapshot's predictions, no RadQA code. Target < 2.5 s.",
+        "",
+        "| server | first visit s | returning browser s |",
+        "|---|---:|---:|",
+        row("`radqa serve`, Overview (after the warm-up)", ours),
+        row("bare Streamlit page", bare),
+    ]
+
+
 def _table(up: float, timings: dict, memory: float) -> list[str]:
     first = timings["pages"]["Overview"]["first"]
     lines = [
@@ -124,4 +219,6 @@ def run(data_dir: Path) -> list[str]:
         f"{warm.peak_mb:,.0f} MB, in the publishing process.",
         "",
         *_table(*warmed),
+        "",
+        *cold_start_lines(data_dir),
     ]

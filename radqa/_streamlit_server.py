@@ -6,8 +6,9 @@ imports what the first page needs (pandas, plotly, the metrics package, the dash
 while the browser is still loading the page. The first page then does not wait for about a
 second of imports. The thread waits for the port first so that it does not slow the server's
 start; an import that fails here fails again, with its traceback, where the page imports it.
-Once the first page has been drawn (:mod:`radqa._first_page`), the thread also imports what
-:mod:`metrics` loads lazily (SciPy, statsmodels), so the first computation does not wait for it.
+A few seconds after the first page has been drawn (:mod:`radqa._first_page`), the thread also
+imports what :mod:`metrics` loads lazily (SciPy, statsmodels), so that the first computation
+does not wait for it either.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _option(argv: list[str], name: str, default: str) -> str:
     return argv[argv.index(name) + 1] if name in argv[:-1] else default
 
 
-def _preload(host: str, port: int, *, wait_s: float = 60.0, idle_s: float = 30.0) -> None:
+def _preload(
+    host: str, port: int, *, wait_s: float = 60.0, idle_s: float = 30.0, settle_s: float = 3.0
+) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:  # until the server listens
         try:
@@ -53,6 +56,9 @@ def _preload(host: str, port: int, *, wait_s: float = 60.0, idle_s: float = 30.0
     from radqa._first_page import DRAWN
 
     DRAWN.wait(idle_s)  # no page within idle_s: nobody is waiting, import now
+    # let the server send the first page first: these imports hold the interpreter for about
+    # 1 s, and the server thread that writes the page to the browser needs it too
+    time.sleep(settle_s)
     try:
         from dashboard._heap import freeze_imports
         from metrics._lazy import load_deferred

@@ -202,7 +202,7 @@ def test_scipy_and_statsmodels_wait_until_the_first_page_is_drawn() -> None:
         "from radqa import _streamlit_server as server\n"
         "from radqa._first_page import page_drawn\n"
         "page_drawn()\n"
-        "server._preload('127.0.0.1', 1, wait_s=0.05)\n"
+        "server._preload('127.0.0.1', 1, wait_s=0.05, settle_s=0)\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     root = Path(__file__).resolve().parents[2]
