@@ -166,7 +166,6 @@ def test_server_entry_reads_its_address_and_preloads_only_existing_modules() -> 
     assert server._option(argv, "--server.address", "x") == "127.0.0.2"
     assert server._option(["run", "app.py", "--server.port"], "--server.port", "8501") == "8501"
     assert all(importlib.util.find_spec(name) for name in server.PRELOAD)
-    server._preload(
-        "127.0.0.1", 1, wait_s=0.05, idle_s=0, settle_s=0
-    )  # nobody listens: gives up, imports
+    # nobody listens: it gives up waiting, then imports
+    server._preload("127.0.0.1", 1, wait_s=0.05, idle_s=0, settle_s=0)
     assert all(name in sys.modules for name in server.PRELOAD)
