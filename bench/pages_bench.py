@@ -164,12 +164,16 @@ def _table(up: float, timings: dict, memory: float) -> list[str]:
         f"rendered page = that + the Overview's first render ({up + first:.2f} s; target "
         f"< 2.5 s). Server peak memory {memory:,.0f} MB (target < 1.5 GB).",
         "",
-        "| page | first render s (open its URL) | from cache s (sidebar navigation) | "
-        "from cache s (full reload of the URL) |",
-        "|---|---:|---:|---:|",
+        "| page | first render s (open its URL) | from cache, sidebar: first visit s | "
+        "from cache, sidebar: median of the next 3 s (target < 0.3 s) | "
+        "from cache, full reload of the URL s |",
+        "|---|---:|---:|---:|---:|",
     ]
     for title, t in timings["pages"].items():
-        lines.append(f"| {title} | {t['first']:.2f} | {t['cached']:.2f} | {t['reload']:.2f} |")
+        lines.append(
+            f"| {title} | {t['first']:.2f} | {t['cached_first']:.2f} | {t['cached']:.2f} | "
+            f"{t['reload']:.2f} |"
+        )
     lines += [
         "",
         "Lazy tabs (a page draws its first tab; each other tab is a rerun that draws only its "
@@ -186,7 +190,7 @@ def _table(up: float, timings: dict, memory: float) -> list[str]:
         lines += [
             "",
             f"Filter change (site): uncached {fc['uncached']:.2f} s (target < 1 s), "
-            f"cached {fc['cached']:.2f} s (target < 0.3 s).",
+            f"cached (median of 3) {fc['cached']:.2f} s (target < 0.3 s).",
         ]
     return lines
 
