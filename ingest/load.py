@@ -26,8 +26,11 @@ from ingest.validate import (
     IDENTIFIERS,
     checked_key,
     checked_sql,
+    column_sql,
     problems_sql,
     pseudonym_sql,
+    row_columns,
+    rows_sql,
     study_in_checked,
 )
 from radqa import derived, store
@@ -198,7 +201,7 @@ def _ingest_one(
 
     con.execute("begin transaction")
     try:
-        result = _write_batch(con, kind, source, chash, started, strict, pads)
+        result = _write_batch(con, kind, source, chash, started, strict, pads, settings)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -231,11 +234,12 @@ def _write_batch(
     started: datetime,
     strict: bool,
     pads: dict[str, bytes],
+    settings: Settings,
 ) -> BatchResult:
     name = source.path.name
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
-    _mark_duplicates(con, kind, pads)
+    _mark_duplicates(con, kind, pads, settings)
     rows_read, bad = con.execute(
         "select count(*), count(*) filter (where not _ok) from _checked"
     ).fetchall()[0]
@@ -243,18 +247,20 @@ def _write_batch(
         name, kind, "committed", batch_id=batch_id, rows_read=int(rows_read), quarantined=int(bad)
     )
     if bad:
+        rows, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
         con.execute(
             f"""
             insert into quarantine
             select $batch_id, $file, _rn, column_name, $file || ': row ' || _rn || ': ' || reason,
                    _raw_json
-            from ({problems_sql(CONTRACTS[kind], source.lowered)})
+            from ({problems_sql(CONTRACTS[kind], source.lowered, rows)})
             """,
             {
                 "batch_id": batch_id,
                 "file": name,
                 "first_key": _key_columns(kind)[0],
                 "key_list": ", ".join(_key_columns(kind)),
+                **params,
             },
         )
         result.reasons = [
@@ -273,7 +279,7 @@ def _write_batch(
     else:
         if kind == "reads":
             _pseudonyms(con, '"_id_reader_id"', pads)  # joined back when the rows are written
-        _merge_rows(con, kind, keys, batch_id, result)
+        _merge_rows(con, kind, keys, batch_id, result, settings)
         if kind == "predictions":
             _merge_studies(con, batch_id, pads)
         elif result.inserted or result.replaced:
@@ -317,23 +323,31 @@ def _key_columns(kind: str) -> tuple[str, ...]:
     return tuple("reader_id" if k == "reader_pid" else k for k in NATURAL_KEYS[kind])
 
 
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, bytes]) -> None:
+def _stored(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns of temp table ``_checked``."""
+    return {row[0] for row in con.execute("describe _checked").fetchall()}
+
+
+def _mark_duplicates(
+    con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, bytes], settings: Settings
+) -> None:
     """Within one file the last row of a natural key wins; earlier ones go to quarantine with
-    their values (identifiers as pseudonyms), so nothing is lost."""
+    their values (identifiers as pseudonyms), so nothing is lost. Adds column ``_dup_of`` (the
+    row kept) to ``_checked`` when there are any."""
     total, distinct = con.execute(
         "select count(*), count(distinct _kh) from _checked where _ok"
     ).fetchall()[0]
     if total == distinct:
         return  # no two keys hash alike, so no two keys are equal
     cols = ", ".join(checked_key(kind))
-    names = [row[0] for row in con.execute("describe _checked").fetchall()]
+    columns, params = row_columns(kind, CONTRACTS[kind], settings, _stored(con), "_checked.")
     values = []
-    for name in names:
+    for name, sql in columns:
         if name.startswith("_id_"):
-            raw = name.removeprefix("_id_")
-            values.append(f"'{IDENTIFIERS[raw]}', {pseudonym_sql(f'_checked.{name}')}")
-        elif not name.startswith("_"):
-            values.append(f"'{name}', _checked.{name}")
+            values.append(f"'{IDENTIFIERS[name.removeprefix('_id_')]}', {pseudonym_sql(sql)}")
+        else:
+            values.append(f"'{name}', {sql}")
+    con.execute("alter table _checked add column _dup_of bigint")
     con.execute(
         f"""
         update _checked set _ok = false, _dup_of = d.last_rn,
@@ -344,7 +358,7 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str, pads: dict[str, 
         ) d
         where _checked._rn = d._rn and d._rn < d.last_rn
         """,
-        pads,
+        {**pads, **params},
     )
 
 
@@ -376,19 +390,21 @@ def _merge_rows(
     keys: tuple[str, ...],
     batch_id: int,
     result: BatchResult,
+    settings: Settings,
 ) -> None:
     """Insert new rows, replace changed ones, leave unchanged ones: a join on the natural key.
 
     Into an empty table (a first load) every accepted row is new: no join, a plain insert.
     """
     table, columns = kind, TABLE_COLUMNS[kind]
+    checked, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
     if kind == "reads":
         rows = (
-            "select c.*, p.pid as reader_pid from _checked c "
+            f"select c.*, p.pid as reader_pid from ({checked}) c "
             'join _pids p on p.id = c."_id_reader_id" where c._ok'
         )
     else:
-        rows = "select * from _checked where _ok"
+        rows = f"select * from ({checked}) where _ok"
     incoming = f"select *, hash({HASHED[kind]}) as row_hash from ({rows})"
     cols = ", ".join(columns)
     accepted = con.execute("select count(*) from _checked where _ok").fetchall()[0][0]
@@ -401,7 +417,7 @@ def _merge_rows(
                 insert into {table} ({cols}, row_hash, batch_id)
                 select {cols}, row_hash, $batch_id from ({incoming})
                 """,
-                {"batch_id": batch_id},
+                {"batch_id": batch_id, **params},
             )
         return
     on = " and ".join(f"t.{k} = g.{k}" for k in keys)
@@ -410,7 +426,8 @@ def _merge_rows(
         create or replace temp table _matched as
         select g._rn, t.row_hash = g.row_hash as same
         from ({incoming}) g join {table} t on {on}
-        """
+        """,
+        params,
     )
     matched, same = con.execute(
         "select count(*), count(*) filter (where same) from _matched"
@@ -425,7 +442,8 @@ def _merge_rows(
             delete from {table} using ({incoming}) g
             where {on_replace}
               and g._rn in (select _rn from _matched where not same)
-            """
+            """,
+            params,
         )
     if result.inserted or result.replaced:
         con.execute(
@@ -434,7 +452,7 @@ def _merge_rows(
             select {cols}, row_hash, $batch_id from ({incoming}) g
             where not exists (select 1 from _matched m where m._rn = g._rn and m.same)
             """,
-            {"batch_id": batch_id},
+            {"batch_id": batch_id, **params},
         )
 
 
@@ -452,7 +470,8 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
     the batch's studies (fewer than its studies, far fewer than its rows) and is joined back.
     """
     cols = study_in_checked()
-    aggs = ", ".join(f"max({c}) as {c}" for c in cols)
+    stored, contract = _stored(con), CONTRACTS["predictions"]
+    aggs = ", ".join(f"max({column_sql(c, stored, contract)}) as {c}" for c in cols)
     con.execute(
         f"""
         create or replace temp table _study_rows as
@@ -461,7 +480,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
             from _checked where _ok
             group by study_uid
         )
-        select c.study_uid, {", ".join(f"c.{c}" for c in cols)}
+        select c.study_uid, {", ".join(f"{column_sql(c, stored, contract, 'c.')} as {c}" for c in cols)}
         from _checked c join per_study s on c._rn = s.last_rn
         where s.agree
         union all

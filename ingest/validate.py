@@ -7,6 +7,8 @@ they break, so the cost of good messages is paid only where there are bad rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ingest.contract import NATURAL_KEYS, STUDY_FROM_PREDICTIONS, Column
 from ingest.readers import Source
 from radqa.settings import Settings
@@ -76,6 +78,12 @@ def checked_sql(
 ) -> tuple[str, dict[str, object]]:
     """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad).
 
+    The table is narrow: it holds the columns the file has, not those it lacks (a NULL column
+    costs as much as any other in an uncompressed temp table that spills to disk), nor a
+    prediction's derived threshold, predicted flag and threshold source: :func:`rows_sql` gives
+    those and the absent columns when the rows are read. It keeps the file's own threshold and
+    predicted values, if any, as ``_f_threshold`` and ``_f_predicted``.
+
     Besides the typed columns it carries two hashes computed while the row is at hand, so that
     later passes read one number instead of several text columns: ``_kh`` of the natural key
     (the duplicate check) and, for predictions, ``_sh`` of the study's values (do a study's rows
@@ -86,25 +94,21 @@ def checked_sql(
     present = [c for c in contract if c.name in found]
     typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
     outputs = []
-    for c in contract:
+    for c in present:
         if c.identifier:
             outputs.append(f"{q('__t_' + c.name)} as {q('_id_' + c.name)}")
-        elif c.name in ("read_role", "arm", "threshold", "predicted"):
-            continue  # derived below
-        else:
-            value = q("__t_" + c.name) if c.name in found else f"null::{c.sql_type}"
-            outputs.append(f"{value} as {c.name}")
-    computed, params = _computed(kind, settings)
-    for c in contract:  # derived columns over an absent column see a typed NULL
-        if c.name not in found:
-            computed = [x.replace(q("__t_" + c.name), f"null::{c.sql_type}") for x in computed]
+        elif kind == "predictions" and c.name in DERIVED_FROM:
+            outputs.append(f"{q('__t_' + c.name)} as {q('_f_' + c.name)}")
+        elif c.name not in ("read_role", "arm"):
+            outputs.append(f"{q('__t_' + c.name)} as {c.name}")
+    if kind == "reads":
+        outputs += _reads_defaults(found)
     names = {c.name for c in contract}
     extras = [c for c in found if c not in names]
-    extra = (
-        "json_object(" + ", ".join(f"'{c}', {q(c)}" for c in extras) + ")"
-        if extras
-        else "null::json"
-    )
+    if extras:
+        outputs.append("json_object(" + ", ".join(f"'{c}', {q(c)}" for c in extras) + ") as extra")
+    if source.overflow:
+        outputs.append(f"{_overflow_sql(source)} as _overflow")
     raw_json = (
         "json_object("
         + ", ".join(
@@ -115,18 +119,17 @@ def checked_sql(
         + ")"
     )
     ok = " and ".join([*(_valid(c) for c in present), "__overflow is null"])
+    stored = _stored_names(kind, contract, source)
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
     hashes = [f"hash({', '.join(checked_key(kind))}) as _kh"]
     if kind == "predictions":
-        hashes.append(f"hash({', '.join(study_in_checked())}) as _sh")
+        study = [column_sql(n, stored, contract) for n in study_in_checked()]
+        hashes.append(f"hash({', '.join(study)}) as _sh")
     sql = f"""
         create or replace temp table _checked as
         select *, {", ".join(hashes)} from (
-        select _rn, {", ".join(outputs)}, {", ".join(computed)},
-               {extra} as extra,
+        select _rn, {", ".join(outputs)},
                __ok as _ok,
-               null::bigint as _dup_of,
-               __overflow as _overflow,
                case when not __ok then {raw_json} end as _raw_json
         from (
             select *, {ok} as __ok
@@ -134,7 +137,111 @@ def checked_sql(
                   from ({source.scan_sql()}))
         ))
     """
-    return sql, params
+    return sql, {}
+
+
+# The columns a prediction's derived values are computed from (when the file gives them).
+DERIVED_FROM = ("threshold", "predicted")
+
+
+def _reads_defaults(found: tuple[str, ...]) -> list[str]:
+    """A read's role and arm with their defaults (part of its natural key, so stored)."""
+    role = q("__t_read_role") if "read_role" in found else "null::varchar"
+    arm = q("__t_arm") if "arm" in found else "null::varchar"
+    return [f"coalesce({role}, 'primary') as read_role", f"coalesce({arm}, '') as arm"]
+
+
+def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> set[str]:
+    """Unquoted names of the columns :func:`checked_sql` stores (hashes and _dup_of aside)."""
+    found = source.lowered
+    names = {"_rn", "_ok", "_raw_json"}
+    for c in contract:
+        if c.name not in found:
+            continue
+        if c.identifier:
+            names.add("_id_" + c.name)
+        elif kind == "predictions" and c.name in DERIVED_FROM:
+            names.add("_f_" + c.name)
+        else:
+            names.add(c.name)
+    if kind == "reads":
+        names |= {"read_role", "arm"}
+    if any(c not in {col.name for col in contract} for c in found):
+        names.add("extra")
+    if source.overflow:
+        names.add("_overflow")
+    return names
+
+
+def column_sql(
+    name: str, stored: Collection[str], contract: tuple[Column, ...], prefix: str = ""
+) -> str:
+    """``name`` (quoted or not) as stored in ``_checked``, or a typed NULL when it is not."""
+    bare = name.strip('"')
+    if bare in stored:
+        return prefix + q(bare)
+    types = {c.name: c.sql_type for c in contract} | {f"_id_{c.name}": "varchar" for c in contract}
+    types |= {"_f_threshold": "double", "_f_predicted": "boolean", "extra": "json"}
+    types |= {"_dup_of": "bigint", "_overflow": "varchar"}
+    return f"null::{types[bare]}"
+
+
+def row_columns(
+    kind: str,
+    contract: tuple[Column, ...],
+    settings: Settings,
+    stored: Collection[str],
+    prefix: str = "",
+) -> tuple[list[tuple[str, str]], dict[str, object]]:
+    """The value columns of a checked row as (name, SQL) in the order of the row's JSON, and the
+    parameters of that SQL: the stored columns, typed NULLs for those the file lacks, and (for
+    predictions) the derived threshold, predicted flag and threshold source.
+
+    ``stored`` names the columns of ``_checked``; ``prefix`` qualifies them (``"c."``).
+    """
+    cols: list[tuple[str, str]] = []
+    for c in contract:
+        if c.identifier:
+            name = "_id_" + c.name
+        elif c.name in ("read_role", "arm", "threshold", "predicted"):
+            continue  # derived below
+        else:
+            name = c.name
+        cols.append((name, column_sql(name, stored, contract, prefix)))
+    params: dict[str, object] = {}
+    if kind == "predictions":
+        computed, params = _computed(kind, settings)
+        refs = {
+            '"__t_threshold"': column_sql("_f_threshold", stored, contract, prefix),
+            '"__t_predicted"': column_sql("_f_predicted", stored, contract, prefix),
+            '"__t_model_name"': prefix + "model_name",
+            '"__t_finding"': prefix + "finding",
+            '"__t_score"': prefix + "score",
+        }
+        for expr in computed:
+            for old, new in refs.items():
+                expr = expr.replace(old, new)
+            body, name = expr.rsplit(" as ", 1)
+            cols.append((name, body))
+    else:
+        cols += [("read_role", prefix + "read_role"), ("arm", prefix + "arm")]
+    cols.append(("extra", column_sql("extra", stored, contract, prefix)))
+    return cols, params
+
+
+def rows_sql(
+    kind: str, contract: tuple[Column, ...], settings: Settings, stored: Collection[str]
+) -> tuple[str, dict[str, object]]:
+    """SELECT of ``_checked`` in its full shape (every value column, ``_ok``, ``_dup_of``, ...)
+    and its parameters: what the wide table held before :func:`checked_sql` narrowed it."""
+    cols, params = row_columns(kind, contract, settings, stored)
+    specials = [f"{column_sql(n, stored, contract)} as {n}" for n in ("_dup_of", "_overflow")]
+    hashes = "_kh, _sh" if kind == "predictions" else "_kh"
+    values = ", ".join(f"{sql} as {q(name)}" for name, sql in cols)
+    return (
+        f"select _rn, {values}, _ok, {', '.join(specials)}, _raw_json, {hashes} from _checked",
+        params,
+    )
 
 
 def _overflow_sql(source: Source) -> str:
@@ -147,8 +254,9 @@ def _overflow_sql(source: Source) -> str:
     return f"nullif(concat_ws(', ', {parts}), '')"
 
 
-def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...]) -> str:
-    """SELECT over the bad rows of ``_checked``: _rn, the column first at fault, and the reason."""
+def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str) -> str:
+    """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
+    :func:`rows_sql`): _rn, the column first at fault, and the reason."""
     present = [c for c in contract if c.name in found]
     raw_cols = ", ".join(
         f"json_extract_string(_raw_json, '$.\"{IDENTIFIERS.get(c.name, c.name)}\"') as {q(c.name)}"
@@ -173,7 +281,7 @@ def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...]) -> str:
                        case when _dup_of is not null then 'duplicate of row ' || _dup_of
                             || ' (same ' || $key_list || '); the last row in the file is kept'
                        end as _dup_reason
-                from _checked where not _ok
+                from ({rows}) where not _ok
             )
         )
     """
