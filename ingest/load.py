@@ -421,11 +421,19 @@ def _merge_rows(
             )
         return
     on = " and ".join(f"t.{k} = g.{k}" for k in keys)
+    if kind == "predictions":
+        # joined on one number, the key's hash (_kh), and the keys compared on the hash's
+        # matches: "is true" keeps the optimizer from making the four text columns join keys
+        # (half-loaded 1M batch: 0.20 -> 0.13 s)
+        stored = f"(select *, hash({', '.join(keys)}) as _th from {table})"
+        join = f"{stored} t on t._th = g._kh where ({on}) is true"
+    else:
+        join = f"{table} t on {on}"
     con.execute(
         f"""
         create or replace temp table _matched as
         select g._rn, t.row_hash = g.row_hash as same
-        from ({incoming}) g join {table} t on {on}
+        from ({incoming}) g join {join}
         """,
         params,
     )
