@@ -41,8 +41,16 @@ class Source:
         """The header's column names, lower case (overflow columns left out)."""
         return tuple(c.strip().lower() for c in self.columns if c not in self.overflow)
 
+    @property
+    def numbered(self) -> bool:
+        """Whether :meth:`scan_sql` numbers the rows (``_rn``): Parquet does (file_row_number).
+        CSV and JSON Lines rows are numbered by their position: the table made from them with
+        ``preserve_insertion_order`` on holds them in file order, so rowid + 1 is the row."""
+        return self.fmt == "parquet"
+
     def scan_sql(self) -> str:
-        """SELECT of every row: ``_rn`` (1-based data row) and the columns under lower-case names."""
+        """SELECT of every row: the columns under lower-case names and, where :attr:`numbered`,
+        ``_rn`` (1-based data row)."""
         named = [c for c in self.columns if c not in self.overflow]
         cols = ", ".join(
             [f"{_q(orig)} as {_q(low)}" for orig, low in zip(named, self.lowered, strict=True)]
@@ -53,20 +61,7 @@ class Source:
                 f"select file_row_number + 1 as _rn, {cols} "
                 "from read_parquet($path, file_row_number = true)"
             )
-        return f"select rowid + 1 as _rn, {cols} from {STAGED}"
-
-    def stage_sql(self) -> str | None:
-        """CREATE of temp table ``_raw``, the file's rows in file order (CSV, JSON Lines), that
-        :meth:`scan_sql` numbers by rowid; None for Parquet, which numbers its own rows.
-
-        Run it with ``preserve_insertion_order`` on: DuckDB then reads the file in parallel and
-        still inserts the rows in file order, so rowid + 1 is the data row number. (A
-        ``row_number() over ()`` over the reader kept the whole checking pass on one thread:
-        10M CSV rows 16 s; staged, 5 s to stage plus a parallel check.)
-        """
-        if self.fmt == "parquet":
-            return None
-        return f"create or replace temp table {STAGED} as select * from {_reader_sql(self.fmt, self.delim)}"
+        return f"select {cols} from {_reader_sql(self.fmt, self.delim)}"
 
 
 def _q(name: str) -> str:
@@ -96,7 +91,6 @@ def content_hash(path: Path) -> str:
 
 
 DELIMITERS = (",", ";", "\t", "|")
-STAGED = "_raw"  # temp table holding a CSV / JSON Lines file's rows (see Source.stage_sql)
 
 
 def _reader_sql(fmt: str, delim: str = ",") -> str:

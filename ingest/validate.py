@@ -31,10 +31,10 @@ def _empty(raw: str) -> str:
     return f"({raw} is null or trim(cast({raw} as varchar)) = '')"
 
 
-def _valid(col: Column) -> str:
+def _valid(col: Column, ordered: bool) -> str:
     """True when the column's value meets its rule (absent optional values are fine)."""
     typed = q(f"__t_{col.name}")
-    ok = f"({typed} is not null and {col.valid_sql(typed)})"
+    ok = f"({typed} is not null and {col.valid_sql(typed, ordered=ordered)})"
     return ok if col.required else f"({ok} or {_empty(q(col.name))})"
 
 
@@ -118,7 +118,7 @@ def checked_sql(
         )
         + ")"
     )
-    ok = " and ".join([*(_valid(c) for c in present), "__overflow is null"])
+    ok = " and ".join([*(_valid(c, not source.numbered) for c in present), "__overflow is null"])
     stored = _stored_names(kind, contract, source)
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
     hashes = [f"hash({', '.join(checked_key(kind))}) as _kh"]
@@ -128,7 +128,7 @@ def checked_sql(
     sql = f"""
         create or replace temp table _checked as
         select *, {", ".join(hashes)} from (
-        select _rn, {", ".join(outputs)},
+        select {"_rn, " if source.numbered else ""}{", ".join(outputs)},
                __ok as _ok,
                case when not __ok then {raw_json} end as _raw_json
         from (
@@ -154,7 +154,7 @@ def _reads_defaults(found: tuple[str, ...]) -> list[str]:
 def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> set[str]:
     """Unquoted names of the columns :func:`checked_sql` stores (hashes and _dup_of aside)."""
     found = source.lowered
-    names = {"_rn", "_ok", "_raw_json"}
+    names = {"_rn", "_ok", "_raw_json"} if source.numbered else {"_ok", "_raw_json"}
     for c in contract:
         if c.name not in found:
             continue
@@ -184,6 +184,12 @@ def column_sql(
     types |= {"_f_threshold": "double", "_f_predicted": "boolean", "extra": "json"}
     types |= {"_dup_of": "bigint", "_overflow": "varchar"}
     return f"null::{types[bare]}"
+
+
+def rn_sql(stored: Collection[str], prefix: str = "") -> str:
+    """The data row number of a ``_checked`` row: its ``_rn`` column or, for a file read in order
+    (CSV, JSON Lines; see :attr:`ingest.readers.Source.numbered`), its rowid + 1."""
+    return f"{prefix}_rn" if "_rn" in stored else f"({prefix}rowid + 1)"
 
 
 def row_columns(
@@ -239,7 +245,8 @@ def rows_sql(
     hashes = "_kh, _sh" if kind == "predictions" else "_kh"
     values = ", ".join(f"{sql} as {q(name)}" for name, sql in cols)
     return (
-        f"select _rn, {values}, _ok, {', '.join(specials)}, _raw_json, {hashes} from _checked",
+        f"select {rn_sql(stored)} as _rn, {values}, _ok, {', '.join(specials)}, _raw_json, "
+        f"{hashes} from _checked",
         params,
     )
 

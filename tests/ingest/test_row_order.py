@@ -1,0 +1,44 @@
+"""A CSV's rows are numbered by their place in the file although the checking pass reads it in
+parallel (rowid of a table filled in file order): every quarantined row must carry the number of
+the row whose values it shows, also deep into a file of many read buffers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from ingest.load import ingest_files
+from tests.ingest.conftest import snapshot_rows
+
+ROWS = 600_000  # ~50 MB: several CSV buffers, read by several threads
+BAD_EVERY = 49_999  # rows 49999, 99998, ... have a score that is not a number
+
+
+def _write_csv(path: Path) -> Path:
+    duckdb.execute(
+        f"""
+        copy (
+          select 'S' || i as study_uid, 'P' || i as patient_id,
+                 'Osaka University Hospital' as site, '2026-10-01 10:00:00' as study_datetime,
+                 'CR' as modality, 'pneumothorax' as finding, 'ChestXR-Triage' as model_name,
+                 '2.1' as model_version,
+                 case when i % {BAD_EVERY} = 0 then 'x' || i else '0.5' end as score,
+                 'Siemens Healthineers' as scanner_manufacturer, 'Ysio Max' as scanner_model
+          from range(1, {ROWS + 1}) t(i)
+        ) to '{path}' (format csv, header)
+        """
+    )
+    return path
+
+
+def test_quarantined_rows_carry_their_own_row_numbers(data_dir: Path, tmp_path: Path) -> None:
+    [result] = ingest_files(data_dir, "predictions", [_write_csv(tmp_path / "big.csv")])
+    bad = ROWS // BAD_EVERY
+    assert (result.inserted, result.quarantined) == (ROWS - bad, bad)
+    rows = snapshot_rows(data_dir, "select row_number, raw from quarantine order by row_number")
+    assert [r[0] for r in rows] == [BAD_EVERY * k for k in range(1, bad + 1)]
+    for number, raw in rows:
+        values = json.loads(raw)
+        assert (values["study_uid"], values["score"]) == (f"S{number}", f"x{number}")
