@@ -1,4 +1,4 @@
-"""A CSV's rows are numbered by their place in the file although the checking pass reads it in
+"""A CSV's (JSON Lines file's) rows are numbered by their place in the file although the checking pass reads it in
 parallel (rowid of a table filled in file order): every quarantined row must carry the number of
 the row whose values it shows, also deep into a file of many read buffers."""
 
@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingest.load import ingest_files
 from tests.ingest.conftest import snapshot_rows
@@ -16,7 +17,7 @@ ROWS = 600_000  # ~50 MB: several CSV buffers, read by several threads
 BAD_EVERY = 49_999  # rows 49999, 99998, ... have a score that is not a number
 
 
-def _write_csv(path: Path) -> Path:
+def _write_file(path: Path) -> Path:
     duckdb.execute(
         f"""
         copy (
@@ -27,14 +28,17 @@ def _write_csv(path: Path) -> Path:
                  case when i % {BAD_EVERY} = 0 then 'x' || i else '0.5' end as score,
                  'Siemens Healthineers' as scanner_manufacturer, 'Ysio Max' as scanner_model
           from range(1, {ROWS + 1}) t(i)
-        ) to '{path}' (format csv, header)
+        ) to '{path}' ({"format json" if path.suffix == ".jsonl" else "format csv, header"})
         """
     )
     return path
 
 
-def test_quarantined_rows_carry_their_own_row_numbers(data_dir: Path, tmp_path: Path) -> None:
-    [result] = ingest_files(data_dir, "predictions", [_write_csv(tmp_path / "big.csv")])
+@pytest.mark.parametrize("name", ["big.csv", "big.jsonl"])
+def test_quarantined_rows_carry_their_own_row_numbers(
+    data_dir: Path, tmp_path: Path, name: str
+) -> None:
+    [result] = ingest_files(data_dir, "predictions", [_write_file(tmp_path / name)])
     bad = ROWS // BAD_EVERY
     assert (result.inserted, result.quarantined) == (ROWS - bad, bad)
     rows = snapshot_rows(data_dir, "select row_number, raw from quarantine order by row_number")
