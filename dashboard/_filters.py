@@ -9,6 +9,7 @@ Query keys: ``from`` / ``to`` (YYYY-MM-DD) and one repeated key per list filter,
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import streamlit as st
 
@@ -148,8 +149,4 @@ def model_finding_picker(snap: Snapshot, filters: Filters, *, key: str) -> Filte
     labels = [f"{m} · {f}" for m, f in pairs]
     label = st.selectbox("Model · finding", labels, key=key)
     model, finding = pairs[labels.index(label)]
-    return Filters(**{**_fields(filters), "model_name": (model,), "finding": (finding,)})
-
-
-def _fields(filters: Filters) -> dict[str, object]:
-    return {name: getattr(filters, name) for name in filters.__dataclass_fields__}
+    return replace(filters, model_name=(model,), finding=(finding,))

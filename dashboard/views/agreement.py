@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dashboard import _charts, _state
@@ -102,13 +104,7 @@ def show_readers() -> None:
     """Reader vs reader agreement (Cohen, Fleiss, Gwet's AC1) by the chosen group."""
     st.subheader("Reader vs reader")
     st.caption("Clinical reads of the same studies by different radiologists (pseudonymised).")
-    reader_filters = _state.Filters(
-        **{
-            **{k: getattr(filters, k) for k in filters.__dataclass_fields__},
-            "model_name": (),
-            "model_version": (),
-        }
-    )
+    reader_filters = replace(filters, model_name=(), model_version=())
     # reads have no model: group reader agreement by the finding where the page groups by version
     reader_dim = "finding" if dim == "model_version" else dim
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -65,8 +67,7 @@ for key in ("ov_model", "ov_metric", "ov_period"):
 
 def with_model(model: str) -> _state.Filters:
     """The sidebar's filters narrowed to one model."""
-    fields = {k: getattr(filters, k) for k in filters.__dataclass_fields__}
-    return _state.Filters(**{**fields, "model_name": (model,)})
+    return replace(filters, model_name=(model,))
 
 
 def show_claims() -> None:
