@@ -345,3 +345,102 @@ def bars(
 def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
     """The shared layout, for figures a page builds itself."""
     return _layout(fig, title, height=height)
+
+
+def _monthly(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+    """A control chart's layout: study months on a category axis."""
+    layout(fig, title)
+    fig.update_xaxes(type="category", title="Study month")
+    fig.update_yaxes(title=y_title)
+    return fig
+
+
+#: The colour of centre lines and control limits.
+GUIDE = {"color": "#555555"}
+
+
+def p_chart(part: pd.DataFrame) -> go.Figure:
+    """One group's monthly proportion against its reference centre line and 3-sigma limits,
+    signals marked (a row per month of ``metrics.monitor``'s control-chart table)."""
+    month = part["month"]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=month,
+            y=100 * part["proportion"],
+            name="observed",
+            mode="lines+markers",
+            line={"color": OKABE_ITO[0]},
+            customdata=part[["n"]].to_numpy(),
+            hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
+        )
+    )
+    for col, name, dash in (
+        ("center", "centre line (reference)", "dot"),
+        ("lcl", "lower 3σ limit", "dash"),
+        ("ucl", "upper 3σ limit", "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=month, y=100 * part[col], name=name, mode="lines", line={**GUIDE, "dash": dash}
+            )
+        )
+    signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
+    fig.add_trace(
+        go.Scatter(
+            x=signals["month"],
+            y=100 * signals["proportion"],
+            name="signal",
+            mode="markers",
+            marker={"color": OKABE_ITO[3], "size": 12, "symbol": "x"},
+        )
+    )
+    metric = str(part["metric"].iloc[0]).replace("_", " ")
+    return _monthly(fig, f"p-chart (n = {int(part['n'].sum()):,})", f"{metric} (%)")
+
+
+def cusum_chart(part: pd.DataFrame) -> go.Figure:
+    """The tabular CUSUM of the standardised monthly deviations, upward and downward."""
+    fig = go.Figure()
+    for col, name, colour in (
+        ("cusum_pos", "CUSUM upward", OKABE_ITO[1]),
+        ("cusum_neg", "CUSUM downward", OKABE_ITO[0]),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=part[col],
+                name=name,
+                mode="lines+markers",
+                line={"color": colour},
+            )
+        )
+    title = f"Tabular CUSUM of standardised deviations (n = {int(part['n'].sum()):,})"
+    return _monthly(fig, title, "Cumulative sum (standard deviations)")
+
+
+def ewma_chart(part: pd.DataFrame) -> go.Figure:
+    """The EWMA of the standardised monthly deviations with its control limits."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=part["month"],
+            y=part["ewma"],
+            name="EWMA",
+            mode="lines+markers",
+            line={"color": OKABE_ITO[2]},
+        )
+    )
+    for sign in (1, -1):
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=sign * part["ewma_limit"],
+                name="control limit" if sign == 1 else None,
+                showlegend=sign == 1,
+                mode="lines",
+                line={**GUIDE, "dash": "dash"},
+            )
+        )
+    title = f"EWMA of standardised deviations (n = {int(part['n'].sum()):,})"
+    return _monthly(fig, title, "EWMA (standard deviations)")

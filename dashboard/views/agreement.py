@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import _charts, _state
 from dashboard._context import page_context
 from dashboard._filters import model_finding_picker
+from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
 
 DIMS = (
@@ -166,11 +167,11 @@ def show_readers() -> None:
             st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
 
 
-# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
-tabs = st.tabs(
-    ["AI vs reference standard", "By group", "Reader vs reader"], key="ag_tab", on_change="rerun"
+lazy_tabs(
+    "ag_tab",
+    {
+        "AI vs reference standard": show_ai,
+        "By group": show_groups,
+        "Reader vs reader": show_readers,
+    },
 )
-for tab, show in zip(tabs, (show_ai, show_groups, show_readers), strict=True):
-    if tab.open:
-        with tab:
-            show()

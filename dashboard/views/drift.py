@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import _alerts, _charts, _state
 from dashboard._context import page_context
+from dashboard._tabs import lazy_tabs
 
 ctx = page_context("Drift")
 snap = ctx.snap
@@ -122,100 +123,20 @@ def show_control_charts() -> None:
         st.info("No control-chart series for the monitored months under these filters.")
     else:
         part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
-        n_total = int(part["n"].sum())
-        # lazy tabs: only the open one is drawn (each plotly chart costs the browser ~0.2 s)
-        tab_p, tab_cusum, tab_ewma = st.tabs(
-            ["p-chart", "CUSUM", "EWMA"], key="dr_spc_tab", on_change="rerun"
+        lazy_tabs(
+            "dr_spc_tab",
+            {
+                "p-chart": lambda: st.plotly_chart(
+                    _charts.p_chart(part), width="stretch", key="dr_pchart"
+                ),
+                "CUSUM": lambda: st.plotly_chart(
+                    _charts.cusum_chart(part), width="stretch", key="dr_cusum"
+                ),
+                "EWMA": lambda: st.plotly_chart(
+                    _charts.ewma_chart(part), width="stretch", key="dr_ewma"
+                ),
+            },
         )
-        if tab_p.open:
-            with tab_p:
-                fig = go.Figure()
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["month"],
-                        y=100 * part["proportion"],
-                        name="observed",
-                        mode="lines+markers",
-                        line={"color": _charts.OKABE_ITO[0]},
-                        customdata=part[["n"]].to_numpy(),
-                        hovertemplate="%{x}: %{y:.1f}% (n = %{customdata[0]})<extra></extra>",
-                    )
-                )
-                for col, name, dash in (
-                    ("center", "centre line (reference)", "dot"),
-                    ("lcl", "lower 3σ limit", "dash"),
-                    ("ucl", "upper 3σ limit", "dash"),
-                ):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=part["month"],
-                            y=100 * part[col],
-                            name=name,
-                            mode="lines",
-                            line={"color": "#555555", "dash": dash},
-                        )
-                    )
-                signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
-                fig.add_trace(
-                    go.Scatter(
-                        x=signals["month"],
-                        y=100 * signals["proportion"],
-                        mode="markers",
-                        name="signal",
-                        marker={"color": _charts.OKABE_ITO[3], "size": 12, "symbol": "x"},
-                    )
-                )
-                _charts.layout(fig, f"p-chart (n = {n_total:,})")
-                fig.update_xaxes(type="category", title="Study month")
-                fig.update_yaxes(title=f"{part['metric'].iloc[0].replace('_', ' ')} (%)")
-                st.plotly_chart(fig, width="stretch", key="dr_pchart")
-        if tab_cusum.open:
-            with tab_cusum:
-                fig = go.Figure()
-                for col, name, colour in (
-                    ("cusum_pos", "CUSUM upward", _charts.OKABE_ITO[1]),
-                    ("cusum_neg", "CUSUM downward", _charts.OKABE_ITO[0]),
-                ):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=part["month"],
-                            y=part[col],
-                            name=name,
-                            mode="lines+markers",
-                            line={"color": colour},
-                        )
-                    )
-                _charts.layout(fig, f"Tabular CUSUM of standardised deviations (n = {n_total:,})")
-                fig.update_xaxes(type="category", title="Study month")
-                fig.update_yaxes(title="Cumulative sum (standard deviations)")
-                st.plotly_chart(fig, width="stretch", key="dr_cusum")
-        if tab_ewma.open:
-            with tab_ewma:
-                fig = go.Figure()
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["month"],
-                        y=part["ewma"],
-                        name="EWMA",
-                        mode="lines+markers",
-                        line={"color": _charts.OKABE_ITO[2]},
-                    )
-                )
-                for sign in (1, -1):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=part["month"],
-                            y=sign * part["ewma_limit"],
-                            name="control limit" if sign == 1 else None,
-                            showlegend=sign == 1,
-                            mode="lines",
-                            line={"color": "#555555", "dash": "dash"},
-                        )
-                    )
-                _charts.layout(fig, f"EWMA of standardised deviations (n = {n_total:,})")
-                fig.update_xaxes(type="category", title="Study month")
-                fig.update_yaxes(title="EWMA (standard deviations)")
-                st.plotly_chart(fig, width="stretch", key="dr_ewma")
 
 
 def show_new_categories() -> None:
@@ -346,31 +267,14 @@ def show_estimates() -> None:
     st.dataframe(both, hide_index=True, width="stretch")
 
 
-# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
-tabs = st.tabs(
-    [
-        "Alerts",
-        "Score distribution",
-        "Control charts",
-        "New scanners & software",
-        "Label completeness",
-        "Estimated vs realised",
-    ],
-    key="dr_tab",
-    on_change="rerun",
+lazy_tabs(
+    "dr_tab",
+    {
+        "Alerts": show_alerts,
+        "Score distribution": show_histograms,
+        "Control charts": show_control_charts,
+        "New scanners & software": show_new_categories,
+        "Label completeness": show_completeness,
+        "Estimated vs realised": show_estimates,
+    },
 )
-for tab, show in zip(
-    tabs,
-    (
-        show_alerts,
-        show_histograms,
-        show_control_charts,
-        show_new_categories,
-        show_completeness,
-        show_estimates,
-    ),
-    strict=True,
-):
-    if tab.open:
-        with tab:
-            show()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import _charts, _state, auth
 from dashboard._context import page_context, snapshot_age
+from dashboard._tabs import lazy_tabs
 
 ctx = page_context("Data health")
 snap = ctx.snap
@@ -81,13 +82,11 @@ def show_completeness() -> None:
         st.dataframe(comp.drop(columns=["completeness_pct"]), hide_index=True, width="stretch")
 
 
-# lazy tabs: only the open one is queried and drawn
-tabs = st.tabs(
-    ["Ingest batches", "Quarantined rows", "Label completeness"],
-    key="dh_tab",
-    on_change="rerun",
+lazy_tabs(
+    "dh_tab",
+    {
+        "Ingest batches": show_batches,
+        "Quarantined rows": show_quarantine,
+        "Label completeness": show_completeness,
+    },
 )
-for tab, show in zip(tabs, (show_batches, show_quarantine, show_completeness), strict=True):
-    if tab.open:
-        with tab:
-            show()

@@ -11,6 +11,7 @@ from dashboard import _charts, _state
 from dashboard._alerts import show_report_alerts
 from dashboard._context import page_context
 from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS
+from dashboard._tabs import lazy_tabs
 from dashboard._tiles import Tile, TileGroup, show_tiles
 from radqa.errors import RadQAError
 
@@ -164,13 +165,6 @@ def show_trend() -> None:
     )
 
 
-# lazy tabs: only the open one is computed and drawn. The claims come first: they are the
-# committee's question, and a first page without a plotly chart spares the browser loading
-# plotly.js (about 1.2 s on a cold start here)
-claims_tab, trend_tab = st.tabs(["Vendor claims", "Trend"], key="ov_tab", on_change="rerun")
-if claims_tab.open:
-    with claims_tab:
-        show_claims()
-if trend_tab.open:
-    with trend_tab:
-        show_trend()
+# the claims come first: they are the committee's question, and a first page without a plotly
+# chart spares the browser loading plotly.js (about 1.2 s on a cold start here)
+lazy_tabs("ov_tab", {"Vendor claims": show_claims, "Trend": show_trend})

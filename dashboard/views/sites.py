@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import _audit, _charts, _state
 from dashboard._context import page_context
 from dashboard._filters import describe, model_finding_picker
+from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
 
 #: Proportion -> (numerator, denominator) as sums of the confusion counts in a summary row.
@@ -39,12 +40,6 @@ if grid.empty:
     st.info("No predictions of this model and finding match the current filters.")
     st.stop()
 DIMS = {"site": "Sites", "scanner_model": "Scanner models"}
-# lazy tabs: only the open one is computed and drawn (a plotly chart costs the browser ~0.2 s)
-heat_tab, site_tab, scanner_tab, table_tab = st.tabs(
-    ["Heatmap", "Forest plot: sites", "Forest plot: scanner models", "Table"],
-    key="ss_tab",
-    on_change="rerun",
-)
 
 
 def forest_input(summary: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -136,19 +131,20 @@ def show_table() -> None:
         st.caption("Downloading tables needs the admin role.")
 
 
-if heat_tab.open:
-    with heat_tab:
-        st.plotly_chart(
-            _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
-            width="stretch",
-            key="ss_heatmap",
-        )
-if site_tab.open:
-    with site_tab:
-        show_forest("site")
-if scanner_tab.open:
-    with scanner_tab:
-        show_forest("scanner_model")
-if table_tab.open:
-    with table_tab:
-        show_table()
+def show_heatmap() -> None:
+    st.plotly_chart(
+        _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
+        width="stretch",
+        key="ss_heatmap",
+    )
+
+
+lazy_tabs(
+    "ss_tab",
+    {
+        "Heatmap": show_heatmap,
+        "Forest plot: sites": lambda: show_forest("site"),
+        "Forest plot: scanner models": lambda: show_forest("scanner_model"),
+        "Table": show_table,
+    },
+)
