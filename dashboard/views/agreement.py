@@ -44,6 +44,11 @@ if overall.empty or int(overall["n_labelled"].iloc[0]) == 0:
 row = overall.iloc[0]
 
 
+def with_ci(*names: str) -> list[str]:
+    """Each estimate's column followed by its interval's (``name``, ``name_low``, ``name_high``)."""
+    return [c for name in names for c in (name, f"{name}_low", f"{name}_high")]
+
+
 def show_ai() -> None:
     """Kappa, agreement and n overall, and the confusion matrix."""
     st.subheader("AI vs reference standard")
@@ -86,18 +91,7 @@ def show_groups() -> None:
             width="stretch",
             key="ag_forest",
         )
-    cols = [
-        dim,
-        "n_labelled",
-        "pending",
-        "kappa",
-        "kappa_low",
-        "kappa_high",
-        "agreement",
-        "agreement_low",
-        "agreement_high",
-        "insufficient_reason",
-    ]
+    cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
     st.dataframe(groups[cols], hide_index=True, width="stretch")
 
 
@@ -146,19 +140,9 @@ def show_readers() -> None:
             cols = [
                 reader_dim,
                 "n_items",
-                "kappa",
-                "kappa_low",
-                "kappa_high",
-                "agreement",
-                "agreement_low",
-                "agreement_high",
+                *with_ci("kappa", "agreement"),
                 "n_items_3",
-                "fleiss_kappa",
-                "fleiss_kappa_low",
-                "fleiss_kappa_high",
-                "ac1",
-                "ac1_low",
-                "ac1_high",
+                *with_ci("fleiss_kappa", "ac1"),
                 "note",
             ]
             st.dataframe(
