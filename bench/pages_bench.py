@@ -38,28 +38,29 @@ def _serve_and_measure(data_dir: Path) -> tuple[float, dict, float]:
     from dashboard.bench import measure_pages
 
     port = _free_port()
-    started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "radqa", "--data-dir", str(data_dir), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
-    )
+    server, up = _start(_serve_cmd(data_dir, port), port, {**os.environ})
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        up = time.perf_counter() - started
         timings = measure_pages(base)
         memory = _rss_mb(server.pid)  # `radqa serve` execs into the Streamlit server
     finally:
         server.terminate()
         server.wait(timeout=30)
     return up, timings, memory
+
+
+def _serve_cmd(data_dir: Path, port: int) -> list[str]:
+    """`radqa serve` on the bench database."""
+    return [
+        sys.executable,
+        "-m",
+        "radqa",
+        "--data-dir",
+        str(data_dir),
+        "serve",
+        "--port",
+        str(port),
+    ]
 
 
 def _start(cmd: list[str], port: int, env: dict[str, str]) -> tuple[subprocess.Popen, float]:
@@ -113,11 +114,7 @@ def cold_start_lines(data_dir: Path) -> list[str]:
 
     port = _free_port()
     env = {**os.environ, "BARE_DB": str(store.snapshot_path(data_dir))}
-    ours = _cold_starts(
-        [sys.executable, "-m", "radqa", "--data-dir", str(data_dir), "serve", "--port", str(port)],
-        port,
-        env,
-    )
+    ours = _cold_starts(_serve_cmd(data_dir, port), port, env)
     bare = _cold_starts(
         [
             sys.executable,
