@@ -183,8 +183,7 @@ def _ingest_one(
                 f"{name}: missing required column(s): {', '.join(missing)}; "
                 f"columns found: {', '.join(source.lowered)}"
             )
-        sql, params = checked_sql(kind, contract, source, settings)
-        _check(con, source, sql, {**params, **pads, "path": str(path)})
+        duplicates = _check(con, kind, source, settings, {**pads, "path": str(path)})
         if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
             raise FileRefusedError(f"{name}: the file has a header but no data rows")
     except duckdb.Error as exc:
@@ -197,7 +196,9 @@ def _ingest_one(
 
     con.execute("begin transaction")
     try:
-        result = _write_batch(con, kind, source, chash, started, strict, pads, settings)
+        result = _write_batch(
+            con, kind, source, chash, started, strict, pads, settings, duplicates=duplicates
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -210,25 +211,46 @@ def _ingest_one(
 
 
 def _check(
-    con: duckdb.DuckDBPyConnection, source: Source, sql: str, params: dict[str, object]
-) -> None:
-    """Run the checking pass (CREATE of ``_checked``) over the file.
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: Source,
+    settings: Settings,
+    params: dict[str, object],
+) -> bool:
+    """Run the checking pass (CREATE of ``_checked``) over the file; return whether two accepted
+    rows share a natural key (see :func:`_mark_duplicates`).
 
-    A CSV / JSON Lines file has no row numbers of its own: the pass runs with
-    ``preserve_insertion_order`` on, so that DuckDB reads and checks the file in parallel and
-    still inserts the rows in file order; rowid + 1 is then the data row number
-    (:func:`ingest.validate.rn_sql`). (A ``row_number() over ()`` kept the pass on one thread,
-    10M CSV rows 16 s; copying the file into a temp table first cost 5.5 s of the 13 s.)
+    A CSV / JSON Lines file has no row numbers of its own. They are needed only when a row is
+    quarantined or a key repeats (the last row in the file wins), so the pass first runs in
+    parallel in any order (10M CSV rows: 7.8 s). Only when a file has such rows is it run again
+    with ``preserve_insertion_order`` on, which keeps the rows in file order so that rowid + 1 is
+    the data row number (:func:`ingest.validate.rn_sql`; 11.9 s). A ``row_number() over ()``
+    would keep the pass on one thread (16 s).
     """
-    if source.numbered:
-        con.execute(sql, params)
-        return
+    contract = CONTRACTS[kind]
+    sql, extra = checked_sql(kind, contract, source, settings)
+    con.execute(sql, {**extra, **params})
+    [(bad,)] = con.execute("select count(*) filter (where not _ok) from _checked").fetchall()
+    duplicates = _has_duplicate_keys(con)
+    if source.numbered or not (bad or duplicates):
+        return duplicates
+    sql, extra = checked_sql(kind, contract, source, settings, ordered=True)
     [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
     con.execute("set preserve_insertion_order = true")
     try:
-        con.execute(sql, params)
+        con.execute(sql, {**extra, **params})
     finally:
         con.execute(f"set preserve_insertion_order = {bool(before)}")
+    return duplicates
+
+
+def _has_duplicate_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether two accepted rows of ``_checked`` have equal key hashes (``_kh``): when none do,
+    no two keys are equal; when some do, :func:`_mark_duplicates` compares the keys themselves."""
+    [(total, distinct)] = con.execute(
+        "select count(*), count(distinct _kh) from _checked where _ok"
+    ).fetchall()
+    return bool(total != distinct)
 
 
 def _write_batch(
@@ -240,11 +262,14 @@ def _write_batch(
     strict: bool,
     pads: dict[str, bytes],
     settings: Settings,
+    *,
+    duplicates: bool,
 ) -> BatchResult:
     name = source.path.name
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
-    _mark_duplicates(con, kind, pads, settings)
+    if duplicates:
+        _mark_duplicates(con, kind, pads, settings)
     rows_read, bad = con.execute(
         "select count(*), count(*) filter (where not _ok) from _checked"
     ).fetchall()[0]
@@ -338,12 +363,7 @@ def _mark_duplicates(
 ) -> None:
     """Within one file the last row of a natural key wins; earlier ones go to quarantine with
     their values (identifiers as pseudonyms), so nothing is lost. Adds column ``_dup_of`` (the
-    row kept) to ``_checked`` when there are any."""
-    total, distinct = con.execute(
-        "select count(*), count(distinct _kh) from _checked where _ok"
-    ).fetchall()[0]
-    if total == distinct:
-        return  # no two keys hash alike, so no two keys are equal
+    row kept) to ``_checked``. Called when :func:`_has_duplicate_keys` found equal key hashes."""
     cols = ", ".join(checked_key(kind))
     stored = _stored(con)
     rn = rn_sql(stored)
@@ -476,8 +496,8 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
 
     Where a study's rows disagree, each column takes the largest value (``max``; NULLs ignored).
     Nearly always they agree (a file repeats the study's values on each finding's row), so the
-    study is found by a cheap group-by (its last row number and the range of ``_sh``, the hash of
-    its values) and its values are read from that row; ``max()`` over 12 text columns runs only
+    study is found by a cheap group-by (its largest row number and the range of ``_sh``, the hash
+    of its values) and its values are read from that row (any row would do: they agree); ``max()`` over 12 text columns runs only
     for the studies whose hashes differ. The result is that of ``max()`` (unless two different
     rows of one study had equal 64-bit hashes) at about a third of the cost.
 

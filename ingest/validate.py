@@ -74,9 +74,17 @@ def study_in_checked() -> tuple[str, ...]:
 
 
 def checked_sql(
-    kind: str, contract: tuple[Column, ...], source: Source, settings: Settings
+    kind: str,
+    contract: tuple[Column, ...],
+    source: Source,
+    settings: Settings,
+    *,
+    ordered: bool = False,
 ) -> tuple[str, dict[str, object]]:
     """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad).
+
+    ``ordered``: the statement runs with ``preserve_insertion_order`` on to number a CSV's rows by
+    their place in the file (see :func:`ingest.load._check`), so its checks must not reorder rows.
 
     The table is narrow: it holds the columns the file has, not those it lacks (a NULL column
     costs as much as any other in an uncompressed temp table that spills to disk), nor a
@@ -118,7 +126,7 @@ def checked_sql(
         )
         + ")"
     )
-    ok = " and ".join([*(_valid(c, not source.numbered) for c in present), "__overflow is null"])
+    ok = " and ".join([*(_valid(c, ordered) for c in present), "__overflow is null"])
     stored = _stored_names(kind, contract, source)
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
     hashes = [f"hash({', '.join(checked_key(kind))}) as _kh"]

@@ -46,3 +46,41 @@ def test_quarantined_rows_carry_their_own_row_numbers(
     for number, raw in rows:
         values = json.loads(raw)
         assert (values["study_uid"], values["score"]) == (f"S{number}", f"x{number}")
+
+
+def _write_duplicates(path: Path) -> Path:
+    """Rows i = BAD_EVERY * k repeat the natural key of row i + 1 with another score: every row
+    is valid, so only the duplicate check needs the rows' places in the file."""
+    duckdb.execute(
+        f"""
+        copy (
+          select 'S' || (case when i % {BAD_EVERY} = 0 then i + 1 else i end) as study_uid,
+                 'P' || i as patient_id,
+                 'Osaka University Hospital' as site, '2026-10-01 10:00:00' as study_datetime,
+                 'CR' as modality, 'pneumothorax' as finding, 'ChestXR-Triage' as model_name,
+                 '2.1' as model_version,
+                 case when i % {BAD_EVERY} = 0 then '0.25' else '0.5' end as score
+          from range(1, {ROWS + 1}) t(i)
+        ) to '{path}' ({"format json" if path.suffix == ".jsonl" else "format csv, header"})
+        """
+    )
+    return path
+
+
+@pytest.mark.parametrize("name", ["dups.csv", "dups.jsonl"])
+def test_the_last_of_repeated_keys_wins_deep_in_a_file(
+    data_dir: Path, tmp_path: Path, name: str
+) -> None:
+    [result] = ingest_files(data_dir, "predictions", [_write_duplicates(tmp_path / name)])
+    dups = ROWS // BAD_EVERY
+    assert (result.inserted, result.quarantined) == (ROWS - dups, dups)
+    rows = snapshot_rows(data_dir, "select row_number, reason from quarantine order by 1")
+    assert [r[0] for r in rows] == [BAD_EVERY * k for k in range(1, dups + 1)]
+    for number, reason in rows:
+        assert f"row {number}: duplicate of row {number + 1} " in reason
+    kept = snapshot_rows(
+        data_dir,
+        "select count(*) filter (where score = 0.5), count(*) filter (where score = 0.25) "
+        "from predictions",
+    )
+    assert kept == [(ROWS - dups, 0)]  # each key kept its last row's score
