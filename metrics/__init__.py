@@ -18,7 +18,7 @@ from metrics._agreement import (
 )
 from metrics._calibration import Calibration, calibration
 from metrics._cbpe import compare_estimates, estimate_performance
-from metrics._claims import claim_check
+from metrics._claims import claim_check, group_denominators, heterogeneity_across
 from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
 from metrics._filters import AGE_BANDS, Filters
 from metrics._grouped import (
@@ -87,6 +87,8 @@ __all__ = [
     "diagnostic_accuracy",
     "difference_ci",
     "heterogeneity",
+    "heterogeneity_across",
+    "group_denominators",
     "ingest_batches",
     "mcnemar",
     "paired_difference_ci",

@@ -99,7 +99,7 @@ def claim_check(
     groups["estimate"], groups["low"], groups["high"] = est, low, high
     groups["verdict"] = verdict
     groups["above_claim"] = ~unusable & (low > claimed)
-    het = _heterogeneity(summary[~unusable], keys, metric, alpha)
+    het = heterogeneity_across(summary[~unusable], keys, metric, alpha)
     nan = float("nan")
     groups["q"] = het.q if het else nan
     groups["q_df"] = het.q_df if het else nan
@@ -146,10 +146,23 @@ def _plain(het: Heterogeneity | None) -> dict[str, object] | None:
     }
 
 
-def _heterogeneity(
-    summary: pd.DataFrame, keys: list[str], metric: str, alpha: float
+def group_denominators(summary: pd.DataFrame, metric: str) -> pd.Series:
+    """The number of cases behind each row's ``metric`` in a :func:`metrics.summarize` table:
+    the proportion's denominator (positives for sensitivity, ...), else the labelled cases."""
+    if metric in _PROPORTIONS:
+        return sum((summary[c] for c in _PROPORTIONS[metric][1]), pd.Series(0, summary.index))
+    return summary["n_labelled"]
+
+
+def heterogeneity_across(
+    summary: pd.DataFrame, keys: list[str], metric: str, alpha: float = 0.05
 ) -> Heterogeneity | None:
-    """Q and I^2 across the usable groups (None with fewer than two)."""
+    """Cochran's Q, I^2 and the pooled estimates of ``metric`` across the rows (groups) of a
+    :func:`metrics.summarize` table, labelled by ``keys``; None with fewer than two usable groups.
+
+    Proportions are pooled from their counts on the logit scale; AUC and kappa from their
+    estimates and standard errors on the identity scale (groups with a zero SE left out).
+    """
     if len(summary) < 2:
         return None
     labels = (
@@ -160,7 +173,7 @@ def _heterogeneity(
         count = (summary["tp"] + summary["tn"] if num == "agree" else summary[num]).to_numpy(
             dtype=float
         )
-        nobs = sum(summary[c] for c in den).to_numpy(dtype=float)
+        nobs = group_denominators(summary, metric).to_numpy(dtype=float)
         frame = pd.DataFrame({"label": labels, "count": count, "nobs": nobs})
         return heterogeneity(frame, scale="logit", alpha=alpha)
     frame = pd.DataFrame(

@@ -11,15 +11,6 @@ from dashboard._filters import describe, model_finding_picker
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
 
-#: Proportion -> (numerator, denominator) as sums of the confusion counts in a summary row.
-COUNTS = {
-    "sensitivity": (("tp",), ("tp", "fn")),
-    "specificity": (("tn",), ("tn", "fp")),
-    "ppv": (("tp",), ("tp", "fp")),
-    "npv": (("tn",), ("tn", "fn")),
-    "accuracy": (("tp", "tn"), ("tp", "tn", "fp", "fn")),
-    "prevalence": (("tp", "fn"), ("tp", "tn", "fp", "fn")),
-}
 METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "auc", "kappa")
 
 ctx = page_context("Sites & scanners")
@@ -43,33 +34,23 @@ DIMS = {"site": "Sites", "scanner_model": "Scanner models"}
 
 
 def forest_input(summary: pd.DataFrame, label: str) -> pd.DataFrame:
-    """Rows with an estimate, shaped for metrics.heterogeneity and the forest plot."""
+    """Rows with an estimate, shaped for the forest plot (label, value, low, high, n)."""
     ok = summary[summary[metric].notna()].copy()
     ok["label"] = ok[label].astype(str)
     ok["value"] = ok[metric]
     ok["low"], ok["high"] = ok[f"{metric}_low"], ok[f"{metric}_high"]
-    if metric in COUNTS:
-        num, den = COUNTS[metric]
-        ok["count"] = ok[list(num)].sum(axis=1)
-        ok["nobs"] = ok[list(den)].sum(axis=1)
-        ok["n"] = ok["nobs"]
-    else:
-        ok["se"] = ok[f"{metric}_se"]
-        ok["n"] = ok["n_labelled"]
+    ok["n"] = _state.metric_fn("group_denominators")(ok, metric)
     return ok
 
 
-def pooled_and_i2(ok: pd.DataFrame) -> tuple[tuple[float, float, float] | None, str]:
-    if len(ok) < 2:
-        return None, "I² needs at least two groups with an estimate"
+def pooled_and_i2(ok: pd.DataFrame, dim: str) -> tuple[tuple[float, float, float] | None, str]:
+    """The random-effects pooled value and the I² line under the forest plot."""
     try:
-        het = _state.metric_fn("heterogeneity")
-        if metric in COUNTS:
-            h = het(ok[["label", "count", "nobs"]], scale="logit")
-        else:
-            h = het(ok[["label", "value", "se"]], scale="identity")
+        h = _state.metric_fn("heterogeneity_across")(ok, [dim], metric)
     except RadQAError as exc:
         return None, f"heterogeneity not computable: {exc}"
+    if h is None:
+        return None, "I² needs at least two groups with an estimate"
     pooled = h.random_reml
     text = (
         f"I² = {100 * h.i2.value:.0f}% (95% CI {100 * h.i2.low:.0f}–{100 * h.i2.high:.0f}%), "
@@ -91,7 +72,7 @@ def show_forest(dim: str) -> None:
             f"{_charts.METRIC_LABELS[metric]} under these filters."
         )
         return
-    pooled, text = pooled_and_i2(ok)
+    pooled, text = pooled_and_i2(ok, dim)
     colours = _charts.colour_map(list(_state.filter_options(snap).of(dim)))
     st.plotly_chart(
         _charts.forest(

@@ -13,7 +13,7 @@ import pytest
 
 import metrics
 from dashboard import _audit, _charts, _reviews
-from metrics import Filters, discordant_cases, overview_counts, summarize
+from metrics import Filters, discordant_cases, heterogeneity_across, overview_counts, summarize
 from radqa import store
 
 from .conftest import kpi_tiles, open_tab, tile_groups
@@ -111,7 +111,13 @@ def test_sites_page_heatmap_and_table(app, demo_dir, con) -> None:  # noqa: ANN0
     titles = [c["layout"]["title"]["text"] for c in forests]
     assert len(titles) == 2
     assert " by site" in titles[0] and " by scanner model" in titles[1]
-    assert any("I² =" in c.value for c in at.caption)
+    by_site = summarize(con, by=("site",), filters=f)
+    het = heterogeneity_across(by_site[by_site["sensitivity"].notna()], ["site"], "sensitivity")
+    assert het is not None
+    stated = f"I² = {100 * het.i2.value:.0f}% (95% CI {100 * het.i2.low:.0f}–"
+    assert any(
+        c.value.startswith(stated) for c in open_tab(at, "ss_tab", "Forest plot: sites").caption
+    )
     table = open_tab(at, "ss_tab", "Table").dataframe[0].value
     assert list(zip(table["site"], table["scanner_model"], strict=True)) == list(
         zip(grid["site"], grid["scanner_model"], strict=True)

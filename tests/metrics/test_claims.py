@@ -126,3 +126,28 @@ def test_claim_input_errors():
         claim_check(con, metric="f1")
     with pytest.raises(InputError, match=r"claimed is 97.4; expected a fraction such as 0.974"):
         claim_check(con, claimed=97.4)
+
+
+def test_heterogeneity_across_the_rows_of_a_summary() -> None:
+    """The Sites page's forest plot: Q and I² of sensitivity across groups, from their counts."""
+    from metrics import group_denominators, heterogeneity_across, summarize
+
+    summary = summarize(_store(GROUPS), by=("modality",), min_n=1)
+    summary = summary.sort_values("modality").reset_index(drop=True)  # CR, CT, DX, MR
+    assert group_denominators(summary, "sensitivity").tolist() == [120, 121, 62, 4]
+    assert group_denominators(summary, "auc").tolist() == summary["n_labelled"].tolist()
+    het = heterogeneity_across(summary, ["modality"], "sensitivity")
+    expected = heterogeneity(
+        pd.DataFrame(
+            {
+                "label": ["CR", "CT", "DX", "MR"],
+                "count": [100, 120, 60, 4],
+                "nobs": [120, 121, 62, 4],
+            }  # fmt: skip
+        ),
+        scale="logit",
+    )
+    assert het is not None
+    assert het.q == pytest.approx(expected.q, rel=1e-12) and het.q > 10
+    assert het.i2.value == pytest.approx(expected.i2.value, rel=1e-12)
+    assert heterogeneity_across(summary.head(1), ["modality"], "sensitivity") is None
