@@ -444,3 +444,101 @@ def ewma_chart(part: pd.DataFrame) -> go.Figure:
         )
     title = f"EWMA of standardised deviations (n = {int(part['n'].sum()):,})"
     return _monthly(fig, title, "EWMA (standard deviations)")
+
+
+def score_histogram(part: pd.DataFrame, month: str) -> go.Figure:
+    """The AI score's distribution in the reference window and in ``month``, overlaid: one
+    row per score bin (``metrics.monitor``'s histograms of one finding, site and scanner)."""
+    x = ((part["bin_low"] + part["bin_high"]) / 2).to_numpy()
+    width = float((part["bin_high"] - part["bin_low"]).median())
+    fig = go.Figure()
+    n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
+    series = [
+        ("reference_share", f"reference (n = {n_ref})"),
+        ("month_share", f"{month} (n = {n_mon})"),
+    ]
+    for colour, (column, name) in zip(OKABE_ITO, series, strict=False):
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=100 * part[column],
+                name=name,
+                marker_color=colour,
+                opacity=0.75,
+                width=width,
+            )
+        )
+    layout(fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})")
+    fig.update_layout(barmode="overlay", bargap=0.05)
+    fig.update_xaxes(title="AI score", range=[0, 1], dtick=0.1)
+    fig.update_yaxes(title="Share of predictions (%)")
+    return fig
+
+
+def completeness_lines(completeness: pd.DataFrame, all_findings: Sequence[str]) -> go.Figure:
+    """Label completeness by month, one line per finding (``metrics.label_completeness`` by
+    finding and month); colours and dashes keyed on every finding of the snapshot."""
+    colours, dashes = colour_map(all_findings), dash_map(all_findings)
+    fig = go.Figure()
+    for finding in sorted(completeness["finding"].astype(str).unique()):
+        part = completeness[completeness["finding"] == finding].sort_values("period")
+        fig.add_trace(
+            go.Scatter(
+                x=part["period"],
+                y=100 * part["completeness"],
+                name=finding,
+                mode="lines+markers",
+                line={"color": colours.get(finding), "dash": dashes.get(finding, "solid")},
+                customdata=part[["labelled", "n"]].to_numpy(),
+                hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
+                f"<extra>{finding}</extra>",
+            )
+        )
+    layout(
+        fig,
+        f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})",
+    )
+    fig.update_xaxes(type="category", title="Study month")
+    fig.update_yaxes(title="Labelled (%)", range=[0, 105])
+    return fig
+
+
+def estimated_vs_realised(part: pd.DataFrame, metric: str, n_pending: int) -> go.Figure:
+    """Per site and finding: the estimate for pending predictions with its 95% CI beside the
+    realised value of those already read (``metrics.compare_estimates`` rows of one metric)."""
+    part = part.assign(label=part["site"].astype(str) + " · " + part["finding"].astype(str))
+    part = part.sort_values("label")
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=100 * part["estimate"],
+            y=part["label"],
+            mode="markers",
+            name="estimated (pending)",
+            marker={"color": OKABE_ITO[0], "size": 9},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (100 * (part["high"] - part["estimate"])).to_numpy(),
+                "arrayminus": (100 * (part["estimate"] - part["low"])).to_numpy(),
+            },
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=100 * part["realised"],
+            y=part["label"],
+            mode="markers",
+            name="realised (read)",
+            marker={"color": OKABE_ITO[3], "size": 10, "symbol": "diamond"},
+        )
+    )
+    layout(
+        fig,
+        f"{METRIC_LABELS[metric]}: estimate for {n_pending:,} "
+        f"pending predictions vs realised (95% CI)",
+        height=max(300, 26 * len(part) + 160),
+    )
+    fig.update_xaxes(title=f"{METRIC_LABELS[metric]} (%)")
+    fig.update_yaxes(type="category", autorange="reversed", title=None)
+    return fig

@@ -6,14 +6,12 @@ window (the first months of data), the same call the monthly report makes.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import _alerts, _charts, _state
 from dashboard._context import page_context
+from dashboard._filters import month_bounds
 from dashboard._tabs import lazy_tabs
 
 ctx = page_context("Drift")
@@ -88,31 +86,7 @@ def show_histograms() -> None:
         if part.empty:
             st.info("No scores for this combination.")
         else:
-            x = ((part["bin_low"] + part["bin_high"]) / 2).to_numpy()
-            width = float((part["bin_high"] - part["bin_low"]).median())
-            fig = go.Figure()
-            n_ref, n_mon = int(part["n_reference"].iloc[0]), int(part["n_month"].iloc[0])
-            series = [
-                ("reference_share", f"reference (n = {n_ref})"),
-                ("month_share", f"{month} (n = {n_mon})"),
-            ]
-            for colour, (column, name) in zip(_charts.OKABE_ITO, series, strict=False):
-                fig.add_trace(
-                    go.Bar(
-                        x=x,
-                        y=100 * part[column],
-                        name=name,
-                        marker_color=colour,
-                        opacity=0.75,
-                        width=width,
-                    )
-                )
-            _charts.layout(
-                fig, f"AI score distribution (n = {n_ref:,} reference, {n_mon:,} in {month})"
-            )
-            fig.update_layout(barmode="overlay", bargap=0.05)
-            fig.update_xaxes(title="AI score", range=[0, 1], dtick=0.1)
-            fig.update_yaxes(title="Share of predictions (%)")
+            fig = _charts.score_histogram(part, month)
             st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
 
 
@@ -161,30 +135,9 @@ def show_completeness() -> None:
     if completeness.empty:
         st.info("No predictions match the current filters.")
     else:
-        findings = sorted(completeness["finding"].astype(str).unique())
-        all_findings = list(_state.filter_options(snap).of("finding"))
-        colours, dashes = _charts.colour_map(all_findings), _charts.dash_map(all_findings)
-        fig = go.Figure()
-        for finding in findings:
-            part = completeness[completeness["finding"] == finding].sort_values("period")
-            fig.add_trace(
-                go.Scatter(
-                    x=part["period"],
-                    y=100 * part["completeness"],
-                    name=finding,
-                    mode="lines+markers",
-                    line={"color": colours.get(finding), "dash": dashes.get(finding, "solid")},
-                    customdata=part[["labelled", "n"]].to_numpy(),
-                    hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})"
-                    f"<extra>{finding}</extra>",
-                )
-            )
-        _charts.layout(
-            fig,
-            f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})",
+        fig = _charts.completeness_lines(
+            completeness, list(_state.filter_options(snap).of("finding"))
         )
-        fig.update_xaxes(type="category", title="Study month")
-        fig.update_yaxes(title="Labelled (%)", range=[0, 105])
         st.plotly_chart(fig, width="stretch", key="dr_completeness")
         st.caption(
             "Recent months are incomplete while reads are pending: performance there rests "
@@ -209,10 +162,7 @@ def show_estimates() -> None:
     if estimated.empty:
         st.success(f"Every study of {month} has its reads: nothing to estimate.")
         return
-    first_day = dt.date.fromisoformat(month + "-01")
-    last_day = (first_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
-        days=1
-    )
+    first_day, last_day = month_bounds([month])
     realised = _state.summarize(
         snap, _state.Filters(date_from=first_day, date_to=last_day), by=("site", "finding")
     )
@@ -227,42 +177,7 @@ def show_estimates() -> None:
     if part.empty:
         st.info(f"No group has an estimate of {est_metric} in {month}.")
     else:
-        part["label"] = part["site"].astype(str) + " · " + part["finding"].astype(str)
-        part = part.sort_values("label")
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
-                x=100 * part["estimate"],
-                y=part["label"],
-                mode="markers",
-                name="estimated (pending)",
-                marker={"color": _charts.OKABE_ITO[0], "size": 9},
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (100 * (part["high"] - part["estimate"])).to_numpy(),
-                    "arrayminus": (100 * (part["estimate"] - part["low"])).to_numpy(),
-                },
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=100 * part["realised"],
-                y=part["label"],
-                mode="markers",
-                name="realised (read)",
-                marker={"color": _charts.OKABE_ITO[3], "size": 10, "symbol": "diamond"},
-            )
-        )
-        n_pending = int(estimated["n"].sum())
-        _charts.layout(
-            fig,
-            f"{_charts.METRIC_LABELS[est_metric]}: estimate for {n_pending:,} "
-            f"pending predictions vs realised (95% CI)",
-            height=max(300, 26 * len(part) + 160),
-        )
-        fig.update_xaxes(title=f"{_charts.METRIC_LABELS[est_metric]} (%)")
-        fig.update_yaxes(type="category", autorange="reversed", title=None)
+        fig = _charts.estimated_vs_realised(part, est_metric, int(estimated["n"].sum()))
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
     st.dataframe(both, hide_index=True, width="stretch")
 
