@@ -255,3 +255,63 @@ def test_few_groups_follows_the_recorded_sizes(demo):
         assert not few_groups(con, ("arm",), None)  # not in the cases table
     finally:
         con.close()
+
+
+def test_cases_equal_the_join_with_studies_missing_or_without_a_site(demo, tmp_path):
+    """Built one site at a time, the table still holds every prediction once with the values
+    of the join: also a prediction whose study is missing or has no site (those come last)."""
+    import shutil
+
+    from radqa.derived import AGE_BAND_SQL
+
+    for name in ("radqa-work.duckdb", "pseudo.key"):
+        shutil.copy(demo / name, tmp_path / name)
+    con = store.connect_working(tmp_path)
+    uids = [
+        r[0] for r in con.execute("select study_uid from studies order by 1 limit 4").fetchall()
+    ]
+    con.execute("delete from studies where study_uid in (?, ?)", uids[:2])
+    con.execute("update studies set site = null where study_uid in (?, ?)", uids[2:])
+    store.publish_snapshot(con, tmp_path)
+    con.close()
+    derived.build_cases(tmp_path)
+    snap = store.open_snapshot(tmp_path)
+    try:
+        assert derived.has_cases(snap)
+        join = f"""
+            select s.site, s.scanner_model, s.modality, {AGE_BAND_SQL} as age_band,
+                   s.study_datetime, f.finding, f.model_name, f.score, r.ref_label,
+                   f.rowid as prediction_row
+            from predictions f
+            left join studies s on s.study_uid = f.study_uid
+            left join reference_standard r on r.study_uid = f.study_uid and r.finding = f.finding
+        """
+        flat = f"""
+            select site, scanner_model, modality, age_band, study_datetime, finding, model_name,
+                   score, ref_label, prediction_row
+            from {derived.CASES_CATALOG}.cases
+        """
+        [(n_flat, n_join, differ)] = snap.execute(
+            f"""
+            select (select count(*) from ({flat})), (select count(*) from ({join})),
+                   (select count(*) from (({flat}) except all ({join})))
+                   + (select count(*) from (({join}) except all ({flat})))
+            """
+        ).fetchall()
+        assert n_flat == n_join > 5000 and differ == 0
+        [(no_site, last_sited, first_unsited)] = snap.execute(
+            f"""
+            select count(*) filter (where site is null),
+                   max(rowid) filter (where site is not null),
+                   min(rowid) filter (where site is null)
+            from {derived.CASES_CATALOG}.cases
+            """
+        ).fetchall()
+        expected = snap.execute(
+            "select count(*) from predictions where study_uid in (?, ?, ?, ?)", uids
+        ).fetchall()[0][0]
+        assert no_site == expected > 0
+        assert first_unsited > last_sited  # the rows without a site come last
+    finally:
+        snap.close()
+        _cache.RESULTS.clear()
