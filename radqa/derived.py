@@ -57,17 +57,20 @@ left join snap.studies as s on s.study_uid = f.study_uid
 left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
 limit 0
 """
-#: The cases of one site ($site), in the order the table is stored in (see build_cases).
-_SITE = f"""
+#: The cases of a few sites ($sites), in the order the table is stored in (see build_cases).
+_SITES = f"""
 insert into cases {_COLUMNS}
 from snap.predictions as f
-join (select * from snap.studies where site = $site) as s on s.study_uid = f.study_uid
+join (select * from snap.studies where list_contains($sites, site)) as s
+    on s.study_uid = f.study_uid
 left join (
     select * from snap.reference_standard
-    where study_uid in (select study_uid from snap.studies where site = $site)
+    where study_uid in (select study_uid from snap.studies where list_contains($sites, site))
 ) as r on r.study_uid = f.study_uid and r.finding = f.finding
-order by f.model_name, f.finding, s.study_datetime
+order by s.site, f.model_name, f.finding, s.study_datetime
 """
+#: About this many predictions per statement of the build (see build_cases).
+CHUNK_ROWS = 6_000_000
 #: The predictions of no site: their study is unknown or has no site (last, where NULLs sort).
 _NO_SITE = f"""
 insert into cases {_COLUMNS}
@@ -159,15 +162,13 @@ def build_cases(data_dir: Path) -> Path | None:
         con.execute(f"attach '{quoted}' as snap (read_only)")
         sid = con.execute("select snapshot_id from snap.snapshot_info").fetchall()[0][0]
         con.execute(_CREATE)
-        # One site at a time: each join's build side and each sort then hold one site's rows.
-        # In one statement, 29M predictions ran out of the 1 GB limit and 10M took 25 s (13.6 s
-        # by site). The table ends up in (site, model, finding, study time) order, which lets a
-        # filtered query skip other sites' row groups by their min/max statistics.
-        sites = con.execute(
-            "select distinct site from snap.studies where site is not null order by site"
-        ).fetchall()
-        for (site,) in sites:
-            con.execute(_SITE, {"site": site})
+        # A few sites at a time, about CHUNK_ROWS predictions: each join's build side and each
+        # sort then hold a part of the rows. In one statement, 29M predictions ran out of the
+        # 1 GB limit and 10M took 25 s (one site at a time: 13.6 s). The table ends up in (site,
+        # model, finding, study time) order, which lets a filtered query skip other sites' row
+        # groups by their min/max statistics.
+        for sites in site_chunks(con):
+            con.execute(_SITES, {"sites": sites})
         [(placed, total)] = con.execute(
             "select (select count(*) from cases), (select count(*) from snap.predictions)"
         ).fetchall()
@@ -181,6 +182,27 @@ def build_cases(data_dir: Path) -> Path | None:
         con.close()
     os.replace(tmp, final)
     return final
+
+
+def site_chunks(con: duckdb.DuckDBPyConnection) -> list[list[str]]:
+    """The sites of the attached snapshot in order, in runs of about :data:`CHUNK_ROWS`
+    predictions each (sized by their share of the studies: a count per site of the predictions
+    would cost the join the chunks are for)."""
+    counts = con.execute(
+        "select site, count(*) from snap.studies where site is not null group by site order by site"
+    ).fetchall()
+    [(predictions,)] = con.execute("select count(*) from snap.predictions").fetchall()
+    studies = sum(n for _, n in counts)
+    per_chunk = studies * CHUNK_ROWS / max(predictions, 1)
+    chunks: list[list[str]] = []
+    size = 0
+    for site, n in counts:
+        if not chunks or (size + n > per_chunk and size > 0):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(site)
+        size += n
+    return chunks
 
 
 def version(data_dir: Path) -> tuple[int, int]:

@@ -257,12 +257,18 @@ def test_few_groups_follows_the_recorded_sizes(demo):
         con.close()
 
 
-def test_cases_equal_the_join_with_studies_missing_or_without_a_site(demo, tmp_path):
-    """Built one site at a time, the table still holds every prediction once with the values
-    of the join: also a prediction whose study is missing or has no site (those come last)."""
+@pytest.mark.parametrize("chunk_rows", [derived.CHUNK_ROWS, 3000])
+def test_cases_equal_the_join_with_studies_missing_or_without_a_site(
+    demo, tmp_path, monkeypatch, chunk_rows
+):
+    """Built a few sites at a time, the table still holds every prediction once with the values
+    of the join, in filter order: also a prediction whose study is missing or has no site
+    (those come last)."""
     import shutil
 
     from radqa.derived import AGE_BAND_SQL
+
+    monkeypatch.setattr(derived, "CHUNK_ROWS", chunk_rows)
 
     for name in ("radqa-work.duckdb", "pseudo.key"):
         shutil.copy(demo / name, tmp_path / name)
@@ -278,6 +284,18 @@ def test_cases_equal_the_join_with_studies_missing_or_without_a_site(demo, tmp_p
     snap = store.open_snapshot(tmp_path)
     try:
         assert derived.has_cases(snap)
+        mem = duckdb.connect()
+        mem.execute(f"attach '{store.snapshot_path(tmp_path)}' as snap (read_only)")
+        chunks = derived.site_chunks(mem)
+        mem.close()
+        sites = snap.execute(
+            "select distinct site from studies where site is not null order by site"
+        ).fetchall()
+        assert [s for c in chunks for s in c] == [r[0] for r in sites]
+        if chunk_rows > 100_000:
+            assert len(chunks) == 1
+        else:  # about 3,000 predictions per chunk, of the demo's ~9,000
+            assert len(chunks) >= 3
         join = f"""
             select s.site, s.scanner_model, s.modality, {AGE_BAND_SQL} as age_band,
                    s.study_datetime, f.finding, f.model_name, f.score, r.ref_label,
@@ -312,6 +330,16 @@ def test_cases_equal_the_join_with_studies_missing_or_without_a_site(demo, tmp_p
         ).fetchall()[0][0]
         assert no_site == expected > 0
         assert first_unsited > last_sited  # the rows without a site come last
+        [(out_of_order,)] = snap.execute(
+            f"""
+            select count(*) filter (where key < lag_key) from (
+                select (site, model_name, finding, study_datetime) as key, lag(key) over w as lag_key
+                from {derived.CASES_CATALOG}.cases where site is not null
+                window w as (order by rowid)
+            )
+            """
+        ).fetchall()
+        assert out_of_order == 0
     finally:
         snap.close()
         _cache.RESULTS.clear()
