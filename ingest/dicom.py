@@ -183,7 +183,8 @@ def ingest_dicom(
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:
             summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-            derived.build_cases(data_dir)  # the studies' scanner columns may have changed
+            with store.memory_lent(con):  # the studies' scanner columns may have changed
+                derived.build_cases(data_dir)
     finally:
         con.close()
     return summary

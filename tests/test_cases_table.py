@@ -343,3 +343,22 @@ def test_cases_equal_the_join_with_studies_missing_or_without_a_site(
     finally:
         snap.close()
         _cache.RESULTS.clear()
+
+
+def test_the_writer_lends_its_memory_while_the_cases_are_built(tmp_path):
+    """Ingest keeps its writer open while a second connection builds the cases table: during that
+    build the writer's buffer pool is cut to 64 MB, and its limit comes back afterwards, also
+    when the build fails."""
+    con = store.connect_working(tmp_path)
+
+    def limit() -> str:
+        return con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+
+    before = limit()
+    with store.memory_lent(con):
+        assert limit() == "61.0 MiB"  # 64 MB
+    assert limit() == before != "61.0 MiB"
+    with pytest.raises(RuntimeError), store.memory_lent(con):
+        raise RuntimeError("the build failed")
+    assert limit() == before
+    con.close()
