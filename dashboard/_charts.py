@@ -86,7 +86,8 @@ def fmt_ci(low: float | None, high: float | None, metric: str = "") -> str:
     return f"95% CI {fmt(low, metric)} – {fmt(high, metric)}"
 
 
-def _layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+    """The layout every figure shares: title on the left, legend to the right."""
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
@@ -149,7 +150,7 @@ def trend(
             annotation_position="top left",
         )
     n = int(df["n_labelled"].sum())
-    _layout(fig, f"{label} by {period} (labelled n = {n:,}; bars: 95% CI)")
+    layout(fig, f"{label} by {period} (labelled n = {n:,}; bars: 95% CI)")
     fig.update_xaxes(type="category", title=f"Study {period}")
     fig.update_yaxes(title=label + (" (%)" if scale == 100 else ""))
     return fig
@@ -232,7 +233,7 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
         )
     )
     n = int(df["n_labelled"].sum())
-    _layout(
+    layout(
         fig,
         f"{label} by {rows.replace('_', ' ')} × {cols.replace('_', ' ')} "
         f"(labelled n = {n:,}; grey: insufficient data)",
@@ -296,7 +297,7 @@ def forest(
         )
         fig.add_vline(x=v, line={"dash": "dot", "color": "#000000", "width": 1})
     n = int(groups["n"].sum())
-    _layout(fig, f"{title} (n = {n:,})", height=max(260, 34 * len(groups) + 170))
+    layout(fig, f"{title} (n = {n:,})", height=max(260, 34 * len(groups) + 170))
     fig.update_xaxes(title=label + (" (%)" if scale == 100 else ""))
     fig.update_yaxes(type="category", title=None)
     return fig
@@ -319,7 +320,7 @@ def confusion(tp: int, fp: int, fn: int, tn: int, title: str) -> go.Figure:
             hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>",
         )
     )
-    _layout(fig, f"{title} (n = {tp + fp + fn + tn:,})", height=320)
+    layout(fig, f"{title} (n = {tp + fp + fn + tn:,})", height=320)
     fig.update_xaxes(type="category", side="top", title=None)
     fig.update_yaxes(type="category", autorange="reversed", title=None)
     return fig
@@ -336,19 +337,14 @@ def bars(
             hovertemplate="%{x}: %{y:,}<extra></extra>",
         )
     )
-    _layout(fig, title, height=340)
+    layout(fig, title, height=340)
     fig.update_xaxes(type="category", title=x.replace("_", " ").capitalize())
     fig.update_yaxes(title=y_title)
     return fig
 
 
-def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
-    """The shared layout, for figures a page builds itself."""
-    return _layout(fig, title, height=height)
-
-
 def _monthly(fig: go.Figure, title: str, y_title: str) -> go.Figure:
-    """A control chart's layout: study months on a category axis."""
+    """The layout of a figure over study months (control charts, label completeness)."""
     layout(fig, title)
     fig.update_xaxes(type="category", title="Study month")
     fig.update_yaxes(title=y_title)
@@ -494,12 +490,9 @@ def completeness_lines(completeness: pd.DataFrame, all_findings: Sequence[str]) 
                 f"<extra>{finding}</extra>",
             )
         )
-    layout(
-        fig,
-        f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})",
-    )
-    fig.update_xaxes(type="category", title="Study month")
-    fig.update_yaxes(title="Labelled (%)", range=[0, 105])
+    title = f"Share of predictions with a reference read (n = {int(completeness['n'].sum()):,})"
+    _monthly(fig, title, "Labelled (%)")
+    fig.update_yaxes(range=[0, 105])
     return fig
 
 
