@@ -183,8 +183,7 @@ def ingest_dicom(
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:
             summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-            with store.memory_lent(con):  # the studies' scanner columns may have changed
-                derived.build_cases(data_dir)
+            derived.build_cases(data_dir, writer=con)  # the scanner columns may have changed
     finally:
         con.close()
     return summary

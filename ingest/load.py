@@ -126,8 +126,7 @@ def ingest_files(
             results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
         if publish and cases and any(r.snapshot_id for r in results):
             # once per command, while this process still holds the writer's lock
-            with store.memory_lent(con):
-                derived.build_cases(data_dir)
+            derived.build_cases(data_dir, writer=con)
     finally:
         con.close()
     return results

@@ -155,8 +155,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         con = store.connect_working(data_dir)
         try:
             info = store.publish_snapshot(con, data_dir)
-            with store.memory_lent(con):
-                derived.build_cases(data_dir)
+            derived.build_cases(data_dir, writer=con)
         finally:
             con.close()
         print(f"published snapshot {info.snapshot_id} to {info.path}")

@@ -19,6 +19,7 @@ rename) until it reopens the snapshot.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import duckdb
@@ -50,16 +51,9 @@ select
     r.ref_label, r.any_ai_assisted as ai_assisted,
     f.rowid as prediction_row  -- the prediction's row in this snapshot (which never changes)
 """
-_CREATE = f"""
-create table cases as {_COLUMNS}
-from snap.predictions as f
-left join snap.studies as s on s.study_uid = f.study_uid
-left join snap.reference_standard as r on r.study_uid = f.study_uid and r.finding = f.finding
-limit 0
-"""
 #: The cases of a few sites ($sites), in the order the table is stored in (see build_cases).
 _SITES = f"""
-insert into cases {_COLUMNS}
+{_COLUMNS}
 from snap.predictions as f
 join (select * from snap.studies where list_contains($sites, site)) as s
     on s.study_uid = f.study_uid
@@ -141,10 +135,12 @@ def cases_path(data_dir: Path) -> Path:
     return Path(data_dir) / CASES_NAME
 
 
-def build_cases(data_dir: Path) -> Path | None:
+def build_cases(data_dir: Path, writer: duckdb.DuckDBPyConnection | None = None) -> Path | None:
     """Write the cases table of the published snapshot of ``data_dir``; None without a snapshot.
 
     Run by the single writer (ingest, demo, publish) after publishing, so two builds never race.
+    ``writer``, the writer's open connection, lends its memory to the build
+    (:func:`radqa.store.memory_lent`).
     """
     data_dir = Path(data_dir)
     snap = store.snapshot_path(data_dir)
@@ -154,6 +150,14 @@ def build_cases(data_dir: Path) -> Path | None:
     tmp = data_dir / f".{CASES_NAME}.{os.getpid()}.tmp"
     for leftover in (tmp, Path(str(tmp) + ".wal")):
         leftover.unlink(missing_ok=True)
+    with store.memory_lent(writer) if writer is not None else nullcontext():
+        _write_cases(snap, tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def _write_cases(snap: Path, tmp: Path) -> None:
+    """The cases file of snapshot ``snap``, written to ``tmp``."""
     con = duckdb.connect(str(tmp), config={"memory_limit": store.WRITER_MEMORY})
     try:
         con.execute("set enable_progress_bar = false")
@@ -161,7 +165,7 @@ def build_cases(data_dir: Path) -> Path | None:
         quoted = str(snap).replace("'", "''")
         con.execute(f"attach '{quoted}' as snap (read_only)")
         sid = con.execute("select snapshot_id from snap.snapshot_info").fetchall()[0][0]
-        con.execute(_CREATE)
+        con.execute(f"create table cases as {_SITES} limit 0", {"sites": []})
         # A few sites at a time, about CHUNK_ROWS predictions: each join's build side and each
         # sort then fit in memory. In one statement, 29M predictions ran out of the 1 GB limit,
         # and the whole build at 10M took 25 s (in runs of 2M: 19.6 s, of which the inserts
@@ -169,7 +173,7 @@ def build_cases(data_dir: Path) -> Path | None:
         # time) order, which lets a filtered query skip other sites' row groups by their min/max
         # statistics.
         for sites in site_chunks(con):
-            con.execute(_SITES, {"sites": sites})
+            con.execute(f"insert into cases {_SITES}", {"sites": sites})
         [(placed, total)] = con.execute(
             "select (select count(*) from cases), (select count(*) from snap.predictions)"
         ).fetchall()
@@ -181,8 +185,6 @@ def build_cases(data_dir: Path) -> Path | None:
         con.execute("checkpoint")
     finally:
         con.close()
-    os.replace(tmp, final)
-    return final
 
 
 def site_chunks(con: duckdb.DuckDBPyConnection) -> list[list[str]]:

@@ -345,20 +345,36 @@ def test_cases_equal_the_join_with_studies_missing_or_without_a_site(
         _cache.RESULTS.clear()
 
 
-def test_the_writer_lends_its_memory_while_the_cases_are_built(tmp_path):
+def test_the_writer_lends_its_memory_while_the_cases_are_built(demo, tmp_path, monkeypatch):
     """Ingest keeps its writer open while a second connection builds the cases table: during that
     build the writer's buffer pool is cut to 64 MB, and its limit comes back afterwards, also
     when the build fails."""
+    import shutil
+
+    for name in ("radqa-work.duckdb", "radqa.duckdb"):
+        shutil.copy(demo / name, tmp_path / name)
     con = store.connect_working(tmp_path)
 
     def limit() -> str:
         return con.execute("select current_setting('memory_limit')").fetchall()[0][0]
 
-    before = limit()
-    with store.memory_lent(con):
-        assert limit() == "61.0 MiB"  # 64 MB
+    before, seen = limit(), []
+    write = derived._write_cases
+
+    def spy(snap: Path, tmp: Path) -> None:
+        seen.append(limit())
+        write(snap, tmp)
+
+    monkeypatch.setattr(derived, "_write_cases", spy)
+    assert derived.build_cases(tmp_path, writer=con) == derived.cases_path(tmp_path)
+    assert seen == ["61.0 MiB"]  # 64 MB during the build
     assert limit() == before != "61.0 MiB"
-    with pytest.raises(RuntimeError), store.memory_lent(con):
+
+    def fail(snap: Path, tmp: Path) -> None:
         raise RuntimeError("the build failed")
+
+    monkeypatch.setattr(derived, "_write_cases", fail)
+    with pytest.raises(RuntimeError):
+        derived.build_cases(tmp_path, writer=con)
     assert limit() == before
     con.close()
