@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.contract import Column
 from ingest.load import ingest_files
 from radqa.cli import main
 from radqa.settings import Settings
@@ -340,3 +342,28 @@ def test_semicolon_and_tab_separated_files(data_dir: Path, tmp_path: Path) -> No
     )
     results = ingest_files(data_dir, "predictions", [semi, tab])
     assert [(r.status, r.inserted) for r in results] == [("committed", 1), ("committed", 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-10-03", "2026-10-03 00:00:00"),
+        ("  2026-10-03 14:20:00  ", "2026-10-03 14:20:00"),
+        ("2026-10-03T14:20:00Z", "2026-10-03 14:20:00"),
+        ("2026-10-03T14:20:00+09:00", "2026-10-03 14:20:00"),
+        (" 2026-10-03T14:20:00-0500 ", "2026-10-03 14:20:00"),
+        ("2026-10-03 14:20:00.5", "2026-10-03 14:20:00.5"),
+        ("", None),
+        ("   ", None),
+        ("03/10/2026", None),
+        ("2026-13-01", None),
+    ],
+)
+def test_date_time_forms_keep_the_wall_clock_time(text: str, expected: str | None) -> None:
+    """The typed value of an ISO 8601 column: surrounding spaces and an offset are ignored (the
+    site's wall-clock time is kept); an empty or non-ISO value is invalid (NULL, then quarantine)."""
+    sql = Column("study_datetime", "timestamp", True).typed_sql("v")
+    [(value,)] = duckdb.execute(
+        f"select ({sql})::varchar from (select ?::varchar as v)", [text]
+    ).fetchall()
+    assert value == expected
