@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,46 +159,74 @@ def _ingest_one(
     try:
         if not path.is_file():
             raise FileRefusedError(f"{path}: no such file")
-        chash = content_hash(path)
+        size = path.stat().st_size
     except (OSError, FileRefusedError) as exc:
         return _refuse(con, kind, name, "", started, str(exc))
 
-    prior = con.execute(
-        "select batch_id from ingest_batches where kind = ? and content_hash = ? "
-        "and status = 'committed' order by batch_id desc limit 1",
-        [kind, chash],
-    ).fetchall()
-    if prior:
-        result = BatchResult(name, kind, "unchanged", batch_id=int(prior[0][0]))
-        result.message = (
-            f"{name}: already loaded as batch {prior[0][0]} (same content); nothing changed"
-        )
-        return result
+    # The file's sha256 (hashlib releases the GIL) is computed in a thread while DuckDB checks
+    # the rows, unless a committed batch of this kind had the same size: then the file may be one
+    # already loaded, and the hash comes first so that an unchanged file costs one read.
+    with ThreadPoolExecutor(1) as pool:
+        hashing = pool.submit(content_hash, path)
+        if _maybe_loaded(con, kind, size):
+            try:
+                chash = hashing.result()
+            except OSError as exc:
+                return _refuse(con, kind, name, "", started, f"{path}: cannot be read: {exc}")
+            prior = con.execute(
+                "select batch_id from ingest_batches where kind = ? and content_hash = ? "
+                "and status = 'committed' order by batch_id desc limit 1",
+                [kind, chash],
+            ).fetchall()
+            if prior:
+                result = BatchResult(name, kind, "unchanged", batch_id=int(prior[0][0]))
+                result.message = (
+                    f"{name}: already loaded as batch {prior[0][0]} (same content); nothing changed"
+                )
+                return result
 
-    contract = CONTRACTS[kind]
-    try:
-        source = open_source(con, path)
-        missing = [c.name for c in contract if c.required and c.name not in source.lowered]
-        if missing:
-            raise FileRefusedError(
-                f"{name}: missing required column(s): {', '.join(missing)}; "
-                f"columns found: {', '.join(source.lowered)}"
+        contract = CONTRACTS[kind]
+        try:
+            source = open_source(con, path)
+            missing = [c.name for c in contract if c.required and c.name not in source.lowered]
+            if missing:
+                raise FileRefusedError(
+                    f"{name}: missing required column(s): {', '.join(missing)}; "
+                    f"columns found: {', '.join(source.lowered)}"
+                )
+            duplicates = _check(con, kind, source, settings, {**pads, "path": str(path)})
+            if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
+                raise FileRefusedError(f"{name}: the file has a header but no data rows")
+            chash = hashing.result()
+        except duckdb.Error as exc:
+            con.execute("drop table if exists _checked")
+            message = str(exc).strip().splitlines()[0][:300]
+            return _refuse(
+                con,
+                kind,
+                name,
+                _hash_or_empty(hashing),
+                started,
+                f"{name}: cannot be read: {message}",
+                size,
             )
-        duplicates = _check(con, kind, source, settings, {**pads, "path": str(path)})
-        if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
-            raise FileRefusedError(f"{name}: the file has a header but no data rows")
-    except duckdb.Error as exc:
-        con.execute("drop table if exists _checked")
-        message = str(exc).strip().splitlines()[0][:300]
-        return _refuse(con, kind, name, chash, started, f"{name}: cannot be read: {message}")
-    except FileRefusedError as exc:
-        con.execute("drop table if exists _checked")
-        return _refuse(con, kind, name, chash, started, str(exc))
+        except (FileRefusedError, OSError) as exc:
+            con.execute("drop table if exists _checked")
+            return _refuse(con, kind, name, _hash_or_empty(hashing), started, str(exc), size)
 
     con.execute("begin transaction")
     try:
         result = _write_batch(
-            con, kind, source, chash, started, strict, pads, settings, duplicates=duplicates
+            con,
+            kind,
+            source,
+            chash,
+            started,
+            strict,
+            pads,
+            settings,
+            duplicates=duplicates,
+            file_bytes=size,
         )
         con.execute("commit")
     except BaseException:
@@ -266,6 +295,7 @@ def _write_batch(
     settings: Settings,
     *,
     duplicates: bool,
+    file_bytes: int,
 ) -> BatchResult:
     name = source.path.name
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
@@ -328,7 +358,7 @@ def _write_batch(
         """
         insert into ingest_batches values
         ($batch_id, $kind, $file, $hash, $started, $finished, $status, $read, $accepted,
-         $inserted, $replaced, $unchanged, $quarantined, $message)
+         $inserted, $replaced, $unchanged, $quarantined, $message, $bytes)
         """,
         {
             "batch_id": batch_id,
@@ -345,6 +375,7 @@ def _write_batch(
             "unchanged": result.unchanged,
             "quarantined": result.quarantined,
             "message": result.message,
+            "bytes": file_bytes,
         },
     )
     return result
@@ -546,12 +577,32 @@ def _refuse(
     chash: str,
     started: datetime,
     message: str,
+    file_bytes: int | None = None,
 ) -> BatchResult:
     """Record a file refused whole (its own small transaction) and return the result."""
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     con.execute(
         "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
-        "finished_at, status, message) values (?, ?, ?, ?, ?, ?, 'refused', ?)",
-        [batch_id, kind, name, chash, started, _now(), message],
+        "finished_at, status, message, file_bytes) values (?, ?, ?, ?, ?, ?, 'refused', ?, ?)",
+        [batch_id, kind, name, chash, started, _now(), message, file_bytes],
     )
     return BatchResult(name, kind, "refused", batch_id=batch_id, message=message)
+
+
+def _maybe_loaded(con: duckdb.DuckDBPyConnection, kind: str, size: int) -> bool:
+    """Whether a committed batch of ``kind`` may hold this file: one of its size, or one recorded
+    before sizes were (schema version 3)."""
+    [(found,)] = con.execute(
+        "select exists (select 1 from ingest_batches where kind = ? and status = 'committed' "
+        "and (file_bytes = ? or file_bytes is null))",
+        [kind, size],
+    ).fetchall()
+    return bool(found)
+
+
+def _hash_or_empty(hashing: Future[str]) -> str:
+    """The file's content hash for a refused batch's record, or '' when it could not be read."""
+    try:
+        return hashing.result()
+    except OSError:
+        return ""

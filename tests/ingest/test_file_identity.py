@@ -1,0 +1,107 @@
+"""A file's identity (sha256 and size in ingest_batches) and the schema migration that added its
+size: an unchanged file is found before its rows are read; any other file is checked while its
+hash is computed, and its batch records both."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest import load
+from ingest.load import ingest_files
+from radqa import store
+from tests.ingest.conftest import PRED_HEADER, write
+
+ROWS = """
+1.2.1,P001,Osaka,2026-10-01T10:00:00,CR,pneumothorax,ChestXR,2.1,0.91
+1.2.2,P002,Osaka,2026-10-02,DX,pneumothorax,ChestXR,2.1,0.10
+"""
+
+
+def _batches(data_dir: Path) -> list[tuple]:
+    con = duckdb.connect(str(store.working_path(data_dir)), read_only=True)
+    try:
+        return con.execute(
+            "select file_name, status, content_hash, file_bytes, rows_inserted "
+            "from ingest_batches order by batch_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_batches_record_the_files_sha256_and_size(data_dir: Path, tmp_path: Path) -> None:
+    first = write(tmp_path / "a.csv", f"{PRED_HEADER}\n{ROWS}")
+    # same size, one digit different: not the same file
+    second = write(tmp_path / "b.csv", f"{PRED_HEADER}\n{ROWS.replace('0.91', '0.81')}")
+    assert first.stat().st_size == second.stat().st_size
+    refused = write(tmp_path / "c.csv", "study_uid,score\n1.2.9,0.5")
+    results = ingest_files(data_dir, "predictions", [first, second, refused], publish=False)
+    assert [(r.status, r.inserted, r.replaced) for r in results] == [
+        ("committed", 2, 0),
+        ("committed", 0, 1),
+        ("refused", 0, 0),
+    ]
+    assert _batches(data_dir) == [
+        ("a.csv", "committed", _sha256(first), first.stat().st_size, 2),
+        ("b.csv", "committed", _sha256(second), second.stat().st_size, 0),
+        ("c.csv", "refused", _sha256(refused), refused.stat().st_size, 0),
+    ]
+
+
+def test_a_file_of_a_new_size_is_checked_while_it_is_hashed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = write(tmp_path / "a.csv", f"{PRED_HEADER}\n{ROWS}")
+    longer = write(tmp_path / "b.csv", f"{PRED_HEADER}\n{ROWS.replace('0.91', '0.915')}")
+    ingest_files(data_dir, "predictions", [first], publish=False)
+    answers: list[bool] = []
+    maybe = load._maybe_loaded
+
+    def spy(con: duckdb.DuckDBPyConnection, kind: str, size: int) -> bool:
+        answers.append(maybe(con, kind, size))
+        return answers[-1]
+
+    monkeypatch.setattr(load, "_maybe_loaded", spy)
+    # the same content under another name: its size is known, so it is hashed first: unchanged
+    again = write(tmp_path / "a-again.csv", first.read_text())
+    [same] = ingest_files(data_dir, "predictions", [again], publish=False)
+    assert same.status == "unchanged" and "already loaded as batch 1" in same.message
+    [changed] = ingest_files(data_dir, "predictions", [longer], publish=False)
+    assert answers == [True, False]
+    assert (changed.status, changed.replaced) == ("committed", 1)
+    assert _batches(data_dir)[-1][2:4] == (_sha256(longer), longer.stat().st_size)
+
+
+def test_a_version_2_database_migrates_and_its_files_stay_known(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 3 adds ingest_batches.file_bytes; batches recorded before it have none, so a
+    file with their hash is still found unchanged."""
+    first = write(tmp_path / "a.csv", f"{PRED_HEADER}\n{ROWS}")
+    monkeypatch.setattr(store, "MIGRATIONS", {v: store.MIGRATIONS[v] for v in (1, 2)})
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    con = store.connect_working(data_dir)
+    assert store.schema_version(con) == 2
+    con.execute(
+        "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
+        "status, rows_inserted) values (nextval('batch_seq'), 'predictions', 'a.csv', ?, ?, "
+        "'committed', 2)",
+        [_sha256(first), datetime(2026, 1, 1)],
+    )
+    con.close()
+    monkeypatch.undo()
+
+    con = store.connect_working(data_dir)
+    assert store.schema_version(con) == store.SCHEMA_VERSION == 3
+    con.close()
+    assert _batches(data_dir) == [("a.csv", "committed", _sha256(first), None, 2)]
+    [result] = ingest_files(data_dir, "predictions", [first], publish=False)
+    assert result.status == "unchanged"
