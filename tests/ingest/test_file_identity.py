@@ -13,7 +13,7 @@ import pytest
 
 from ingest import load
 from ingest.load import ingest_files
-from radqa import store
+from radqa import cli, store
 from tests.ingest.conftest import PRED_HEADER, write
 
 ROWS = """
@@ -105,3 +105,30 @@ def test_a_version_2_database_migrates_and_its_files_stay_known(
     assert _batches(data_dir) == [("a.csv", "committed", _sha256(first), None, 2)]
     [result] = ingest_files(data_dir, "predictions", [first], publish=False)
     assert result.status == "unchanged"
+
+
+def test_serve_migrates_and_republishes_an_older_snapshot(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After an upgrade, `radqa serve` (and so `make run` over an existing data dir) migrates the
+    working database and publishes it again instead of failing on the old snapshot."""
+    monkeypatch.setattr(store, "MIGRATIONS", {v: store.MIGRATIONS[v] for v in (1, 2)})
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    con = store.connect_working(data_dir)
+    store.publish_snapshot(con, data_dir)
+    con.close()
+    monkeypatch.undo()
+    with pytest.raises(store.StoreError, match="schema version 2"):
+        store.open_snapshot(data_dir)
+
+    served: list[Path] = []
+    monkeypatch.setattr("radqa.serve.serve", lambda d, **kw: served.append(d) or 0)
+    assert cli.main(["--data-dir", str(data_dir), "serve"]) == 0
+    assert served == [data_dir]
+    assert (
+        "schema version 2; migrating the working database to version 3" in capsys.readouterr().out
+    )
+    snap = store.open_snapshot(data_dir)
+    assert store.schema_version(snap) == 3
+    snap.close()
+    assert cli._snapshot_schema(data_dir) is None
