@@ -173,17 +173,9 @@ def _ingest_one(
                 chash = hashing.result()
             except OSError as exc:
                 return _refuse(con, kind, name, "", started, f"{path}: cannot be read: {exc}")
-            prior = con.execute(
-                "select batch_id from ingest_batches where kind = ? and content_hash = ? "
-                "and status = 'committed' order by batch_id desc limit 1",
-                [kind, chash],
-            ).fetchall()
-            if prior:
-                result = BatchResult(name, kind, "unchanged", batch_id=int(prior[0][0]))
-                result.message = (
-                    f"{name}: already loaded as batch {prior[0][0]} (same content); nothing changed"
-                )
-                return result
+            unchanged = _already_loaded(con, kind, name, chash)
+            if unchanged:
+                return unchanged
 
         contract = CONTRACTS[kind]
         try:
@@ -587,6 +579,24 @@ def _refuse(
         [batch_id, kind, name, chash, started, _now(), message, file_bytes],
     )
     return BatchResult(name, kind, "refused", batch_id=batch_id, message=message)
+
+
+def _already_loaded(
+    con: duckdb.DuckDBPyConnection, kind: str, name: str, chash: str
+) -> BatchResult | None:
+    """The result for a file whose content a committed batch of ``kind`` already loaded."""
+    prior = con.execute(
+        "select batch_id from ingest_batches where kind = ? and content_hash = ? "
+        "and status = 'committed' order by batch_id desc limit 1",
+        [kind, chash],
+    ).fetchall()
+    if not prior:
+        return None
+    result = BatchResult(name, kind, "unchanged", batch_id=int(prior[0][0]))
+    result.message = (
+        f"{name}: already loaded as batch {prior[0][0]} (same content); nothing changed"
+    )
+    return result
 
 
 def _maybe_loaded(con: duckdb.DuckDBPyConnection, kind: str, size: int) -> bool:
