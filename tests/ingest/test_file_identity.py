@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import metrics
 from ingest import load
 from ingest.load import ingest_files
 from radqa import cli, store
@@ -53,6 +54,17 @@ def test_batches_record_the_files_sha256_and_size(data_dir: Path, tmp_path: Path
         ("a.csv", "committed", _sha256(first), first.stat().st_size, 2),
         ("b.csv", "committed", _sha256(second), second.stat().st_size, 0),
         ("c.csv", "refused", _sha256(refused), refused.stat().st_size, 0),
+    ]
+    # the Data health page's batch list shows them
+    con = duckdb.connect(str(store.working_path(data_dir)), read_only=True)
+    try:
+        shown = metrics.ingest_batches(con)
+    finally:
+        con.close()
+    assert shown[["file_name", "file_bytes", "file_sha256"]].values.tolist() == [
+        ["c.csv", refused.stat().st_size, _sha256(refused)],
+        ["b.csv", second.stat().st_size, _sha256(second)],
+        ["a.csv", first.stat().st_size, _sha256(first)],
     ]
 
 
