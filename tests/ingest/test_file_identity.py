@@ -5,6 +5,8 @@ hash is computed, and its batch records both."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +34,15 @@ def _batches(data_dir: Path) -> list[tuple]:
         ).fetchall()
     finally:
         con.close()
+
+
+@contextmanager
+def _version_2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The store as RadQA with schema version 2 knew it."""
+    with monkeypatch.context() as m:
+        m.setattr(store, "MIGRATIONS", {v: store.MIGRATIONS[v] for v in (1, 2)})
+        m.setattr(store, "SCHEMA_VERSION", 2)
+        yield
 
 
 def _sha256(path: Path) -> str:
@@ -98,18 +109,16 @@ def test_a_version_2_database_migrates_and_its_files_stay_known(
     """Version 3 adds ingest_batches.file_bytes; batches recorded before it have none, so a
     file with their hash is still found unchanged."""
     first = write(tmp_path / "a.csv", f"{PRED_HEADER}\n{ROWS}")
-    monkeypatch.setattr(store, "MIGRATIONS", {v: store.MIGRATIONS[v] for v in (1, 2)})
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
-    con = store.connect_working(data_dir)
-    assert store.schema_version(con) == 2
-    con.execute(
-        "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
-        "status, rows_inserted) values (nextval('batch_seq'), 'predictions', 'a.csv', ?, ?, "
-        "'committed', 2)",
-        [_sha256(first), datetime(2026, 1, 1)],
-    )
-    con.close()
-    monkeypatch.undo()
+    with _version_2(monkeypatch):
+        con = store.connect_working(data_dir)
+        assert store.schema_version(con) == 2
+        con.execute(
+            "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
+            "status, rows_inserted) values (nextval('batch_seq'), 'predictions', 'a.csv', ?, ?, "
+            "'committed', 2)",
+            [_sha256(first), datetime(2026, 1, 1)],
+        )
+        con.close()
 
     con = store.connect_working(data_dir)
     assert store.schema_version(con) == store.SCHEMA_VERSION == 3
@@ -124,12 +133,10 @@ def test_serve_migrates_and_republishes_an_older_snapshot(
 ) -> None:
     """After an upgrade, `radqa serve` (and so `make run` over an existing data dir) migrates the
     working database and publishes it again instead of failing on the old snapshot."""
-    monkeypatch.setattr(store, "MIGRATIONS", {v: store.MIGRATIONS[v] for v in (1, 2)})
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
-    con = store.connect_working(data_dir)
-    store.publish_snapshot(con, data_dir)
-    con.close()
-    monkeypatch.undo()
+    with _version_2(monkeypatch):
+        con = store.connect_working(data_dir)
+        store.publish_snapshot(con, data_dir)
+        con.close()
     with pytest.raises(store.StoreError, match="schema version 2"):
         store.open_snapshot(data_dir)
 
