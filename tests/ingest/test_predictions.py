@@ -120,6 +120,19 @@ def test_same_file_twice_changes_nothing_and_says_so(data_dir: Path, tmp_path: P
     assert snapshot_rows(data_dir, "select count(*) from ingest_batches") == [(1,)]
 
 
+def test_same_file_twice_recalls_its_quarantined_rows(data_dir: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", GOOD.replace(",0.10,", ",abc,"))
+    [first] = ingest_files(data_dir, "predictions", [path])
+    assert (first.inserted, first.quarantined) == (2, 1)
+    [again] = ingest_files(data_dir, "predictions", [path])
+    assert (again.status, again.quarantined) == ("unchanged", 0)
+    assert again.message == (
+        "p.csv: already loaded as batch 1 (same content); nothing changed; 1 of its rows is "
+        "still in quarantine from that batch (Data health lists them): a corrected file loads them"
+    )
+    assert snapshot_rows(data_dir, "select count(*) from quarantine") == [(1,)]
+
+
 def test_same_rows_in_another_file_are_unchanged(data_dir: Path, tmp_path: Path) -> None:
     ingest_files(data_dir, "predictions", [write(tmp_path / "a.csv", GOOD)])
     renamed = tmp_path / "b.csv"
