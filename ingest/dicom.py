@@ -158,14 +158,10 @@ def ingest_dicom(
     key = load_key(data_dir)
     con = store.connect_working(data_dir)
     try:
-        prior = con.execute(
-            "select batch_id from ingest_batches where kind = ? and content_hash = ? "
-            "and status = 'committed' order by batch_id desc limit 1",
-            [KIND, chash],
-        ).fetchall()
-        if prior:
+        prior = store.loaded_batch(con, KIND, chash)
+        if prior is not None:
             summary.status = "unchanged"
-            summary.batch_id = int(prior[0][0])
+            summary.batch_id = prior.batch_id
             summary.message = (
                 f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
                 "(same content); nothing changed"

@@ -585,17 +585,14 @@ def _already_loaded(
     con: duckdb.DuckDBPyConnection, kind: str, name: str, chash: str
 ) -> BatchResult | None:
     """The result for a file whose content a committed batch of ``kind`` already loaded."""
-    prior = con.execute(
-        "select batch_id, rows_quarantined from ingest_batches where kind = ? "
-        "and content_hash = ? and status = 'committed' order by batch_id desc limit 1",
-        [kind, chash],
-    ).fetchall()
-    if not prior:
+    prior = store.loaded_batch(con, kind, chash)
+    if prior is None:
         return None
-    batch_id, quarantined = int(prior[0][0]), int(prior[0][1] or 0)
-    result = BatchResult(name, kind, "unchanged", batch_id=batch_id)
-    result.message = f"{name}: already loaded as batch {batch_id} (same content); nothing changed"
-    if quarantined:
+    result = BatchResult(name, kind, "unchanged", batch_id=prior.batch_id)
+    result.message = (
+        f"{name}: already loaded as batch {prior.batch_id} (same content); nothing changed"
+    )
+    if quarantined := prior.rows_quarantined:
         result.message += (
             f"; {quarantined} of its rows {'is' if quarantined == 1 else 'are'} still in "
             "quarantine from that batch (Data health lists them): a corrected file loads them"

@@ -156,6 +156,25 @@ def memory_lent(con: duckdb.DuckDBPyConnection, keep: str = "64MB") -> Iterator[
         con.execute(f"set memory_limit = '{WRITER_MEMORY}'")
 
 
+@dataclass(frozen=True)
+class LoadedBatch:
+    """The committed batch that last loaded a given content."""
+
+    batch_id: int
+    rows_quarantined: int
+
+
+def loaded_batch(con: duckdb.DuckDBPyConnection, kind: str, chash: str) -> LoadedBatch | None:
+    """The latest committed batch of ``kind`` whose content hash is ``chash``, if any: a file (or
+    DICOM file set) with that content is already loaded and loading it again changes nothing."""
+    rows = con.execute(
+        "select batch_id, rows_quarantined from ingest_batches where kind = ? "
+        "and content_hash = ? and status = 'committed' order by batch_id desc limit 1",
+        [kind, chash],
+    ).fetchall()
+    return LoadedBatch(int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
+
+
 def content_id(con: duckdb.DuckDBPyConnection) -> str:
     """A deterministic id of the data: sha256 over every batch's file hash, outcome and counts.
 
