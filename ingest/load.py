@@ -166,14 +166,11 @@ def _ingest_one(
     # The file's sha256 (hashlib releases the GIL) is computed in a thread while DuckDB checks
     # the rows, unless a committed batch of this kind had the same size: then the file may be one
     # already loaded, and the hash comes first so that an unchanged file costs one read.
+    # A file that cannot be read has no hash (''); reading its rows then refuses it.
     with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(content_hash, path)
         if _maybe_loaded(con, kind, size):
-            try:
-                chash = hashing.result()
-            except OSError as exc:
-                return _refuse(con, kind, name, "", started, f"{path}: cannot be read: {exc}")
-            unchanged = _already_loaded(con, kind, name, chash)
+            unchanged = _already_loaded(con, kind, name, _hash_or_empty(hashing))
             if unchanged:
                 return unchanged
 
@@ -190,21 +187,12 @@ def _ingest_one(
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
-        except duckdb.Error as exc:
+        except (duckdb.Error, FileRefusedError, OSError) as exc:
             con.execute("drop table if exists _checked")
-            message = str(exc).strip().splitlines()[0][:300]
-            return _refuse(
-                con,
-                kind,
-                name,
-                _hash_or_empty(hashing),
-                started,
-                f"{name}: cannot be read: {message}",
-                size,
-            )
-        except (FileRefusedError, OSError) as exc:
-            con.execute("drop table if exists _checked")
-            return _refuse(con, kind, name, _hash_or_empty(hashing), started, str(exc), size)
+            message = str(exc)
+            if isinstance(exc, duckdb.Error):
+                message = f"{name}: cannot be read: {message.strip().splitlines()[0][:300]}"
+            return _refuse(con, kind, name, _hash_or_empty(hashing), started, message, size)
 
     con.execute("begin transaction")
     try:
