@@ -153,13 +153,14 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         _publish(data_dir)
         return 0
     if args.command == "serve":
+        from radqa import store
         from radqa.serve import serve
 
-        old = _snapshot_schema(data_dir)
+        old = store.outdated_snapshot(data_dir)
         if old is not None:
             print(
-                f"the published snapshot has schema version {old[0]}; migrating the working "
-                f"database to version {old[1]} and publishing it again",
+                f"the published snapshot has schema version {old}; migrating the working "
+                f"database to version {store.SCHEMA_VERSION} and publishing it again",
                 flush=True,
             )
             _publish(data_dir)
@@ -179,24 +180,6 @@ def _publish(data_dir: Path) -> None:
         con.close()
     print(f"published snapshot {info.snapshot_id} to {info.path}")
     _warm(data_dir)
-
-
-def _snapshot_schema(data_dir: Path) -> tuple[int, int] | None:
-    """(the snapshot's schema version, this RadQA's) when a snapshot written by an older RadQA
-    is published beside a working database that can be migrated; None otherwise."""
-    import duckdb
-
-    from radqa import store
-
-    path = store.snapshot_path(data_dir)
-    if not (path.is_file() and store.working_path(data_dir).is_file()):
-        return None
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        version = store.schema_version(con)
-    finally:
-        con.close()
-    return (version, store.SCHEMA_VERSION) if version < store.SCHEMA_VERSION else None
 
 
 def _warm(data_dir: Path) -> None:

@@ -261,6 +261,20 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def outdated_snapshot(data_dir: Path) -> int | None:
+    """The schema version of the published snapshot when an older RadQA wrote it and a working
+    database is there to migrate and publish again (``radqa publish``); None otherwise."""
+    path = snapshot_path(data_dir)
+    if not (path.is_file() and working_path(data_dir).is_file()):
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        version = schema_version(con)
+    finally:
+        con.close()
+    return version if version < SCHEMA_VERSION else None
+
+
 def snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:
     """The snapshot's id and publication time, or None for a database that is not a snapshot."""
     try:

@@ -150,4 +150,4 @@ def test_serve_migrates_and_republishes_an_older_snapshot(
     snap = store.open_snapshot(data_dir)
     assert store.schema_version(snap) == 3
     snap.close()
-    assert cli._snapshot_schema(data_dir) is None
+    assert store.outdated_snapshot(data_dir) is None
