@@ -43,8 +43,13 @@ def make_predictions_file(path: Path, rows: int, *, offset: int = 0) -> Path:
     return path
 
 
+def _reader(path: Path) -> str:
+    """DuckDB's table function for the bench file at ``path``."""
+    return "read_parquet" if path.suffix == ".parquet" else "read_csv"
+
+
 def bare_load(path: Path, db: Path) -> Measurement:
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+    reader = _reader(path)
     db.unlink(missing_ok=True)
     return measure(
         f"""
@@ -62,7 +67,7 @@ def write_floor(path: Path, db: Path) -> Measurement:
 
     The ratio targets compare a whole ingest with one bare table copy; this row shows how much of
     that budget the store's own writes take before any of the ingest's work is done."""
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+    reader = _reader(path)
     db.unlink(missing_ok=True)
     study = ", ".join(
         f"any_value({c}) as {c}"
@@ -96,7 +101,7 @@ def pseudonyms_alone(path: Path) -> Measurement:
     """What pseudonymising the file's distinct patient ids costs alone: read the column, HMAC-SHA256
     each distinct id in DuckDB (as ingest does), keep the map in a temp table. Ingest cannot skip
     it, so with the floor row it bounds how fast a first load can be."""
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+    reader = _reader(path)
     return measure(
         f"""
         con = duckdb.connect()
