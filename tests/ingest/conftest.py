@@ -27,7 +27,16 @@ def write(path: Path, text: str) -> Path:
 
 
 def snapshot_rows(data_dir: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(data_dir / "radqa.duckdb"), read_only=True)
+    return _rows(data_dir / "radqa.duckdb", sql)
+
+
+def working_rows(data_dir: Path, sql: str) -> list[tuple]:
+    """Rows of the working database (for batches loaded with ``publish=False``)."""
+    return _rows(data_dir / "radqa-work.duckdb", sql)
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:

@@ -17,7 +17,7 @@ import metrics
 from ingest import load
 from ingest.load import ingest_files
 from radqa import cli, store
-from tests.ingest.conftest import PRED_HEADER, write
+from tests.ingest.conftest import PRED_HEADER, working_rows, write
 
 ROWS = """
 1.2.1,P001,Osaka,2026-10-01T10:00:00,CR,pneumothorax,ChestXR,2.1,0.91
@@ -26,14 +26,11 @@ ROWS = """
 
 
 def _batches(data_dir: Path) -> list[tuple]:
-    con = duckdb.connect(str(store.working_path(data_dir)), read_only=True)
-    try:
-        return con.execute(
-            "select file_name, status, content_hash, file_bytes, rows_inserted "
-            "from ingest_batches order by batch_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return working_rows(
+        data_dir,
+        "select file_name, status, content_hash, file_bytes, rows_inserted "
+        "from ingest_batches order by batch_id",
+    )
 
 
 @contextmanager
