@@ -122,7 +122,7 @@ class Column:
                 return f"lower({text})"
             case "timestamp":
                 # DuckDB's cast skips the spaces that trim() removes and reads '' as invalid,
-                # so the first try needs no trimmed copy (10M rows: 0.4 s less)
+                # so the first try needs no trimmed copy (measured: 0.04 s less per 1M rows)
                 return (
                     f"coalesce(try_cast(cast({raw} as varchar) as timestamp), "
                     f"try_cast(regexp_replace({text}, "
