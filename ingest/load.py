@@ -21,7 +21,14 @@ import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.pseudonym import load_key
-from ingest.readers import Source, content_hash, open_source
+from ingest.readers import (
+    Source,
+    content_hash,
+    file_format,
+    needs_serial_read,
+    open_source,
+    read_error_text,
+)
 from ingest.studies import upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -191,7 +198,8 @@ def _ingest_one(
             con.execute("drop table if exists _checked")
             message = str(exc)
             if isinstance(exc, duckdb.Error):
-                message = f"{name}: cannot be read: {message.strip().splitlines()[0][:300]}"
+                fmt = file_format(path).upper()
+                message = f"{name}: cannot be read as {fmt}: {read_error_text(exc)}"
             return _refuse(con, kind, name, _hash_or_empty(hashing), started, message, size)
 
     con.execute("begin transaction")
@@ -239,7 +247,14 @@ def _check(
     """
     contract = CONTRACTS[kind]
     sql, extra = checked_sql(kind, contract, source, settings)
-    con.execute(sql, {**extra, **params})
+    try:
+        con.execute(sql, {**extra, **params})
+    except duckdb.Error as exc:
+        if not needs_serial_read(exc):
+            raise
+        source = source.serial()  # a quoted value spans lines: read start to end, one thread
+        sql, extra = checked_sql(kind, contract, source, settings)
+        con.execute(sql, {**extra, **params})
     [(bad,)] = con.execute("select count(*) filter (where not _ok) from _checked").fetchall()
     duplicates = _has_duplicate_keys(con)
     if source.numbered or not (bad or duplicates):

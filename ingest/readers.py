@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,9 @@ class Source:
 
     ``overflow`` names the columns DuckDB adds for CSV rows with more fields than the header
     (``null_padding``): a value there is a malformed row, quarantined like any other.
+
+    ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
+    that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
     """
 
     path: Path
@@ -35,6 +39,11 @@ class Source:
     columns: tuple[str, ...]
     delim: str = ","
     overflow: tuple[str, ...] = ()
+    parallel: bool = True
+
+    def serial(self) -> Source:
+        """The same source read by one thread, start to end."""
+        return replace(self, parallel=False)
 
     @property
     def lowered(self) -> tuple[str, ...]:
@@ -61,7 +70,7 @@ class Source:
                 f"select file_row_number + 1 as _rn, {cols} "
                 "from read_parquet($path, file_row_number = true)"
             )
-        return f"select {cols} from {_reader_sql(self.fmt, self.delim)}"
+        return f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel)}"
 
 
 def _q(name: str) -> str:
@@ -93,12 +102,12 @@ def content_hash(path: Path) -> str:
 DELIMITERS = (",", ";", "\t", "|")
 
 
-def _reader_sql(fmt: str, delim: str = ",") -> str:
+def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True) -> str:
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
-            "quote = '\"', null_padding = true)"
+            f"quote = '\"', null_padding = true{'' if parallel else ', parallel = false'})"
         )
     if fmt == "parquet":
         return "read_parquet($path)"
@@ -120,7 +129,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         columns = tuple(row[0] for row in described.fetchall())
     except duckdb.Error as exc:
         raise FileRefusedError(
-            f"{path.name}: cannot be read as {fmt.upper()}: {_short(exc)}"
+            f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
     source = Source(path, fmt, columns, delim, overflow)
@@ -156,9 +165,37 @@ def _csv_header(path: Path) -> tuple[str, list[str]]:
     return delim, next(csv.reader([line], delimiter=delim), [])
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
+def needs_serial_read(exc: Exception) -> bool:
+    """Whether DuckDB refused a CSV file only because its parallel reader met a quoted value
+    spanning lines (valid CSV: a free-text comment with a line break, say)."""
+    return "quoted new lines" in str(exc)
+
+
+# DuckDB's words for a CSV it cannot parse, and ours. Only these are shown: the rest of its
+# message quotes the offending line, which may hold a patient or reader id.
+_CSV_PROBLEMS = (
+    ("unterminated quote", "a quoted value is opened and never closed"),
+    ("when sniffing file", "its layout is not recognisable as CSV (a quote opened and never "
+     "closed, or lines of different shapes)"),
+    ("maximum line size", "a line is longer than DuckDB's limit (2 MB)"),
+)  # fmt: skip
+# DuckDB's line count, shown as "near": it counts the header in some errors and not in others.
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def read_error_text(exc: Exception) -> str:
+    """A reader's error in words for the user, without the file's values (DuckDB's message
+    quotes the offending line): the first line of the message, or what the problem is."""
+    message = str(exc).strip()
+    lines = message.splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    lowered = message.lower()
     if "unicode" in first.lower() or "utf-8" in first.lower() or "utf8" in first.lower():
         return "the bytes are not valid UTF-8 text; save the file as UTF-8"
+    for phrase, words in _CSV_PROBLEMS:
+        if phrase in lowered:
+            line = _CSV_LINE.search(message)
+            return f"near line {line.group(1)}: {words}" if line else words
+    if line := _CSV_LINE.search(first):
+        return f"near line {line.group(1)}: not parseable as CSV"
     return first[:300]

@@ -357,6 +357,57 @@ def test_semicolon_and_tab_separated_files(data_dir: Path, tmp_path: Path) -> No
     assert [(r.status, r.inserted) for r in results] == [("committed", 1), ("committed", 1)]
 
 
+def test_a_quoted_value_spanning_lines_loads(data_dir: Path, tmp_path: Path) -> None:
+    # valid CSV (RFC 4180) that DuckDB's parallel reader refuses: read again with one thread
+    text = f"""
+{PRED_HEADER},comment
+1.2.1,P001,"Osaka
+East",2026-10-01,CR,pneumothorax,ChestXR,2.1,0.91,"seen on
+two lines"
+1.2.2,P002,Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,abc,one line
+"""
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "nl.csv", text)])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 1, 1)
+    # the row number counts data rows (records), not lines
+    assert result.reasons == [
+        "nl.csv: row 2: column 'score' is 'abc'; expected a number between 0 and 1"
+    ]
+    [(site, extra)] = snapshot_rows(
+        data_dir, "select site, extra from studies join predictions using (study_uid)"
+    )
+    assert site == "Osaka\nEast"
+    assert json.loads(extra) == {"comment": "seen on\ntwo lines"}
+
+
+def test_an_unclosed_quote_refuses_the_file_without_echoing_the_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    good = "".join(
+        f"1.2.{i},P{i},Osaka,2026-10-01,CR,pneumothorax,ChestXR,2.1,0.5\n" for i in range(30000)
+    )
+    # past the rows DuckDB samples to learn the layout, so the scan (not the sniffer) meets it
+    late = write(
+        tmp_path / "late.csv",
+        f'{PRED_HEADER}\n{good}9.9.9,SECRET-ID,"Osaka,2026-10-01,CR,f,M,1,0.5\n'
+        "9.9.8,P9,Osaka,2026-10-01,CR,f,M,1,0.5",
+    )
+    early = write(tmp_path / "early.csv", f'{PRED_HEADER}\n1,SECRET-ID,"Osaka,2026,CR,f,M,1,0.5')
+    long = write(
+        tmp_path / "long.csv", f"{PRED_HEADER}\n1,SECRET-ID,{'O' * 2_100_000},x,CR,f,M,1,0.5"
+    )
+    results = ingest_files(data_dir, "predictions", [late, early, long])
+    assert [r.status for r in results] == ["refused"] * 3
+    assert results[0].message == (
+        "late.csv: cannot be read as CSV: near line 30002: a quoted value is opened and never closed"
+    )
+    assert results[1].message.startswith(
+        "early.csv: cannot be read as CSV: its layout is not recognisable as CSV"
+    )
+    assert results[2].message.endswith("a line is longer than DuckDB's limit (2 MB)")
+    assert not any("SECRET" in r.message for r in results)
+    assert snapshot_rows(data_dir, "select count(*) from predictions") == [(0,)]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
