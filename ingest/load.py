@@ -183,7 +183,7 @@ def _ingest_one(
 
         contract = CONTRACTS[kind]
         try:
-            source = open_source(con, path)
+            source = open_source(con, path, frozenset(c.name for c in contract))
             missing = [c.name for c in contract if c.required and c.name not in source.lowered]
             if missing:
                 raise FileRefusedError(

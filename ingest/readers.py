@@ -32,6 +32,9 @@ class Source:
 
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
+
+    ``text``: of a JSON Lines file, the columns read as text (see :func:`open_source`); the
+    others are read as JSON values.
     """
 
     path: Path
@@ -40,6 +43,7 @@ class Source:
     delim: str = ","
     overflow: tuple[str, ...] = ()
     parallel: bool = True
+    text: frozenset[str] = frozenset()
 
     def serial(self) -> Source:
         """The same source read by one thread, start to end."""
@@ -70,11 +74,21 @@ class Source:
                 f"select file_row_number + 1 as _rn, {cols} "
                 "from read_parquet($path, file_row_number = true)"
             )
+        if self.fmt == "jsonl":
+            types = ", ".join(
+                f"{_literal(c)}: '{'VARCHAR' if c.strip().lower() in self.text else 'JSON'}'"
+                for c in self.columns
+            )
+            return f"select {cols} from {_reader_sql(self.fmt)[:-1]}, columns = {{{types}}})"
         return f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel)}"
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def file_format(path: Path) -> str:
@@ -114,8 +128,18 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True) -> str:
     return "read_json($path, format = 'newline_delimited', records = true)"
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
-    """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot."""
+def open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, text: frozenset[str] = frozenset()
+) -> Source:
+    """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot.
+
+    ``text`` names (lower case) the columns to read as text from a JSON Lines file, where a value
+    may be a string in one line and a number in another: read as text, ``"1"`` and ``1`` are both
+    ``1`` (DuckDB's own guess would type the column JSON and keep the quotes of ``"1"``, so one
+    patient id would get two pseudonyms). Other keys are read as JSON values, whatever their type.
+    A JSON Lines file's keys are all of its lines' keys, not those of the lines DuckDB samples:
+    a key that first appears late is kept, not dropped.
+    """
     fmt = file_format(path)
     if not path.is_file():
         raise FileRefusedError(f"{path}: no such file")
@@ -127,12 +151,14 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             f"describe select * from {_reader_sql(fmt, delim)}", {"path": str(path)}
         )
         columns = tuple(row[0] for row in described.fetchall())
+        if fmt == "jsonl":
+            columns = _every_key(con, path, columns)
     except duckdb.Error as exc:
         raise FileRefusedError(
             f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(path, fmt, columns, delim, overflow)
+    source = Source(path, fmt, columns, delim, overflow, text=text)
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
@@ -141,6 +167,20 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             "expected each column once"
         )
     return source
+
+
+def _every_key(
+    con: duckdb.DuckDBPyConnection, path: Path, sampled: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The keys of every line of a JSON Lines file: those DuckDB found in the lines it sampled,
+    in their order, then any others in alphabetical order (0.4 s per 1M lines)."""
+    found = con.execute(
+        "select distinct unnest(json_keys(json)) "
+        "from read_json_objects($path, format = 'newline_delimited')",
+        {"path": str(path)},
+    ).fetchall()
+    known = set(sampled)
+    return sampled + tuple(sorted(k for (k,) in found if k not in known))
 
 
 def _csv_header(path: Path) -> tuple[str, list[str]]:

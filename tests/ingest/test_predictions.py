@@ -225,6 +225,40 @@ def test_parquet_and_jsonl_load_like_csv(data_dir: Path, tmp_path: Path) -> None
     ]
 
 
+def test_json_lines_values_of_mixed_types_and_keys_that_appear_late(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    base = {"site": "Kobe", "study_datetime": "2026-02-01", "modality": "CT", "finding": "f"}
+    base |= {"model_name": "M", "model_version": 1, "score": 0.5}
+    lines = [{"study_uid": f"1.{i}", "patient_id": i, **base} for i in range(30_000)]
+    # past the lines DuckDB samples: a string where numbers were, a bad score, two new keys
+    lines += [
+        {"study_uid": "2.1", "patient_id": "7", **base, "model_version": "1"},
+        {"study_uid": "2.2", "patient_id": "8", **base, "score": "abc"},
+        {"study_uid": "2.3", "patient_id": "9", **base, "threshold": 0.9, "note": {"a": [1]}},
+    ]
+    path = tmp_path / "late.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    csv = write(tmp_path / "same.csv", f"{PRED_HEADER}\n3.1,7,Kobe,2026-02-01,CT,f,M,1,0.5")
+    first, second = ingest_files(data_dir, "predictions", [path, csv])
+    assert (first.status, first.inserted, first.quarantined) == ("committed", 30_002, 1)
+    assert first.reasons == [
+        "late.jsonl: row 30002: column 'score' is 'abc'; expected a number between 0 and 1"
+    ]
+    rows = snapshot_rows(
+        data_dir,
+        "select study_uid, model_version, threshold, threshold_source, extra, patient_pid "
+        "from predictions join studies using (study_uid) "
+        "where study_uid in ('1.7', '2.1', '2.3', '3.1') order by 1",
+    )
+    versions = {r[0]: r[1] for r in rows}
+    assert versions == {"1.7": "1", "2.1": "1", "2.3": "1", "3.1": "1"}  # never '"1"'
+    assert rows[2][2:5] == (0.9, "file", '{"note":{"a":[1]}}')
+    # patient 7 as a JSON number, as a JSON string and in a CSV: one pseudonym
+    assert rows[0][5] == rows[1][5] == rows[3][5]
+    assert second.inserted == 1
+
+
 def test_strict_refuses_the_whole_file_but_keeps_the_reasons(
     data_dir: Path, tmp_path: Path
 ) -> None:
