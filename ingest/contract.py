@@ -91,12 +91,15 @@ class Column:
 
     ``kind`` is one of text, modality, timestamp, score, binary, bool, number, age, sex, role.
     ``identifier`` marks raw ids that are pseudonymised and never stored, logged or shown.
+    ``an_id`` marks ids (study, patient, reader): sent as a number, a whole number is its digits,
+    even from a float column (:meth:`ingest.readers.Source.id_sql`).
     """
 
     name: str
     kind: str
     required: bool
     identifier: bool = False
+    an_id: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -183,8 +186,8 @@ class Column:
 
 
 PREDICTIONS = (
-    Column("study_uid", "text", True),
-    Column("patient_id", "text", True, identifier=True),
+    Column("study_uid", "text", True, an_id=True),
+    Column("patient_id", "text", True, identifier=True, an_id=True),
     Column("site", "text", True),
     Column("study_datetime", "timestamp", True),
     Column("modality", "modality", True),
@@ -204,9 +207,9 @@ PREDICTIONS = (
 )
 
 READS = (
-    Column("study_uid", "text", True),
+    Column("study_uid", "text", True, an_id=True),
     Column("finding", "text", True),
-    Column("reader_id", "text", True, identifier=True),
+    Column("reader_id", "text", True, identifier=True, an_id=True),
     Column("label", "binary", True),
     Column("read_datetime", "timestamp", True),
     Column("read_role", "role", False),

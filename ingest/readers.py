@@ -44,6 +44,21 @@ class Source:
     overflow: tuple[str, ...] = ()
     parallel: bool = True
     text: frozenset[str] = frozenset()
+    types: tuple[str, ...] = ()
+
+    def id_sql(self, name: str) -> str:
+        """Column ``name`` (lower case, as :meth:`scan_sql` names it) read as an id's text.
+
+        pandas turns an integer column with a missing value into floats, so a Parquet file may
+        hold patient 123456 as 123456.0: a whole number in a float column is read as its digits
+        ('123456', as a CSV, a DICOM header or the hospital's systems write it), so that it gets
+        the same pseudonym and joins the same study."""
+        col = _q(name)
+        types = {c.strip().lower(): t for c, t in zip(self.columns, self.types, strict=False)}
+        if types.get(name) not in ("FLOAT", "DOUBLE"):
+            return col
+        digits = f"cast(try_cast({col} as hugeint) as varchar)"
+        return f"coalesce(case when {col} = trunc({col}) then {digits} end, cast({col} as varchar))"
 
     def serial(self) -> Source:
         """The same source read by one thread, start to end."""
@@ -150,15 +165,17 @@ def open_source(
         described = con.execute(
             f"describe select * from {_reader_sql(fmt, delim)}", {"path": str(path)}
         )
-        columns = tuple(row[0] for row in described.fetchall())
+        rows = described.fetchall()
+        columns, types = tuple(r[0] for r in rows), tuple(str(r[1]) for r in rows)
         if fmt == "jsonl":
             columns = _every_key(con, path, columns)
+            types = ()  # read as text or JSON (scan_sql), whatever DuckDB guessed
     except duckdb.Error as exc:
         raise FileRefusedError(
             f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(path, fmt, columns, delim, overflow, text=text)
+    source = Source(path, fmt, columns, delim, overflow, text=text, types=types)
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:

@@ -100,7 +100,11 @@ def checked_sql(
     """
     found = source.lowered
     present = [c for c in contract if c.name in found]
-    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    ids = {c.name for c in present if c.an_id}
+    typed = ", ".join(
+        f"{c.typed_sql(source.id_sql(c.name) if c.an_id else q(c.name))} as {q('__t_' + c.name)}"
+        for c in present
+    )
     outputs = []
     for c in present:
         if c.identifier:
@@ -121,7 +125,11 @@ def checked_sql(
         "json_object("
         + ", ".join(
             f"'{IDENTIFIERS.get(c, c)}', "
-            + (pseudonym_sql(q(c)) if c in IDENTIFIERS else f"cast({q(c)} as varchar)")
+            + (
+                pseudonym_sql(source.id_sql(c))
+                if c in IDENTIFIERS
+                else f"cast({source.id_sql(c) if c in ids else q(c)} as varchar)"
+            )
             for c in found
         )
         + ")"

@@ -259,6 +259,37 @@ def test_json_lines_values_of_mixed_types_and_keys_that_appear_late(
     assert second.inserted == 1
 
 
+def test_ids_in_float_parquet_columns_read_as_their_digits(data_dir: Path, tmp_path: Path) -> None:
+    # pandas makes an integer column with a gap float: patient 123456 arrives as 123456.0
+    n = 3
+    table = pa.table(
+        {
+            "study_uid": pa.array([1001.0, 1002.0, 1003.5], pa.float64()),
+            "patient_id": pa.array([123456.0, None, 77.0], pa.float64()),
+            "site": ["Osaka"] * n,
+            "study_datetime": ["2026-10-01"] * n,
+            "modality": ["CR"] * n,
+            "finding": ["f"] * n,
+            "model_name": ["M"] * n,
+            "model_version": pa.array([2.0, 2.0, 2.0], pa.float64()),
+            "score": [0.1, 0.2, 0.3],
+        }
+    )
+    pq.write_table(table, tmp_path / "pandas.parquet")
+    csv = write(tmp_path / "p.csv", f"{PRED_HEADER}\n2001,123456,Osaka,2026-10-01,CR,f,M,2,0.4")
+    first, _ = ingest_files(data_dir, "predictions", [tmp_path / "pandas.parquet", csv])
+    assert (first.inserted, first.quarantined) == (2, 1)  # the missing patient id
+    rows = snapshot_rows(
+        data_dir,
+        "select study_uid, model_version, patient_pid from predictions "
+        "join studies using (study_uid) order by 1",
+    )
+    assert [r[:2] for r in rows] == [("1001", "2.0"), ("1003.5", "2.0"), ("2001", "2")]
+    assert rows[0][2] == rows[2][2]  # 123456.0 and '123456': one patient
+    [(raw,)] = snapshot_rows(data_dir, "select raw from quarantine")
+    assert json.loads(raw)["study_uid"] == "1002"
+
+
 def test_strict_refuses_the_whole_file_but_keeps_the_reasons(
     data_dir: Path, tmp_path: Path
 ) -> None:
