@@ -125,6 +125,8 @@ def ingest_files(
     con = store.connect_working(data_dir)
     results = []
     try:
+        if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
+            con.execute(f"set TimeZone = '{settings.time_zone}'")
         for path in expand_paths(paths):
             result = _ingest_one(con, kind, path, pads=pads, settings=settings, strict=strict)
             if publish is True and result.status != "unchanged":

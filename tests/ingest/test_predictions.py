@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,7 +14,8 @@ import pytest
 from ingest.contract import Column
 from ingest.load import ingest_files
 from radqa.cli import main
-from radqa.settings import Settings
+from radqa.errors import ConfigError
+from radqa.settings import Settings, load_settings
 from tests.ingest.conftest import PRED_HEADER, snapshot_rows, write
 
 GOOD = f"""
@@ -198,6 +200,51 @@ def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path:
         ("1.2.2", 0.4, "file", False),
         ("1.2.3", 0.5, "default", True),  # given predicted wins over the score rule
     ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [("Asia/Tokyo", ["2026-10-01 09:00:00", "2026-11-01 00:30:00"]),
+     ("UTC", ["2026-10-01 00:00:00", "2026-10-31 15:30:00"])],
+)  # fmt: skip
+def test_instants_become_wall_clock_times_in_the_configured_zone(
+    data_dir: Path, tmp_path: Path, zone: str, expected: list[str]
+) -> None:
+    # a Parquet timestamp with time zone is an instant: 00:00 UTC is 09:00 in Tokyo, and a study
+    # at 00:30 on 1 November in Tokyo belongs to November there, to October in UTC
+    utc = [datetime(2026, 10, 1, 0, 0, tzinfo=UTC), datetime(2026, 10, 31, 15, 30, tzinfo=UTC)]
+    instants = pa.array(utc, pa.timestamp("us", tz="UTC"))
+    n = 2
+    table = pa.table(
+        {
+            "study_uid": ["1", "2"],
+            "patient_id": ["P1", "P2"],
+            "site": ["Osaka"] * n,
+            "study_datetime": instants,
+            "modality": ["CR"] * n,
+            "finding": ["f"] * n,
+            "model_name": ["M"] * n,
+            "model_version": ["1"] * n,
+            "score": [0.1, 0.2],
+        }
+    )
+    pq.write_table(table, tmp_path / "tz.parquet")
+    csv = write(
+        tmp_path / "off.csv", f"{PRED_HEADER}\n3,P3,Osaka,2026-10-03T09:00:00+09:00,CR,f,M,1,0.3"
+    )
+    settings = Settings(data_dir=data_dir, time_zone=zone)
+    ingest_files(data_dir, "predictions", [tmp_path / "tz.parquet", csv], settings=settings)
+    rows = snapshot_rows(data_dir, "select study_datetime::varchar from studies order by study_uid")
+    # the text time keeps its own wall-clock time whatever the zone
+    assert [r[0] for r in rows] == [*expected, "2026-10-03 09:00:00"]
+
+
+def test_an_unknown_time_zone_is_refused(data_dir: Path) -> None:
+    (data_dir / "radqa.toml").write_text('time_zone = "Asia/Tokio"\n')
+    with pytest.raises(ConfigError, match="time_zone = 'Asia/Tokio'; expected an IANA"):
+        load_settings(data_dir)
+    (data_dir / "radqa.toml").write_text('time_zone = "Asia/Seoul"\n')
+    assert load_settings(data_dir).time_zone == "Asia/Seoul"
 
 
 def test_parquet_and_jsonl_load_like_csv(data_dir: Path, tmp_path: Path) -> None:
