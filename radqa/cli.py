@@ -33,11 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         help="folder with the database, the snapshot and the pseudonymisation key "
         "(default: $RADQA_DATA_DIR or ./data)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _data_dir_option()
 
     ingest = sub.add_parser("ingest", help="load predictions, reads or DICOM headers")
-    ingest_sub = ingest.add_subparsers(dest="kind", required=True)
+    ingest_sub = ingest.add_subparsers(dest="kind", required=True, metavar="{predictions,reads,dicom}")
     for kind in ("predictions", "reads"):
         p = ingest_sub.add_parser(
             kind, help=f"load {kind} files (CSV, Parquet, JSON Lines)", parents=[common]
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
 
     report = sub.add_parser("report", help="write reports")
-    report_sub = report.add_subparsers(dest="report", required=True)
+    report_sub = report.add_subparsers(dest="report", required=True, metavar="{monthly}")
     monthly = report_sub.add_parser(
         "monthly", help="the monthly drift report (HTML, PDF, JSON)", parents=[common]
     )
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--out", default=None, help="output folder (default: DATA_DIR/reports)")
 
     export = sub.add_parser("export", help="export statistics")
-    export_sub = export.add_subparsers(dest="export", required=True)
+    export_sub = export.add_subparsers(dest="export", required=True, metavar="{trial}")
     trial = export_sub.add_parser(
         "trial", help="trial statistics (XLSX, CSV, JSON)", parents=[common]
     )
