@@ -225,6 +225,27 @@ NATURAL_KEYS = {
     "reads": ("study_uid", "finding", "reader_pid", "read_role", "arm"),
 }
 
+# Extra columns that name a person: never stored, not even in quarantine (ARCHITECTURE.md: raw
+# identifiers are never stored). Matched on the name in lower case without separators, whole
+# or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
+_PERSON_NAMES = frozenset(("name", "dob", "mrn", "ssn", "rrn", "initials", "mynumber"))
+_PERSON_PARTS = (
+    "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
+    "familyname", "fullname", "birth", "address", "phone", "email", "medicalrecord",
+    "recordnumber", "hospitalnumber", "otherpatientid", "socialsecurity", "nationalid",
+    "insurance", "residentregistration", "accession", "physician", "readername",
+    "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid",
+    "readerid",
+)  # fmt: skip
+
+
+def names_a_person(column: str) -> bool:
+    """Whether an extra column's name says it holds a person's identity (``Patient Name``,
+    ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ...)."""
+    bare = "".join(ch for ch in column.lower() if ch.isalnum())
+    return bare in _PERSON_NAMES or any(part in bare for part in _PERSON_PARTS)
+
+
 STUDY_COLUMNS = (
     "site",
     "modality",

@@ -35,6 +35,7 @@ from ingest.validate import (
     checked_key,
     checked_sql,
     column_sql,
+    dropped_extras,
     problems_sql,
     pseudonym_sql,
     rn_sql,
@@ -350,6 +351,15 @@ def _write_batch(
         result.message = (
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"
+        )
+    if dropped := dropped_extras(source):
+        listed = ", ".join(f"'{c}'" for c in dropped)
+        says = (
+            "its name says it identifies" if len(dropped) == 1 else "their names say they identify"
+        )
+        result.message += (
+            f"; not stored: column(s) {listed} ({says} a person; of the ids, only patient_id and "
+            "reader_id are kept, as pseudonyms)"
         )
     con.execute(
         """

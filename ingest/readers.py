@@ -33,8 +33,10 @@ class Source:
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
 
-    ``text``: of a JSON Lines file, the columns read as text (see :func:`open_source`); the
-    others are read as JSON values.
+    ``contract``: the names of the contract's columns. The file's other columns (its extras) are
+    scanned under names of our own (:meth:`ref`), so that no header can clash with the names the
+    checks give their columns; of a JSON Lines file, contract columns are read as text, extras as
+    JSON values (see :func:`open_source`).
     """
 
     path: Path
@@ -43,8 +45,19 @@ class Source:
     delim: str = ","
     overflow: tuple[str, ...] = ()
     parallel: bool = True
-    text: frozenset[str] = frozenset()
+    contract: frozenset[str] = frozenset()
     types: tuple[str, ...] = ()
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The file's columns beyond the contract (lower case, in file order)."""
+        return tuple(c for c in self.lowered if c not in self.contract)
+
+    def ref(self, name: str) -> str:
+        """SQL naming column ``name`` (lower case) as :meth:`scan_sql` gives it."""
+        if name in self.contract:
+            return _q(name)
+        return _q(f"_x{self.extras.index(name)}")
 
     def id_sql(self, name: str) -> str:
         """Column ``name`` (lower case, as :meth:`scan_sql` names it) read as an id's text.
@@ -81,7 +94,10 @@ class Source:
         ``_rn`` (1-based data row)."""
         named = [c for c in self.columns if c not in self.overflow]
         cols = ", ".join(
-            [f"{_q(orig)} as {_q(low)}" for orig, low in zip(named, self.lowered, strict=True)]
+            [
+                f"{_q(orig)} as {self.ref(low)}"
+                for orig, low in zip(named, self.lowered, strict=True)
+            ]
             + [f"{_q(c)} as {_q('_overflow_' + str(i))}" for i, c in enumerate(self.overflow)]
         )
         if self.fmt == "parquet":
@@ -91,7 +107,7 @@ class Source:
             )
         if self.fmt == "jsonl":
             types = ", ".join(
-                f"{_literal(c)}: '{'VARCHAR' if c.strip().lower() in self.text else 'JSON'}'"
+                f"{literal(c)}: '{'VARCHAR' if c.strip().lower() in self.contract else 'JSON'}'"
                 for c in self.columns
             )
             return f"select {cols} from {_reader_sql(self.fmt)[:-1]}, columns = {{{types}}})"
@@ -102,7 +118,8 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """A SQL string literal of ``text`` (for a column name; values are always parameters)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -143,15 +160,13 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True) -> str:
     return "read_json($path, format = 'newline_delimited', records = true)"
 
 
-def open_source(
-    con: duckdb.DuckDBPyConnection, path: Path, text: frozenset[str] = frozenset()
-) -> Source:
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[str]) -> Source:
     """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot.
 
-    ``text`` names (lower case) the columns to read as text from a JSON Lines file, where a value
-    may be a string in one line and a number in another: read as text, ``"1"`` and ``1`` are both
-    ``1`` (DuckDB's own guess would type the column JSON and keep the quotes of ``"1"``, so one
-    patient id would get two pseudonyms). Other keys are read as JSON values, whatever their type.
+    ``contract`` names (lower case) the contract's columns. A JSON Lines file's are read as text,
+    for a value may be a string in one line and a number in another: read as text, ``"1"`` and
+    ``1`` are both ``1`` (DuckDB's own guess would type the column JSON and keep the quotes of
+    ``"1"``, so one patient id would get two pseudonyms). Other keys are read as JSON values, whatever their type.
     A JSON Lines file's keys are all of its lines' keys, not those of the lines DuckDB samples:
     a key that first appears late is kept, not dropped.
     """
@@ -175,7 +190,7 @@ def open_source(
             f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(path, fmt, columns, delim, overflow, text=text, types=types)
+    source = Source(path, fmt, columns, delim, overflow, contract=contract, types=types)
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:

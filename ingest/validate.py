@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ingest.contract import NATURAL_KEYS, STUDY_FROM_PREDICTIONS, Column
-from ingest.readers import Source
+from ingest.contract import NATURAL_KEYS, STUDY_FROM_PREDICTIONS, Column, names_a_person
+from ingest.readers import Source, literal
 from radqa.settings import Settings
 
 IDENTIFIERS = {"patient_id": "patient_pid", "reader_id": "reader_pid"}
@@ -115,25 +115,21 @@ def checked_sql(
             outputs.append(f"{q('__t_' + c.name)} as {c.name}")
     if kind == "reads":
         outputs += _reads_defaults(found)
-    names = {c.name for c in contract}
-    extras = [c for c in found if c not in names]
+    extras = kept_extras(source)
     if extras:
-        outputs.append("json_object(" + ", ".join(f"'{c}', {q(c)}" for c in extras) + ") as extra")
+        pairs = ", ".join(f"{literal(e)}, {source.ref(e)}" for e in extras)
+        outputs.append(f"json_object({pairs}) as extra")
     if source.overflow:
         outputs.append(f"{_overflow_sql(source)} as _overflow")
-    raw_json = (
-        "json_object("
-        + ", ".join(
-            f"'{IDENTIFIERS.get(c, c)}', "
-            + (
-                pseudonym_sql(source.id_sql(c))
-                if c in IDENTIFIERS
-                else f"cast({source.id_sql(c) if c in ids else q(c)} as varchar)"
-            )
-            for c in found
-        )
-        + ")"
-    )
+    raw = []  # a bad row's values: its ids as pseudonyms, no column that names a person
+    for name in found:
+        if name in IDENTIFIERS:
+            raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(source.id_sql(name))}")
+        elif name in ids:
+            raw.append(f"{literal(name)}, cast({source.id_sql(name)} as varchar)")
+        elif name in source.contract or name in extras:
+            raw.append(f"{literal(name)}, cast({source.ref(name)} as varchar)")
+    raw_json = f"json_object({', '.join(raw)})"
     ok = " and ".join([*(_valid(c, ordered) for c in present), "__overflow is null"])
     stored = _stored_names(kind, contract, source)
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
@@ -154,6 +150,17 @@ def checked_sql(
         ))
     """
     return sql, {}
+
+
+def kept_extras(source: Source) -> tuple[str, ...]:
+    """The file's columns beyond the contract that are kept (in ``extra``): all but those whose
+    name says they identify a person (:func:`ingest.contract.names_a_person`)."""
+    return tuple(c for c in source.extras if not names_a_person(c))
+
+
+def dropped_extras(source: Source) -> tuple[str, ...]:
+    """The file's columns beyond the contract that are not stored: they name a person."""
+    return tuple(c for c in source.extras if names_a_person(c))
 
 
 # The columns a prediction's derived values are computed from (when the file gives them).
@@ -182,7 +189,7 @@ def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> se
             names.add(c.name)
     if kind == "reads":
         names |= {"read_role", "arm"}
-    if any(c not in {col.name for col in contract} for c in found):
+    if kept_extras(source):
         names.add("extra")
     if source.overflow:
         names.add("_overflow")

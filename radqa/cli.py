@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     common = _data_dir_option()
 
     ingest = sub.add_parser("ingest", help="load predictions, reads or DICOM headers")
-    ingest_sub = ingest.add_subparsers(dest="kind", required=True, metavar="{predictions,reads,dicom}")
+    ingest_sub = ingest.add_subparsers(
+        dest="kind", required=True, metavar="{predictions,reads,dicom}"
+    )
     for kind in ("predictions", "reads"):
         p = ingest_sub.add_parser(
             kind, help=f"load {kind} files (CSV, Parquet, JSON Lines)", parents=[common]

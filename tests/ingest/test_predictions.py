@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.contract import Column
+from ingest.contract import Column, names_a_person
 from ingest.load import ingest_files
 from radqa.cli import main
 from radqa.errors import ConfigError
@@ -335,6 +335,41 @@ def test_ids_in_float_parquet_columns_read_as_their_digits(data_dir: Path, tmp_p
     assert rows[0][2] == rows[2][2]  # 123456.0 and '123456': one patient
     [(raw,)] = snapshot_rows(data_dir, "select raw from quarantine")
     assert json.loads(raw)["study_uid"] == "1002"
+
+
+def test_any_header_works_and_columns_naming_a_person_are_not_stored(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # a quote in a name, names the checks use for their own columns, and three columns that
+    # identify a person
+    extras = 'doctor\'s note,"a""b",_ok,__t_score,_x0,Patient Name,DOB,accession_number'
+    row = "Osaka,2026-10-01,CR,f,M,1,{score},hello,x,no,y,z,TARO YAMADA,1950-01-01,A123"
+    text = f"{PRED_HEADER},{extras}\n1,P1,{row.format(score=0.5)}\n2,P2,{row.format(score=1.5)}"
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "w.csv", text)])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 1, 1)
+    assert result.message.endswith(
+        "; not stored: column(s) 'patient name', 'dob', 'accession_number' (their names say they "
+        "identify a person; of the ids, only patient_id and reader_id are kept, as pseudonyms)"
+    )
+    kept = {"doctor's note": "hello", 'a"b': "x", "_ok": "no", "__t_score": "y", "_x0": "z"}
+    [(extra,)] = snapshot_rows(data_dir, "select extra from predictions")
+    assert json.loads(extra) == kept
+    [(raw,)] = snapshot_rows(data_dir, "select raw from quarantine")
+    assert {k: v for k, v in json.loads(raw).items() if k in kept} == kept
+    for db in data_dir.glob("*.duckdb"):
+        data = db.read_bytes()
+        assert b"YAMADA" not in data and b"1950-01-01" not in data and b"A123" not in data
+
+
+@pytest.mark.parametrize(
+    ("column", "dropped"),
+    [("Patient Name", True), ("patient_birth_date", True), ("MRN", True), ("dob", True),
+     ("ReferringPhysicianName", True), ("other_patient_ids", True), ("name", True),
+     ("comment", False), ("study_description", False), ("reader_confidence", False),
+     ("model_name_alias", False)],
+)  # fmt: skip
+def test_which_extra_column_names_are_taken_for_a_person(column: str, dropped: bool) -> None:
+    assert names_a_person(column) is dropped
 
 
 def test_strict_refuses_the_whole_file_but_keeps_the_reasons(
