@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
@@ -210,6 +210,16 @@ def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[t
     return found
 
 
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
+
+
+def _sop_class(ds: Dataset) -> str | None:
+    """The object's SOP class UID, from the file meta or the data set."""
+    meta = getattr(ds, "file_meta", None)
+    uid = getattr(meta, "MediaStorageSOPClassUID", None) or ds.get("SOPClassUID")
+    return str(uid) if uid else None
+
+
 def _read_header(path: Path, key: bytes) -> dict[str, object]:
     """The studies fields of one file (PatientID already pseudonymised); raises _Skip."""
     try:
@@ -235,6 +245,8 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
         raise _Skip("truncated: an image header (Rows present) but the file ends before the pixels")
     try:
         study_uid = _text(ds, "StudyInstanceUID")
+        if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
+            raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
         if study_uid is None:
             raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
         row: dict[str, object] = {"study_uid": study_uid}

@@ -227,8 +227,10 @@ def test_header_cut_before_pixels_and_header_without_study_uid(tmp_path: Path) -
     src.mkdir()
     (src / "ct_6288.dcm").write_bytes(raw[:6288])  # 6288: where the Pixel Data element starts
     (src / "ct_700.dcm").write_bytes(raw[:700])  # cut between elements, before the study UID
+    shutil.copy(_sample("DICOMDIR"), src / "DICOMDIR")  # a medium's index: no study of its own
     summary = ingest_dicom(tmp_path / "data", [src])
     assert summary.skipped == [
+        ("DICOMDIR", "a DICOMDIR (an index of the files on a medium), not a study's object"),
         (
             "ct_6288.dcm",
             "truncated: an image header (Rows present) but the file ends before the pixels",
