@@ -46,6 +46,7 @@ class Source:
     overflow: tuple[str, ...] = ()
     parallel: bool = True
     contract: frozenset[str] = frozenset()
+    encoding: str = "utf-8"
     types: tuple[str, ...] = ()
 
     @property
@@ -111,7 +112,9 @@ class Source:
                 for c in self.columns
             )
             return f"select {cols} from {_reader_sql(self.fmt)[:-1]}, columns = {{{types}}})"
-        return f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel)}"
+        return (
+            f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel, self.encoding)}"
+        )
 
 
 def _q(name: str) -> str:
@@ -148,12 +151,14 @@ def content_hash(path: Path) -> str:
 DELIMITERS = (",", ";", "\t", "|")
 
 
-def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True) -> str:
+def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str = "utf-8") -> str:
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
+        options = "" if parallel else ", parallel = false"
+        options += "" if encoding == "utf-8" else f", encoding = '{encoding}'"
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
-            f"quote = '\"', null_padding = true{'' if parallel else ', parallel = false'})"
+            f"quote = '\"', null_padding = true{options})"
         )
     if fmt == "parquet":
         return "read_parquet($path)"
@@ -175,10 +180,12 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
         raise FileRefusedError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
-    delim, header = _csv_header(path) if fmt == "csv" else (",", None)
+    encoding = _text_encoding(path) if fmt == "csv" else "utf-8"
+    delim, header = _csv_header(con, path, encoding) if fmt == "csv" else (",", None)
     try:
         described = con.execute(
-            f"describe select * from {_reader_sql(fmt, delim)}", {"path": str(path)}
+            f"describe select * from {_reader_sql(fmt, delim, encoding=encoding)}",
+            {"path": str(path)},
         )
         rows = described.fetchall()
         columns, types = tuple(r[0] for r in rows), tuple(str(r[1]) for r in rows)
@@ -190,7 +197,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
             f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(path, fmt, columns, delim, overflow, contract=contract, types=types)
+    source = Source(
+        path, fmt, columns, delim, overflow, contract=contract, types=types, encoding=encoding
+    )
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
@@ -215,22 +224,43 @@ def _every_key(
     return sampled + tuple(sorted(k for (k,) in found if k not in known))
 
 
-def _csv_header(path: Path) -> tuple[str, list[str]]:
-    """The delimiter (the candidate most frequent in the header line) and the header's fields.
-
-    Sniffing on the header alone keeps a malformed data row from confusing the delimiter.
-    """
-    import csv
+def _text_encoding(path: Path) -> str:
+    """'utf-16' for a text file that starts with a UTF-16 byte-order mark (Excel's "Unicode
+    Text" export), else 'utf-8'. Other encodings cannot be told apart reliably: they are
+    refused with a message asking for UTF-8."""
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-            line = fh.readline()
-    except UnicodeDecodeError as exc:
+        with opener(path, "rb") as fh:
+            start = fh.read(2)
+    except OSError:
+        return "utf-8"  # reading the file says what is wrong
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+def _csv_header(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str = "utf-8"
+) -> tuple[str, list[str]]:
+    """The delimiter (the candidate most frequent in the header line) and the header's fields.
+
+    Sniffing on the header alone keeps a malformed data row from confusing the delimiter. DuckDB
+    reads the line, as it reads the file: compressed (.gz, .zst) or not, a UTF-8 BOM skipped.
+    """
+    import csv
+
+    try:
+        rows = con.execute(
+            "select line from read_csv($path, header = false, columns = {'line': 'VARCHAR'}, "
+            "delim = '\x01', quote = '', escape = '', auto_detect = false, strict_mode = false, "
+            f"encoding = '{encoding}') limit 1",
+            {"path": str(path)},
+        ).fetchall()
+    except duckdb.Error as exc:
         raise FileRefusedError(
-            f"{path.name}: the bytes are not valid UTF-8 text; save the file as UTF-8"
+            f"{path.name}: cannot be read as CSV: {read_error_text(exc)}"
         ) from exc
+    line = (rows[0][0] or "") if rows else ""
     delim = max(DELIMITERS, key=line.count)
     if line.count(delim) == 0:
         delim = ","
@@ -262,8 +292,13 @@ def read_error_text(exc: Exception) -> str:
     lines = message.splitlines()
     first = lines[0] if lines else type(exc).__name__
     lowered = message.lower()
-    if "unicode" in first.lower() or "utf-8" in first.lower() or "utf8" in first.lower():
-        return "the bytes are not valid UTF-8 text; save the file as UTF-8"
+    if (
+        any(w in first.lower() for w in ("unicode", "utf-8", "utf8"))
+        or "invalid unicode" in lowered
+    ):
+        line = _CSV_LINE.search(first)
+        where = f"near line {line.group(1)}: " if line else ""
+        return f"{where}the bytes are not valid UTF-8 text; save the file as UTF-8"
     for phrase, words in _CSV_PROBLEMS:
         if phrase in lowered:
             line = _CSV_LINE.search(message)

@@ -99,6 +99,12 @@ def test_missing_columns_refuse_the_file_and_list_what_was_found(
             "(.parquet) or JSON Lines (.jsonl)",
         ),
         ("bad.parquet", b"not parquet at all", "bad.parquet: cannot be read as PARQUET"),
+        (
+            "latin1.csv",
+            f"{PRED_HEADER}\n1,P1,K\u00f6ln,2026-10-01,CR,f,M,1,0.5\n".encode("latin-1"),
+            "latin1.csv: cannot be read as CSV: near line 2: the bytes are not valid UTF-8 text; "
+            "save the file as UTF-8",
+        ),
     ],
 )
 def test_unreadable_files_are_refused_whole(
@@ -200,6 +206,23 @@ def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path:
         ("1.2.2", 0.4, "file", False),
         ("1.2.3", 0.5, "default", True),  # given predicted wins over the score rule
     ]
+
+
+def test_utf16_text_and_compressed_files_load(data_dir: Path, tmp_path: Path) -> None:
+    row = "1,P1,K\u00f6ln,2026-10-01,CR,f,M,1,0.5"
+    # Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated
+    (tmp_path / "excel.txt").write_text(f"{PRED_HEADER}\n{row}\n".replace(",", "\t"), "utf-16")
+    plain = write(tmp_path / "plain.csv", f"{PRED_HEADER}\n{row.replace('1,P1', '2,P2')}")
+    for codec, ext in (("gzip", "gz"), ("zstd", "zst")):
+        duckdb.execute(
+            f"copy (select * from read_csv('{plain}', all_varchar = true)) "
+            f"to '{tmp_path}/p.csv.{ext}' (header, compression {codec})"
+        )
+    names = ["excel.txt", "p.csv.gz", "p.csv.zst"]
+    results = ingest_files(data_dir, "predictions", [tmp_path / n for n in names])
+    assert [(r.status, r.accepted) for r in results] == [("committed", 1)] * 3
+    rows = snapshot_rows(data_dir, "select study_uid, site from studies order by 1")
+    assert rows == [("1", "K\u00f6ln"), ("2", "K\u00f6ln")]
 
 
 @pytest.mark.parametrize(
