@@ -111,7 +111,7 @@ class Source:
                 f"{literal(c)}: '{'VARCHAR' if c.strip().lower() in self.contract else 'JSON'}'"
                 for c in self.columns
             )
-            return f"select {cols} from {_reader_sql(self.fmt)[:-1]}, columns = {{{types}}})"
+            return f"select {cols} from {_reader_sql(self.fmt, json_types=types)}"
         return (
             f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel, self.encoding)}"
         )
@@ -151,7 +151,15 @@ def content_hash(path: Path) -> str:
 DELIMITERS = (",", ";", "\t", "|")
 
 
-def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str = "utf-8") -> str:
+def _reader_sql(
+    fmt: str,
+    delim: str = ",",
+    parallel: bool = True,
+    encoding: str = "utf-8",
+    json_types: str = "",
+) -> str:
+    """DuckDB's table function for a file (parameter $path); ``json_types``: the struct body
+    (``'key': 'TYPE', ...``) giving a JSON Lines file's columns, else DuckDB guesses them."""
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
         options = "" if parallel else ", parallel = false"
@@ -162,7 +170,8 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str
         )
     if fmt == "parquet":
         return "read_parquet($path)"
-    return "read_json($path, format = 'newline_delimited', records = true)"
+    columns = f", columns = {{{json_types}}}" if json_types else ""
+    return f"read_json($path, format = 'newline_delimited', records = true{columns})"
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[str]) -> Source:
@@ -171,9 +180,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
     ``contract`` names (lower case) the contract's columns. A JSON Lines file's are read as text,
     for a value may be a string in one line and a number in another: read as text, ``"1"`` and
     ``1`` are both ``1`` (DuckDB's own guess would type the column JSON and keep the quotes of
-    ``"1"``, so one patient id would get two pseudonyms). Other keys are read as JSON values, whatever their type.
-    A JSON Lines file's keys are all of its lines' keys, not those of the lines DuckDB samples:
-    a key that first appears late is kept, not dropped.
+    ``"1"``, so one patient id would get two pseudonyms). Its other keys are read as JSON
+    values, whatever their type. Its keys are those of all its lines, not only of the lines
+    DuckDB samples: a key that first appears late is kept, not dropped.
     """
     fmt = file_format(path)
     if not path.is_file():
