@@ -119,8 +119,8 @@ def checked_sql(
     if extras:
         pairs = ", ".join(f"{literal(e)}, {source.ref(e)}" for e in extras)
         outputs.append(f"json_object({pairs}) as extra")
-    if source.overflow:
-        outputs.append(f"{_overflow_sql(source)} as _overflow")
+    if source.can_be_malformed:
+        outputs.append("__overflow as _overflow")
     raw = []  # a bad row's values: its ids as pseudonyms, no column that names a person
     for name in found:
         if name in IDENTIFIERS:
@@ -137,15 +137,17 @@ def checked_sql(
     if kind == "predictions":
         study = [column_sql(n, stored, contract) for n in study_in_checked()]
         hashes.append(f"hash({', '.join(study)}) as _sh")
+    # a line that is not JSON has no values to keep (nor its text: it may hold an id)
+    unparsed = " and __overflow is null" if source.malformed_alone else ""
     sql = f"""
         create or replace temp table _checked as
         select *, {", ".join(hashes)} from (
         select {"_rn, " if source.numbered else ""}{", ".join(outputs)},
                __ok as _ok,
-               case when not __ok then {raw_json} end as _raw_json
+               case when not __ok{unparsed} then {raw_json} end as _raw_json
         from (
             select *, {ok} as __ok
-            from (select *, {_overflow_sql(source)} as __overflow, {typed}
+            from (select *, {source.malformed_sql()} as __overflow, {typed}
                   from ({source.scan_sql()}))
         ))
     """
@@ -191,7 +193,7 @@ def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> se
         names |= {"read_role", "arm"}
     if kept_extras(source):
         names.add("extra")
-    if source.overflow:
+    if source.can_be_malformed:
         names.add("_overflow")
     return names
 
@@ -274,19 +276,15 @@ def rows_sql(
     )
 
 
-def _overflow_sql(source: Source) -> str:
-    """The values a CSV row has beyond the header's columns, quoted (NULL when none)."""
-    if not source.overflow:
-        return "null::varchar"
-    parts = ", ".join(
-        f"'''' || {q('_overflow_' + str(i))} || ''''" for i in range(len(source.overflow))
-    )
-    return f"nullif(concat_ws(', ', {parts}), '')"
-
-
-def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str) -> str:
+def problems_sql(
+    contract: tuple[Column, ...], found: tuple[str, ...], rows: str, *, malformed_alone: bool
+) -> str:
     """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
-    :func:`rows_sql`): _rn, the column first at fault, and the reason."""
+    :func:`rows_sql`): _rn, the column first at fault, and the reason.
+
+    ``_overflow`` holds a row's problem with the file's format, if any (a CSV row with more
+    fields than the header); ``malformed_alone``: such a row has no values to check (a JSON
+    Lines line that is not an object), so that problem is its only reason."""
     present = [c for c in contract if c.name in found]
     raw_cols = ", ".join(
         f"json_extract_string(_raw_json, '$.\"{IDENTIFIERS.get(c.name, c.name)}\"') as {q(c.name)}"
@@ -294,12 +292,11 @@ def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str
     )
     typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
     checks = [(c.name, _problem(c)) for c in present]
-    too_many = (
-        "case when _overflow is not null then 'the row has more fields than the header''s "
-        f"{len(found)} columns (extra values: ' || _overflow || ')' end"
-    )
-    reasons = "concat_ws('; ', " + ", ".join([too_many, *(p for _, p in checks)]) + ")"
+    reasons = "concat_ws('; ', " + ", ".join(["_overflow", *(p for _, p in checks)]) + ")"
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
+    if malformed_alone:
+        reasons = f"coalesce(_overflow, {reasons})"
+        first = f"case when _overflow is null then {first} end"
     return f"""
         select _rn, coalesce(_dup_column, {first}, '(row)') as column_name,
                coalesce(_dup_reason, {reasons}) as reason, _raw_json

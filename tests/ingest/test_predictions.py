@@ -360,6 +360,43 @@ def test_ids_in_float_parquet_columns_read_as_their_digits(data_dir: Path, tmp_p
     assert json.loads(raw)["study_uid"] == "1002"
 
 
+def test_json_lines_that_are_not_objects_are_quarantined_not_the_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    good = json.dumps(
+        {"study_uid": "1", "patient_id": "P1", "site": "Kobe", "study_datetime": "2026-02-01",
+         "modality": "CT", "finding": "f", "model_name": "M", "model_version": "1", "score": 0.5}
+    )  # fmt: skip
+    lines = [
+        good,
+        "",
+        '{"study_uid": "2", "patient_id": "SECRET-ID',
+        "[1, 2]",
+        good.replace('"1"', '"3"'),
+    ]
+    path = tmp_path / "cut.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 2, 2)
+    # rows are counted over the lines that are not blank
+    assert result.reasons == [
+        "cut.jsonl: row 2: the line is not valid JSON",
+        "cut.jsonl: row 3: the line is JSON but not an object",
+    ]
+    rows = snapshot_rows(data_dir, "select column_name, raw from quarantine order by row_number")
+    assert rows == [("(row)", None), ("(row)", None)]  # nothing of an unparsed line is kept
+    assert snapshot_rows(data_dir, "select study_uid from predictions order by 1") == [
+        ("1",),
+        ("3",),
+    ]
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps([json.loads(good)], indent=2))  # JSON, not JSON Lines
+    [refused] = ingest_files(data_dir, "predictions", [pretty])
+    assert refused.message == (
+        "pretty.json: no line is a JSON object; expected JSON Lines, one object per line"
+    )
+
+
 def test_any_header_works_and_columns_naming_a_person_are_not_stored(
     data_dir: Path, tmp_path: Path
 ) -> None:
