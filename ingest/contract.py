@@ -82,6 +82,9 @@ DICOM_MODALITIES = [
     "XC",
 ]
 
+# ISO 8601's basic format (no separators), as DICOM writes DA and DT values.
+BASIC_FORMATS = "['%Y%m%d', '%Y%m%dT%H%M%S', '%Y%m%dT%H%M', '%Y%m%d%H%M%S', '%Y%m%d%H%M%S.%f']"
+
 READ_ROLES = ("primary", "second", "consensus", "adjudication")
 
 
@@ -125,11 +128,15 @@ class Column:
                 return f"lower({text})"
             case "timestamp":
                 # DuckDB's cast skips the spaces that trim() removes and reads '' as invalid,
-                # so the first try needs no trimmed copy (measured: 0.04 s less per 1M rows)
+                # so the first try needs no trimmed copy (measured: 0.04 s less per 1M rows).
+                # Then: without its offset (the site's wall-clock time); then ISO 8601's basic
+                # format, as DICOM writes dates (20261003, 20261003T142000). coalesce() tries a
+                # form only on the rows the ones before it failed: no cost for the usual rows.
                 return (
                     f"coalesce(try_cast(cast({raw} as varchar) as timestamp), "
                     f"try_cast(regexp_replace({text}, "
-                    r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp))"
+                    r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp), "
+                    f"try_strptime({text}, {BASIC_FORMATS}))"
                 )
             case "score" | "number":
                 return f"try_cast({raw} as double)"
@@ -149,7 +156,8 @@ class Column:
         return {
             "text": "text",
             "modality": "a DICOM modality code such as CR, DX, CT, MR, MG, US",
-            "timestamp": "an ISO 8601 date or date-time such as 2026-10-03 or 2026-10-03T14:20:00",
+            "timestamp": "an ISO 8601 date or date-time such as 2026-10-03, 2026-10-03T14:20:00 "
+            "or 20261003",
             "score": "a number between 0 and 1",
             "number": "a number",
             "binary": "0 or 1",

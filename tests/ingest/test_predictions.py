@@ -59,7 +59,8 @@ def test_bad_rows_are_quarantined_with_file_row_column_value(
     assert result.reasons == [
         "predictions.csv: row 2: column 'score' is 'abc'; expected a number between 0 and 1",
         "predictions.csv: row 3: column 'study_datetime' is 'yesterday'; expected an ISO 8601 "
-        "date or date-time such as 2026-10-03 or 2026-10-03T14:20:00; column 'modality' is "
+        "date or date-time such as 2026-10-03, 2026-10-03T14:20:00 or 20261003; column "
+        "'modality' is "
         "'XX'; expected a DICOM modality code such as CR, DX, CT, MR, MG, US; column 'score' is "
         "'1.5'; expected a number between 0 and 1; column 'patient_age' is '131'; expected "
         "whole years between 0 and 130; column 'patient_sex' is 'Q'; expected M, F, O or U",
@@ -627,6 +628,10 @@ def test_an_unclosed_quote_refuses_the_file_without_echoing_the_line(
         ("", None),
         ("   ", None),
         ("03/10/2026", None),
+        ("20261003", "2026-10-03 00:00:00"),  # ISO 8601 basic format, as DICOM writes dates
+        ("20261003T142000", "2026-10-03 14:20:00"),
+        ("20261003142000.25", "2026-10-03 14:20:00.25"),
+        ("20261345", None),
         ("2026-13-01", None),
     ],
 )
