@@ -14,20 +14,14 @@ assert snap is not None
 auth.require(ctx.user, "admin", "Data health")
 
 counts = _state.call("overview_counts", snap)
-cols = st.columns(6)
-for col, (key, label) in zip(
-    cols,
-    [
-        ("studies", "Studies"),
-        ("predictions", "Predictions"),
-        ("reads", "Reads"),
-        ("batches", "Committed batches"),
-        ("quarantined", "Quarantined rows"),
-        ("pending", "Pending reads"),
-    ],
-    strict=True,
-):
-    col.metric(label, f"{int(counts[key]):,}", border=True)
+# two rows of three: six to a row cut hospital-sized counts short ("584,…")
+for row in (
+    [("studies", "Studies"), ("predictions", "Predictions"), ("reads", "Reads")],
+    [("batches", "Committed batches"), ("quarantined", "Quarantined rows"),
+     ("pending", "Pending reads")],
+):  # fmt: skip
+    for col, (key, label) in zip(st.columns(3), row, strict=True):
+        col.metric(label, f"{int(counts[key]):,}", border=True)
 age = snapshot_age(snap)
 st.caption(
     f"Snapshot {snap.snapshot_id or 'unpublished'}"
