@@ -95,7 +95,7 @@ class Column:
     ``kind`` is one of text, modality, timestamp, score, binary, bool, number, age, sex, role.
     ``identifier`` marks raw ids that are pseudonymised and never stored, logged or shown.
     ``an_id`` marks ids (study, patient, reader): sent as a number, a whole number is its digits,
-    even from a float column (:meth:`ingest.readers.Source.id_sql`).
+    whether written '123456.0' or held in a float column (:meth:`ingest.readers.Source.id_sql`).
     """
 
     name: str
@@ -120,6 +120,12 @@ class Column:
         """SQL giving the typed value (NULL when absent or invalid)."""
         text = f"nullif(trim(cast({raw} as varchar)), '')"
         match self.kind:
+            case "text" if self.an_id:
+                # '123456.0' is id 123456: pandas writes an integer column with a gap as floats
+                return (
+                    f"case when {text} like '%.0%' "
+                    f"then regexp_replace({text}, '^([0-9]+)\\.0+$', '\\1') else {text} end"
+                )
             case "text":
                 return text
             case "modality" | "sex":

@@ -100,10 +100,9 @@ def checked_sql(
     """
     found = source.lowered
     present = [c for c in contract if c.name in found]
-    ids = {c.name for c in present if c.an_id}
+    ids = {c.name: c.typed_sql(source.id_sql(c.name)) for c in present if c.an_id}
     typed = ", ".join(
-        f"{c.typed_sql(source.id_sql(c.name) if c.an_id else q(c.name))} as {q('__t_' + c.name)}"
-        for c in present
+        f"{ids.get(c.name) or c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present
     )
     outputs = []
     for c in present:
@@ -123,10 +122,10 @@ def checked_sql(
         outputs.append("__overflow as _overflow")
     raw = []  # a bad row's values: its ids as pseudonyms, no column that names a person
     for name in found:
-        if name in IDENTIFIERS:
-            raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(source.id_sql(name))}")
+        if name in IDENTIFIERS:  # the pseudonym of the id as stored, even on a bad row
+            raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(ids[name])}")
         elif name in ids:
-            raw.append(f"{literal(name)}, cast({source.id_sql(name)} as varchar)")
+            raw.append(f"{literal(name)}, {ids[name]}")
         elif name in source.contract or name in extras:
             raw.append(f"{literal(name)}, cast({source.ref(name)} as varchar)")
     raw_json = f"json_object({', '.join(raw)})"

@@ -347,16 +347,24 @@ def test_ids_in_float_parquet_columns_read_as_their_digits(data_dir: Path, tmp_p
         }
     )
     pq.write_table(table, tmp_path / "pandas.parquet")
-    csv = write(tmp_path / "p.csv", f"{PRED_HEADER}\n2001,123456,Osaka,2026-10-01,CR,f,M,2,0.4")
+    # pandas writes such a column to CSV as '77.0'; ids only: model version '2.0' stays
+    rows = [
+        "2001,123456,Osaka,2026-10-01,CR,f,M,2,0.4",
+        "2002.0,77.0,Osaka,2026-10-01,CR,f,M,2.0,0.5",
+    ]
+    csv = write(tmp_path / "p.csv", "\n".join([PRED_HEADER, *rows]))
     first, _ = ingest_files(data_dir, "predictions", [tmp_path / "pandas.parquet", csv])
     assert (first.inserted, first.quarantined) == (2, 1)  # the missing patient id
-    rows = snapshot_rows(
+    stored = snapshot_rows(
         data_dir,
         "select study_uid, model_version, patient_pid from predictions "
         "join studies using (study_uid) order by 1",
     )
-    assert [r[:2] for r in rows] == [("1001", "2.0"), ("1003.5", "2.0"), ("2001", "2")]
-    assert rows[0][2] == rows[2][2]  # 123456.0 and '123456': one patient
+    assert [r[:2] for r in stored] == [
+        ("1001", "2.0"), ("1003.5", "2.0"), ("2001", "2"), ("2002", "2.0")
+    ]  # fmt: skip
+    assert stored[0][2] == stored[2][2]  # 123456.0 and '123456': one patient
+    assert stored[1][2] == stored[3][2]  # 77.0 in Parquet and '77.0' in a CSV: one patient
     [(raw,)] = snapshot_rows(data_dir, "select raw from quarantine")
     assert json.loads(raw)["study_uid"] == "1002"
 
