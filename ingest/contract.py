@@ -147,7 +147,9 @@ class Column:
             case "score" | "number":
                 return f"try_cast({raw} as double)"
             case "age":
-                return f"try_cast({raw} as smallint)"
+                # whole years: DuckDB's cast would round '54.5' to 55; '54.0' is 54
+                number = f"try_cast({raw} as double)"
+                return f"case when {number} = trunc({number}) then try_cast({raw} as smallint) end"
             case "binary" | "bool":
                 return (
                     f"case lower({text}) when '1' then true when '0' then false "

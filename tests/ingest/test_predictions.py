@@ -651,3 +651,16 @@ def test_date_time_forms_keep_the_wall_clock_time(text: str, expected: str | Non
         f"select ({sql})::varchar from (select ?::varchar as v)", [text]
     ).fetchall()
     assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("54", 54), (" 54 ", 54), ("54.0", 54), ("54.5", None), ("abc", None), ("", None)],
+)
+def test_ages_are_whole_years(value: str, expected: int | None) -> None:
+    """A fractional age is invalid (quarantined), not rounded as DuckDB's cast would round it."""
+    sql = Column("patient_age", "age", False).typed_sql("v")
+    [(typed,)] = duckdb.execute(f"select {sql} from (select ?::varchar as v)", [value]).fetchall()
+    assert typed == expected
+    [(from_float,)] = duckdb.execute(f"select {sql} from (select 54.5::double as v)").fetchall()
+    assert from_float is None
