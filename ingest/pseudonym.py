@@ -14,23 +14,41 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from radqa.errors import ConfigError
+
 KEY_ENV = "RADQA_PSEUDO_KEY"
 KEY_FILE = "pseudo.key"
 PREFIX_LEN = 24  # hex characters kept: 96 bits, collision-free at any hospital's scale
 
 
+MIN_KEY_BYTES = 16
+
+
 def load_key(data_dir: Path) -> bytes:
-    """The pseudonymisation key: from the environment, else the data dir's key file (created 0600)."""
+    """The pseudonymisation key: from the environment, else the data dir's key file (created 0600).
+
+    A key shorter than 16 bytes is refused: with one known id and its pseudonym, a short key
+    (a word, a site name) can be guessed, and then every pseudonym turned back by trying ids."""
     env = os.environ.get(KEY_ENV)
     if env:
-        return env.encode()
+        return _long_enough(env.encode(), KEY_ENV)
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return _long_enough(path.read_text().strip().encode(), str(path))
+
+
+def _long_enough(key: bytes, where: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"the pseudonymisation key in {where} is {len(key)} bytes long; expected at least "
+            f"{MIN_KEY_BYTES} (a random one: python3 -c 'import secrets; "
+            "print(secrets.token_hex(32))')"
+        )
+    return key
 
 
 def pseudonymise(key: bytes, identifier: str) -> str:

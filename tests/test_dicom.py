@@ -30,7 +30,7 @@ COLUMNS = (
 
 @pytest.fixture(autouse=True)
 def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "test-key-dicom")
+    monkeypatch.setenv(KEY_ENV, "test-key-dicom-0123456789")
 
 
 def _sample(name: str) -> Path:

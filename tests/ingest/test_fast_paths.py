@@ -39,7 +39,7 @@ PREDICTIONS = (
 @pytest.fixture
 def loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """The same file loaded into an empty store (fast path) and after another batch (merge)."""
-    monkeypatch.setenv("RADQA_PSEUDO_KEY", "test-key")
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "test-key-0123456789")
     rows = write(tmp_path / "rows.csv", ROWS)
     fast, general = tmp_path / "fast", tmp_path / "general"
     ingest_files(general, "predictions", [write(tmp_path / "other.csv", OTHER)])

@@ -13,6 +13,7 @@ import pytest
 from ingest.load import ingest_files
 from ingest.pseudonym import KEY_FILE, load_key, pseudonymise
 from radqa.cli import main
+from radqa.errors import ConfigError
 from tests.ingest.conftest import PRED_HEADER, READ_HEADER, snapshot_rows, write
 
 
@@ -86,10 +87,24 @@ def test_raw_ids_never_reach_the_database_files_or_the_output(
 def test_key_from_environment_changes_the_pseudonyms(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RADQA_PSEUDO_KEY", "site-secret")
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "site-secret-0123456789")
     preds = write(tmp_path / "p.csv", f"{PRED_HEADER}\n1.2.1,P1,Osaka,2026-10-01,CR,f,M,1,0.5")
     ingest_files(data_dir, "predictions", [preds])
     assert not (data_dir / KEY_FILE).exists()
     assert snapshot_rows(data_dir, "select patient_pid from studies") == [
-        (pseudonymise(b"site-secret", "P1"),)
+        (pseudonymise(b"site-secret-0123456789", "P1"),)
     ]
+
+
+def test_a_short_key_is_refused(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "osaka")
+    preds = write(tmp_path / "p.csv", f"{PRED_HEADER}\n1.2.1,P1,Osaka,2026-10-01,CR,f,M,1,0.5")
+    with pytest.raises(ConfigError, match="RADQA_PSEUDO_KEY is 5 bytes long; expected at least 16"):
+        ingest_files(data_dir, "predictions", [preds])
+    assert not (data_dir / "radqa-work.duckdb").exists()  # refused before anything was written
+    monkeypatch.delenv("RADQA_PSEUDO_KEY")
+    (data_dir / KEY_FILE).write_text("short\n")
+    with pytest.raises(ConfigError, match=f"{KEY_FILE} is 5 bytes long"):
+        ingest_files(data_dir, "predictions", [preds])
