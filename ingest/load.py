@@ -313,7 +313,7 @@ def _write_batch(
             insert into quarantine
             select $batch_id, $file, _rn, column_name, $file || ': row ' || _rn || ': ' || reason,
                    _raw_json
-            from ({problems_sql(CONTRACTS[kind], source.lowered, rows, malformed_alone=source.malformed_alone)})
+            from ({problems_sql(CONTRACTS[kind], source.lowered, rows)})
             """,
             {
                 "batch_id": batch_id,

@@ -145,29 +145,29 @@ class Source:
 
     def malformed_sql(self) -> str:
         """SQL giving a row's problem with the file's format (NULL when none): a CSV row with
-        more fields than the header, a JSON Lines line that is not one JSON object."""
+        more fields than the header, a JSON Lines line that is not one JSON object.
+
+        Such a row's values are not where its header says (a delimiter inside a value that is
+        not quoted shifts those after it), so any of them may be a patient or reader id: the
+        reason quotes none of them, and the row is kept without them (see
+        :func:`ingest.validate.checked_sql`)."""
         if self.fmt == "jsonl":
             return "_malformed"
         if not self.overflow:
             return "null::varchar"
-        parts = ", ".join(
-            f"'''' || {_q('_overflow_' + str(i))} || ''''" for i in range(len(self.overflow))
+        n = len(self.lowered)
+        extra = " + ".join(
+            f"({_q('_overflow_' + str(i))} is not null)::int" for i in range(len(self.overflow))
         )
         return (
-            f"'the row has more fields than the header''s {len(self.lowered)} columns "
-            f"(extra values: ' || nullif(concat_ws(', ', {parts}), '') || ')'"
+            f"case when {extra} > 0 then 'the row has ' || ({n} + {extra}) || ' fields, more "
+            f"than the header''s {n} columns (a delimiter in a value that is not quoted?)' end"
         )
 
     @property
     def can_be_malformed(self) -> bool:
         """Whether :meth:`malformed_sql` can be other than NULL."""
         return self.fmt == "jsonl" or bool(self.overflow)
-
-    @property
-    def malformed_alone(self) -> bool:
-        """Whether a row with a format problem has no values to check (a line that is not
-        JSON), so that the problem is its only reason."""
-        return self.fmt == "jsonl"
 
 
 # A line that may be a JSON object: its first character (after JSON's blanks) is a brace.

@@ -120,7 +120,9 @@ def checked_sql(
         outputs.append(f"json_object({pairs}) as extra")
     if source.can_be_malformed:
         outputs.append("__overflow as _overflow")
-    raw = []  # a bad row's values: its ids as pseudonyms, no column that names a person
+    # a bad row's values: its ids as pseudonyms, no column that names a person; none when its
+    # format is broken (see Source.malformed_sql)
+    raw = []
     for name in found:
         if name in IDENTIFIERS:  # the pseudonym of the id as stored, even on a bad row
             raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(ids[name])}")
@@ -136,14 +138,12 @@ def checked_sql(
     if kind == "predictions":
         study = [column_sql(n, stored, contract) for n in study_in_checked()]
         hashes.append(f"hash({', '.join(study)}) as _sh")
-    # a line that is not JSON has no values to keep (nor its text: it may hold an id)
-    unparsed = " and __overflow is null" if source.malformed_alone else ""
     sql = f"""
         create or replace temp table _checked as
         select *, {", ".join(hashes)} from (
         select {"_rn, " if source.numbered else ""}{", ".join(outputs)},
                __ok as _ok,
-               case when not __ok{unparsed} then {raw_json} end as _raw_json
+               case when not __ok and __overflow is null then {raw_json} end as _raw_json
         from (
             select *, {ok} as __ok
             from (select *, {source.malformed_sql()} as __overflow, {typed}
@@ -275,15 +275,14 @@ def rows_sql(
     )
 
 
-def problems_sql(
-    contract: tuple[Column, ...], found: tuple[str, ...], rows: str, *, malformed_alone: bool
-) -> str:
+def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str) -> str:
     """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
     :func:`rows_sql`): _rn, the column first at fault, and the reason.
 
-    ``_overflow`` holds a row's problem with the file's format, if any (a CSV row with more
-    fields than the header); ``malformed_alone``: such a row has no values to check (a JSON
-    Lines line that is not an object), so that problem is its only reason."""
+    A row whose format is broken (``_overflow``: more fields than the header, a line that is not
+    JSON) has that as its only reason: its values are not where the header says, so checking
+    them would only quote them, and any may be an id (:meth:`ingest.readers.Source.malformed_sql`).
+    """
     present = [c for c in contract if c.name in found]
     raw_cols = ", ".join(
         f"json_extract_string(_raw_json, '$.\"{IDENTIFIERS.get(c.name, c.name)}\"') as {q(c.name)}"
@@ -291,11 +290,9 @@ def problems_sql(
     )
     typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
     checks = [(c.name, _problem(c)) for c in present]
-    reasons = "concat_ws('; ', " + ", ".join(["_overflow", *(p for _, p in checks)]) + ")"
+    reasons = "coalesce(_overflow, concat_ws('; ', " + ", ".join(p for _, p in checks) + "))"
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
-    if malformed_alone:
-        reasons = f"coalesce(_overflow, {reasons})"
-        first = f"case when _overflow is null then {first} end"
+    first = f"case when _overflow is null then {first} end"
     return f"""
         select _rn, coalesce(_dup_column, {first}, '(row)') as column_name,
                coalesce(_dup_reason, {reasons}) as reason, _raw_json

@@ -78,7 +78,7 @@ def test_bad_rows_keep_their_reasons(loaded: Path) -> None:
     )
     assert [r[:2] for r in reasons] == [(3, "study_uid"), (5, "study_datetime"), (7, "(row)")]
     assert reasons[2][2] == (
-        "a.csv: row 7: the row has more fields than the header's 14 columns "
-        "(extra values: 'extra1')"
+        "a.csv: row 7: the row has 15 fields, more than the header's 14 columns "
+        "(a delimiter in a value that is not quoted?)"
     )
     assert "column 'threshold' is '2'" in reasons[1][2]

@@ -553,14 +553,33 @@ def test_malformed_csv_rows_are_quarantined_not_the_file(data_dir: Path, tmp_pat
     [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "m.csv", text)])
     assert (result.status, result.inserted, result.quarantined) == ("committed", 2, 2)
     assert result.reasons == [
-        "m.csv: row 2: the row has more fields than the header's 9 columns "
-        "(extra values: 'EXTRA', 'MORE')",
+        "m.csv: row 2: the row has 11 fields, more than the header's 9 columns "
+        "(a delimiter in a value that is not quoted?)",
         "m.csv: row 3: column 'score' is empty; expected a number between 0 and 1",
     ]
     assert snapshot_rows(data_dir, "select study_uid from predictions order by 1") == [
         ("1",),
         ("4",),
     ]
+
+
+def test_a_row_shifted_by_an_unquoted_delimiter_quotes_none_of_its_values(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # the patient id comes after a free-text column: "Osaka, East" unquoted pushes it into the
+    # study_datetime column and beyond, where a check would quote it
+    header = (
+        "study_uid,site,patient_id,study_datetime,modality,finding,model_name,model_version,score"
+    )
+    text = f"{header}\n1,Osaka, East,PATIENT-SECRET,2026-10-01,CR,f,M,1,0.5"
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "s.csv", text)])
+    assert result.reasons == [
+        "s.csv: row 1: the row has 10 fields, more than the header's 9 columns "
+        "(a delimiter in a value that is not quoted?)"
+    ]
+    assert snapshot_rows(data_dir, "select column_name, raw from quarantine") == [("(row)", None)]
+    for db in data_dir.glob("*.duckdb"):
+        assert b"PATIENT-SECRET" not in db.read_bytes()
 
 
 def test_semicolon_and_tab_separated_files(data_dir: Path, tmp_path: Path) -> None:
