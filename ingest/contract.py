@@ -244,14 +244,16 @@ NATURAL_KEYS = {
 # Extra columns that name a person: never stored, not even in quarantine (ARCHITECTURE.md: raw
 # identifiers are never stored). Matched on the name in lower case without separators, whole
 # or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
-_PERSON_NAMES = frozenset(("name", "dob", "mrn", "ssn", "rrn", "initials", "mynumber"))
+_PERSON_NAMES = frozenset(
+    ("name", "dob", "mrn", "mrno", "ssn", "rrn", "initials", "mynumber", "pid", "ptid", "patid")
+)
 _PERSON_PARTS = (
     "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
     "familyname", "fullname", "birth", "address", "phone", "email", "medicalrecord",
     "recordnumber", "hospitalnumber", "otherpatientid", "socialsecurity", "nationalid",
     "insurance", "residentregistration", "accession", "physician", "readername",
     "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid",
-    "readerid",
+    "readerid", "patientno", "patientnumber", "chartno", "chartnumber", "karte",
 )  # fmt: skip
 
 

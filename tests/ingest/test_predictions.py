@@ -434,6 +434,7 @@ def test_any_header_works_and_columns_naming_a_person_are_not_stored(
     ("column", "dropped"),
     [("Patient Name", True), ("patient_birth_date", True), ("MRN", True), ("dob", True),
      ("ReferringPhysicianName", True), ("other_patient_ids", True), ("name", True),
+     ("PID", True), ("chart_no", True), ("karte_number", True), ("patient_number", True),
      ("comment", False), ("study_description", False), ("reader_confidence", False),
      ("model_name_alias", False)],
 )  # fmt: skip
