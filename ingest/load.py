@@ -191,7 +191,7 @@ def _ingest_one(
             if missing:
                 raise FileRefusedError(
                     f"{name}: missing required column(s): {', '.join(missing)}; "
-                    f"columns found: {', '.join(source.lowered)}"
+                    f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
                 )
             duplicates = _check(con, kind, source, settings, {**pads, "path": str(path)})
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
@@ -229,6 +229,17 @@ def _ingest_one(
         for table in ("_checked", "_matched", "_pids", "_affected"):
             con.execute(f"drop table if exists {table}")
     return result
+
+
+def _other_kind(kind: str, source: Source) -> str:
+    """A hint when the file has every required column of another kind (a reads file sent as
+    predictions, say), else ''."""
+    for other, contract in CONTRACTS.items():
+        if other != kind and all(c.name in source.lowered for c in contract if c.required):
+            return (
+                f"; it has the columns of a {other} file: radqa ingest {other} {source.path.name}"
+            )
+    return ""
 
 
 def _check(

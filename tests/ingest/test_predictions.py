@@ -16,7 +16,7 @@ from ingest.load import ingest_files
 from radqa.cli import main
 from radqa.errors import ConfigError
 from radqa.settings import Settings, load_settings
-from tests.ingest.conftest import PRED_HEADER, snapshot_rows, write
+from tests.ingest.conftest import PRED_HEADER, READ_HEADER, snapshot_rows, write
 
 GOOD = f"""
 {PRED_HEADER},scanner_model,patient_age,patient_sex,custom_note
@@ -86,6 +86,10 @@ def test_missing_columns_refuse_the_file_and_list_what_was_found(
         "model_name, model_version; columns found: study_uid, site, score"
     )
     assert snapshot_rows(data_dir, "select status from ingest_batches") == [("refused",)]
+    # a reads file sent as predictions: the message says which command loads it
+    reads = write(tmp_path / "r.csv", f"{READ_HEADER}\n1,f,DR1,1,2026-10-02")
+    [wrong] = ingest_files(data_dir, "predictions", [reads])
+    assert wrong.message.endswith("; it has the columns of a reads file: radqa ingest reads r.csv")
 
 
 @pytest.mark.parametrize(
