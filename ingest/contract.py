@@ -94,8 +94,9 @@ class Column:
 
     ``kind`` is one of text, modality, timestamp, score, binary, bool, number, age, sex, role.
     ``identifier`` marks raw ids that are pseudonymised and never stored, logged or shown.
-    ``an_id`` marks ids (study, patient, reader): sent as a number, a whole number is its digits,
-    whether written '123456.0' or held in a float column (:meth:`ingest.readers.Source.id_sql`).
+    ``an_id`` marks ids (study, patient, reader): a whole number written as a float, '123456.0',
+    is its digits. That covers a Parquet float column too: DuckDB writes 123456.0 as
+    '123456.0' up to 10^15, and beyond 2^53 a float cannot hold an integer id exactly anyway.
     """
 
     name: str

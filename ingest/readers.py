@@ -47,7 +47,6 @@ class Source:
     parallel: bool = True
     contract: frozenset[str] = frozenset()
     encoding: str = "utf-8"
-    types: tuple[str, ...] = ()
 
     @property
     def extras(self) -> tuple[str, ...]:
@@ -59,20 +58,6 @@ class Source:
         if name in self.contract:
             return _q(name)
         return _q(f"_x{self.extras.index(name)}")
-
-    def id_sql(self, name: str) -> str:
-        """Column ``name`` (lower case, as :meth:`scan_sql` names it) read as an id's text.
-
-        pandas turns an integer column with a missing value into floats, so a Parquet file may
-        hold patient 123456 as 123456.0: a whole number in a float column is read as its digits
-        ('123456', as a CSV, a DICOM header or the hospital's systems write it), so that it gets
-        the same pseudonym and joins the same study."""
-        col = _q(name)
-        types = {c.strip().lower(): t for c, t in zip(self.columns, self.types, strict=False)}
-        if types.get(name) not in ("FLOAT", "DOUBLE"):
-            return col
-        digits = f"cast(try_cast({col} as hugeint) as varchar)"
-        return f"coalesce(case when {col} = trunc({col}) then {digits} end, cast({col} as varchar))"
 
     def serial(self) -> Source:
         """The same source read by one thread, start to end."""
@@ -252,7 +237,6 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
     encoding = _text_encoding(path) if fmt == "csv" else "utf-8"
     delim, header = _csv_header(con, path, encoding) if fmt == "csv" else (",", None)
-    types: tuple[str, ...] = ()  # of a JSON Lines file: none (read as text or JSON)
     try:
         if fmt == "jsonl":
             columns = _every_key(con, path)
@@ -266,16 +250,13 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
                 f"describe select * from {_reader_sql(fmt, delim, encoding=encoding)}",
                 {"path": str(path)},
             )
-            rows = described.fetchall()
-            columns, types = tuple(r[0] for r in rows), tuple(str(r[1]) for r in rows)
+            columns = tuple(r[0] for r in described.fetchall())
     except duckdb.Error as exc:
         raise FileRefusedError(
             f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
         ) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(
-        path, fmt, columns, delim, overflow, contract=contract, types=types, encoding=encoding
-    )
+    source = Source(path, fmt, columns, delim, overflow, contract=contract, encoding=encoding)
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:

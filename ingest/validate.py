@@ -100,10 +100,8 @@ def checked_sql(
     """
     found = source.lowered
     present = [c for c in contract if c.name in found]
-    ids = {c.name: c.typed_sql(source.id_sql(c.name)) for c in present if c.an_id}
-    typed = ", ".join(
-        f"{ids.get(c.name) or c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present
-    )
+    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    ids = {c.name: c.typed_sql(q(c.name)) for c in present if c.an_id}
     outputs = []
     for c in present:
         if c.identifier:
