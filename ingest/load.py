@@ -24,10 +24,9 @@ from ingest.pseudonym import load_key
 from ingest.readers import (
     Source,
     content_hash,
-    file_format,
     needs_serial_read,
     open_source,
-    read_error_text,
+    unreadable,
 )
 from ingest.studies import upsert_studies
 from ingest.validate import (
@@ -199,10 +198,7 @@ def _ingest_one(
             chash = hashing.result()
         except (duckdb.Error, FileRefusedError, OSError) as exc:
             con.execute("drop table if exists _checked")
-            message = str(exc)
-            if isinstance(exc, duckdb.Error):
-                fmt = file_format(path).upper()
-                message = f"{name}: cannot be read as {fmt}: {read_error_text(exc)}"
+            message = str(unreadable(path, exc) if isinstance(exc, duckdb.Error) else exc)
             return _refuse(con, kind, name, _hash_or_empty(hashing), started, message, size)
 
     con.execute("begin transaction")

@@ -252,9 +252,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
             )
             columns = tuple(r[0] for r in described.fetchall())
     except duckdb.Error as exc:
-        raise FileRefusedError(
-            f"{path.name}: cannot be read as {fmt.upper()}: {read_error_text(exc)}"
-        ) from exc
+        raise unreadable(path, exc) from exc
     overflow = columns[len(header) :] if header is not None else ()
     source = Source(path, fmt, columns, delim, overflow, contract=contract, encoding=encoding)
     lowered = source.lowered
@@ -318,9 +316,7 @@ def _csv_header(
             {"path": str(path)},
         ).fetchall()
     except duckdb.Error as exc:
-        raise FileRefusedError(
-            f"{path.name}: cannot be read as CSV: {read_error_text(exc)}"
-        ) from exc
+        raise unreadable(path, exc) from exc
     line = (rows[0][0] or "") if rows else ""
     delim = max(DELIMITERS, key=line.count)
     if line.count(delim) == 0:
@@ -346,7 +342,14 @@ _CSV_PROBLEMS = (
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
-def read_error_text(exc: Exception) -> str:
+def unreadable(path: Path, exc: Exception) -> FileRefusedError:
+    """The refusal of a file DuckDB could not read, in words (:func:`_error_text`)."""
+    return FileRefusedError(
+        f"{path.name}: cannot be read as {file_format(path).upper()}: {_error_text(exc)}"
+    )
+
+
+def _error_text(exc: Exception) -> str:
     """A reader's error in words for the user, without the file's values (DuckDB's message
     quotes the offending line): the first line of the message, or what the problem is."""
     message = str(exc).strip()
