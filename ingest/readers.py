@@ -104,7 +104,8 @@ class Source:
         making the whole file unreadable. Contract columns are read as text (``"1"`` and ``1``
         are both ``1``), the others as JSON values."""
         named = list(zip(self.columns, self.lowered, strict=True))
-        values = [c for c, low in named if low in self.contract] or ["$"]
+        # the required columns are there (ingest refuses a file without them before scanning)
+        values = [c for c, low in named if low in self.contract]
         others = [c for c, low in named if low not in self.contract]
         # try(): NULL for a line that is not valid JSON (one parse, where json_valid is two)
         pointers = ", ".join(literal(_pointer(c)) for c in values)
@@ -112,11 +113,7 @@ class Source:
         if others:
             pointers = ", ".join(literal(_pointer(c)) for c in others)
             pick.append(f"try(json_extract(line, [{pointers}])) as __j")
-        cols = [
-            f"__v[{i}] as {self.ref(c.strip().lower())}"
-            for i, c in enumerate(values, 1)
-            if c != "$"
-        ]
+        cols = [f"__v[{i}] as {self.ref(c.strip().lower())}" for i, c in enumerate(values, 1)]
         cols += [f"__j[{i}] as {self.ref(c.strip().lower())}" for i, c in enumerate(others, 1)]
         malformed = (
             "case when __v is null then 'the line is not valid JSON' "
