@@ -11,15 +11,16 @@ from radqa.errors import InputError
 
 @cached
 def ingest_batches(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.DataFrame:
-    """The latest ``limit`` ingest batches, newest first, with their row counts and status, and
-    the identity of the file each loaded: its size and sha256 (``sha256sum`` of a file on hand
-    shows whether it is the one loaded; a DICOM batch's hash covers its files, its size is empty)."""
+    """The latest ``limit`` ingest batches, newest first: what each did (status, then its message:
+    refusals, columns not stored), its row counts and times, and the identity of the file it
+    loaded: its size and sha256 (``sha256sum`` of a file on hand shows whether it is the one
+    loaded; a DICOM batch's hash covers its files, its size is empty)."""
     _check_limit(limit)
     return con.execute(
         """
-        select batch_id, kind, file_name, status, started_at, finished_at, rows_read,
-               rows_accepted, rows_inserted, rows_replaced, rows_unchanged, rows_quarantined,
-               message, file_bytes, content_hash as file_sha256
+        select batch_id, kind, file_name, status, message, rows_read, rows_accepted,
+               rows_inserted, rows_replaced, rows_unchanged, rows_quarantined, started_at,
+               finished_at, file_bytes, content_hash as file_sha256
         from ingest_batches
         order by batch_id desc
         limit $limit

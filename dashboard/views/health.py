@@ -46,18 +46,8 @@ def show_batches() -> None:
             batches,
             hide_index=True,
             width="stretch",
-            column_order=_BATCH_COLUMNS,
             column_config={"message": st.column_config.TextColumn("message", width="large")},
         )
-
-
-# What the batch did first (its message names dropped columns and refusals), then its counts
-# and times, then the file's identity.
-_BATCH_COLUMNS = (
-    "batch_id", "kind", "file_name", "status", "message", "rows_read", "rows_accepted",
-    "rows_inserted", "rows_replaced", "rows_unchanged", "rows_quarantined", "started_at",
-    "finished_at", "file_bytes", "file_sha256",
-)  # fmt: skip
 
 
 def show_quarantine() -> None:

@@ -209,9 +209,8 @@ def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
     assert values["Pending reads"] == f"{counts['pending']:,}"
     # the batch table shows every column the store gives, the message right after the status
     [batches] = [d for d in at.dataframe if "batch_id" in d.value.columns]
-    shown = list(batches.proto.column_order)
-    assert sorted(shown) == sorted(batches.value.columns)
-    assert shown[3:5] == ["status", "message"]
+    assert list(batches.proto.column_order) == []  # all columns, in the query's order
+    assert list(batches.value.columns)[3:5] == ["status", "message"]
 
 
 def test_reports_page_for_admin(app, demo_dir) -> None:  # noqa: ANN001
