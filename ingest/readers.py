@@ -156,13 +156,20 @@ class Source:
 _OBJECT_LINE = "left(ltrim(line, ' \t\r'), 1) = '{'"
 
 
-def _lines_sql(parallel: bool = True) -> str:
-    """A text file's lines as one column ``line`` (a JSON Lines file: each is parsed in SQL)."""
+def _lines_sql(parallel: bool = True, encoding: str = "utf-8") -> str:
+    """A text file's lines as one column ``line``, as they are (a JSON Lines file: each is parsed
+    in SQL; a CSV file: its header line is split in Python)."""
     return (
         "read_csv($path, header = false, columns = {'line': 'VARCHAR'}, delim = '\\x01', "
-        "quote = '', escape = '', auto_detect = false, strict_mode = false"
-        f"{'' if parallel else ', parallel = false'})"
+        f"quote = '', escape = '', auto_detect = false, strict_mode = false"
+        f"{_read_options(parallel, encoding)})"
     )
+
+
+def _read_options(parallel: bool, encoding: str) -> str:
+    """read_csv's options for a file read with one thread or in an encoding other than UTF-8."""
+    options = "" if parallel else ", parallel = false"
+    return options + ("" if encoding == "utf-8" else f", encoding = '{encoding}'")
 
 
 def _pointer(key: str) -> str:
@@ -208,11 +215,9 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str
     """DuckDB's table function for a CSV or Parquet file (parameter $path)."""
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
-        options = "" if parallel else ", parallel = false"
-        options += "" if encoding == "utf-8" else f", encoding = '{encoding}'"
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
-            f"quote = '\"', null_padding = true{options})"
+            f"quote = '\"', null_padding = true{_read_options(parallel, encoding)})"
         )
     return "read_parquet($path)"
 
@@ -307,10 +312,7 @@ def _csv_header(
 
     try:
         rows = con.execute(
-            "select line from read_csv($path, header = false, columns = {'line': 'VARCHAR'}, "
-            "delim = '\x01', quote = '', escape = '', auto_detect = false, strict_mode = false, "
-            f"encoding = '{encoding}') limit 1",
-            {"path": str(path)},
+            f"select line from {_lines_sql(encoding=encoding)} limit 1", {"path": str(path)}
         ).fetchall()
     except duckdb.Error as exc:
         raise unreadable(path, exc) from exc
