@@ -20,10 +20,12 @@ from pathlib import Path
 import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
+from ingest.encodings import codec_name, decoded
 from ingest.pseudonym import load_key
 from ingest.readers import (
     Source,
     content_hash,
+    file_format,
     needs_serial_read,
     open_source,
     unreadable,
@@ -108,6 +110,7 @@ def ingest_files(
     settings: Settings | None = None,
     publish: bool | str = True,
     cases: bool = True,
+    encoding: str | None = None,
 ) -> list[BatchResult]:
     """Load each file as one batch into the working database of ``data_dir``.
 
@@ -116,9 +119,14 @@ def ingest_files(
     transaction); ``False`` never (the caller publishes). After publishing, the snapshot's cases
     table (:mod:`radqa.derived`) is rebuilt once, at the end, unless ``cases`` is False (a bulk
     load that publishes again right after).
+
+    ``encoding``: the text encoding of the CSV and JSON Lines files (``cp932``, say); by default
+    UTF-8, or UTF-16 when a file starts with that byte-order mark (:mod:`ingest.encodings`).
     """
     if kind not in CONTRACTS:
         raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(CONTRACTS)}")
+    if encoding is not None:
+        codec_name(encoding)  # an unknown name is refused before anything is written
     data_dir = Path(data_dir)
     settings = settings or load_settings(data_dir)
     pads = _pads(load_key(data_dir))
@@ -128,7 +136,9 @@ def ingest_files(
         if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
             con.execute(f"set TimeZone = '{settings.time_zone}'")
         for path in expand_paths(paths):
-            result = _ingest_one(con, kind, path, pads=pads, settings=settings, strict=strict)
+            result = _ingest_one(
+                con, kind, path, pads=pads, settings=settings, strict=strict, encoding=encoding
+            )
             if publish is True and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
             results.append(result)
@@ -162,6 +172,7 @@ def _ingest_one(
     pads: dict[str, bytes],
     settings: Settings,
     strict: bool,
+    encoding: str | None = None,
 ) -> BatchResult:
     name = path.name
     started = _now()
@@ -185,14 +196,22 @@ def _ingest_one(
 
         contract = CONTRACTS[kind]
         try:
-            source = open_source(con, path, frozenset(c.name for c in contract))
-            missing = [c.name for c in contract if c.required and c.name not in source.lowered]
-            if missing:
-                raise FileRefusedError(
-                    f"{name}: missing required column(s): {', '.join(missing)}; "
-                    f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
+            # the file is read by open_source and _check only; later steps read _checked
+            with decoded(path, file_format(path), encoding) as (data, text_encoding):
+                source = open_source(
+                    con,
+                    path,
+                    frozenset(c.name for c in contract),
+                    read_from=None if data == path else data,
+                    encoding=text_encoding,
                 )
-            duplicates = _check(con, kind, source, settings, {**pads, "path": str(path)})
+                missing = [c.name for c in contract if c.required and c.name not in source.lowered]
+                if missing:
+                    raise FileRefusedError(
+                        f"{name}: missing required column(s): {', '.join(missing)}; "
+                        f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
+                    )
+                duplicates = _check(con, kind, source, settings, {**pads, **source.params})
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()

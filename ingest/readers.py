@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import encodings
 from radqa.errors import FileRefusedError
 
 FORMATS = {
@@ -33,6 +34,9 @@ class Source:
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
 
+    ``read_from``: the file DuckDB reads, when it is not ``path`` (a UTF-8 copy of a file in
+    another encoding, :func:`ingest.encodings.decoded`); messages name ``path``.
+
     ``contract``: the names of the contract's columns. The file's other columns (its extras) are
     scanned under names of our own (:meth:`ref`), so that no header can clash with the names the
     checks give their columns; of a JSON Lines file, contract columns are read as text, extras as
@@ -47,6 +51,12 @@ class Source:
     parallel: bool = True
     contract: frozenset[str] = frozenset()
     encoding: str = "utf-8"
+    read_from: Path | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The parameter :meth:`scan_sql` reads the file by."""
+        return {"path": str(self.read_from or self.path)}
 
     @property
     def extras(self) -> tuple[str, ...]:
@@ -222,8 +232,20 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str
     return "read_parquet($path)"
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[str]) -> Source:
+def open_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: frozenset[str],
+    *,
+    read_from: Path | None = None,
+    encoding: str | None = None,
+) -> Source:
     """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot.
+
+    ``read_from`` and ``encoding``: the file DuckDB reads instead of ``path`` and the encoding
+    it reads a CSV file in, as :func:`ingest.encodings.decoded` gives them; with no
+    ``encoding``, a CSV file is read as UTF-16 when it starts with that byte-order mark, else as
+    UTF-8.
 
     ``contract`` names (lower case) the contract's columns. A JSON Lines file's are read as text,
     for a value may be a string in one line and a number in another: read as text, ``"1"`` and
@@ -237,11 +259,15 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
         raise FileRefusedError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
-    encoding = _text_encoding(path) if fmt == "csv" else "utf-8"
-    delim, header = _csv_header(con, path, encoding) if fmt == "csv" else (",", None)
+    data = read_from or path
+    if fmt != "csv":
+        encoding = "utf-8"
+    elif encoding is None:
+        encoding = _text_encoding(data)
+    delim, header = _csv_header(con, path, data, encoding) if fmt == "csv" else (",", None)
     try:
         if fmt == "jsonl":
-            columns = _every_key(con, path)
+            columns = _every_key(con, data)
             if not columns:
                 raise FileRefusedError(
                     f"{path.name}: no line is a JSON object; expected JSON Lines, one object "
@@ -250,13 +276,16 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, contract: frozenset[
         else:
             described = con.execute(
                 f"describe select * from {_reader_sql(fmt, delim, encoding=encoding)}",
-                {"path": str(path)},
+                {"path": str(data)},
             )
             columns = tuple(r[0] for r in described.fetchall())
     except duckdb.Error as exc:
         raise unreadable(path, exc) from exc
     overflow = columns[len(header) :] if header is not None else ()
-    source = Source(path, fmt, columns, delim, overflow, contract=contract, encoding=encoding)
+    source = Source(
+        path, fmt, columns, delim, overflow, contract=contract, encoding=encoding,
+        read_from=read_from,
+    )  # fmt: skip
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
@@ -301,7 +330,7 @@ def _text_encoding(path: Path) -> str:
 
 
 def _csv_header(
-    con: duckdb.DuckDBPyConnection, path: Path, encoding: str = "utf-8"
+    con: duckdb.DuckDBPyConnection, path: Path, data: Path, encoding: str = "utf-8"
 ) -> tuple[str, list[str]]:
     """The delimiter (the candidate most frequent in the header line) and the header's fields.
 
@@ -312,7 +341,7 @@ def _csv_header(
 
     try:
         rows = con.execute(
-            f"select line from {_lines_sql(encoding=encoding)} limit 1", {"path": str(path)}
+            f"select line from {_lines_sql(encoding=encoding)} limit 1", {"path": str(data)}
         ).fetchall()
     except duckdb.Error as exc:
         raise unreadable(path, exc) from exc
@@ -337,15 +366,18 @@ _CSV_PROBLEMS = (
      "closed, or lines of different shapes)"),
     ("maximum line size", "a line is longer than DuckDB's limit (2 MB)"),
 )  # fmt: skip
+NOT_UTF8 = "the bytes are not valid UTF-8 text"
 # DuckDB's line count, shown as "near": it counts the header in some errors and not in others.
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
 def unreadable(path: Path, exc: Exception) -> FileRefusedError:
-    """The refusal of a file DuckDB could not read, in words (:func:`_error_text`)."""
-    return FileRefusedError(
-        f"{path.name}: cannot be read as {file_format(path).upper()}: {_error_text(exc)}"
-    )
+    """The refusal of a file DuckDB could not read, in words (:func:`_error_text`); for bytes
+    that are not UTF-8, what to do (:func:`ingest.encodings.hint`: the encoding they read as)."""
+    text = _error_text(exc)
+    if text.endswith(NOT_UTF8):
+        text += "; " + encodings.hint(path)
+    return FileRefusedError(f"{path.name}: cannot be read as {file_format(path).upper()}: {text}")
 
 
 def _error_text(exc: Exception) -> str:
@@ -361,7 +393,7 @@ def _error_text(exc: Exception) -> str:
     ):
         line = _CSV_LINE.search(first)
         where = f"near line {line.group(1)}: " if line else ""
-        return f"{where}the bytes are not valid UTF-8 text; save the file as UTF-8"
+        return f"{where}{NOT_UTF8}"
     for phrase, words in _CSV_PROBLEMS:
         if phrase in lowered:
             line = _CSV_LINE.search(message)

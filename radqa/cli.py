@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--strict", action="store_true", help="refuse a whole file if any row is bad"
         )
+        p.add_argument(
+            "--encoding",
+            default=None,
+            metavar="NAME",
+            help="text encoding of CSV and JSON Lines files, e.g. cp932 (Japanese Windows) or "
+            "cp949 (Korean Windows); default UTF-8, or UTF-16 with its byte-order mark",
+        )
     dicom = ingest_sub.add_parser(
         "dicom", help="read DICOM headers into the studies table", parents=[common]
     )
@@ -114,7 +121,9 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             return 0 if summary.ok else 1
         from ingest.load import ingest_files
 
-        results = ingest_files(data_dir, args.kind, args.files, strict=args.strict)
+        results = ingest_files(
+            data_dir, args.kind, args.files, strict=args.strict, encoding=args.encoding
+        )
         print(render_results(results))
         if any(r.snapshot_id for r in results):
             _warm(data_dir)

@@ -108,7 +108,8 @@ def test_missing_columns_refuse_the_file_and_list_what_was_found(
             "latin1.csv",
             f"{PRED_HEADER}\n1,P1,K\u00f6ln,2026-10-01,CR,f,M,1,0.5\n".encode("latin-1"),
             "latin1.csv: cannot be read as CSV: near line 2: the bytes are not valid UTF-8 text; "
-            "save the file as UTF-8",
+            "they read as Western European text in cp1252 (as Windows writes it): load it with "
+            "--encoding cp1252, or save it as UTF-8",
         ),
     ],
 )

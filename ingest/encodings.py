@@ -1,0 +1,180 @@
+"""Text files in encodings other than UTF-8: declared by the user, guessed for a hint, decoded.
+
+Excel on Japanese and Korean Windows saves "CSV" in the system's code page: cp932 (Shift-JIS)
+and cp949 (EUC-KR). DuckDB reads UTF-8, UTF-16 and Latin-1 itself; its reader of other
+encodings is an extension this machine cannot download, so a file declared in another encoding
+is decoded by Python's codec, block by block, into a UTF-8 copy that DuckDB reads. The copy holds
+the file's raw ids as the file itself does: it is written to the system's temporary folder,
+readable by its owner only (``tempfile.mkstemp``), and removed as soon as DuckDB has read it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from radqa.errors import FileRefusedError, InputError
+
+# read_csv's own encodings, by Python's name of the codec
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+
+# The encodings a refused file's bytes are tried in for the hint, and what they are.
+KNOWN = {
+    "cp949": "Korean text in cp949 (EUC-KR, as Korean Windows and Excel write it)",
+    "cp932": "Japanese text in cp932 (Shift-JIS, as Japanese Windows and Excel write it)",
+    "cp1252": "Western European text in cp1252 (as Windows writes it)",
+}
+SUGGESTION = (
+    "give its encoding with --encoding (cp932 for Japanese Windows, cp949 for Korean Windows, "
+    "cp1252 for Western European Windows) or save it as UTF-8"
+)
+BLOCK = 1 << 20
+
+
+def codec_name(encoding: str) -> str:
+    """Python's name of the codec ``encoding`` names (``Shift_JIS`` -> ``shift_jis``,
+    ``latin-1`` -> ``iso8859-1``); InputError when there is none."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(
+            f"unknown encoding {encoding!r}; expected the name of a text encoding such as cp932 "
+            "(Japanese Windows), cp949 (Korean Windows), cp1252 or utf-8"
+        ) from None
+
+
+@contextmanager
+def decoded(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, str | None]]:
+    """The file DuckDB reads for ``path`` and the encoding it reads it in.
+
+    ``encoding`` None (not declared): ``path`` as it is, its encoding told by the reader (UTF-8,
+    or UTF-16 with a byte-order mark). Parquet stores text as UTF-8: ``path`` as it is. An
+    encoding DuckDB reads itself (CSV in UTF-8, UTF-16 or Latin-1): ``path`` in that encoding.
+    Any other: a UTF-8 copy, removed when the block ends. FileRefusedError when the bytes are
+    not text in the declared encoding, naming the line.
+    """
+    codec = codec_name(encoding) if encoding else None
+    if codec is None or fmt == "parquet" or codec == "utf-8":
+        yield path, ("utf-8" if codec else None)
+        return
+    if fmt == "csv" and codec in DUCKDB_ENCODINGS:
+        yield path, DUCKDB_ENCODINGS[codec]
+        return
+    fd, name = tempfile.mkstemp(prefix="radqa-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "wb") as copy:
+            _transcode(path, fmt, codec, encoding or codec, copy)
+        yield Path(name), "utf-8"
+    finally:
+        os.unlink(name)
+
+
+def _transcode(path: Path, fmt: str, codec: str, declared: str, out: IO[bytes]) -> None:
+    """Write ``path``'s text, decoded from ``codec``, to ``out`` in UTF-8."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    line = 1
+    with _open_bytes(path) as fh:
+        for block in iter(lambda: fh.read(BLOCK), b""):
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block.count(b"\n", 0, max(exc.start, 0))
+                raise FileRefusedError(
+                    f"{path.name}: cannot be read as {fmt.upper()}: near line {line}: the bytes "
+                    f"are not valid {declared} text"
+                ) from None
+            line += text.count("\n")
+            out.write(text.encode("utf-8"))
+        try:
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError:
+            raise FileRefusedError(
+                f"{path.name}: near line {line}: the file ends inside a character; expected "
+                f"whole {declared} text"
+            ) from None
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    """``path`` opened for reading its bytes, a .gz file decompressed."""
+    name = path.name.lower()
+    if name.endswith(".zst"):
+        raise FileRefusedError(
+            f"{path.name}: a zstd-compressed file is read only in UTF-8, UTF-16 or Latin-1; "
+            "decompress it (zstd -d) or save it as UTF-8"
+        )
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def guess(path: Path) -> str | None:
+    """The encoding (a key of :data:`KNOWN`) the first bytes of ``path`` that are not UTF-8
+    read as, or None. A hint for a refusal message, never used to read the file: cp949 when
+    they decode as EUC-KR with Hangul in them; cp932 when they decode as Shift-JIS with kana or
+    kanji and no half-width katakana (the way Korean bytes decode as Shift-JIS); cp1252 when
+    they decode with accented Latin letters."""
+    sample = _undecodable_sample(path)
+    if not sample:
+        return None
+    tests = (
+        ("euc_kr", "cp949", _has_hangul),
+        ("cp932", "cp932", _reads_as_japanese),
+        ("cp949", "cp949", _has_hangul),
+        ("cp1252", "cp1252", _has_accented_latin),
+    )
+    for codec, name, test in tests:
+        try:
+            text = sample.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if test(text):
+            return name
+    return None
+
+
+def _undecodable_sample(path: Path, size: int = 1 << 16) -> bytes:
+    """Up to ``size`` bytes of whole lines from the line holding the first byte that is not
+    UTF-8 (b'' when there is none or the file cannot be read)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        with _open_bytes(path) as fh:
+            for block in iter(lambda: fh.read(BLOCK), b""):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    start = block.rfind(b"\n", 0, max(exc.start, 0)) + 1
+                    sample = (block[start:] + fh.read(size))[:size]
+                    end = sample.rfind(b"\n")
+                    return sample[:end] if end > 0 else sample
+    except (OSError, FileRefusedError, EOFError):
+        pass
+    return b""
+
+
+def _has_hangul(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+
+
+def _reads_as_japanese(text: str) -> bool:
+    japanese = any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+    return japanese and not any("\uff61" <= ch <= "\uff9f" for ch in text)
+
+
+def _has_accented_latin(text: str) -> bool:
+    return any("\u00c0" <= ch <= "\u024f" for ch in text)
+
+
+def hint(path: Path) -> str:
+    """What to do with a text file that is not UTF-8: load it in the encoding its bytes read
+    as, when :func:`guess` finds one, else :data:`SUGGESTION`."""
+    found = guess(path)
+    if found is None:
+        return SUGGESTION
+    return f"they read as {KNOWN[found]}: load it with --encoding {found}, or save it as UTF-8"
