@@ -4,7 +4,10 @@ Files and folders are walked recursively in sorted order. Only headers are read 
 ``stop_before_pixels``); pixel data is never loaded. One row per StudyInstanceUID: the files of a
 study (its series and instances) are merged in SQL, taking for each field the first non-empty
 value in sorted path order. Non-DICOM, truncated or unreadable files and files without a
-StudyInstanceUID are reported and skipped, never fatal.
+StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
+holds no pixel data is read: a header-only export (metadata extracts, pixel data stripped) is
+as good as the whole object for the header, and all the fields read here come before the image
+elements, so a file cut after its header has lost none of them.
 
 All files given in one call form one batch, written in one transaction through
 :func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
@@ -48,7 +51,6 @@ from radqa.settings import Settings, load_settings
 KIND = "dicom"
 MAX_SHOWN = 20
 MAX_FILE_NAME = 200
-ROWS_TAG = 0x00280010
 UNDEFINED_LENGTH = 0xFFFFFFFF
 
 # studies column <- DICOM keyword (text fields copied as sent, stripped)
@@ -226,7 +228,6 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
         with open(path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warnings may quote header values
             ds = dcmread(fh, stop_before_pixels=True)
-            at_end = fh.tell() >= os.fstat(fh.fileno()).st_size
     except InvalidDicomError:
         raise _Skip("not a DICOM file (no 'DICM' prefix after the 128-byte preamble)") from None
     except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
@@ -241,8 +242,6 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
             and len(element.value) < element.length
         ):
             raise _Skip(f"truncated: the file ends inside element {element.tag}")
-    if at_end and ROWS_TAG in ds:  # stop_before_pixels leaves the file before the pixels
-        raise _Skip("truncated: an image header (Rows present) but the file ends before the pixels")
     try:
         study_uid = _text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:

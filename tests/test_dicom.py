@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
+from pydicom.data import get_charset_files, get_testdata_file
 
 from ingest.dicom import DicomSummary, ingest_dicom, parse_age, parse_sex, parse_study_datetime
 from ingest.load import ingest_files
@@ -221,23 +221,62 @@ def test_header_formats_multivalued_software_and_fractional_time(tmp_path: Path)
     ]
 
 
-def test_header_cut_before_pixels_and_header_without_study_uid(tmp_path: Path) -> None:
+def test_header_only_files_are_read_and_a_header_without_study_uid_is_skipped(
+    tmp_path: Path,
+) -> None:
     raw = _sample("CT_small.dcm").read_bytes()
     src = tmp_path / "in"
     src.mkdir()
     (src / "ct_6288.dcm").write_bytes(raw[:6288])  # 6288: where the Pixel Data element starts
     (src / "ct_700.dcm").write_bytes(raw[:700])  # cut between elements, before the study UID
     shutil.copy(_sample("DICOMDIR"), src / "DICOMDIR")  # a medium's index: no study of its own
-    summary = ingest_dicom(tmp_path / "data", [src])
+    # pydicom's Japanese and Korean CR headers: image headers (Rows) with no pixel data
+    for name in ("chrJapMulti.dcm", "chrKoreanMulti.dcm"):
+        shutil.copy(get_charset_files(name)[0], src / name)
+    data = tmp_path / "data"
+    summary = ingest_dicom(data, [src])
     assert summary.skipped == [
         ("DICOMDIR", "a DICOMDIR (an index of the files on a medium), not a study's object"),
-        (
-            "ct_6288.dcm",
-            "truncated: an image header (Rows present) but the file ends before the pixels",
-        ),
         ("ct_700.dcm", "no StudyInstanceUID (0020,000D); expected one in every DICOM object"),
     ]
-    assert (summary.files_read, summary.studies, summary.batch_id) == (0, 0, 1)
+    assert (summary.files_read, summary.studies, summary.inserted) == (3, 3, 3)
+    studies = _studies(data)
+    # the header cut where the pixels start gives what the whole file gives
+    whole = tmp_path / "whole"
+    ingest_dicom(whole, [_sample("CT_small.dcm")])
+    assert studies[CT_UID] == _studies(whole)[CT_UID]
+    header_only = {
+        str(dcmread(get_charset_files(n)[0]).StudyInstanceUID)
+        for n in ("chrJapMulti.dcm", "chrKoreanMulti.dcm")
+    }
+    assert {uid: studies[uid][2] for uid in header_only} == dict.fromkeys(header_only, "CR")
+
+
+def test_institution_names_in_japanese_and_korean_character_sets(tmp_path: Path) -> None:
+    # InstitutionName written in the file's Specific Character Set: ISO 2022 IR 87 (JIS X 0208
+    # with escape sequences) and ISO 2022 IR 149 (KS X 1001)
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, institution in (
+        ("chrH31.dcm", "\u5927\u962a\u5927\u5b66\u75c5\u9662"),  # 大阪大学病院
+        ("chrI2.dcm", "\uc11c\uc6b8\ub300\ud559\uad50\ubcd1\uc6d0"),  # 서울대학교병원
+    ):
+        ds = dcmread(get_charset_files(name)[0])
+        ds.InstitutionName = institution
+        ds.save_as(src / name)
+        assert b"\x1b" in (src / name).read_bytes()  # stored with ISO 2022 escapes, not UTF-8
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, site_map={"\u5927\u962a\u5927\u5b66\u75c5\u9662": "Osaka"})
+    summary = ingest_dicom(data, [src], settings=settings)
+    assert summary.ok
+    rows = sorted(v[:2] for v in _studies(data).values())
+    assert rows == [
+        ("Osaka", "\u5927\u962a\u5927\u5b66\u75c5\u9662"),
+        (
+            "\uc11c\uc6b8\ub300\ud559\uad50\ubcd1\uc6d0",
+            "\uc11c\uc6b8\ub300\ud559\uad50\ubcd1\uc6d0",
+        ),
+    ]
 
 
 def test_missing_path_and_empty_input(tmp_path: Path) -> None:
