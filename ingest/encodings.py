@@ -96,8 +96,8 @@ def _transcode(path: Path, fmt: str, codec: str, declared: str, out: IO[bytes]) 
             out.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeDecodeError:
             raise FileRefusedError(
-                f"{path.name}: near line {line}: the file ends inside a character; expected "
-                f"whole {declared} text"
+                f"{path.name}: cannot be read as {fmt.upper()}: near line {line}: the file ends "
+                f"inside a {declared} character"
             ) from None
 
 

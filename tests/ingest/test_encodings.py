@@ -142,12 +142,13 @@ def test_bytes_not_in_the_declared_encoding_are_refused_naming_the_line(
     lines = rows_text(OSAKA, n=3).encode("cp932").split(b"\n")
     lines[3] += b"\x82"  # line 4 ends in the first byte of a two-byte character
     (tmp_path / "p.csv").write_bytes(b"\n".join(lines))
+    (tmp_path / "cut.csv").write_bytes(b"\n".join(lines[:3]) + b"\n\x82")  # ends mid-character
     (tmp_path / "p.csv.zst").write_bytes(b"(\xb5/\xfd")
-    results = ingest_files(
-        data_dir, "predictions", [tmp_path / "p.csv", tmp_path / "p.csv.zst"], encoding="cp932"
-    )
+    names = ["p.csv", "cut.csv", "p.csv.zst"]
+    results = ingest_files(data_dir, "predictions", [tmp_path / n for n in names], encoding="cp932")
     assert [r.message for r in results] == [
         "p.csv: cannot be read as CSV: near line 4: the bytes are not valid cp932 text",
+        "cut.csv: cannot be read as CSV: near line 4: the file ends inside a cp932 character",
         "p.csv.zst: a zstd-compressed file is read only in UTF-8, UTF-16 or Latin-1; "
         "decompress it (zstd -d) or save it as UTF-8",
     ]
