@@ -70,7 +70,8 @@ def main() -> None:
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}. "
-        "Each figure is one run in a fresh process; peak MB is that process's max RSS.",
+        "Each figure is one run in a fresh process (the ingest section takes medians, as it says); "
+        "peak MB is that process's max RSS.",
         "",
     ]
     demo_dir = OUT / "demo-10m"
