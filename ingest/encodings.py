@@ -59,10 +59,18 @@ def decoded(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, 
     encoding DuckDB reads itself (CSV in UTF-8, UTF-16 or Latin-1): ``path`` in that encoding.
     Any other: a UTF-8 copy, removed when the block ends. FileRefusedError when the bytes are
     not text in the declared encoding, naming the line.
+
+    A file declared in a legacy encoding (cp932, Latin-1, ...) whose bytes are all UTF-8 is read
+    as UTF-8: text in those encodings with any letter beyond ASCII is almost never valid UTF-8,
+    and ASCII reads the same in both. So a UTF-8 file among files declared cp932 keeps its
+    Japanese letters instead of being decoded into wrong ones.
     """
     codec = codec_name(encoding) if encoding else None
-    if codec is None or fmt == "parquet" or codec == "utf-8":
+    if codec is None or fmt == "parquet" or codec in ("utf-8", "utf-8-sig"):
         yield path, ("utf-8" if codec else None)
+        return
+    if not codec.startswith("utf") and _first_not_utf8(path) is None:
+        yield path, "utf-8"
         return
     if fmt == "csv" and codec in DUCKDB_ENCODINGS:
         yield path, DUCKDB_ENCODINGS[codec]
@@ -139,23 +147,32 @@ def guess(path: Path) -> str | None:
     return None
 
 
-def _undecodable_sample(path: Path, size: int = 1 << 16) -> bytes:
-    """Up to ``size`` bytes of whole lines from the line holding the first byte that is not
-    UTF-8 (b'' when there is none or the file cannot be read)."""
+def _first_not_utf8(path: Path, size: int = 1 << 16) -> bytes | None:
+    """Up to ``size`` bytes of whole lines from the line holding the first byte of ``path`` that
+    is not UTF-8 (b'' when the file ends inside a character); None when all of it is UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with _open_bytes(path) as fh:
+        for block in iter(lambda: fh.read(BLOCK), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                start = block.rfind(b"\n", 0, max(exc.start, 0)) + 1
+                sample = (block[start:] + fh.read(size))[:size]
+                end = sample.rfind(b"\n")
+                return sample[:end] if end > 0 else sample
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return b""  # the file ends inside a character: no sample
+    return None
+
+
+def _undecodable_sample(path: Path) -> bytes:
+    """:func:`_first_not_utf8`, or b'' when there is no such byte or the file cannot be read."""
     try:
-        with _open_bytes(path) as fh:
-            for block in iter(lambda: fh.read(BLOCK), b""):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    start = block.rfind(b"\n", 0, max(exc.start, 0)) + 1
-                    sample = (block[start:] + fh.read(size))[:size]
-                    end = sample.rfind(b"\n")
-                    return sample[:end] if end > 0 else sample
+        return _first_not_utf8(path) or b""
     except (OSError, FileRefusedError, EOFError):
-        pass
-    return b""
+        return b""
 
 
 def _has_hangul(text: str) -> bool:

@@ -56,8 +56,14 @@ def test_windows_code_page_files_load_when_their_encoding_is_given(
     [osaka] = ingest_files(data_dir, "predictions", [tmp_path / "osaka.csv"], encoding="cp932")
     [seoul] = ingest_files(data_dir, "predictions", [tmp_path / "seoul.csv.gz"], encoding="CP949")
     [lines] = ingest_files(data_dir, "predictions", [tmp_path / "o.jsonl"], encoding="shift_jis")
-    assert [(r.status, r.inserted) for r in (osaka, seoul, lines)] == [("committed", 2)] * 2 + [
-        ("committed", 1)
+    # a UTF-8 file sent with the others: its bytes are all UTF-8, so it is read as UTF-8
+    (tmp_path / "utf8.csv").write_text(rows_text(OSAKA, first=7, n=1), "utf-8")
+    [utf8] = ingest_files(data_dir, "predictions", [tmp_path / "utf8.csv"], encoding="cp932")
+    assert [(r.status, r.inserted) for r in (osaka, seoul, lines, utf8)] == [
+        ("committed", 2),
+        ("committed", 2),
+        ("committed", 1),
+        ("committed", 1),
     ]
     rows = snapshot_rows(
         data_dir,
@@ -69,6 +75,7 @@ def test_windows_code_page_files_load_when_their_encoding_is_given(
         ("1.2.2", OSAKA, CANON),
         ("1.2.3", SEOUL, CANON),
         ("1.2.4", SEOUL, CANON),
+        ("1.2.7", OSAKA, CANON),
         ("9", OSAKA, None),
     ]
     assert json.loads(rows[0][3]) == {NOTE: "\u518d\u691c"}  # the column name is decoded too
