@@ -69,7 +69,7 @@ def decoded(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, 
     if codec is None or fmt == "parquet" or codec in ("utf-8", "utf-8-sig"):
         yield path, ("utf-8" if codec else None)
         return
-    if not codec.startswith("utf") and _first_not_utf8(path) is None:
+    if not codec.startswith("utf") and _all_utf8(path):
         yield path, "utf-8"
         return
     if fmt == "csv" and codec in DUCKDB_ENCODINGS:
@@ -165,6 +165,15 @@ def _first_not_utf8(path: Path, size: int = 1 << 16) -> bytes | None:
         except UnicodeDecodeError:
             return b""  # the file ends inside a character: no sample
     return None
+
+
+def _all_utf8(path: Path) -> bool:
+    """Whether every byte of ``path`` is UTF-8 (False for a .zst file, which Python cannot read
+    here: DuckDB reads it in Latin-1, and decoding it in another encoding refuses it)."""
+    try:
+        return _first_not_utf8(path) is None
+    except FileRefusedError:
+        return False
 
 
 def _undecodable_sample(path: Path) -> bytes:

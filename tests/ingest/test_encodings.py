@@ -178,3 +178,20 @@ def test_an_unknown_encoding_is_refused_before_anything_is_written(
         "as cp932 (Japanese Windows), cp949 (Korean Windows), cp1252 or utf-8"
     )
     assert not data.exists() or list(data.iterdir()) == []
+
+
+def zstd_frame(data: bytes) -> bytes:
+    """``data`` as one zstd frame of one raw (stored) block (RFC 8878 3.1.1): a .zst file in the
+    bytes we choose, where DuckDB's COPY would write UTF-8 and Python has no zstd module."""
+    assert len(data) < 256
+    header = bytes([0x20, len(data)])  # single segment, 1-byte content size
+    block = (len(data) << 3 | 1).to_bytes(3, "little")  # last block, raw
+    return b"\x28\xb5\x2f\xfd" + header + block + data
+
+
+def test_a_zstd_file_declared_latin1_is_read_by_duckdb(data_dir: Path, tmp_path: Path) -> None:
+    row = "1,P1,K\u00f6ln,2026-10-01,CR,f,M,1,0.5"
+    (tmp_path / "k.csv.zst").write_bytes(zstd_frame(f"{PRED_HEADER}\n{row}\n".encode("latin-1")))
+    [result] = ingest_files(data_dir, "predictions", [tmp_path / "k.csv.zst"], encoding="latin-1")
+    assert (result.status, result.inserted) == ("committed", 1)
+    assert snapshot_rows(data_dir, "select site from studies") == [("K\u00f6ln",)]
