@@ -4,8 +4,9 @@ Excel on Japanese and Korean Windows saves "CSV" in the system's code page: cp93
 and cp949 (EUC-KR). DuckDB reads UTF-8, UTF-16 and Latin-1 itself; its reader of other
 encodings is an extension this machine cannot download, so a file declared in another encoding
 is decoded by Python's codec, block by block, into a UTF-8 copy that DuckDB reads. The copy holds
-the file's raw ids as the file itself does: it is written to the system's temporary folder,
-readable by its owner only (``tempfile.mkstemp``), and removed as soon as DuckDB has read it.
+the file's raw ids as the file itself does: it is written to the writer's private scratch folder
+(:func:`radqa.store.scratch_dir`, mode 0700), removed as soon as DuckDB has read it, and by the
+next writer if this one is killed first.
 """
 
 from __future__ import annotations
@@ -51,14 +52,17 @@ def codec_name(encoding: str) -> str:
 
 
 @contextmanager
-def decoded(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, str | None]]:
+def decoded(
+    path: Path, fmt: str, encoding: str | None, scratch: Path
+) -> Iterator[tuple[Path, str | None]]:
     """The file DuckDB reads for ``path`` and the encoding it reads it in.
 
     ``encoding`` None (not declared): ``path`` as it is, its encoding told by the reader (UTF-8,
     or UTF-16 with a byte-order mark). Parquet stores text as UTF-8: ``path`` as it is. An
     encoding DuckDB reads itself (CSV in UTF-8, UTF-16 or Latin-1): ``path`` in that encoding.
-    Any other: a UTF-8 copy, removed when the block ends. FileRefusedError when the bytes are
-    not text in the declared encoding, naming the line.
+    Any other: a UTF-8 copy in folder ``scratch``, removed when the block ends (its name,
+    ``radqa_<pid>_...``, tells :func:`radqa.store.connect_working` whose it is).
+    FileRefusedError when the bytes are not text in the declared encoding, naming the line.
 
     A file declared in a legacy encoding (cp932, Latin-1, ...) whose bytes are all UTF-8 is read
     as UTF-8: text in those encodings with any letter beyond ASCII is almost never valid UTF-8,
@@ -75,7 +79,7 @@ def decoded(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[Path, 
     if fmt == "csv" and codec in DUCKDB_ENCODINGS:
         yield path, DUCKDB_ENCODINGS[codec]
         return
-    fd, name = tempfile.mkstemp(prefix="radqa-", suffix=".txt")
+    fd, name = tempfile.mkstemp(prefix=f"radqa_{os.getpid()}_", suffix=".txt", dir=scratch)
     try:
         with os.fdopen(fd, "wb") as copy:
             _transcode(path, fmt, codec, encoding or codec, copy)

@@ -137,7 +137,14 @@ def ingest_files(
             con.execute(f"set TimeZone = '{settings.time_zone}'")
         for path in expand_paths(paths):
             result = _ingest_one(
-                con, kind, path, pads=pads, settings=settings, strict=strict, encoding=encoding
+                con,
+                kind,
+                path,
+                pads=pads,
+                settings=settings,
+                strict=strict,
+                encoding=encoding,
+                scratch=store.scratch_dir(data_dir),
             )
             if publish is True and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
@@ -172,7 +179,8 @@ def _ingest_one(
     pads: dict[str, bytes],
     settings: Settings,
     strict: bool,
-    encoding: str | None = None,
+    encoding: str | None,
+    scratch: Path,
 ) -> BatchResult:
     name = path.name
     started = _now()
@@ -197,7 +205,7 @@ def _ingest_one(
         contract = CONTRACTS[kind]
         try:
             # the file is read by open_source and _check only; later steps read _checked
-            with decoded(path, file_format(path), encoding) as (data, text_encoding):
+            with decoded(path, file_format(path), encoding, scratch) as (data, text_encoding):
                 source = open_source(
                     con,
                     path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -37,6 +38,31 @@ MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema
 
 def working_path(data_dir: Path) -> Path:
     return Path(data_dir) / WORKING_NAME
+
+
+def scratch_dir(data_dir: Path) -> Path:
+    """The writer's private folder (mode 0700) for the transient files that hold raw ids: DuckDB's
+    spill files (a batch's checked rows, before its ids are pseudonymised, spill there beyond
+    :data:`WRITER_MEMORY`) and decoded copies of input files (:mod:`ingest.encodings`). The name
+    is DuckDB's own default for the working file's spills."""
+    return Path(data_dir) / (WORKING_NAME + ".tmp")
+
+
+# A scratch file's owner: DuckDB names its spill files duckdb_temp_<pid>_..., ingest its own
+# radqa_<pid>_...
+_SCRATCH_OWNER = re.compile(r"^(?:duckdb_temp|radqa)_(\d+)_")
+
+
+def _clear_scratch(folder: Path) -> None:
+    """Delete the scratch files of other processes. A writer deletes its own when it closes; a
+    killed one (kill -9, out of memory, power loss) cannot, and DuckDB does not delete another
+    process's spill files (duckdb/duckdb#24576): left there, they would keep raw ids on disk.
+    Called by the writer once it holds the working file's lock, so no other writer is alive;
+    files of this process (another connection of it) are kept."""
+    for entry in folder.iterdir():
+        owner = _SCRATCH_OWNER.match(entry.name)
+        if owner and int(owner.group(1)) != os.getpid() and entry.is_file():
+            entry.unlink(missing_ok=True)
 
 
 def snapshot_path(data_dir: Path) -> Path:
@@ -122,10 +148,13 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the working database for writing, schema migrated."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_dir(data_dir)
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    scratch.chmod(0o700)  # DuckDB made it 0755 in data dirs from before this
     try:
         con = duckdb.connect(
             str(working_path(data_dir)),
-            config={"memory_limit": WRITER_MEMORY},
+            config={"memory_limit": WRITER_MEMORY, "temp_directory": str(scratch)},
         )
     except duckdb.IOException as exc:
         raise StoreError(
@@ -134,6 +163,7 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
         ) from exc
     con.execute("set enable_progress_bar = false")
     con.execute("set preserve_insertion_order = false")
+    _clear_scratch(scratch)
     migrate(con)
     return con
 

@@ -142,7 +142,7 @@ def test_batch_quarantine_and_no_raw_patient_id_anywhere(tmp_path: Path) -> None
     text = summary.render()
     assert "3 studies from 4 of 6 file(s): 3 new, 0 updated, 0 unchanged" in text
     assert "  notes.txt: not a DICOM file" in text
-    blobs = [p.read_bytes() for p in data.iterdir() if "duckdb" in p.name]
+    blobs = [p.read_bytes() for p in data.rglob("*") if p.is_file()]
     assert len(blobs) >= 2  # working file and snapshot
     for raw in RAW_IDS:
         assert raw not in text

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import tempfile
+import os
+import stat
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from ingest.encodings import decoded
 from ingest.load import ingest_files
+from radqa import store
 from radqa.cli import main
 from tests.ingest.conftest import PRED_HEADER, snapshot_rows
 
@@ -32,12 +35,13 @@ def rows_text(
 
 
 @pytest.fixture
-def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The system's temporary folder, for the decoded copies: must be empty after each batch."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+def temp_dir(data_dir: Path) -> Path:
+    """The writer's scratch folder, where decoded copies go: none must be left after a batch."""
+    return store.scratch_dir(data_dir)
+
+
+def copies(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith("radqa_")]
 
 
 def test_windows_code_page_files_load_when_their_encoding_is_given(
@@ -80,7 +84,7 @@ def test_windows_code_page_files_load_when_their_encoding_is_given(
     ]
     assert json.loads(rows[0][3]) == {NOTE: "\u518d\u691c"}  # the column name is decoded too
     assert json.loads(rows[2][3]) == {NOTE: "\uc7ac\uac80"}
-    assert list(temp_dir.iterdir()) == []  # each decoded copy was removed
+    assert copies(temp_dir) == []  # each decoded copy was removed
 
 
 def test_latin1_is_read_by_duckdb_itself_and_parquet_ignores_the_encoding(
@@ -101,7 +105,7 @@ def test_latin1_is_read_by_duckdb_itself_and_parquet_ignores_the_encoding(
         ("K\u00f6ln",),
         (OSAKA,),
     ]
-    assert list(temp_dir.iterdir()) == []  # no copy: DuckDB reads Latin-1
+    assert copies(temp_dir) == []  # no copy: DuckDB reads Latin-1
 
 
 @pytest.mark.parametrize(
@@ -160,7 +164,7 @@ def test_bytes_not_in_the_declared_encoding_are_refused_naming_the_line(
         "decompress it (zstd -d) or save it as UTF-8",
     ]
     assert snapshot_rows(data_dir, "select count(*) from predictions") == [(0,)]
-    assert list(temp_dir.iterdir()) == []  # removed after a refusal too
+    assert copies(temp_dir) == []  # removed after a refusal too
 
 
 def test_an_unknown_encoding_is_refused_before_anything_is_written(
@@ -195,3 +199,16 @@ def test_a_zstd_file_declared_latin1_is_read_by_duckdb(data_dir: Path, tmp_path:
     [result] = ingest_files(data_dir, "predictions", [tmp_path / "k.csv.zst"], encoding="latin-1")
     assert (result.status, result.inserted) == ("committed", 1)
     assert snapshot_rows(data_dir, "select site from studies") == [("K\u00f6ln",)]
+
+
+def test_the_decoded_copy_is_private_to_the_writer_and_removed(tmp_path: Path) -> None:
+    source = tmp_path / "osaka.csv"
+    source.write_bytes(rows_text(OSAKA).encode("cp932"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with decoded(source, "csv", "cp932", scratch) as (copy, encoding):
+        assert (copy.parent, encoding) == (scratch, "utf-8")
+        assert copy.name.startswith(f"radqa_{os.getpid()}_")  # whose it is, for a later writer
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+        assert copy.read_text("utf-8") == rows_text(OSAKA)
+    assert list(scratch.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from radqa import store
 from tests.ingest.conftest import PRED_HEADER
 
 RADQA = [sys.executable, "-m", "radqa"]
@@ -144,3 +146,50 @@ def test_kill_9_during_a_batch_leaves_the_database_as_before(
     assert done.returncode == 0, done.stderr
     assert _counts(data_dir) == (10 + rows, 10 + rows, 2)
     assert any(o == before for o in outcomes)  # at least one kill landed mid-batch
+
+
+@pytest.mark.slow
+def test_a_killed_writer_leaves_no_raw_id_on_disk(data_dir: Path, tmp_path: Path) -> None:
+    # a batch whose checked rows (raw ids still in them) spill to disk at a small memory limit
+    big = tmp_path / "big.csv"
+    duckdb.execute(
+        f"""
+        copy (select 'b.' || i as study_uid, 'MRN-' || lpad(i::varchar, 7, '0') as patient_id,
+                     'Osaka' as site, '2026-10-01' as study_datetime, 'CR' as modality,
+                     'pneumothorax' as finding, 'ChestXR' as model_name, '2.1' as model_version,
+                     (i % 1000) / 1000 as score
+              from range(600000) t(i)) to '{big}' (header)
+        """
+    )
+    env = {**os.environ, "RADQA_WRITER_MEMORY": "48MB"}
+    scratch = store.scratch_dir(data_dir)
+    proc = subprocess.Popen(
+        [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(big)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if scratch.exists() and any(
+            p.name.startswith("duckdb_temp_") and p.stat().st_size > 0 for p in scratch.iterdir()
+        ):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the batch ended before it spilled to disk"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    spilled = [p for p in scratch.iterdir() if p.name.startswith("duckdb_temp_")]
+    # DuckDB leaves a killed process's spill files, raw ids in them, in a folder of ours only
+    assert any(b"MRN-" in p.read_bytes() for p in spilled)
+    assert stat.S_IMODE(scratch.stat().st_mode) == 0o700
+    # the next writer deletes them before anything else
+    small = _write_batches(tmp_path, files=1, rows=10)[0]
+    subprocess.run(
+        [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(small)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    assert list(scratch.iterdir()) == []
+    assert not [p for p in data_dir.rglob("*") if p.is_file() and b"MRN-" in p.read_bytes()]

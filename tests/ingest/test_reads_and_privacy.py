@@ -80,8 +80,8 @@ def test_raw_ids_never_reach_the_database_files_or_the_output(
     out = capsys.readouterr()
     for raw in (b"PATIENT-778899", b"PATIENT-445566", b"DR-SATO-12345"):
         assert raw.decode() not in out.out + out.err
-        for db in data_dir.glob("*.duckdb*"):
-            assert raw not in db.read_bytes(), (raw, db)
+        for stored in (f for f in data_dir.rglob("*") if f.is_file()):
+            assert raw not in stored.read_bytes(), (raw, stored)
 
 
 def test_key_from_environment_changes_the_pseudonyms(
