@@ -193,3 +193,21 @@ def test_a_killed_writer_leaves_no_raw_id_on_disk(data_dir: Path, tmp_path: Path
     )
     assert list(scratch.iterdir()) == []
     assert not [p for p in data_dir.rglob("*") if p.is_file() and b"MRN-" in p.read_bytes()]
+
+
+def test_output_piped_to_a_reader_that_has_gone_is_not_an_error_trace(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # `radqa ingest ... | head -1`: the reader closes the pipe before the summary is printed
+    path = _write_batches(tmp_path, files=1, rows=10)[0]
+    proc = subprocess.Popen(
+        [*RADQA, "--data-dir", str(data_dir), "ingest", "predictions", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert _counts(data_dir) == (10, 10, 1)  # the batch itself was committed
