@@ -42,6 +42,16 @@ def show_batches() -> None:
     if len(batches) == 0:
         st.info("No ingest batch recorded in this snapshot.")
     else:
+        # a refusal's reason is what the user must act on, and the table cuts it short
+        refused = batches[batches["status"] == "refused"]
+        if len(refused):
+            shown = refused.head(5)
+            latest = "" if len(shown) == len(refused) else f": the latest {len(shown)}"
+            with st.expander(
+                f"Files refused whole ({len(refused)}){latest}, with their reasons", expanded=True
+            ):
+                for batch_id, message in zip(shown["batch_id"], shown["message"], strict=True):
+                    st.text(f"batch {batch_id}: {message}")
         st.dataframe(
             batches,
             hide_index=True,

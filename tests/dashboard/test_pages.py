@@ -13,6 +13,7 @@ import pytest
 
 import metrics
 from dashboard import _audit, _charts, _reviews
+from ingest.load import ingest_files
 from metrics import Filters, discordant_cases, heterogeneity_across, overview_counts, summarize
 from radqa import store
 
@@ -211,6 +212,27 @@ def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
     [batches] = [d for d in at.dataframe if "batch_id" in d.value.columns]
     assert list(batches.proto.column_order) == []  # all columns, in the query's order
     assert list(batches.value.columns)[3:5] == ["status", "message"]
+
+
+def test_health_page_gives_each_refusal_in_full(app, tmp_path) -> None:  # noqa: ANN001
+    # the batch table cuts messages short; a refusal's reason is what the user acts on
+    header = (
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score"
+    )
+    good, bad = tmp_path / "p.csv", tmp_path / "osaka.csv"
+    good.write_text(f"{header}\n1,P1,Osaka,2026-10-01,CR,f,M,1,0.5\n")
+    osaka = "\u5927\u962a\u5927\u5b66\u75c5\u9662"  # written by Japanese Excel: cp932
+    bad.write_bytes(f"{header}\n2,P2,{osaka},2026-10-01,CR,f,M,1,0.5\n".encode("cp932"))
+    data = tmp_path / "data"
+    ingest_files(data, "predictions", [good, bad])
+    at = app(data, "views/health.py")
+    assert not at.exception
+    assert [e.label for e in at.expander] == ["Files refused whole (1), with their reasons"]
+    assert [t.value for t in at.text] == [
+        "batch 2: osaka.csv: cannot be read as CSV: near line 2: the bytes are not valid UTF-8 "
+        "text; they read as Japanese text in cp932 (Shift-JIS, as Japanese Windows and Excel "
+        "write it): load it with --encoding cp932, or save it as UTF-8"
+    ]
 
 
 def test_reports_page_for_admin(app, demo_dir) -> None:  # noqa: ANN001
