@@ -9,6 +9,10 @@ holds no pixel data is read: a header-only export (metadata extracts, pixel data
 as good as the whole object for the header, and all the fields read here come before the image
 elements, so a file cut after its header has lost none of them.
 
+Loading the same files again changes nothing: a batch is known by its files' paths and header
+bytes (with their sizes), so the pixel data is not read even to hash it. A DX or MG image is
+10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
+
 All files given in one call form one batch, written in one transaction through
 :func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
 predictions file stored, and vice versa. The raw PatientID is turned into its keyed pseudonym as
@@ -34,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import pandas as pd
@@ -43,7 +48,6 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
 from ingest.pseudonym import load_key, pseudonymise
-from ingest.readers import content_hash
 from ingest.studies import upsert_studies
 from radqa import derived, store
 from radqa.settings import Settings, load_settings
@@ -107,7 +111,12 @@ class DicomSummary:
 
 
 class _Skip(Exception):
-    """A file that cannot be used; the message is the reason shown to the user."""
+    """A file that cannot be used; the message is the reason shown to the user. ``identity``:
+    that of the bytes read (:func:`_identity`), None when the file could not be opened."""
+
+    def __init__(self, reason: str, identity: str | None = None) -> None:
+        super().__init__(reason)
+        self.identity = identity
 
 
 def ingest_dicom(
@@ -146,18 +155,28 @@ def ingest_dicom(
         summary.message = f"{label}: no files found; nothing loaded"
         return summary
 
-    hashed = []
-    for rel, path in files:
+    key = load_key(data_dir)
+    started = _now()
+    rows: list[dict[str, object]] = []
+    identities: list[tuple[str, str]] = []
+    for order, (rel, path) in enumerate(files):
+        identity: str | None
         try:
-            hashed.append((rel, path, content_hash(path)))
-        except OSError as exc:
-            summary.skipped.append((rel, f"cannot read the file: {exc.strerror or exc}"))
+            row, identity = _read_header(path, key)
+            rows.append({"_ord": order, **row})
+        except _Skip as exc:
+            summary.skipped.append((rel, str(exc)))
+            identity = exc.identity
+        if identity is not None:
+            identities.append((rel, identity))
+    summary.files_read = len(rows)
+    # the batch is its files' paths and header bytes: the pixels are never read, not even to
+    # hash them (a DX image is 10-30 MB; its header a few KB)
     digest = hashlib.sha256()
-    for rel, _, file_hash in sorted(hashed):
-        digest.update(f"{rel}\0{file_hash}\n".encode())
+    for rel, identity in sorted(identities):
+        digest.update(f"{rel}\0{identity}\n".encode())
     chash = digest.hexdigest()
 
-    key = load_key(data_dir)
     con = store.connect_working(data_dir)
     try:
         prior = store.loaded_batch(con, KIND, chash)
@@ -169,15 +188,8 @@ def ingest_dicom(
                 "(same content); nothing changed"
             )
             summary.skipped.clear()
+            summary.files_read = 0
             return summary
-        started = _now()
-        rows = []
-        for order, (rel, path, _) in enumerate(hashed):
-            try:
-                rows.append({"_ord": order, **_read_header(path, key)})
-            except _Skip as exc:
-                summary.skipped.append((rel, str(exc)))
-        summary.files_read = len(rows)
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:
             summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
@@ -222,16 +234,29 @@ def _sop_class(ds: Dataset) -> str | None:
     return str(uid) if uid else None
 
 
-def _read_header(path: Path, key: bytes) -> dict[str, object]:
-    """The studies fields of one file (PatientID already pseudonymised); raises _Skip."""
+def _read_header(path: Path, key: bytes) -> tuple[dict[str, object], str]:
+    """The studies fields of one file (PatientID already pseudonymised) and the file's identity
+    (:func:`_identity` of its header: the bytes pydicom read, up to the pixel data); raises
+    _Skip."""
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warnings may quote header values
-            ds = dcmread(fh, stop_before_pixels=True)
-    except InvalidDicomError:
-        raise _Skip("not a DICOM file (no 'DICM' prefix after the 128-byte preamble)") from None
-    except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
-        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the identity is read)
+    except OSError as exc:
+        raise _Skip(f"cannot read the file: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom warnings may quote header values
+                ds = dcmread(fh, stop_before_pixels=True)
+            identity = _identity(fh, fh.tell())
+        except InvalidDicomError:
+            raise _Skip(
+                "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)",
+                _identity(fh, PREFIX),
+            ) from None
+        except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
+            raise _Skip(
+                f"cannot read the DICOM header: {type(exc).__name__}", _identity(fh, PREFIX)
+            ) from None
     # Unconverted elements still carry their declared length: a shorter value means the file
     # ended inside it (pydicom stops there without an error).
     for element in ds._dict.values():
@@ -241,13 +266,17 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
             and element.value is not None
             and len(element.value) < element.length
         ):
-            raise _Skip(f"truncated: the file ends inside element {element.tag}")
+            raise _Skip(f"truncated: the file ends inside element {element.tag}", identity)
     try:
         study_uid = _text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
-            raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
+            raise _Skip(
+                "a DICOMDIR (an index of the files on a medium), not a study's object", identity
+            )
         if study_uid is None:
-            raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
+            raise _Skip(
+                "no StudyInstanceUID (0020,000D); expected one in every DICOM object", identity
+            )
         row: dict[str, object] = {"study_uid": study_uid}
         for column, keyword in TEXT_FIELDS.items():
             row[column] = _text(ds, keyword)
@@ -259,8 +288,22 @@ def _read_header(path: Path, key: bytes) -> dict[str, object]:
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
-        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
-    return row
+        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}", identity) from None
+    return row, identity
+
+
+PREFIX = 1 << 20  # the bytes of a file that is not DICOM that stand for it in the batch identity
+
+
+def _identity(fh: BinaryIO, length: int) -> str:
+    """sha256 of the first ``length`` bytes of open file ``fh`` and of its size: what stands for
+    the file in its batch's content hash. For a DICOM file, its header (every value read);
+    its pixel data is not read."""
+    size = os.fstat(fh.fileno()).st_size
+    fh.seek(0)
+    digest = hashlib.sha256(fh.read(min(length, size)))
+    digest.update(size.to_bytes(8, "little"))
+    return digest.hexdigest()
 
 
 def _text(ds: object, keyword: str) -> str | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from pydicom import dcmread
 from pydicom.data import get_charset_files, get_testdata_file
 
+from ingest import dicom as dicom_module
 from ingest.dicom import DicomSummary, ingest_dicom, parse_age, parse_sex, parse_study_datetime
 from ingest.load import ingest_files
 from ingest.pseudonym import KEY_ENV, load_key, pseudonymise
@@ -379,3 +382,40 @@ def test_render_lists_at_most_twenty_skipped_files() -> None:
     assert lines[2] == "  f0: bad"
     assert lines[-1] == "  ... and 5 more (see quarantine)"
     assert len(lines) == 23
+
+
+def test_pixel_data_is_never_read_not_even_to_hash_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = dcmread(_sample("CT_small.dcm"))
+    ds.PixelData = bytes(8_000_000)  # the size of a DX image's pixels
+    src = tmp_path / "in"
+    src.mkdir()
+    ds.save_as(src / "dx.dcm")
+    read: list[int] = []
+
+    class Counted(io.FileIO):
+        def readinto(self, buffer: Any) -> int | None:
+            n = super().readinto(buffer)
+            read.append(n or 0)
+            return n
+
+    def counted_open(path: Path, mode: str = "r") -> io.BufferedReader:
+        assert mode == "rb"
+        return io.BufferedReader(Counted(path, "r"))
+
+    monkeypatch.setattr(dicom_module, "open", counted_open, raising=False)
+    data = tmp_path / "data"
+    first = ingest_dicom(data, [src])
+    assert (first.files_read, first.inserted) == (1, 1)
+    assert 0 < sum(read) < 64_000  # the header; the file is 8 MB
+    # the pixels changed, the header did not: nothing we store changed
+    ds.PixelData = b"\x01" * 8_000_000
+    ds.save_as(src / "dx.dcm")
+    assert ingest_dicom(data, [src]).status == "unchanged"
+    # the header changed: the study is updated
+    ds.StationName = "CT77"
+    ds.save_as(src / "dx.dcm")
+    again = ingest_dicom(data, [src])
+    assert (again.status, again.updated) == ("committed", 1)
+    assert _studies(data)[CT_UID][6] == "CT77"
