@@ -16,7 +16,9 @@ bytes (with their sizes), so the pixel data is not read even to hash it. A DX or
 All files given in one call form one batch, written in one transaction through
 :func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
 predictions file stored, and vice versa. The raw PatientID is turned into its keyed pseudonym as
-soon as it is read; it is never stored, logged or shown (nor is PatientName, which is not read).
+soon as it is read; it is never stored, logged or shown. PatientName is read only to recognise
+the patient in a path: a folder or file named after a patient is shown and stored as
+``<patient>`` (:func:`_redact`).
 
 Conventions chosen here:
 
@@ -159,10 +161,11 @@ def ingest_dicom(
     started = _now()
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
+    people: set[str] = set()  # the words of the patient ids and names read, for _redact
     for order, (rel, path) in enumerate(files):
         identity: str | None
         try:
-            row, identity = _read_header(path, key)
+            row, identity = _read_header(path, key, people)
             rows.append({"_ord": order, **row})
         except _Skip as exc:
             summary.skipped.append((rel, str(exc)))
@@ -170,6 +173,11 @@ def ingest_dicom(
         if identity is not None:
             identities.append((rel, identity))
     summary.files_read = len(rows)
+    # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
+    # out): the paths shown and stored name none of them
+    summary.skipped = [(_redact(rel, people), reason) for rel, reason in summary.skipped]
+    label = _redact(label, people)
+    people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
     digest = hashlib.sha256()
@@ -234,10 +242,10 @@ def _sop_class(ds: Dataset) -> str | None:
     return str(uid) if uid else None
 
 
-def _read_header(path: Path, key: bytes) -> tuple[dict[str, object], str]:
+def _read_header(path: Path, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:
     """The studies fields of one file (PatientID already pseudonymised) and the file's identity
     (:func:`_identity` of its header: the bytes pydicom read, up to the pixel data); raises
-    _Skip."""
+    _Skip. Adds the words of its PatientID and PatientName to ``people`` (:func:`_redact`)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed below, after the identity is read)
     except OSError as exc:
@@ -285,11 +293,60 @@ def _read_header(path: Path, key: bytes) -> tuple[dict[str, object], str]:
         row["patient_age"] = parse_age(_text(ds, "PatientAge"))
         patient_id = _text(ds, "PatientID")
         row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
+        people.update(_person_words(patient_id, _patient_name(ds)))
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
         raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}", identity) from None
     return row, identity
+
+
+def _patient_name(ds: Dataset) -> str | None:
+    """PatientName as text, only to recognise the patient in a path (:func:`_redact`; never
+    stored, shown or kept after the call); None when it cannot be decoded."""
+    try:
+        return _text(ds, "PatientName")
+    except Exception:  # noqa: BLE001 (a name that cannot be decoded is not used)
+        return None
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" and "-" separate words
+REDACTED = "<patient>"
+
+
+def _person_words(patient_id: str | None, name: str | None) -> set[str]:
+    """The words that name a patient in a path: the whole PatientID and its words of 3
+    characters or more, and the words of 2 or more of each PatientName component (alphabetic,
+    ideographic and phonetic: ``YAMADA^TARO=山田^太郎``), case-folded."""
+    words = set()
+    if patient_id and len(patient_id) >= 2:
+        words.add(patient_id.casefold())
+        words.update(w.casefold() for w in _WORD.findall(patient_id) if len(w) >= 3)
+    if name:
+        words.update(w.casefold() for w in _WORD.findall(name) if len(w) >= 2)
+    return words
+
+
+def _redact(path_text: str, people: set[str]) -> str:
+    """``path_text`` with each folder or file name that names a patient (:func:`_names_one`)
+    replaced by ``<patient>``. A file skipped for being unreadable is shown by its path, and
+    exports often name a patient's folder after the patient's id and name. Only the patients of
+    the files read in this call are known: a folder of a patient none of whose files could be
+    read is not recognised."""
+    if not people:
+        return path_text
+    parts = re.split(r"([/\\])", path_text)
+    return "".join(REDACTED if _names_one(part, people) else part for part in parts)
+
+
+def _names_one(part: str, people: set[str]) -> bool:
+    """Whether a folder or file name holds one of the words in ``people``: as a word of its own
+    (``TKY-884412 YAMADA TARO``, ``YAMADA_TARO``), or inside a longer one when the word has 4
+    characters or more, or is not ASCII (``YAMADATARO``, ``山田太郎``)."""
+    folded = part.casefold()
+    if any(w in people for w in _WORD.findall(folded)):
+        return True
+    return any((len(w) >= 4 or not w.isascii()) and w in folded for w in people)
 
 
 PREFIX = 1 << 20  # the bytes of a file that is not DICOM that stand for it in the batch identity

@@ -419,3 +419,51 @@ def test_pixel_data_is_never_read_not_even_to_hash_the_batch(
     again = ingest_dicom(data, [src])
     assert (again.status, again.updated) == ("committed", 1)
     assert _studies(data)[CT_UID][6] == "CT77"
+
+
+def test_folders_named_after_the_patient_are_not_stored_or_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an export laid out as "<PatientID> <PatientName>/<StudyDate> <Modality>/", with one file
+    # that cannot be read beside one that can
+    ds = dcmread(_sample("CT_small.dcm"))
+    ds.PatientID = "TKY-884412"
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8
+    ds.PatientName = "YAMADA^TARO=\u5c71\u7530^\u592a\u90ce"  # 山田^太郎
+    patient = tmp_path / "in" / "TKY-884412 YAMADA TARO"
+    (patient / "20261001 CT").mkdir(parents=True)
+    ds.save_as(patient / "20261001 CT" / "IM-0001.dcm")
+    (patient / "20261001 CT" / "IM-0002.dcm").write_bytes(b"not dicom")
+    kanji = tmp_path / "in" / "\u5c71\u7530\u592a\u90ce"  # 山田太郎: the name written as one word
+    kanji.mkdir()
+    (kanji / "notes.txt").write_text("x")
+    (tmp_path / "in" / "\u5c71\u7530_\u592a\u90ce").mkdir()
+    (tmp_path / "in" / "\u5c71\u7530_\u592a\u90ce" / "x.txt").write_text("x")
+    data = tmp_path / "data"
+    summary = ingest_dicom(data, [tmp_path / "in", patient])
+    assert summary.files_read == 1
+    assert sorted(summary.skipped) == [
+        ("<patient>/20261001 CT/IM-0002.dcm", "not a DICOM file (no 'DICM' prefix after the "
+         "128-byte preamble)"),
+        ("<patient>/notes.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte "
+         "preamble)"),
+        ("<patient>/x.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"),
+    ]  # fmt: skip
+    print(summary.render())
+    shown = capsys.readouterr().out
+    con = store.open_snapshot(data)
+    try:
+        stored = (
+            con.execute(
+                "select string_agg(file_name || ' ' || reason, '|') from quarantine"
+            ).fetchall()[0][0]
+            + con.execute(
+                "select string_agg(file_name || ' ' || message, '|') from ingest_batches"
+            ).fetchall()[0][0]
+        )
+    finally:
+        con.close()
+    assert str(tmp_path / "in") + ", " + str(tmp_path / "in" / "<patient>") in stored
+    for text in (shown, stored):
+        for word in ("TKY-884412", "884412", "YAMADA", "TARO"):
+            assert word not in text, (word, text)
