@@ -219,7 +219,7 @@ def _ingest_one(
                         f"{name}: missing required column(s): {', '.join(missing)}; "
                         f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
                     )
-                duplicates = _check(con, kind, source, settings, {**pads, **source.params})
+                duplicates, blank = _check(con, kind, source, settings, {**pads, **source.params})
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
@@ -240,6 +240,7 @@ def _ingest_one(
             pads,
             settings,
             duplicates=duplicates,
+            blank=blank,
             file_bytes=size,
         )
         con.execute("commit")
@@ -271,9 +272,11 @@ def _check(
     source: Source,
     settings: Settings,
     params: dict[str, object],
-) -> bool:
+) -> tuple[bool, int]:
     """Run the checking pass (CREATE of ``_checked``) over the file; return whether two accepted
-    rows share a natural key (see :func:`_mark_duplicates`).
+    rows share a natural key (see :func:`_mark_duplicates`) and how many blank rows (no value at
+    all, :func:`ingest.validate._blank_sql`) were skipped. Deleting them keeps the others'
+    rowids, so a CSV row's number stays its place in the file.
 
     A CSV / JSON Lines file has no row numbers of its own. They are needed only when a row is
     quarantined or a key repeats (the last row in the file wins), so the pass first runs in
@@ -292,10 +295,11 @@ def _check(
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
         sql, extra = checked_sql(kind, contract, source, settings)
         con.execute(sql, {**extra, **params})
+    [(blank,)] = con.execute("delete from _checked where _blank").fetchall()
     [(bad,)] = con.execute("select count(*) filter (where not _ok) from _checked").fetchall()
     duplicates = _has_duplicate_keys(con)
     if source.numbered or not (bad or duplicates):
-        return duplicates
+        return duplicates, int(blank)
     sql, extra = checked_sql(kind, contract, source, settings, ordered=True)
     con.execute("drop table _checked")  # its memory, before the second pass fills another
     [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
@@ -304,7 +308,8 @@ def _check(
         con.execute(sql, {**extra, **params})
     finally:
         con.execute(f"set preserve_insertion_order = {bool(before)}")
-    return duplicates
+    con.execute("delete from _checked where _blank")
+    return duplicates, int(blank)
 
 
 def _has_duplicate_keys(con: duckdb.DuckDBPyConnection) -> bool:
@@ -331,6 +336,7 @@ def _write_batch(
     settings: Settings,
     *,
     duplicates: bool,
+    blank: int,
     file_bytes: int,
 ) -> BatchResult:
     name = source.path.name
@@ -390,6 +396,8 @@ def _write_batch(
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"
         )
+    if blank:
+        result.message += f"; {blank} blank row(s) skipped (no value in any column)"
     if dropped := dropped_extras(source):
         listed = ", ".join(f"'{c}'" for c in dropped)
         says = (

@@ -141,7 +141,8 @@ def checked_sql(
         select *, {", ".join(hashes)} from (
         select {"_rn, " if source.numbered else ""}{", ".join(outputs)},
                __ok as _ok,
-               case when not __ok and __overflow is null then {raw_json} end as _raw_json
+               case when not __ok and __overflow is null then {raw_json} end as _raw_json,
+               case when __ok then false else {_blank_sql(source)} end as _blank
         from (
             select *, {ok} as __ok
             from (select *, {source.malformed_sql()} as __overflow, {typed}
@@ -149,6 +150,14 @@ def checked_sql(
         ))
     """
     return sql, {}
+
+
+def _blank_sql(source: Source) -> str:
+    """Whether a row as read holds no value at all: a line of delimiters only, as a spreadsheet
+    leaves where rows were cleared rather than deleted (``,,,,,,``), or a JSON Lines ``{}``.
+    Such a row carries nothing to check or keep: ingest skips it and counts it."""
+    empty = [f"nullif(trim(cast({source.ref(n)} as varchar)), '') is null" for n in source.lowered]
+    return " and ".join([*empty, "__overflow is null"])
 
 
 def kept_extras(source: Source) -> tuple[str, ...]:
@@ -176,7 +185,7 @@ def _reads_defaults(found: tuple[str, ...]) -> list[str]:
 def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> set[str]:
     """Unquoted names of the columns :func:`checked_sql` stores (hashes and _dup_of aside)."""
     found = source.lowered
-    names = {"_rn", "_ok", "_raw_json"} if source.numbered else {"_ok", "_raw_json"}
+    names = {"_ok", "_raw_json", "_blank"} | ({"_rn"} if source.numbered else set())
     for c in contract:
         if c.name not in found:
             continue

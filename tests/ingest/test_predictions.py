@@ -689,3 +689,37 @@ def test_ages_are_whole_years(value: str, expected: int | None) -> None:
     assert typed == expected
     [(from_float,)] = duckdb.execute(f"select {sql} from (select 54.5::double as v)").fetchall()
     assert from_float is None
+
+
+def test_blank_rows_are_skipped_and_counted_and_row_numbers_stay(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # rows a spreadsheet leaves where rows were cleared rather than deleted
+    text = f"""
+{PRED_HEADER},note
+1.2.1,P001,Osaka,2026-10-01,CR,f,M,1,0.9,a
+,,,,,,,,,
+ , ,,,,,,,,
+1.2.2,P002,Osaka,2026-10-01,CR,f,M,1,abc,b
+,,,,,,,,,
+"""
+    lines = [
+        '{"study_uid": "9", "patient_id": "P9", "site": "Osaka", "study_datetime": "2026-10-01", '
+        '"modality": "CR", "finding": "f", "model_name": "M", "model_version": "1", "score": 0.5}',
+        "{}",
+    ]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    write(tmp_path / "blank.csv", f"{PRED_HEADER}\n,,,,,,,,\n,,,,,,,,")
+    csv, jsonl, blank = ingest_files(
+        data_dir, "predictions", [write(tmp_path / "p.csv", text), tmp_path / "p.jsonl",
+                                  tmp_path / "blank.csv"]
+    )  # fmt: skip
+    assert (csv.rows_read, csv.accepted, csv.quarantined) == (2, 1, 1)
+    assert csv.reasons == [
+        "p.csv: row 4: column 'score' is 'abc'; expected a number between 0 and 1"
+    ]  # its place in the file: the blank rows before it still count
+    assert csv.message.endswith("; 3 blank row(s) skipped (no value in any column)")
+    assert (jsonl.rows_read, jsonl.accepted, jsonl.quarantined) == (1, 1, 0)
+    assert jsonl.message.endswith("; 1 blank row(s) skipped (no value in any column)")
+    assert blank.message == "blank.csv: the file has a header but no data rows"
+    assert snapshot_rows(data_dir, "select count(*) from quarantine") == [(1,)]
