@@ -16,7 +16,7 @@ import gzip
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -126,29 +126,39 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
-def guess(path: Path) -> str | None:
-    """The encoding (a key of :data:`KNOWN`) the first bytes of ``path`` that are not UTF-8
-    read as, or None. A hint for a refusal message, never used to read the file: cp949 when
-    they decode as EUC-KR with Hangul in them; cp932 when they decode as Shift-JIS with kana or
-    kanji and no half-width katakana (the way Korean bytes decode as Shift-JIS); cp1252 when
-    they decode with accented Latin letters."""
+def guess(path: Path) -> tuple[str, ...]:
+    """The encodings (keys of :data:`KNOWN`) the first bytes of ``path`` that are not UTF-8 read
+    as: none, one, or both cp949 and cp932 when the bytes read as either. A hint for a refusal
+    message, never used to read the file.
+
+    Korean when they decode as EUC-KR with Hangul in them (or as cp949, its superset, when they
+    do not decode as Shift-JIS); Japanese when they decode as Shift-JIS with kana or kanji. The
+    two overlap: Shift-JIS's half-width katakana (ｱｲｳ, common in older Japanese systems) are
+    the bytes of EUC-KR's Hangul, and Hangul decodes as Shift-JIS half-width katakana. Then both
+    are named, rather than a guess that would load the wrong letters. Else cp1252 when they
+    decode with accented Latin letters."""
     sample = _undecodable_sample(path)
     if not sample:
-        return None
-    tests = (
-        ("euc_kr", "cp949", _has_hangul),
-        ("cp932", "cp932", _reads_as_japanese),
-        ("cp949", "cp949", _has_hangul),
-        ("cp1252", "cp1252", _has_accented_latin),
-    )
-    for codec, name, test in tests:
-        try:
-            text = sample.decode(codec)
-        except UnicodeDecodeError:
-            continue
-        if test(text):
-            return name
-    return None
+        return ()
+    korean = _decodes(sample, "euc_kr", _has_hangul)
+    japanese = _decodes(sample, "cp932", _has_japanese)
+    if korean and japanese:
+        return ("cp949", "cp932")
+    if japanese:
+        return ("cp932",)
+    if korean or _decodes(sample, "cp949", _has_hangul):
+        return ("cp949",)
+    if _decodes(sample, "cp1252", _has_accented_latin):
+        return ("cp1252",)
+    return ()
+
+
+def _decodes(sample: bytes, codec: str, test: Callable[[str], bool]) -> bool:
+    """Whether ``sample`` decodes in ``codec`` into text that passes ``test``."""
+    try:
+        return test(sample.decode(codec))
+    except UnicodeDecodeError:
+        return False
 
 
 def _first_not_utf8(path: Path, size: int = 1 << 16) -> bytes | None:
@@ -192,9 +202,12 @@ def _has_hangul(text: str) -> bool:
     return any("\uac00" <= ch <= "\ud7a3" for ch in text)
 
 
-def _reads_as_japanese(text: str) -> bool:
-    japanese = any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
-    return japanese and not any("\uff61" <= ch <= "\uff9f" for ch in text)
+def _has_japanese(text: str) -> bool:
+    """Kana (full- or half-width) or kanji."""
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uff61" <= ch <= "\uff9f"
+        for ch in text
+    )
 
 
 def _has_accented_latin(text: str) -> bool:
@@ -203,8 +216,17 @@ def _has_accented_latin(text: str) -> bool:
 
 def hint(path: Path) -> str:
     """What to do with a text file that is not UTF-8: load it in the encoding its bytes read
-    as, when :func:`guess` finds one, else :data:`SUGGESTION`."""
+    as, when :func:`guess` finds one (or which of two to try), else :data:`SUGGESTION`."""
     found = guess(path)
-    if found is None:
+    if not found:
         return SUGGESTION
-    return f"they read as {KNOWN[found]}: load it with --encoding {found}, or save it as UTF-8"
+    if len(found) == 1:
+        return (
+            f"they read as {KNOWN[found[0]]}: load it with --encoding {found[0]}, or save it as "
+            "UTF-8"
+        )
+    return (
+        f"they read as {' or as '.join(KNOWN[f] for f in found)}: load it with "
+        f"{' or '.join(f'--encoding {f}' for f in found)}, whichever shows its text right, or "
+        "save it as UTF-8"
+    )

@@ -212,3 +212,20 @@ def test_the_decoded_copy_is_private_to_the_writer_and_removed(tmp_path: Path) -
         assert stat.S_IMODE(copy.stat().st_mode) == 0o600
         assert copy.read_text("utf-8") == rows_text(OSAKA)
     assert list(scratch.iterdir()) == []
+
+
+def test_half_width_katakana_read_as_either_language_and_both_are_named(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # ｵｵｻｶ (Osaka in half-width katakana, as older Japanese systems write names) is, byte for
+    # byte, the Hangul 도뻑 in EUC-KR: guessing one would load the wrong letters
+    text = rows_text("\uff75\uff75\uff7b\uff76", note="\uff7e\uff9d\uff80\uff70", maker="Canon")
+    text = text.replace(NOTE, "ward")  # an ASCII header: only the values tell the language
+    (tmp_path / "p.csv").write_bytes(text.encode("cp932"))
+    [result] = ingest_files(data_dir, "predictions", [tmp_path / "p.csv"])
+    assert result.message == (
+        "p.csv: cannot be read as CSV: near line 2: the bytes are not valid UTF-8 text; they read "
+        "as Korean text in cp949 (EUC-KR, as Korean Windows and Excel write it) or as Japanese "
+        "text in cp932 (Shift-JIS, as Japanese Windows and Excel write it): load it with "
+        "--encoding cp949 or --encoding cp932, whichever shows its text right, or save it as UTF-8"
+    )
