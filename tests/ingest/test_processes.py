@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from radqa import store
+from radqa import cli, store
 from tests.ingest.conftest import PRED_HEADER
 
 RADQA = [sys.executable, "-m", "radqa"]
@@ -211,3 +211,16 @@ def test_output_piped_to_a_reader_that_has_gone_is_not_an_error_trace(
     assert proc.wait(timeout=120) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert _counts(data_dir) == (10, 10, 1)  # the batch itself was committed
+
+
+def test_a_broken_pipe_that_is_not_the_output_stays_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a pipe to a child process (Chromium drawing a report's charts, say) breaking is a failure,
+    # not a reader of the output that has gone
+    def broken(args: object, data_dir: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_dispatch", broken)
+    with pytest.raises(BrokenPipeError):
+        cli.main(["ingest", "predictions", "x.csv"])
