@@ -3,7 +3,9 @@
 Files and folders are walked recursively in sorted order. Only headers are read (pydicom 3,
 ``stop_before_pixels``); pixel data is never loaded. One row per StudyInstanceUID: the files of a
 study (its series and instances) are merged in SQL, taking for each field the first non-empty
-value in sorted path order. Non-DICOM, truncated or unreadable files and files without a
+value in sorted path order. A data set written without preamble and file meta (as older systems
+and some storage servers write them) is read when it starts with a group 0008 element.
+Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
 holds no pixel data is read: a header-only export (metadata extracts, pixel data stripped) is
 as good as the whole object for the header, and all the fields read here come before the image
@@ -292,7 +294,7 @@ def _read_header(path: Path, key: bytes, people: set[str]) -> tuple[dict[str, ob
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pydicom warnings may quote header values
-                ds = dcmread(fh, stop_before_pixels=True)
+                ds = _dcmread(fh)
             identity = _identity(fh, fh.tell())
         except InvalidDicomError:
             raise _Skip(
@@ -385,6 +387,25 @@ def _names_one(part: str, people: set[str]) -> bool:
     if any(w in people for w in _WORD.findall(folded)):
         return True
     return any((len(w) >= 4 or not w.isascii()) and w in folded for w in people)
+
+
+# The first element of a data set written without preamble and file meta (older systems, some
+# storage servers): group 0008, little- or big-endian.
+_BARE_DATA_SET = (b"\x08\x00", b"\x00\x08")
+
+
+def _dcmread(fh: BinaryIO) -> Dataset:
+    """The header of the DICOM file open in ``fh`` (pixels not read). A file with no preamble
+    and file meta is read too when it starts with a group 0008 element, as such files do; other
+    files without the 'DICM' prefix raise InvalidDicomError."""
+    try:
+        return dcmread(fh, stop_before_pixels=True)
+    except InvalidDicomError:
+        fh.seek(0)
+        if fh.read(2) not in _BARE_DATA_SET:
+            raise
+        fh.seek(0)
+        return dcmread(fh, stop_before_pixels=True, force=True)
 
 
 PREFIX = 1 << 20  # the bytes of a file that is not DICOM that stand for it in the batch identity

@@ -490,3 +490,21 @@ def test_headers_read_in_worker_processes_give_the_same_batch(
     assert (parallel.files_read, parallel.skipped) == (serial.files_read, serial.skipped)
     assert _studies(tmp_path / "parallel") == _studies(tmp_path / "serial")
     assert len(_studies(tmp_path / "serial")) == 3
+
+
+def test_data_sets_without_preamble_and_file_meta_are_read(tmp_path: Path) -> None:
+    # written by older systems and some storage servers: the data set alone, from byte 0
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm", "no_meta.dcm"):
+        shutil.copy(_sample(name), src / name)
+    assert (src / "ExplVR_BigEndNoMeta.dcm").read_bytes()[:2] == b"\x00\x08"
+    summary = ingest_dicom(tmp_path / "data", [src])
+    assert summary.files_read == 2
+    # no_meta.dcm starts with a stray byte, not an element: not taken for a data set
+    assert summary.skipped == [
+        ("no_meta.dcm", "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)")
+    ]
+    studies = _studies(tmp_path / "data")
+    assert list(studies) == ["1.2.333.4444.5.6.7.8.9"]
+    assert studies["1.2.333.4444.5.6.7.8.9"][2] == "RTPLAN"
