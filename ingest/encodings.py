@@ -43,12 +43,16 @@ def codec_name(encoding: str) -> str:
     """Python's name of the codec ``encoding`` names (``Shift_JIS`` -> ``shift_jis``,
     ``latin-1`` -> ``iso8859-1``); InputError when there is none."""
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
+        info = None
+    # codecs also knows transforms such as base64 and rot13, which are not text encodings
+    if info is None or not getattr(info, "_is_text_encoding", True):
         raise InputError(
             f"unknown encoding {encoding!r}; expected the name of a text encoding such as cp932 "
             "(Japanese Windows), cp949 (Korean Windows), cp1252 or utf-8"
-        ) from None
+        )
+    return info.name
 
 
 @contextmanager

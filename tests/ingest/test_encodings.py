@@ -167,18 +167,19 @@ def test_bytes_not_in_the_declared_encoding_are_refused_naming_the_line(
     assert copies(temp_dir) == []  # removed after a refusal too
 
 
+@pytest.mark.parametrize("name", ["sjis-ish", "base64"])  # base64: a codec, not a text encoding
 def test_an_unknown_encoding_is_refused_before_anything_is_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
     data = tmp_path / "data"
     (tmp_path / "p.csv").write_text(rows_text("Osaka"))
     code = main(
-        ["ingest", "predictions", "--data-dir", str(data), "--encoding", "sjis-ish",
+        ["ingest", "predictions", "--data-dir", str(data), "--encoding", name,
          str(tmp_path / "p.csv")]
     )  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        "radqa: error: unknown encoding 'sjis-ish'; expected the name of a text encoding such "
+        f"radqa: error: unknown encoding '{name}'; expected the name of a text encoding such "
         "as cp932 (Japanese Windows), cp949 (Korean Windows), cp1252 or utf-8"
     )
     assert not data.exists() or list(data.iterdir()) == []
