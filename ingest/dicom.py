@@ -15,8 +15,9 @@ Loading the same files again changes nothing: a batch is known by its files' pat
 bytes (with their sizes), so the pixel data is not read even to hash it. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
 
-From 4,000 files on, headers are parsed in one worker process per core (pydicom parses in
-Python, about 1 ms a file): 20,000 files took 12.6 s, against 21.9 s in one process.
+From 4,000 files on, ``radqa ingest dicom`` parses headers in one worker process per core
+(pydicom parses in Python, about 1 ms a file): 20,000 files took 12.6 s, against 21.9 s in one
+process.
 
 All files given in one call form one batch, written in one transaction through
 :func:`ingest.studies.upsert_studies`, so a value the DICOM headers leave empty keeps what a
@@ -42,13 +43,14 @@ import multiprocessing
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import duckdb
 import pandas as pd
@@ -135,6 +137,7 @@ def ingest_dicom(
     *,
     settings: Settings | None = None,
     publish: bool = True,
+    workers: int = 1,
 ) -> DicomSummary:
     """Read the DICOM headers under ``paths`` and merge one row per study into the studies table.
 
@@ -148,6 +151,10 @@ def ingest_dicom(
         Settings to use (``site_map`` maps InstitutionName to site); default: read from data_dir.
     publish
         Publish a snapshot for readers after the batch commits.
+    workers
+        Processes that parse headers when there are :data:`PARALLEL_FROM` files or more (the
+        command uses one per core). They are spawned, so a script that passes more than 1 must
+        call this under ``if __name__ == "__main__":``, as :mod:`multiprocessing` requires.
 
     Returns
     -------
@@ -170,7 +177,7 @@ def ingest_dicom(
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
     people: set[str] = set()  # the words of the patient ids and names read, for _redact
-    read = _read_all([path for _, path in files], key)
+    read = _read_all([source for _, source in files], key, workers)
     for order, ((rel, _), (row, identity, reason, words)) in enumerate(
         zip(files, read, strict=True)
     ):
@@ -216,9 +223,21 @@ def ingest_dicom(
     return summary
 
 
-def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[tuple[str, Path]]:
-    """(path relative to its root, path) for every file under ``paths``, sorted, no duplicates."""
-    found: list[tuple[str, Path]] = []
+@dataclass(frozen=True)
+class _Member:
+    """A file inside a ZIP archive (as a PACS viewer's "download study" writes them)."""
+
+    archive: Path
+    name: str
+
+
+_Source = Path | _Member
+
+
+def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[tuple[str, _Source]]:
+    """(path relative to its root, file) for every file under ``paths``, sorted, no duplicates;
+    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``)."""
+    found: list[tuple[str, _Source]] = []
     seen: set[Path] = set()
     for root in (Path(p) for p in paths):
         if root.is_file():
@@ -235,8 +254,12 @@ def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[t
             continue
         for rel, path in sorted(candidates):
             real = path.resolve()
-            if real not in seen:
-                seen.add(real)
+            if real in seen:
+                continue
+            seen.add(real)
+            if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
+                found.extend(_members(rel, path, skipped))
+            else:
                 found.append((rel, path))
     return found
 
@@ -251,8 +274,19 @@ def _sop_class(ds: Dataset) -> str | None:
     return str(uid) if uid else None
 
 
-# From this many files on, headers are parsed in one process per core: pydicom parses in Python
-# (about 1 ms a file), and starting the workers costs about a second.
+def _members(rel: str, archive: Path, skipped: list[tuple[str, str]]) -> list[tuple[str, _Source]]:
+    """The files of ZIP ``archive`` (found at ``rel``), sorted by name."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+    except (OSError, zipfile.BadZipFile) as exc:
+        skipped.append((rel, f"cannot read the ZIP archive: {exc}"))
+        return []
+    return [(f"{rel}/{name}", _Member(archive, name)) for name in names]
+
+
+# From this many files on, headers are parsed in worker processes (``workers``; the command uses
+# one per core): pydicom parses in Python (about 1 ms a file), and starting them costs a second.
 PARALLEL_FROM = 4000
 
 # One file read: its studies fields (None when skipped), its identity (None when it could not be
@@ -260,19 +294,44 @@ PARALLEL_FROM = 4000
 _Read = tuple[dict[str, object] | None, str | None, str | None, set[str]]
 
 
-def _read_all(paths: list[Path], key: bytes) -> list[_Read]:
-    """:func:`_read_one` of each of ``paths``, in order; in worker processes when there are
-    :data:`PARALLEL_FROM` or more and more than one core."""
-    cores = os.cpu_count() or 1
-    if len(paths) < PARALLEL_FROM or cores < 2:
-        return [_read_one(path, key) for path in paths]
-    # spawn, not fork: the parent may hold DuckDB's threads, which a forked child would lack
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(cores, mp_context=context) as pool:
-        return list(pool.map(_read_one, paths, repeat(key), chunksize=256))
+def _read_all(paths: list[_Source], key: bytes, workers: int) -> list[_Read]:
+    """:func:`_read_one` of each of ``paths``, in order; in ``workers`` processes when there are
+    :data:`PARALLEL_FROM` or more."""
+    try:
+        if len(paths) < PARALLEL_FROM or workers < 2:
+            return [_read_one(path, key) for path in paths]
+        # spawn, not fork: the parent may hold DuckDB's threads, which a forked child would lack
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            return list(pool.map(_read_one, paths, repeat(key), chunksize=256))
+    finally:
+        _close_archives()
 
 
-def _read_one(path: Path, key: bytes) -> _Read:
+# ZIP archives open in this process, by path: their files come in order, so one stays open while
+# its files are read instead of its directory being read again for each
+_ARCHIVES: dict[Path, zipfile.ZipFile] = {}
+
+
+def _open(source: _Source) -> tuple[IO[bytes], int]:
+    """``source`` open for reading its bytes, and its size."""
+    if isinstance(source, Path):
+        fh = open(source, "rb")  # noqa: SIM115 (the caller closes it)
+        return fh, os.fstat(fh.fileno()).st_size
+    if source.archive not in _ARCHIVES:
+        _close_archives()
+        _ARCHIVES[source.archive] = zipfile.ZipFile(source.archive)
+    archive = _ARCHIVES[source.archive]
+    return archive.open(source.name), archive.getinfo(source.name).file_size
+
+
+def _close_archives() -> None:
+    for archive in _ARCHIVES.values():
+        archive.close()
+    _ARCHIVES.clear()
+
+
+def _read_one(path: _Source, key: bytes) -> _Read:
     """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
     people: set[str] = set()
     try:
@@ -282,28 +341,29 @@ def _read_one(path: Path, key: bytes) -> _Read:
     return row, identity, None, people
 
 
-def _read_header(path: Path, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:
+def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:
     """The studies fields of one file (PatientID already pseudonymised) and the file's identity
     (:func:`_identity` of its header: the bytes pydicom read, up to the pixel data); raises
     _Skip. Adds the words of its PatientID and PatientName to ``people`` (:func:`_redact`)."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the identity is read)
-    except OSError as exc:
-        raise _Skip(f"cannot read the file: {exc.strerror or exc}") from None
+        fh, size = _open(path)
+    except (OSError, RuntimeError, zipfile.BadZipFile) as exc:  # RuntimeError: encrypted
+        raise _Skip(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
     with fh:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pydicom warnings may quote header values
                 ds = _dcmread(fh)
-            identity = _identity(fh, fh.tell())
+            identity = _identity(fh, fh.tell(), size)
         except InvalidDicomError:
             raise _Skip(
                 "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)",
-                _identity(fh, PREFIX),
+                _identity(fh, PREFIX, size),
             ) from None
         except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
             raise _Skip(
-                f"cannot read the DICOM header: {type(exc).__name__}", _identity(fh, PREFIX)
+                f"cannot read the DICOM header: {type(exc).__name__}",
+                _identity(fh, PREFIX, size),
             ) from None
     # Unconverted elements still carry their declared length: a shorter value means the file
     # ended inside it (pydicom stops there without an error).
@@ -394,7 +454,7 @@ def _names_one(part: str, people: set[str]) -> bool:
 _BARE_DATA_SET = (b"\x08\x00", b"\x00\x08")
 
 
-def _dcmread(fh: BinaryIO) -> Dataset:
+def _dcmread(fh: IO[bytes]) -> Dataset:
     """The header of the DICOM file open in ``fh`` (pixels not read). A file with no preamble
     and file meta is read too when it starts with a group 0008 element, as such files do; other
     files without the 'DICM' prefix raise InvalidDicomError."""
@@ -411,11 +471,10 @@ def _dcmread(fh: BinaryIO) -> Dataset:
 PREFIX = 1 << 20  # the bytes of a file that is not DICOM that stand for it in the batch identity
 
 
-def _identity(fh: BinaryIO, length: int) -> str:
-    """sha256 of the first ``length`` bytes of open file ``fh`` and of its size: what stands for
-    the file in its batch's content hash. For a DICOM file, its header (every value read);
+def _identity(fh: IO[bytes], length: int, size: int) -> str:
+    """sha256 of the first ``length`` bytes of open file ``fh`` and of its ``size``: what stands
+    for the file in its batch's content hash. For a DICOM file, its header (every value read);
     its pixel data is not read."""
-    size = os.fstat(fh.fileno()).st_size
     fh.seek(0)
     digest = hashlib.sha256(fh.read(min(length, size)))
     digest.update(size.to_bytes(8, "little"))

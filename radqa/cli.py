@@ -133,7 +133,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         if args.kind == "dicom":
             from ingest.dicom import ingest_dicom
 
-            summary = ingest_dicom(data_dir, args.paths)
+            summary = ingest_dicom(data_dir, args.paths, workers=os.cpu_count() or 1)
             print(summary.render())
             if summary.snapshot_id:
                 _warm(data_dir)

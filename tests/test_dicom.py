@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -484,8 +485,7 @@ def test_headers_read_in_worker_processes_give_the_same_batch(
 
     monkeypatch.setattr(dicom_module, "PARALLEL_FROM", 1)
     monkeypatch.setattr(dicom_module, "ProcessPoolExecutor", Recorded)
-    monkeypatch.setattr(dicom_module.os, "cpu_count", lambda: 2)
-    parallel = ingest_dicom(tmp_path / "parallel", [src])
+    parallel = ingest_dicom(tmp_path / "parallel", [src], workers=2)
     assert pools == [2]
     assert (parallel.files_read, parallel.skipped) == (serial.files_read, serial.skipped)
     assert _studies(tmp_path / "parallel") == _studies(tmp_path / "serial")
@@ -508,3 +508,26 @@ def test_data_sets_without_preamble_and_file_meta_are_read(tmp_path: Path) -> No
     studies = _studies(tmp_path / "data")
     assert list(studies) == ["1.2.333.4444.5.6.7.8.9"]
     assert studies["1.2.333.4444.5.6.7.8.9"][2] == "RTPLAN"
+
+
+def test_files_inside_zip_archives_are_read_as_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a PACS viewer's "download study" writes a ZIP, its folders often named after the patient
+    folder = _folder(tmp_path / "unzipped")  # CT, MR, two CR files, notes.txt, a cut CT
+    archive = tmp_path / "in" / "export.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            method = zipfile.ZIP_DEFLATED if path.suffix == ".dcm" else zipfile.ZIP_STORED
+            zf.write(path, f"1CT1 CompressedSamples/{path.relative_to(folder)}", method)
+    from_folder = ingest_dicom(tmp_path / "a", [folder])
+    from_zip = ingest_dicom(tmp_path / "b", [archive.parent])
+    assert (from_zip.files_seen, from_zip.files_read) == (6, 4)
+    assert _studies(tmp_path / "b") == _studies(tmp_path / "a")
+    # the skipped files are named inside the archive, the patient's folder hidden
+    assert [(rel, reason) for rel, reason in from_zip.skipped] == [
+        ("export.zip/<patient>/" + rel, reason) for rel, reason in from_folder.skipped
+    ]
+    # the archive is read again, the same: nothing changed
+    assert ingest_dicom(tmp_path / "b", [archive.parent]).status == "unchanged"
