@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     dicom = ingest_sub.add_parser(
         "dicom", help="read DICOM headers into the studies table", parents=[common]
     )
-    dicom.add_argument("paths", nargs="+", help="DICOM files or folders (walked recursively)")
+    dicom.add_argument(
+        "paths", nargs="+", help="DICOM files, folders (walked recursively) or ZIP archives"
+    )
 
     demo = sub.add_parser("demo", help="generate the demo data set and load it", parents=[common])
     demo.add_argument("--studies", type=int, default=200_000)
