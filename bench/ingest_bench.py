@@ -135,14 +135,12 @@ def checks_alone(path: Path) -> Measurement:
         from ingest.load import _pads
         from ingest.readers import open_source
         from ingest.validate import checked_sql
-        from radqa.settings import Settings
         con = duckdb.connect()
         con.execute("set preserve_insertion_order = false")
         contract = CONTRACTS["predictions"]
         source = open_source(con, Path({str(path)!r}), frozenset(c.name for c in contract))
-        sql, _ = checked_sql("predictions", contract, source, Settings(data_dir=Path(".")))
-        body = sql.split(" as", 1)[1]  # the SELECT after "create or replace temp table _checked"
-        streamed = f"select count(*), count(*) filter (where _ok) from ({{body}})"
+        checked = checked_sql("predictions", contract, source)
+        streamed = f"select count(*), count(*) filter (where _ok) from ({{checked}})"
         params = {{**_pads(b"a bench key of 32 bytes or more."), **source.params}}
         """,
     )

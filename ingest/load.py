@@ -219,7 +219,7 @@ def _ingest_one(
                         f"{name}: missing required column(s): {', '.join(missing)}; "
                         f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
                     )
-                duplicates, blank = _check(con, kind, source, settings, {**pads, **source.params})
+                duplicates, blank = _check(con, kind, source, {**pads, **source.params})
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
@@ -267,11 +267,7 @@ def _other_kind(kind: str, source: Source) -> str:
 
 
 def _check(
-    con: duckdb.DuckDBPyConnection,
-    kind: str,
-    source: Source,
-    settings: Settings,
-    params: dict[str, object],
+    con: duckdb.DuckDBPyConnection, kind: str, source: Source, params: dict[str, object]
 ) -> tuple[bool, int]:
     """Run the checking pass (CREATE of ``_checked``) over the file; return whether two accepted
     rows share a natural key (see :func:`_mark_duplicates`) and how many blank rows (no value at
@@ -286,28 +282,27 @@ def _check(
     would keep the pass on one thread (16 s).
     """
     contract = CONTRACTS[kind]
-    sql, extra = checked_sql(kind, contract, source, settings)
+    create = "create or replace temp table _checked as "
     try:
-        con.execute(sql, {**extra, **params})
+        con.execute(create + checked_sql(kind, contract, source), params)
     except duckdb.Error as exc:
         if not needs_serial_read(exc):
             raise
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
-        sql, extra = checked_sql(kind, contract, source, settings)
-        con.execute(sql, {**extra, **params})
-    [(blank,)] = con.execute("delete from _checked where _blank").fetchall()
-    [(bad,)] = con.execute("select count(*) filter (where not _ok) from _checked").fetchall()
+        con.execute(create + checked_sql(kind, contract, source), params)
+    [(bad, blank)] = con.execute(
+        "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
+        "from _checked"
+    ).fetchall()
     duplicates = _has_duplicate_keys(con)
-    if source.numbered or not (bad or duplicates):
-        return duplicates, int(blank)
-    sql, extra = checked_sql(kind, contract, source, settings, ordered=True)
-    con.execute("drop table _checked")  # its memory, before the second pass fills another
-    [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
-    con.execute("set preserve_insertion_order = true")
-    try:
-        con.execute(sql, {**extra, **params})
-    finally:
-        con.execute(f"set preserve_insertion_order = {bool(before)}")
+    if not source.numbered and (bad or duplicates):
+        con.execute("drop table _checked")  # its memory, before the second pass fills another
+        [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+        con.execute("set preserve_insertion_order = true")
+        try:
+            con.execute(create + checked_sql(kind, contract, source, ordered=True), params)
+        finally:
+            con.execute(f"set preserve_insertion_order = {bool(before)}")
     con.execute("delete from _checked where _blank")
     return duplicates, int(blank)
 

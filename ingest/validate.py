@@ -74,14 +74,10 @@ def study_in_checked() -> tuple[str, ...]:
 
 
 def checked_sql(
-    kind: str,
-    contract: tuple[Column, ...],
-    source: Source,
-    settings: Settings,
-    *,
-    ordered: bool = False,
-) -> tuple[str, dict[str, object]]:
-    """CREATE of temp table ``_checked`` and its parameters (besides $path, $ipad, $opad).
+    kind: str, contract: tuple[Column, ...], source: Source, *, ordered: bool = False
+) -> str:
+    """SELECT of the checked rows, from which ingest makes temp table ``_checked`` (parameters
+    $path, $ipad, $opad).
 
     ``ordered``: the statement runs with ``preserve_insertion_order`` on to number a CSV's rows by
     their place in the file (see :func:`ingest.load._check`), so its checks must not reorder rows.
@@ -136,8 +132,7 @@ def checked_sql(
     if kind == "predictions":
         study = [column_sql(n, stored, contract) for n in study_in_checked()]
         hashes.append(f"hash({', '.join(study)}) as _sh")
-    sql = f"""
-        create or replace temp table _checked as
+    return f"""
         select *, {", ".join(hashes)} from (
         select {"_rn, " if source.numbered else ""}{", ".join(outputs)},
                __ok as _ok,
@@ -149,7 +144,6 @@ def checked_sql(
                   from ({source.scan_sql()}))
         ))
     """
-    return sql, {}
 
 
 def _blank_sql(source: Source) -> str:
