@@ -150,8 +150,7 @@ def _blank_sql(source: Source) -> str:
     """Whether a row as read holds no value at all: a line of delimiters only, as a spreadsheet
     leaves where rows were cleared rather than deleted (``,,,,,,``), or a JSON Lines ``{}``.
     Such a row carries nothing to check or keep: ingest skips it and counts it."""
-    empty = [f"nullif(trim(cast({source.ref(n)} as varchar)), '') is null" for n in source.lowered]
-    return " and ".join([*empty, "__overflow is null"])
+    return " and ".join([*(_empty(source.ref(n)) for n in source.lowered), "__overflow is null"])
 
 
 def kept_extras(source: Source) -> tuple[str, ...]:
