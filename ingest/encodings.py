@@ -130,6 +130,18 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
+def bom_encoding(path: Path) -> str:
+    """'utf-16' for a text file that starts with a UTF-16 byte-order mark (Excel's "Unicode
+    Text" export), else 'utf-8': the encoding of a file read with none declared. Other
+    encodings are not guessed to read a file (:func:`guess` only suggests one)."""
+    try:
+        with _open_bytes(path) as fh:
+            start = fh.read(2)
+    except (OSError, EOFError, FileRefusedError):  # .zst: DuckDB reads it, in UTF-8
+        return "utf-8"  # reading the file says what is wrong
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
 def guess(path: Path) -> tuple[str, ...]:
     """The encodings (keys of :data:`KNOWN`) the first bytes of ``path`` that are not UTF-8 read
     as: none, one, or both cp949 and cp932 when the bytes read as either. A hint for a refusal

@@ -263,7 +263,7 @@ def open_source(
     if fmt != "csv":
         encoding = "utf-8"
     elif encoding is None:
-        encoding = _text_encoding(data)
+        encoding = encodings.bom_encoding(data)
     delim, header = _csv_header(con, path, data, encoding) if fmt == "csv" else (",", None)
     try:
         if fmt == "jsonl":
@@ -312,21 +312,6 @@ def _every_key(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
         {"path": str(path)},
     ).fetchall()
     return tuple(k for (k,) in found)
-
-
-def _text_encoding(path: Path) -> str:
-    """'utf-16' for a text file that starts with a UTF-16 byte-order mark (Excel's "Unicode
-    Text" export), else 'utf-8'. Other encodings cannot be told apart reliably: they are
-    refused with a message asking for UTF-8."""
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as fh:
-            start = fh.read(2)
-    except OSError:
-        return "utf-8"  # reading the file says what is wrong
-    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
 
 
 def _csv_header(
