@@ -342,9 +342,9 @@ def _read_one(path: _Source, key: bytes) -> _Read:
 
 
 def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:
-    """The studies fields of one file (PatientID already pseudonymised) and the file's identity
-    (:func:`_identity` of its header: the bytes pydicom read, up to the pixel data); raises
-    _Skip. Adds the words of its PatientID and PatientName to ``people`` (:func:`_redact`)."""
+    """The studies fields of one file (:func:`_fields`) and the file's identity (:func:`_identity`
+    of its header: the bytes pydicom read, up to the pixel data); raises _Skip, which carries
+    the identity of what was read."""
     try:
         fh, size = _open(path)
     except (OSError, RuntimeError, zipfile.BadZipFile) as exc:  # RuntimeError: encrypted
@@ -365,6 +365,16 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
                 f"cannot read the DICOM header: {type(exc).__name__}",
                 _identity(fh, PREFIX, size),
             ) from None
+    try:
+        return _fields(ds, key, people), identity
+    except _Skip as exc:
+        exc.identity = identity
+        raise
+
+
+def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
+    """The studies fields of a header read whole (PatientID already pseudonymised); raises
+    _Skip. Adds the words of its PatientID and PatientName to ``people`` (:func:`_redact`)."""
     # Unconverted elements still carry their declared length: a shorter value means the file
     # ended inside it (pydicom stops there without an error).
     for element in ds._dict.values():
@@ -374,17 +384,13 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
             and element.value is not None
             and len(element.value) < element.length
         ):
-            raise _Skip(f"truncated: the file ends inside element {element.tag}", identity)
+            raise _Skip(f"truncated: the file ends inside element {element.tag}")
     try:
         study_uid = _text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
-            raise _Skip(
-                "a DICOMDIR (an index of the files on a medium), not a study's object", identity
-            )
+            raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
         if study_uid is None:
-            raise _Skip(
-                "no StudyInstanceUID (0020,000D); expected one in every DICOM object", identity
-            )
+            raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
         row: dict[str, object] = {"study_uid": study_uid}
         for column, keyword in TEXT_FIELDS.items():
             row[column] = _text(ds, keyword)
@@ -397,8 +403,8 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
-        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}", identity) from None
-    return row, identity
+        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+    return row
 
 
 def _patient_name(ds: Dataset) -> str | None:
