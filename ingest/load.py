@@ -131,6 +131,7 @@ def ingest_files(
     settings = settings or load_settings(data_dir)
     pads = _pads(load_key(data_dir))
     con = store.connect_working(data_dir)
+    scratch = store.scratch_dir(data_dir)
     results = []
     try:
         if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
@@ -144,7 +145,7 @@ def ingest_files(
                 settings=settings,
                 strict=strict,
                 encoding=encoding,
-                scratch=store.scratch_dir(data_dir),
+                scratch=scratch,
             )
             if publish is True and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
@@ -210,7 +211,7 @@ def _ingest_one(
                     con,
                     path,
                     frozenset(c.name for c in contract),
-                    read_from=None if data == path else data,
+                    read_from=data,
                     encoding=text_encoding,
                 )
                 missing = [c.name for c in contract if c.required and c.name not in source.lowered]

@@ -34,8 +34,9 @@ class Source:
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
 
-    ``read_from``: the file DuckDB reads, when it is not ``path`` (a UTF-8 copy of a file in
-    another encoding, :func:`ingest.encodings.decoded`); messages name ``path``.
+    ``read_from``: the file DuckDB reads, as :func:`ingest.encodings.decoded` gives it (``path``
+    itself, or a UTF-8 copy of a file in another encoding); None: ``path``. Messages name
+    ``path``.
 
     ``contract``: the names of the contract's columns. The file's other columns (its extras) are
     scanned under names of our own (:meth:`ref`), so that no header can clash with the names the

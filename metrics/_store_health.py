@@ -14,7 +14,7 @@ def ingest_batches(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.Da
     """The latest ``limit`` ingest batches, newest first: what each did (status, then its message:
     refusals, columns not stored), its row counts and times, and the identity of the file it
     loaded: its size and sha256 (``sha256sum`` of a file on hand shows whether it is the one
-    loaded; a DICOM batch's hash covers its files, its size is empty)."""
+    loaded; a DICOM batch's hash covers its files' paths and headers, its size is empty)."""
     _check_limit(limit)
     return con.execute(
         """
