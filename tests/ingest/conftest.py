@@ -41,3 +41,13 @@ def _rows(path: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def files_holding(data_dir: Path, *raw: bytes) -> list[tuple[str, bytes]]:
+    """(file, value) for each file anywhere under ``data_dir`` (working file, snapshot, cases,
+    cache, scratch folder) whose bytes hold one of ``raw``: a privacy test expects none."""
+    found = []
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [(str(path.relative_to(data_dir)), value) for value in raw if value in data]
+    return found

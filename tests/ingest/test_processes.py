@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from radqa import cli, store
-from tests.ingest.conftest import PRED_HEADER
+from tests.ingest.conftest import PRED_HEADER, files_holding
 
 RADQA = [sys.executable, "-m", "radqa"]
 
@@ -192,7 +192,7 @@ def test_a_killed_writer_leaves_no_raw_id_on_disk(data_dir: Path, tmp_path: Path
         env=env,
     )
     assert list(scratch.iterdir()) == []
-    assert not [p for p in data_dir.rglob("*") if p.is_file() and b"MRN-" in p.read_bytes()]
+    assert files_holding(data_dir, b"MRN-") == []
 
 
 def test_output_piped_to_a_reader_that_has_gone_is_not_an_error_trace(
