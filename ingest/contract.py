@@ -246,8 +246,9 @@ NATURAL_KEYS = {
 # identifiers are never stored). Matched on the name in lower case without separators, whole
 # or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
 _PERSON_NAMES = frozenset(
-    ("name", "dob", "mrn", "mrno", "ssn", "rrn", "initials", "mynumber", "pid", "ptid", "patid")
-)
+    ("name", "dob", "mrn", "mrno", "ssn", "rrn", "initials", "mynumber", "pid", "ptid", "patid",
+     "ptno", "patient", "subject", "subjectid", "person")
+)  # fmt: skip
 _PERSON_PARTS = (
     "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
     "familyname", "fullname", "birth", "address", "phone", "email", "medicalrecord",
@@ -255,14 +256,28 @@ _PERSON_PARTS = (
     "insurance", "residentregistration", "accession", "physician", "readername",
     "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid",
     "readerid", "patientno", "patientnumber", "chartno", "chartnumber", "karte",
+    "hospitalno", "kanja", "hwanja",
+    # Japanese, Korean and Chinese headers as the sites' own systems write them: patient, name,
+    # full name, birth date, chart, address, phone, resident registration and record numbers,
+    # the reading or referring doctor
+    "患者", "氏名", "名前", "姓名", "生年月日", "カルテ", "住所", "電話", "医師", "読影医",
+    "환자", "이름", "성명", "생년월일", "주민등록", "등록번호", "주소", "전화", "의사", "판독의",
+    "病人", "病历", "病歴",
 )  # fmt: skip
+# ... and names that end in a person's role: reporting_doctor, second_reader, Radiologist (but
+# not reader_confidence or doctor's note)
+_PERSON_ROLES = ("doctor", "radiologist", "reader", "technologist", "operator", "nurse")
 
 
 def names_a_person(column: str) -> bool:
     """Whether an extra column's name says it holds a person's identity (``Patient Name``,
     ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ...)."""
     bare = "".join(ch for ch in column.lower() if ch.isalnum())
-    return bare in _PERSON_NAMES or any(part in bare for part in _PERSON_PARTS)
+    return (
+        bare in _PERSON_NAMES
+        or any(part in bare for part in _PERSON_PARTS)
+        or bare.endswith(_PERSON_ROLES)
+    )
 
 
 STUDY_COLUMNS = (

@@ -439,7 +439,13 @@ def test_any_header_works_and_columns_naming_a_person_are_not_stored(
      ("ReferringPhysicianName", True), ("other_patient_ids", True), ("name", True),
      ("PID", True), ("chart_no", True), ("karte_number", True), ("patient_number", True),
      ("comment", False), ("study_description", False), ("reader_confidence", False),
-     ("model_name_alias", False)],
+     ("model_name_alias", False),
+     # the sites' own languages and roles (a QA tester's headers from Japanese and Korean exports)
+     ("患者ID", True), ("氏名", True), ("환자번호", True), ("이름", True), ("subject_id", True),
+     ("Hospital No", True), ("Pt No", True), ("Kanja_Bango", True), ("patient", True),
+     ("Radiologist", True), ("Reader", True), ("Reporting Doctor", True),
+     ("Ordering Doctor", True), ("second_reader", True), ("doctor's note", False),
+     ("撮影条件", False), ("검사부위", False), ("reader_study_arm", False)],
 )  # fmt: skip
 def test_which_extra_column_names_are_taken_for_a_person(column: str, dropped: bool) -> None:
     assert names_a_person(column) is dropped
