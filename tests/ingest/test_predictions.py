@@ -59,7 +59,8 @@ def test_bad_rows_are_quarantined_with_file_row_column_value(
     assert result.reasons == [
         "predictions.csv: row 2: column 'score' is 'abc'; expected a number between 0 and 1",
         "predictions.csv: row 3: column 'study_datetime' is 'yesterday'; expected an ISO 8601 "
-        "date or date-time such as 2026-10-03, 2026-10-03T14:20:00 or 20261003; column "
+        "date or date-time after 1970-01-01 and before 2100, such as 2026-10-03, "
+        "2026-10-03T14:20:00 or 20261003; column "
         "'modality' is "
         "'XX'; expected a DICOM modality code such as CR, DX, CT, MR, MG, US; column 'score' is "
         "'1.5'; expected a number between 0 and 1; column 'patient_age' is '131'; expected "
@@ -679,6 +680,26 @@ def test_date_time_forms_keep_the_wall_clock_time(text: str, expected: str | Non
         f"select ({sql})::varchar from (select ?::varchar as v)", [text]
     ).fetchall()
     assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [("2026-10-03", True), ("1970-01-02", True), ("2099-12-31T23:59:59", True),
+     # DuckDB reads these as timestamps: words, the Unix epoch (what many systems write for a
+     # missing date), years BC and past 9999
+     ("infinity", False), ("-infinity", False), ("epoch", False), ("1970-01-01", False),
+     ("2026-10-01 (BC)", False), ("29999-01-01", False), ("2100-01-01", False),
+     ("1969-12-31", False)],
+)  # fmt: skip
+def test_date_times_that_duckdb_reads_but_no_study_has_are_invalid(text: str, valid: bool) -> None:
+    """A QA tester's -infinity study date loaded, then made the monthly report fail."""
+    col = Column("study_datetime", "timestamp", True)
+    [(ok,)] = duckdb.execute(
+        f"select coalesce({col.valid_sql('t')}, false) from (select {col.typed_sql('v')} as t "
+        "from (select ?::varchar as v))",
+        [text],
+    ).fetchall()
+    assert ok is valid
 
 
 @pytest.mark.parametrize(
