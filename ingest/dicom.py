@@ -57,7 +57,9 @@ import pandas as pd
 from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 from ingest.pseudonym import load_key, pseudonymise
 from ingest.studies import upsert_studies
@@ -361,6 +363,7 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
                 _identity(fh, PREFIX, size),
             ) from None
         except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
+            people.update(_patient_words_before_failure(fh))
             raise _Skip(
                 f"cannot read the DICOM header: {type(exc).__name__}",
                 _identity(fh, PREFIX, size),
@@ -374,17 +377,14 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
 
 def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
     """The studies fields of a header read whole (PatientID already pseudonymised); raises
-    _Skip. Adds the words of its PatientID and PatientName to ``people`` (:func:`_redact`)."""
-    # Unconverted elements still carry their declared length: a shorter value means the file
-    # ended inside it (pydicom stops there without an error).
-    for element in ds._dict.values():
-        if (
-            isinstance(element, RawDataElement)
-            and element.length != UNDEFINED_LENGTH
-            and element.value is not None
-            and len(element.value) < element.length
-        ):
-            raise _Skip(f"truncated: the file ends inside element {element.tag}")
+    _Skip. First adds the words of its PatientID and PatientName to ``people``
+    (:func:`_redact`), whatever else is wrong with it: a skipped file is shown by its path,
+    which may name the patient."""
+    cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
+    patient_id = _decodable(ds, "PatientID")
+    people.update(_person_words(patient_id, _decodable(ds, "PatientName")))
+    if cut is not None:
+        raise _Skip(f"truncated: the file ends inside element {cut}")
     try:
         study_uid = _text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
@@ -397,9 +397,8 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
         row["study_datetime"] = parse_study_datetime(_text(ds, "StudyDate"), _text(ds, "StudyTime"))
         row["patient_sex"] = parse_sex(_text(ds, "PatientSex"))
         row["patient_age"] = parse_age(_text(ds, "PatientAge"))
-        patient_id = _text(ds, "PatientID")
+        patient_id = _text(ds, "PatientID")  # raises here when it cannot be decoded
         row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
-        people.update(_person_words(patient_id, _patient_name(ds)))
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
@@ -407,12 +406,28 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
     return row
 
 
-def _patient_name(ds: Dataset) -> str | None:
-    """PatientName as text, only to recognise the patient in a path (:func:`_redact`; never
-    stored, shown or kept after the call); None when it cannot be decoded."""
+def _cut_element(ds: Dataset) -> object | None:
+    """The tag of the element the file ends inside, if any. Unconverted elements still carry
+    their declared length: a shorter value means the file ended inside it (pydicom stops there
+    without an error)."""
+    for element in ds._dict.values():
+        if (
+            isinstance(element, RawDataElement)
+            and element.length != UNDEFINED_LENGTH
+            and element.value is not None
+            and len(element.value) < element.length
+        ):
+            return element.tag
+    return None
+
+
+def _decodable(ds: Dataset, keyword: str) -> str | None:
+    """The element as text (:func:`_text`), None when absent or when it cannot be decoded. Used
+    for PatientID and PatientName, which are needed (to redact paths) even in a damaged header;
+    PatientName is never stored, shown or kept after the call."""
     try:
-        return _text(ds, "PatientName")
-    except Exception:  # noqa: BLE001 (a name that cannot be decoded is not used)
+        return _text(ds, keyword)
+    except Exception:  # noqa: BLE001 (a value that cannot be decoded is not used)
         return None
 
 
@@ -472,6 +487,24 @@ def _dcmread(fh: IO[bytes]) -> Dataset:
             raise
         fh.seek(0)
         return dcmread(fh, stop_before_pixels=True, force=True)
+
+
+def _patient_words_before_failure(fh: IO[bytes]) -> set[str]:
+    """The person words (:func:`_person_words`) of a header pydicom fails to parse further on:
+    it is read again up to the end of the patient group (0010), which comes before the elements
+    that usually break (study, series, image); empty when that part fails too."""
+    try:
+        fh.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = read_partial(fh, _after_patient_group, force=True)  # type: ignore[arg-type]
+        return _person_words(_decodable(ds, "PatientID"), _decodable(ds, "PatientName"))
+    except Exception:  # noqa: BLE001 (nothing more can be read)
+        return set()
+
+
+def _after_patient_group(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag.group > 0x0010
 
 
 PREFIX = 1 << 20  # the bytes of a file that is not DICOM that stand for it in the batch identity

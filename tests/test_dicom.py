@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 
 import duckdb
 import pytest
-from pydicom import dcmread
+from pydicom import dcmread, dcmwrite
 from pydicom.data import get_charset_files, get_testdata_file
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from ingest import dicom as dicom_module
 from ingest.dicom import DicomSummary, ingest_dicom, parse_age, parse_sex, parse_study_datetime
@@ -41,6 +44,47 @@ def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _sample(name: str) -> Path:
     return Path(get_testdata_file(name))  # type: ignore[arg-type]
+
+
+CR_IMAGE = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography Image Storage
+
+
+def _cr(path: Path, study: str | None = "1.2.3.4.100", **tags: object) -> Path:
+    """One valid CR file at ``path`` (file meta, explicit VR little endian); ``tags`` replace
+    the defaults below, a None leaves the element out."""
+    sop_class = str(tags.pop("SOPClassUID", CR_IMAGE))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = f"1.2.3.4.{zlib.crc32(str(path).encode())}"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    values: dict[str, object] = {
+        "SOPClassUID": sop_class,
+        "SOPInstanceUID": meta.MediaStorageSOPInstanceUID,
+        "StudyInstanceUID": study,
+        "SeriesInstanceUID": "1.2.3.4.100.1",
+        "Modality": "CR",
+        "PatientID": "PID-777001",
+        "PatientName": "YAMADA^TARO",
+        "StudyDate": "20261003",
+        "StudyTime": "142000",
+        "Manufacturer": "FUJIFILM",
+        "ManufacturerModelName": "FCR",
+        "SoftwareVersions": "1.0",
+        "StationName": "ST1",
+        "InstitutionName": "OSAKA UNIV HOSP",
+        "BodyPartExamined": "CHEST",
+        "PatientSex": "M",
+        "PatientAge": "045Y",
+        **tags,
+    }
+    for keyword, value in values.items():
+        if value is not None:
+            setattr(ds, keyword, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dcmwrite(path, ds, enforce_file_format=True)
+    return path
 
 
 def _folder(root: Path) -> Path:
@@ -531,3 +575,55 @@ def test_files_inside_zip_archives_are_read_as_files(
     ]
     # the archive is read again, the same: nothing changed
     assert ingest_dicom(tmp_path / "b", [archive.parent]).status == "unchanged"
+
+
+def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
+    tmp_path: Path,
+) -> None:
+    # the header names the patient, but the file is skipped: without a study UID, or cut inside
+    # it (PatientName, group 0010, was read whole before the cut)
+    src = tmp_path / "in"
+    _cr(src / "SATO^KEN 55012" / "IM1.dcm", study=None, PatientID="55012", PatientName="SATO^KEN")
+    whole = _cr(tmp_path / "whole.dcm", study="4.2.77777777", PatientID="66013",
+                PatientName="TANAKA^YUKI")  # fmt: skip
+    raw = whole.read_bytes()
+    cut_at = raw.index(b"4.2.77777777") + 4
+    (src / "TANAKA YUKI").mkdir()
+    (src / "TANAKA YUKI" / "IM1.dcm").write_bytes(raw[:cut_at])
+    # and one pydicom fails to parse after the patient group (the study UID's VR made SQ)
+    raw = _cr(tmp_path / "mori.dcm", PatientID="88015", PatientName="MORI^AYA").read_bytes()
+    at = raw.index(b"\x20\x00\x0d\x00UI") + 4
+    (src / "88015").mkdir()
+    (src / "88015" / "IM1.dcm").write_bytes(raw[:at] + b"SQ\0\0\xff\xff\xff\xff" + raw[at + 4 :])
+    _cr(src / "ok" / "IM1.dcm", study="4.1")
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src])
+
+    assert (summary.files_read, summary.studies) == (1, 1)
+    assert summary.skipped == [
+        ("<patient>/IM1.dcm", "cannot read the DICOM header: OSError"),
+        (
+            "<patient>/IM1.dcm",
+            "no StudyInstanceUID (0020,000D); expected one in every DICOM object",
+        ),
+        ("<patient>/IM1.dcm", "truncated: the file ends inside element (0020,000D)"),
+    ]
+    con = store.open_snapshot(data)
+    try:
+        stored = con.execute(
+            "select file_name || ' ' || reason from quarantine union all "
+            "select file_name || ' ' || message from ingest_batches"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sorted(stored) == [
+        (f"{src} {summary.message}",),
+        ("<patient>/IM1.dcm cannot read the DICOM header: OSError",),
+        ("<patient>/IM1.dcm no StudyInstanceUID (0020,000D); expected one in every DICOM object",),
+        ("<patient>/IM1.dcm truncated: the file ends inside element (0020,000D)",),
+    ]
+    for word in ("SATO", "KEN", "55012", "TANAKA", "YUKI", "66013", "88015"):
+        assert word not in summary.render()
+    words = (b"SATO", b"55012", b"TANAKA", b"YUKI", b"66013", b"88015")
+    assert files_holding(data, *words) == []
