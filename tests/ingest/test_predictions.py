@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -212,6 +213,42 @@ def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path:
         ("1.2.1", 0.3, "configured", True),
         ("1.2.2", 0.4, "file", False),
         ("1.2.3", 0.5, "default", True),  # given predicted wins over the score rule
+    ]
+
+
+def test_a_float32_score_at_the_threshold_is_predicted_as_in_a_csv_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """float32 holds 0.35 as 0.3499999940395355: read as is, it fell below an operating point of
+    0.35 that the same score in a CSV file meets."""
+    n = 3
+    table = pa.table(
+        {
+            "study_uid": ["1", "2", "3"],
+            "patient_id": ["P1", "P2", "P3"],
+            "site": ["Osaka"] * n,
+            "study_datetime": ["2026-10-01"] * n,
+            "modality": ["CR"] * n,
+            "finding": ["ptx"] * n,
+            "model_name": ["M"] * n,
+            "model_version": ["1"] * n,
+            "score": pa.array([0.35, 0.3499, 0.123456789], pa.float32()),
+            "threshold": pa.array([None, 0.3499, None], pa.float32()),
+        }
+    )
+    pq.write_table(table, tmp_path / "f32.parquet")
+    csv = write(tmp_path / "same.csv", f"{PRED_HEADER}\n4,P4,Osaka,2026-10-01,CR,ptx,M,1,0.35")
+    settings = Settings(data_dir=data_dir, operating_points={"M/ptx": 0.35})
+    ingest_files(data_dir, "predictions", [tmp_path / "f32.parquet", csv], settings=settings)
+    rows = snapshot_rows(
+        data_dir, "select study_uid, score, threshold, predicted from predictions order by 1"
+    )
+    assert rows == [
+        ("1", 0.35, 0.35, True),
+        ("2", 0.3499, 0.3499, True),
+        # not a decimal of 6 places: its float32 value, widened
+        ("3", float(np.float32(0.123456789)), 0.35, False),
+        ("4", 0.35, 0.35, True),
     ]
 
 
