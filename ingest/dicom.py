@@ -3,7 +3,10 @@
 Files and folders are walked recursively in sorted order. Only headers are read (pydicom 3,
 ``stop_before_pixels``); pixel data is never loaded. One row per StudyInstanceUID: the files of a
 study (its series and instances) are merged in SQL, taking for each field the first non-empty
-value in sorted path order. A data set written without preamble and file meta (as older systems
+value of its image objects in sorted path order, then of its other objects (reports,
+presentation states, segmentations, secondary captures: an AI product's objects name the AI
+server, not the scanner; :func:`_is_derived`). Files of one study that name different patients
+are reported (the study keeps the first file's patient) and make the call not ``ok``. A data set written without preamble and file meta (as older systems
 and some storage servers write them) is read when it starts with a group 0008 element.
 Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
@@ -60,6 +63,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 
 from ingest.pseudonym import load_key, pseudonymise
 from ingest.studies import upsert_studies
@@ -101,6 +105,7 @@ class DicomSummary:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
     batch_id: int | None = None
     snapshot_id: str | None = None
     status: str = "committed"  # committed, unchanged, empty
@@ -108,12 +113,16 @@ class DicomSummary:
 
     @property
     def ok(self) -> bool:
-        """True when no file was skipped and something was found."""
-        return not self.skipped and self.status != "empty"
+        """True when no file was skipped, no study's files disagree on the patient, and something
+        was found."""
+        return not self.skipped and not self.conflicts and self.status != "empty"
 
     def render(self) -> str:
         """A short text summary, listing the first 20 skipped files with their reasons."""
         lines = [self.message]
+        lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
+        if len(self.conflicts) > MAX_SHOWN:
+            lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more such studies")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines.extend(f"  {path}: {reason}" for path, reason in self.skipped[:MAX_SHOWN])
@@ -397,6 +406,7 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
         row["study_datetime"] = parse_study_datetime(_text(ds, "StudyDate"), _text(ds, "StudyTime"))
         row["patient_sex"] = parse_sex(_text(ds, "PatientSex"))
         row["patient_age"] = parse_age(_text(ds, "PatientAge"))
+        row["_derived"] = _is_derived(row["modality"], _sop_class(ds))
         patient_id = _text(ds, "PatientID")  # raises here when it cannot be decoded
         row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
     except _Skip:
@@ -404,6 +414,48 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
         raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
     return row
+
+
+# Modalities of objects that are not images from the scanner: reports (SR, DOC), presentation
+# states (PR), selections (KO), registrations, segmentations and RT plans, measurements, waveforms
+NON_IMAGE_MODALITIES = frozenset(
+    [
+        "SR",
+        "DOC",
+        "PR",
+        "KO",
+        "REG",
+        "SEG",
+        "FID",
+        "RWV",
+        "MPR",
+        "PLAN",
+        "RTPLAN",
+        "RTSTRUCT",
+        "RTDOSE",
+        "RTRECORD",
+        "AU",
+        "ECG",
+        "HD",
+    ]
+)
+
+
+def _is_derived(modality: object, sop_class: str | None) -> bool:
+    """Whether the object was not acquired by the study's scanner, so that its fields only fill
+    what the study's images leave empty: an AI product's structured report or segmentation
+    names the AI server as its Manufacturer and StationName, and SR as its Modality. True for
+    the modalities in :data:`NON_IMAGE_MODALITIES`, and for a standard SOP class that is not
+    an image storage or is a secondary capture (screenshots, AI heat maps); a private or
+    absent SOP class is judged by the modality alone."""
+    if modality in NON_IMAGE_MODALITIES:
+        return True
+    if sop_class is None:
+        return False
+    name = UID(sop_class).name
+    if name == sop_class:  # not a standard SOP class
+        return False
+    return "Image Storage" not in name or "Secondary Capture" in name
 
 
 def _cut_element(ds: Dataset) -> object | None:
@@ -589,7 +641,7 @@ def _write_batch(
     started: datetime,
 ) -> None:
     """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row."""
-    columns = ["_ord", "study_uid", *FILE_COLUMNS]
+    columns = ["_ord", "_derived", "study_uid", *FILE_COLUMNS]
     files = pd.DataFrame(rows, columns=columns).astype(object)
     files = files.where(files.notna(), None)
     sites = pd.DataFrame(
@@ -597,34 +649,11 @@ def _write_batch(
     )
     con.register("_dicom_files_df", files)
     con.register("_dicom_sites_df", sites)
-    firsts = ", ".join(
-        f"first({c} order by _ord) filter (where {c} is not null) as {c}" for c in FILE_COLUMNS
-    )
     con.execute("begin transaction")
     try:
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
-        con.execute(
-            f"""
-            create or replace temp table _dicom_studies as
-            with files as (
-                select cast(_ord as bigint) as _ord, cast(study_uid as varchar) as study_uid,
-                       {", ".join(f"cast({c} as varchar) as {c}" for c in FILE_COLUMNS)}
-                from _dicom_files_df
-            ),
-            merged as (select study_uid, {firsts} from files group by study_uid)
-            select m.study_uid,
-                   coalesce(s.site, m.institution) as site,
-                   {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
-                   cast(m.study_datetime as timestamp) as study_datetime,
-                   cast(m.patient_age as smallint) as patient_age,
-                   m.patient_sex, m.patient_pid
-            from merged m
-            left join (select cast(institution as varchar) as institution,
-                              cast(site as varchar) as site from _dicom_sites_df) s
-                   on s.institution = m.institution
-            order by m.study_uid
-            """
-        )
+        _merge_studies(con)
+        summary.conflicts = _patient_conflicts(con)
         inserted, updated = upsert_studies(con, "_dicom_studies", batch_id=batch_id, source=KIND)
         studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
         if summary.skipped:
@@ -643,6 +672,11 @@ def _write_batch(
             f"{inserted} new, {updated} updated, {summary.unchanged} unchanged; "
             f"{len(summary.skipped)} file(s) skipped"
         )
+        if summary.conflicts:
+            summary.message += (
+                f"; {len(summary.conflicts)} stud{'y' if len(summary.conflicts) == 1 else 'ies'} "
+                "with files of more than one PatientID"
+            )
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "
@@ -670,8 +704,70 @@ def _write_batch(
         raise
     finally:
         con.execute("drop table if exists _dicom_studies")
+        con.execute("drop table if exists _dicom_files")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
+
+
+def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables ``_dicom_files`` (one row per file read) and ``_dicom_studies`` (one per
+    study): each field is the first non-empty value of the study's files, those of image objects
+    first (:func:`_is_derived`), then in path order; the site is mapped through the site map."""
+    firsts = ", ".join(
+        f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
+        for c in FILE_COLUMNS
+    )
+    con.execute(
+        f"""
+        create or replace temp table _dicom_files as
+        select cast(_ord as bigint) as _ord, cast(_derived as boolean) as _derived,
+               cast(study_uid as varchar) as study_uid,
+               {", ".join(f"cast({c} as varchar) as {c}" for c in FILE_COLUMNS)}
+        from _dicom_files_df
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table _dicom_studies as
+        with merged as (select study_uid, {firsts} from _dicom_files group by study_uid)
+        select m.study_uid,
+               coalesce(s.site, m.institution) as site,
+               {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
+               cast(m.study_datetime as timestamp) as study_datetime,
+               cast(m.patient_age as smallint) as patient_age,
+               m.patient_sex, m.patient_pid
+        from merged m
+        left join (select cast(institution as varchar) as institution,
+                          cast(site as varchar) as site from _dicom_sites_df) s
+               on s.institution = m.institution
+        order by m.study_uid
+        """
+    )
+
+
+def _patient_conflicts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A line for each study whose files name more than one patient (by pseudonym; the ids are
+    not shown): two patients' objects filed under one StudyInstanceUID, which a study's single
+    patient column cannot hold. The study keeps the patient of its first file (image objects
+    first, then path order)."""
+    rows = con.execute(
+        """
+        select f.study_uid,
+               count(distinct f.patient_pid) as patients,
+               count(*) filter (where f.patient_pid = s.patient_pid) as kept,
+               count(*) as files
+        from _dicom_files f
+        join _dicom_studies s using (study_uid)
+        group by f.study_uid
+        having count(distinct f.patient_pid) > 1
+        order by f.study_uid
+        """
+    ).fetchall()
+    return [
+        f"study {uid}: its files disagree on PatientID ({patients} different patients); "
+        f"the study keeps the patient of {kept} of its {files} files"
+        for uid, patients, kept, files in rows
+    ]
 
 
 def _shorten(text: str) -> str:

@@ -627,3 +627,59 @@ def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
         assert word not in summary.render()
     words = (b"SATO", b"55012", b"TANAKA", b"YUKI", b"66013", b"88015")
     assert files_holding(data, *words) == []
+
+
+def test_a_study_takes_its_scanner_from_images_before_reports_and_ai_objects(
+    tmp_path: Path,
+) -> None:
+    # an AI product's structured report and its heat map (a secondary capture, modality CT), in
+    # the same study as the CT images and sorted before them
+    src = tmp_path / "in"
+    ai = {"Manufacturer": "AIVendor", "ManufacturerModelName": "LungAI", "StationName": "AI-SERVER"}
+    sr_class, sc_class = "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.7"
+    _cr(src / "0-sr.dcm", study="5.1", Modality="SR", SOPClassUID=sr_class, **ai)
+    _cr(src / "1-heatmap.dcm", study="5.1", Modality="CT", SOPClassUID=sc_class, **ai)
+    for name in ("2-ct.dcm", "3-ct.dcm"):
+        _cr(src / name, study="5.1", Modality="CT", SOPClassUID="1.2.840.10008.5.1.4.1.1.2",
+            Manufacturer="GE MEDICAL SYSTEMS", ManufacturerModelName="Revolution",
+            StationName="CT01", BodyPartExamined=None, SoftwareVersions=None)  # fmt: skip
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src])
+
+    assert summary.ok
+    # the images give every field they have; the AI objects only fill body part and software
+    assert _studies(data)["5.1"][2:8] == (
+        "CT",
+        "GE MEDICAL SYSTEMS",
+        "Revolution",
+        "1.0",
+        "CT01",
+        "CHEST",
+    )
+    assert summary.conflicts == []
+
+
+def test_files_of_one_study_that_disagree_on_the_patient_are_reported(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for name, patient_id in (("1.dcm", "P-AAA1"), ("2.dcm", "P-BBB2"), ("3.dcm", "P-BBB2")):
+        _cr(src / name, study="5.2", PatientID=patient_id)
+    _cr(src / "4.dcm", study="5.3", PatientID="P-AAA1")
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src])
+
+    assert not summary.ok
+    assert summary.conflicts == [
+        "study 5.2: its files disagree on PatientID (2 different patients); "
+        "the study keeps the patient of 1 of its 3 files"
+    ]
+    assert summary.render().splitlines()[:2] == [
+        f"{src}: batch 1: 2 studies from 4 of 4 file(s): 2 new, 0 updated, 0 unchanged; "
+        "0 file(s) skipped; 1 study with files of more than one PatientID",
+        "  study 5.2: its files disagree on PatientID (2 different patients); "
+        "the study keeps the patient of 1 of its 3 files",
+    ]
+    assert "P-AAA1" not in summary.render() and "P-BBB2" not in summary.render()
+    key = load_key(data)
+    assert _studies(data)["5.2"][11] == pseudonymise(key, "P-AAA1")  # the first file's, by path
