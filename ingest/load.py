@@ -82,6 +82,7 @@ class BatchResult:
     replaced: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    removed: int = 0  # rows an earlier reading of the same file gave, see _drop_earlier_reading
     message: str = ""
     reasons: list[str] = field(default_factory=list)
     snapshot_id: str | None = None
@@ -196,8 +197,9 @@ def _ingest_one(
     # the rows, unless a committed batch of this kind had the same size: then the file may be one
     # already loaded, and the hash comes first so that an unchanged file costs one read.
     # A file that cannot be read has no hash (''); reading its rows then refuses it.
+    context = _reading_context(kind, settings, encoding)
     with ThreadPoolExecutor(1) as pool:
-        hashing = pool.submit(content_hash, path)
+        hashing = pool.submit(_batch_hash, path, context)
         if _maybe_loaded(con, kind, size):
             unchanged = _already_loaded(con, kind, name, _hash_or_empty(hashing))
             if unchanged:
@@ -251,9 +253,34 @@ def _ingest_one(
     finally:
         for view in ("_new_studies", "_study_rows"):
             con.execute(f"drop view if exists {view}")
-        for table in ("_checked", "_matched", "_pids", "_affected"):
+        for table in ("_checked", "_matched", "_pids", "_affected", "_gone"):
             con.execute(f"drop table if exists {table}")
     return result
+
+
+def _reading_context(kind: str, settings: Settings, encoding: str | None) -> str:
+    """What, besides the file's bytes, decides the rows a file gives: the declared text encoding,
+    the time zone and, for predictions, the operating points. '' when all are the defaults."""
+    parts = []
+    if encoding is not None:
+        parts.append(f"encoding={codec_name(encoding)}")
+    if settings.time_zone:
+        parts.append(f"time_zone={settings.time_zone}")
+    if kind == "predictions" and settings.operating_points:
+        points = ",".join(f"{k}={v!r}" for k, v in sorted(settings.operating_points.items()))
+        parts.append(f"operating_points={points}")
+    return "\n".join(parts)
+
+
+def _batch_hash(path: Path, context: str) -> str:
+    """What a batch is known by: the file's sha256, and the reading context when there is one
+    (:func:`_reading_context`) after a '+'. A file loaded with the wrong ``--encoding``, or
+    before a time zone or an operating point was set, is read again with the new ones, not taken
+    as loaded, and replaces what the earlier reading gave (:func:`_drop_earlier_reading`)."""
+    digest = content_hash(path)
+    if not context:
+        return digest
+    return f"{digest}+{hashlib.sha256(context.encode()).hexdigest()[:16]}"
 
 
 def _other_kind(kind: str, source: Source) -> str:
@@ -380,18 +407,26 @@ def _write_batch(
         if kind == "reads":
             _pseudonyms(con, '"_id_reader_id"', pads)  # joined back when the rows are written
         _merge_rows(con, kind, keys, batch_id, result, settings)
+        _drop_earlier_reading(con, kind, chash, result)
         if kind == "predictions":
             _merge_studies(con, batch_id, pads)
-        elif result.inserted or result.replaced:
+        elif result.inserted or result.replaced or result.removed:
             con.execute(
                 "create or replace temp table _affected as "
-                "select distinct study_uid, finding from _checked where _ok"
+                "select distinct study_uid, finding from _checked where _ok "
+                "union select study_uid, finding from _gone"
             )
             store.refresh_reference(con, "_affected")
         result.message = (
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"
         )
+        if result.removed:
+            result.message += (
+                f"; {result.removed} row(s) that an earlier reading of the same file gave "
+                "(other --encoding, time zone or operating points) and this one does not were "
+                "removed"
+            )
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
     if dropped := dropped_extras(source):
@@ -428,6 +463,45 @@ def _write_batch(
         },
     )
     return result
+
+
+def _drop_earlier_reading(
+    con: duckdb.DuckDBPyConnection, kind: str, chash: str, result: BatchResult
+) -> None:
+    """Remove the rows that committed batches of the same file bytes read with another context
+    (:func:`_batch_hash`) gave and this batch does not: read with the wrong encoding, a finding
+    '결절' became 'ｰ眤', a key of its own that the right reading never replaces. Rows this batch
+    also gave stay (inserted, replaced or unchanged). Temp table ``_gone`` holds the removed
+    rows' study_uid and finding (none when there is no earlier reading)."""
+    keys = NATURAL_KEYS[kind]
+    table = kind
+    raw = chash.split("+", 1)[0]
+    con.execute(
+        f"create or replace temp table _gone as select study_uid, finding from {table} limit 0"
+    )
+    earlier = (
+        "select batch_id from ingest_batches where kind = $kind and status = 'committed' "
+        "and split_part(content_hash, '+', 1) = $raw and content_hash <> $hash"
+    )
+    params = {"kind": kind, "raw": raw, "hash": chash}
+    if not con.execute(f"select exists ({earlier})", params).fetchall()[0][0]:
+        return
+    if kind == "reads":
+        incoming = (
+            "select c.study_uid, c.finding, p.pid as reader_pid, c.read_role, c.arm "
+            'from _checked c join _pids p on p.id = c."_id_reader_id" where c._ok'
+        )
+    else:
+        incoming = f"select {', '.join(keys)} from _checked where _ok"
+    on = " and ".join(f"k.{c} = t.{c}" for c in keys)
+    stale = (
+        f"where t.batch_id in ({earlier}) and not exists (select 1 from ({incoming}) k where {on})"
+    )
+    con.execute(f"insert into _gone select t.study_uid, t.finding from {table} t {stale}", params)
+    [(gone,)] = con.execute("select count(*) from _gone").fetchall()
+    if gone:
+        con.execute(f"delete from {table} t {stale}", params)
+    result.removed = int(gone)
 
 
 def _key_columns(kind: str) -> tuple[str, ...]:

@@ -196,13 +196,20 @@ class LoadedBatch:
 
 def loaded_batch(con: duckdb.DuckDBPyConnection, kind: str, chash: str) -> LoadedBatch | None:
     """The latest committed batch of ``kind`` whose content hash is ``chash``, if any: a file (or
-    DICOM file set) with that content is already loaded and loading it again changes nothing."""
+    DICOM file set) with that content is already loaded and loading it again changes nothing.
+
+    A hash may end in '+' and the digest of how the file was read (``ingest.load._batch_hash``):
+    a later batch of the same bytes read another way replaced that reading, so the file is
+    loaded as ``chash`` says only when the latest batch of its bytes is ``chash``."""
     rows = con.execute(
-        "select batch_id, rows_quarantined from ingest_batches where kind = ? "
-        "and content_hash = ? and status = 'committed' order by batch_id desc limit 1",
+        "select batch_id, rows_quarantined, content_hash from ingest_batches where kind = ? "
+        "and split_part(content_hash, '+', 1) = split_part(?, '+', 1) and status = 'committed' "
+        "order by batch_id desc limit 1",
         [kind, chash],
     ).fetchall()
-    return LoadedBatch(int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
+    if not rows or rows[0][2] != chash:
+        return None
+    return LoadedBatch(int(rows[0][0]), int(rows[0][1] or 0))
 
 
 def content_id(con: duckdb.DuckDBPyConnection) -> str:

@@ -1,0 +1,76 @@
+"""A file is known by its bytes and by what decides the rows they give: the declared encoding,
+the time zone and the operating points. Read again with other ones, it replaces what its earlier
+reading gave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.load import ingest_files
+from radqa.settings import Settings
+from tests.ingest.conftest import PRED_HEADER, READ_HEADER, snapshot_rows, write
+
+KOREAN = ("\uacb0\uc808", "\ud3d0\ub834")  # 결절 (nodule), 폐렴 (pneumonia)
+
+
+def _korean_predictions(path: Path) -> Path:
+    rows = [f"k{i},P{i},SNUH,2026-10-01,CR,{f},M,1,0.5" for i, f in enumerate(KOREAN)]
+    path.write_bytes(("\n".join([PRED_HEADER, *rows]) + "\n").encode("cp949"))
+    return path
+
+
+def test_a_file_read_in_the_wrong_encoding_is_replaced_by_its_right_reading(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A QA tester loaded a cp949 file with --encoding cp932 (the refusal's hint names both when
+    the bytes fit both); loading it again with cp949 said 'already loaded' and kept the garbled
+    findings."""
+    path = _korean_predictions(tmp_path / "kr.csv")
+    [wrong] = ingest_files(data_dir, "predictions", [path], encoding="cp932")
+    assert (wrong.status, wrong.inserted) == ("committed", 2)
+    garbled = {f for (f,) in snapshot_rows(data_dir, "select finding from predictions")}
+    assert garbled.isdisjoint(KOREAN)
+
+    [right] = ingest_files(data_dir, "predictions", [path], encoding="cp949")
+    assert (right.status, right.inserted, right.removed) == ("committed", 2, 2)
+    assert right.message.endswith(
+        "; 2 row(s) that an earlier reading of the same file gave (other --encoding, time zone "
+        "or operating points) and this one does not were removed"
+    )
+    rows = snapshot_rows(data_dir, "select finding, batch_id from predictions order by 1")
+    assert rows == sorted((f, right.batch_id) for f in KOREAN)
+
+    [again] = ingest_files(data_dir, "predictions", [path], encoding="CP949")
+    assert again.status == "unchanged"
+    [back] = ingest_files(data_dir, "predictions", [path], encoding="cp932")
+    assert (back.status, back.removed) == ("committed", 2)  # the garbled reading, asked for again
+
+
+def test_an_operating_point_set_later_applies_when_the_file_is_loaded_again(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "p.csv", f"{PRED_HEADER}\n1,P1,Osaka,2026-10-01,CR,ptx,M,1,0.4")
+    [first] = ingest_files(data_dir, "predictions", [path])
+    set_point = Settings(data_dir=data_dir, operating_points={"M/ptx": 0.35})
+    [second] = ingest_files(data_dir, "predictions", [path], settings=set_point)
+    assert (first.status, second.status) == ("committed", "committed")
+    assert (second.replaced, second.removed) == (1, 0)
+    assert snapshot_rows(data_dir, "select threshold, predicted from predictions") == [
+        (0.35, True)
+    ]
+    [third] = ingest_files(data_dir, "predictions", [path], settings=set_point)
+    assert third.status == "unchanged"
+
+
+def test_reads_of_an_earlier_reading_leave_the_reference_standard_too(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    rows = [f"s{i},{f},R1,1,2026-10-02" for i, f in enumerate(KOREAN)]
+    path = tmp_path / "reads.csv"
+    path.write_bytes(("\n".join([READ_HEADER, *rows]) + "\n").encode("cp949"))
+    ingest_files(data_dir, "reads", [path], encoding="cp932")
+    [right] = ingest_files(data_dir, "reads", [path], encoding="cp949")
+    assert (right.inserted, right.removed) == (2, 2)
+    for table in ("reads", "reference_standard"):
+        found = snapshot_rows(data_dir, f"select finding from {table} order by 1")
+        assert found == sorted((f,) for f in KOREAN), table
