@@ -55,9 +55,7 @@ def test_an_operating_point_set_later_applies_when_the_file_is_loaded_again(
     [second] = ingest_files(data_dir, "predictions", [path], settings=set_point)
     assert (first.status, second.status) == ("committed", "committed")
     assert (second.replaced, second.removed) == (1, 0)
-    assert snapshot_rows(data_dir, "select threshold, predicted from predictions") == [
-        (0.35, True)
-    ]
+    assert snapshot_rows(data_dir, "select threshold, predicted from predictions") == [(0.35, True)]
     [third] = ingest_files(data_dir, "predictions", [path], settings=set_point)
     assert third.status == "unchanged"
 
