@@ -45,6 +45,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -105,6 +106,7 @@ class DicomSummary:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    folders: list[tuple[str, str]] = field(default_factory=list)  # not read, with the reason
     conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
     batch_id: int | None = None
     snapshot_id: str | None = None
@@ -115,22 +117,32 @@ class DicomSummary:
     def ok(self) -> bool:
         """True when no file was skipped, no study's files disagree on the patient, and something
         was found."""
-        return not self.skipped and not self.conflicts and self.status != "empty"
+        return (
+            not self.skipped and not self.folders and not self.conflicts and self.status != "empty"
+        )
 
     def render(self) -> str:
-        """A short text summary, listing the first 20 skipped files with their reasons."""
+        """A short text summary: the studies whose files disagree on the patient, then the first
+        20 skipped files and the first 20 folders not read, with their reasons."""
         lines = [self.message]
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
         if len(self.conflicts) > MAX_SHOWN:
             lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more such studies")
-        if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} file(s):")
-            lines.extend(f"  {path}: {reason}" for path, reason in self.skipped[:MAX_SHOWN])
-            if len(self.skipped) > MAX_SHOWN:
-                lines.append(f"  ... and {len(self.skipped) - MAX_SHOWN} more (see quarantine)")
+        lines += _listed(f"skipped {len(self.skipped)} file(s):", self.skipped)
+        lines += _listed(f"did not read {len(self.folders)} folder(s):", self.folders)
         if self.snapshot_id:
             lines.append(f"published snapshot {self.snapshot_id}")
         return "\n".join(lines)
+
+
+def _listed(title: str, items: list[tuple[str, str]]) -> list[str]:
+    """``title`` and the first :data:`MAX_SHOWN` (path, reason) of ``items``; none if empty."""
+    if not items:
+        return []
+    lines = [title, *(f"  {path}: {reason}" for path, reason in items[:MAX_SHOWN])]
+    if len(items) > MAX_SHOWN:
+        lines.append(f"  ... and {len(items) - MAX_SHOWN} more (see quarantine)")
+    return lines
 
 
 class _Skip(Exception):
@@ -175,7 +187,7 @@ def ingest_dicom(
     data_dir = Path(data_dir)
     settings = settings or load_settings(data_dir)
     summary = DicomSummary()
-    files = _walk(paths, summary.skipped)
+    files = _walk(paths, summary.skipped, summary.folders)
     summary.files_seen = len(files)
     label = _shorten(", ".join(str(p) for p in paths))
     if not files:
@@ -203,6 +215,7 @@ def ingest_dicom(
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
     summary.skipped = [(_redact(rel, people), reason) for rel, reason in summary.skipped]
+    summary.folders = [(_redact(rel, people), reason) for rel, reason in summary.folders]
     label = _redact(label, people)
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
@@ -245,25 +258,28 @@ class _Member:
 _Source = Path | _Member
 
 
-def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[tuple[str, _Source]]:
+def _walk(
+    paths: Sequence[str | Path], skipped: list[tuple[str, str]], folders: list[tuple[str, str]]
+) -> list[tuple[str, _Source]]:
     """(path relative to its root, file) for every file under ``paths``, sorted, no duplicates;
-    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``)."""
+    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``). A path that is not a
+    regular file (a named pipe, socket or device) is added to ``skipped`` without being opened:
+    reading a pipe waits forever. Folders that could not be read go to ``folders``
+    (:func:`_files_under`)."""
     found: list[tuple[str, _Source]] = []
     seen: set[Path] = set()
     for root in (Path(p) for p in paths):
-        if root.is_file():
+        if root.is_dir():
+            candidates = _files_under(root, folders)
+        elif os.path.lexists(root):
             candidates = [(root.name, root)]
-        elif root.is_dir():
-            candidates = []
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    path = Path(dirpath) / name
-                    candidates.append((path.relative_to(root).as_posix(), path))
         else:
             skipped.append((str(root), "no such file or folder"))
             continue
         for rel, path in sorted(candidates):
+            if (unusable := _not_a_regular_file(path)) is not None:
+                skipped.append((rel, unusable))
+                continue
             real = path.resolve()
             if real in seen:
                 continue
@@ -273,6 +289,69 @@ def _walk(paths: Sequence[str | Path], skipped: list[tuple[str, str]]) -> list[t
             else:
                 found.append((rel, path))
     return found
+
+
+def _files_under(root: Path, folders: list[tuple[str, str]]) -> list[tuple[str, Path]]:
+    """(path relative to ``root``, path) of the files in folder ``root`` and its sub-folders,
+    sorted. Links to folders are followed; a folder already read (by its real path) is not read
+    again but added to ``folders`` with its reason, as is a folder that cannot be listed."""
+    candidates: list[tuple[str, Path]] = []
+    read: set[Path] = {root.resolve()}
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else str(root)
+        folders.append((where, f"cannot read the folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(dirpath)
+        new = _first_visits(here, dirnames, read)
+        for name in sorted(set(dirnames) - set(new)):
+            folders.append(((here / name).relative_to(root).as_posix(), _read_before(here / name)))
+        dirnames[:] = new
+        candidates.extend(((here / n).relative_to(root).as_posix(), here / n) for n in filenames)
+    return sorted(candidates)
+
+
+def _first_visits(here: Path, dirnames: list[str], read: set[Path]) -> list[str]:
+    """The sub-folders of ``here`` whose real path is not in ``read`` yet (added to it), sorted;
+    a real folder is taken before a link to the same folder."""
+    new = []
+    for name in sorted(dirnames, key=lambda n: ((here / n).is_symlink(), n)):
+        real = (here / name).resolve()
+        if real not in read:
+            read.add(real)
+            new.append(name)
+    return sorted(new)
+
+
+def _read_before(folder: Path) -> str:
+    """Why ``folder``, whose real folder was already read, is not read again."""
+    real = folder.resolve()
+    if real == folder.parent.resolve() or real in folder.parent.resolve().parents:
+        return "a link to a folder that holds it (a loop); not read again"
+    return "a link to a folder read under another path; not read again"
+
+
+_FILE_KINDS = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, found without opening it; None for a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a link to nothing (its target does not exist)"
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file or folder")
+    return f"{kind}, not a regular file: not opened"
 
 
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
@@ -656,11 +735,12 @@ def _write_batch(
         summary.conflicts = _patient_conflicts(con)
         inserted, updated = upsert_studies(con, "_dicom_studies", batch_id=batch_id, source=KIND)
         studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
-        if summary.skipped:
+        not_read = [*summary.skipped, *((f"{rel}/", why) for rel, why in summary.folders)]
+        if not_read:
             con.executemany(
                 "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
                 "raw) values (?, ?, 0, null, ?, null)",
-                [(batch_id, rel, reason) for rel, reason in summary.skipped],
+                [(batch_id, rel, reason) for rel, reason in not_read],
             )
         summary.batch_id = batch_id
         summary.studies = int(studies)
@@ -672,6 +752,8 @@ def _write_batch(
             f"{inserted} new, {updated} updated, {summary.unchanged} unchanged; "
             f"{len(summary.skipped)} file(s) skipped"
         )
+        if summary.folders:
+            summary.message += f"; {len(summary.folders)} folder(s) not read"
         if summary.conflicts:
             summary.message += (
                 f"; {len(summary.conflicts)} stud{'y' if len(summary.conflicts) == 1 else 'ies'} "
@@ -694,7 +776,7 @@ def _write_batch(
                 inserted,
                 updated,
                 summary.unchanged,
-                len(summary.skipped),
+                len(not_read),
                 summary.message,
             ],
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import signal
 import zipfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -683,3 +685,69 @@ def test_files_of_one_study_that_disagree_on_the_patient_are_reported(tmp_path: 
     assert "P-AAA1" not in summary.render() and "P-BBB2" not in summary.render()
     key = load_key(data)
     assert _studies(data)["5.2"][11] == pseudonymise(key, "P-AAA1")  # the first file's, by path
+
+
+def test_a_named_pipe_is_skipped_without_being_opened(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _cr(src / "ok.dcm", study="6.1")
+    os.mkfifo(src / "pipe.dcm")  # opening it would wait for a writer forever
+    os.mkfifo(tmp_path / "given.dcm")
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the ingest opened the named pipe and waited for a writer")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        summary = ingest_dicom(tmp_path / "data", [src, tmp_path / "given.dcm"])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert (summary.files_read, summary.studies) == (1, 1)
+    assert summary.skipped == [
+        ("pipe.dcm", "a named pipe (FIFO), not a regular file: not opened"),
+        ("given.dcm", "a named pipe (FIFO), not a regular file: not opened"),
+    ]
+    assert not summary.ok
+
+
+def test_linked_folders_are_followed_once_and_unreadable_folders_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "in"
+    _cr(tmp_path / "elsewhere" / "1.dcm", study="6.2")
+    (src / "a").mkdir(parents=True)
+    (src / "b-linked").symlink_to(tmp_path / "elsewhere")  # followed
+    (src / "a" / "up").symlink_to(src)  # a loop
+    (src / "a" / "same").symlink_to(tmp_path / "elsewhere")  # the same folder, seen above
+    _cr(src / "locked" / "1.dcm", study="6.3")
+    scandir = os.scandir
+
+    def denied_for_locked(path: Any) -> Any:  # tests run as root, whom chmod 000 does not stop
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied_for_locked)
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src])
+
+    assert (summary.files_read, summary.studies) == (1, 1)
+    assert list(_studies(data)) == ["6.2"]
+    assert summary.skipped == []
+    assert summary.folders == [
+        ("a/same", "a link to a folder read under another path; not read again"),
+        ("a/up", "a link to a folder that holds it (a loop); not read again"),
+        ("locked", "cannot read the folder: Permission denied"),
+    ]
+    assert not summary.ok
+    text = summary.render()
+    assert "; 0 file(s) skipped; 3 folder(s) not read" in text
+    assert "did not read 3 folder(s):\n  a/same: a link" in text
+    con = store.open_snapshot(data)
+    try:
+        quarantined = con.execute("select file_name from quarantine order by 1").fetchall()
+    finally:
+        con.close()
+    assert quarantined == [("a/same/",), ("a/up/",), ("locked/",)]
