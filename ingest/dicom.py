@@ -42,6 +42,7 @@ Conventions chosen here:
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -220,10 +221,7 @@ def ingest_dicom(
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
-    digest = hashlib.sha256()
-    for rel, identity in sorted(identities):
-        digest.update(f"{rel}\0{identity}\n".encode())
-    chash = digest.hexdigest()
+    chash = _batch_hash(identities, settings)
 
     con = store.connect_working(data_dir)
     try:
@@ -245,6 +243,20 @@ def ingest_dicom(
     finally:
         con.close()
     return summary
+
+
+def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
+    """The batch's content hash: its files' paths and identities (:func:`_identity`), and the
+    settings that change what it stores (the site map), so that a file set loaded again after
+    ``[site_map]`` changed is read again. Without a site map the settings add nothing, so a
+    batch's hash is the one it had before they were part of it."""
+    digest = hashlib.sha256()
+    for rel, identity in sorted(identities):
+        digest.update(f"{rel}\0{identity}\n".encode())
+    if settings.site_map:
+        digest.update(b"site_map\0")
+        digest.update(json.dumps(sorted(settings.site_map.items())).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -733,6 +745,7 @@ def _write_batch(
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
         _merge_studies(con)
         summary.conflicts = _patient_conflicts(con)
+        new_sites = _studies_with_a_new_site(con)
         inserted, updated = upsert_studies(con, "_dicom_studies", batch_id=batch_id, source=KIND)
         studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
         not_read = [*summary.skipped, *((f"{rel}/", why) for rel, why in summary.folders)]
@@ -749,7 +762,9 @@ def _write_batch(
         summary.message = (
             f"{label}: batch {batch_id}: {summary.studies} stud{'y' if studies == 1 else 'ies'} "
             f"from {summary.files_read} of {summary.files_seen} file(s): "
-            f"{inserted} new, {updated} updated, {summary.unchanged} unchanged; "
+            f"{inserted} new, {updated} updated"
+            f"{f' ({new_sites} with a new site)' if new_sites else ''}, "
+            f"{summary.unchanged} unchanged; "
             f"{len(summary.skipped)} file(s) skipped"
         )
         if summary.folders:
@@ -824,6 +839,19 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
                on s.institution = m.institution
         order by m.study_uid
         """
+    )
+
+
+def _studies_with_a_new_site(con: duckdb.DuckDBPyConnection) -> int:
+    """How many studies already stored get another site from this batch (as when a site map
+    was added or changed since their files were loaded); call before the upsert."""
+    return int(
+        con.execute(
+            """
+            select count(*) from _dicom_studies n join studies o using (study_uid)
+            where n.site is not null and n.site is distinct from o.site
+            """
+        ).fetchall()[0][0]
     )
 
 

@@ -751,3 +751,32 @@ def test_linked_folders_are_followed_once_and_unreadable_folders_reported(
     finally:
         con.close()
     assert quarantined == [("a/same/",), ("a/up/",), ("locked/",)]
+
+
+def test_a_site_map_added_after_a_first_load_is_applied_when_the_files_are_loaded_again(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "in"
+    _cr(src / "1.dcm", study="7.1", InstitutionName="OSAKA UNIV HOSP")
+    _cr(src / "2.dcm", study="7.2", InstitutionName="KOBE CITY HOSP")
+    data = tmp_path / "data"
+    first = ingest_dicom(data, [src])
+    assert {uid: row[0] for uid, row in _studies(data).items()} == {
+        "7.1": "OSAKA UNIV HOSP",
+        "7.2": "KOBE CITY HOSP",
+    }
+
+    (data / "radqa.toml").write_text('[site_map]\n"OSAKA UNIV HOSP" = "Osaka University"\n')
+    second = ingest_dicom(data, [src])
+
+    assert (second.status, second.batch_id) == ("committed", first.batch_id + 1)
+    assert second.message == (
+        f"{src}: batch {second.batch_id}: 2 studies from 2 of 2 file(s): "
+        "0 new, 1 updated (1 with a new site), 1 unchanged; 0 file(s) skipped"
+    )
+    assert {uid: row[:2] for uid, row in _studies(data).items()} == {
+        "7.1": ("Osaka University", "OSAKA UNIV HOSP"),
+        "7.2": ("KOBE CITY HOSP", "KOBE CITY HOSP"),
+    }
+    # the same files and the same map: nothing to do
+    assert ingest_dicom(data, [src]).status == "unchanged"
