@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from ingest import encodings
+from ingest.contract import CONTRACTS
 from radqa.errors import FileRefusedError
 
 FORMATS = {
@@ -287,6 +288,8 @@ def open_source(
         path, fmt, columns, delim, overflow, contract=contract, encoding=encoding,
         read_from=read_from,
     )  # fmt: skip
+    if refusal := _headerless(source):
+        raise refusal
     lowered = source.lowered
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
@@ -295,6 +298,62 @@ def open_source(
             "expected each column once"
         )
     return source
+
+
+def _required(contract: frozenset[str]) -> tuple[str, ...]:
+    """The required columns of the contract whose columns are ``contract``, in its order."""
+    for columns in CONTRACTS.values():
+        if frozenset(c.name for c in columns) == contract:
+            return tuple(c.name for c in columns if c.required)
+    return ()
+
+
+# A column name that reads as a value: a number or date (it starts with a digit), an id such as
+# MRN73001 (a run of three digits), a DICOM person name (YAMADA^TARO) or an e-mail address.
+_VALUE_LIKE = re.compile(r"^[-+]?\.?\d|\d{3}|[\^@]")
+
+
+def looks_like_value(name: str) -> bool:
+    """Whether a column name reads as a value rather than a name: the line it comes from may be
+    a data row, and the name a patient or reader id, so no message quotes it."""
+    return bool(_VALUE_LIKE.search(name.strip()))
+
+
+def _headerless(source: Source) -> FileRefusedError | None:
+    """The refusal of a file whose column names may be values (None when they are names).
+
+    A CSV file exported without a header row (common in hospital exports) has a data row for a
+    first line, and its "column names" are a patient's values, ids included: no message may list
+    them. A file whose names include none of the contract's required columns is refused without
+    naming any; one that lacks some and has names that read as values
+    (:func:`looks_like_value`) names only the others."""
+    required = _required(source.contract)
+    lowered = source.lowered
+    missing = [c for c in required if c not in lowered]
+    if not missing:
+        return None
+    name = source.path.name
+    expected = ", ".join(required)
+    if len(missing) == len(required):
+        if source.fmt == "csv":
+            return FileRefusedError(
+                f"{name}: its first line names none of the required columns, so the file seems "
+                "to have no header row (the line is not shown: it may be a data row, with an "
+                f"id); expected a first line naming the columns, the required ones: {expected}"
+            )
+        return FileRefusedError(
+            f"{name}: none of its {len(lowered)} column names is a required column (they are not "
+            f"shown: they may be values); expected columns named {expected}"
+        )
+    hidden = [c for c in lowered if looks_like_value(c)]
+    if not hidden:
+        return None  # ingest.load refuses it, listing the columns found
+    shown = [c for c in lowered if not looks_like_value(c)]
+    return FileRefusedError(
+        f"{name}: missing required column(s): {', '.join(missing)}; columns found: "
+        f"{', '.join(shown)} and {len(hidden)} whose names read as values (not shown: the first "
+        "line may be a data row)"
+    )
 
 
 def _every_key(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
