@@ -21,7 +21,7 @@ import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.encodings import codec_name, decoded
-from ingest.pseudonym import load_key
+from ingest.pseudonym import check_key_source, store_key
 from ingest.readers import (
     Source,
     content_hash,
@@ -130,11 +130,12 @@ def ingest_files(
         codec_name(encoding)  # an unknown name is refused before anything is written
     data_dir = Path(data_dir)
     settings = settings or load_settings(data_dir)
-    pads = _pads(load_key(data_dir))
+    check_key_source(data_dir)  # a bad key is refused before the database is made
     con = store.connect_working(data_dir)
     scratch = store.scratch_dir(data_dir)
     results = []
     try:
+        pads = _pads(store_key(con, data_dir))
         if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
             con.execute(f"set TimeZone = '{settings.time_zone}'")
         for path in expand_paths(paths):

@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 from radqa.errors import ConfigError
 
 KEY_ENV = "RADQA_PSEUDO_KEY"
@@ -24,21 +26,98 @@ PREFIX_LEN = 24  # hex characters kept: 96 bits, collision-free at any hospital'
 MIN_KEY_BYTES = 16
 
 
-def load_key(data_dir: Path) -> bytes:
-    """The pseudonymisation key: from the environment, else the data dir's key file (created 0600).
+def load_key(data_dir: Path, *, create: bool = True) -> bytes:
+    """The pseudonymisation key: from the environment, else the data dir's key file (created 0600
+    when ``create`` and there is none).
 
     A key shorter than 16 bytes is refused: with one known id and its pseudonym, a short key
-    (a word, a site name) can be guessed, and then every pseudonym turned back by trying ids."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return _long_enough(env.encode(), KEY_ENV)
+    (a word, a site name) can be guessed, and then every pseudonym turned back by trying ids.
+    So is a key file that other users may read (as ssh refuses such a private key), and a
+    ``RADQA_PSEUDO_KEY`` that is set but empty (a secret that did not mount): that must not
+    quietly fall back to another key."""
+    env = os.environb.get(KEY_ENV.encode())
+    if env is not None:
+        if not env.strip():
+            raise ConfigError(
+                f"{KEY_ENV} is set but empty; set it to the key this data dir was built with, "
+                f"or unset it to use {Path(data_dir) / KEY_FILE}"
+            )
+        return _long_enough(env.strip(), KEY_ENV)
     path = Path(data_dir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return _long_enough(path.read_text().strip().encode(), str(path))
+    try:
+        if not path.exists() and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        mode = path.stat().st_mode
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise ConfigError(_missing(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the pseudonymisation key {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"the pseudonymisation key {path} may be read by other users (mode "
+            f"{mode & 0o777:o}); with it every pseudonym can be turned back by trying ids. "
+            f"Run: chmod 600 '{path}'"
+        )
+    return _long_enough(key, str(path))
+
+
+def _missing(path: Path) -> str:
+    return (
+        f"the pseudonymisation key {path} is missing, but this data dir holds data pseudonymised "
+        "with it: restore the file from your backup (or set RADQA_PSEUDO_KEY to the key). A new "
+        "key would give every patient and reader a second pseudonym, and the two would never "
+        "join."
+    )
+
+
+def check_key_source(data_dir: Path) -> None:
+    """Refuse a key that :func:`load_key` would refuse (short, empty, readable by others) before
+    anything is written; a missing key file is not an error here (see :func:`store_key`)."""
+    if os.environb.get(KEY_ENV.encode()) is not None or (Path(data_dir) / KEY_FILE).exists():
+        load_key(data_dir, create=False)
+
+
+FINGERPRINT_TEXT = b"radqa pseudonymisation key check"
+
+
+def fingerprint(key: bytes) -> str:
+    """An HMAC of a fixed text under ``key``: tells whether two keys are the same without
+    storing either."""
+    return hmac.new(key, FINGERPRINT_TEXT, hashlib.sha256).hexdigest()[:PREFIX_LEN]
+
+
+def store_key(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bytes:
+    """The key for writing into the working database behind ``con``: :func:`load_key`, checked
+    against the fingerprint the store recorded the first time (``store_meta``).
+
+    A store that holds pseudonyms is never given a new key: when the key file is missing or
+    another key is set, ingest stops before a row is written. A store without a fingerprint
+    (built before schema version 4) records the key it is given now."""
+    [(recorded,)] = con.execute(
+        "select max(value) from store_meta where name = 'key_fingerprint'"
+    ).fetchall()
+    holds_data = recorded is not None or bool(
+        con.execute(
+            "select exists (select 1 from studies where patient_pid is not null) "
+            "or exists (select 1 from reads)"
+        ).fetchall()[0][0]
+    )
+    key = load_key(data_dir, create=not holds_data)
+    found = fingerprint(key)
+    if recorded is None:
+        con.execute("insert into store_meta values ('key_fingerprint', ?)", [found])
+    elif recorded != found:
+        source = KEY_ENV if os.environb.get(KEY_ENV.encode()) else str(Path(data_dir) / KEY_FILE)
+        raise ConfigError(
+            f"the pseudonymisation key in {source} is not the key this data dir was built with "
+            f"(its check value is {found}; the store's is {recorded}). Restore the original key; "
+            "another key would give every patient and reader a second pseudonym."
+        )
+    return key
 
 
 def _long_enough(key: bytes, where: str) -> bytes:

@@ -29,11 +29,16 @@ READER_MEMORY = os.environ.get("RADQA_READER_MEMORY", "1600MB")
 
 WORKING_NAME = "radqa-work.duckdb"
 SNAPSHOT_NAME = "radqa.duckdb"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Forward migrations: version -> SQL resource applied to reach it (then, where listed, a step
 # that fills what the SQL created). Never edit a released one; add the next version instead.
-MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema_v3.sql"}
+MIGRATIONS: dict[int, str] = {
+    1: "schema_v1.sql",
+    2: "schema_v2.sql",
+    3: "schema_v3.sql",
+    4: "schema_v4.sql",
+}
 
 
 def working_path(data_dir: Path) -> Path:

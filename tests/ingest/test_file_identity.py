@@ -118,7 +118,7 @@ def test_a_version_2_database_migrates_and_its_files_stay_known(
         con.close()
 
     con = store.connect_working(data_dir)
-    assert store.schema_version(con) == store.SCHEMA_VERSION == 3
+    assert store.schema_version(con) == store.SCHEMA_VERSION == 4
     con.close()
     assert _batches(data_dir) == [("a.csv", "committed", _sha256(first), None, 2)]
     [result] = ingest_files(data_dir, "predictions", [first], publish=False)
@@ -142,9 +142,9 @@ def test_serve_migrates_and_republishes_an_older_snapshot(
     assert cli.main(["--data-dir", str(data_dir), "serve"]) == 0
     assert served == [data_dir]
     assert (
-        "schema version 2; migrating the working database to version 3" in capsys.readouterr().out
+        "schema version 2; migrating the working database to version 4" in capsys.readouterr().out
     )
     snap = store.open_snapshot(data_dir)
-    assert store.schema_version(snap) == 3
+    assert store.schema_version(snap) == 4
     snap.close()
     assert store.outdated_snapshot(data_dir) is None

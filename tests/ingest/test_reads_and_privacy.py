@@ -106,5 +106,6 @@ def test_a_short_key_is_refused(
     assert not (data_dir / "radqa-work.duckdb").exists()  # refused before anything was written
     monkeypatch.delenv("RADQA_PSEUDO_KEY")
     (data_dir / KEY_FILE).write_text("short\n")
+    (data_dir / KEY_FILE).chmod(0o600)
     with pytest.raises(ConfigError, match=f"{KEY_FILE} is 5 bytes long"):
         ingest_files(data_dir, "predictions", [preds])
