@@ -60,6 +60,7 @@ from typing import IO
 import duckdb
 import pandas as pd
 from pydicom import Dataset, dcmread
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
@@ -245,12 +246,16 @@ def ingest_dicom(
     return summary
 
 
+# Raised when a change in how headers are read changes what a batch stores (2: image objects
+# before reports, undeclared UTF-8 read as UTF-8), so that files loaded before are read again
+READING_RULES = 2
+
+
 def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
-    """The batch's content hash: its files' paths and identities (:func:`_identity`), and the
+    """The batch's content hash: its files' paths and identities (:func:`_identity`), the
     settings that change what it stores (the site map), so that a file set loaded again after
-    ``[site_map]`` changed is read again. Without a site map the settings add nothing, so a
-    batch's hash is the one it had before they were part of it."""
-    digest = hashlib.sha256()
+    ``[site_map]`` changed is read again, and :data:`READING_RULES`."""
+    digest = hashlib.sha256(f"rules {READING_RULES}\n".encode())
     for rel, identity in sorted(identities):
         digest.update(f"{rel}\0{identity}\n".encode())
     if settings.site_map:
@@ -481,6 +486,9 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
     (:func:`_redact`), whatever else is wrong with it: a skipped file is shown by its path,
     which may name the patient."""
     cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
+    if _undeclared_utf8(ds):
+        implicit, little = ds.original_encoding
+        ds.set_original_encoding(implicit, little, "utf_8")
     patient_id = _decodable(ds, "PatientID")
     people.update(_person_words(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:
@@ -547,6 +555,41 @@ def _is_derived(modality: object, sop_class: str | None) -> bool:
     if name == sop_class:  # not a standard SOP class
         return False
     return "Image Storage" not in name or "Secondary Capture" in name
+
+
+_TEXT_VRS = frozenset(["SH", "LO", "PN", "ST", "LT", "UT", "UC"])
+_DEFAULT_CHARSETS = (None, "", "ISO_IR 6")
+
+
+def _undeclared_utf8(ds: Dataset) -> bool:
+    """Whether the header's text is UTF-8 that it does not declare: no Specific Character Set
+    (or the default, ISO_IR 6), and every text element with bytes beyond ASCII is valid UTF-8
+    (at least one). Systems in Japan and Korea write such headers; read as the default, their
+    names become mojibake (``ì\x84\x9c...``), so a site map key or a pseudonym would not match
+    the same name from elsewhere. Other undeclared bytes (Shift-JIS) are left to pydicom."""
+    if _decodable(ds, "SpecificCharacterSet") not in _DEFAULT_CHARSETS:
+        return False
+    found = False
+    for element in ds._dict.values():
+        if not isinstance(element, RawDataElement) or not element.value:
+            continue
+        value = bytes(element.value)
+        if value.isascii() or (element.VR or _dictionary_vr(element.tag)) not in _TEXT_VRS:
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        found = True
+    return found
+
+
+def _dictionary_vr(tag: BaseTag) -> str | None:
+    """The VR the DICOM dictionary gives ``tag`` (for implicit VR files); None if unknown."""
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
 
 
 def _cut_element(ds: Dataset) -> object | None:

@@ -780,3 +780,40 @@ def test_a_site_map_added_after_a_first_load_is_applied_when_the_files_are_loade
     }
     # the same files and the same map: nothing to do
     assert ingest_dicom(data, [src]).status == "unchanged"
+
+
+def test_utf8_text_in_a_header_that_declares_no_character_set_is_read_as_utf8(
+    tmp_path: Path,
+) -> None:
+    # no Specific Character Set, or the default ISO_IR 6, yet the bytes are UTF-8
+    src = tmp_path / "in"
+    hospital, patient, station = "서울대학교병원", "患者0001", "撮影室1"
+    for name, charset in (("none.dcm", None), ("ir6.dcm", "ISO_IR 6")):
+        _cr(src / name, study=f"8.{len(name)}", SpecificCharacterSet=charset,
+            InstitutionName=hospital.encode(), PatientID=patient.encode(),
+            StationName=station.encode())  # fmt: skip
+    assert hospital.encode() in (src / "none.dcm").read_bytes()
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, site_map={hospital: "Seoul"})
+
+    summary = ingest_dicom(data, [src], settings=settings)
+
+    assert summary.ok
+    pid = pseudonymise(load_key(data), patient)  # as the same id in a predictions file
+    studies = _studies(data)
+    for uid in ("8.8", "8.7"):
+        row = studies[uid]
+        assert (row[0], row[1], row[6], row[11]) == ("Seoul", hospital, station, pid)
+
+
+def test_files_loaded_under_older_reading_rules_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "in"
+    _cr(src / "1.dcm", study="8.1")
+    data = tmp_path / "data"
+    first = ingest_dicom(data, [src])
+    monkeypatch.setattr(dicom_module, "READING_RULES", dicom_module.READING_RULES + 1)
+    again = ingest_dicom(data, [src])
+    assert (again.status, again.batch_id, again.unchanged) == ("committed", first.batch_id + 1, 1)
+    assert ingest_dicom(data, [src]).status == "unchanged"
