@@ -7,6 +7,7 @@ exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or config
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import select
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from radqa import __version__
-from radqa.errors import RadQAError
+from radqa.errors import ConfigError, RadQAError, StoreError
 from radqa.settings import resolve_data_dir
 
 
@@ -103,8 +104,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.data_dir == "":
+        print("radqa: error: --data-dir is empty; expected a folder", file=sys.stderr)
+        return 2
     data_dir = resolve_data_dir(args.data_dir)
     try:
+        if data_dir.exists() and not data_dir.is_dir():
+            raise ConfigError(f"the data dir {data_dir} is a file; expected a folder")
         return _dispatch(args, data_dir)
     except RadQAError as exc:
         print(f"radqa: error: {exc}", file=sys.stderr)
@@ -118,6 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so that Python's flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a read-only disk, a folder we may not write, a file in the way
+        print(f"radqa: error: {_os_error(exc, data_dir)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError, data_dir: Path) -> str:
+    """An operating-system error in words, with the path it concerns (no traceback)."""
+    where = f" {exc.filename}" if exc.filename else ""
+    said = f"{exc.strerror or exc}:{where}"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot write to the data dir {data_dir} ({said}); check the folder's permissions"
+    return said
 
 
 def _stdout_gone() -> bool:
@@ -204,6 +222,12 @@ def _publish(data_dir: Path) -> None:
     """Migrate the working database, publish it, build the cases table and warm the cache."""
     from radqa import derived, store
 
+    if not store.working_path(data_dir).is_file():
+        # publishing an empty working database would replace a snapshot with an empty one
+        raise StoreError(
+            f"no working database in {data_dir} ({store.WORKING_NAME}): nothing to publish. "
+            "Check --data-dir; `radqa ingest` makes it."
+        )
     con = store.connect_working(data_dir)
     try:
         info = store.publish_snapshot(con, data_dir)

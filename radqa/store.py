@@ -290,6 +290,12 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
     )
     con.execute("set enable_progress_bar = false")  # no progress bars in reports and logs
     version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"the snapshot {path} was written by a newer RadQA (schema version {version}; this "
+            f"one reads version {SCHEMA_VERSION}): upgrade RadQA"
+        )
     if version != SCHEMA_VERSION:
         con.close()
         raise StoreError(
