@@ -201,7 +201,7 @@ def ingest_dicom(
     started = _now()
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
-    people: set[str] = set()  # the words of the patient ids and names read, for _redact
+    people: set[_Mark] = set()  # the patient ids and names read, for _redact
     read = _read_all([source for _, source in files], key, workers)
     for order, ((rel, _), (row, identity, reason, words)) in enumerate(
         zip(files, read, strict=True)
@@ -396,9 +396,13 @@ def _members(rel: str, archive: Path, skipped: list[tuple[str, str]]) -> list[tu
 # one per core): pydicom parses in Python (about 1 ms a file), and starting them costs a second.
 PARALLEL_FROM = 4000
 
+# What names a patient in a path (:func:`_person_marks`), case-folded: ("id", PatientID),
+# ("word", a PatientName component) or ("name", every component of one PatientName group)
+_Mark = tuple[str, ...]
+
 # One file read: its studies fields (None when skipped), its identity (None when it could not be
-# opened), why it was skipped (None when read) and the words naming its patient (_redact).
-_Read = tuple[dict[str, object] | None, str | None, str | None, set[str]]
+# opened), why it was skipped (None when read) and the marks naming its patient (_redact).
+_Read = tuple[dict[str, object] | None, str | None, str | None, set[_Mark]]
 
 
 def _read_all(paths: list[_Source], key: bytes, workers: int) -> list[_Read]:
@@ -440,7 +444,7 @@ def _close_archives() -> None:
 
 def _read_one(path: _Source, key: bytes) -> _Read:
     """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
-    people: set[str] = set()
+    people: set[_Mark] = set()
     try:
         row, identity = _read_header(path, key, people)
     except _Skip as exc:
@@ -448,7 +452,7 @@ def _read_one(path: _Source, key: bytes) -> _Read:
     return row, identity, None, people
 
 
-def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str, object], str]:
+def _read_header(path: _Source, key: bytes, people: set[_Mark]) -> tuple[dict[str, object], str]:
     """The studies fields of one file (:func:`_fields`) and the file's identity (:func:`_identity`
     of its header: the bytes pydicom read, up to the pixel data); raises _Skip, which carries
     the identity of what was read."""
@@ -480,7 +484,7 @@ def _read_header(path: _Source, key: bytes, people: set[str]) -> tuple[dict[str,
         raise
 
 
-def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
+def _fields(ds: Dataset, key: bytes, people: set[_Mark]) -> dict[str, object]:
     """The studies fields of a header read whole (PatientID already pseudonymised); raises
     _Skip. First adds the words of its PatientID and PatientName to ``people``
     (:func:`_redact`), whatever else is wrong with it: a skipped file is shown by its path,
@@ -490,7 +494,7 @@ def _fields(ds: Dataset, key: bytes, people: set[str]) -> dict[str, object]:
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, "utf_8")
     patient_id = _decodable(ds, "PatientID")
-    people.update(_person_words(patient_id, _decodable(ds, "PatientName")))
+    people.update(_person_marks(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:
         raise _Skip(f"truncated: the file ends inside element {cut}")
     try:
@@ -618,23 +622,27 @@ def _decodable(ds: Dataset, keyword: str) -> str | None:
 
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" and "-" separate words
+_TOKEN = re.compile(r"[\s_^=,;]+")  # what separates an id from the rest of a folder name
 REDACTED = "<patient>"
 
 
-def _person_words(patient_id: str | None, name: str | None) -> set[str]:
-    """The words that name a patient in a path: the whole PatientID and its words of 3
-    characters or more, and the words of 2 or more of each PatientName component (alphabetic,
-    ideographic and phonetic: ``YAMADA^TARO=山田^太郎``), case-folded."""
-    words = set()
+def _person_marks(patient_id: str | None, name: str | None) -> set[_Mark]:
+    """The marks by which a folder or file name names this patient (:func:`_names_one`): the
+    whole PatientID, each PatientName component of 3 characters or more (2 or more when not
+    ASCII, as most Japanese and Korean name parts are), and each name group (alphabetic,
+    ideographic, phonetic: ``YAMADA^TARO=山田^太郎``) whole, for the short components."""
+    marks: set[_Mark] = set()
     if patient_id and len(patient_id) >= 2:
-        words.add(patient_id.casefold())
-        words.update(w.casefold() for w in _WORD.findall(patient_id) if len(w) >= 3)
-    if name:
-        words.update(w.casefold() for w in _WORD.findall(name) if len(w) >= 2)
-    return words
+        marks.add(("id", patient_id.casefold()))
+    for group in (name or "").split("="):
+        components = [w.casefold() for w in _WORD.findall(group)]
+        if components:
+            marks.add(("name", *components))
+        marks.update(("word", w) for w in components if len(w) >= (3 if w.isascii() else 2))
+    return marks
 
 
-def _redact(path_text: str, people: set[str]) -> str:
+def _redact(path_text: str, people: set[_Mark]) -> str:
     """``path_text`` with each folder or file name that names a patient (:func:`_names_one`)
     replaced by ``<patient>``. A file skipped for being unreadable is shown by its path, and
     exports often name a patient's folder after the patient's id and name. Only the patients of
@@ -646,14 +654,31 @@ def _redact(path_text: str, people: set[str]) -> str:
     return "".join(REDACTED if _names_one(part, people) else part for part in parts)
 
 
-def _names_one(part: str, people: set[str]) -> bool:
-    """Whether a folder or file name holds one of the words in ``people``: as a word of its own
-    (``TKY-884412 YAMADA TARO``, ``YAMADA_TARO``), or inside a longer one when the word has 4
-    characters or more, or is not ASCII (``YAMADATARO``, ``山田太郎``)."""
+def _names_one(part: str, people: set[_Mark]) -> bool:
+    """Whether a folder or file name names one of ``people``:
+
+    - a PatientID as a whole (``P55 ITO``), never a fragment of it (``2026-00042`` does not hide
+      ``2026-10``); inside a longer word when it has 4 characters or more
+      (``TKY-884412_YAMADA``);
+    - a name component of 3 characters or more (2 when not ASCII) as a word of its own
+      (``YAMADA_TARO``), or inside a longer one when it has 4 or more or is not ASCII
+      (``YAMADATARO``, ``山田太郎``);
+    - a name whose components are all words of the folder name (``LI_NA-2`` for ``LI^NA``):
+      the only way a component of 1-2 ASCII letters counts (``PHANTOM^MR`` does not hide ``MR``).
+    """
     folded = part.casefold()
-    if any(w in people for w in _WORD.findall(folded)):
-        return True
-    return any((len(w) >= 4 or not w.isascii()) and w in folded for w in people)
+    words = set(_WORD.findall(folded))
+    tokens = set(_TOKEN.split(folded))
+    for kind, *values in people:
+        value = values[0]
+        if kind == "id" and (value in tokens or (len(value) >= 4 and value in folded)):
+            return True
+        long_word = len(value) >= 4 or not value.isascii()
+        if kind == "word" and (value in words or (long_word and value in folded)):
+            return True
+        if kind == "name" and words.issuperset(values):
+            return True
+    return False
 
 
 # The first element of a data set written without preamble and file meta (older systems, some
@@ -675,8 +700,8 @@ def _dcmread(fh: IO[bytes]) -> Dataset:
         return dcmread(fh, stop_before_pixels=True, force=True)
 
 
-def _patient_words_before_failure(fh: IO[bytes]) -> set[str]:
-    """The person words (:func:`_person_words`) of a header pydicom fails to parse further on:
+def _patient_words_before_failure(fh: IO[bytes]) -> set[_Mark]:
+    """The person marks (:func:`_person_marks`) of a header pydicom fails to parse further on:
     it is read again up to the end of the patient group (0010), which comes before the elements
     that usually break (study, series, image); empty when that part fails too."""
     try:
@@ -684,7 +709,7 @@ def _patient_words_before_failure(fh: IO[bytes]) -> set[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = read_partial(fh, _after_patient_group, force=True)  # type: ignore[arg-type]
-        return _person_words(_decodable(ds, "PatientID"), _decodable(ds, "PatientName"))
+        return _person_marks(_decodable(ds, "PatientID"), _decodable(ds, "PatientName"))
     except Exception:  # noqa: BLE001 (nothing more can be read)
         return set()
 

@@ -817,3 +817,30 @@ def test_files_loaded_under_older_reading_rules_are_read_again(
     again = ingest_dicom(data, [src])
     assert (again.status, again.batch_id, again.unchanged) == ("committed", first.batch_id + 1, 1)
     assert ingest_dicom(data, [src]).status == "unchanged"
+
+
+def test_redaction_hides_whole_ids_and_names_not_their_fragments(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _cr(src / "scans" / "1.dcm", study="9.1", PatientID="2026-00042", PatientName="PHANTOM^MR")
+    _cr(src / "scans" / "2.dcm", study="9.2", PatientID="P55", PatientName="LI^NA")
+    folders = [
+        "2026-10",  # a month, not the id 2026-00042
+        "MR",  # a modality, not the phantom PHANTOM^MR
+        "P55A",  # another id
+        "NA",  # one short part of LI^NA
+        "2026-00042",  # the id
+        "X_2026-00042_Y",  # the id inside a longer word
+        "P55 scans",  # a short id as a word
+        "PHANTOM",  # a name component of 3 letters or more
+        "LI_NA-2",  # every part of the name LI^NA
+    ]
+    for folder in folders:
+        (src / folder).mkdir()
+        (src / folder / "notes.txt").write_text("x")
+
+    summary = ingest_dicom(tmp_path / "data", [src])
+
+    assert summary.files_read == 2
+    assert sorted(rel for rel, _ in summary.skipped) == sorted(
+        [f"{f}/notes.txt" for f in folders[:4]] + ["<patient>/notes.txt"] * 5
+    )
