@@ -62,7 +62,9 @@ def decoded(
     """The file DuckDB reads for ``path`` and the encoding it reads it in.
 
     ``encoding`` None (not declared): ``path`` as it is, its encoding told by the reader (UTF-8,
-    or UTF-16 with a byte-order mark). Parquet stores text as UTF-8: ``path`` as it is. An
+    or UTF-16 little-endian with a byte-order mark). A text file that starts with another UTF-16
+    or UTF-32 byte-order mark (:func:`bom_codec`; a JSON Lines file: any), undeclared or declared
+    in a UTF encoding, is decoded by the mark's codec, as below. Parquet stores text as UTF-8: ``path`` as it is. An
     encoding DuckDB reads itself (CSV in UTF-8, UTF-16 or Latin-1): ``path`` in that encoding.
     Any other: a UTF-8 copy in folder ``scratch``, removed when the block ends (its name,
     ``radqa_<pid>_...``, tells :func:`radqa.store.connect_working` whose it is).
@@ -74,13 +76,18 @@ def decoded(
     Japanese letters instead of being decoded into wrong ones.
     """
     codec = codec_name(encoding) if encoding else None
-    if codec is None or fmt == "parquet" or codec in ("utf-8", "utf-8-sig"):
+    mark = None if fmt == "parquet" or not (codec or "utf").startswith("utf") else bom_codec(path)
+    # DuckDB reads UTF-16 little-endian CSV itself; Python's UTF-16 and UTF-32 codecs read the
+    # others, and drop the byte-order mark
+    if mark is not None and (mark != "utf-16-le" or fmt != "csv"):
+        codec, encoding = mark[:6], mark
+    elif codec is None or fmt == "parquet" or codec in ("utf-8", "utf-8-sig"):
         yield path, ("utf-8" if codec else None)
         return
-    if not codec.startswith("utf") and _all_utf8(path):
+    elif not codec.startswith("utf") and _all_utf8(path):
         yield path, "utf-8"
         return
-    if fmt == "csv" and codec in DUCKDB_ENCODINGS:
+    elif fmt == "csv" and codec in DUCKDB_ENCODINGS:
         yield path, DUCKDB_ENCODINGS[codec]
         return
     fd, name = tempfile.mkstemp(prefix=f"radqa_{os.getpid()}_", suffix=".txt", dir=scratch)
@@ -130,16 +137,32 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
-def bom_encoding(path: Path) -> str:
-    """'utf-16' for a text file that starts with a UTF-16 byte-order mark (Excel's "Unicode
-    Text" export), else 'utf-8': the encoding of a file read with none declared. Other
-    encodings are not guessed to read a file (:func:`guess` only suggests one)."""
+# Byte-order marks and the codec each starts, longest first (UTF-32-LE's starts as UTF-16-LE's)
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def bom_codec(path: Path) -> str | None:
+    """The UTF-16 or UTF-32 codec whose byte-order mark ``path`` starts with (``utf-16-le`` for
+    Excel's "Unicode Text" export, ``utf-16-be``, ``utf-32-le``, ``utf-32-be``), else None."""
     try:
         with _open_bytes(path) as fh:
-            start = fh.read(2)
+            start = fh.read(4)
     except (OSError, EOFError, FileRefusedError):  # .zst: DuckDB reads it, in UTF-8
-        return "utf-8"  # reading the file says what is wrong
-    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+        return None  # reading the file says what is wrong
+    return next((codec for mark, codec in BOMS if start.startswith(mark)), None)
+
+
+def bom_encoding(path: Path) -> str:
+    """DuckDB's encoding of a CSV file read with none declared: 'utf-16' when it starts with the
+    UTF-16 little-endian byte-order mark (Excel's "Unicode Text" export), else 'utf-8'. Other
+    byte-order marks are read through a UTF-8 copy (:func:`decoded`); other encodings are not
+    guessed to read a file (:func:`guess` only suggests one)."""
+    return "utf-16" if bom_codec(path) == "utf-16-le" else "utf-8"
 
 
 def guess(path: Path) -> tuple[str, ...]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from ingest.load import ingest_files
-from tests.ingest.conftest import PRED_HEADER, files_holding, working_rows, write
+from ingest.pseudonym import load_key, pseudonymise
+from radqa import store
+from tests.ingest.conftest import PRED_HEADER, files_holding, snapshot_rows, working_rows, write
 
 PRED_REQUIRED = PRED_HEADER.replace(",", ", ")
 READ_REQUIRED = "study_uid, finding, reader_id, label, read_datetime"
@@ -51,3 +56,40 @@ def test_column_names_that_read_as_values_are_not_listed(data_dir: Path, tmp_pat
         "read as values (not shown: the first line may be a data row)"
     )
     assert files_holding(data_dir, b"MRN73001", b"Y^T") == []
+
+
+UTF_ROWS = (
+    PRED_HEADER.replace(",", "\t")
+    + "\n1.2.1\tP1\tOsaka\t2026-10-01\tCR\tptx\tM\t1\t0.25"
+    + "\n1.2.2\tP2\t\uc11c\uc6b8\t2026-10-02T08:30:00\tCT\tptx\tM\t1\t0.75\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (b"\xfe\xff" + UTF_ROWS.encode("utf-16-be"), None),  # UTF-16 big-endian with its mark
+        (b"\xfe\xff" + UTF_ROWS.encode("utf-16-be"), "utf-16"),
+        (UTF_ROWS.encode("utf-32"), None),  # little-endian, with the mark
+        (b"\x00\x00\xfe\xff" + UTF_ROWS.encode("utf-32-be"), None),
+    ],
+)
+def test_utf16_big_endian_and_utf32_files_with_a_byte_order_mark_load(
+    data_dir: Path, tmp_path: Path, data: bytes, encoding: str | None
+) -> None:
+    (tmp_path / "unicode.tsv").write_bytes(data)
+    [result] = ingest_files(data_dir, "predictions", [tmp_path / "unicode.tsv"], encoding=encoding)
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 2, 0)
+    rows = snapshot_rows(
+        data_dir,
+        "select study_uid, site, study_datetime, modality, score from studies "
+        "join predictions using (study_uid) order by study_uid",
+    )
+    assert rows == [
+        ("1.2.1", "Osaka", datetime(2026, 10, 1), "CR", 0.25),
+        ("1.2.2", "\uc11c\uc6b8", datetime(2026, 10, 2, 8, 30), "CT", 0.75),
+    ]
+    key = load_key(data_dir)
+    pids = snapshot_rows(data_dir, "select patient_pid from studies order by study_uid")
+    assert pids == [(pseudonymise(key, "P1"),), (pseudonymise(key, "P2"),)]
+    assert list(store.scratch_dir(data_dir).glob("radqa_*")) == []  # the UTF-8 copy is gone
