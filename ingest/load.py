@@ -410,7 +410,7 @@ def _write_batch(
         _merge_rows(con, kind, keys, batch_id, result, settings)
         _drop_earlier_reading(con, kind, chash, result)
         if kind == "predictions":
-            _merge_studies(con, batch_id, pads)
+            studies_updated = _merge_studies(con, batch_id, pads)
         elif result.inserted or result.replaced or result.removed:
             con.execute(
                 "create or replace temp table _affected as "
@@ -422,6 +422,12 @@ def _write_batch(
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"
         )
+        if kind == "predictions" and studies_updated:
+            # the rows may all be unchanged while their study's site, date or patient is not
+            result.message += (
+                f"; {studies_updated} known stud{'y' if studies_updated == 1 else 'ies'} "
+                "updated with this file's values"
+            )
         if result.removed:
             result.message += (
                 f"; {result.removed} row(s) that an earlier reading of the same file gave "
@@ -648,8 +654,9 @@ def _merge_rows(
         )
 
 
-def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> None:
+def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> int:
     """One row per study from the prediction rows; each distinct patient pseudonymised once.
+    Returns how many stored studies it updated.
 
     Where a study's rows disagree, each column takes the largest value (``max``; NULLs ignored).
     Nearly always they agree (a file repeats the study's values on each finding's row), so the
@@ -691,7 +698,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
         from _study_rows s join _pids p on p.id = s."_id_patient_id"
         """
     )
-    upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")
+    return upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")[1]
 
 
 def _refuse(

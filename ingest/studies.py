@@ -30,12 +30,9 @@ def upsert_studies(
             {"source": source, "batch_id": batch_id},
         ).fetchall()
         return int(inserted), 0
-    merged = ", ".join(
-        f"coalesce(n.{c}, o.{c}) as {c}" if c in present else f"o.{c} as {c}" for c in STUDY_COLUMNS
-    )
-    new_vals = ", ".join(
-        f"coalesce(n.{c}, o.{c})" if c in present else f"o.{c}" for c in STUDY_COLUMNS
-    )
+    values = [_merged(c, present) for c in STUDY_COLUMNS]
+    merged = ", ".join(f"{v} as {c}" for v, c in zip(values, STUDY_COLUMNS, strict=True))
+    new_vals = ", ".join(values)
     old_vals = ", ".join(f"o.{c}" for c in STUDY_COLUMNS)
     con.execute(
         f"""
@@ -62,3 +59,29 @@ def upsert_studies(
         con.execute(f"insert into studies ({cols}) select {cols} from _merged_studies")
     con.execute("drop table _merged_studies")
     return int(inserted), int(updated)
+
+
+def _merged(column: str, present: set[str]) -> str:
+    """The merged value of ``column``: the new source's when it gives one, else the stored one;
+    except where the new value says less than the stored one:
+
+    - a date without a time (00:00:00, as DICOM's StudyDate without StudyTime and a prediction
+      file's bare date are read) does not replace a time of the same day;
+    - a site that is a DICOM InstitutionName no site map renamed (``site = institution``) does
+      not replace a site already stored (a prediction file's, or a mapped one): one hospital
+      would show as two sites.
+    """
+    if column not in present:
+        return f"o.{column}"
+    value = f"coalesce(n.{column}, o.{column})"
+    if column == "study_datetime":
+        return (
+            "case when n.study_datetime = date_trunc('day', n.study_datetime) "
+            "and o.study_datetime::date = n.study_datetime::date then o.study_datetime "
+            f"else {value} end"
+        )
+    if column == "site" and "institution" in present:
+        return (
+            f"case when n.site = n.institution and o.site is not null then o.site else {value} end"
+        )
+    return value
