@@ -232,9 +232,8 @@ def ingest_dicom(
             summary.batch_id = prior.batch_id
             summary.message = (
                 f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
-                "(same content); nothing changed"
+                "(same content); nothing changed" + _still_not_read(summary)
             )
-            summary.skipped.clear()
             summary.files_read = 0
             return summary
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
@@ -262,6 +261,19 @@ def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
         digest.update(b"site_map\0")
         digest.update(json.dumps(sorted(settings.site_map.items())).encode())
     return digest.hexdigest()
+
+
+def _still_not_read(summary: DicomSummary) -> str:
+    """What a batch loaded before left out, to add to its 'already loaded' message: the same
+    content, so the files skipped and folders not read now (listed after it) are those of then."""
+    parts = []
+    if summary.skipped:
+        parts.append(f"{len(summary.skipped)} of its files were skipped")
+    if summary.folders:
+        parts.append(f"{len(summary.folders)} folder(s) were not read")
+    if not parts:
+        return ""
+    return f"; {' and '.join(parts)} when it was loaded, and still are (see quarantine)"
 
 
 @dataclass(frozen=True)

@@ -206,13 +206,27 @@ def test_same_content_twice_is_a_no_op(tmp_path: Path) -> None:
     second = ingest_dicom(data, [src])
     assert second.status == "unchanged"
     assert second.batch_id == first.batch_id
-    assert second.ok
-    assert second.render() == (
-        f"{src}: 6 file(s) already loaded as batch {first.batch_id} (same content); nothing changed"
+    # two of its files were skipped then (a cut CT, a text file): they still are, so not ok
+    assert not second.ok
+    assert second.render().splitlines() == [
+        f"{src}: 6 file(s) already loaded as batch {first.batch_id} (same content); nothing "
+        "changed; 2 of its files were skipped when it was loaded, and still are (see quarantine)",
+        "skipped 2 file(s):",
+        "  ct/broken.dcm: truncated: the file ends inside element (0010,1002)",
+        "  notes.txt: not a DICOM file (no 'DICM' prefix after the 128-byte preamble)",
+    ]
+    (src / "notes.txt").unlink()
+    (src / "ct" / "broken.dcm").unlink()
+    ingest_dicom(data, [src])  # the good files alone: a new batch, which changes no study
+    clean = ingest_dicom(data, [src])
+    assert clean.ok
+    assert clean.render() == (
+        f"{src}: 4 file(s) already loaded as batch {first.batch_id + 1} (same content); "
+        "nothing changed"
     )
     con = store.connect_working(data)
     try:
-        assert con.execute("select count(*) from ingest_batches").fetchall() == [(1,)]
+        assert con.execute("select count(*) from ingest_batches").fetchall() == [(2,)]
         assert con.execute("select count(*), max(batch_id) from studies").fetchall() == [
             (3, first.batch_id)
         ]
