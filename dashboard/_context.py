@@ -27,6 +27,7 @@ class Context:
     snap: _state.Snapshot | None
     filters: Filters
     problem: str | None  # why there is nothing to show, when there is nothing
+    no_predictions: bool = False  # a snapshot is there, without predictions (reads only, say)
 
 
 def build_context(user: User) -> Context:
@@ -43,6 +44,7 @@ def build_context(user: User) -> Context:
                 f"The snapshot {snap.snapshot_id or ''} has no predictions yet: load data with "
                 "`radqa ingest predictions FILE` (and reads with `radqa ingest reads FILE`), "
                 "or build the demo with `radqa demo`.",
+                no_predictions=True,
             )
         else:
             ctx = Context(user, snap, sidebar_filters(snap), None)
@@ -50,15 +52,21 @@ def build_context(user: User) -> Context:
     return ctx
 
 
-def page_context(title: str) -> Context:
-    """The page title, a caption with snapshot and filters, and the context; stops if empty."""
+def page_context(title: str, *, without_predictions: bool = False) -> Context:
+    """The page title, a caption with snapshot and filters, and the context; stops if empty.
+
+    ``without_predictions``: the page also has something to show of a snapshot without
+    predictions (Data health: the batches and reads loaded so far, since reads may come first);
+    it then says why the other pages are empty and goes on."""
     st.title(title)
     ctx: Context | None = st.session_state.get(_KEY)
     if ctx is None:
         st.error("The page was opened without the RadQA app; start it with `radqa serve`.")
         st.stop()
     assert ctx is not None
-    if ctx.problem or ctx.snap is None:
+    if ctx.problem and ctx.no_predictions and without_predictions:
+        st.info(ctx.problem)
+    elif ctx.problem or ctx.snap is None:
         st.info(ctx.problem or "No data.")
         st.stop()
     assert ctx.snap is not None

@@ -8,7 +8,7 @@ from dashboard import _charts, _state, auth
 from dashboard._context import page_context, snapshot_age
 from dashboard._tabs import lazy_tabs
 
-ctx = page_context("Data health")
+ctx = page_context("Data health", without_predictions=True)
 snap = ctx.snap
 assert snap is not None
 auth.require(ctx.user, "admin", "Data health")

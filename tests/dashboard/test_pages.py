@@ -409,3 +409,28 @@ def test_p_values_as_shown() -> None:
     assert _charts.fmt_p(0.000999) == "p < 0.001"
     assert _charts.fmt_p(0.001) == "p = 0.001"
     assert _charts.fmt_p(0.04492) == "p = 0.0449"
+
+
+def test_data_health_shows_reads_loaded_before_any_prediction(app, tmp_path) -> None:  # noqa: ANN001
+    """Reads may arrive first; Data health said only 'no predictions yet' and hid them."""
+    from ingest.load import ingest_files
+
+    reads = tmp_path / "reads.csv"
+    reads.write_text(
+        "study_uid,finding,reader_id,label,read_datetime\n"
+        "1,ptx,R1,1,2026-10-02\n2,ptx,R1,0,2026-10-02\n3,ptx,R2,0,2026-10-03\n"
+    )
+    data_dir = tmp_path / "data"
+    [result] = ingest_files(data_dir, "reads", [reads])
+    assert result.inserted == 3
+    at = app(data_dir, "views/health.py")
+    assert not at.exception
+    assert "has no predictions yet" in at.info[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Reads"], metrics["Predictions"], metrics["Committed batches"]) == (
+        "3",
+        "0",
+        "1",
+    )
+    overview = app(data_dir)
+    assert not overview.metric  # the other pages still stop at the message
