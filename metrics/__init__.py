@@ -43,7 +43,7 @@ from metrics._proportions import (
 from metrics._roc import compare_aucs, roc_auc
 from metrics._rules import Rule, default_rules, ensure_rules_file, load_rules
 from metrics._store_agreement import reader_agreement
-from metrics._store_health import ingest_batches, quarantine_rows
+from metrics._store_health import MonthData, ingest_batches, month_data, quarantine_rows
 from metrics._tests2x2 import mcnemar
 from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
@@ -90,6 +90,8 @@ __all__ = [
     "heterogeneity_across",
     "group_denominators",
     "ingest_batches",
+    "month_data",
+    "MonthData",
     "mcnemar",
     "paired_difference_ci",
     "proportion_ci",

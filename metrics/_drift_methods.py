@@ -126,6 +126,12 @@ class DriftMethod:
     def __init__(self, *, alpha: float = 0.05) -> None:
         self.alpha = alpha
 
+    def sufficient(self, res: DriftResult, min_n: int) -> npt.NDArray[np.bool_]:
+        """Where a rule's ``min_n`` is met: at least ``min_n`` rows in the period and in the
+        reference, and a value to judge."""
+        n, n_ref = np.nan_to_num(res.n), np.nan_to_num(res.n_reference)
+        return (n >= min_n) & (n_ref >= min_n) & ~np.isnan(res.value)
+
 
 # ------------------------------------------------------------------------------ categorical
 class Chi2(DriftMethod):
@@ -390,6 +396,10 @@ class PoissonVolume(DriftMethod):
     ``pi = 1 / (1 + m)`` (``m`` reference months; Przyborowski & Wilenski 1940). The two-sided
     p-value doubles the smaller tail; the rate ratio's CI comes from the Clopper-Pearson interval
     for ``pi``. ``value`` is ``x / (X_ref / m) - 1``.
+
+    ``min_n`` applies to the reference's monthly mean (the volume expected), not to the month's
+    count: a group that had enough studies before and has few or none now is the volume drop to
+    report (a site that stopped sending has 0 studies), not "insufficient data".
     """
 
     key, kind = "poisson", "count"
@@ -417,6 +427,11 @@ class PoissonVolume(DriftMethod):
             ratio - 1 + nan, x.astype(float), mean, x.astype(float), xr, p + nan,
             r_lo - 1 + nan, r_hi - 1 + nan, self.label,
         )  # fmt: skip
+
+    def sufficient(self, res: DriftResult, min_n: int) -> npt.NDArray[np.bool_]:
+        """Where the reference's monthly mean (``res.reference``) is at least ``min_n``; the
+        month's own count may be anything, zero included."""
+        return (np.nan_to_num(res.reference) >= min_n) & ~np.isnan(res.value)
 
 
 # ------------------------------------------------------------------------------ SPC

@@ -11,7 +11,8 @@ How it works
 2. Each rule's method (:mod:`metrics._drift_methods`) compares every monitored month (after the
    reference window, up to ``month``) with the reference window's pooled counts.
 3. A group-month is *insufficient data* when the period or the reference has fewer than
-   ``min_n`` rows (never drift, never ok). Otherwise it *drifts* when the effect exceeds the
+   ``min_n`` rows (never drift, never ok); for volume (``poisson``) only the reference's monthly
+   mean counts, so a group that had enough studies and now has few or none can alert. Otherwise it *drifts* when the effect exceeds the
    rule's threshold in its direction and, for methods with a test, the p-value adjusted across
    the month's groups (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
 4. An alert is raised for ``month`` when a group has drifted for at least ``persistence``
@@ -22,7 +23,9 @@ Deduplication
 A child group's alert (its group extends a parent's, e.g. site + scanner under site) is dropped
 when the parent has an alert for the same rule method and metric in the same month computed from
 exactly the same rows (same ``n``): it only restates the parent. A child with fewer rows than its
-parent is kept, since it says where inside the parent the drift is.
+parent is kept, since it says where inside the parent the drift is. Of two rules of one method and
+metric alerting on the same group from the same rows (a site's "volume drop" and "volume change"
+when it stopped sending), only the first rule's alert is kept.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import pandas as pd
 
 from metrics import _spc
 from metrics._cache import cached
-from metrics._drift_methods import DriftResult, get_method
+from metrics._drift_methods import DriftMethod, DriftResult, get_method
 from metrics._filters import cases_source
 from metrics._multiplicity import adjust_pvalue_rows
 from metrics._periods import (
@@ -267,11 +270,11 @@ def _float(x: Any) -> float | None:
 
 
 def _status(
-    rule: Rule, res: DriftResult, has_test: bool
+    rule: Rule, res: DriftResult, method: DriftMethod
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_]]:
     """(status strings, adjusted p-values, drift mask) for arrays of shape (G, T[, K])."""
-    n, n_ref = np.nan_to_num(res.n), np.nan_to_num(res.n_reference)
-    sufficient = (n >= rule.min_n) & (n_ref >= rule.min_n) & ~np.isnan(res.value)
+    sufficient = method.sufficient(res, rule.min_n)
+    has_test = method.has_test
     p_adj = np.full(res.value.shape, np.nan)
     if has_test:  # one family per month: the month's groups (and categories) with enough data
         p = np.where(sufficient, res.p_value, np.nan)
@@ -346,7 +349,7 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
         x = rolling(num.values, rule.window_months, mon)[:, mon]
         n = rolling(den.values, rule.window_months, mon)[:, mon]
         res = method.compute(x0, n0, x, n)  # type: ignore[attr-defined]
-    status, p_adj, drift = _status(rule, res, method.has_test)
+    status, p_adj, drift = _status(rule, res, method)
     periods = _run_lengths(drift)
     mon_months = [m for m, keep in zip(months, mon, strict=True) if keep]
     return _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
@@ -440,16 +443,16 @@ def _alerts(rule: Rule, table: pd.DataFrame, month: str) -> list[Alert]:
 def deduplicate(alerts: list[Alert], rules: dict[str, Rule]) -> list[Alert]:
     """Drop child-group alerts that restate a parent's (see the module docstring)."""
     kept = []
-    for a in alerts:
+    for i, a in enumerate(alerts):
         ra = rules[a.rule]
         restates = any(
-            b is not a
+            j != i
             and rules[b.rule].method == ra.method
             and b.metric == a.metric
             and b.evidence["n"] == a.evidence["n"]
-            and len(b.group) < len(a.group)
+            and (len(b.group) < len(a.group) or (b.group == a.group and j < i))
             and b.group.items() <= a.group.items()
-            for b in alerts
+            for j, b in enumerate(alerts)
         )
         if not restates:
             kept.append(a)

@@ -3,7 +3,8 @@
 A rule names a drift method (a key of :data:`metrics.METHODS`), the metric it watches, the
 groups it runs over, and when a result becomes an alert: the effect-size ``threshold`` in the
 rule's ``direction``, an adjusted p-value below ``alpha`` (Holm or BH across the groups of one
-month), at least ``min_n`` rows on both sides, and ``persistence`` consecutive drifting months.
+month), at least ``min_n`` rows on both sides (for volume: a reference monthly mean of at least
+``min_n``, whatever the month's count), and ``persistence`` consecutive drifting months.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ DEFAULT_RULES_TOML = """\
 #   direction    increase, decrease or both (for differences and volume changes)
 #   alpha        the adjusted p-value must be below this (methods with a test)
 #   correction   holm or bh: multiple-comparison control across the groups of one month
-#   min_n        fewer rows than this in the period or the reference: "insufficient data"
+#   min_n        fewer rows than this in the period or the reference: "insufficient data";
+#                for volume (poisson) the reference's monthly mean must reach min_n and the
+#                month may have any count, zero included (a site that stopped sending alerts)
 #   persistence  consecutive drifting months needed before an alert (1 for strong events)
 #   window_months  1, or 2 for a rolling two-month view at small sites
 #   group_by     any of site, scanner_manufacturer, scanner_model, scanner_software, modality,
@@ -243,6 +246,26 @@ threshold = 0.05
 min_n = 50
 persistence = 1
 window_months = 2
+
+[[rule]]
+name = "volume drop (site)"
+method = "poisson"
+metric = "volume"
+group_by = ["site"]
+direction = "decrease"
+threshold = 0.5
+min_n = 50
+persistence = 1
+
+[[rule]]
+name = "volume drop (scanner)"
+method = "poisson"
+metric = "volume"
+group_by = ["site", "scanner_model"]
+direction = "decrease"
+threshold = 0.5
+min_n = 50
+persistence = 1
 
 [[rule]]
 name = "volume change"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import duckdb
 import pandas as pd
 
 from metrics._cache import cached
+from metrics._periods import add_months, month_start
 from radqa.errors import InputError
 
 
@@ -45,6 +49,50 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.D
         """,
         {"limit": limit},
     ).df()
+
+
+@dataclass(frozen=True)
+class MonthData:
+    """What the store holds for one month: its studies and AI predictions (by study date), and
+    the dates of the first and last study in the whole store (None when it has none)."""
+
+    month: str
+    studies: int
+    predictions: int
+    first_study: dt.date | None
+    last_study: dt.date | None
+
+
+def month_data(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
+    """How many studies and predictions the store has for ``month`` ('YYYY-MM'), and the span
+    of its study dates: a report for a month without data says so instead of showing no alert.
+
+    Examples
+    --------
+    >>> from radqa.store import memory_store
+    >>> month_data(memory_store(), "2026-10")
+    MonthData(month='2026-10', studies=0, predictions=0, first_study=None, last_study=None)
+    """
+    start = month_start(month)
+    params = {"start": start, "end": month_start(add_months(month, 1))}
+    studies, first, last = con.execute(
+        """
+        select count(*) filter (where study_datetime >= $start and study_datetime < $end),
+               min(study_datetime)::date, max(study_datetime)::date
+        from studies
+        """,
+        params,
+    ).fetchone() or (0, None, None)
+    (predictions,) = con.execute(
+        """
+        select count(*)
+        from predictions as p
+        join studies as s using (study_uid)
+        where s.study_datetime >= $start and s.study_datetime < $end
+        """,
+        params,
+    ).fetchone() or (0,)
+    return MonthData(month, int(studies), int(predictions), first, last)
 
 
 def _check_limit(limit: int) -> None:

@@ -216,7 +216,8 @@ def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     vol = vol[vol["month"] == rep.month] if not vol.empty else vol
     out = [_table(vol, [("Site", "site"), ("Studies", lambda r: count(r["n"])),
                         ("Reference monthly mean", lambda r: f2(r["reference_value"], 0)),
-                        ("Change", lambda r: pct(r["value"])), ("Status", "status")],
+                        ("Change", lambda r: pct(r["value"])), ("Status", "status"),
+                        ("Rules drifting", lambda r: r["drifting_rules"] or DASH)],
                   title=f"Studies by site, {rep.month}")]  # fmt: skip
     out.append(_table(t["volume_predictions_site"], [("Site", "site"), *comp],
                       title="AI predictions and label completeness by site"))  # fmt: skip

@@ -29,6 +29,7 @@ import pandas as pd
 from metrics import (
     Filters,
     MonitorResult,
+    MonthData,
     ReferenceWindow,
     Rule,
     default_rules,
@@ -39,6 +40,7 @@ from metrics import (
     load_rules,
     model_versions,
     monitor,
+    month_data,
     summarize,
 )
 from metrics._periods import ResolvedReference, add_months, month_start
@@ -82,6 +84,8 @@ class MonthlyReport:
 
     ``tables`` maps a stable name to a DataFrame (sorted); ``readings`` are the one-line
     plain-language readings of ``alerts`` (same order); ``notes`` say what could not be shown.
+    ``data_received`` counts the month's studies and AI predictions; ``headline`` is None, or
+    the warning the report opens with when the month has no AI predictions at all.
     """
 
     month: str
@@ -97,6 +101,8 @@ class MonthlyReport:
     methods: dict[str, str]
     notes: list[str]
     monitor: MonitorResult = field(repr=False)
+    data_received: dict[str, Any] = field(default_factory=dict)
+    headline: str | None = None
 
     def settings_dict(self) -> dict[str, Any]:
         """The settings as plain JSON values."""
@@ -127,6 +133,8 @@ class MonthlyReport:
             "previous_month": self.previous_month,
             "snapshot_id": self.snapshot_id,
             "snapshot_published_at": _iso(self.published_at),
+            "headline": self.headline,
+            "data_received": _plain(self.data_received),
             "settings": self.settings_dict(),
             "alerts": [_plain(a) for a in self.alerts],
             "readings": list(self.readings),
@@ -270,9 +278,7 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
     keep = ["rule", "metric", *dims, "category", "n", "n_reference", "current_value",
             "reference_value", "value", "ci_low", "ci_high", "p_adjusted", "periods"]  # fmt: skip
     drifting = _sorted(this[this["status"] == "drift"][keep], ["rule", *dims, "category"])
-    volume = res[res["method_key"] == "poisson"]
-    volume = _sorted(volume[["site", "month", "n", "reference_value", "value", "status"]],
-                     ["site", "month"])  # fmt: skip
+    volume = _site_volume(res, result.rules)
     spc = result.spc
     spc = spc[spc["metric"] == "positive_rate"] if not spc.empty else spc
     hist = _selected_histograms(result, month)
@@ -300,6 +306,28 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
         "positive_rate_spc": _sorted(spc, ["site", "finding", "month"]),
         "completeness_by_month": _sorted(result.label_completeness, ["site", "finding", "month"]),
     }
+
+
+def _site_volume(res: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
+    """One row per site and month from the volume rules grouped by site alone (one-month
+    window): the month's studies, the reference monthly mean and the change (the same for every
+    such rule), ``status`` "drift" when any of them drifts, and ``drifting_rules`` naming them."""
+    names = [r.name for r in rules if r.method == "poisson" and r.group_by == ("site",)
+             and r.window_months == 1]  # fmt: skip
+    cols = ["site", "month", "n", "reference_value", "value", "status", "drifting_rules"]
+    vol = res[res["rule"].isin(names)]
+    if vol.empty:
+        return pd.DataFrame(columns=cols)
+    rank = {"drift": 0, "ok": 1, "insufficient data": 2}
+    vol = vol.assign(_rank=vol["status"].map(rank), _order=vol["rule"].map(names.index))
+    drifting = (
+        vol[vol["status"] == "drift"].sort_values("_order").groupby(["site", "month"])["rule"]
+        .agg(", ".join).rename("drifting_rules")
+    )  # fmt: skip
+    first = vol.sort_values(["_rank", "_order"], kind="stable").drop_duplicates(["site", "month"])
+    out = first.merge(drifting, on=["site", "month"], how="left")
+    out["drifting_rules"] = out["drifting_rules"].fillna("")
+    return _sorted(out[cols], ["site", "month"])
 
 
 #: At most this many site x scanner x finding score histograms in the report.
@@ -380,6 +408,7 @@ def build_monthly_report(
             "month after it"
         )
     info = snapshot_info(con)
+    received = month_data(con, month)
     notes: list[str] = [
         "AI processing and failure rates: not recorded (the store holds the predictions the AI "
         "returned, not the studies it failed on)."
@@ -437,6 +466,29 @@ def build_monthly_report(
         methods=methods,
         notes=notes,
         monitor=result,
+        data_received=asdict(received),
+        headline=_no_data_headline(received),
+    )
+
+
+def _no_data_headline(d: MonthData) -> str | None:
+    """The report's opening warning when the month has no AI predictions (None when it has)."""
+    if d.predictions:
+        return None
+    span = (
+        f"the snapshot's studies are dated {d.first_study} to {d.last_study}"
+        if d.last_study
+        else "the snapshot holds no studies at all"
+    )
+    dicom = (
+        f" ({d.studies:,} studies of {d.month} have DICOM headers but no AI prediction)"
+        if d.studies
+        else ""
+    )
+    return (
+        f"No studies were received for {d.month}: the snapshot has no AI prediction for a study "
+        f"dated in that month{dicom}; {span}. Nothing in this report describes how the AI "
+        f"performed in {d.month}. Check that every site's feed and the ingest ran."
     )
 
 

@@ -43,7 +43,7 @@ SECTIONS = [
 ]
 JSON_KEYS = [
     "report", "report_version", "month", "previous_month", "snapshot_id",
-    "snapshot_published_at", "settings", "alerts", "readings", "heterogeneity", "tables",
+    "snapshot_published_at", "headline", "data_received", "settings", "alerts", "readings", "heterogeneity", "tables",
     "methods", "notes",
 ]  # fmt: skip
 ALERT_KEYS = {"rule", "metric", "value", "threshold", "group", "first_period", "periods",
@@ -117,6 +117,8 @@ def test_every_section_heading(html: str, runs: list[list[Path]]) -> None:
 def test_json_keys_settings_and_snapshot(doc: dict, data_dir: Path, html: str) -> None:
     assert list(doc) == JSON_KEYS
     assert doc["month"] == MONTH and doc["previous_month"] == "2026-09"
+    assert doc["headline"] is None
+    assert doc["data_received"]["month"] == MONTH and doc["data_received"]["predictions"] > 0
     con = open_snapshot(data_dir)
     info = snapshot_info(con)
     con.close()
@@ -226,6 +228,50 @@ def test_month_inside_reference_is_refused(data_dir: Path) -> None:
         "month 2025-02 is inside or before the reference window 2024-11..2025-04; "
         "expected a month after it"
     )
+
+
+def test_a_month_without_data_says_so_and_names_the_sites_that_stopped(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The demo ends in 2026-10: 2026-12 has no data, which the report opens with; every site
+    whose reference monthly mean reaches the volume rules' min_n (50) alerts as having stopped."""
+    html_path, _, json_path = write_monthly_report(data_dir, "2026-12", tmp_path)
+    doc = json.loads(json_path.read_text())
+    headline = (
+        "No studies were received for 2026-12: the snapshot has no AI prediction for a study "
+        "dated in that month; the snapshot's studies are dated 2024-11-01 to 2026-10-31. "
+        "Nothing in this report describes how the AI performed in 2026-12. Check that every "
+        "site's feed and the ingest ran."
+    )
+    assert doc["headline"] == headline
+    assert doc["data_received"] == {
+        "month": "2026-12", "studies": 0, "predictions": 0, "first_study": "2024-11-01",
+        "last_study": "2026-10-31",
+    }  # fmt: skip
+    alerts = [
+        (a["rule"], a["group"], a["value"], a["evidence"]["n"], a["first_period"], a["periods"])
+        for a in doc["alerts"]
+    ]
+    assert alerts == [
+        ("volume drop (site)", {"site": site}, -1.0, 0, "2026-11", 2)
+        for site in ("Osaka University Hospital", "Seoul National University Hospital",
+                     "Tokyo Medical Center")
+    ]  # fmt: skip
+    assert doc["readings"][0] == (
+        "Study volume at Osaka University Hospital fell by 100% against the reference monthly "
+        "mean (95 to 0); 2 months running (since 2026-11)."
+    )
+    html = html_path.read_text()
+    assert f'<p class="nodata">{headline}</p>' in html.replace("&#39;", "'")
+    assert "No alert this month" not in html
+    rows = _table_rows(html, "Studies by site, 2026-12")
+    assert [(r[0], r[1], r[4]) for r in rows] == [
+        ("Busan Community Hospital", "0", "insufficient data"),
+        ("Kobe Community Hospital", "0", "insufficient data"),
+        ("Osaka University Hospital", "0", "drift"),
+        ("Seoul National University Hospital", "0", "drift"),
+        ("Tokyo Medical Center", "0", "drift"),
+    ]
 
 
 def _table_rows(html: str, title: str) -> list[list[str]]:

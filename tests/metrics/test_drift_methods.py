@@ -65,6 +65,20 @@ def test_poisson_volume_no_change_has_p_one() -> None:
     assert r.p_value[0, 0] == pytest.approx(1.0) and r.p_value[0, 1] < 0.001
 
 
+def test_poisson_min_n_is_the_reference_monthly_mean_whatever_the_month() -> None:
+    method = get_method("poisson")
+    # reference totals over 6 months: 600 (mean 100) and 120 (mean 20); months with 0 and 100
+    r = method.compute(np.array([[600.0], [120.0]]), 6, np.array([[0.0, 100.0], [0.0, 100.0]]))
+    assert r.value.ravel().tolist() == pytest.approx([-1.0, 0.0, -1.0, 4.0])
+    assert method.sufficient(r, 50).tolist() == [[True, True], [False, False]]
+    # the other methods still need min_n on both sides
+    p = get_method("two_proportion").compute(
+        np.array([[50.0]]), np.array([[100.0]]), np.array([[0.0, 10.0]]), np.array([[0.0, 40.0]])
+    )
+    assert p.n.tolist() == [[0.0, 40.0]]
+    assert get_method("two_proportion").sufficient(p, 30).tolist() == [[False, True]]
+
+
 def test_unknown_key_lists_valid_keys() -> None:
     with pytest.raises(InputError) as e:
         get_method("psl")

@@ -112,3 +112,54 @@ def test_alert_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     assert set(result.results["status"]) <= {"ok", "drift", "insufficient data"}
     assert {"reference_share", "month_share"} <= set(result.histograms.columns)
     assert set(result.spc["metric"]) == {"sensitivity", "specificity", "positive_rate"}
+
+
+def _volume_store(monthly: dict[tuple[str, str], list[int]], months: list[str]):  # type: ignore[no-untyped-def]
+    """A store with ``monthly[(site, scanner)][t]`` studies in month ``months[t]``, one
+    prediction each (the volume rules count studies the AI scored)."""
+    con = memory_store()
+    for (site, scanner), counts in monthly.items():
+        for month, k in zip(months, counts, strict=True):
+            if not k:
+                continue
+            params = {"site": site, "scanner": scanner, "k": k, "day": f"{month}-01"}
+            con.execute(
+                """insert into studies (study_uid, site, modality, scanner_manufacturer,
+                    scanner_model, scanner_software, study_datetime, patient_sex)
+                select $site || $scanner || $day || i, $site, 'CR', 'Acme', $scanner, '1',
+                    $day::timestamp + to_minutes(i::bigint), 'F'
+                from range($k) t(i)""",
+                params,
+            )
+    con.execute(
+        """insert into predictions (study_uid, finding, model_name, model_version, score,
+            predicted, threshold, threshold_source, row_hash, batch_id)
+        select study_uid, 'effusion', 'M', 'v1', 0.3, false, 0.5, 'file', 0, 1 from studies"""
+    )
+    return con
+
+
+def test_a_site_or_scanner_that_stops_sending_alerts() -> None:
+    """min_n applies to the reference volume: a drop to zero is the alert, not 'insufficient'."""
+    months = [f"2026-0{i}" for i in range(1, 10)]
+    con = _volume_store(
+        {
+            ("Kobe", "K1"): [100] * 8 + [0],  # the site stops sending in 2026-09
+            ("Osaka", "X"): [50] * 8 + [0],  # one scanner stops, the other goes on
+            ("Osaka", "Y"): [100] * 9,
+            ("Tiny", "T"): [20] * 8 + [0],  # too small a reference to judge
+        },
+        months,
+    )
+    result = monitor(con, month="2026-09", reference=ReferenceWindow.first_months(6))
+    volume = [a for a in result.alerts if a.metric == "volume"]
+    assert [(a.rule, a.group, a.value, a.evidence["n"], a.first_period) for a in volume] == [
+        ("volume drop (site)", {"site": "Kobe"}, -1.0, 0, "2026-09"),
+        ("volume drop (scanner)", {"site": "Osaka", "scanner_model": "X"}, -1.0, 0, "2026-09"),
+    ]  # Kobe's scanner K1 restates its site and is dropped; Tiny and Osaka as a whole stay quiet
+    assert volume[0].evidence["reference_value"] == pytest.approx(100.0)
+    assert volume[0].evidence["p_adjusted"] < 1e-10
+    res = result.results
+    rows = res[(res["rule"] == "volume drop (site)") & (res["month"] == "2026-09")]
+    status = dict(zip(rows["site"], rows["status"], strict=True))
+    assert status == {"Kobe": "drift", "Osaka": "ok", "Tiny": "insufficient data"}
