@@ -47,6 +47,7 @@ import multiprocessing
 import os
 import re
 import stat
+import struct
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -62,7 +63,7 @@ import pandas as pd
 from pydicom import Dataset, dcmread
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
@@ -190,7 +191,7 @@ def ingest_dicom(
     settings = settings or load_settings(data_dir)
     summary = DicomSummary()
     files = _walk(paths, summary.skipped, summary.folders)
-    summary.files_seen = len(files)
+    summary.files_seen = len(files) + len(summary.skipped)  # missing paths, pipes, bad archives
     label = _shorten(", ".join(str(p) for p in paths))
     if not files:
         summary.status = "empty"
@@ -399,7 +400,7 @@ def _members(rel: str, archive: Path, skipped: list[tuple[str, str]]) -> list[tu
         with zipfile.ZipFile(archive) as zf:
             names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
     except (OSError, zipfile.BadZipFile) as exc:
-        skipped.append((rel, f"cannot read the ZIP archive: {exc}"))
+        skipped.append((rel, f"a damaged ZIP archive: {exc}"))
         return []
     return [(f"{rel}/{name}", _Member(archive, name)) for name in names]
 
@@ -478,29 +479,56 @@ def _read_header(path: _Source, key: bytes, people: set[_Mark]) -> tuple[dict[st
                 warnings.simplefilter("ignore")  # pydicom warnings may quote header values
                 ds = _dcmread(fh)
             identity = _identity(fh, fh.tell(), size)
+            ended = fh.tell() >= size
         except InvalidDicomError:
-            raise _Skip(
-                "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)",
-                _identity(fh, PREFIX, size),
-            ) from None
+            raise _Skip(_not_dicom(fh, size), _identity(fh, PREFIX, size)) from None
         except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
             people.update(_patient_words_before_failure(fh))
             raise _Skip(
-                f"cannot read the DICOM header: {type(exc).__name__}",
-                _identity(fh, PREFIX, size),
+                f"cannot read the DICOM header: {_damage(exc)}", _identity(fh, PREFIX, size)
             ) from None
     try:
-        return _fields(ds, key, people), identity
+        return _fields(ds, key, people, size=size if ended else None), identity
     except _Skip as exc:
         exc.identity = identity
         raise
 
 
-def _fields(ds: Dataset, key: bytes, people: set[_Mark]) -> dict[str, object]:
+_ZIP_START = b"PK\x03\x04"
+
+
+def _not_dicom(fh: IO[bytes], size: int) -> str:
+    """Why the file open in ``fh`` is not read as DICOM: a ZIP archive that the walk could not
+    open (cut short: its table of contents is at its end), or not DICOM at all."""
+    fh.seek(0)
+    if fh.read(4) == _ZIP_START:
+        return "a damaged ZIP archive (cut short or corrupt: its list of files cannot be read)"
+    return "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"
+
+
+def _damage(exc: Exception) -> str:
+    """What a pydicom parser failure means, in words (its exception names no element)."""
+    if isinstance(exc, BytesLengthException):
+        return "the header is damaged: an element's length does not fit its value type"
+    if isinstance(exc, OSError | EOFError | struct.error):
+        return (
+            "the header is damaged: an element's length runs past the end of the file, or the "
+            "next element cannot be read"
+        )
+    if isinstance(exc, NotImplementedError):
+        return "the header is in an encoding (transfer syntax) that cannot be read here"
+    if isinstance(exc, UnicodeError | LookupError):
+        return "its text cannot be decoded in the character set it declares"
+    return f"the header is damaged ({type(exc).__name__})"
+
+
+def _fields(
+    ds: Dataset, key: bytes, people: set[_Mark], *, size: int | None = None
+) -> dict[str, object]:
     """The studies fields of a header read whole (PatientID already pseudonymised); raises
     _Skip. First adds the words of its PatientID and PatientName to ``people``
     (:func:`_redact`), whatever else is wrong with it: a skipped file is shown by its path,
-    which may name the patient."""
+    which may name the patient. ``size``: the file's, when pydicom read it to its end."""
     cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
     if _undeclared_utf8(ds):
         implicit, little = ds.original_encoding
@@ -513,6 +541,8 @@ def _fields(ds: Dataset, key: bytes, people: set[_Mark]) -> dict[str, object]:
         study_uid = _text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
             raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
+        if study_uid is None and size is not None and (short := _ended_early(ds, size)):
+            raise _Skip(short)
         if study_uid is None:
             raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
         row: dict[str, object] = {"study_uid": study_uid}
@@ -527,7 +557,7 @@ def _fields(ds: Dataset, key: bytes, people: set[_Mark]) -> dict[str, object]:
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
-        raise _Skip(f"cannot read the DICOM header: {type(exc).__name__}") from None
+        raise _Skip(f"cannot read the DICOM header: {_damage(exc)}") from None
     return row
 
 
@@ -606,6 +636,35 @@ def _dictionary_vr(tag: BaseTag) -> str | None:
         return str(dictionary_VR(tag))
     except KeyError:
         return None
+
+
+STUDY_UID_TAG = 0x0020000D
+
+
+def _ended_early(ds: Dataset, size: int) -> str | None:
+    """Why a header without a StudyInstanceUID that ends at the end of its file (``size``
+    bytes) was cut short: inside its file meta, or before the study UID would come (elements
+    are in tag order); None when its last element comes after that tag."""
+    meta = getattr(ds, "file_meta", None)
+    meta_length = meta.get("FileMetaInformationGroupLength") if meta is not None else None
+    if not isinstance(meta_length, int):  # absent, or cut inside its own value ('')
+        meta_length = None
+    if meta_length is not None and size < 144 + meta_length:
+        return (
+            f"truncated: the file ends inside its file meta information ({size} bytes; the "
+            f"file meta alone declares {144 + meta_length})"
+        )
+    tags = list(ds.keys())
+    if not tags and meta_length is None:
+        return f"truncated: the file ends inside its file meta information ({size} bytes)"
+    if not tags:
+        return f"truncated: the file ends after its file meta information ({size} bytes)"
+    if max(tags) < STUDY_UID_TAG:
+        return (
+            f"truncated: the file ends after element {max(tags)}, before the StudyInstanceUID "
+            "(0020,000D)"
+        )
+    return None
 
 
 def _cut_element(ds: Dataset) -> object | None:
@@ -693,15 +752,17 @@ def _names_one(part: str, people: set[_Mark]) -> bool:
     return False
 
 
-# The first element of a data set written without preamble and file meta (older systems, some
-# storage servers): group 0008, little- or big-endian.
-_BARE_DATA_SET = (b"\x08\x00", b"\x00\x08")
+# The first element of a file written without the 128-byte preamble: a data set without file
+# meta (older systems, some storage servers: group 0008, little- or big-endian), or file meta
+# (group 0002, always little-endian) without the preamble and 'DICM' before it.
+_BARE_DATA_SET = (b"\x08\x00", b"\x00\x08", b"\x02\x00")
 
 
 def _dcmread(fh: IO[bytes]) -> Dataset:
-    """The header of the DICOM file open in ``fh`` (pixels not read). A file with no preamble
-    and file meta is read too when it starts with a group 0008 element, as such files do; other
-    files without the 'DICM' prefix raise InvalidDicomError."""
+    """The header of the DICOM file open in ``fh`` (pixels not read). A file without the
+    preamble is read too when it starts with a group 0008 element (no file meta either) or a
+    group 0002 one (file meta), as such files do; other files without the 'DICM' prefix raise
+    InvalidDicomError."""
     try:
         return dcmread(fh, stop_before_pixels=True)
     except InvalidDicomError:

@@ -33,6 +33,11 @@ MR_UID = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
 CR_UID = "1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1"
 RAW_IDS = ("1CT1", "4MR1", "77654033")  # PatientID of CT_small, MR_small, the CR study
 
+DAMAGED = (
+    "the header is damaged: an element's length runs past the end of the file, or the next "
+    "element cannot be read"
+)
+
 COLUMNS = (
     "site, institution, modality, scanner_manufacturer, scanner_model, scanner_software, "
     "station, body_part, study_datetime, patient_age, patient_sex, patient_pid, source"
@@ -302,7 +307,11 @@ def test_header_only_files_are_read_and_a_header_without_study_uid_is_skipped(
     summary = ingest_dicom(data, [src])
     assert summary.skipped == [
         ("DICOMDIR", "a DICOMDIR (an index of the files on a medium), not a study's object"),
-        ("ct_700.dcm", "no StudyInstanceUID (0020,000D); expected one in every DICOM object"),
+        (
+            "ct_700.dcm",
+            "truncated: the file ends after element (0008,0070), before the StudyInstanceUID "
+            "(0020,000D)",
+        ),
     ]
     assert (summary.files_read, summary.studies, summary.inserted) == (3, 3, 3)
     studies = _studies(data)
@@ -618,7 +627,7 @@ def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
 
     assert (summary.files_read, summary.studies) == (1, 1)
     assert summary.skipped == [
-        ("<patient>/IM1.dcm", "cannot read the DICOM header: OSError"),
+        ("<patient>/IM1.dcm", f"cannot read the DICOM header: {DAMAGED}"),
         (
             "<patient>/IM1.dcm",
             "no StudyInstanceUID (0020,000D); expected one in every DICOM object",
@@ -635,7 +644,7 @@ def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
         con.close()
     assert sorted(stored) == [
         (f"{src} {summary.message}",),
-        ("<patient>/IM1.dcm cannot read the DICOM header: OSError",),
+        (f"<patient>/IM1.dcm cannot read the DICOM header: {DAMAGED}",),
         ("<patient>/IM1.dcm no StudyInstanceUID (0020,000D); expected one in every DICOM object",),
         ("<patient>/IM1.dcm truncated: the file ends inside element (0020,000D)",),
     ]
@@ -857,4 +866,45 @@ def test_redaction_hides_whole_ids_and_names_not_their_fragments(tmp_path: Path)
     assert summary.files_read == 2
     assert sorted(rel for rel, _ in summary.skipped) == sorted(
         [f"{f}/notes.txt" for f in folders[:4]] + ["<patient>/notes.txt"] * 5
+    )
+
+
+def test_every_path_is_counted_and_a_cut_file_or_archive_is_called_so(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    raw = _cr(tmp_path / "whole.dcm", study="10.1").read_bytes()
+    meta_end = 144 + int.from_bytes(raw[140:144], "little")  # after (0002,0000)'s value
+    (src / "cut").mkdir(parents=True)
+    (src / "cut" / "in-meta.dcm").write_bytes(raw[: meta_end - 20])
+    study_uid_at = raw.index(b"\x20\x00\x0d\x00")
+    (src / "cut" / "before-uid.dcm").write_bytes(raw[:study_uid_at])
+    (src / "no-preamble.dcm").write_bytes(raw[132:])  # file meta first, no preamble or 'DICM'
+    with zipfile.ZipFile(tmp_path / "study.zip", "w") as zf:
+        zf.writestr("a.dcm", raw)
+        zf.writestr("b.dcm", raw)
+    zipped = (tmp_path / "study.zip").read_bytes()
+    (src / "study.zip").write_bytes(zipped[: len(zipped) // 2])
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src, tmp_path / "absent"])
+
+    assert list(_studies(data)) == ["10.1"]
+    assert summary.skipped == [
+        (str(tmp_path / "absent"), "no such file or folder"),
+        (
+            "cut/before-uid.dcm",
+            "truncated: the file ends after element (0018,1020), before the StudyInstanceUID "
+            "(0020,000D)",
+        ),
+        (
+            "cut/in-meta.dcm",
+            f"truncated: the file ends inside its file meta information ({meta_end - 20} "
+            f"bytes; the file meta alone declares {meta_end})",
+        ),
+        (
+            "study.zip",
+            "a damaged ZIP archive (cut short or corrupt: its list of files cannot be read)",
+        ),
+    ]
+    assert summary.message.endswith(
+        ": 1 study from 1 of 5 file(s): 1 new, 0 updated, 0 unchanged; 4 file(s) skipped"
     )
