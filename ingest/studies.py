@@ -30,9 +30,9 @@ def upsert_studies(
             {"source": source, "batch_id": batch_id},
         ).fetchall()
         return int(inserted), 0
-    values = [_merged(c, present) for c in STUDY_COLUMNS]
-    merged = ", ".join(f"{v} as {c}" for v, c in zip(values, STUDY_COLUMNS, strict=True))
-    new_vals = ", ".join(values)
+    exprs = [_merged(c, present) for c in STUDY_COLUMNS]
+    merged = ", ".join(f"{v} as {c}" for v, c in zip(exprs, STUDY_COLUMNS, strict=True))
+    new_vals = ", ".join(exprs)
     old_vals = ", ".join(f"o.{c}" for c in STUDY_COLUMNS)
     con.execute(
         f"""
