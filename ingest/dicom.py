@@ -69,7 +69,7 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
-from ingest.pseudonym import load_key, pseudonymise
+from ingest.pseudonym import check_key_source, pseudonymise, store_key
 from ingest.studies import upsert_studies
 from radqa import derived, store
 from radqa.settings import Settings, load_settings
@@ -198,7 +198,12 @@ def ingest_dicom(
         summary.message = f"{label}: no files found; nothing loaded"
         return summary
 
-    key = load_key(data_dir)
+    check_key_source(data_dir)  # a bad key is refused before the database is made
+    con = store.connect_working(data_dir)
+    try:  # the store's own key, checked (ingest.pseudonym.store_key); the lock is not kept
+        key = store_key(con, data_dir)  # while the headers are read
+    finally:
+        con.close()
     started = _now()
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []

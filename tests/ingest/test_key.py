@@ -97,3 +97,15 @@ def test_a_key_in_the_environment_need_not_be_text(
     assert result.status == "committed"
     pids = snapshot_rows(data_dir, "select patient_pid from studies")
     assert pids == [(pseudonymise(b"abcdefghijklmnop\xff\xfe", "P1"),)]
+
+
+def test_dicom_ingest_checks_the_key_too(data_dir: Path, tmp_path: Path) -> None:
+    from ingest.dicom import ingest_dicom
+    from tests.test_dicom import _cr
+
+    _loaded(data_dir, tmp_path)
+    (data_dir / KEY_FILE).unlink()
+    _cr(tmp_path / "dcm" / "1.dcm", "9.9.1")
+    with pytest.raises(ConfigError, match="pseudo.key is missing, but this data dir holds data"):
+        ingest_dicom(data_dir, [tmp_path / "dcm"])
+    assert not (data_dir / KEY_FILE).exists()
