@@ -12,7 +12,8 @@ the source of the metrics package too, so results of another RadQA version are n
 Directories of older snapshots, once unused for ten minutes, are removed when a new one is
 created. The files are written and
 read only by RadQA processes on the data dir, which is as trusted as the database beside them.
-``RADQA_RESULT_CACHE=0`` turns the disk level off.
+``RADQA_RESULT_CACHE=0`` turns the disk level off; inside :func:`disk_read_only` (the reports,
+which are readers of the data dir) results are read from disk but never written there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -111,6 +114,20 @@ def disk_enabled() -> bool:
     return os.environ.get("RADQA_RESULT_CACHE", "1") != "0"
 
 
+_DISK_WRITES: ContextVar[bool] = ContextVar("radqa_result_cache_writes", default=True)
+
+
+@contextmanager
+def disk_read_only() -> Iterator[None]:
+    """Within this block (in this thread or task), cached results are read from the data dir's
+    ``cache/`` but nothing is written there: a report never creates or writes the data dir."""
+    token = _DISK_WRITES.set(False)
+    try:
+        yield
+    finally:
+        _DISK_WRITES.reset(token)
+
+
 def _cache_dir(con: duckdb.DuckDBPyConnection, sid: str) -> Path | None:
     """``<snapshot's directory>/cache/<sid>``, or None for a database without a file."""
     rows = con.execute(
@@ -138,6 +155,8 @@ def _disk_get(folder: Path, name: str) -> tuple[bool, Any]:
 
 
 def _disk_put(folder: Path, name: str, value: Any) -> None:
+    if not _DISK_WRITES.get():
+        return
     try:
         if not folder.exists():
             folder.mkdir(parents=True, exist_ok=True)

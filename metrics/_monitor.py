@@ -549,7 +549,7 @@ def monitor(
     reference : ReferenceWindow
         The reference window; a model version in it restricts monitoring to that version.
     rules : list of Rule, optional
-        Default: :func:`metrics.default_rules` (what ``ensure_rules_file`` writes).
+        Default: :func:`metrics.default_rules` (what applies without ``alert_rules.toml``).
     min_n : int, optional
         Overrides every rule's ``min_n``.
 

@@ -1,4 +1,4 @@
-"""Alert rules: a TOML file in the data dir, defaults written on first use.
+"""Alert rules: the built-in defaults, or a TOML file ``alert_rules.toml`` in the data dir.
 
 A rule names a drift method (a key of :data:`metrics.METHODS`), the metric it watches, the
 groups it runs over, and when a result becomes an alert: the effect-size ``threshold`` in the
@@ -9,6 +9,7 @@ month), at least ``min_n`` rows on both sides (for volume: a reference monthly m
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,9 @@ class Rule:
 
 
 DEFAULT_RULES_TOML = """\
-# RadQA alert rules. Edit freely: RadQA writes this file once and never overwrites it.
+# RadQA alert rules. Without DATA_DIR/alert_rules.toml, RadQA uses these built-in defaults. To
+# change them, save this text as DATA_DIR/alert_rules.toml (metrics.ensure_rules_file writes it)
+# and edit it: RadQA reads that file and never writes or overwrites it.
 #
 # Each [[rule]] has:
 #   name         shown in alerts
@@ -407,8 +410,24 @@ def _number(
     return float(value)
 
 
+#: sha256 of the default rules files earlier versions of RadQA wrote into the data dir on first
+#: use. Such a file, unedited, holds nobody's choice: it reads as the current defaults. When
+#: DEFAULT_RULES_TOML changes, add the hash of the text it replaces here.
+EARLIER_DEFAULTS_SHA256 = frozenset({
+    "2ae616636dd2ffbcf86ada48b446c71e79eeb28c1adedbfd5717652c1f264a42",
+    "7e2868674fcbf89b3e5ec2d9e2c1c0b1e132ceb52989ec699d10e94bf1922689",
+})  # fmt: skip
+
+
+def _earlier_default(text: str) -> bool:
+    return hashlib.sha256(text.encode()).hexdigest() in EARLIER_DEFAULTS_SHA256
+
+
 def load_rules(path: Path | str) -> list[Rule]:
     """Read and check the rules in the TOML file at ``path``.
+
+    A file that is an unedited copy of the defaults an earlier RadQA wrote
+    (:data:`EARLIER_DEFAULTS_SHA256`) gives the current defaults.
 
     Raises
     ------
@@ -421,7 +440,31 @@ def load_rules(path: Path | str) -> list[Rule]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the alert rules: {exc.strerror}") from exc
+    if _earlier_default(text):
+        return default_rules()
     return parse_rules(text, path)
+
+
+def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
+    """The alert rules that apply to ``data_dir``, and where they come from (for reports).
+
+    ``alert_rules.toml`` when the data dir has one (:func:`load_rules`), else the built-in
+    defaults. Nothing is written: a data dir, or a mistyped one, is left exactly as it is.
+    """
+    path = Path(data_dir) / RULES_FILE
+    if not path.exists():
+        return default_rules(), f"built-in default rules (no {RULES_FILE} in the data dir)"
+    rules = load_rules(path)
+    try:
+        earlier = _earlier_default(path.read_text())
+    except OSError:
+        earlier = False
+    if earlier:
+        return rules, (
+            f"built-in default rules ({RULES_FILE} is an unedited copy of an earlier version's "
+            "defaults)"
+        )
+    return rules, RULES_FILE
 
 
 def default_rules() -> list[Rule]:
@@ -430,7 +473,8 @@ def default_rules() -> list[Rule]:
 
 
 def ensure_rules_file(data_dir: Path | str) -> Path:
-    """Write the default rules to ``data_dir/alert_rules.toml`` unless a file is already there.
+    """Write the default rules to ``data_dir/alert_rules.toml`` unless a file is already there,
+    as a copy to edit (no report or page calls this: without the file the defaults apply).
 
     Returns the file's path. An existing file is never overwritten (nor read: call
     :func:`load_rules` for that).

@@ -32,17 +32,17 @@ from metrics import (
     MonthData,
     ReferenceWindow,
     Rule,
+    data_dir_rules,
     default_rules,
-    ensure_rules_file,
     estimate_performance,
     heterogeneity,
     label_completeness,
-    load_rules,
     model_versions,
     monitor,
     month_data,
     summarize,
 )
+from metrics._cache import disk_read_only
 from metrics._periods import ResolvedReference, add_months, month_start
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info
@@ -507,9 +507,10 @@ def _rule_method(result: MonitorResult, rule: Rule) -> str:
 
 # ----------------------------------------------------------------------------- writing
 def load_report_settings(data_dir: Path) -> ReportSettings:
-    """Settings for the data dir: its alert rules file (written with defaults if absent)."""
-    path = ensure_rules_file(data_dir)
-    return ReportSettings(rules=tuple(load_rules(path)), rules_source=path.name)
+    """Settings for the data dir: its ``alert_rules.toml``, else the built-in default rules.
+    Nothing is written into the data dir."""
+    rules, source = data_dir_rules(data_dir)
+    return ReportSettings(rules=tuple(rules), rules_source=source)
 
 
 def write_monthly_report(
@@ -518,13 +519,18 @@ def write_monthly_report(
     """Write ``drift-report-<month>.html``, ``.pdf`` and ``.json`` into ``out``.
 
     The numbers come from the published snapshot in ``data_dir``; the paths are returned in
-    the order HTML, PDF, JSON.
+    the order HTML, PDF, JSON. The data dir is only read (its snapshot, cases file, result cache
+    and alert rules): a read-only data dir works with ``out`` elsewhere, and a data dir without
+    a snapshot is refused before anything is created.
     """
     from reports._charts import SvgRenderer  # noqa: PLC0415
     from reports._render import render_documents  # noqa: PLC0415
 
     settings = settings or load_report_settings(Path(data_dir))
-    with SvgRenderer() as charts:  # Chromium starts, and WeasyPrint loads, while the metrics run
+    with (
+        SvgRenderer() as charts,
+        disk_read_only(),
+    ):  # Chromium starts, and WeasyPrint loads, while the metrics run
         threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
         con = open_snapshot(Path(data_dir))
         try:

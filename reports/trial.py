@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from metrics import trial_tables
+from metrics._cache import disk_read_only
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info, snapshot_path
 from reports._trial_text import REFERENCES, methods_paragraph, provenance_rows, sha256_file
@@ -83,15 +84,16 @@ def export_trial(
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
     con = open_snapshot(Path(data_dir))
     try:
-        result = trial_tables(
-            con,
-            design=design,
-            arm_column=arm_column,
-            endpoint=endpoint,
-            date_from=start,
-            date_to=end,
-            alpha=alpha,
-        )
+        with disk_read_only():  # the data dir is read, never written
+            result = trial_tables(
+                con,
+                design=design,
+                arm_column=arm_column,
+                endpoint=endpoint,
+                date_from=start,
+                date_to=end,
+                alpha=alpha,
+            )
         info = snapshot_info(con)
     finally:
         con.close()

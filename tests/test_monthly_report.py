@@ -20,7 +20,7 @@ from metrics._filters import Filters
 from metrics._grouped import summarize
 from metrics._monitor import monitor
 from metrics._periods import month_start
-from radqa.errors import InputError
+from radqa.errors import InputError, StoreError
 from radqa.store import open_snapshot, snapshot_info
 from reports._render import pct_ci
 from reports.monthly import (
@@ -133,7 +133,7 @@ def test_json_keys_settings_and_snapshot(doc: dict, data_dir: Path, html: str) -
     assert s["multiplicity"]["methods"] == ["holm"]
     rules = load_report_settings(data_dir).rules
     assert [r["name"] for r in s["rules"]] == [r.name for r in rules]
-    assert s["rules_source"] == "alert_rules.toml"
+    assert s["rules_source"] == "built-in default rules (no alert_rules.toml in the data dir)"
     assert set(doc["tables"]) >= {"performance_site", "performance_scanner", "drift_checks",
                                   "new_categories", "pending_by_week", "model_versions"}  # fmt: skip
 
@@ -272,6 +272,45 @@ def test_a_month_without_data_says_so_and_names_the_sites_that_stopped(
         ("Seoul National University Hospital", "0", "drift"),
         ("Tokyo Medical Center", "0", "drift"),
     ]
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+def test_the_report_reads_the_data_dir_and_writes_nothing_there(
+    data_dir: Path, runs: list[list[Path]], tmp_path: Path
+) -> None:
+    """No alert_rules.toml, no result cache: the built-in default rules apply."""
+    before = _listing(data_dir)
+    assert "alert_rules.toml" not in before
+    write_monthly_report(data_dir, MONTH, tmp_path / "out")
+    assert _listing(data_dir) == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "drift-report-2026-10.html", "drift-report-2026-10.json", "drift-report-2026-10.pdf",
+    ]  # fmt: skip
+
+
+def test_a_data_dir_without_snapshot_is_refused_and_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "dat"
+    with pytest.raises(StoreError) as err:
+        write_monthly_report(typo, MONTH, tmp_path / "out")
+    assert str(err.value) == (
+        f"no published snapshot at {typo / 'radqa.duckdb'}; load data first "
+        "(`radqa demo` or `radqa ingest predictions FILE`)"
+    )
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_data_dirs_own_rules_file_is_used(tmp_path: Path) -> None:
+    (tmp_path / "alert_rules.toml").write_text(
+        '[[rule]]\nname = "stopped"\nmethod = "poisson"\nmetric = "volume"\n'
+        'group_by = ["site"]\ndirection = "decrease"\nthreshold = 0.9\n'
+    )
+    settings = load_report_settings(tmp_path)
+    assert [r.name for r in settings.rules] == ["stopped"]
+    assert settings.rules_source == "alert_rules.toml"
 
 
 def _table_rows(html: str, title: str) -> list[list[str]]:

@@ -255,6 +255,23 @@ def test_explicit_paired_design_on_vandyke(vd_dir, vandyke, tmp_path):
     assert acc["test"] == "McNemar chi-square"
 
 
+def test_export_writes_nothing_into_the_data_dir(vd_dir, tmp_path):
+    def listing():
+        return {
+            str(p.relative_to(vd_dir)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(vd_dir.rglob("*"))
+            if p.relative_to(vd_dir).parts[0] != "export"  # the vd_export fixture's --out
+        }
+
+    before = listing()
+    written = export_trial(vd_dir, tmp_path / "out", formats=("json",))
+    assert written == [tmp_path / "out" / "trial.json"]
+    assert listing() == before
+    with pytest.raises(Exception, match="no published snapshot"):
+        export_trial(tmp_path / "typo", tmp_path / "out2")
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "out2").exists()
+
+
 def test_cli_prints_the_written_paths(vd_dir, tmp_path, capsys):
     code = main(
         [

@@ -77,6 +77,25 @@ def test_disk_level_off(snapshot_dir, monkeypatch):
     _cache.RESULTS.clear()
 
 
+def test_read_only_block_reads_the_disk_level_but_never_writes_it(snapshot_dir, monkeypatch):
+    monkeypatch.setenv("RADQA_RESULT_CACHE", "1")
+    _cache.RESULTS.clear()
+    con = store.open_snapshot(snapshot_dir)
+    with _cache.disk_read_only():
+        first = metrics.summarize(con, by=("site",), min_n=1)
+    assert first["n"].tolist() == [2, 1]
+    assert not (snapshot_dir / "cache").exists()
+    _cache.RESULTS.clear()
+    metrics.summarize(con, by=("site",), min_n=1)  # outside the block: written as before
+    assert len(list((snapshot_dir / "cache").rglob("*.pkl"))) == 1
+    _cache.RESULTS.clear()
+    monkeypatch.setattr(_grouped, "summary_counts", _fail)
+    with _cache.disk_read_only():  # and read inside it
+        pd.testing.assert_frame_equal(first, metrics.summarize(con, by=("site",), min_n=1))
+    con.close()
+    _cache.RESULTS.clear()
+
+
 def test_key_covers_the_code_version(monkeypatch):
     key = ("sid", "metrics._grouped", "_summarize", (("site",), None), ())
     name = _cache._disk_key(key)

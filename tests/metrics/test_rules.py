@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics import default_rules, ensure_rules_file, load_rules
+from metrics import data_dir_rules, default_rules, ensure_rules_file, load_rules
 from metrics._rules import DEFAULT_RULES_TOML
 from radqa.errors import ConfigError
 
@@ -18,6 +18,32 @@ def test_defaults_written_once_and_never_overwritten(tmp_path: Path) -> None:
     path.write_text("# mine\n")
     ensure_rules_file(tmp_path)
     assert path.read_text() == "# mine\n"
+
+
+def test_data_dir_rules_never_write_and_read_old_unedited_defaults_as_today_s(
+    tmp_path: Path,
+) -> None:
+    rules, source = data_dir_rules(tmp_path / "no-such-dir")
+    assert [r.name for r in rules] == [r.name for r in default_rules()]
+    assert "volume drop (site)" in [r.name for r in rules]
+    assert source == "built-in default rules (no alert_rules.toml in the data dir)"
+    assert list(tmp_path.iterdir()) == []
+    # the file an earlier version wrote on first use, never edited: today's defaults apply
+    (tmp_path / "alert_rules.toml").write_text(_earlier_text())
+    rules, source = data_dir_rules(tmp_path)
+    assert [r.name for r in rules] == [r.name for r in default_rules()]
+    assert source == (
+        "built-in default rules (alert_rules.toml is an unedited copy of an earlier version's "
+        "defaults)"
+    )
+    (tmp_path / "alert_rules.toml").write_text(_earlier_text() + "\n# mine\n")
+    rules, source = data_dir_rules(tmp_path)
+    assert "volume drop (site)" not in [r.name for r in rules] and source == "alert_rules.toml"
+
+
+def _earlier_text() -> str:
+    """The default rules file RadQA wrote before 'volume drop' rules existed (commit f93c9a7)."""
+    return (Path(__file__).parent / "data" / "alert_rules_f93c9a7.toml").read_text()
 
 
 def test_unknown_method_names_file_rule_and_keys(tmp_path: Path) -> None:
