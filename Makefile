@@ -21,14 +21,22 @@ system:
 	bash scripts/install-system-packages.sh
 
 DEMO_MONTH ?= 2026-10
+DEMO_ARGS  ?=# e.g. DEMO_ARGS="--studies 20000 --seed 3" for `make demo`
 
 # The demo database, and its drift report for the last demo month (the Overview shows its alerts).
 $(DATA)/radqa.duckdb: | $(STAMP) system
 	$(RADQA) --data-dir $(DATA) demo
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
+# `make demo` rebuilds the demo: `radqa demo` loads only into a store without data, so a store
+# the demo built (DATA/demo/effects.json is there) is deleted first; pseudo.key, radqa.toml and
+# alert_rules.toml stay. A data dir with other data is left alone and the demo says so.
+DEMO_STORE := radqa-work.duckdb radqa-work.duckdb.wal radqa-work.duckdb.tmp radqa.duckdb \
+              radqa.duckdb.wal radqa-cases.duckdb radqa-cases.duckdb.wal cache
+
 demo: $(STAMP) system
-	$(RADQA) --data-dir $(DATA) demo
+	if [ -f $(DATA)/demo/effects.json ]; then cd $(DATA) && rm -rf $(DEMO_STORE); fi
+	$(RADQA) --data-dir $(DATA) demo $(DEMO_ARGS)
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
 run: $(STAMP) system $(DATA)/radqa.duckdb

@@ -34,6 +34,7 @@ from radqa._demo_config import (
 from radqa._demo_gen import Month, draw_month, make_patients
 from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
+from radqa._demo_store import is_built_demo, refusal, remove_store, store_contents
 from radqa._demo_write import predictions_table, reads_table, write_csv, write_parquet
 from radqa.errors import InputError
 from radqa.settings import SETTINGS_FILE
@@ -253,27 +254,57 @@ agreement = 0.93
 """
 
 
-def run_demo(data_dir: Path, *, studies: int = 200_000, seed: int = 7) -> None:
+def run_demo(
+    data_dir: Path, *, studies: int = 200_000, seed: int = 7, replace: bool = False
+) -> bool:
     """Generate the demo into ``data_dir / "demo"`` and ingest it as a hospital would.
 
+    The demo is only loaded into a store without data. When the store already holds the same
+    demo (same ``studies`` and ``seed``, every file loaded), nothing is done and False is
+    returned; any other data is refused with a message saying what is there and how to start
+    over. ``replace`` deletes the store first (:func:`radqa._demo_store.remove_store`: the
+    databases, snapshot, cases file and result cache; pseudo.key and radqa.toml are kept).
+
     A data dir without settings gets :data:`DEMO_SETTINGS` (the vendor's claims); an existing
-    ``radqa.toml`` is left as it is.
+    ``radqa.toml`` is left as it is. Returns True when the demo was built.
+
+    Raises
+    ------
+    InputError
+        The store holds other data.
     """
+    data_dir = Path(data_dir)
+    if replace:
+        remove_store(data_dir)
+    contents = store_contents(data_dir)
+    if contents.files:
+        if is_built_demo(data_dir, contents, studies=studies, seed=seed):
+            print(
+                f"{data_dir} already holds the demo of {studies:,} studies with seed {seed}; "
+                "nothing to do"
+            )
+            return False
+        raise InputError(refusal(data_dir, contents, studies=studies, seed=seed))
+    _build(data_dir, studies=studies, seed=seed)
+    return True
+
+
+def _build(data_dir: Path, *, studies: int, seed: int) -> None:
     from ingest.load import ingest_files
 
-    settings = Path(data_dir) / SETTINGS_FILE
+    settings = data_dir / SETTINGS_FILE
     if not settings.exists():
         settings.parent.mkdir(parents=True, exist_ok=True)
         settings.write_text(DEMO_SETTINGS)
 
-    files = generate_demo(Path(data_dir) / "demo", studies=studies, seed=seed)
+    files = generate_demo(data_dir / "demo", studies=studies, seed=seed)
     kinds: tuple[tuple[str, Sequence[Path]], ...] = (
         ("predictions", files.predictions),
         ("reads", files.reads),
     )
     for kind, paths in kinds:
         # the cases table once, after the reads
-        results = ingest_files(Path(data_dir), kind, paths, publish="end", cases=kind == "reads")
+        results = ingest_files(data_dir, kind, paths, publish="end", cases=kind == "reads")
         bad = [r for r in results if not r.ok]
         if bad:
             raise InputError(

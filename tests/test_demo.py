@@ -470,3 +470,69 @@ def test_demo_settings_hold_the_vendor_claims_and_keep_a_hospitals_own(tmp_path)
     (own / "radqa.toml").write_text('[claims."CT-ICH"]\nsensitivity = 0.9\n')
     run_demo(own, studies=3000)
     assert load_settings(own).claims == {"CT-ICH": {"sensitivity": 0.9}}
+
+
+def _snapshot_id(data_dir):
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "radqa.duckdb"), read_only=True)
+    try:
+        return con.execute("select snapshot_id from snapshot_info").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
+    """The same demo again is already built; another demo or a hospital's data is refused,
+    saying what is there; replace=True starts over and keeps the key and the settings."""
+    from radqa.demo import run_demo
+
+    data = tmp_path / "data"
+    assert run_demo(data, studies=1000, seed=5) is True
+    sid, key = _snapshot_id(data), (data / "pseudo.key").read_bytes()
+    capsys.readouterr()
+    assert run_demo(data, studies=1000, seed=5) is False
+    assert capsys.readouterr().out == (
+        f"{data} already holds the demo of 1,000 studies with seed 5; nothing to do\n"
+    )
+    with pytest.raises(InputError) as err:
+        run_demo(data, studies=1000, seed=6)
+    assert str(err.value) == (
+        f"{data} already holds data: 49 loaded files (a demo of 1,000 studies with seed 5); the "
+        "demo (1,000 studies with seed 6) is only loaded into a data dir without data, so that "
+        "it is not mixed with other data. Use another --data-dir, or start over here: delete "
+        f"radqa-work.duckdb, radqa.duckdb, radqa-cases.duckdb and cache/ in {data} (keep "
+        "pseudo.key and radqa.toml); `make demo` does this for its DATA dir"
+    )
+    assert _snapshot_id(data) == sid
+    assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 5
+
+    (data / "radqa.toml").write_text('[claims."CT-ICH"]\nsensitivity = 0.9\n')
+    assert run_demo(data, studies=1000, seed=6, replace=True) is True
+    assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 6
+    assert (data / "pseudo.key").read_bytes() == key
+    assert (data / "radqa.toml").read_text() == '[claims."CT-ICH"]\nsensitivity = 0.9\n'
+    import duckdb
+
+    con = duckdb.connect(str(data / "radqa.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from studies").fetchall() == [(1000,)]
+        assert con.execute("select count(*) from ingest_batches").fetchall() == [(49,)]
+    finally:
+        con.close()
+
+
+def test_demo_refuses_a_hospitals_data_and_names_its_files(tmp_path):
+    from ingest.load import ingest_files
+    from radqa.demo import run_demo
+
+    csv = tmp_path / "site-a.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
+        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
+    )
+    data = tmp_path / "hospital"
+    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    with pytest.raises(InputError, match=r"already holds data: 1 loaded file \(site-a.csv\); "):
+        run_demo(data, studies=1000, seed=5)
+    assert not (data / "demo").exists() and not (data / "radqa.toml").exists()

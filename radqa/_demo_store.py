@@ -1,0 +1,143 @@
+"""What a data dir's store already holds, before ``radqa demo`` loads into it, and starting over.
+
+The demo loads only into a store without data: mixed into a hospital's data or into another demo
+(other ``--studies`` or ``--seed``) it would replace study UIDs and leave ``effects.json``
+describing only half of what is loaded. The same demo again is recognised as already built.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from radqa.derived import CASES_NAME
+from radqa.errors import StoreError
+from radqa.store import SNAPSHOT_NAME, WORKING_NAME, snapshot_path, working_path
+
+#: The files the store consists of (each with DuckDB's ``.wal`` beside it), and what is derived
+#: from the snapshot. pseudo.key, radqa.toml, alert_rules.toml and the dashboard's own files
+#: (reviews, audit log) are not among them and are never removed.
+STORE_FILES = (WORKING_NAME, SNAPSHOT_NAME, CASES_NAME)
+DERIVED_DIRS = ("cache", WORKING_NAME + ".tmp")
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    """The files whose batches are committed in a data dir's store (in load order), and the
+    demo recorded in its ``demo/effects.json`` (studies, seed), if any."""
+
+    files: tuple[str, ...]
+    demo_studies: int | None = None
+    demo_seed: int | None = None
+
+    def describe(self) -> str:
+        """'49 loaded files (a demo of 8,000 studies with seed 7)' and the like."""
+        n = len(self.files)
+        what = f"{n} loaded file{'s' if n != 1 else ''}"
+        if self.demo_studies is not None:
+            return f"{what} (a demo of {self.demo_studies:,} studies with seed {self.demo_seed})"
+        shown = ", ".join(self.files[:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        return f"{what} ({shown}{more})"
+
+
+def store_contents(data_dir: Path) -> StoreContents:
+    """The committed batches of the working database (else of the published snapshot).
+
+    Raises
+    ------
+    StoreError
+        The database is being written by another process (an ingest) and cannot be read.
+    """
+    data_dir = Path(data_dir)
+    files: list[str] = []
+    for path in (working_path(data_dir), snapshot_path(data_dir)):
+        if not path.exists():
+            continue
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            raise StoreError(
+                f"{path} is in use by another process ({exc}); run `radqa demo` again when the "
+                "ingest or demo writing it has finished"
+            ) from exc
+        try:
+            rows = con.execute(
+                "select file_name from ingest_batches where status = 'committed' order by batch_id"
+            ).fetchall()
+        except duckdb.CatalogException:  # no schema yet
+            rows = []
+        finally:
+            con.close()
+        files = [str(r[0]) for r in rows]
+        break
+    studies, seed = _recorded_demo(data_dir)
+    return StoreContents(tuple(files), studies, seed)
+
+
+def _recorded_demo(data_dir: Path) -> tuple[int | None, int | None]:
+    try:
+        doc = json.loads((data_dir / "demo" / "effects.json").read_text())
+        return int(doc["studies"]), int(doc["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+def demo_file_names(data_dir: Path) -> list[str]:
+    """The names of the demo input files in ``data_dir/demo`` (what a complete demo loaded)."""
+    folder = Path(data_dir) / "demo"
+    paths = [*folder.glob("predictions-*.parquet"), *folder.glob("reads-*.csv")]
+    return sorted(p.name for p in paths)
+
+
+def is_built_demo(data_dir: Path, contents: StoreContents, *, studies: int, seed: int) -> bool:
+    """Whether the store holds exactly the demo of ``studies`` and ``seed``, completely loaded."""
+    return (
+        (contents.demo_studies, contents.demo_seed) == (studies, seed)
+        and len(contents.files) == len(set(contents.files))
+        and sorted(contents.files) == demo_file_names(data_dir)
+    )
+
+
+def refusal(data_dir: Path, contents: StoreContents, *, studies: int, seed: int) -> str:
+    """The message that refuses a demo into a store with data: what is there, how to start over."""
+    asked = f"{studies:,} studies with seed {seed}"
+    recorded = contents.demo_studies is not None
+    if recorded and (contents.demo_studies, contents.demo_seed) == (studies, seed):
+        what = (
+            f"an incomplete demo of {asked}: {len(contents.files)} of "
+            f"{len(demo_file_names(data_dir))} files loaded"
+        )
+    else:
+        what = contents.describe()
+    return (
+        f"{data_dir} already holds data: {what}; the demo ({asked}) is only loaded into a data "
+        f"dir without data, so that it is not mixed with other data. Use another --data-dir, or "
+        f"start over here: delete {', '.join(STORE_FILES)} and cache/ in {data_dir} (keep "
+        f"pseudo.key and radqa.toml); `make demo` does this for its DATA dir"
+    )
+
+
+def remove_store(data_dir: Path) -> list[Path]:
+    """Delete the store's databases, snapshot, cases file, result cache and scratch folder.
+
+    pseudo.key, radqa.toml, alert_rules.toml, the demo input files and the dashboard's own files
+    are kept. Returns what was deleted.
+    """
+    data_dir = Path(data_dir)
+    removed: list[Path] = []
+    for name in STORE_FILES:
+        for path in (data_dir / name, data_dir / f"{name}.wal"):
+            if path.is_file():
+                path.unlink()
+                removed.append(path)
+    for name in DERIVED_DIRS:
+        path = data_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
