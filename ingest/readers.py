@@ -32,6 +32,10 @@ class Source:
     ``overflow`` names the columns DuckDB adds for CSV rows with more fields than the header
     (``null_padding``): a value there is a malformed row, quarantined like any other.
 
+    ``last``: of a CSV file, the header's last named column. DuckDB pads a row with fewer fields
+    than the header with NULLs (``null_padding``), and reads an empty field as '' (its NULL
+    string is one no file holds, :data:`NO_NULL`): a NULL there is a short row, malformed too.
+
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
 
@@ -50,6 +54,7 @@ class Source:
     columns: tuple[str, ...]
     delim: str = ","
     overflow: tuple[str, ...] = ()
+    last: str | None = None
     parallel: bool = True
     contract: frozenset[str] = frozenset()
     encoding: str = "utf-8"
@@ -91,12 +96,15 @@ class Source:
         """SELECT of every row: the columns under lower-case names and, where :attr:`numbered`,
         ``_rn`` (1-based data row)."""
         named = [c for c in self.columns if c not in self.overflow]
+        # a CSV field read as '' (see last) is NULL, as an empty value is everywhere else
+        value = "nullif({}, '')" if self.last is not None else "{}"
         cols = ", ".join(
             [
-                f"{_q(orig)} as {self.ref(low)}"
+                f"{value.format(_q(orig))} as {self.ref(low)}"
                 for orig, low in zip(named, self.lowered, strict=True)
             ]
             + [f"{_q(c)} as {_q('_overflow_' + str(i))}" for i, c in enumerate(self.overflow)]
+            + ([self._short_sql(named)] if self.last is not None else [])
         )
         if self.fmt == "parquet":
             return (
@@ -107,6 +115,17 @@ class Source:
             return self._json_lines_sql()
         return (
             f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel, self.encoding)}"
+        )
+
+    def _short_sql(self, named: list[str]) -> str:
+        """``_fields``: the number of fields of a CSV row with fewer than the header (its
+        :attr:`last` column NULL) and a value in one of them, else NULL. Padding is trailing,
+        so its fields are the columns that are not NULL. Computed for such rows only."""
+        fields = " + ".join(f"({_q(c)} is not null)::int" for c in named)
+        value = ", ".join(f"nullif({_q(c)}, '')" for c in named)
+        return (
+            f"case when {_q(str(self.last))} is null and coalesce({value}) is not null "
+            f"then {fields} end as _fields"
         )
 
     def _json_lines_sql(self) -> str:
@@ -147,21 +166,28 @@ class Source:
         :func:`ingest.validate.checked_sql`)."""
         if self.fmt == "jsonl":
             return "_malformed"
-        if not self.overflow:
-            return "null::varchar"
         n = len(self.lowered)
-        extra = " + ".join(
-            f"({_q('_overflow_' + str(i))} is not null)::int" for i in range(len(self.overflow))
-        )
-        return (
-            f"case when {extra} > 0 then 'the row has ' || ({n} + {extra}) || ' fields, more "
-            f"than the header''s {n} columns (a delimiter in a value that is not quoted?)' end"
-        )
+        whens = []
+        if self.overflow:
+            extra = " + ".join(
+                f"({_q('_overflow_' + str(i))} is not null)::int" for i in range(len(self.overflow))
+            )
+            whens.append(
+                f"when {extra} > 0 then 'the row has ' || ({n} + {extra}) || ' fields, more "
+                f"than the header''s {n} columns (a delimiter in a value that is not quoted?)'"
+            )
+        if self.last is not None:
+            whens.append(
+                "when _fields is not null then 'the row has ' || _fields || ' fields, fewer "
+                f"than the header''s {n} columns (a value with a line break that is not quoted, "
+                "or a missing delimiter?)'"
+            )
+        return f"case {' '.join(whens)} end" if whens else "null::varchar"
 
     @property
     def can_be_malformed(self) -> bool:
         """Whether :meth:`malformed_sql` can be other than NULL."""
-        return self.fmt == "jsonl" or bool(self.overflow)
+        return self.fmt == "jsonl" or bool(self.overflow) or self.last is not None
 
 
 # A line that may be a JSON object: its first character (after JSON's blanks) is a brace.
@@ -221,6 +247,9 @@ def content_hash(path: Path) -> str:
 
 
 DELIMITERS = (",", ";", "\t", "|")
+# read_csv's NULL string: none, so that an empty field reads as '' and only the padding of a row
+# with fewer fields than the header is NULL (see Source.last)
+NO_NULL = "<radqa: no NULL string>"
 
 
 def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str = "utf-8") -> str:
@@ -229,7 +258,8 @@ def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str
         quoted = {"\t": "\\t"}.get(delim, delim)
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
-            f"quote = '\"', null_padding = true{_read_options(parallel, encoding)})"
+            f"quote = '\"', null_padding = true, nullstr = {literal(NO_NULL)}"
+            f"{_read_options(parallel, encoding)})"
         )
     return "read_parquet($path)"
 
@@ -284,9 +314,11 @@ def open_source(
     except duckdb.Error as exc:
         raise unreadable(path, exc) from exc
     overflow = columns[len(header) :] if header is not None else ()
+    # the last column the header names (a header may end in delimiters its rows leave out)
+    named = [c for c, h in zip(columns, header or (), strict=False) if h.strip()]
     source = Source(
-        path, fmt, columns, delim, overflow, contract=contract, encoding=encoding,
-        read_from=read_from,
+        path, fmt, columns, delim, overflow, named[-1] if named else None, contract=contract,
+        encoding=encoding, read_from=read_from,
     )  # fmt: skip
     if refusal := _headerless(source):
         raise refusal

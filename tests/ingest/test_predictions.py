@@ -603,7 +603,8 @@ def test_malformed_csv_rows_are_quarantined_not_the_file(data_dir: Path, tmp_pat
     assert result.reasons == [
         "m.csv: row 2: the row has 11 fields, more than the header's 9 columns "
         "(a delimiter in a value that is not quoted?)",
-        "m.csv: row 3: column 'score' is empty; expected a number between 0 and 1",
+        "m.csv: row 3: the row has 8 fields, fewer than the header's 9 columns "
+        "(a value with a line break that is not quoted, or a missing delimiter?)",
     ]
     assert snapshot_rows(data_dir, "select study_uid from predictions order by 1") == [
         ("1",),

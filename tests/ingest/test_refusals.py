@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -93,3 +94,79 @@ def test_utf16_big_endian_and_utf32_files_with_a_byte_order_mark_load(
     pids = snapshot_rows(data_dir, "select patient_pid from studies order by study_uid")
     assert pids == [(pseudonymise(key, "P1"),), (pseudonymise(key, "P2"),)]
     assert list(store.scratch_dir(data_dir).glob("radqa_*")) == []  # the UTF-8 copy is gone
+
+
+@pytest.mark.parametrize("delim", [",", "\t"])
+def test_a_row_with_fewer_fields_than_the_header_is_quarantined_without_its_values(
+    data_dir: Path, tmp_path: Path, delim: str
+) -> None:
+    # row 2 lacks its study_uid: read by position, its patient id would be the study_uid
+    lines = [
+        f"{PRED_HEADER},body_part",
+        "1.2.1,MRN74001,A,2026-10-01,CR,ptx,M,1,0.5,CHEST",
+        "MRN74002,A,2026-10-01,CR,ptx,M,1,0.5,CHEST",
+        "1.2.3,MRN74003,A,2026-10-01,CR,ptx,M,1,0.5",  # no body_part: one field short
+        '1.2.4,MRN74004,A,2026-10-01,CR,ptx,M,1,0.5,""',  # an empty last value: a whole row
+        "1.2.5,MRN74005,A,2026-10-01,CR,ptx,M,1,0.5,",
+        ",",  # no value at all: a blank row, skipped
+    ]
+    path = tmp_path / ("short.csv" if delim == "," else "short.tsv")
+    path.write_text("\n".join(lines).replace(",", delim) + "\n")
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert (result.status, result.inserted, result.quarantined) == ("committed", 3, 2)
+    assert result.reasons == [
+        f"{path.name}: row 2: the row has 9 fields, fewer than the header's 10 columns "
+        "(a value with a line break that is not quoted, or a missing delimiter?)",
+        f"{path.name}: row 3: the row has 9 fields, fewer than the header's 10 columns "
+        "(a value with a line break that is not quoted, or a missing delimiter?)",
+    ]
+    quarantined = snapshot_rows(
+        data_dir, "select row_number, column_name, raw from quarantine order by row_number"
+    )
+    assert quarantined == [(2, "(row)", None), (3, "(row)", None)]
+    stored = snapshot_rows(data_dir, "select study_uid, body_part from studies order by study_uid")
+    assert stored == [("1.2.1", "CHEST"), ("1.2.4", None), ("1.2.5", None)]
+    assert files_holding(data_dir, b"MRN74002") == []
+
+
+def test_empty_and_quoted_empty_fields_are_still_empty_values(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    text = (
+        f"{PRED_HEADER},station,note\n"
+        '1.2.1,P1,A,2026-10-01,CR,ptx,M,1,0.5,"",x\n'
+        "1.2.2,P2,A,2026-10-01,CR,ptx,M,1,,,y\n"
+        '1.2.3,P3,A,2026-10-01,CR,ptx,M,1,"",S1,\n'
+    )
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "e.csv", text)])
+    assert (result.inserted, result.quarantined) == (1, 2)
+    assert result.reasons == [
+        "e.csv: row 2: column 'score' is empty; expected a number between 0 and 1",
+        "e.csv: row 3: column 'score' is empty; expected a number between 0 and 1",
+    ]
+    assert snapshot_rows(data_dir, "select station from studies") == [(None,)]
+    raw = snapshot_rows(
+        data_dir, "select raw->>'score', raw->>'note' from quarantine order by row_number"
+    )
+    assert raw == [(None, "y"), (None, None)]
+
+
+def test_json_lines_without_an_optional_key_are_whole_rows(data_dir: Path, tmp_path: Path) -> None:
+    base = dict(
+        zip(
+            PRED_HEADER.split(","),
+            ["1.2.1", "P1", "A", "2026-10-01", "CR", "ptx", "M", "1", "0.5"],
+            strict=True,
+        )
+    )
+    lines = [
+        {**base, "station": "S1"},
+        {**base, "study_uid": "1.2.2"},  # no station: normal in JSON Lines
+        {k: v for k, v in base.items() if k != "score"} | {"study_uid": "1.2.3"},
+    ]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    [result] = ingest_files(data_dir, "predictions", [tmp_path / "p.jsonl"])
+    assert (result.inserted, result.quarantined) == (2, 1)
+    assert result.reasons == [
+        "p.jsonl: row 3: column 'score' is empty; expected a number between 0 and 1"
+    ]
