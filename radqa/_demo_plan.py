@@ -95,7 +95,10 @@ def _start_offset(effect: Effect, months: list[str], reference: int) -> int:
 def compile_plan(config: DemoConfig, *, seed: int, studies: int, months: list[str]) -> Plan:
     """Resolve effect start months, scanner weights per month and score distributions."""
     if studies < len(months):
-        raise InputError(f"studies={studies}; expected at least one per month ({len(months)})")
+        raise InputError(
+            f"--studies is {studies}; expected a whole number, at least one per month "
+            f"({len(months)})"
+        )
     site_names = [s.name for s in config.sites]
     starts = {e.id: _start_offset(e, months, config.reference_months) for e in config.effects}
     new = [e for e in config.effects if isinstance(e, NewScanner)]

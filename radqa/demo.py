@@ -3,7 +3,7 @@
 ``generate_demo`` writes, for each of ``months`` calendar months ending with ``end_month``, one
 Parquet file of AI predictions (``predictions-YYYY-MM.parquet``) and one CSV of radiologist reads
 made in that month (``reads-YYYY-MM.csv``; reads arrive days after the study, so the last weeks
-are mostly pending), the reads of a fully crossed reader study (``reads-reader-study.csv``) and
+are mostly pending; a month in which no read was made, in a small demo, has no reads file), the reads of a fully crossed reader study (``reads-reader-study.csv``) and
 ``effects.json``, which lists the effects planted after the reference window (the first months):
 a site whose model gets worse, a scanner software upgrade, a new scanner model and a prevalence
 change. Sites, scanners, findings, models and effects come from a :class:`DemoConfig`.
@@ -42,16 +42,21 @@ from radqa.settings import SETTINGS_FILE
 __all__ = ["DemoConfig", "DemoFiles", "default_config", "generate_demo", "run_demo"]
 
 READER_STUDY_FILE = "reads-reader-study.csv"
+DEMO_MONTHS = 24
 EFFECTS_FILE = "effects.json"
 
 
 @dataclass(frozen=True)
 class DemoFiles:
-    """The files ``generate_demo`` wrote; ``reads`` ends with the reader-study file."""
+    """The files ``generate_demo`` wrote; ``reads`` ends with the reader-study file.
+
+    A demo too small to have a read in some month, or a case for the reader study, has no file
+    for it (``reader_study`` is then None): a file with a header and no rows is refused by ingest.
+    """
 
     predictions: tuple[Path, ...]
     reads: tuple[Path, ...]
-    reader_study: Path
+    reader_study: Path | None
     effects: Path
 
 
@@ -61,7 +66,7 @@ def generate_demo(
     studies: int = 200_000,
     seed: int = 7,
     end_month: str = "2026-10",
-    months: int = 24,
+    months: int = DEMO_MONTHS,
     config: DemoConfig | None = None,
 ) -> DemoFiles:
     """Write the demo input files into ``out_dir`` and return their paths.
@@ -80,6 +85,8 @@ def generate_demo(
     config
         Sites, scanners, findings, models and planted effects; :func:`default_config` if None.
     """
+    _check_whole("--seed", seed, low=0)
+    _check_whole("--studies", studies, low=months)
     cfg = config or default_config()
     month_list = month_range(end_month, months)
     if months <= cfg.reference_months:
@@ -108,24 +115,30 @@ def generate_demo(
         del mo
         chunks = pending.pop(m, [])
         reads = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
-        if reads:
-            order = np.argsort(reads["time"], kind="stable")
-            reads = {k: v[order] for k, v in reads.items()}
-        else:
-            reads = {k: np.zeros(0, np.int64) for k in ("site", "month", "serial", "finding")}
-            reads |= {"reader": reads["site"], "label": reads["site"], "time": reads["site"]}
-            reads |= {"role": reads["site"], "ai": np.zeros(0, bool)}
+        if not reads or not reads["time"].size:
+            continue  # no read made this month (a small demo): no file, as no site sends one
+        order = np.argsort(reads["time"], kind="stable")
         path = out / f"reads-{month}.csv"
-        write_csv(reads_table(plan, reads), path)
+        write_csv(reads_table(plan, {k: v[order] for k, v in reads.items()}), path)
         read_files.append(path)
 
     pool = {k: np.concatenate([c[k] for c in candidates]) for k in candidates[0]}
     chosen = select_cases(plan, pool["truth"])
-    rs_path = out / READER_STUDY_FILE
-    write_csv(reader_study_table(plan, {k: v[chosen] for k, v in pool.items()}), rs_path)
+    rs_path: Path | None = None  # None: a demo too small to hold a reader-study case
+    (out / READER_STUDY_FILE).unlink(missing_ok=True)
+    if chosen.size:
+        rs_path = out / READER_STUDY_FILE
+        write_csv(reader_study_table(plan, {k: v[chosen] for k, v in pool.items()}), rs_path)
     effects_path = out / EFFECTS_FILE
     effects_path.write_text(json.dumps(effects_document(plan), indent=2) + "\n")
-    return DemoFiles(tuple(pred_files), (*read_files, rs_path), rs_path, effects_path)
+    reads_all = (*read_files, rs_path) if rs_path is not None else tuple(read_files)
+    return DemoFiles(tuple(pred_files), reads_all, rs_path, effects_path)
+
+
+def _check_whole(option: str, value: object, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        need = f", at least one per month ({low})" if option == "--studies" else f" >= {low}"
+        raise InputError(f"{option} is {value!r}; expected a whole number{need}")
 
 
 def _buffer_reads(
@@ -259,7 +272,8 @@ def run_demo(
 ) -> bool:
     """Generate the demo into ``data_dir / "demo"`` and ingest it as a hospital would.
 
-    The demo is only loaded into a store without data. When the store already holds the same
+    ``studies`` must be at least one per month (24); ``seed`` a whole number >= 0. The demo is
+    only loaded into a store without data. When the store already holds the same
     demo (same ``studies`` and ``seed``, every file loaded), nothing is done and False is
     returned; any other data is refused with a message saying what is there and how to start
     over. ``replace`` deletes the store first (:func:`radqa._demo_store.remove_store`: the
@@ -273,6 +287,8 @@ def run_demo(
     InputError
         The store holds other data.
     """
+    _check_whole("--seed", seed, low=0)  # before anything is written
+    _check_whole("--studies", studies, low=DEMO_MONTHS)
     data_dir = Path(data_dir)
     if replace:
         remove_store(data_dir)
@@ -285,7 +301,16 @@ def run_demo(
             )
             return False
         raise InputError(refusal(data_dir, contents, studies=studies, seed=seed))
-    _build(data_dir, studies=studies, seed=seed)
+    try:
+        _build(data_dir, studies=studies, seed=seed)
+    except BaseException as exc:  # the store was empty: leave it so, not half loaded
+        removed = remove_store(data_dir)
+        if isinstance(exc, InputError) and removed:
+            raise InputError(
+                f"{exc}; the partly loaded store was removed (the demo files stay in "
+                f"{data_dir / 'demo'})"
+            ) from exc
+        raise
     return True
 
 

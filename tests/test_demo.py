@@ -536,3 +536,77 @@ def test_demo_refuses_a_hospitals_data_and_names_its_files(tmp_path):
     with pytest.raises(InputError, match=r"already holds data: 1 loaded file \(site-a.csv\); "):
         run_demo(data, studies=1000, seed=5)
     assert not (data / "demo").exists() and not (data / "radqa.toml").exists()
+
+
+@pytest.mark.parametrize("studies", [24, 50])
+def test_a_demo_of_one_study_per_month_loads(tmp_path, studies):
+    """Months without a read (and a reader study without a case) have no file: an empty CSV,
+    header only, is refused by ingest."""
+    import duckdb
+
+    from radqa.demo import run_demo
+
+    assert run_demo(tmp_path, studies=studies, seed=7) is True
+    demo = tmp_path / "demo"
+    csvs = sorted(demo.glob("reads-*.csv"))
+    assert all(len(p.read_text().splitlines()) > 1 for p in csvs)
+    assert len(list(demo.glob("predictions-*.parquet"))) == 24
+    con = duckdb.connect(str(tmp_path / "radqa.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from studies").fetchall() == [(studies,)]
+        assert con.execute("select count(*) from quarantine").fetchall() == [(0,)]
+        batches = con.execute("select status, count(*) from ingest_batches group by all")
+        assert batches.fetchall() == [("committed", 24 + len(csvs))]
+    finally:
+        con.close()
+    if studies == 24:  # seed 7 leaves months without a read, and no reader-study case
+        assert len(csvs) == 20 and not (demo / "reads-reader-study.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"seed": -1}, "--seed is -1; expected a whole number >= 0"),
+        ({"studies": 23}, "--studies is 23; expected a whole number, at least one per month (24)"),
+        (
+            {"studies": 2.5},
+            "--studies is 2.5; expected a whole number, at least one per month (24)",
+        ),
+    ],
+)
+def test_bad_seed_or_size_is_refused_before_anything_is_written(tmp_path, args, message):
+    from radqa.demo import run_demo
+
+    with pytest.raises(InputError) as err:
+        run_demo(tmp_path / "data", **({"studies": 100} | args))
+    assert str(err.value) == message
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_demo_with_a_negative_seed_exits_2_with_a_message(tmp_path, capsys):
+    from radqa.cli import main
+
+    assert main(["--data-dir", str(tmp_path / "d"), "demo", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == "radqa: error: --seed is -1; expected a whole number >= 0\n"
+
+
+def test_a_demo_that_fails_to_load_leaves_no_store(tmp_path, monkeypatch):
+    """A refused file half way: the store (predictions already published) is removed."""
+    import radqa.demo as demo_module
+
+    real = demo_module.generate_demo
+
+    def broken(out, **kwargs):  # type: ignore[no-untyped-def]
+        files = real(out, **kwargs)
+        files.reads[3].write_text(files.reads[3].read_text().splitlines()[0] + "\n")
+        return files
+
+    monkeypatch.setattr(demo_module, "generate_demo", broken)
+    with pytest.raises(InputError) as err:
+        demo_module.run_demo(tmp_path, studies=300, seed=7)
+    assert str(err.value).startswith("the demo reads did not load cleanly: reads-2025-02.csv: ")
+    assert str(err.value).endswith(
+        f"; the partly loaded store was removed (the demo files stay in {tmp_path / 'demo'})"
+    )
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["demo", "pseudo.key", "radqa.toml"]
