@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -322,14 +323,44 @@ def open_source(
     )  # fmt: skip
     if refusal := _headerless(source):
         raise refusal
-    lowered = source.lowered
+    # DuckDB renames a repeated CSV or Parquet column (score, score_1): the names as the file
+    # writes them are the header's fields and the Parquet schema's top-level columns
+    if header is not None:
+        names: Sequence[str] = [h for h in header if h.strip()]
+    elif fmt == "parquet":
+        names = _parquet_columns(con, path, data)
+    else:
+        names = columns
+    lowered = [c.strip().lower() for c in names]
     dupes = sorted({c for c in lowered if lowered.count(c) > 1})
     if dupes:
+        shown = [c for c in dupes if not looks_like_value(c)]
         raise FileRefusedError(
-            f"{path.name}: column names repeat (case-insensitive): {', '.join(dupes)}; "
-            "expected each column once"
+            f"{path.name}: column names repeat (case-insensitive): "
+            f"{', '.join(shown) or 'names that read as values (not shown)'}; expected each "
+            "column once"
         )
     return source
+
+
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path, data: Path) -> list[str]:
+    """The names of a Parquet file's top-level columns, as its schema writes them (DuckDB's
+    ``describe`` gives a repeated name another). The schema lists each column's children after
+    it (a struct's fields, a list's element): those are skipped."""
+    try:
+        schema = con.execute(
+            "select name, coalesce(num_children, 0) from parquet_schema($path)",
+            {"path": str(data)},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise unreadable(path, exc) from exc
+    names, i = [], 1
+    for _ in range(schema[0][1] if schema else 0):
+        names.append(schema[i][0])
+        nested, i = schema[i][1], i + 1
+        while nested:  # the children of the column, at any depth
+            nested, i = nested - 1 + schema[i][1], i + 1
+    return names
 
 
 def _required(contract: frozenset[str]) -> tuple[str, ...]:

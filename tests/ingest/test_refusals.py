@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.load import ingest_files
@@ -170,3 +172,42 @@ def test_json_lines_without_an_optional_key_are_whole_rows(data_dir: Path, tmp_p
     assert result.reasons == [
         "p.jsonl: row 3: column 'score' is empty; expected a number between 0 and 1"
     ]
+
+
+ROW = "1.2.1,P1,A,2026-10-01,CR,ptx,M,1,0.5"
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "repeated"),
+    [
+        (f"{PRED_HEADER},score", f"{ROW},0.9", "score"),
+        (PRED_HEADER.replace("site", "Site") + ",SITE", f"{ROW},B", "site"),
+        (f"{PRED_HEADER},note, Note ,x", f"{ROW},a,b,c", "note"),
+    ],
+)
+def test_a_csv_file_whose_column_names_repeat_is_refused(
+    data_dir: Path, tmp_path: Path, header: str, row: str, repeated: str
+) -> None:
+    path = write(tmp_path / "dup.csv", f"{header}\n{row}")
+    assert refusal(data_dir, "predictions", path) == (
+        f"dup.csv: column names repeat (case-insensitive): {repeated}; expected each column once"
+    )
+
+
+def test_a_parquet_file_whose_column_names_repeat_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    names = [*PRED_HEADER.split(","), "SCORE"]
+    values = [*ROW.split(","), "0.9"]
+    table = pa.Table.from_arrays([pa.array([v]) for v in values], names=names)
+    pq.write_table(table, tmp_path / "dup.parquet")
+    assert refusal(data_dir, "predictions", tmp_path / "dup.parquet") == (
+        "dup.parquet: column names repeat (case-insensitive): score; expected each column once"
+    )
+    # a struct's fields and a list's element are not columns of their own
+    nested = table.drop_columns(["SCORE"]).append_column(
+        "lst", pa.array([[{"score": 1, "finding": "x"}]])
+    )
+    pq.write_table(nested, tmp_path / "nested.parquet")
+    [result] = ingest_files(data_dir, "predictions", [tmp_path / "nested.parquet"])
+    assert (result.status, result.inserted) == ("committed", 1)
