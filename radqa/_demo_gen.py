@@ -203,6 +203,17 @@ def _lognormal_days(rng: np.random.Generator, median: float, sigma: float, n: in
     return rng.lognormal(np.log(median), sigma, n) * DAY
 
 
+def reader_accuracy(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Each radiologist's sensitivity and specificity (indexed like ``plan.radiologist_ids``),
+    drawn once per seed from the configured ranges."""
+    r = plan.config.reading
+    n_rads = len(plan.radiologist_ids)
+    rs = np.random.default_rng(np.random.SeedSequence([plan.seed, 3]))
+    sens = rs.uniform(*r.sensitivity, n_rads)
+    spec = rs.uniform(*r.specificity, n_rads)
+    return sens, spec
+
+
 def _draw_reads(
     rng: np.random.Generator,
     plan: Plan,
@@ -222,10 +233,7 @@ def _draw_reads(
     r = plan.config.reading
     n, rows = site.size, row_study.size
     first, count = plan.site_radiologists[site, 0], plan.site_radiologists[site, 1]
-    n_rads = len(plan.radiologist_ids)
-    rs = np.random.default_rng(np.random.SeedSequence([plan.seed, 3]))
-    sens = rs.uniform(*r.sensitivity, n_rads)
-    spec = rs.uniform(*r.specificity, n_rads)
+    sens, spec = reader_accuracy(plan)
 
     primary = rng.integers(0, count)
     second = (primary + 1 + rng.integers(0, count - 1)) % count

@@ -31,6 +31,7 @@ from radqa._demo_config import (
     SoftwareUpgrade,
     default_config,
 )
+from radqa._demo_expected import before_after
 from radqa._demo_gen import Month, draw_month, make_patients
 from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
@@ -203,14 +204,17 @@ def _effect_entry(plan: Plan, e: Effect) -> dict[str, Any]:
             mods = {s.modality for s in plan.scanners if s.model == e.scanner_model}
             hit = [j for j, f in enumerate(findings) if set(f.modalities) & mods]
             drops = (0.0, e.specificity_drop)
-        expected = {}
+        expected, vs_reference = {}, {}
         for j in hit:
             before, after = plan.dists[j], plan.dists[j].with_drops(*drops)
-            expected[f"{model_of[findings[j]]}/{findings[j].name}"] = {
+            key = f"{model_of[findings[j]]}/{findings[j].name}"
+            expected[key] = {
                 "sensitivity": [round(before.sensitivity, 4), round(after.sensitivity, 4)],
                 "specificity": [round(before.specificity, 4), round(after.specificity, 4)],
             }
+            vs_reference[key] = before_after(plan, e.site, j, after, plan.starts[e.id])
         params["expected_before_after"] = expected
+        params["expected_before_after_vs_reference"] = vs_reference
     elif isinstance(e, NewScanner):
         s = e.scanner
         group = {"site": s.site, "scanner_model": s.model}
@@ -226,10 +230,17 @@ def _effect_entry(plan: Plan, e: Effect) -> dict[str, Any]:
         assert isinstance(e, PrevalenceChange)
         group = {"site": e.site, "finding": e.finding}
         prev = {f"{model_of[f]}/{f.name}": f.prevalence for f in findings if f.name == e.finding}
+        hit = [j for j, f in enumerate(findings) if f.name == e.finding]
         params = {
             "factor": e.factor,
             "expected_before_after": {
                 k: [v, round(min(v * e.factor, 0.95), 4)] for k, v in prev.items()
+            },
+            "expected_before_after_vs_reference": {
+                f"{model_of[findings[j]]}/{findings[j].name}": before_after(
+                    plan, e.site, j, plan.dists[j], plan.starts[e.id], prevalence=True
+                )
+                for j in hit
             },
         }
         metrics = ["prevalence"]
@@ -244,6 +255,24 @@ def _effect_entry(plan: Plan, e: Effect) -> dict[str, Any]:
     }
 
 
+#: What the two kinds of expected figures in effects.json mean.
+EXPECTED_VALUES = {
+    "expected_before_after": (
+        "against the hidden truth the demo drew: the model's planted sensitivity and "
+        "specificity, and the true prevalence, in the reference window and after the effect; "
+        "no data RadQA holds can show these"
+    ),
+    "expected_before_after_vs_reference": (
+        "against the reference standard (the radiologists' reads: adjudication, else the "
+        "majority of the double reads, else the primary read), which is what RadQA measures; "
+        "from the demo's own reader sensitivity and specificity at that site, double-read and "
+        "adjudication shares and score distributions (reader and model errors independent "
+        "given the truth and the score). Readers' false positives on rare findings make the "
+        "reference prevalence higher and the model's sensitivity lower than against the truth"
+    ),
+}
+
+
 def effects_document(plan: Plan) -> dict[str, Any]:
     """The content of effects.json."""
     return {
@@ -251,6 +280,7 @@ def effects_document(plan: Plan) -> dict[str, Any]:
         "studies": plan.studies,
         "months": plan.months,
         "reference_months": plan.months[: plan.config.reference_months],
+        "expected_values": EXPECTED_VALUES,
         "effects": [_effect_entry(plan, e) for e in plan.config.effects],
     }
 

@@ -263,7 +263,11 @@ def test_aided_readers_do_better_by_a_few_points_of_auc():
 def test_effects_json_shape(small):
     files = small[0]
     doc = json.loads(files.effects.read_text())
-    assert list(doc) == ["seed", "studies", "months", "reference_months", "effects"]
+    assert list(doc) == ["seed", "studies", "months", "reference_months", "expected_values",
+                         "effects"]  # fmt: skip
+    assert list(doc["expected_values"]) == [
+        "expected_before_after", "expected_before_after_vs_reference"
+    ]  # fmt: skip
     assert doc["seed"] == 7 and doc["studies"] == 5000
     assert doc["months"] == month_range("2026-10", 24)
     assert doc["months"][0] == "2024-11" and doc["reference_months"][-1] == "2025-04"
@@ -286,6 +290,10 @@ def test_effects_json_shape(small):
         assert set(e["group"]) == keys and e["metrics"] == metrics
         assert e["start"] in doc["months"] and e["start"] > doc["reference_months"][-1]
         assert len(e["description"]) > 40 and e["parameters"]
+        if "expected_before_after" in e["parameters"]:
+            truth = e["parameters"]["expected_before_after"]
+            vs_ref = e["parameters"]["expected_before_after_vs_reference"]
+            assert list(vs_ref) == list(truth)
     assert sorted(e["start"] for e in doc["effects"]) == [
         "2025-09",
         "2026-01",
@@ -314,6 +322,106 @@ def _period(df: pd.DataFrame, start: str) -> pd.DataFrame:
     out = df[ref | after].copy()
     out["period"] = np.where(ref[ref | after], "ref", "after")
     return out
+
+
+def _memory_store(files):
+    """The demo files straight into an in-memory store, reference standard refreshed (the
+    ingest path is tested elsewhere; this measures what RadQA's metrics see)."""
+    from radqa.store import memory_store, refresh_reference
+
+    con = memory_store()
+    preds = [str(p) for p in files.predictions]
+    con.execute(
+        """insert into studies (study_uid, site, modality, body_part, scanner_manufacturer,
+            scanner_model, scanner_software, station, study_datetime, patient_age, patient_sex)
+        select distinct study_uid, site, modality, body_part, scanner_manufacturer,
+            scanner_model, scanner_software, station, study_datetime::timestamp, patient_age,
+            patient_sex
+        from read_parquet($files)""",
+        {"files": preds},
+    )
+    con.execute(
+        """insert into predictions (study_uid, finding, model_name, model_version, score,
+            predicted, threshold, threshold_source, row_hash, batch_id)
+        select study_uid, finding, model_name, model_version, score, predicted::boolean,
+            threshold, 'file', 0, 1
+        from read_parquet($files)""",
+        {"files": preds},
+    )
+    con.execute(
+        """insert into reads (study_uid, finding, reader_pid, read_role, arm, label,
+            read_datetime, ai_assisted, row_hash, batch_id)
+        select study_uid, finding, reader_id, read_role, coalesce(arm, ''), label,
+            read_datetime, ai_assisted, 0, 2
+        from read_csv($files, union_by_name = true)""",
+        {"files": [str(p) for p in files.reads]},
+    )
+    refresh_reference(con)
+    return con
+
+
+def _measured_vs_expected(con, doc, figures):  # type: ignore[no-untyped-def]
+    """(effect, model/finding, metric, period, x, n, expected) for each figure of each effect,
+    measured by metrics.summarize in the effect's group: the reference window, and the
+    effect's start to the last month."""
+    import datetime as dt
+
+    from metrics import Filters, summarize
+    from metrics._periods import add_months, month_start
+
+    windows = ((doc["reference_months"][0], doc["reference_months"][-1]), (None, doc["months"][-1]))
+    out = []
+    for e in doc["effects"]:
+        group = e["group"]
+        for key, expected in e["parameters"].get(figures, {}).items():
+            model, finding = key.split("/")
+            for i, (first, last) in enumerate(windows):
+                f = Filters(
+                    date_from=month_start(first or e["start"]),
+                    date_to=month_start(add_months(last, 1)) - dt.timedelta(days=1),
+                    site=group["site"], scanner_model=group.get("scanner_model", ()),
+                    finding=finding, model_name=model,
+                )  # fmt: skip
+                r = summarize(con, by=(), filters=f, min_n=1).iloc[0]
+                counts = {"sensitivity": (r.tp, r.tp + r.fn), "specificity": (r.tn, r.tn + r.fp),
+                          "prevalence": (r.tp + r.fn, r.n_labelled)}  # fmt: skip
+                pairs = (
+                    expected.items() if isinstance(expected, dict) else [("prevalence", expected)]
+                )
+                for metric, values in pairs:
+                    x, n = counts[metric]
+                    out.append((e["id"], key, metric, i, int(x), int(n), values[i]))
+    return out
+
+
+def test_effects_vs_reference_are_what_the_store_shows(medium):
+    """Each figure of effects.json against the reference standard lies in the binomial
+    interval of what RadQA measures in a 60,000-study demo (two-sided exact binomial test,
+    Bonferroni over all figures at 1%); the figures against the truth do not."""
+    from scipy.stats import binomtest
+
+    files = medium[0]
+    doc = json.loads(files.effects.read_text())
+    con = _memory_store(files)
+    rows = _measured_vs_expected(con, doc, "expected_before_after_vs_reference")
+    assert len(rows) == 62  # Kobe 10 findings, Osaka's Ysio Max 4, Tokyo effusion with prevalence
+    level = 0.01 / len(rows)
+    outside = [r for r in rows if binomtest(r[4], r[5], r[6]).pvalue < level]
+    assert outside == []
+    # the pneumothorax sensitivity planted at Kobe, against the truth and the reference
+    kobe = next(e for e in doc["effects"] if e["id"] == "kobe-protocol-shift")["parameters"]
+    assert kobe["expected_before_after"]["ChestXR-Triage/pneumothorax"]["sensitivity"] == [
+        0.7905, 0.6105,
+    ]  # fmt: skip
+    vs_ref = kobe["expected_before_after_vs_reference"]["ChestXR-Triage/pneumothorax"]
+    assert vs_ref == {"sensitivity": [0.5168, 0.4539], "specificity": [0.9283, 0.8791]}
+    # the same check on the figures against the truth finds them far from what is measured
+    truth = _measured_vs_expected(con, doc, "expected_before_after")
+    far = [r[:4] for r in truth if binomtest(r[4], r[5], r[6]).pvalue < level]
+    assert far == [
+        ("kobe-protocol-shift", "ChestXR-Triage/pneumothorax", "sensitivity", 0),
+        ("kobe-protocol-shift", "ChestXR-Triage/pleural_effusion", "sensitivity", 0),
+    ]  # elsewhere, at 60,000 studies, the groups are too small to tell the two apart
 
 
 def test_performance_shift_is_visible_and_other_sites_stay_stable(medium):
