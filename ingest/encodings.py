@@ -125,16 +125,57 @@ def _transcode(path: Path, fmt: str, codec: str, declared: str, out: IO[bytes]) 
 
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
-    """``path`` opened for reading its bytes, a .gz file decompressed."""
-    name = path.name.lower()
-    if name.endswith(".zst"):
+    """``path`` opened for reading its bytes, a gzip-compressed file (named .gz or not)
+    decompressed."""
+    if path.name.lower().endswith(".zst"):
         raise FileRefusedError(
             f"{path.name}: a zstd-compressed file is read only in UTF-8, UTF-16 or Latin-1; "
             "decompress it (zstd -d) or save it as UTF-8"
         )
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+# What a file that is not text is, by its first bytes, and what to do with it.
+SAVE_AS_CSV = "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8) and load that"
+BINARY = {
+    "xlsx": f"it is an Excel workbook (.xlsx), not text; {SAVE_AS_CSV}",
+    "xls": f"it is an Excel 97-2003 workbook (.xls) or another Office file, not text; {SAVE_AS_CSV}",
+    "zip": "it is a ZIP archive; unzip it and load the files in it",
+    "pdf": "it is a PDF document, not a table; export the data as CSV from the system that made it",
+    "parquet": "it is a Parquet file; name it .parquet",
+    "gzip": "it is gzip-compressed; decompress it (gunzip): Parquet files are read as they are",
+    "zstd": "it is zstd-compressed; name it so (.csv.zst, .jsonl.zst), or decompress it (zstd -d)",
+}
+_MAGIC = (
+    (b"PK\x03\x04", "zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
+    (b"%PDF", "pdf"),
+    (b"PAR1", "parquet"),
+    (GZIP_MAGIC, "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def binary_kind(path: Path) -> str | None:
+    """What ``path`` is by its first bytes when it is not plain text (a key of :data:`BINARY`;
+    'xlsx' for a ZIP archive that holds an Excel workbook), else None. A .zst file is taken as
+    named (``zstd`` only for one that is not)."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(8)
+            kind = next((k for magic, k in _MAGIC if start.startswith(magic)), None)
+            if kind == "zip":  # a workbook's parts are named xl/...: near the start or the end
+                head = fh.read(1 << 16)
+                fh.seek(max(0, path.stat().st_size - (1 << 16)))
+                kind = "xlsx" if b"xl/" in head or b"xl/" in fh.read() else kind
+    except OSError:
+        return None  # reading the file says what is wrong
+    if kind == "zstd" and path.name.lower().endswith(".zst"):
+        return None
+    return kind
 
 
 # Byte-order marks and the codec each starts, longest first (UTF-32-LE's starts as UTF-16-LE's)

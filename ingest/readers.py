@@ -40,6 +40,9 @@ class Source:
     ``parallel``: DuckDB reads a CSV file in parallel chunks, which cannot hold a quoted value
     that spans lines (:func:`needs_serial_read`); such a file is read again with one thread.
 
+    ``compression``: 'gzip' for a gzip-compressed text file whose name does not say so (DuckDB
+    tells compression by the name); None: by the name.
+
     ``read_from``: the file DuckDB reads, as :func:`ingest.encodings.decoded` gives it (``path``
     itself, or a UTF-8 copy of a file in another encoding); None: ``path``. Messages name
     ``path``.
@@ -60,6 +63,7 @@ class Source:
     contract: frozenset[str] = frozenset()
     encoding: str = "utf-8"
     read_from: Path | None = None
+    compression: str | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -115,7 +119,8 @@ class Source:
         if self.fmt == "jsonl":
             return self._json_lines_sql()
         return (
-            f"select {cols} from {_reader_sql(self.fmt, self.delim, self.parallel, self.encoding)}"
+            f"select {cols} from "
+            f"{_reader_sql(self.fmt, self.delim, self.parallel, self.encoding, self.compression)}"
         )
 
     def _short_sql(self, named: list[str]) -> str:
@@ -153,7 +158,7 @@ class Source:
         )
         return f"""
             select {", ".join([*cols, f"{malformed} as _malformed"])}
-            from (select line, {", ".join(pick)} from {_lines_sql(self.parallel)}
+            from (select line, {", ".join(pick)} from {_lines_sql(self.parallel, compression=self.compression)}
                   where trim(line) <> '')
         """
 
@@ -195,19 +200,23 @@ class Source:
 _OBJECT_LINE = "left(ltrim(line, ' \t\r'), 1) = '{'"
 
 
-def _lines_sql(parallel: bool = True, encoding: str = "utf-8") -> str:
+def _lines_sql(
+    parallel: bool = True, encoding: str = "utf-8", compression: str | None = None
+) -> str:
     """A text file's lines as one column ``line``, as they are (a JSON Lines file: each is parsed
     in SQL; a CSV file: its header line is split in Python)."""
     return (
         "read_csv($path, header = false, columns = {'line': 'VARCHAR'}, delim = '\\x01', "
         f"quote = '', escape = '', auto_detect = false, strict_mode = false"
-        f"{_read_options(parallel, encoding)})"
+        f"{_read_options(parallel, encoding, compression)})"
     )
 
 
-def _read_options(parallel: bool, encoding: str) -> str:
-    """read_csv's options for a file read with one thread or in an encoding other than UTF-8."""
+def _read_options(parallel: bool, encoding: str, compression: str | None = None) -> str:
+    """read_csv's options for a file read with one thread, in an encoding other than UTF-8, or
+    compressed under a name that does not say so."""
     options = "" if parallel else ", parallel = false"
+    options += "" if compression is None else f", compression = '{compression}'"
     return options + ("" if encoding == "utf-8" else f", encoding = '{encoding}'")
 
 
@@ -253,14 +262,20 @@ DELIMITERS = (",", ";", "\t", "|")
 NO_NULL = "<radqa: no NULL string>"
 
 
-def _reader_sql(fmt: str, delim: str = ",", parallel: bool = True, encoding: str = "utf-8") -> str:
+def _reader_sql(
+    fmt: str,
+    delim: str = ",",
+    parallel: bool = True,
+    encoding: str = "utf-8",
+    compression: str | None = None,
+) -> str:
     """DuckDB's table function for a CSV or Parquet file (parameter $path)."""
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
             f"quote = '\"', null_padding = true, nullstr = {literal(NO_NULL)}"
-            f"{_read_options(parallel, encoding)})"
+            f"{_read_options(parallel, encoding, compression)})"
         )
     return "read_parquet($path)"
 
@@ -289,18 +304,21 @@ def open_source(
     """
     fmt = file_format(path)
     if not path.is_file():
-        raise FileRefusedError(f"{path}: no such file")
+        raise not_a_file(path)
     if path.stat().st_size == 0:
         raise FileRefusedError(f"{path.name}: the file is empty; expected a header row and data")
     data = read_from or path
+    compression = _compression(path, data, fmt)
     if fmt != "csv":
         encoding = "utf-8"
     elif encoding is None:
         encoding = encodings.bom_encoding(data)
-    delim, header = _csv_header(con, path, data, encoding) if fmt == "csv" else (",", None)
+    delim, header = (
+        _csv_header(con, path, data, encoding, compression) if fmt == "csv" else (",", None)
+    )
     try:
         if fmt == "jsonl":
-            columns = _every_key(con, data)
+            columns = _every_key(con, data, compression)
             if not columns:
                 raise FileRefusedError(
                     f"{path.name}: no line is a JSON object; expected JSON Lines, one object "
@@ -308,7 +326,8 @@ def open_source(
                 )
         else:
             described = con.execute(
-                f"describe select * from {_reader_sql(fmt, delim, encoding=encoding)}",
+                f"describe select * from "
+                f"{_reader_sql(fmt, delim, encoding=encoding, compression=compression)}",
                 {"path": str(data)},
             )
             columns = tuple(r[0] for r in described.fetchall())
@@ -319,7 +338,7 @@ def open_source(
     named = [c for c, h in zip(columns, header or (), strict=False) if h.strip()]
     source = Source(
         path, fmt, columns, delim, overflow, named[-1] if named else None, contract=contract,
-        encoding=encoding, read_from=read_from,
+        encoding=encoding, read_from=read_from, compression=compression,
     )  # fmt: skip
     if refusal := _headerless(source):
         raise refusal
@@ -361,6 +380,36 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path, data: Path) -> 
         while nested:  # the children of the column, at any depth
             nested, i = nested - 1 + schema[i][1], i + 1
     return names
+
+
+def not_a_file(path: Path) -> FileRefusedError:
+    """The refusal of a path that is not a file: a folder (with the glob that loads the files in
+    it), or nothing."""
+    if not path.is_dir():
+        return FileRefusedError(f"{path}: no such file")
+    ext = Path(path.name.lower().removesuffix(".gz").removesuffix(".zst")).suffix
+    glob = str(path / f"*{ext if ext in FORMATS else '.csv'}")
+    return FileRefusedError(
+        f"{path}: is a folder, not a file; to load the files in it, give a glob such as '{glob}'"
+    )
+
+
+def _compression(path: Path, data: Path, fmt: str) -> str | None:
+    """'gzip' for a CSV or JSON Lines file that is gzip-compressed under a name without '.gz'
+    (DuckDB tells compression by the name), else None.
+
+    FileRefusedError for a file that is neither text nor Parquet (a workbook, a PDF, ...:
+    :func:`ingest.encodings.binary_kind`), saying what it is, where reading it would call its
+    bytes text in an unknown encoding."""
+    kind = encodings.binary_kind(path)
+    if kind is None or (kind == "parquet" and fmt == "parquet"):
+        return None
+    if kind == "gzip" and fmt != "parquet":
+        named = path.name.lower().endswith(".gz")
+        return None if named or data != path else "gzip"
+    raise FileRefusedError(
+        f"{path.name}: cannot be read as {fmt.upper()}: {encodings.BINARY[kind]}"
+    )
 
 
 def _required(contract: frozenset[str]) -> tuple[str, ...]:
@@ -419,7 +468,9 @@ def _headerless(source: Source) -> FileRefusedError | None:
     )
 
 
-def _every_key(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
+def _every_key(
+    con: duckdb.DuckDBPyConnection, path: Path, compression: str | None = None
+) -> tuple[str, ...]:
     """The keys of all the objects of a JSON Lines file, not only of the lines DuckDB would
     sample: a key that first appears late is kept. Ordered by their place in the objects
     (most files list their keys in one order), then by name. 0.6 s per 1M lines."""
@@ -427,7 +478,7 @@ def _every_key(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
         f"""
         select key from (
             select unnest(keys) as key, generate_subscripts(keys, 1) as i
-            from (select distinct try(json_keys(line)) as keys from {_lines_sql()}
+            from (select distinct try(json_keys(line)) as keys from {_lines_sql(compression=compression)}
                   where {_OBJECT_LINE})
         )
         group by key order by min(i), key
@@ -438,7 +489,11 @@ def _every_key(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
 
 
 def _csv_header(
-    con: duckdb.DuckDBPyConnection, path: Path, data: Path, encoding: str = "utf-8"
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    data: Path,
+    encoding: str = "utf-8",
+    compression: str | None = None,
 ) -> tuple[str, list[str]]:
     """The delimiter (the candidate most frequent in the header line) and the header's fields.
 
@@ -449,7 +504,8 @@ def _csv_header(
 
     try:
         rows = con.execute(
-            f"select line from {_lines_sql(encoding=encoding)} limit 1", {"path": str(data)}
+            f"select line from {_lines_sql(encoding=encoding, compression=compression)} limit 1",
+            {"path": str(data)},
         ).fetchall()
     except duckdb.Error as exc:
         raise unreadable(path, exc) from exc

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ingest.load import ingest_files
 from ingest.pseudonym import load_key, pseudonymise
+from ingest.readers import open_source
 from radqa import store
+from radqa.errors import FileRefusedError
 from tests.ingest.conftest import PRED_HEADER, files_holding, snapshot_rows, working_rows, write
 
 PRED_REQUIRED = PRED_HEADER.replace(",", ", ")
@@ -211,3 +215,62 @@ def test_a_parquet_file_whose_column_names_repeat_is_refused(
     pq.write_table(nested, tmp_path / "nested.parquet")
     [result] = ingest_files(data_dir, "predictions", [tmp_path / "nested.parquet"])
     assert (result.status, result.inserted) == ("committed", 1)
+
+
+def test_a_folder_given_as_a_file_is_named_a_folder_with_the_glob_to_use(tmp_path: Path) -> None:
+    (tmp_path / "dirx.csv").mkdir()
+    con = duckdb.connect()
+    with pytest.raises(FileRefusedError) as refused:
+        open_source(con, tmp_path / "dirx.csv", frozenset())
+    assert str(refused.value) == (
+        f"{tmp_path}/dirx.csv: is a folder, not a file; to load the files in it, give a glob "
+        f"such as '{tmp_path}/dirx.csv/*.csv'"
+    )
+    with pytest.raises(FileRefusedError) as refused:
+        open_source(con, tmp_path / "absent.jsonl", frozenset())
+    assert str(refused.value) == f"{tmp_path}/absent.jsonl: no such file"
+
+
+SAVE = "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8) and load that"
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "what"),
+    [
+        ("x.csv", b"PK\x03\x04\x14\x00\x00\x00[Content_Types].xml xl/workbook.xml",
+         f"CSV: it is an Excel workbook (.xlsx), not text; {SAVE}"),
+        ("x.jsonl", b"PK\x03\x04\x14\x00\x00\x00xl/styles.xml",
+         f"JSONL: it is an Excel workbook (.xlsx), not text; {SAVE}"),
+        ("x.parquet", b"PK\x03\x04\x14\x00\x00\x00xl/styles.xml",
+         f"PARQUET: it is an Excel workbook (.xlsx), not text; {SAVE}"),
+        ("x.csv", b"PK\x03\x04\x14\x00\x00\x00notes.txt", "CSV: it is a ZIP archive; unzip it and "
+         "load the files in it"),
+        ("x.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00",
+         f"CSV: it is an Excel 97-2003 workbook (.xls) or another Office file, not text; {SAVE}"),
+        ("x.csv", b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n", "CSV: it is a PDF document, not a table; "
+         "export the data as CSV from the system that made it"),
+    ],
+)  # fmt: skip
+def test_a_workbook_pdf_or_archive_is_refused_saying_what_it_is(
+    data_dir: Path, tmp_path: Path, name: str, start: bytes, what: str
+) -> None:
+    (tmp_path / name).write_bytes(start + bytes(range(256)) * 8)
+    assert refusal(data_dir, "predictions", tmp_path / name) == f"{name}: cannot be read as {what}"
+
+
+def test_a_gzip_compressed_file_without_gz_in_its_name_is_read(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    text = f"{PRED_HEADER}\n1.2.1,P1,\u5927\u962a,2026-10-01,CR,ptx,M,1,0.25\n"
+    (tmp_path / "plain.csv").write_bytes(gzip.compress(text.encode("utf-8")))
+    (tmp_path / "sjis.csv").write_bytes(
+        gzip.compress(text.replace("1.2.1", "1.2.2").encode("cp932"))
+    )
+    [plain] = ingest_files(data_dir, "predictions", [tmp_path / "plain.csv"])
+    [sjis] = ingest_files(data_dir, "predictions", [tmp_path / "sjis.csv"], encoding="cp932")
+    assert [(r.status, r.inserted) for r in (plain, sjis)] == [("committed", 1), ("committed", 1)]
+    rows = snapshot_rows(
+        data_dir,
+        "select study_uid, site, score from studies join predictions using (study_uid) order by 1",
+    )
+    assert rows == [("1.2.1", "\u5927\u962a", 0.25), ("1.2.2", "\u5927\u962a", 0.25)]
