@@ -117,8 +117,8 @@ def refusal(data_dir: Path, contents: StoreContents, *, studies: int, seed: int)
     return (
         f"{data_dir} already holds data: {what}; the demo ({asked}) is only loaded into a data "
         f"dir without data, so that it is not mixed with other data. Use another --data-dir, or "
-        f"start over here: delete {', '.join(STORE_FILES)} and cache/ in {data_dir} (keep "
-        f"pseudo.key and radqa.toml); `make demo` does this for its DATA dir"
+        f"start over here with `radqa demo --replace`, which deletes {', '.join(STORE_FILES)} "
+        f"and cache/ in {data_dir} and keeps pseudo.key and radqa.toml"
     )
 
 

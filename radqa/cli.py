@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate the demo data set and load it", parents=[common])
     demo.add_argument("--studies", type=int, default=200_000)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete the data dir's databases, snapshot, cases file and cache first "
+        "(pseudo.key and radqa.toml are kept); without it a data dir with other data is refused",
+    )
 
     report = sub.add_parser("report", help="write reports")
     report_sub = report.add_subparsers(dest="report", required=True, metavar="{monthly}")
@@ -170,7 +176,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     if args.command == "demo":
         from radqa.demo import run_demo
 
-        run_demo(data_dir, studies=args.studies, seed=args.seed)
+        run_demo(data_dir, studies=args.studies, seed=args.seed, replace=args.replace)
         print(_describe_snapshot(data_dir))
         _warm(data_dir)
         return 0

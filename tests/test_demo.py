@@ -593,6 +593,7 @@ def _snapshot_id(data_dir):
 def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
     """The same demo again is already built; another demo or a hospital's data is refused,
     saying what is there; replace=True starts over and keeps the key and the settings."""
+    from radqa.cli import main
     from radqa.demo import run_demo
 
     data = tmp_path / "data"
@@ -608,15 +609,16 @@ def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
     assert str(err.value) == (
         f"{data} already holds data: 49 loaded files (a demo of 1,000 studies with seed 5); the "
         "demo (1,000 studies with seed 6) is only loaded into a data dir without data, so that "
-        "it is not mixed with other data. Use another --data-dir, or start over here: delete "
-        f"radqa-work.duckdb, radqa.duckdb, radqa-cases.duckdb and cache/ in {data} (keep "
-        "pseudo.key and radqa.toml); `make demo` does this for its DATA dir"
+        "it is not mixed with other data. Use another --data-dir, or start over here with "
+        "`radqa demo --replace`, which deletes radqa-work.duckdb, radqa.duckdb, "
+        f"radqa-cases.duckdb and cache/ in {data} and keeps pseudo.key and radqa.toml"
     )
     assert _snapshot_id(data) == sid
     assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 5
 
     (data / "radqa.toml").write_text('[claims."CT-ICH"]\nsensitivity = 0.9\n')
-    assert run_demo(data, studies=1000, seed=6, replace=True) is True
+    assert main(["--data-dir", str(data), "demo", "--studies", "1000", "--seed", "6",
+                 "--replace"]) == 0  # fmt: skip
     assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 6
     assert (data / "pseudo.key").read_bytes() == key
     assert (data / "radqa.toml").read_text() == '[claims."CT-ICH"]\nsensitivity = 0.9\n'
