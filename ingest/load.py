@@ -27,6 +27,7 @@ from ingest.readers import (
     content_hash,
     file_format,
     needs_serial_read,
+    not_a_file,
     open_source,
     unreadable,
 )
@@ -189,7 +190,7 @@ def _ingest_one(
     started = _now()
     try:
         if not path.is_file():
-            raise FileRefusedError(f"{path}: no such file")
+            raise not_a_file(path)
         size = path.stat().st_size
     except (OSError, FileRefusedError) as exc:
         return _refuse(con, kind, name, "", started, str(exc))

@@ -229,6 +229,13 @@ def test_a_folder_given_as_a_file_is_named_a_folder_with_the_glob_to_use(tmp_pat
     with pytest.raises(FileRefusedError) as refused:
         open_source(con, tmp_path / "absent.jsonl", frozenset())
     assert str(refused.value) == f"{tmp_path}/absent.jsonl: no such file"
+    # and from the command
+    [result] = ingest_files(tmp_path / "data", "predictions", [tmp_path / "dirx.csv"])
+    assert (result.status, result.message) == (
+        "refused",
+        f"{tmp_path}/dirx.csv: is a folder, not a file; to load the files in it, give a glob "
+        f"such as '{tmp_path}/dirx.csv/*.csv'",
+    )
 
 
 SAVE = "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8) and load that"
