@@ -42,7 +42,7 @@ def load_key(data_dir: Path, *, create: bool = True) -> bytes:
                 f"{KEY_ENV} is set but empty; set it to the key this data dir was built with, "
                 f"or unset it to use {Path(data_dir) / KEY_FILE}"
             )
-        return _long_enough(env.strip(), KEY_ENV)
+        return _long_enough(env, KEY_ENV)  # as given: its bytes are the key, spaces included
     path = Path(data_dir) / KEY_FILE
     try:
         if not path.exists() and create:
@@ -51,7 +51,7 @@ def load_key(data_dir: Path, *, create: bool = True) -> bytes:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
         mode = path.stat().st_mode
-        key = path.read_bytes().strip()
+        key = _file_key(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError(_missing(path)) from None
     except OSError as exc:
@@ -63,6 +63,16 @@ def load_key(data_dir: Path, *, create: bool = True) -> bytes:
             f"Run: chmod 600 '{path}'"
         )
     return _long_enough(key, str(path))
+
+
+def _file_key(raw: bytes) -> bytes:
+    """The key a key file holds: its text without surrounding whitespace (a newline an editor
+    added, Unicode spaces too, as RadQA has always read it); bytes that are not UTF-8 as they are,
+    without surrounding ASCII whitespace."""
+    try:
+        return raw.decode().strip().encode()
+    except UnicodeDecodeError:
+        return raw.strip()
 
 
 def _missing(path: Path) -> str:
@@ -96,11 +106,13 @@ def store_key(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bytes:
 
     A store that holds pseudonyms is never given a new key: when the key file is missing or
     another key is set, ingest stops before a row is written. A store without a fingerprint
-    (built before schema version 4) records the key it is given now."""
+    (built before schema version 4), or without a pseudonym yet, records the key it is given
+    now. The key's bytes are read as before schema version 4 (:func:`load_key`), so an
+    upgraded store keeps its pseudonyms."""
     [(recorded,)] = con.execute(
         "select max(value) from store_meta where name = 'key_fingerprint'"
     ).fetchall()
-    holds_data = recorded is not None or bool(
+    holds_data = bool(
         con.execute(
             "select exists (select 1 from studies where patient_pid is not null) "
             "or exists (select 1 from reads)"
@@ -108,8 +120,9 @@ def store_key(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bytes:
     )
     key = load_key(data_dir, create=not holds_data)
     found = fingerprint(key)
-    if recorded is None:
-        con.execute("insert into store_meta values ('key_fingerprint', ?)", [found])
+    if recorded is None or (recorded != found and not holds_data):
+        # first use, or a store without a pseudonym yet (its first batch was refused, say)
+        con.execute("insert or replace into store_meta values ('key_fingerprint', ?)", [found])
     elif recorded != found:
         source = KEY_ENV if os.environb.get(KEY_ENV.encode()) else str(Path(data_dir) / KEY_FILE)
         raise ConfigError(

@@ -109,3 +109,38 @@ def test_dicom_ingest_checks_the_key_too(data_dir: Path, tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="pseudo.key is missing, but this data dir holds data"):
         ingest_dicom(data_dir, [tmp_path / "dcm"])
     assert not (data_dir / KEY_FILE).exists()
+
+
+def test_keys_are_read_as_before_the_check_so_an_upgraded_store_keeps_its_pseudonyms(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A QA tester's Kubernetes secret ended in a newline: the check's first version stripped
+    it, which made a new key for a store built before, recorded as if it were the store's."""
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "k8s-secret-0123456789abcdef\n")
+    ingest_files(data_dir, "predictions", [_file(tmp_path, "s1")])
+    pids = snapshot_rows(data_dir, "select patient_pid from studies")
+    assert pids == [(pseudonymise(b"k8s-secret-0123456789abcdef\n", "P1"),)]
+    monkeypatch.delenv("RADQA_PSEUDO_KEY")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / KEY_FILE).write_text("a key file of 32 bytes or more!!\u3000\n")
+    (other / KEY_FILE).chmod(0o600)
+    ingest_files(other, "predictions", [_file(tmp_path, "s2")])
+    pids = snapshot_rows(other, "select patient_pid from studies")
+    assert pids == [(pseudonymise(b"a key file of 32 bytes or more!!", "P1"),)]
+
+
+def test_a_store_without_pseudonyms_takes_the_key_it_is_given(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first batch refused under a wrong key locked the empty store to that key."""
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "wrongwrongwrongwrong")
+    bad = write(tmp_path / "bad.csv", "a,b\n1,2")
+    [refused] = ingest_files(data_dir, "predictions", [bad])
+    assert refused.status == "refused"
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "rightrightrightright")
+    [result] = ingest_files(data_dir, "predictions", [_file(tmp_path, "s1")])
+    assert result.status == "committed"
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "wrongwrongwrongwrong")
+    with pytest.raises(ConfigError, match="is not the key this data dir was built with"):
+        ingest_files(data_dir, "predictions", [_file(tmp_path, "s2")])
