@@ -261,32 +261,51 @@ NATURAL_KEYS = {
 # or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
 _PERSON_NAMES = frozenset(
     ("name", "dob", "mrn", "mrno", "ssn", "rrn", "initials", "mynumber", "pid", "ptid", "patid",
-     "ptno", "patient", "subject", "subjectid", "person")
+     "ptno", "ptname", "patient", "subject", "subjectid", "person", "username", "kana",
+     "furigana", "フリガナ", "ふりがな")
 )  # fmt: skip
 _PERSON_PARTS = (
     "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
-    "familyname", "fullname", "birth", "address", "phone", "email", "medicalrecord",
-    "recordnumber", "hospitalnumber", "otherpatientid", "socialsecurity", "nationalid",
-    "insurance", "residentregistration", "accession", "physician", "readername",
-    "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid",
-    "readerid", "patientno", "patientnumber", "chartno", "chartnumber", "karte",
-    "hospitalno", "kanja", "hwanja",
-    # Japanese, Korean and Chinese headers as the sites' own systems write them: patient, name,
-    # full name, birth date, chart, address, phone, resident registration and record numbers,
-    # the reading or referring doctor
-    "患者", "氏名", "名前", "姓名", "生年月日", "カルテ", "住所", "電話", "医師", "読影医",
-    "환자", "이름", "성명", "생년월일", "주민등록", "등록번호", "주소", "전화", "의사", "판독의",
-    "病人", "病历", "病歴",
+    "familyname", "fullname", "birthdate", "dateofbirth", "birthday", "address", "phone",
+    "email", "medicalrecord", "recordnumber", "hospitalnumber", "otherpatientid",
+    "socialsecurity", "nationalid", "insuranceno", "insurancenumber", "insuranceid",
+    "residentregistration", "accession", "physicianname", "physicianid", "readername",
+    "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid", "readerid",
+    "patientno", "patientnumber", "chartno", "chartnumber", "karte", "hospitalno", "kanja",
+    "hwanja", "initials", "reportedby", "readby", "signedby", "approvedby", "verifiedby",
+    "orderedby", "performedby", "dictatedby",
+    # Japanese, Korean and Chinese headers as the sites' own systems write them: the patient's
+    # id, number, name, code and kana; full name; birth date; chart; address; phone; resident
+    # registration and record numbers; the attending, referring or reading doctor, the reader
+    # and the radiographer. Not 患者 or 医師 alone: 患者体位 (patient position), 患者年齢 (age)
+    # and 医師所見 (the doctor's findings) are data.
+    "患者id", "患者番号", "患者名", "患者氏名", "患者コード", "患者カナ", "氏名", "名前",
+    "姓名", "生年月日", "カルテ", "住所", "電話", "医師名", "主治医", "担当医", "依頼医",
+    "紹介医", "読影医", "読影者", "撮影技師", "技師名",
+    "환자번호", "환자id", "환자명", "환자이름", "환자성명", "이름", "성명", "생년월일",
+    "주민등록", "등록번호", "주소", "전화", "의사명", "주치의", "담당의", "의뢰의", "판독의",
+    "판독자",
+    "病人姓名", "病人id", "病历", "病歴",
 )  # fmt: skip
-# ... and names that end in a person's role: reporting_doctor, second_reader, Radiologist (but
-# not reader_confidence or doctor's note)
-_PERSON_ROLES = ("doctor", "radiologist", "reader", "technologist", "operator", "nurse")
+# ... and names that end in a person's role: reporting_doctor, second_reader, Radiologists,
+# referring_physician (but not reader_confidence, doctor's note or physician_override)
+_PERSON_ROLES = (
+    "doctor", "doctors", "radiologist", "radiologists", "reader", "readers", "physician",
+    "physicians", "technologist", "technologists", "operator", "operators", "nurse", "nurses",
+)  # fmt: skip
+# names that end in a role or hold a part but name a thing: software that reads files, a
+# machine's network address
+_NOT_A_PERSON = frozenset(
+    ("pacsreader", "dicomreader", "barcodereader", "cardreader", "ipaddress", "macaddress")
+)
 
 
 def names_a_person(column: str) -> bool:
     """Whether an extra column's name says it holds a person's identity (``Patient Name``,
-    ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ...)."""
+    ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ``患者ID``, ...)."""
     bare = "".join(ch for ch in column.lower() if ch.isalnum())
+    if bare in _NOT_A_PERSON:
+        return False
     return (
         bare in _PERSON_NAMES
         or any(part in bare for part in _PERSON_PARTS)

@@ -483,7 +483,17 @@ def test_any_header_works_and_columns_naming_a_person_are_not_stored(
      ("Hospital No", True), ("Pt No", True), ("Kanja_Bango", True), ("patient", True),
      ("Radiologist", True), ("Reader", True), ("Reporting Doctor", True),
      ("Ordering Doctor", True), ("second_reader", True), ("doctor's note", False),
-     ("撮影条件", False), ("검사부위", False), ("reader_study_arm", False)],
+     ("撮影条件", False), ("검사부위", False), ("reader_study_arm", False),
+     # a second QA round: names that were kept, and data that was dropped
+     ("pt_name", True), ("フリガナ", True), ("主治医", True), ("reported_by", True),
+     ("依頼医", True), ("読影者", True), ("撮影技師", True), ("担当医", True), ("판독자", True),
+     ("주치의", True), ("담당의", True), ("의뢰의", True), ("read_by", True), ("signed_by", True),
+     ("reader_initials", True), ("username", True), ("radiologists", True), ("readers", True),
+     ("患者体位", False), ("医師所見", False), ("환자자세", False), ("의사소견", False),
+     ("의사결정", False), ("患者年齢", False), ("pacs_reader", False), ("dicom_reader", False),
+     ("ip_address", False), ("physician_override", False), ("insurance_type", False),
+     ("birth_weight", False), ("reader_study", False), ("operator_notes", False),
+     ("patient_position", False), ("doctor_comment", False)],
 )  # fmt: skip
 def test_which_extra_column_names_are_taken_for_a_person(column: str, dropped: bool) -> None:
     assert names_a_person(column) is dropped
