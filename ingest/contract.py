@@ -201,8 +201,9 @@ class Column:
                 return f"{typed} in (select unnest([{codes}]))"
             case "timestamp":
                 # DuckDB also reads 'infinity', 'epoch', '2026-10-01 (BC)' and year 29999; the
-                # Unix epoch itself is what many systems write for a missing date
-                return f"{typed} > TIMESTAMP '1970-01-01' and {typed} < TIMESTAMP '2100-01-01'"
+                # Unix epoch's day is what many systems write for a missing date, in any time
+                # zone (0 UTC is 09:00 in Tokyo)
+                return f"{typed} >= TIMESTAMP '1970-01-02' and {typed} < TIMESTAMP '2100-01-01'"
             case "score":
                 return f"{typed} between 0 and 1"
             case "number":
