@@ -5,7 +5,9 @@ Files and folders are walked recursively in sorted order. Only headers are read 
 study (its series and instances) are merged in SQL, taking for each field the first non-empty
 value of its image objects in sorted path order, then of its other objects (reports,
 presentation states, segmentations, secondary captures: an AI product's objects name the AI
-server, not the scanner; :func:`_is_derived`). Files of one study that name different patients
+server, not the scanner; :func:`_is_derived`). A study whose files in a call are all such
+objects only fills what the stored study leaves empty, so a report loaded after its images (or
+after a predictions file) replaces none of their values. Files of one study that name different patients
 are reported (the study keeps the first file's patient) and make the call not ``ok``. A data set written without preamble and file meta (as older systems
 and some storage servers write them) is read when it starts with a group 0008 element.
 Non-DICOM, truncated or unreadable files and files without a
@@ -70,7 +72,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from ingest.pseudonym import check_key_source, pseudonymise, store_key
-from ingest.studies import upsert_studies
+from ingest.studies import FILL_ONLY, upsert_studies
 from radqa import derived, store
 from radqa.settings import Settings, load_settings
 
@@ -955,7 +957,10 @@ def _write_batch(
 def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
     """Temp tables ``_dicom_files`` (one row per file read) and ``_dicom_studies`` (one per
     study): each field is the first non-empty value of the study's files, those of image objects
-    first (:func:`_is_derived`), then in path order; the site is mapped through the site map."""
+    first (:func:`_is_derived`), then in path order; the site is mapped through the site map.
+    A study whose files here are all derived objects is marked :data:`FILL_ONLY`: its values
+    only fill what the stored study leaves empty (:func:`ingest.studies.upsert_studies`), as
+    they would within one call."""
     firsts = ", ".join(
         f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
         for c in FILE_COLUMNS
@@ -972,8 +977,11 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create or replace temp table _dicom_studies as
-        with merged as (select study_uid, {firsts} from _dicom_files group by study_uid)
-        select m.study_uid,
+        with merged as (
+            select study_uid, {firsts}, bool_and(_derived) as {FILL_ONLY}
+            from _dicom_files group by study_uid
+        )
+        select m.study_uid, m.{FILL_ONLY},
                coalesce(s.site, m.institution) as site,
                {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
                cast(m.study_datetime as timestamp) as study_datetime,

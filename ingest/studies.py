@@ -6,6 +6,9 @@ import duckdb
 
 from ingest.contract import STUDY_COLUMNS
 
+# A source table's column that, when true, lets its row fill only what the stored study leaves empty
+FILL_ONLY = "_fill_only"
+
 
 def upsert_studies(
     con: duckdb.DuckDBPyConnection, source_table: str, *, batch_id: int, source: str
@@ -13,9 +16,12 @@ def upsert_studies(
     """Merge ``source_table`` (study_uid + any of STUDY_COLUMNS, one row per study) into studies.
 
     A value that the new source leaves empty keeps the value already stored; a value it gives
-    replaces the stored one. Studies whose merged values equal the stored ones are not touched,
-    so loading the same data twice changes nothing. Returns (inserted, updated).
-    Must run inside the caller's transaction.
+    replaces the stored one (:func:`_merged`). A source row whose boolean column
+    ``_fill_only`` (:data:`FILL_ONLY`; optional, only DICOM staging has it) is true only fills
+    the values the stored study leaves empty: a study known in this batch only by an AI
+    product's reports or segmentations must not take the AI server as its scanner. Studies
+    whose merged values equal the stored ones are not touched, so loading the same data twice
+    changes nothing. Returns (inserted, updated). Must run inside the caller's transaction.
     """
     present = {row[0] for row in con.execute(f"describe {source_table}").fetchall()}
     cols = ", ".join(("study_uid", *STUDY_COLUMNS, "source", "batch_id"))
@@ -69,10 +75,20 @@ def _merged(column: str, present: set[str]) -> str:
       file's bare date are read) does not replace a time of the same day;
     - a site that is a DICOM InstitutionName no site map renamed (``site = institution``) does
       not replace a site already stored (a prediction file's, or a mapped one): one hospital
-      would show as two sites.
+      would show as two sites;
+    - a row marked :data:`FILL_ONLY` replaces no stored value.
     """
     if column not in present:
         return f"o.{column}"
+    value = _replacing(column, present)
+    if FILL_ONLY in present:
+        return f"case when n.{FILL_ONLY} then coalesce(o.{column}, n.{column}) else {value} end"
+    return value
+
+
+def _replacing(column: str, present: set[str]) -> str:
+    """The merged value of ``column`` in a source row that may replace stored values
+    (:func:`_merged`)."""
     value = f"coalesce(n.{column}, o.{column})"
     if column == "study_datetime":
         return (

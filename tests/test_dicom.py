@@ -908,3 +908,71 @@ def test_every_path_is_counted_and_a_cut_file_or_archive_is_called_so(tmp_path: 
     assert summary.message.endswith(
         ": 1 study from 1 of 5 file(s): 1 new, 0 updated, 0 unchanged; 4 file(s) skipped"
     )
+
+
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"  # CT Image Storage
+SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.22"  # Enhanced SR, as an AI product's findings
+AI_SR = {
+    "Modality": "SR",
+    "SOPClassUID": SR_CLASS,
+    "Manufacturer": "AIVendor",
+    "ManufacturerModelName": "AI-Server",
+    "SoftwareVersions": "9.9",
+    "StationName": "AISRV",
+    "InstitutionName": "AIVENDOR CLOUD",
+}
+
+
+def test_a_later_call_of_only_ai_objects_fills_the_stored_study_but_replaces_nothing(
+    tmp_path: Path,
+) -> None:
+    _cr(tmp_path / "img" / "ct.dcm", study="1.2.3.700", Modality="CT", SOPClassUID=CT_IMAGE,
+        Manufacturer="GE MEDICAL SYSTEMS", ManufacturerModelName="Revolution",
+        StationName="CT01", BodyPartExamined=None, PatientAge=None)  # fmt: skip
+    _cr(tmp_path / "sr" / "sr.dcm", study="1.2.3.700", **AI_SR)
+    data = tmp_path / "data"
+    ingest_dicom(data, [tmp_path / "img"])
+
+    later = ingest_dicom(data, [tmp_path / "sr"])
+
+    # the report only fills what the images left empty: body part and age
+    assert (later.inserted, later.updated, later.unchanged) == (0, 1, 0)
+    row = _studies(data)["1.2.3.700"]
+    assert row[:10] == (
+        "OSAKA UNIV HOSP",
+        "OSAKA UNIV HOSP",
+        "CT",
+        "GE MEDICAL SYSTEMS",
+        "Revolution",
+        "1.0",
+        "CT01",
+        "CHEST",
+        datetime(2026, 10, 3, 14, 20),
+        45,
+    )
+    # the same with the images and the report in one call, the report sorted first
+    both = tmp_path / "both"
+    both.mkdir()
+    shutil.copy(tmp_path / "sr" / "sr.dcm", both / "0-sr.dcm")
+    shutil.copy(tmp_path / "img" / "ct.dcm", both / "1-ct.dcm")
+    ingest_dicom(tmp_path / "data2", [both])
+    assert _studies(tmp_path / "data2")["1.2.3.700"] == row
+
+
+def test_ai_objects_do_not_replace_the_modality_a_predictions_file_gave(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    csv = tmp_path / "preds.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
+        "1.2.3.701,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
+    )
+    ingest_files(data, "predictions", [csv])
+    _cr(tmp_path / "sr" / "sr.dcm", study="1.2.3.701", **AI_SR)
+
+    summary = ingest_dicom(data, [tmp_path / "sr"])
+
+    assert summary.ok and summary.updated == 1
+    row = _studies(data)["1.2.3.701"]
+    # what the prediction row gave stays; what it left empty is filled from the report
+    assert (row[0], row[2], row[8]) == ("Osaka", "CR", datetime(2026, 10, 3, 14, 20))
+    assert (row[1], row[3], row[6], row[7]) == ("AIVENDOR CLOUD", "AIVendor", "AISRV", "CHEST")
