@@ -17,7 +17,8 @@ as good as the whole object for the header, and all the fields read here come be
 elements, so a file cut after its header has lost none of them.
 
 Loading the same files again changes nothing: a batch is known by its files' paths and header
-bytes (with their sizes), so the pixel data is not read even to hash it. A DX or MG image is
+bytes (with their sizes), so the pixel data is not read even to hash it, and by how they are
+read (the site map): :func:`_batch_hash`. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
 
 From 4,000 files on, ``radqa ingest dicom`` parses headers in one worker process per core
@@ -234,7 +235,9 @@ def ingest_dicom(
 
     con = store.connect_working(data_dir)
     try:
-        prior = store.loaded_batch(con, KIND, chash)
+        prior = store.loaded_batch(con, KIND, chash) or _loaded_with_one_digest(
+            con, chash, _one_digest_hash(identities, settings)
+        )
         if prior is not None:
             summary.status = "unchanged"
             summary.batch_id = prior.batch_id
@@ -259,9 +262,21 @@ READING_RULES = 2
 
 
 def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
-    """The batch's content hash: its files' paths and identities (:func:`_identity`), the
-    settings that change what it stores (the site map), so that a file set loaded again after
-    ``[site_map]`` changed is read again, and :data:`READING_RULES`."""
+    """The batch's content hash, ``<files>+<reading>`` as :func:`ingest.load._batch_hash` makes
+    them: the digest of its files' paths and identities (:func:`_identity`), then that of how
+    they are read (:data:`READING_RULES` and the ``[site_map]``). :func:`radqa.store.loaded_batch`
+    takes a file set as loaded only when the latest batch of the same files has this hash, so
+    the files are read again after the site map changed, and again when it changes back."""
+    files = hashlib.sha256()
+    for rel, identity in sorted(identities):
+        files.update(f"{rel}\0{identity}\n".encode())
+    reading = f"rules {READING_RULES}\nsite_map {json.dumps(sorted(settings.site_map.items()))}"
+    return f"{files.hexdigest()}+{hashlib.sha256(reading.encode()).hexdigest()[:16]}"
+
+
+def _one_digest_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
+    """The content hash batches had before it was split (:func:`_batch_hash`): one digest of the
+    rules, the files and the site map (when there is one)."""
     digest = hashlib.sha256(f"rules {READING_RULES}\n".encode())
     for rel, identity in sorted(identities):
         digest.update(f"{rel}\0{identity}\n".encode())
@@ -269,6 +284,28 @@ def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
         digest.update(b"site_map\0")
         digest.update(json.dumps(sorted(settings.site_map.items())).encode())
     return digest.hexdigest()
+
+
+def _loaded_with_one_digest(
+    con: duckdb.DuckDBPyConnection, chash: str, old_hash: str
+) -> store.LoadedBatch | None:
+    """The batch that loaded these files with these settings before hashes were split
+    (``old_hash``, :func:`_one_digest_hash`), when it may still stand: it is the latest batch
+    with a one-digest hash, and no batch of the same files (``chash``'s first part) came after
+    it. A later one-digest batch may have loaded the same files under another site map (its
+    hash cannot tell), so then the files are read again, which changes nothing but the site."""
+    rows = con.execute(
+        """
+        select batch_id, rows_quarantined, content_hash from ingest_batches
+        where kind = $kind and status = 'committed'
+          and (content_hash not like '%+%' or split_part(content_hash, '+', 1) = $files)
+        order by batch_id desc limit 1
+        """,
+        {"kind": KIND, "files": chash.split("+")[0]},
+    ).fetchall()
+    if not rows or rows[0][2] != old_hash:
+        return None
+    return store.LoadedBatch(int(rows[0][0]), int(rows[0][1] or 0))
 
 
 def _still_not_read(summary: DicomSummary) -> str:

@@ -976,3 +976,53 @@ def test_ai_objects_do_not_replace_the_modality_a_predictions_file_gave(tmp_path
     # what the prediction row gave stays; what it left empty is filled from the report
     assert (row[0], row[2], row[8]) == ("Osaka", "CR", datetime(2026, 10, 3, 14, 20))
     assert (row[1], row[3], row[6], row[7]) == ("AIVENDOR CLOUD", "AIVendor", "AISRV", "CHEST")
+
+
+def test_going_back_to_an_earlier_site_map_reads_the_files_again(tmp_path: Path) -> None:
+    _cr(tmp_path / "in" / "1.dcm", study="7.3", InstitutionName="OSAKA UNIV HOSP")
+    data = tmp_path / "data"
+    map_a = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka University Hospital"})
+    map_b = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka Univ"})
+    first = ingest_dicom(data, [tmp_path / "in"], settings=map_a)
+    ingest_dicom(data, [tmp_path / "in"], settings=map_b)
+    assert _studies(data)["7.3"][0] == "Osaka Univ"
+
+    back = ingest_dicom(data, [tmp_path / "in"], settings=map_a)
+
+    assert (back.status, back.batch_id, back.updated) == ("committed", first.batch_id + 2, 1)
+    assert _studies(data)["7.3"][0] == "Osaka University Hospital"
+    again = ingest_dicom(data, [tmp_path / "in"], settings=map_a)
+    assert (again.status, again.batch_id) == ("unchanged", back.batch_id)
+    con = store.open_snapshot(data)
+    try:
+        hashes = [h for (h,) in con.execute("select content_hash from ingest_batches").fetchall()]
+    finally:
+        con.close()
+    # <files>+<reading>: the same files under three readings, the first and last alike
+    assert len({h.split("+")[0] for h in hashes}) == 1
+    assert [len(h.split("+")[1]) for h in hashes] == [16, 16, 16]
+    assert hashes[0] == hashes[2] != hashes[1]
+
+
+def test_batches_hashed_before_the_split_are_recognised_while_they_stand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cr(tmp_path / "in" / "1.dcm", study="7.4", InstitutionName="OSAKA UNIV HOSP")
+    data = tmp_path / "data"
+    map_a = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka University Hospital"})
+    map_b = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka Univ"})
+    with monkeypatch.context() as old:  # as the code before the split hashed them
+        old.setattr(dicom_module, "_batch_hash", dicom_module._one_digest_hash)
+        ingest_dicom(data, [tmp_path / "in"], settings=map_a)
+        second = ingest_dicom(data, [tmp_path / "in"], settings=map_b)
+
+    # the latest batch of before: these files under this map, so nothing to do
+    same = ingest_dicom(data, [tmp_path / "in"], settings=map_b)
+    assert (same.status, same.batch_id) == ("unchanged", second.batch_id)
+    # map A's batch came before map B's, which its hash cannot tell to be of the same files
+    back = ingest_dicom(data, [tmp_path / "in"], settings=map_a)
+    assert (back.status, back.batch_id, back.updated) == ("committed", second.batch_id + 1, 1)
+    assert _studies(data)["7.4"][0] == "Osaka University Hospital"
+    # and map B's old batch no longer stands: a batch of the same files came after it
+    assert ingest_dicom(data, [tmp_path / "in"], settings=map_b).status == "committed"
+    assert _studies(data)["7.4"][0] == "Osaka Univ"
