@@ -84,6 +84,7 @@ class BatchResult:
     unchanged: int = 0
     quarantined: int = 0
     removed: int = 0  # rows an earlier reading of the same file gave, see _drop_earlier_reading
+    kept: int = 0  # rows of an earlier reading kept: later files changed or may give them
     message: str = ""
     reasons: list[str] = field(default_factory=list)
     snapshot_id: str | None = None
@@ -408,8 +409,9 @@ def _write_batch(
     else:
         if kind == "reads":
             _pseudonyms(con, '"_id_reader_id"', pads)  # joined back when the rows are written
-        _merge_rows(con, kind, keys, batch_id, result, settings)
-        _drop_earlier_reading(con, kind, chash, result)
+        earlier = _earlier_reading(con, kind, chash)
+        _merge_rows(con, kind, keys, batch_id, result, settings, earlier)
+        _drop_earlier_reading(con, kind, chash, result, earlier)
         if kind == "predictions":
             studies_updated = _merge_studies(con, batch_id, pads)
         elif result.inserted or result.replaced or result.removed:
@@ -434,6 +436,12 @@ def _write_batch(
                 f"; {result.removed} row(s) that an earlier reading of the same file gave "
                 "(other --encoding, time zone or operating points) and this one does not were "
                 "removed"
+            )
+        if result.kept:
+            result.message += (
+                f"; {result.kept} row(s) of the earlier reading of this file (batch "
+                f"{earlier.batch_id if earlier else '?'}) were kept as they are: files loaded "
+                "since changed them or may give them too"
             )
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
@@ -473,27 +481,60 @@ def _write_batch(
     return result
 
 
+_NO_BATCH = 2**62  # a batch id no batch has: "no row is newer than it"
+
+
+@dataclass(frozen=True)
+class EarlierReading:
+    """The latest committed batch that read the same file bytes in another way (another
+    ``--encoding``, time zone or operating points; :func:`_batch_hash`), and whether batches of
+    the kind were committed after it."""
+
+    batch_id: int
+    followed: bool
+
+
+def _earlier_reading(
+    con: duckdb.DuckDBPyConnection, kind: str, chash: str
+) -> EarlierReading | None:
+    [(batch_id,)] = con.execute(
+        "select max(batch_id) from ingest_batches where kind = ? and status = 'committed' "
+        "and split_part(content_hash, '+', 1) = ? and content_hash <> ?",
+        [kind, chash.split("+", 1)[0], chash],
+    ).fetchall()
+    if batch_id is None:
+        return None
+    [(followed,)] = con.execute(
+        "select exists (select 1 from ingest_batches where kind = ? and status = 'committed' "
+        "and batch_id > ?)",
+        [kind, batch_id],
+    ).fetchall()
+    return EarlierReading(int(batch_id), bool(followed))
+
+
 def _drop_earlier_reading(
-    con: duckdb.DuckDBPyConnection, kind: str, chash: str, result: BatchResult
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    chash: str,
+    result: BatchResult,
+    earlier: EarlierReading | None,
 ) -> None:
-    """Remove the rows that committed batches of the same file bytes read with another context
-    (:func:`_batch_hash`) gave and this batch does not: read with the wrong encoding, a finding
-    '결절' became 'ｰ眤', a key of its own that the right reading never replaces. Rows this batch
-    also gave stay (inserted, replaced or unchanged). Temp table ``_gone`` holds the removed
-    rows' study_uid and finding (none when there is no earlier reading)."""
-    keys = NATURAL_KEYS[kind]
+    """Remove the rows that earlier readings of the same file bytes (:func:`_batch_hash`) gave
+    and this batch does not: read with the wrong encoding, a finding '결절' became 'ｰ眤', a key
+    of its own that the right reading never replaces. Rows this batch also gave stay (inserted,
+    replaced or unchanged).
+
+    Only when no other batch of the kind was committed after the earlier reading: a file loaded
+    since may give the same rows (its rows matched the earlier reading's and kept their batch),
+    and removing them would lose them for good. Then they are counted in ``result.kept`` and
+    the message says so. Temp table ``_gone`` holds the removed rows' study_uid and finding."""
     table = kind
-    raw = chash.split("+", 1)[0]
     con.execute(
         f"create or replace temp table _gone as select study_uid, finding from {table} limit 0"
     )
-    earlier = (
-        "select batch_id from ingest_batches where kind = $kind and status = 'committed' "
-        "and split_part(content_hash, '+', 1) = $raw and content_hash <> $hash"
-    )
-    params = {"kind": kind, "raw": raw, "hash": chash}
-    if not con.execute(f"select exists ({earlier})", params).fetchall()[0][0]:
+    if earlier is None:
         return
+    keys = NATURAL_KEYS[kind]
     if kind == "reads":
         incoming = (
             "select c.study_uid, c.finding, p.pid as reader_pid, c.read_role, c.arm "
@@ -503,8 +544,15 @@ def _drop_earlier_reading(
         incoming = f"select {', '.join(keys)} from _checked where _ok"
     on = " and ".join(f"k.{c} = t.{c}" for c in keys)
     stale = (
-        f"where t.batch_id in ({earlier}) and not exists (select 1 from ({incoming}) k where {on})"
+        "where t.batch_id in (select batch_id from ingest_batches where kind = $kind "
+        "and status = 'committed' and split_part(content_hash, '+', 1) = $raw "
+        f"and content_hash <> $hash) and not exists (select 1 from ({incoming}) k where {on})"
     )
+    params = {"kind": kind, "raw": chash.split("+", 1)[0], "hash": chash}
+    if earlier.followed:
+        [(kept,)] = con.execute(f"select count(*) from {table} t {stale}", params).fetchall()
+        result.kept += int(kept)
+        return
     con.execute(f"insert into _gone select t.study_uid, t.finding from {table} t {stale}", params)
     [(gone,)] = con.execute("select count(*) from _gone").fetchall()
     if gone:
@@ -582,10 +630,14 @@ def _merge_rows(
     batch_id: int,
     result: BatchResult,
     settings: Settings,
+    earlier: EarlierReading | None = None,
 ) -> None:
     """Insert new rows, replace changed ones, leave unchanged ones: a join on the natural key.
 
     Into an empty table (a first load) every accepted row is new: no join, a plain insert.
+    When the batch reads again a file read before in another way (``earlier``), a row a later
+    batch changed is kept as it is (counted in ``result.kept``): reading a file again with the
+    right encoding must not undo a correction loaded since.
     """
     table, columns = kind, TABLE_COLUMNS[kind]
     checked, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
@@ -623,16 +675,19 @@ def _merge_rows(
     con.execute(
         f"""
         create or replace temp table _matched as
-        select g._rn, t.row_hash = g.row_hash as same
+        select g._rn, t.row_hash = g.row_hash or t.batch_id > $after as same,
+               t.row_hash <> g.row_hash and t.batch_id > $after as later
         from ({incoming}) g join {join}
         """,
-        params,
+        {**params, "after": earlier.batch_id if earlier else _NO_BATCH},
     )
-    matched, same = con.execute(
-        "select count(*), count(*) filter (where same) from _matched"
+    matched, same, later = con.execute(
+        "select count(*), count(*) filter (where same), count(*) filter (where later) "
+        "from _matched"
     ).fetchall()[0]
     result.replaced = int(matched - same)
-    result.unchanged = int(same)
+    result.unchanged = int(same - later)
+    result.kept += int(later)
     result.inserted = int(accepted - matched)
     if result.replaced:
         on_replace = " and ".join(f"{table}.{k} = g.{k}" for k in keys)

@@ -72,3 +72,42 @@ def test_reads_of_an_earlier_reading_leave_the_reference_standard_too(
     for table in ("reads", "reference_standard"):
         found = snapshot_rows(data_dir, f"select finding from {table} order by 1")
         assert found == sorted((f,) for f in KOREAN), table
+
+
+def test_reading_a_file_again_loses_nothing_that_later_files_give_or_changed(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A QA tester's two faults: another file gave the same rows (they matched the first
+    reading's rows and kept its batch), and the re-read removed them for good; a file loaded
+    after the first reading corrected a row, and the re-read put the old value back."""
+    rows = [f"k{i},P{i},SNUH,2026-10-01,CR,{f},M,1,0.2" for i, f in enumerate(KOREAN)]
+    korean = tmp_path / "kr.csv"
+    korean.write_bytes(("\n".join([PRED_HEADER, *rows]) + "\n").encode("cp949"))
+    same_in_utf8 = write(tmp_path / "utf8.csv", "\n".join([PRED_HEADER, *rows]))
+    [first] = ingest_files(data_dir, "predictions", [korean], encoding="cp949")
+    [other] = ingest_files(data_dir, "predictions", [same_in_utf8])
+    assert (first.inserted, other.unchanged) == (2, 2)
+    [garbled] = ingest_files(data_dir, "predictions", [korean], encoding="euc-jp")
+    assert (garbled.inserted, garbled.removed, garbled.kept) == (2, 0, 2)
+    assert garbled.message.endswith(
+        f"; 2 row(s) of the earlier reading of this file (batch {first.batch_id}) were kept as "
+        "they are: files loaded since changed them or may give them too"
+    )
+    findings = {f for (f,) in snapshot_rows(data_dir, "select finding from predictions")}
+    assert set(KOREAN) <= findings and len(findings) == 4
+
+    # a correction loaded after a reading survives the file's next reading
+    data2 = tmp_path / "d2"
+    mixed = [
+        f"s1,P1,SNUH,2026-10-01,CR,{KOREAN[0]},M,1,0.2",
+        "s2,P2,SNUH,2026-10-01,CR,ptx,M,1,0.2",
+    ]
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("\n".join([PRED_HEADER, *mixed]) + "\n").encode("cp949"))
+    ingest_files(data2, "predictions", [path], encoding="euc-jp")
+    fix = write(tmp_path / "fix.csv", f"{PRED_HEADER}\ns2,P2,SNUH,2026-10-01,CR,ptx,M,1,0.9")
+    [fixed] = ingest_files(data2, "predictions", [fix])
+    assert fixed.replaced == 1
+    [right] = ingest_files(data2, "predictions", [path], encoding="cp949")
+    assert (right.inserted, right.replaced, right.kept) == (1, 0, 2)  # s2 kept; garbled s1 kept
+    assert snapshot_rows(data2, "select score from predictions where study_uid = 's2'") == [(0.9,)]
