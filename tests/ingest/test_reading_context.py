@@ -111,3 +111,19 @@ def test_reading_a_file_again_loses_nothing_that_later_files_give_or_changed(
     [right] = ingest_files(data2, "predictions", [path], encoding="cp949")
     assert (right.inserted, right.replaced, right.kept) == (1, 0, 2)  # s2 kept; garbled s1 kept
     assert snapshot_rows(data2, "select score from predictions where study_uid = 's2'") == [(0.9,)]
+
+
+def test_the_earlier_readings_quarantined_rows_give_way_to_this_readings(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    rows = [
+        f"k0,P0,SNUH,2026-10-01,CR,{KOREAN[0]},M,1,0.5",
+        f"k1,P1,SNUH,2026-10-01,CR,{KOREAN[1]},M,1,abc",
+    ]
+    path = tmp_path / "kr.csv"
+    path.write_bytes(("\n".join([PRED_HEADER, *rows]) + "\n").encode("cp949"))
+    [wrong] = ingest_files(data_dir, "predictions", [path], encoding="cp932")
+    [right] = ingest_files(data_dir, "predictions", [path], encoding="cp949")
+    assert (wrong.quarantined, right.quarantined) == (1, 1)
+    rows_in_quarantine = snapshot_rows(data_dir, "select batch_id, row_number from quarantine")
+    assert rows_in_quarantine == [(right.batch_id, 2)]
