@@ -930,8 +930,12 @@ def _write_batch(
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
         _merge_studies(con)
         summary.conflicts = _patient_conflicts(con)
-        new_sites = _studies_with_a_new_site(con)
+        con.execute(
+            "create or replace temp table _dicom_sites_before as select study_uid, site "
+            "from studies where study_uid in (select study_uid from _dicom_studies)"
+        )
         inserted, updated = upsert_studies(con, "_dicom_studies", batch_id=batch_id, source=KIND)
+        new_sites = _studies_with_a_new_site(con)
         studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
         not_read = [*summary.skipped, *((f"{rel}/", why) for rel, why in summary.folders)]
         if not_read:
@@ -986,6 +990,7 @@ def _write_batch(
         raise
     finally:
         con.execute("drop table if exists _dicom_studies")
+        con.execute("drop table if exists _dicom_sites_before")
         con.execute("drop table if exists _dicom_files")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
@@ -1034,13 +1039,15 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _studies_with_a_new_site(con: duckdb.DuckDBPyConnection) -> int:
-    """How many studies already stored get another site from this batch (as when a site map
-    was added or changed since their files were loaded); call before the upsert."""
+    """How many studies already stored got another site from this batch (as when a site map
+    was added or changed since their files were loaded): the stored site before the upsert
+    (``_dicom_sites_before``) against the one after, so a site the merge kept (an unmapped
+    InstitutionName does not replace a prediction file's site) is not counted."""
     return int(
         con.execute(
             """
-            select count(*) from _dicom_studies n join studies o using (study_uid)
-            where n.site is not null and n.site is distinct from o.site
+            select count(*) from _dicom_sites_before b join studies s using (study_uid)
+            where s.site is distinct from b.site
             """
         ).fetchall()[0][0]
     )

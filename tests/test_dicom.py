@@ -1026,3 +1026,31 @@ def test_batches_hashed_before_the_split_are_recognised_while_they_stand(
     # and map B's old batch no longer stands: a batch of the same files came after it
     assert ingest_dicom(data, [tmp_path / "in"], settings=map_b).status == "committed"
     assert _studies(data)["7.4"][0] == "Osaka Univ"
+
+
+def test_a_new_site_is_counted_only_when_the_stored_site_changes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    csv = tmp_path / "preds.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
+        "7.5,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
+        "7.6,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
+    )
+    ingest_files(data, "predictions", [csv])
+    # 7.5: an InstitutionName no map renames, which keeps the prediction file's site;
+    # 7.6: a mapped one, which replaces it
+    _cr(tmp_path / "in" / "1.dcm", study="7.5", InstitutionName="SOMEWHERE ELSE")
+    _cr(tmp_path / "in" / "2.dcm", study="7.6", InstitutionName="OSAKA UNIV HOSP")
+    settings = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka University Hospital"})
+
+    summary = ingest_dicom(data, [tmp_path / "in"], settings=settings)
+
+    assert summary.message == (
+        f"{tmp_path / 'in'}: batch 2: 2 studies from 2 of 2 file(s): "
+        "0 new, 2 updated (1 with a new site), 0 unchanged; 0 file(s) skipped"
+    )
+    studies = _studies(data)
+    assert (studies["7.5"][:2], studies["7.6"][:2]) == (
+        ("Osaka", "SOMEWHERE ELSE"),
+        ("Osaka University Hospital", "OSAKA UNIV HOSP"),
+    )
