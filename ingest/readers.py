@@ -318,7 +318,14 @@ def open_source(
     )
     try:
         if fmt == "jsonl":
-            columns = _every_key(con, data, compression)
+            columns, repeated = _every_key(con, data, compression)
+            if repeated:  # DuckDB would keep the first, Python's json the last
+                shown = [k for k in repeated if not looks_like_value(k)]
+                raise FileRefusedError(
+                    f"{path.name}: a key repeats within a line's object: "
+                    f"{', '.join(shown) or 'keys that read as values (not shown)'}; expected "
+                    "each key once per line"
+                )
             if not columns:
                 raise FileRefusedError(
                     f"{path.name}: no line is a JSON object; expected JSON Lines, one object "
@@ -470,22 +477,25 @@ def _headerless(source: Source) -> FileRefusedError | None:
 
 def _every_key(
     con: duckdb.DuckDBPyConnection, path: Path, compression: str | None = None
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], list[str]]:
     """The keys of all the objects of a JSON Lines file, not only of the lines DuckDB would
     sample: a key that first appears late is kept. Ordered by their place in the objects
-    (most files list their keys in one order), then by name. 0.6 s per 1M lines."""
+    (most files list their keys in one order), then by name. 0.6 s per 1M lines.
+    Also the keys that one object holds twice (``{"score": 0.5, "score": 0.9}``)."""
     found = con.execute(
         f"""
-        select key from (
-            select unnest(keys) as key, generate_subscripts(keys, 1) as i
-            from (select distinct try(json_keys(line)) as keys from {_lines_sql(compression=compression)}
-                  where {_OBJECT_LINE})
+        select key, max(times) > 1 from (
+            select key, min(i) as i, count(*) as times from (
+                select keys, unnest(keys) as key, generate_subscripts(keys, 1) as i
+                from (select distinct try(json_keys(line)) as keys
+                      from {_lines_sql(compression=compression)} where {_OBJECT_LINE})
+            ) group by keys, key
         )
         group by key order by min(i), key
         """,
         {"path": str(path)},
     ).fetchall()
-    return tuple(k for (k,) in found)
+    return tuple(k for k, _ in found), [k for k, twice in found if twice]
 
 
 def _csv_header(

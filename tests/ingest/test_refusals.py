@@ -281,3 +281,23 @@ def test_a_gzip_compressed_file_without_gz_in_its_name_is_read(
         "select study_uid, site, score from studies join predictions using (study_uid) order by 1",
     )
     assert rows == [("1.2.1", "\u5927\u962a", 0.25), ("1.2.2", "\u5927\u962a", 0.25)]
+
+
+def test_a_json_lines_object_that_holds_a_key_twice_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """DuckDB kept the first of {"score": 0.5, "score": 0.9}; Python's json keeps the last."""
+    good = (
+        '{"study_uid": "1", "patient_id": "P1", "site": "A", "study_datetime": "2026-10-01", '
+        '"modality": "CR", "finding": "ptx", "model_name": "M", "model_version": "1"'
+    )
+    path = tmp_path / "twice.jsonl"
+    path.write_text(f'{good}, "score": 0.4}}\n{good}, "score": 0.5, "score": 0.9}}\n')
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert (result.status, result.message) == (
+        "refused",
+        "twice.jsonl: a key repeats within a line's object: score; expected each key once per line",
+    )
+    path.write_text(f'{good}, "score": 0.4}}\n{good}, "Score": 0.5}}\n')  # another line's case
+    [cased] = ingest_files(data_dir, "predictions", [path])
+    assert cased.status == "refused" and "column names repeat" in cased.message
