@@ -113,6 +113,7 @@ class DicomSummary:
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     folders: list[tuple[str, str]] = field(default_factory=list)  # not read, with the reason
+    notes: list[tuple[str, str]] = field(default_factory=list)  # links to loops: all was read
     conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
     batch_id: int | None = None
     snapshot_id: str | None = None
@@ -129,25 +130,35 @@ class DicomSummary:
 
     def render(self) -> str:
         """A short text summary: the studies whose files disagree on the patient, then the first
-        20 skipped files and the first 20 folders not read, with their reasons."""
+        20 skipped files and the first 20 folders not read, with their reasons, then the first 20
+        links not followed (loops: nothing was left unread, so they are notes, not errors)."""
         lines = [self.message]
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
         if len(self.conflicts) > MAX_SHOWN:
             lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more such studies")
         lines += _listed(f"skipped {len(self.skipped)} file(s):", self.skipped)
         lines += _listed(f"did not read {len(self.folders)} folder(s):", self.folders)
+        lines += _listed(
+            f"note: did not follow {len(self.notes)} link(s) into their own folder "
+            "(its files were read once):",
+            self.notes,
+            more="",
+        )
         if self.snapshot_id:
             lines.append(f"published snapshot {self.snapshot_id}")
         return "\n".join(lines)
 
 
-def _listed(title: str, items: list[tuple[str, str]]) -> list[str]:
-    """``title`` and the first :data:`MAX_SHOWN` (path, reason) of ``items``; none if empty."""
+def _listed(
+    title: str, items: list[tuple[str, str]], *, more: str = " (see quarantine)"
+) -> list[str]:
+    """``title`` and the first :data:`MAX_SHOWN` (path, reason) of ``items``; none if empty.
+    ``more``: where the others are listed."""
     if not items:
         return []
     lines = [title, *(f"  {path}: {reason}" for path, reason in items[:MAX_SHOWN])]
     if len(items) > MAX_SHOWN:
-        lines.append(f"  ... and {len(items) - MAX_SHOWN} more (see quarantine)")
+        lines.append(f"  ... and {len(items) - MAX_SHOWN} more{more}")
     return lines
 
 
@@ -193,7 +204,7 @@ def ingest_dicom(
     data_dir = Path(data_dir)
     settings = settings or load_settings(data_dir)
     summary = DicomSummary()
-    files = _walk(paths, summary.skipped, summary.folders)
+    files = _walk(paths, summary.skipped, summary.folders, summary.notes)
     summary.files_seen = len(files) + len(summary.skipped)  # missing paths, pipes, bad archives
     label = _shorten(", ".join(str(p) for p in paths))
     if not files:
@@ -227,6 +238,7 @@ def ingest_dicom(
     # out): the paths shown and stored name none of them
     summary.skipped = [(_redact(rel, people), reason) for rel, reason in summary.skipped]
     summary.folders = [(_redact(rel, people), reason) for rel, reason in summary.folders]
+    summary.notes = [(_redact(rel, people), note) for rel, note in summary.notes]
     label = _redact(label, people)
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
@@ -333,18 +345,21 @@ _Source = Path | _Member
 
 
 def _walk(
-    paths: Sequence[str | Path], skipped: list[tuple[str, str]], folders: list[tuple[str, str]]
+    paths: Sequence[str | Path],
+    skipped: list[tuple[str, str]],
+    folders: list[tuple[str, str]],
+    notes: list[tuple[str, str]],
 ) -> list[tuple[str, _Source]]:
     """(path relative to its root, file) for every file under ``paths``, sorted, no duplicates;
     a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``). A path that is not a
     regular file (a named pipe, socket or device) is added to ``skipped`` without being opened:
-    reading a pipe waits forever. Folders that could not be read go to ``folders``
-    (:func:`_files_under`)."""
+    reading a pipe waits forever. Folders that could not be read go to ``folders``, links into
+    their own folder (loops) to ``notes`` (:func:`_files_under`)."""
     found: list[tuple[str, _Source]] = []
     seen: set[Path] = set()
     for root in (Path(p) for p in paths):
         if root.is_dir():
-            candidates = _files_under(root, folders)
+            candidates = _files_under(root, folders, notes)
         elif os.path.lexists(root):
             candidates = [(root.name, root)]
         else:
@@ -365,10 +380,15 @@ def _walk(
     return found
 
 
-def _files_under(root: Path, folders: list[tuple[str, str]]) -> list[tuple[str, Path]]:
+def _files_under(
+    root: Path, folders: list[tuple[str, str]], notes: list[tuple[str, str]]
+) -> list[tuple[str, Path]]:
     """(path relative to ``root``, path) of the files in folder ``root`` and its sub-folders,
-    sorted. Links to folders are followed; a folder already read (by its real path) is not read
-    again but added to ``folders`` with its reason, as is a folder that cannot be listed."""
+    sorted. Links to folders are followed, each real folder read once. A link to a folder read
+    under another path (a PACS export's ``latest``) is passed over without a word: its files
+    were read. A link into a folder that holds it (a loop) is passed over too, with a note in
+    ``notes``: nothing was left unread, but the export is likely not as meant. Neither is an
+    error (each run would fail again). A folder that cannot be listed goes to ``folders``."""
     candidates: list[tuple[str, Path]] = []
     read: set[Path] = {root.resolve()}
 
@@ -380,7 +400,8 @@ def _files_under(root: Path, folders: list[tuple[str, str]]) -> list[tuple[str, 
         here = Path(dirpath)
         new = _first_visits(here, dirnames, read)
         for name in sorted(set(dirnames) - set(new)):
-            folders.append(((here / name).relative_to(root).as_posix(), _read_before(here / name)))
+            if _is_loop(here / name):
+                notes.append(((here / name).relative_to(root).as_posix(), LOOP))
         dirnames[:] = new
         candidates.extend(((here / n).relative_to(root).as_posix(), here / n) for n in filenames)
     return sorted(candidates)
@@ -398,12 +419,14 @@ def _first_visits(here: Path, dirnames: list[str], read: set[Path]) -> list[str]
     return sorted(new)
 
 
-def _read_before(folder: Path) -> str:
-    """Why ``folder``, whose real folder was already read, is not read again."""
+LOOP = "a link to a folder that holds it (a loop); not followed"
+
+
+def _is_loop(folder: Path) -> bool:
+    """Whether ``folder``, whose real folder was already read, is a link to a folder that
+    holds it."""
     real = folder.resolve()
-    if real == folder.parent.resolve() or real in folder.parent.resolve().parents:
-        return "a link to a folder that holds it (a loop); not read again"
-    return "a link to a folder read under another path; not read again"
+    return real == folder.parent.resolve() or real in folder.parent.resolve().parents
 
 
 _FILE_KINDS = {

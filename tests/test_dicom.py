@@ -759,21 +759,24 @@ def test_linked_folders_are_followed_once_and_unreadable_folders_reported(
     assert (summary.files_read, summary.studies) == (1, 1)
     assert list(_studies(data)) == ["6.2"]
     assert summary.skipped == []
-    assert summary.folders == [
-        ("a/same", "a link to a folder read under another path; not read again"),
-        ("a/up", "a link to a folder that holds it (a loop); not read again"),
-        ("locked", "cannot read the folder: Permission denied"),
-    ]
+    # a/same and a/up left nothing unread: a/same is passed over, the loop a/up noted
+    assert summary.folders == [("locked", "cannot read the folder: Permission denied")]
+    assert summary.notes == [("a/up", "a link to a folder that holds it (a loop); not followed")]
     assert not summary.ok
-    text = summary.render()
-    assert "; 0 file(s) skipped; 3 folder(s) not read" in text
-    assert "did not read 3 folder(s):\n  a/same: a link" in text
+    assert summary.render().splitlines()[1:] == [
+        "did not read 1 folder(s):",
+        "  locked: cannot read the folder: Permission denied",
+        "note: did not follow 1 link(s) into their own folder (its files were read once):",
+        "  a/up: a link to a folder that holds it (a loop); not followed",
+        f"published snapshot {summary.snapshot_id}",
+    ]
+    assert "; 0 file(s) skipped; 1 folder(s) not read" in summary.message
     con = store.open_snapshot(data)
     try:
         quarantined = con.execute("select file_name from quarantine order by 1").fetchall()
     finally:
         con.close()
-    assert quarantined == [("a/same/",), ("a/up/",), ("locked/",)]
+    assert quarantined == [("locked/",)]
 
 
 def test_a_site_map_added_after_a_first_load_is_applied_when_the_files_are_loaded_again(
@@ -1054,3 +1057,33 @@ def test_a_new_site_is_counted_only_when_the_stored_site_changes(tmp_path: Path)
         ("Osaka", "SOMEWHERE ELSE"),
         ("Osaka University Hospital", "OSAKA UNIV HOSP"),
     )
+
+
+def test_a_latest_link_to_a_folder_also_walked_is_no_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _cr(src / "real" / "a.dcm", study="6.4")
+    (src / "latest").symlink_to("real")  # as PACS exports keep the newest export
+    (src / "real" / "again").symlink_to("..")  # and a loop, which leaves nothing unread either
+    data = tmp_path / "data"
+
+    first = ingest_dicom(data, [src])
+
+    assert (first.files_read, first.studies, first.folders, first.skipped) == (1, 1, [], [])
+    assert first.notes == [
+        ("real/again", "a link to a folder that holds it (a loop); not followed")
+    ]
+    assert first.ok
+    assert first.message == (
+        f"{src}: batch 1: 1 study from 1 of 1 file(s): 1 new, 0 updated, 0 unchanged; "
+        "0 file(s) skipped"
+    )
+    again = ingest_dicom(data, [src])
+    assert (again.status, again.ok) == ("unchanged", True)
+    assert again.render().splitlines()[0] == (
+        f"{src}: 1 file(s) already loaded as batch 1 (same content); nothing changed"
+    )
+    con = store.open_snapshot(data)
+    try:
+        assert con.execute("select count(*) from quarantine").fetchall() == [(0,)]
+    finally:
+        con.close()
