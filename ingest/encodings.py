@@ -63,8 +63,8 @@ def decoded(
 
     ``encoding`` None (not declared): ``path`` as it is, its encoding told by the reader (UTF-8,
     or UTF-16 little-endian with a byte-order mark). A text file that starts with another UTF-16
-    or UTF-32 byte-order mark (:func:`bom_codec`; a JSON Lines file: any), undeclared or declared
-    in a UTF encoding, is decoded by the mark's codec, as below. Parquet stores text as UTF-8: ``path`` as it is. An
+    or UTF-32 byte-order mark (:func:`bom_codec`; a JSON Lines file: any), whatever is declared,
+    is decoded by the mark's codec, as below. Parquet stores text as UTF-8: ``path`` as it is. An
     encoding DuckDB reads itself (CSV in UTF-8, UTF-16 or Latin-1): ``path`` in that encoding.
     Any other: a UTF-8 copy in folder ``scratch``, removed when the block ends (its name,
     ``radqa_<pid>_...``, tells :func:`radqa.store.connect_working` whose it is).
@@ -76,10 +76,15 @@ def decoded(
     Japanese letters instead of being decoded into wrong ones.
     """
     codec = codec_name(encoding) if encoding else None
-    mark = None if fmt == "parquet" or not (codec or "utf").startswith("utf") else bom_codec(path)
+    # A UTF-16 or UTF-32 byte-order mark wins over a declared encoding: no legacy encoding's
+    # text starts with those bytes, and a cron job may pass --encoding cp932 to every file.
+    mark = None if fmt == "parquet" else bom_codec(path)
     # DuckDB reads UTF-16 little-endian CSV itself; Python's UTF-16 and UTF-32 codecs read the
     # others, and drop the byte-order mark
-    if mark is not None and (mark != "utf-16-le" or fmt != "csv"):
+    if mark == "utf-16-le" and fmt == "csv":
+        yield path, "utf-16"
+        return
+    if mark is not None:
         codec, encoding = mark[:6], mark
     elif codec is None or fmt == "parquet" or codec in ("utf-8", "utf-8-sig"):
         yield path, ("utf-8" if codec else None)

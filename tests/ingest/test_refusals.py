@@ -79,6 +79,10 @@ UTF_ROWS = (
         (b"\xfe\xff" + UTF_ROWS.encode("utf-16-be"), "utf-16"),
         (UTF_ROWS.encode("utf-32"), None),  # little-endian, with the mark
         (b"\x00\x00\xfe\xff" + UTF_ROWS.encode("utf-32-be"), None),
+        # a cron job that passes --encoding cp932 to every file: the mark wins
+        (b"\xfe\xff" + UTF_ROWS.encode("utf-16-be"), "cp932"),
+        (UTF_ROWS.encode("utf-16"), "cp932"),  # little-endian, with the mark
+        (UTF_ROWS.encode("utf-16"), "utf-8"),
     ],
 )
 def test_utf16_big_endian_and_utf32_files_with_a_byte_order_mark_load(
