@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from metrics._lazy import lazy_function, lazy_module
-from metrics._types import Estimate, TestResult
+from metrics._types import Estimate, TestResult, nan_estimate
 from radqa.errors import InputError, InsufficientDataError
 
 if TYPE_CHECKING:
@@ -120,12 +120,26 @@ def _sort_key(value: object) -> tuple[int, object]:
     return (0, value) if isinstance(value, int | float | np.number) else (1, str(value))
 
 
+#: A variance at or below this is 0 (rounding leaves ~1e-17 where the exact value is 0).
+_ZERO_VAR = 1e-20
+
+
 def _estimate(
     value: float, var: float, n: int, alpha: float, method: str, note: str | None = None
 ) -> Estimate:
-    """Gwet's interval: value +/- t(n-1) * SE, capped to [-1, 1] (irrCAC caps the top at 1)."""
+    """Gwet's interval: value +/- t(n-1) * SE, capped to [-1, 1] (irrCAC caps the top at 1).
+
+    A variance of 0 (every subject agrees, or a rater uses one category) would give a
+    zero-width interval, a certainty no finite sample has: the estimate is NaN with the reason.
+    """
     if not 0.0 < alpha < 1.0:
         raise InputError(f"alpha must be between 0 and 1 (exclusive); found {alpha}")
+    if var <= _ZERO_VAR:
+        why = (
+            f"not estimable: the variance is 0 (value {float(value):.3g} from {n} subjects, "
+            "every subject contributing the same), so no interval can be given"
+        )
+        return nan_estimate(method, f"{note}; {why}" if note else why)
     se = math.sqrt(max(var, 0.0))
     half = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1)) * se
     value = float(value)
@@ -236,6 +250,15 @@ def cohen_kappa_table(
     if pe >= 1.0:
         nan = float("nan")
         return Estimate(nan, nan, nan, None, "Cohen (1960)", "chance agreement is 1")
+    one_category = [
+        who for who, m in (("A (rows)", row), ("B (columns)", col)) if (m > 0).sum() < 2
+    ]
+    if one_category:  # kappa is 0 whatever the other rater says, with a variance of 0
+        return nan_estimate(
+            "Cohen (1960)",
+            f"not estimable: rater {one_category[0]} used a single category for all "
+            f"{int(n)} subjects, so kappa is 0 by construction",
+        )
     kappa = (pa - pe) / (1.0 - pe)
     name = "Cohen (1960)" if weights is None else f"Cohen (1968) {weights}-weighted"
     if se_method == "fleiss":
@@ -357,6 +380,12 @@ def percent_agreement(counts: object, *, alpha: float = 0.05) -> Estimate:
     mat, _, note = _counts(counts)
     parts = _agreement_parts(mat)
     n, n2, pa = parts.n, parts.n2, parts.pa
+    if pa in (0.0, 1.0):  # Gwet's SE is 0 at the bounds: Wilson over the subjects instead
+        from metrics._proportions import proportion_ci  # noqa: PLC0415
+
+        w = proportion_ci(int(pa * n2), n2, alpha=alpha, method="wilson")
+        method = f"percent agreement, Wilson (1927) interval at {pa:.0%}, where Gwet's SE is 0"
+        return Estimate(float(pa), w.low, w.high, None, method, note)
     pa_i = (n / n2) * parts.pa_i
     var = float(((pa_i - pa) ** 2).sum() / (n * (n - 1.0)))
     return _estimate(pa, var, n, alpha, "percent agreement, Gwet (2014) SE", note)
@@ -366,7 +395,14 @@ def percent_agreement_table(table: object, *, alpha: float = 0.05) -> Estimate:
     """Percent agreement of two raters from a square table (irrCAC ``pa2.table``)."""
     mat, _ = _table(table)
     n = mat.sum()
-    pa = float(np.trace(mat) / n)
+    agree = float(np.trace(mat))
+    pa = agree / n
+    if pa in (0.0, 1.0):  # the Wald SE is 0 at the bounds: the Wilson score interval instead
+        from metrics._proportions import proportion_ci  # noqa: PLC0415
+
+        w = proportion_ci(int(agree), int(n), alpha=alpha, method="wilson")
+        return Estimate(float(pa), w.low, w.high, None, "percent agreement, Wilson (1927) interval at "
+                        f"{pa:.0%}, where Gwet's (Wald) SE is 0")  # fmt: skip
     return _estimate(pa, pa * (1.0 - pa) / n, int(n), alpha, "percent agreement, Gwet (2014) SE")
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from metrics._grouped import MIN_PER_CLASS
 from metrics._lazy import lazy_module
 from metrics._periods import ReferenceWindow, check_month, month_range
 
@@ -36,6 +37,8 @@ else:
 
 CALIBRATION_KEYS = ("model_version", "finding")
 POOLED = "(all versions)"
+#: A standard error at or below this is 0 (sums of floats leave ~1e-17 where it is exactly 0).
+ZERO_SE = 1e-12
 METHOD = (
     "CBPE: isotonic calibration on the reference window; Poisson-binomial variance, "
     "delta method, normal approximation"
@@ -95,6 +98,7 @@ def estimate_from_bins(
     *,
     by: tuple[str, ...],
     alpha: float = 0.05,
+    min_class: int = MIN_PER_CLASS,
 ) -> pd.DataFrame:
     """Estimated sensitivity, specificity and accuracy of pending cases per group.
 
@@ -108,9 +112,15 @@ def estimate_from_bins(
 
     Returns
     -------
-    DataFrame, one row per group: n (pending cases estimated), n_uncalibrated, expected
-    tp/fp/fn/tn, and for each of sensitivity, specificity, accuracy the value, ``_low``,
-    ``_high`` and ``_se``; ``kind`` is ``"estimate"``, ``method`` names the method.
+    DataFrame, one row per group: n_pending (pending cases), n (those estimated),
+    n_uncalibrated (those without a calibration: no labelled reference case of their model
+    version and finding), expected tp/fp/fn/tn, and for each of sensitivity, specificity,
+    accuracy the value, ``_low``, ``_high`` and ``_se``; ``kind`` is ``"estimate"``,
+    ``method`` names the method. As in :func:`metrics.summarize`, sensitivity needs
+    ``min_class`` expected positive cases and specificity ``min_class`` expected negative
+    ones (default :data:`metrics._grouped.MIN_PER_CLASS`), and an estimate whose standard
+    error is 0 (the AI called every pending case the same way) is NaN, never a zero-width
+    interval; ``not_estimable`` gives the reasons.
     """
     by = tuple(by)
     rows = pending.merge(calibration, on=[*CALIBRATION_KEYS, "bin"], how="left")
@@ -150,18 +160,41 @@ def estimate_from_bins(
         total = g["n"].to_numpy()
         acc = (tp + tn) / total
         se_acc = np.sqrt(vp + vn) / total
-    for name, value, se in (
-        ("sensitivity", sens, se_sens),
-        ("specificity", spec, se_spec),
-        ("accuracy", acc, se_acc),
+    notes: list[list[str]] = [[] for _ in range(len(g))]
+    for name, value, se, base, what in (
+        ("sensitivity", sens, se_sens, tp + fn, "positive"),
+        ("specificity", spec, se_spec, tn + fp, "negative"),
+        ("accuracy", acc, se_acc, total, ""),
     ):
-        g[name] = value
-        g[f"{name}_se"] = se
-        g[f"{name}_low"] = np.clip(value - z * se, 0, 1)
-        g[f"{name}_high"] = np.clip(value + z * se, 0, 1)
+        few = (base < min_class) if what else np.zeros(len(g), dtype=bool)
+        zero = ~few & ~np.isnan(value) & ~(se > ZERO_SE)
+        for i in np.flatnonzero(few):
+            notes[i].append(
+                f"{name}: {base[i]:.1f} expected {what} case(s), fewer than min_class = {min_class}"
+            )
+        for i in np.flatnonzero(zero):
+            notes[i].append(f"{name}: {_zero_se_reason(tp[i], fp[i], fn[i], tn[i])}")
+        blank = few | zero
+        g[name] = np.where(blank, np.nan, value)
+        g[f"{name}_se"] = np.where(blank, np.nan, se)
+        g[f"{name}_low"] = np.where(blank, np.nan, np.clip(value - z * se, 0, 1))
+        g[f"{name}_high"] = np.where(blank, np.nan, np.clip(value + z * se, 0, 1))
+    g.insert(len(by), "n_pending", g["n"] + g["n_uncalibrated"])
+    g["not_estimable"] = ["; ".join(n) or None for n in notes]
     g["kind"] = "estimate"
     g["method"] = METHOD
     return g.drop(columns=["var_pos", "var_neg"])
+
+
+def _zero_se_reason(tp: float, fp: float, fn: float, tn: float) -> str:
+    """Why an estimate's delta-method SE is 0 (so its interval would have zero width)."""
+    if tp + fp == 0 or fn + tn == 0:
+        called = "negative" if tp + fp == 0 else "positive"
+        return (
+            f"not estimable: the AI called every pending case {called}, so the estimate is fixed "
+            "by construction and its variance is 0"
+        )
+    return "not estimable: its variance is 0 (every calibrated probability is 0 or 1)"
 
 
 def realised_from_bins(labelled: pd.DataFrame, *, by: tuple[str, ...]) -> pd.DataFrame:

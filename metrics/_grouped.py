@@ -59,22 +59,55 @@ PROPORTIONS: dict[str, tuple[str, str]] = {
     "accuracy": ("n_agree", "n_labelled"),
 }
 
+#: Fewest cases of the class an estimate is computed on (``min_class`` of :func:`summarize`).
+#: Below 5 reference-positive cases a sensitivity is a handful of coin flips: the Wilson
+#: interval of 4/4 is 0.51-1.00 and of 1/1 0.21-1.00, and DeLong's variance of an AUC needs
+#: two or more cases per class to exist at all and several for its normal approximation.
+#: Five per class is the smallest count at which the figures say something; the interval then
+#: carries the rest of the uncertainty.
+MIN_PER_CLASS = 5
 METHODS = {
     "proportions": "Wilson score (1927), statsmodels proportion_confint",
     "auc": "empirical AUC, DeLong (1988) variance, Wald interval clipped to [0, 1]",
     "kappa": "Cohen (1960) kappa, AI vs reference, Gwet (2014) SE, t(n-1) interval",
-    "agreement": "percent agreement AI vs reference, Gwet (2014) SE, t(n-1) interval",
+    "agreement": "percent agreement AI vs reference, Gwet (2014) SE, t(n-1) interval (Wilson "
+    "at 0% or 100%)",
     "reference": "adjudication > consensus > majority > primary read (clinical reads only)",
 }
+
+
+def _minimum_method(min_n: int, min_class: int) -> str:
+    return (
+        f"estimates need {min_n} labelled cases (min_n); sensitivity also {min_class} "
+        f"reference-positive cases, specificity {min_class} reference-negative, AUC and kappa "
+        f"{min_class} of each (min_class); an estimate whose standard error is 0 is not "
+        "estimable (NaN, reason in not_estimable), never a zero-width interval"
+    )
+
 
 _ESTIMATES = [*PROPORTIONS, "auc", "kappa", "agreement"]
 #: estimate -> which missing reference class makes it undefined ("pos", "neg" or "both")
 _NEEDS_CLASS = {"sensitivity": "pos", "specificity": "neg", "auc": "both", "kappa": "both"}
 
+#: estimate -> (description, count column) of the classes it needs ``min_class`` cases of
+_CLASS_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sensitivity": (("reference-positive", "n_pos"),),
+    "specificity": (("reference-negative", "n_neg"),),
+    "auc": (("reference-positive", "n_pos"), ("reference-negative", "n_neg")),
+    "kappa": (("reference-positive", "n_pos"), ("reference-negative", "n_neg")),
+}
+#: Why an estimate with a standard error of 0 is not estimable.
+_ZERO_SE = {
+    "auc": "DeLong variance is 0 (the scores separate the classes completely); no interval "
+    "can be given, not estimable",
+    "kappa": "Gwet variance is 0 (the AI calls one category only, or agrees perfectly); no "
+    "interval can be given, not estimable",
+}
 
-def _check_min_n(min_n: int) -> int:
+
+def _check_min_n(min_n: int, name: str = "min_n") -> int:
     if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 1:
-        raise InputError(f"min_n is {min_n!r}; expected a whole number >= 1")
+        raise InputError(f"{name} is {min_n!r}; expected a whole number >= 1")
     return int(min_n)
 
 
@@ -98,6 +131,7 @@ def summarize(
     period: str | None = None,
     alpha: float = 0.05,
     min_n: int = DEFAULT_MIN_N,
+    min_class: int = MIN_PER_CLASS,
 ) -> pd.DataFrame:
     """Diagnostic performance of the AI against the reference standard, one row per group.
 
@@ -119,6 +153,11 @@ def summarize(
     min_n : int
         Fewer labelled cases than this marks the group ``insufficient`` and leaves every
         estimate NaN (the counts stay).
+    min_class : int
+        Fewest cases of the class an estimate rests on (default :data:`MIN_PER_CLASS` = 5):
+        sensitivity needs that many reference-positive cases, specificity reference-negative
+        ones, AUC and kappa both. Below it the estimate is NaN and ``not_estimable`` says why;
+        the group is not flagged ``insufficient`` for it (its other estimates stand).
 
     Returns
     -------
@@ -130,8 +169,12 @@ def summarize(
         ``agreement agreement_low agreement_high`` (percent agreement AI vs reference: the same
         value as accuracy, with the interval :func:`metrics.percent_agreement_table` gives);
         ``insufficient`` and ``insufficient_reason``. A group without reference-positive (or
-        -negative) cases has NaN sensitivity (specificity), AUC and kappa. ``attrs`` holds
-        ``methods``, ``alpha``, ``min_n`` and ``snapshot_id``.
+        -negative) cases has NaN sensitivity (specificity), AUC and kappa. ``not_estimable``
+        names each estimate left NaN for too few cases of its class (``min_class``) or a
+        standard error of 0 (an AUC at complete separation, a kappa of an AI that calls one
+        category only): such an estimate is not shown with a zero-width interval; the reasons
+        are also appended to ``insufficient_reason``. ``attrs`` holds ``methods``, ``alpha``,
+        ``min_n``, ``min_class`` and ``snapshot_id``.
 
     Notes
     -----
@@ -152,7 +195,7 @@ def summarize(
     ...     "insert into reads (study_uid, finding, reader_pid, read_role, arm, label, "
     ...     "read_datetime, row_hash, batch_id) values "
     ...     "('s1', 'ich', 'r', 'primary', '', 1, now(), 0, 2)")
-    >>> row = summarize(con, by=("site",), min_n=1).iloc[0]
+    >>> row = summarize(con, by=("site",), min_n=1, min_class=1).iloc[0]
     >>> int(row.n), int(row.pending), int(row.tp), row.insufficient_reason
     (2, 1, 1, 'no reference-negative case')
     """
@@ -160,9 +203,10 @@ def summarize(
     period = check_period(period)
     alpha = check_alpha(alpha)
     min_n = _check_min_n(min_n)
+    min_class = _check_min_n(min_class, "min_class")
     if filters is not None and not isinstance(filters, Filters):
         raise InputError(f"filters must be a metrics.Filters; found {type(filters).__name__}")
-    return _summarize(con, by, filters, period, alpha, min_n)
+    return _summarize(con, by, filters, period, alpha, min_n, min_class)
 
 
 @cached
@@ -173,11 +217,16 @@ def _summarize(
     period: str | None,
     alpha: float,
     min_n: int,
+    min_class: int = MIN_PER_CLASS,
 ) -> pd.DataFrame:
     raw = summary_counts(con, by=by, filters=filters, period=period)
     keys = [k for k in raw.columns if k in by or k == "period"]
-    out = estimates_from_counts(raw, keys=keys, alpha=alpha, min_n=min_n)
-    out.attrs.update(methods=dict(METHODS), alpha=alpha, min_n=min_n, snapshot_id=snapshot_id(con))
+    out = estimates_from_counts(raw, keys=keys, alpha=alpha, min_n=min_n, min_class=min_class)
+    out.attrs.update(
+        methods=dict(METHODS) | {"minimum": _minimum_method(min_n, min_class)},
+        alpha=alpha, min_n=min_n, min_class=min_class,
+        snapshot_id=snapshot_id(con),
+    )  # fmt: skip
     return out
 
 
@@ -313,8 +362,9 @@ def _keys(sizes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def estimates_from_counts(
-    raw: pd.DataFrame, *, keys: list[str], alpha: float, min_n: int
-) -> pd.DataFrame:
+    raw: pd.DataFrame, *, keys: list[str], alpha: float, min_n: int,
+    min_class: int = MIN_PER_CLASS,
+) -> pd.DataFrame:  # fmt: skip
     """Add every estimate and interval to per-group sufficient statistics, vectorised.
 
     ``raw`` has the group ``keys`` and ``n, pending, tp, fp, fn, tn, auc, s10, s01`` (the
@@ -342,7 +392,8 @@ def estimates_from_counts(
         out[name], out[f"{name}_low"], out[f"{name}_high"] = value, low, high
     out = pd.concat([out, _auc_columns(raw, counts, alpha)], axis=1)
     out = pd.concat([out, _kappa_columns(counts, alpha)], axis=1)
-    return _flag_insufficient(out, counts, min_n)
+    out = _agreement_at_bounds(out, counts, alpha)
+    return _flag_insufficient(out, counts, min_n, min_class)
 
 
 def _auc_columns(raw: pd.DataFrame, counts: dict[str, np.ndarray], alpha: float) -> pd.DataFrame:
@@ -409,10 +460,29 @@ def _kappa_columns(counts: dict[str, np.ndarray], alpha: float) -> pd.DataFrame:
     )
 
 
-def _flag_insufficient(
-    out: pd.DataFrame, counts: dict[str, np.ndarray], min_n: int
+def _agreement_at_bounds(
+    out: pd.DataFrame, counts: dict[str, np.ndarray], alpha: float
 ) -> pd.DataFrame:
-    """Mark groups too small or without a class, and blank what they cannot support."""
+    """Percent agreement of 0% or 100%: Gwet's (Wald) SE is 0 there, so the interval is the
+    Wilson score interval of the same proportion (accuracy's), not a zero-width one."""
+    pa = out["agreement"].to_numpy(dtype=float)
+    edge = (counts["n_labelled"] > 0) & ((pa == 0.0) | (pa == 1.0))
+    out.loc[edge, "agreement_low"] = out.loc[edge, "accuracy_low"]
+    out.loc[edge, "agreement_high"] = out.loc[edge, "accuracy_high"]
+    return out
+
+
+def _flag_insufficient(
+    out: pd.DataFrame, counts: dict[str, np.ndarray], min_n: int, min_class: int
+) -> pd.DataFrame:
+    """Mark groups too small or without a class, and blank what they cannot support.
+
+    On top of ``min_n`` (labelled cases, all estimates), each estimate needs ``min_class``
+    cases in the class it is computed on (:data:`_CLASS_COUNTS`), and an estimate whose
+    standard error is 0 (DeLong's AUC at complete separation, kappa when the AI or the
+    reference uses one category only or they agree perfectly) is not estimable: its value and
+    interval are NaN, never a zero-width interval. The reasons are in ``not_estimable``.
+    """
     n_lab, n_pos, n_neg = counts["n_labelled"], counts["n_pos"], counts["n_neg"]
     small, no_pos, no_neg = n_lab < min_n, n_pos == 0, n_neg == 0
     reason = np.full(len(out), "", dtype=object)
@@ -423,17 +493,43 @@ def _flag_insufficient(
     )
     reason = _append(reason, no_pos, "no reference-positive case")
     reason = _append(reason, no_neg, "no reference-negative case")
+    notes = np.full(len(out), "", dtype=object)
     for name in _ESTIMATES:
         cols = [name, f"{name}_low", f"{name}_high"] + (
             [f"{name}_se"] if name in ("auc", "kappa") else []
         )
         need = _NEEDS_CLASS.get(name, "")
         lacking = {"pos": no_pos, "neg": no_neg, "both": no_pos | no_neg}.get(need, False)
+        for label, count_key in _CLASS_COUNTS.get(name, ()):
+            few = ~small & ~lacking & (counts[count_key] < min_class)
+            notes = _append_each(
+                notes, few, counts[count_key],
+                f"{name}: {{k}} {label} case(s), fewer than min_class = {min_class}",
+            )  # fmt: skip
+            lacking = lacking | few
+        if f"{name}_se" in cols:
+            value = out[name].to_numpy(dtype=float)
+            zero = ~small & ~lacking & ~np.isnan(value) & (out[f"{name}_se"].to_numpy() <= 1e-12)
+            notes = _append(notes, zero, f"{name}: {_ZERO_SE[name]}")
+            lacking = lacking | zero
         blank = small | lacking
         out.loc[blank, cols] = np.nan
     out["insufficient"] = small | no_pos | no_neg
+    reason = np.where(
+        notes != "", [f"{r}; {t}" if r else t for r, t in zip(reason, notes, strict=True)], reason
+    )
     out["insufficient_reason"] = pd.Series(reason, index=out.index).replace("", None)
+    out["not_estimable"] = pd.Series(notes, index=out.index).replace("", None)
     return out
+
+
+def _append_each(reason: np.ndarray, mask: np.ndarray, k: np.ndarray, text: str) -> np.ndarray:
+    """:func:`_append` with ``{k}`` in ``text`` filled per row."""
+    joined = np.array(
+        [(f"{r}; " if r else "") + text.format(k=int(c)) for r, c in zip(reason, k, strict=True)],
+        dtype=object,
+    )
+    return np.where(mask, joined, reason)
 
 
 def _append(reason: np.ndarray, mask: np.ndarray, text: str) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from metrics._lazy import lazy_function, lazy_module
-from metrics._types import Estimate, TestResult
+from metrics._types import Estimate, TestResult, nan_estimate
 from radqa.errors import InputError, InsufficientDataError
 
 if TYPE_CHECKING:
@@ -159,7 +159,9 @@ def roc_auc(y_true: object, y_score: object, *, alpha: float = 0.05) -> Estimate
     -------
     Estimate
         AUC (ties count 1/2), ``se = sqrt(var)`` with DeLong's variance, and the Wald interval
-        ``AUC +/- z * se`` clipped to [0, 1].
+        ``AUC +/- z * se`` clipped to [0, 1]. Where DeLong's variance is 0 (the scores
+        separate the classes completely, or all are tied) the AUC is not estimable: NaN with
+        the reason in ``note``, never a zero-width interval.
 
     Notes
     -----
@@ -177,7 +179,14 @@ def roc_auc(y_true: object, y_score: object, *, alpha: float = 0.05) -> Estimate
     pl = placements(pos, neg)
     auc = pl.auc
     var = _delong_cov(pl, pl)
-    se = math.sqrt(max(var, 0.0))
+    if var <= 1e-20:  # complete separation or all scores tied: a zero-width interval
+        return nan_estimate(
+            DELONG,
+            f"not estimable: DeLong's variance is 0 (AUC {auc:.3g} from {pos.size} positive and "
+            f"{neg.size} negative cases, every placement value equal), so no interval can be "
+            "given",
+        )
+    se = math.sqrt(var)
     return Estimate(auc, max(0.0, auc - z * se), min(1.0, auc + z * se), se, DELONG)
 
 

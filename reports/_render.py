@@ -255,8 +255,22 @@ def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                 ("AUC (95% CI)", _est("auc")),
                 ("Ref.", lambda r: f2(r.get("reference_auc")))]  # fmt: skip
         title = f"Performance by {dim}" if label else "Performance by finding (all sites)"
-        out.append(_table(df, cols, title=f"{title}, {rep.month}"))
+        out.append(_table(df, cols, title=f"{title}, {rep.month}", note=not_estimable_note(rep)))
     return out
+
+
+def not_estimable_note(rep: MonthlyReport) -> str:
+    """What a dash in an estimate cell means (the minima of :func:`metrics.summarize`)."""
+    from metrics._grouped import MIN_PER_CLASS  # noqa: PLC0415
+
+    k = MIN_PER_CLASS
+    return (
+        f"A dash: not estimable. Every estimate needs {rep.settings.min_n} labelled cases; "
+        f"sensitivity also {k} reference-positive cases, specificity {k} reference-negative, "
+        f"AUC and kappa {k} of each; an estimate whose standard error is 0 (an AUC of a "
+        "complete separation, a kappa of an AI that calls one category only) has no interval "
+        "and is not shown. The reason of each is in the JSON (not_estimable)."
+    )
 
 
 def _het_table(rep: MonthlyReport) -> dict[str, Any]:
@@ -356,7 +370,11 @@ def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
             ("Fleiss' kappa (95% CI)", _est("fleiss_kappa")),
             ("Gwet's AC1 (95% CI)", _est("ac1")),
         ], title="Reader vs reader, studies read by more than one radiologist",
-            note="A dash: no study of that finding had enough reads."))  # fmt: skip
+            note="A dash: no study of that finding had enough reads, or the coefficient is not "
+                 "estimable: a reader used one category only (kappa is then 0 by construction) "
+                 "or the variance is 0 (perfect agreement), which would give a zero-width "
+                 "interval. The reason of each is in the JSON (note). Agreement of 100% has "
+                 "the Wilson interval."))  # fmt: skip
     return [*out, disc]
 
 
@@ -367,12 +385,18 @@ def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
         df = t["estimated_performance"]
         method = str(df["method"].iloc[0]) if "method" in df and len(df) else ""
         out.append(_table(df, [
-            ("Site", "site"), ("Finding", "finding"), ("Pending", lambda r: count(r["n"])),
+            ("Site", "site"), ("Finding", "finding"),
+            ("Pending", lambda r: count(r.get("n_pending", r["n"]))),
+            ("Estimated", lambda r: count(r["n"])),
             ("Est. sensitivity (95% CI)", _est("sensitivity")),
             ("Est. specificity (95% CI)", _est("specificity")),
             ("Est. accuracy (95% CI)", _est("accuracy")),
         ], title="Estimated performance (ESTIMATES, not yet confirmed by reads)",
-            note=f"Studies of this month without a read. {method}"))  # fmt: skip
+            note=f"Studies of this month without a read. {method}. A dash: not estimable "
+                 "(sensitivity needs 5 expected positive cases, specificity 5 expected "
+                 "negative; an estimate fixed by construction, such as the specificity of an "
+                 "AI that called every pending case negative, has no interval); the reason of "
+                 "each is in the JSON (not_estimable)."))  # fmt: skip
     out.append(_table(t["pending_by_week"], [
         ("ISO week", "period"), ("Predictions", "n"),
         ("Labelled", "labelled"), ("Pending", "pending"),

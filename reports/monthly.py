@@ -58,7 +58,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
 #: Forest plots / heterogeneity: across which groups, for which proportions (count, nobs).
 FOREST_DIMENSIONS = {"site": "site", "scanner": "scanner_model"}
 FOREST_METRICS = {"sensitivity": ("tp", ("tp", "fn")), "specificity": ("tn", ("tn", "fp"))}
-_CARRY = ["n", "n_labelled", "pending", "tp", "fp", "fn", "tn", "insufficient"]
+_CARRY = ["n", "n_labelled", "pending", "tp", "fp", "fn", "tn", "insufficient", "not_estimable"]
 _ESTIMATES = ["sensitivity", "specificity", "ppv", "npv", "prevalence", "auc", "kappa", "agreement"]
 REPORT_VERSION = 1
 
@@ -226,7 +226,9 @@ def _forests(
         for (finding, model), part in table.groupby(["finding", "model_name"], sort=True):
             for metric, (count, parts) in FOREST_METRICS.items():
                 nobs = part[parts[0]] + part[parts[1]]
-                use = part[(~part["insufficient"].astype(bool)) & (nobs > 0)]
+                use = part[
+                    (~part["insufficient"].astype(bool)) & (nobs > 0) & part[metric].notna()
+                ]  # a group whose estimate is not estimable (min_class, SE 0) is left out
                 if use.empty:
                     continue
                 groups = use[[col, metric, f"{metric}_low", f"{metric}_high"]].copy()

@@ -349,6 +349,9 @@ def test_heterogeneity_one_row_per_finding_and_dimension(doc: dict, html: str) -
     assert len(rows) == len(het.groupby(["finding", "model_name", "dimension"])) > 0
     sens = het[het["metric"] == "sensitivity"].set_index(["finding", "dimension"])
     for row in rows:
+        if (row[0], row[1]) not in sens.index:  # sensitivity not estimable in 2+ groups
+            assert row[2:4] == ["–", "–"]
+            continue
         h = sens.loc[(row[0], row[1])]
         assert row[2] == str(h["k"])
         if pd.notna(h["i2_low"]):
@@ -365,10 +368,17 @@ def test_estimates_and_reader_tables_show_formatted_columns(doc: dict, html: str
     if est:
         rows = _table_rows(html, "Estimated performance (ESTIMATES, not yet confirmed by reads)")
         assert len(rows) == len(est)
-        i, e = next((i, e) for i, e in enumerate(est) if e["sensitivity_low"] is not None)
-        assert rows[i][:3] == [e["site"], e["finding"], f"{int(e['n']):,}"]
-        assert rows[i][3] == (f"{e['sensitivity']:.2f} ({e['sensitivity_low']:.2f}–"
-                              f"{e['sensitivity_high']:.2f})")  # fmt: skip
+        i, e = next((i, e) for i, e in enumerate(est) if e["specificity_low"] is not None)
+        assert rows[i][:4] == [e["site"], e["finding"], f"{int(e['n_pending']):,}",
+                               f"{int(e['n']):,}"]  # fmt: skip
+        assert rows[i][5] == (f"{e['specificity']:.2f} ({e['specificity_low']:.2f}–"
+                              f"{e['specificity_high']:.2f})")  # fmt: skip
+        for row, e in zip(rows, est, strict=True):  # never a zero-width interval
+            for col, name in ((4, "sensitivity"), (5, "specificity")):
+                if e[name] is None:
+                    assert row[col] == "–" and name in e["not_estimable"]
+                else:
+                    assert e[f"{name}_low"] < e[f"{name}_high"]
     readers = doc["tables"]["reader_agreement"]
     rows = _table_rows(html, "Reader vs reader, studies read by more than one radiologist")
     assert [r[0] for r in rows] == [r["finding"] for r in readers]
@@ -404,3 +414,38 @@ def test_a_chart_that_failed_raises_its_own_error() -> None:
         _pdf_document('<p>x</p><img src="chart:0">', _chart_fetcher([failed]))
     with pytest.raises(ValueError, match="it asked for 'https://cdn.example.org/x.svg'"):
         _pdf_document('<img src="https://cdn.example.org/x.svg">', _chart_fetcher([failed]))
+
+
+def test_no_estimate_is_shown_with_a_zero_width_interval_or_too_few_cases(
+    doc: dict, html: str
+) -> None:
+    # the reviewer found "AUC 1.00 (1.00-1.00)" from 1 positive case and sensitivities from 1
+    tables = doc["tables"]
+    seen = 0
+    for name in ("performance_site", "performance_scanner", "performance_modality",
+                 "performance_finding"):  # fmt: skip
+        for r in tables[name]:
+            pos, neg = r["tp"] + r["fn"], r["fp"] + r["tn"]
+            for est, enough in (
+                ("sensitivity", pos >= 5),
+                ("specificity", neg >= 5),
+                ("auc", pos >= 5 and neg >= 5),
+                ("kappa", pos >= 5 and neg >= 5),
+            ):
+                if r[est] is not None:
+                    seen += 1
+                    assert enough, (name, r, est)
+                    assert r[f"{est}_low"] < r[f"{est}_high"], (name, r, est)
+                elif not r["insufficient"] and enough is False:
+                    assert (
+                        f"{est}: {pos if est != 'specificity' else neg} reference-"
+                        in r["not_estimable"]
+                    )
+    assert seen > 20
+    for r in tables["reader_agreement"]:
+        if r["kappa"] is not None:
+            assert r["kappa_low"] < r["kappa_high"]
+    assert "1.00 (1.00–1.00)" not in html and "0.00 (0.00–0.00)" not in html
+    assert (
+        "A dash: not estimable. Every estimate needs 30 labelled cases; sensitivity also 5" in html
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from metrics import (
     gwet_ac1,
     gwet_ac1_table,
     percent_agreement,
+    percent_agreement_table,
 )
 from radqa.errors import InputError, InsufficientDataError
 
@@ -167,11 +170,35 @@ def test_counts_from_ratings_leaves_out_unrated_subjects():
     assert counts.to_dict("list") == {"a": [2, 0], "b": [1, 2]}
 
 
-def test_perfect_agreement_gives_one():
+def test_perfect_agreement_is_not_a_zero_width_interval():
+    # kappa and AC1 are 1 with a variance of 0: "1.00 (1.00-1.00)" from 4 subjects would claim
+    # certainty, so they are not estimable; percent agreement gets Wilson's interval of 4/4
     counts = np.array([[3, 0], [0, 3], [3, 0], [0, 3]])
-    assert fleiss_kappa(counts).value == pytest.approx(1.0)
-    assert gwet_ac1(counts).value == pytest.approx(1.0)
-    assert percent_agreement(counts).value == 1.0
+    for est in (fleiss_kappa(counts), gwet_ac1(counts)):
+        assert math.isnan(est.value) and math.isnan(est.low) and math.isnan(est.high)
+        assert "not estimable: the variance is 0 (value 1 from 4 subjects" in est.note
+    pa = percent_agreement(counts)
+    assert pa.value == 1.0
+    assert pa.low == pytest.approx(0.5101, abs=1e-4) and pa.high == pytest.approx(1.0)
+    assert "Wilson" in pa.method
+
+
+def test_kappa_of_a_rater_who_never_calls_positive_is_not_estimable():
+    # reader B never called a positive: kappa is 0 by construction, its Gwet variance 0; the
+    # report printed "0.00 (0.00-0.00)"
+    est = cohen_kappa_table([[26, 1], [0, 0]])
+    assert math.isnan(est.value) and math.isnan(est.low) and est.se is None
+    assert est.note == (
+        "not estimable: rater A (rows) used a single category for all 27 subjects, so kappa is "
+        "0 by construction"
+    )
+    perfect = cohen_kappa_table([[3, 0], [0, 4]])  # brain_mass: 1.00 (1.00-1.00) with n = 7
+    assert math.isnan(perfect.value)
+    assert "variance is 0 (value 1 from 7 subjects" in perfect.note
+    pa = percent_agreement_table([[3, 0], [0, 4]])
+    assert (pa.value, round(pa.low, 4), pa.high) == (1.0, 0.6457, pytest.approx(1.0))
+    # a table with spread keeps Gwet's interval
+    assert cohen_kappa_table([[20, 3], [2, 5]]).low < cohen_kappa_table([[20, 3], [2, 5]]).high
 
 
 def test_row_order_does_not_matter(first15):

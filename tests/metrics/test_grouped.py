@@ -25,7 +25,7 @@ from metrics import (
     summarize,
 )
 from metrics._cache import RESULTS
-from metrics._grouped import placement_auc
+from metrics._grouped import estimates_from_counts, placement_auc
 from radqa.errors import InputError
 from radqa.store import memory_store, refresh_reference
 
@@ -148,6 +148,9 @@ def test_placement_auc_matches_roc_auc_for_unsorted_input_and_a_single_positive(
         truth = np.r_[np.ones(sizes_pos[i]), np.zeros(sizes_neg[i])]
         ref = roc_auc(truth, np.r_[pos[i], neg[i]])
         var = np.nan_to_num(s10[i]) / sizes_pos[i] + np.nan_to_num(s01[i]) / sizes_neg[i]
+        if ref.note:  # DeLong's variance is 0: roc_auc says not estimable
+            assert var == 0.0 and "variance is 0" in ref.note
+            continue
         assert auc[i] == pytest.approx(ref.value, abs=1e-12)
         assert math.sqrt(var) == pytest.approx(ref.se, abs=1e-12)
     assert np.isnan(s10[0]) and np.isnan(s01[1])  # one case: no sample variance
@@ -531,3 +534,38 @@ def test_counts_per_score_give_the_placement_values_of_every_case():
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-12, equal_nan=True)
     assert np.isnan(got[0][1]) and np.isfinite(got[0][[0, 2, 3]]).all()  # group 1: no negative
+
+
+def test_class_minimum_and_zero_variance_make_estimates_not_estimable():
+    # Seoul consolidation in the reviewer's report: 1 positive, 70 negatives, "AUC 1.00
+    # (1.00-1.00)" and a sensitivity from one case although 71 >= min_n labelled cases
+    raw = pd.DataFrame(
+        {
+            "g": ["one positive", "separated", "ordinary"],
+            "n": [71, 40, 60], "pending": [0, 0, 0],
+            "tp": [1, 10, 6], "fp": [3, 0, 4], "fn": [0, 0, 2], "tn": [67, 30, 48],
+            "auc": [1.0, 1.0, 0.9], "s10": [np.nan, 0.0, 0.01], "s01": [0.0, 0.0, 0.02],
+        }
+    )  # fmt: skip
+    out = estimates_from_counts(raw, keys=["g"], alpha=0.05, min_n=30).set_index("g")
+    one = out.loc["one positive"]
+    assert np.isnan([one.sensitivity, one.sensitivity_low, one.auc, one.auc_low, one.kappa]).all()
+    assert one.specificity == pytest.approx(67 / 70)  # 70 negatives: specificity stands
+    assert not one.insufficient  # min_n semantics unchanged
+    assert one.not_estimable == (
+        "sensitivity: 1 reference-positive case(s), fewer than min_class = 5; "
+        "auc: 1 reference-positive case(s), fewer than min_class = 5; "
+        "kappa: 1 reference-positive case(s), fewer than min_class = 5"
+    )
+    assert one.insufficient_reason == one.not_estimable
+    sep = out.loc["separated"]  # DeLong and Gwet variances 0: no zero-width interval
+    assert np.isnan([sep.auc, sep.auc_low, sep.auc_high, sep.kappa, sep.kappa_low]).all()
+    assert sep.not_estimable.startswith("auc: DeLong variance is 0")
+    assert sep.sensitivity == 1.0 and sep.sensitivity_low == pytest.approx(0.7225, abs=1e-4)
+    # 100% agreement: Wilson's interval of 40/40 instead of Gwet's zero-width one
+    assert sep.agreement == 1.0 and sep.agreement_low == pytest.approx(0.9124, abs=1e-4)
+    ordinary = out.loc["ordinary"]
+    assert pd.isna(ordinary.not_estimable) and ordinary.auc == 0.9
+    assert ordinary.auc_low == pytest.approx(0.9 - 1.959964 * math.sqrt(0.01 / 8 + 0.02 / 52))
+    fewer = estimates_from_counts(raw, keys=["g"], alpha=0.05, min_n=30, min_class=1)
+    assert fewer.set_index("g").loc["one positive", "sensitivity"] == 1.0

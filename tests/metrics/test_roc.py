@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,11 +93,18 @@ def test_placement_value_formula_gives_the_delong_variance(asah):
     assert var == pytest.approx(est.se**2, rel=1e-12)
 
 
-def test_perfect_separation_and_all_ties():
+def test_perfect_separation_and_all_ties_are_not_estimable():
+    # DeLong's variance is 0 there: "1.00 (1.00-1.00)" would claim certainty from 4 cases
     perfect = roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
-    assert (perfect.value, perfect.se, perfect.low, perfect.high) == (1.0, 0.0, 1.0, 1.0)
+    assert math.isnan(perfect.value) and math.isnan(perfect.low) and perfect.se is None
+    assert perfect.note == (
+        "not estimable: DeLong's variance is 0 (AUC 1 from 2 positive and 2 negative cases, "
+        "every placement value equal), so no interval can be given"
+    )
     ties = roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5])
-    assert ties.value == 0.5
+    assert math.isnan(ties.value) and "AUC 0.5 from 2 positive" in ties.note
+    one_overlap = roc_auc([0, 0, 1, 1], [0.1, 0.85, 0.8, 0.9])  # 3 of 4 pairs ordered
+    assert one_overlap.value == 0.75 and one_overlap.low < 0.75 < one_overlap.high
 
 
 def test_ci_contains_estimate_and_stays_in_unit_interval():
