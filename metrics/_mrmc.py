@@ -244,6 +244,13 @@ def _mean_where(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else 0.0
 
 
+def _ratio(num: float, den: float) -> float:
+    """num / den, with inf (num > 0) or nan (num = 0) for a zero denominator, as numpy gives."""
+    if den == 0:
+        return math.inf if num > 0 else math.nan
+    return num / den
+
+
 def _t_interval(value: float, se: float, df: float, alpha: float, method: str) -> Estimate:
     half = float(stats.t.ppf(1.0 - alpha / 2.0, df)) * se
     return Estimate(float(value), float(value - half), float(value + half), float(se), method)
@@ -299,6 +306,52 @@ def mrmc(
         raise InputError(f"contrast must name two treatments of {treatments}; found {contrast!r}")
 
     auc, jack = _aucs_and_jackknife(ratings, truth_k)
+    return or_analysis(
+        auc,
+        jack,
+        treatments,
+        readers,
+        alpha=alpha,
+        n_cases=(int((~truth_k).sum()), int(truth_k.sum())),
+        contrast=contrast,
+        reader=reader,
+        treatment=treatment,
+    )
+
+
+def or_analysis(
+    fom: np.ndarray,
+    jack: np.ndarray,
+    treatments: list[object],
+    readers: list[object],
+    *,
+    alpha: float = 0.05,
+    n_cases: tuple[int, int] = (0, 0),
+    contrast: tuple[object, object] | None = None,
+    reader: str = "reader",
+    treatment: str = "treatment",
+) -> MRMCResult:
+    """Obuchowski-Rockette analysis of any figure of merit from its case jackknife.
+
+    Parameters
+    ----------
+    fom : array [T, R]
+        The figure of merit of each treatment x reader (the AUC in :func:`mrmc`; a
+        sensitivity, specificity, accuracy or kappa of the reader's 0/1 calls elsewhere).
+    jack : array [T, R, K]
+        The figure of merit with case k left out.
+    treatments, readers : list
+        Labels of the first two axes.
+
+    Notes
+    -----
+    The OR model does not depend on the figure of merit: Obuchowski & Rockette (1995) state it
+    for any accuracy index whose error covariances are estimated over cases; the Iowa program
+    and RJafroc (``FOM = "HrSe"`` / ``"HrSp"``) run it on sensitivity and specificity with the
+    same jackknife over all cases that is used here.
+    """
+    T, R = fom.shape
+    auc = fom
     cov, same_t, same_r = _covariances(jack)
     var = _mean_where(cov, same_t & same_r)
     cov1 = _mean_where(cov, ~same_t & same_r)
@@ -326,7 +379,7 @@ def mrmc(
     # 1. random readers, random cases
     den = ms_tr + R * max(cov2 - cov3, 0.0)
     ddf = den**2 / (ms_tr**2 / ((T - 1) * (R - 1))) if ms_tr > 0 else math.inf
-    f_rrrc = ms_t / den
+    f_rrrc = _ratio(ms_t, den)
     method = "Obuchowski-Rockette (1995), Hillis (2007) df, random readers and cases"
     se = math.sqrt(2.0 * den / R)
     rrrc_single = {}
@@ -345,7 +398,7 @@ def mrmc(
 
     # 2. fixed readers, random cases
     den_fr = var - cov1 + (R - 1) * max(cov2 - cov3, 0.0)
-    chi2 = (T - 1) * ms_t / den_fr
+    chi2 = _ratio((T - 1) * ms_t, den_fr)
     method = "Obuchowski-Rockette (1995), fixed readers, random cases (normal)"
     se_fr = math.sqrt(2.0 * den_fr / R)
     fixed_readers = ORAnalysis(
@@ -367,7 +420,7 @@ def mrmc(
 
     # 3. random readers, fixed cases: conventional treatment x reader ANOVA of the AUCs
     df_tr = (T - 1) * (R - 1)
-    f_rrfc = ms_t / ms_tr
+    f_rrfc = _ratio(ms_t, ms_tr)
     method = "Obuchowski-Rockette (1995), random readers, fixed cases"
     se_fc = math.sqrt(2.0 * ms_tr / R)
     fixed_cases = ORAnalysis(
@@ -394,6 +447,6 @@ def mrmc(
         reader_aucs=reader_aucs,
         variance_components=components,
         mean_squares={"T": float(ms_t), "R": float(ms_r), "TR": float(ms_tr)},
-        n_cases=(int((~truth_k).sum()), int(truth_k.sum())),
+        n_cases=n_cases,
         contrast=(contrast[0], contrast[1]) if contrast is not None else None,
     )
