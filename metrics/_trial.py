@@ -26,13 +26,17 @@ from metrics._proportions import check_alpha, proportion_ci
 from metrics._roc import roc_auc
 from metrics._trial_compare import (
     ENDPOINT_OUTCOMES,
+    CrossedReads,
     arm_pairs,
     cluster_comparisons,
     estimate_fields,
+    mrmc_reader_agreement,
+    mrmc_reader_estimates,
     mrmc_tables,
     paired_comparisons,
     parallel_comparisons,
     reader_agreement_rows,
+    reader_or,
     table_agreement,
 )
 from metrics._trial_sql import (
@@ -140,6 +144,20 @@ def infer_design(facts: dict[str, object], requested: str = "auto") -> DesignCho
             raise InputError(
                 f"design 'paired' needs cases read under every arm ({', '.join(arms)}); found "
                 f"none of {n['n_cases']} analysed cases read in all arms"
+            )
+        several = n["reader_cases_in_all_arms"] - n["cases_in_all_arms"]
+        if by_reader and several > 0:
+            hint = (
+                "use --design mrmc (Obuchowski-Rockette, readers and cases random)"
+                if not mrmc_missing
+                else "an analysis with readers and cases random (--design mrmc) lacks "
+                + "; and ".join(mrmc_missing)
+            )
+            raise InputError(
+                f"design 'paired' needs one pair per case; found {n['reader_cases_in_all_arms']} "
+                f"reader x case pairs on {n['cases_in_all_arms']} cases from {n['n_readers']} "
+                "readers, and McNemar's test and the paired Newcombe interval would treat the "
+                f"reads of one case as independent; {hint}"
             )
         unit = "reader x case" if by_reader else "case"
         return choice(
@@ -275,20 +293,26 @@ def _two_by_two(
     return two, est
 
 
+ENDPOINT_NAMES = {
+    "missed_findings": "missed findings rate (FN / reference positives)",
+    "accuracy": "accuracy ((TP + TN) / reads)",
+}
+
+
 def _endpoint(two: pd.DataFrame, endpoint: str, alpha: float) -> pd.DataFrame:
     """The primary endpoint per arm (Wilson 1927 interval), from the readers' overall 2x2."""
     rows = []
     overall = two[(two["subject"] == "readers") & (two["dimension"] == "overall")]
     for r in overall.itertuples(index=False):
         if endpoint == "missed_findings":
-            name, count, nobs = "missed findings rate (FN / reference positives)", r.fn, r.tp + r.fn
+            count, nobs = r.fn, r.tp + r.fn
         else:
-            name, count, nobs = "accuracy ((TP + TN) / reads)", r.tp + r.tn, r.n
+            count, nobs = r.tp + r.tn, r.n
         e = proportion_ci(int(count), int(nobs), alpha=alpha)
         rows.append(
             {
                 "arm": r.arm,
-                "endpoint": name,
+                "endpoint": ENDPOINT_NAMES[endpoint],
                 "events": int(count),
                 "denominator": int(nobs),
                 **estimate_fields(e),
@@ -297,7 +321,113 @@ def _endpoint(two: pd.DataFrame, endpoint: str, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _endpoint_difference(
+    comparisons: pd.DataFrame, endpoint: str, design: str
+) -> list[dict[str, object]]:
+    """The endpoint's arm difference rows, copied from the design's comparison sheet."""
+    outcome = ENDPOINT_OUTCOMES[endpoint][0]
+    rows = []
+    if design == "parallel":
+        chosen = comparisons[
+            (comparisons["outcome"] == outcome)
+            & comparisons["statistic"].str.startswith("difference")
+        ]
+        for r in chosen.to_dict("records"):
+            rows.append(
+                {
+                    "arm": r["statistic"].split("(", 1)[1].rstrip(")"),
+                    "endpoint": f"difference: {ENDPOINT_NAMES[endpoint]}",
+                    **{k: r[k] for k in ("estimate", "ci_low", "ci_high", "se", "method", "note")},
+                    "statistic_name": None,
+                    "statistic": None,
+                    "p_value": None,
+                    "sheet": "comparisons",
+                }
+            )
+    else:
+        chosen = comparisons[comparisons["outcome"] == outcome]
+        for r in chosen.to_dict("records"):
+            rows.append(
+                {
+                    "arm": r["statistic"].split("(", 1)[1].rstrip(")"),
+                    "endpoint": f"difference: {ENDPOINT_NAMES[endpoint]}",
+                    **{k: r[k] for k in ("estimate", "ci_low", "ci_high", "se", "method", "note")},
+                    "statistic_name": r["test"],
+                    "statistic": r["test_statistic"],
+                    "p_value": r["p_value"],
+                    "sheet": "paired",
+                }
+            )
+    return rows
+
+
+def _mrmc_endpoint(
+    reads: CrossedReads, two: pd.DataFrame, endpoint: str, mrmc_sheet: pd.DataFrame, alpha: float
+) -> pd.DataFrame:
+    """Endpoint per arm and aided - unaided for a fully crossed study, by Obuchowski-Rockette.
+
+    Per arm the reader-averaged endpoint with the single-arm OR interval; then the difference
+    of the reader averages with the OR F test (Hillis df), and the OR AUC difference of the
+    ratings exactly as on the ``mrmc`` sheet. Readers and cases are random throughout.
+    """
+    measure = "missed findings rate" if endpoint == "missed_findings" else "accuracy"
+    res = reader_or(reads, measure, alpha=alpha)
+    base = _endpoint(two, endpoint, alpha).set_index("arm")
+    rows: list[dict[str, object]] = []
+    for arm in reads.arms:
+        e = res.random.treatment_aucs[arm]
+        rows.append(
+            {
+                "arm": arm,
+                "endpoint": ENDPOINT_NAMES[endpoint] + ", reader-averaged",
+                "events": int(base.loc[arm, "events"]),
+                "denominator": int(base.loc[arm, "denominator"]),
+                **estimate_fields(e),
+                "note": f"events and denominator count reads ({len(reads.readers)} readers x "
+                f"{len(reads.truth)} cases); the interval treats readers and cases as random",
+            }
+        )
+    for (a, b), d in res.random.differences.items():
+        rows.append(
+            {
+                "arm": f"{a} - {b}",
+                "endpoint": f"difference: {ENDPOINT_NAMES[endpoint]}, reader-averaged",
+                **estimate_fields(d),
+                "statistic_name": "F",
+                "statistic": res.random.statistic,
+                "df_numerator": res.random.df[0],
+                "df_denominator": res.random.df[1],
+                "p_value": res.random.p_value,
+                "sheet": "endpoint",
+            }
+        )
+    rrrc = mrmc_sheet[mrmc_sheet["analysis"].str.contains("RRRC", regex=False)]
+    for r in rrrc.to_dict("records"):
+        rows.append(
+            {
+                "arm": r["comparison"],
+                "endpoint": "difference: reader-averaged AUC of the ratings (MRMC ROC analysis)",
+                "estimate": r["difference"],
+                **{k: r[k] for k in ("ci_low", "ci_high", "se", "method")},
+                "statistic_name": r["statistic_name"],
+                "statistic": r["statistic"],
+                "df_numerator": r["df_numerator"],
+                "df_denominator": r["df_denominator"],
+                "p_value": r["p_value"],
+                "sheet": "mrmc",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _whole(value: float) -> int | float:
+    """A count as an int (JSON and CSV print 120, not 120.0); NaN stays NaN."""
+    return int(value) if np.isfinite(value) and float(value).is_integer() else value
+
+
 def _reference_table(facts: dict[str, float]) -> pd.DataFrame:
+    for count in ("cases", "readers_min", "readers_max", "reference_reads", "read_before_ai"):
+        facts = {**facts, count: _whole(facts[count])}
     cases = facts["cases"]
     known = facts["reads_ai_known"]
     rows = [
@@ -393,6 +523,19 @@ def trial_tables(
     arms = list(choice.arms)
     outcomes = ENDPOINT_OUTCOMES[endpoint]
     two, est = _two_by_two(con, scope, choice, alpha)
+    reads: CrossedReads | None = None
+    if choice.design == "mrmc":
+        frame = mrmc_frame(con, scope)
+        reads = CrossedReads.from_frame(frame, list(DIMENSIONS))
+        # reads cluster within readers and cases: no interval on pooled reads (see
+        # mrmc_reader_estimates); the AI rows are per case and stay as they are
+        est = pd.concat(
+            [
+                mrmc_reader_estimates(reads, list(DIMENSIONS), alpha=alpha),
+                est[est["subject"] != "readers"],
+            ],
+            ignore_index=True,
+        )[list(est.columns)]
     tables: dict[str, pd.DataFrame] = {
         "design": _design_table(choice, endpoint),
         "flow": flow_table,
@@ -409,6 +552,7 @@ def trial_tables(
             read_counts["reader"].groupby(["arm", "ref_label", "label"], as_index=False)["n"].sum()
         )
         tables["comparisons"] = parallel_comparisons(per_arm, outcomes, alpha=alpha)
+        differences = _endpoint_difference(tables["comparisons"], endpoint, "parallel")
     elif choice.design == "paired":
         units = {
             (a, b): paired_units(
@@ -419,11 +563,21 @@ def trial_tables(
         tables["paired"] = paired_comparisons(
             units, outcomes, alpha=alpha, use_ratings=choice.use_ratings
         )
+        differences = _endpoint_difference(tables["paired"], endpoint, "paired")
     else:
-        tables.update(mrmc_tables(mrmc_frame(con, scope), alpha=alpha))
+        assert reads is not None
+        tables.update(mrmc_tables(frame, alpha=alpha))
+        tables["endpoint"] = _mrmc_endpoint(reads, two, endpoint, tables["mrmc"], alpha)
+        differences = []
+    if differences:
+        tables["endpoint"] = pd.concat(
+            [tables["endpoint"], pd.DataFrame(differences)], ignore_index=True
+        )
+    # counts stay whole numbers next to the difference rows' empty cells
+    tables["endpoint"] = tables["endpoint"].astype({"events": "Int64", "denominator": "Int64"})
     if choice.design != "mrmc":
         tables["cluster_adjusted"] = cluster_comparisons(read_counts, arms, outcomes, alpha=alpha)
-    tables["agreement"] = _agreement(con, scope, two, alpha)
+    tables["agreement"] = _agreement(con, scope, two, alpha, reads)
     return TrialTables(choice, tables)
 
 
@@ -439,7 +593,13 @@ def _design_table(choice: DesignChoice, endpoint: str) -> pd.DataFrame:
         ("zero-cell convention", ZERO_CELLS),
         (
             "unit of analysis",
-            "a read (reader x case) for reader measures; a case (study x "
+            (
+                "reader measures are averages over readers, with intervals that treat readers "
+                "and cases as random (Obuchowski-Rockette); a case (study x finding) for the "
+                "AI and for prevalence; a case read in two arms counts in both arms"
+            )
+            if choice.design == "mrmc"
+            else "a read (reader x case) for reader measures; a case (study x "
             "finding) for the AI; a case read in two arms counts in both arms",
         ),
     ]
@@ -448,13 +608,19 @@ def _design_table(choice: DesignChoice, endpoint: str) -> pd.DataFrame:
 
 
 def _agreement(
-    con: duckdb.DuckDBPyConnection, scope: TrialScope, two: pd.DataFrame, alpha: float
+    con: duckdb.DuckDBPyConnection,
+    scope: TrialScope,
+    two: pd.DataFrame,
+    alpha: float,
+    reads: CrossedReads | None = None,
 ) -> pd.DataFrame:
     overall = two[two["dimension"] == "overall"]
-    rows = []
+    rows = [] if reads is None else mrmc_reader_agreement(reads, alpha=alpha)
     for r in overall.itertuples(index=False):
         if r.subject == "AI" and r.arm != ALL_CASES:
             continue
+        if r.subject == "readers" and reads is not None:
+            continue  # reader-averaged above: pooled reads are not independent
         who = f"AI {r.model} vs reference" if r.subject == "AI" else "readers vs reference"
         rows += table_agreement(who, r.arm, r.tp, r.fp, r.fn, r.tn, alpha=alpha)
     rows += reader_agreement_rows(

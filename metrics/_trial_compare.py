@@ -16,6 +16,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,11 +27,10 @@ from metrics._agreement import (
     fleiss_kappa,
     gwet_ac1,
     gwet_ac1_table,
-    percent_agreement_table,
 )
 from metrics._lazy import lazy_module
-from metrics._mrmc import mrmc
-from metrics._proportions import difference_ci, risk_ratio_ci
+from metrics._mrmc import MRMCResult, _aucs_and_jackknife, mrmc, or_analysis
+from metrics._proportions import difference_ci, proportion_ci, risk_ratio_ci
 from metrics._roc import compare_aucs
 from metrics._tests2x2 import mcnemar
 from metrics._types import Estimate
@@ -422,7 +422,9 @@ def table_agreement(
         {
             **base,
             "coefficient": "percent agreement",
-            **_coefficient(lambda: percent_agreement_table(table, alpha=alpha)),
+            # the accuracy of the estimates sheet: the same count, so the same (Wilson) interval
+            **estimate_fields(proportion_ci(tp + tn, tp + fp + fn + tn, alpha=alpha)),
+            "note": "equals the accuracy on the estimates sheet (same interval)",
         },
     ]
 
@@ -473,6 +475,323 @@ def reader_agreement_rows(
                     "subjects": int(np.sum(table)),
                     "coefficient": "Cohen kappa",
                     **_coefficient(functools.partial(cohen_kappa_table, table, alpha=alpha)),
+                }
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------- MRMC reader level
+#: Below this many cases in a measure's denominator the OR interval gets a note.
+FEW_CASES = 10
+OR_READER_METHOD = (
+    "reader-averaged; Obuchowski-Rockette (1995) variance (jackknife over cases, readers and "
+    "cases random), Hillis (2007) df, t interval"
+)
+
+
+def _safe(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _kappa(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
+    n = tp + fp + fn + tn
+    po = _safe(tp + tn, n)
+    pe = _safe((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn), n * n)
+    return _safe(po - pe, 1.0 - pe)
+
+
+def _ac1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
+    n = tp + fp + fn + tn
+    pi = _safe(2 * tp + fp + fn, 2 * n)
+    pe = 2.0 * pi * (1.0 - pi)
+    return _safe(_safe(tp + tn, n) - pe, 1.0 - pe)
+
+
+#: Figure of merit of a reader's 2x2 against the reference -> (function, range for clipping).
+READER_MEASURES: dict[
+    str,
+    tuple[
+        Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray], tuple[float, float]
+    ],
+] = {
+    "sensitivity": (lambda tp, fp, fn, tn: _safe(tp, tp + fn), (0.0, 1.0)),
+    "specificity": (lambda tp, fp, fn, tn: _safe(tn, tn + fp), (0.0, 1.0)),
+    "ppv": (lambda tp, fp, fn, tn: _safe(tp, tp + fp), (0.0, 1.0)),
+    "npv": (lambda tp, fp, fn, tn: _safe(tn, tn + fn), (0.0, 1.0)),
+    "accuracy": (lambda tp, fp, fn, tn: _safe(tp + tn, tp + fp + fn + tn), (0.0, 1.0)),
+    "missed findings rate": (lambda tp, fp, fn, tn: _safe(fn, tp + fn), (0.0, 1.0)),
+    "Cohen kappa": (_kappa, (-1.0, 1.0)),
+    "Gwet AC1": (_ac1, (-1.0, 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class CrossedReads:
+    """A fully crossed arm x reader x case study as arrays (labels, ratings, truth, levels)."""
+
+    label: np.ndarray  # [T, R, K] 0/1
+    rating: np.ndarray  # [T, R, K]
+    truth: np.ndarray  # [K] bool
+    arms: list[str]
+    readers: list[str]
+    levels: pd.DataFrame  # one row per case (K), a column per dimension
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, dimensions: list[str]) -> CrossedReads:
+        """From ``treatment, reader, case, truth, label, rating`` and dimension columns."""
+        t_codes, arms = pd.factorize(frame["treatment"], sort=True)
+        r_codes, readers = pd.factorize(frame["reader"], sort=True)
+        k_codes, cases = pd.factorize(frame["case"], sort=True)
+        shape = (len(arms), len(readers), len(cases))
+        if len(frame) != shape[0] * shape[1] * shape[2]:
+            raise InsufficientDataError(
+                f"{len(frame)} reads for {shape[0]} arms x {shape[1]} readers x {shape[2]} "
+                "cases: the reader-level analysis needs a fully crossed study"
+            )
+        label, rating = np.full(shape, np.nan), np.full(shape, np.nan)
+        label[t_codes, r_codes, k_codes] = frame["label"].to_numpy(dtype=float)
+        rating[t_codes, r_codes, k_codes] = frame["rating"].to_numpy(dtype=float)
+        truth = np.zeros(shape[2], dtype=bool)
+        truth[k_codes] = frame["truth"].to_numpy() == 1
+        first = ~frame.duplicated("case").to_numpy()
+        levels = pd.DataFrame(
+            {d: frame[d].to_numpy()[first] for d in dimensions},
+            index=k_codes[first],
+        ).sort_index()
+        return cls(label, rating, truth, [str(a) for a in arms], [str(r) for r in readers], levels)
+
+    def subset(self, keep: np.ndarray) -> CrossedReads:
+        return CrossedReads(
+            self.label[..., keep],
+            self.rating[..., keep],
+            self.truth[keep],
+            self.arms,
+            self.readers,
+            self.levels[keep],
+        )
+
+
+def reader_or(reads: CrossedReads, measure: str, *, alpha: float) -> MRMCResult:
+    """OR analysis of a reader-level 2x2 measure (:data:`READER_MEASURES`) of 0/1 calls.
+
+    The figure of merit of reader r in arm t is the measure of that reader's 2x2 table against
+    the reference; leaving case k out subtracts its cell from the table, so the case jackknife
+    needs no loop. The treatment means are reader averages (equal to the pooled proportion when
+    every reader reads the same cases, as in a fully crossed study, for sensitivity,
+    specificity and accuracy).
+    """
+    fn_measure = READER_MEASURES[measure][0]
+    lab = reads.label.astype(bool)
+    truth = reads.truth[None, None, :]
+    cells = [lab & truth, lab & ~truth, ~lab & truth, ~lab & ~truth]  # tp, fp, fn, tn
+    totals = [c.sum(axis=-1).astype(float) for c in cells]
+    fom = fn_measure(*totals)
+    jack = fn_measure(*(t[..., None] - c for t, c in zip(totals, cells, strict=True)))
+    with np.errstate(all="ignore"):
+        return or_analysis(
+            fom,
+            jack,
+            list(reads.arms),
+            list(reads.readers),
+            alpha=alpha,
+            n_cases=(int((~reads.truth).sum()), int(reads.truth.sum())),
+        )
+
+
+def reader_auc_or(reads: CrossedReads, *, alpha: float) -> MRMCResult:
+    """OR analysis of the readers' empirical AUCs of their ratings (as :func:`mrmc`)."""
+    if reads.truth.all() or not reads.truth.any():
+        raise InsufficientDataError("no reference positives or negatives: AUC undefined")
+    auc, jack = _aucs_and_jackknife(reads.rating, reads.truth)
+    with np.errstate(all="ignore"):
+        return or_analysis(
+            auc,
+            jack,
+            list(reads.arms),
+            list(reads.readers),
+            alpha=alpha,
+            n_cases=(int((~reads.truth).sum()), int(reads.truth.sum())),
+        )
+
+
+def _or_fields(
+    e: Estimate, bounds: tuple[float, float], *, undefined: str | None = None
+) -> dict[str, object]:
+    """Estimate fields of an OR interval: clipped to the measure's range, empty if degenerate."""
+    nan = float("nan")
+    if undefined or not math.isfinite(e.value):
+        return {"estimate": nan, "ci_low": nan, "ci_high": nan, "se": nan,
+                "method": OR_READER_METHOD, "note": undefined or "undefined for some reader"}  # fmt: skip
+    se = e.se if e.se is not None else nan
+    if not (math.isfinite(se) and se > 0 and math.isfinite(e.low)):
+        return {
+            "estimate": e.value,
+            "ci_low": nan,
+            "ci_high": nan,
+            "se": se,
+            "method": OR_READER_METHOD,
+            "note": "no variation between readers or cases (or too few cases for the "
+            "jackknife): the OR interval is not estimable",
+        }
+    low, high = max(e.low, bounds[0]), min(e.high, bounds[1])
+    clipped = low != e.low or high != e.high
+    return {
+        "estimate": e.value,
+        "ci_low": low,
+        "ci_high": high,
+        "se": se,
+        "method": OR_READER_METHOD,
+        "note": f"interval clipped to [{bounds[0]:g}, {bounds[1]:g}]" if clipped else None,
+    }
+
+
+def _undefined_readers(reads: CrossedReads, measure: str) -> str | None:
+    lab = reads.label.astype(bool)
+    truth = reads.truth[None, None, :]
+    totals = [
+        (lab & truth).sum(-1),
+        (lab & ~truth).sum(-1),
+        (~lab & truth).sum(-1),
+        (~lab & ~truth).sum(-1),
+    ]
+    with np.errstate(all="ignore"):
+        fom = READER_MEASURES[measure][0](*(t.astype(float) for t in totals))
+    bad = int((~np.isfinite(fom)).any(axis=0).sum())
+    if not bad:
+        return None
+    why = {
+        "sensitivity": "no reference positives",
+        "missed findings rate": "no reference positives",
+        "specificity": "no reference negatives",
+        "ppv": "no positive calls",
+        "npv": "no negative calls",
+    }.get(measure, "a degenerate 2x2 table")
+    return f"{measure} undefined for {bad} of {len(reads.readers)} readers ({why})"
+
+
+def mrmc_reader_estimates(
+    reads: CrossedReads, dimensions: list[str], *, alpha: float
+) -> pd.DataFrame:
+    """Reader rows of the estimates sheet for a fully crossed study, per arm and subgroup.
+
+    Sensitivity, specificity, predictive values and accuracy are reader averages with the OR
+    single-arm interval (readers and cases random), the AUC the OR reader-averaged AUC of the
+    ratings (as in ``mrmc_arm_aucs``), prevalence a proportion of cases (each case once, Wilson
+    interval). Likelihood ratios are given from the reader-averaged sensitivity and
+    specificity without an interval.
+    """
+    rows: list[dict[str, object]] = []
+    for dim in dimensions:
+        levels = reads.levels[dim].astype(str).to_numpy()
+        for level in sorted(set(levels)):
+            sub = reads.subset(levels == level)
+            per_arm: dict[str, dict[str, dict[str, object]]] = {a: {} for a in sub.arms}
+            n_pos, n_neg = int(sub.truth.sum()), int((~sub.truth).sum())
+            for measure in ("sensitivity", "specificity", "ppv", "npv", "accuracy"):
+                undefined = _undefined_readers(sub, measure)
+                res = reader_or(sub, measure, alpha=alpha)
+                entering = {"sensitivity": n_pos, "specificity": n_neg}.get(measure, n_pos + n_neg)
+                for arm in sub.arms:
+                    fields = _or_fields(
+                        res.random.treatment_aucs[arm],
+                        READER_MEASURES[measure][1],
+                        undefined=undefined,
+                    )
+                    if entering < FEW_CASES and not undefined:
+                        few = f"only {entering} case(s) enter: the OR variance rests on few cases"
+                        fields["note"] = f"{fields['note']}; {few}" if fields["note"] else few
+                    per_arm[arm][measure] = fields
+            try:
+                auc = reader_auc_or(sub, alpha=alpha).random.treatment_aucs
+                auc_fields = {a: _or_fields(auc[a], (0.0, 1.0)) for a in sub.arms}
+            except InsufficientDataError as exc:
+                auc_fields = {a: _or_fields(Estimate(0, 0, 0, 0, ""), (0, 1), undefined=str(exc))
+                              for a in sub.arms}  # fmt: skip
+            positives, cases = int(sub.truth.sum()), len(sub.truth)
+            prevalence = estimate_fields(proportion_ci(positives, cases, alpha=alpha))
+            prevalence["note"] = f"{positives} of {cases} cases (each case once)"
+            for arm in sub.arms:
+                m = per_arm[arm]
+                sens = float(m["sensitivity"]["estimate"])  # type: ignore[arg-type]
+                spec = float(m["specificity"]["estimate"])  # type: ignore[arg-type]
+                lr = {}
+                for name, value in (
+                    ("lr_positive", _div(sens, 1.0 - spec)),
+                    ("lr_negative", _div(1.0 - sens, spec)),
+                ):
+                    lr[name] = {
+                        "estimate": value,
+                        "ci_low": float("nan"),
+                        "ci_high": float("nan"),
+                        "se": float("nan"),
+                        "method": "reader-averaged sensitivity and specificity",
+                        "note": "no interval: no cluster-aware method for the ratio is "
+                        "implemented; use the sensitivity and specificity intervals",
+                    }
+                ordered = {**m, **lr, "prevalence": prevalence}
+                ordered = {
+                    k: ordered[k]
+                    for k in (
+                        "sensitivity",
+                        "specificity",
+                        "ppv",
+                        "npv",
+                        "lr_positive",
+                        "lr_negative",
+                        "accuracy",
+                        "prevalence",
+                    )  # fmt: skip
+                }
+                ordered["auc"] = {
+                    **auc_fields[arm],
+                    "method": f"{OR_READER_METHOD}; empirical AUC of the reader ratings",
+                }
+                for name, values in ordered.items():
+                    rows.append(
+                        {
+                            "subject": "readers",
+                            "arm": arm,
+                            "model": "",
+                            "dimension": dim,
+                            "level": level,
+                            "measure": name,
+                            **values,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b != 0 and math.isfinite(a) and math.isfinite(b) else float("nan")
+
+
+def mrmc_reader_agreement(reads: CrossedReads, *, alpha: float) -> list[dict[str, object]]:
+    """Readers vs the reference in a fully crossed study: reader-averaged coefficients, OR CIs.
+
+    Cohen's kappa, Gwet's AC1 and percent agreement of each reader's 0/1 calls with the
+    reference, averaged over readers, with the Obuchowski-Rockette single-arm interval (cases
+    and readers random) instead of an SE that takes the pooled reads as independent.
+    """
+    rows: list[dict[str, object]] = []
+    for coefficient, measure in (
+        ("Cohen kappa", "Cohen kappa"),
+        ("Gwet AC1", "Gwet AC1"),
+        ("percent agreement", "accuracy"),
+    ):
+        res = reader_or(reads, measure, alpha=alpha)
+        for arm in reads.arms:
+            fields = _or_fields(res.random.treatment_aucs[arm], READER_MEASURES[measure][1])
+            if measure == "accuracy":
+                same = "equals the readers' accuracy on the estimates sheet (same interval)"
+                fields["note"] = f"{fields['note']}; {same}" if fields["note"] else same
+            rows.append(
+                {
+                    "comparison": "readers vs reference (reader-averaged)",
+                    "arm": arm,
+                    "subjects": len(reads.truth),
+                    "coefficient": coefficient,
+                    **fields,
                 }
             )
     return rows

@@ -465,13 +465,25 @@ order by a.study_uid, a.finding, a.unit_reader
 
 
 def mrmc_frame(con: duckdb.DuckDBPyConnection, scope: TrialScope) -> pd.DataFrame:
-    """Long treatment x reader x case ratings for :func:`metrics.mrmc` (no raw identifiers)."""
-    body = """
+    """Long treatment x reader x case reads for :func:`metrics.mrmc` (no raw identifiers).
+
+    One row per arm, reader and case: the earliest read's rating and 0/1 label (the same read
+    for both), the reference label as ``truth`` and the case's level of every dimension of
+    :data:`DIMENSIONS` (a column named after the dimension).
+    """
+    levels = ", ".join(f'any_value({expr}) as "{name}"' for name, expr in DIMENSIONS.items())
+    body = f"""
+first_read as (
+    select * from analysed_reads
+    qualify row_number() over (
+        partition by arm, reader_pid, case_key order by read_datetime, rating, label
+    ) = 1
+)
 select arm as treatment, reader_pid as reader, case_key as "case", ref_label as truth,
-       arg_min(rating, read_datetime) as rating
-from analysed_reads
-group by all
-order by all
+       any_value(rating) as rating, any_value(label) as label, {levels}
+from first_read
+group by arm, reader_pid, case_key, ref_label
+order by treatment, reader, "case"
 """
     return query(con, scope, body)
 

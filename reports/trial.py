@@ -19,7 +19,7 @@ from metrics import trial_tables
 from metrics._cache import disk_read_only
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info, snapshot_path
-from reports._trial_text import REFERENCES, methods_paragraph, provenance_rows, sha256_file
+from reports._trial_text import methods_paragraph, provenance_rows, references, sha256_file
 from reports._trial_xlsx import write_workbook
 
 FORMATS = ("xlsx", "csv", "json")
@@ -116,9 +116,8 @@ def export_trial(
         columns=["item", "value"],
     )
     methods = methods_paragraph(result.design, endpoint, alpha)
-    methods_table = pd.DataFrame(
-        {"text": [methods, "References:", *REFERENCES]},
-    )
+    cited = references(result.design.design)
+    methods_table = pd.DataFrame({"text": [methods, "References:", *cited]})
     tables = {**result.tables, "methods": methods_table, "provenance": provenance}
 
     out = Path(out)
@@ -141,7 +140,7 @@ def export_trial(
                 "arms": list(result.design.arms),
             },
             "methods": methods,
-            "references": REFERENCES,
+            "references": cited,
             "provenance": dict(zip(provenance["item"], provenance["value"], strict=True)),
             "tables": {name: _records(frame) for name, frame in result.tables.items()},
         }

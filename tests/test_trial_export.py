@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ingest.load import ingest_files
-from metrics import diagnostic_accuracy, difference_ci, roc_auc
+from metrics import difference_ci
 from radqa.cli import main
 from radqa.errors import InputError
 from reports.trial import export_trial
@@ -125,35 +125,38 @@ def test_vandyke_mrmc_sheet_shows_the_published_or_results(vd_export):
     assert len(doc["tables"]["reader_aucs"]) == 10
 
 
-def test_vandyke_reader_estimates_are_the_metrics_numbers(vd_export, vandyke):
+def test_vandyke_reader_estimates_account_for_readers_and_cases(vd_export, vandyke):
+    """MRMC: reader rows are reader averages with OR intervals, not Wilson / DeLong on reads."""
     _, _, doc = vd_export
     est = pd.DataFrame(doc["tables"]["estimates"])
-    two = pd.DataFrame(doc["tables"]["two_by_two"])
-    for trt in (0, 1):
-        d = vandyke[vandyke["treatment"] == trt]
-        pos = (d["rating"] >= 3).to_numpy()
-        truth = d["truth"].to_numpy() == 1
-        tp, fp = int((pos & truth).sum()), int((pos & ~truth).sum())
-        fn, tn = int((~pos & truth).sum()), int((~pos & ~truth).sum())
-        row = two[
-            (two.subject == "readers") & (two.arm == f"trt{trt}") & (two.dimension == "overall")
-        ]
-        assert row[["tp", "fp", "fn", "tn"]].iloc[0].tolist() == [tp, fp, fn, tn]
-        expected = diagnostic_accuracy(tp, fp, fn, tn)
-        mine = est[
-            (est.subject == "readers") & (est.arm == f"trt{trt}") & (est.dimension == "overall")
-        ]
-        got = mine.set_index("measure")
-        for name in ("sensitivity", "specificity", "ppv", "npv", "lr_positive", "lr_negative"):
-            e = getattr(expected, name)
-            assert got.loc[name, "estimate"] == pytest.approx(e.value, rel=1e-12)
-            assert got.loc[name, "ci_low"] == pytest.approx(e.low, rel=1e-12)
-            assert got.loc[name, "ci_high"] == pytest.approx(e.high, rel=1e-12)
-        auc = roc_auc(d["truth"], d["rating"])
-        assert got.loc["auc", "estimate"] == pytest.approx(auc.value, rel=1e-12)
-        assert got.loc["auc", "ci_low"] == pytest.approx(auc.low, rel=1e-12)
-        assert "DeLong" in got.loc["auc", "method"]
-        assert got.loc["sensitivity", "method"] == "Wilson score"
+    readers = est[est.subject == "readers"]
+    overall = readers[readers.dimension == "overall"].set_index(["arm", "measure"])
+    # the AUC rows are the Iowa single-treatment (random readers and cases) intervals
+    # (RJafroc goodValues361/Iowa/VanDyke.txt), as on the mrmc_arm_aucs sheet
+    auc = overall.loc[("trt0", "auc")]
+    assert (round(auc["estimate"], 8), round(auc["ci_low"], 8), round(auc["ci_high"], 8)) == (
+        0.89703704,
+        0.82522360,
+        0.96885048,
+    )
+    assert "Obuchowski-Rockette" in auc["method"]
+    # sensitivity of rating >= 3 in trt0: 185 of 225 reads of the 45 positive cases; the
+    # pooled Wilson interval 0.767-0.867 took the 225 reads as independent
+    sens = overall.loc[("trt0", "sensitivity")]
+    assert sens["estimate"] == pytest.approx(185 / 225, rel=1e-12)
+    assert (round(sens["ci_low"], 4), round(sens["ci_high"], 4)) == (0.6959, 0.9485)
+    assert sens["method"].startswith("reader-averaged; Obuchowski-Rockette (1995)")
+    # no reader row carries an interval computed as if the reads were independent
+    wilson = readers[readers.method == "Wilson score"]
+    assert set(wilson.measure) == {"prevalence"}
+    prev = overall.loc[("trt0", "prevalence")]
+    assert (prev["estimate"], prev["note"]) == (
+        pytest.approx(45 / 114),
+        "45 of 114 cases (each case once)",
+    )
+    assert not readers.method.str.contains("DeLong").any()
+    lr = overall.loc[("trt0", "lr_positive")]
+    assert pd.isna(lr["ci_low"]) and "no interval" in lr["note"]
 
 
 def test_vandyke_flow_baseline_reference_and_provenance(vd_export, vd_dir):
@@ -232,27 +235,63 @@ def test_workbook_opens_in_libreoffice(vd_export, tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_explicit_paired_design_on_vandyke(vd_dir, vandyke, tmp_path):
-    export_trial(vd_dir, tmp_path, design="paired", formats=("json",))
+def test_paired_design_refuses_several_readers_on_the_same_cases(vd_dir, tmp_path):
+    """McNemar on 570 reader x case pairs of 114 cases would take the 5 reads of a case as
+    independent: the paired design is refused and the message points to MRMC."""
+    with pytest.raises(InputError) as err:
+        export_trial(vd_dir, tmp_path, design="paired", formats=("json",))
+    assert str(err.value) == (
+        "design 'paired' needs one pair per case; found 570 reader x case pairs on 114 cases "
+        "from 5 readers, and McNemar's test and the paired Newcombe interval would treat the "
+        "reads of one case as independent; use --design mrmc (Obuchowski-Rockette, readers and "
+        "cases random)"
+    )
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def one_reader_dir(vandyke, tmp_path_factory):
+    """Van Dyke's reader 1 alone: one read per case in each treatment (a paired study)."""
+    data_dir = tmp_path_factory.mktemp("one_reader")
+    preds, reads = vandyke_as_files(vandyke[vandyke["reader"] == 1], data_dir / "in")
+    assert ingest_files(data_dir, "predictions", [preds])[0].status == "committed"
+    assert ingest_files(data_dir, "reads", [reads])[0].status == "committed"
+    return data_dir
+
+
+def test_paired_design_with_one_pair_per_case(one_reader_dir, vandyke, tmp_path):
+    export_trial(one_reader_dir, tmp_path, formats=("json",))
     doc = json.loads((tmp_path / "trial.json").read_text())
     assert doc["design"]["analysed"] == "paired"
+    one = vandyke[vandyke["reader"] == 1]
+    wide = one.pivot_table(index="case", columns="treatment", values="rating")
+    truth = one.drop_duplicates("case").set_index("case")["truth"].loc[wide.index] == 1
+    ok0, ok1 = (wide[0] >= 3) == truth, (wide[1] >= 3) == truth
     rows = {r["outcome"]: r for r in doc["tables"]["paired"]}
-    wide = vandyke.pivot_table(index=["reader", "case"], columns="treatment", values="rating")
-    truth = vandyke.drop_duplicates("case").set_index("case")["truth"]
-    ok0 = (wide[0] >= 3).to_numpy() == (
-        truth.loc[wide.index.get_level_values("case")] == 1
-    ).to_numpy()
-    ok1 = (wide[1] >= 3).to_numpy() == (
-        truth.loc[wide.index.get_level_values("case")] == 1
-    ).to_numpy()
     acc = rows["correct read (accuracy)"]
-    assert (acc["both"], acc["a_only"], acc["b_only"], acc["neither"]) == (
+    assert (acc["pairs"], acc["both"], acc["a_only"], acc["b_only"], acc["neither"]) == (
+        114,
         int((ok0 & ok1).sum()),
         int((ok0 & ~ok1).sum()),
         int((~ok0 & ok1).sum()),
         int((~ok0 & ~ok1).sum()),
     )
     assert acc["test"] == "McNemar chi-square"
+    # the endpoint sheet carries the paired difference with its test
+    diff = [r for r in doc["tables"]["endpoint"] if r["arm"] == "trt0 - trt1"]
+    assert len(diff) == 1
+    assert (diff[0]["estimate"], diff[0]["p_value"], diff[0]["statistic"]) == (
+        acc["estimate"],
+        acc["p_value"],
+        acc["test_statistic"],
+    )
+    assert diff[0]["estimate"] == pytest.approx((ok0.sum() - ok1.sum()) / 114)
+    methods = doc["methods"]
+    assert "McNemar" in methods and "square-and-add" in methods
+    for absent in ("Obuchowski", "Katz", "hybrid score"):
+        assert absent not in methods
+    cited = " ".join(doc["references"])
+    assert "McNemar" in cited and "paired data" in cited and "Obuchowski" not in cited
 
 
 def test_export_writes_nothing_into_the_data_dir(vd_dir, tmp_path):
@@ -291,7 +330,11 @@ def test_cli_prints_the_written_paths(vd_dir, tmp_path, capsys):
     printed = capsys.readouterr().out.split()
     assert str(tmp_path / "trial_endpoint.csv") in printed
     endpoint = pd.read_csv(tmp_path / "trial_endpoint.csv")
-    assert endpoint["endpoint"].str.startswith("missed findings rate").all()
+    assert endpoint["endpoint"].tolist()[:3] == [
+        "missed findings rate (FN / reference positives), reader-averaged",
+        "missed findings rate (FN / reference positives), reader-averaged",
+        "difference: missed findings rate (FN / reference positives), reader-averaged",
+    ]
 
 
 # ----------------------------------------------------------------------------- parallel trial
@@ -440,3 +483,83 @@ def test_bad_arguments(small, tmp_path):
         export_trial(small, tmp_path, date_from="2026-13-01")
     with pytest.raises(InputError, match="no read has a value in arm column 'group'"):
         export_trial(small, tmp_path, arm_column="group")
+
+
+def test_vandyke_endpoint_sheet_has_the_arm_difference(vd_export, vandyke):
+    """MRMC: the endpoint sheet gives trt0 - trt1 by Obuchowski-Rockette, and the methods
+    paragraph names only the methods the MRMC sheets use."""
+    _, _, doc = vd_export
+    rows = doc["tables"]["endpoint"]
+    per_arm = {r["arm"]: r for r in rows if r["arm"] in ("trt0", "trt1")}
+    diffs = {r["endpoint"]: r for r in rows if r["arm"] == "trt0 - trt1"}
+    assert set(per_arm) == {"trt0", "trt1"} and len(diffs) == 2
+    # the AUC difference: Iowa OR-DBM MRMC 2.51 (RJafroc goodValues361/Iowa/VanDyke.txt)
+    auc = diffs["difference: reader-averaged AUC of the ratings (MRMC ROC analysis)"]
+    assert round(auc["estimate"], 8) == -0.04380032
+    assert (round(auc["statistic"], 2), auc["df_numerator"]) == (4.46, 1)
+    assert (round(auc["df_denominator"], 2), round(auc["p_value"], 4)) == (15.26, 0.0517)
+    assert (round(auc["ci_low"], 5), round(auc["ci_high"], 5)) == (-0.08796, 0.00036)
+    # the endpoint itself (accuracy of rating >= 3): the difference of the reader averages
+    acc = diffs["difference: accuracy ((TP + TN) / reads), reader-averaged"]
+    a0, a1 = per_arm["trt0"], per_arm["trt1"]
+    correct = (vandyke["rating"] >= 3) == (vandyke["truth"] == 1)
+    events = correct.groupby(vandyke["treatment"]).sum()
+    assert (a0["events"], a0["denominator"]) == (int(events[0]), 570)
+    assert acc["estimate"] == pytest.approx(a0["estimate"] - a1["estimate"], abs=1e-12)
+    assert a0["estimate"] == pytest.approx(events[0] / 570, rel=1e-12)
+    assert a1["estimate"] == pytest.approx(events[1] / 570, rel=1e-12)
+    assert acc["statistic_name"] == "F" and 0 < acc["p_value"] < 1
+    assert acc["ci_low"] < acc["estimate"] < acc["ci_high"]
+    assert "Hillis (2007) df" in acc["method"]
+    methods = doc["methods"]
+    for absent in ("McNemar", "Newcombe", "Katz", "Liang", "estimating equations"):
+        assert absent not in methods, absent
+    cited = " ".join(doc["references"])
+    for absent in ("McNemar", "Newcombe", "Katz", "Liang"):
+        assert absent not in cited, absent
+    assert "Obuchowski" in cited and "Hillis" in cited
+
+
+def test_counts_print_as_whole_numbers_and_accuracy_has_one_interval(vd_export):
+    out, _, doc = vd_export
+    ref = {r["item"]: r["value"] for r in doc["tables"]["reference_standard"]}
+    assert ref["cases with a reference standard"] == 114
+    assert isinstance(ref["cases with a reference standard"], int)
+    assert isinstance(ref["reference reads"], int) and ref["reference reads"] == 114
+    csv = (out / "trial_reference_standard.csv").read_text()
+    assert "cases with a reference standard,114," in csv and "114.0" not in csv
+    assert "123.0" not in (out / "trial_endpoint.csv").read_text()
+    # the AI's accuracy and its percent agreement with the reference: one count, one interval
+    est = pd.DataFrame(doc["tables"]["estimates"])
+    ai = est[
+        (est.subject == "AI")
+        & (est.arm == "(all cases)")
+        & (est.dimension == "overall")
+        & (est.measure == "accuracy")
+    ].iloc[0]
+    agree = [
+        r
+        for r in doc["tables"]["agreement"]
+        if r["comparison"].startswith("AI") and r["coefficient"] == "percent agreement"
+    ][0]
+    assert (agree["estimate"], agree["ci_low"], agree["ci_high"]) == (
+        ai["estimate"],
+        ai["ci_low"],
+        ai["ci_high"],
+    )
+    assert agree["method"] == ai["method"] == "Wilson score"
+    # readers vs the reference: reader-averaged with the OR interval, as their accuracy
+    readers = [
+        r
+        for r in doc["tables"]["agreement"]
+        if r["comparison"].startswith("readers vs reference")
+        and r["coefficient"] == "percent agreement"
+        and r["arm"] == "trt0"
+    ][0]
+    acc = est[
+        (est.subject == "readers")
+        & (est.arm == "trt0")
+        & (est.dimension == "overall")
+        & (est.measure == "accuracy")
+    ].iloc[0]
+    assert (readers["ci_low"], readers["ci_high"]) == (acc["ci_low"], acc["ci_high"])

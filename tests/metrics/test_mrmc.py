@@ -194,3 +194,100 @@ def test_jackknife_closed_form_equals_leaving_a_case_out(vandyke):
         keep = np.arange(truth.size) != k
         direct = roc_auc(truth[keep], ratings[0, 0, keep]).value
         assert jack[0, 0, k] == pytest.approx(direct, abs=1e-14)
+
+
+# --------------------------------------------------------------------------- 2x2 measures
+def _crossed(vandyke):
+    from metrics._trial_compare import CrossedReads
+
+    frame = vandyke.assign(label=(vandyke["rating"] >= 3).astype(int), overall="all")
+    return CrossedReads.from_frame(frame, ["overall"])
+
+
+def _brute_force_or(label, truth, measure):
+    """The OR single-arm and difference results written out with loops (as the Iowa docs do)."""
+    from scipy import stats
+
+    T, R, K = label.shape
+    fom = np.array([[measure(label[t, r], truth) for r in range(R)] for t in range(T)])
+    jack = np.empty((T, R, K))
+    for k in range(K):
+        keep = np.arange(K) != k
+        for t in range(T):
+            for r in range(R):
+                jack[t, r, k] = measure(label[t, r, keep], truth[keep])
+    dev = jack - jack.mean(axis=2, keepdims=True)
+
+    def cov(a, b):
+        return (K - 1) / K * float((dev[a] * dev[b]).sum())
+
+    cov2 = {t: np.mean([cov((t, r), (t, s)) for r in range(R) for s in range(R) if r != s])
+            for t in range(T)}  # fmt: skip
+    cov3 = np.mean([cov((0, r), (1, s)) for r in range(R) for s in range(R) if r != s])
+    single = {}
+    for t in range(T):
+        msr = np.var(fom[t], ddof=1)
+        den = msr + R * max(cov2[t], 0.0)
+        df = den**2 / msr**2 * (R - 1)
+        se = np.sqrt(den / R)
+        half = stats.t.ppf(0.975, df) * se
+        single[t] = (fom[t].mean(), fom[t].mean() - half, fom[t].mean() + half)
+    means = fom.mean(axis=1)
+    inter = fom - means[:, None] - fom.mean(axis=0)[None, :] + fom.mean()
+    ms_tr = (inter**2).sum() / (R - 1)
+    ms_t = R * ((means - fom.mean()) ** 2).sum()
+    den = ms_tr + R * max(np.mean([cov2[0], cov2[1]]) - cov3, 0.0)
+    ddf = den**2 / (ms_tr**2 / (R - 1))
+    return single, ms_t / den, ddf
+
+
+def test_or_of_reader_sensitivity_and_accuracy_matches_loops(vandyke):
+    """Sensitivity and accuracy of the 0/1 calls (rating >= 3), readers and cases random."""
+    from metrics._trial_compare import reader_or
+
+    reads = _crossed(vandyke)
+    sens = lambda lab, y: lab[y].mean()  # noqa: E731
+    acc = lambda lab, y: (lab.astype(bool) == y).mean()  # noqa: E731
+    for name, fn in (("sensitivity", sens), ("accuracy", acc)):
+        res = reader_or(reads, name, alpha=0.05)
+        single, f, ddf = _brute_force_or(reads.label, reads.truth, fn)
+        for t, arm in enumerate(reads.arms):
+            e = res.random.treatment_aucs[arm]
+            assert (e.value, e.low, e.high) == pytest.approx(single[t], abs=1e-12)
+        assert res.random.statistic == pytest.approx(f, rel=1e-10)
+        assert res.random.df[1] == pytest.approx(ddf, rel=1e-10)
+    # treatment 0: 185 of the 5 x 45 positive reads; Wilson on 225 "independent" reads would
+    # give 0.7667-0.8670, the OR interval over readers and cases is more than twice as wide
+    e = reader_or(reads, "sensitivity", alpha=0.05).random.treatment_aucs["0"]
+    assert round(e.value, 7) == round(185 / 225, 7)
+    assert (round(e.low, 4), round(e.high, 4)) == (0.6959, 0.9485)
+    assert e.high - e.low > 2 * (0.8670 - 0.7667)
+
+
+def test_or_of_accuracy_has_the_sample_covariance_over_cases(vandyke):
+    """For a mean over cases the jackknife error variance is s^2 / K (a property check)."""
+    from metrics._trial_compare import reader_or
+
+    reads = _crossed(vandyke)
+    res = reader_or(reads, "accuracy", alpha=0.05)
+    correct = (reads.label.astype(bool) == reads.truth[None, None, :]).astype(float)
+    K = correct.shape[-1]
+    assert res.variance_components.var_error == pytest.approx(
+        np.var(correct, axis=-1, ddof=1).mean() / K, rel=1e-12
+    )
+
+
+def test_reader_kappa_and_ac1_figures_are_the_agreement_functions(vandyke):
+    from metrics import cohen_kappa_table, gwet_ac1_table
+    from metrics._trial_compare import reader_or
+
+    reads = _crossed(vandyke)
+    for name, fn in (("Cohen kappa", cohen_kappa_table), ("Gwet AC1", gwet_ac1_table)):
+        res = reader_or(reads, name, alpha=0.05)
+        for t, arm in enumerate(reads.arms):
+            values = []
+            for r in range(len(reads.readers)):
+                lab, y = reads.label[t, r].astype(bool), reads.truth
+                table = [[(lab & y).sum(), (lab & ~y).sum()], [(~lab & y).sum(), (~lab & ~y).sum()]]
+                values.append(fn(table).value)
+            assert res.random.treatment_aucs[arm].value == pytest.approx(np.mean(values), 1e-12)
