@@ -760,7 +760,6 @@ def _decodable(ds: Dataset, keyword: str) -> str | None:
 
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" and "-" separate words
-_TOKEN = re.compile(r"[\s_^=,;]+")  # what separates an id from the rest of a folder name
 REDACTED = "<patient>"
 
 
@@ -795,8 +794,9 @@ def _redact(path_text: str, people: set[_Mark]) -> str:
 def _names_one(part: str, people: set[_Mark]) -> bool:
     """Whether a folder or file name names one of ``people``:
 
-    - a PatientID as a whole (``P55 ITO``), never a fragment of it (``2026-00042`` does not hide
-      ``2026-10``); inside a longer word when it has 4 characters or more
+    - a PatientID as a whole, between the name's ends, spaces or punctuation (``P55 ITO``,
+      ``P55-CT``, ``P55.dcm``), never a fragment of it (``2026-00042`` does not hide ``2026-10``)
+      nor in a longer id (``P55A``); inside a longer word when it has 4 characters or more
       (``TKY-884412_YAMADA``);
     - a name component of 3 characters or more (2 when not ASCII) as a word of its own
       (``YAMADA_TARO``), or inside a longer one when it has 4 or more or is not ASCII
@@ -806,10 +806,9 @@ def _names_one(part: str, people: set[_Mark]) -> bool:
     """
     folded = part.casefold()
     words = set(_WORD.findall(folded))
-    tokens = set(_TOKEN.split(folded))
     for kind, *values in people:
         value = values[0]
-        if kind == "id" and (value in tokens or (len(value) >= 4 and value in folded)):
+        if kind == "id" and ((len(value) >= 4 and value in folded) or _whole(value, folded)):
             return True
         long_word = len(value) >= 4 or not value.isascii()
         if kind == "word" and (value in words or (long_word and value in folded)):
@@ -817,6 +816,11 @@ def _names_one(part: str, people: set[_Mark]) -> bool:
         if kind == "name" and words.issuperset(values):
             return True
     return False
+
+
+def _whole(value: str, text: str) -> bool:
+    """Whether ``value`` occurs in ``text`` with no letter or digit on either side."""
+    return re.search(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", text) is not None
 
 
 # The first element of a file written without the 128-byte preamble: a data set without file

@@ -1087,3 +1087,31 @@ def test_a_latest_link_to_a_folder_also_walked_is_no_error(tmp_path: Path) -> No
         assert con.execute("select count(*) from quarantine").fetchall() == [(0,)]
     finally:
         con.close()
+
+
+def test_a_short_patient_id_is_hidden_between_punctuation_but_not_in_a_longer_id(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "in"
+    _cr(src / "scans" / "1.dcm", study="9.3", PatientID="P55", PatientName="ITO^AI")
+    _cr(src / "scans" / "2.dcm", study="9.4", PatientID="2026-00042", PatientName="ITO^AI")
+    hidden = ["P55-CT", "CT.P55", "x_P55_y", "(P55)"]
+    shown = ["P55A", "XP55", "P551-CT", "2026-10", "2026-00"]
+    for folder in hidden + shown:
+        (src / folder).mkdir()
+        (src / folder / "notdicom.txt").write_text("x")
+    (src / "P55.dcm").write_text("not DICOM")  # a file named after the id
+    data = tmp_path / "data"
+
+    summary = ingest_dicom(data, [src])
+
+    assert summary.files_read == 2
+    assert sorted(rel for rel, _ in summary.skipped) == sorted(
+        [f"{f}/notdicom.txt" for f in shown] + ["<patient>/notdicom.txt"] * 4 + ["<patient>"]
+    )
+    con = store.open_snapshot(data)
+    try:
+        stored = [f for (f,) in con.execute("select file_name from quarantine").fetchall()]
+    finally:
+        con.close()
+    assert sorted(stored) == sorted(rel for rel, _ in summary.skipped)  # as shown, redacted
