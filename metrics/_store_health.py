@@ -61,6 +61,13 @@ class MonthData:
     predictions: int
     first_study: dt.date | None
     last_study: dt.date | None
+    #: the month's predictions that have a reference standard
+    labelled: int = 0
+    #: of those, how many have a reference built from at least one read made with the AI's
+    #: output in view (``reference_standard.any_ai_assisted``): not an independent reference
+    ai_assisted_reference: int = 0
+    #: clinical reads (``arm = ''``) in the whole snapshot, of any month
+    reads: int = 0
 
 
 def month_data(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
@@ -71,7 +78,8 @@ def month_data(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
     --------
     >>> from radqa.store import memory_store
     >>> month_data(memory_store(), "2026-10")
-    MonthData(month='2026-10', studies=0, predictions=0, first_study=None, last_study=None)
+    MonthData(month='2026-10', studies=0, predictions=0, first_study=None, last_study=None, \
+labelled=0, ai_assisted_reference=0, reads=0)
     """
     start = month_start(month)
     params = {"start": start, "end": month_start(add_months(month, 1))}
@@ -83,16 +91,20 @@ def month_data(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
         """,
         params,
     ).fetchone() or (0, None, None)
-    (predictions,) = con.execute(
+    predictions, labelled, assisted, reads = con.execute(
         """
-        select count(*)
+        select count(*), count(r.ref_label), count(*) filter (where r.any_ai_assisted),
+               (select count(*) from reads where arm = '')
         from predictions as p
         join studies as s using (study_uid)
+        left join reference_standard as r using (study_uid, finding)
         where s.study_datetime >= $start and s.study_datetime < $end
         """,
         params,
-    ).fetchone() or (0,)
-    return MonthData(month, int(studies), int(predictions), first, last)
+    ).fetchone() or (0, 0, 0, 0)
+    return MonthData(
+        month, int(studies), int(predictions), first, last, int(labelled), int(assisted), int(reads)
+    )
 
 
 def _check_limit(limit: int) -> None:

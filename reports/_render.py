@@ -259,6 +259,12 @@ def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
+def _min_class() -> int:
+    from metrics._grouped import MIN_PER_CLASS  # noqa: PLC0415
+
+    return MIN_PER_CLASS
+
+
 def not_estimable_note(rep: MonthlyReport) -> str:
     """What a dash in an estimate cell means (the minima of :func:`metrics.summarize`)."""
     from metrics._grouped import MIN_PER_CLASS  # noqa: PLC0415
@@ -456,6 +462,7 @@ def context(rep: MonthlyReport) -> dict[str, Any]:
         "pending": _pending_tables(rep),
         "methods": _methods_tables(rep),
         "corrections": ", ".join(rep.settings_dict()["multiplicity"]["methods"]),
+        "min_class": _min_class(),
     }
 
 

@@ -440,11 +440,17 @@ def build_monthly_report(
     )
     if len(estimated):
         tables["estimated_performance"] = estimated
+        if not estimated["n"].any():
+            notes.append(
+                f"Estimated performance (CBPE): none of the {int(estimated['n_pending'].sum()):,} "
+                f"pending predictions of {month} could be estimated: the reference window has no "
+                "labelled case of their model version and finding to calibrate the scores on."
+            )
     else:
-        notes.append(
-            f"Estimated performance (CBPE): every study of {month} has its reads; nothing to "
-            "estimate."
-        )
+        notes.append(_no_estimate_note(received))
+    share = _ai_assisted_note(received)
+    if share:
+        notes.insert(0, share)
     tables["model_versions"] = _model_versions(con, month, ref, s)
     alerts = result.alerts_as_dicts()
     methods = dict(tables["performance_site"].attrs.get("methods", {}))
@@ -469,7 +475,54 @@ def build_monthly_report(
         notes=notes,
         monitor=result,
         data_received=asdict(received),
-        headline=_no_data_headline(received),
+        headline=_no_data_headline(received) or _no_reads_headline(received),
+    )
+
+
+def _no_estimate_note(d: MonthData) -> str:
+    """Why the estimated-performance table is empty."""
+    if not d.predictions:
+        return (
+            f"Estimated performance (CBPE): there are no studies with an AI prediction for "
+            f"{d.month}; nothing to estimate."
+        )
+    return (
+        f"Estimated performance (CBPE): every AI prediction of {d.month} has its reads; nothing "
+        "to estimate."
+    )
+
+
+def _ai_assisted_note(d: MonthData) -> str | None:
+    """The share of the month's reference standard made with the AI's output in view."""
+    if not d.labelled:
+        return None
+    share = d.ai_assisted_reference / d.labelled
+    return (
+        f"Reference standard: {d.ai_assisted_reference:,} of the {d.labelled:,} labelled AI "
+        f"predictions of {d.month} ({share:.1%}) have a reference that includes a read made with "
+        "the AI's output in view (ai_assisted). Such a reference is not independent of the AI "
+        "(incorporation bias): it inflates the AI's apparent sensitivity, specificity and "
+        "agreement with the radiologists."
+    )
+
+
+def _no_reads_headline(d: MonthData) -> str | None:
+    """The opening warning when the month's predictions have no reference standard at all."""
+    if not d.predictions or d.labelled:
+        return None
+    if not d.reads:
+        return (
+            f"No radiologist reads: the snapshot holds no clinical read for any month, so none "
+            f"of the {d.predictions:,} AI predictions of {d.month} has a reference standard. The "
+            "AI's accuracy (sensitivity, specificity, AUC, agreement with the radiologists) "
+            "cannot be measured, and estimated performance cannot be calibrated; this report "
+            "shows volumes, AI positive rates and score distributions only. Check that the "
+            "reads (RIS export) are ingested."
+        )
+    return (
+        f"No reads yet for {d.month}: none of its {d.predictions:,} AI predictions has a "
+        "reference standard, so the AI's accuracy this month cannot be measured; sections 3 "
+        "and 5 show no estimate for it and section 6 estimates it from calibrated scores."
     )
 
 

@@ -244,10 +244,16 @@ def test_a_month_without_data_says_so_and_names_the_sites_that_stopped(
         "site's feed and the ingest ran."
     )
     assert doc["headline"] == headline
-    assert doc["data_received"] == {
+    assert doc["data_received"] | {"reads": None} == {
         "month": "2026-12", "studies": 0, "predictions": 0, "first_study": "2024-11-01",
-        "last_study": "2026-10-31",
+        "last_study": "2026-10-31", "labelled": 0, "ai_assisted_reference": 0, "reads": None,
     }  # fmt: skip
+    # no studies at all: not "every study of 2026-12 has its reads" (the reviewer's 2030-01)
+    assert (
+        "Estimated performance (CBPE): there are no studies with an AI prediction for 2026-12; "
+        "nothing to estimate."
+    ) in doc["notes"]
+    assert not any("has its reads" in n for n in doc["notes"])
     alerts = [
         (a["rule"], a["group"], a["value"], a["evidence"]["n"], a["first_period"], a["periods"])
         for a in doc["alerts"]
@@ -449,3 +455,72 @@ def test_no_estimate_is_shown_with_a_zero_width_interval_or_too_few_cases(
     assert (
         "A dash: not estimable. Every estimate needs 30 labelled cases; sensitivity also 5" in html
     )
+
+
+def test_the_share_of_ai_assisted_reference_labels_is_reported(
+    doc: dict, data_dir: Path, html: str
+) -> None:
+    con = open_snapshot(data_dir)
+    labelled, assisted = con.execute(
+        """
+        select count(r.ref_label), count(*) filter (where r.any_ai_assisted)
+        from predictions p join studies s using (study_uid)
+        left join reference_standard r using (study_uid, finding)
+        where s.study_datetime >= '2026-10-01' and s.study_datetime < '2026-11-01'
+        """
+    ).fetchone()
+    con.close()
+    assert 0 < assisted < labelled
+    got = doc["data_received"]
+    assert (got["labelled"], got["ai_assisted_reference"]) == (labelled, assisted)
+    note = (
+        f"Reference standard: {assisted:,} of the {labelled:,} labelled AI predictions of "
+        f"2026-10 ({assisted / labelled:.1%}) have a reference that includes a read made with "
+        "the AI's output in view (ai_assisted)."
+    )
+    assert doc["notes"][0].startswith(note) and "incorporation bias" in doc["notes"][0]
+    assert note.replace("'", "&#39;") in html
+
+
+@pytest.fixture(scope="module")
+def predictions_only(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's predictions of 2024-11..2025-06 without any read or DICOM header."""
+    from ingest.load import ingest_files
+
+    path = tmp_path_factory.mktemp("predictions-only")
+    files = sorted((data_dir / "demo").glob("predictions-202*.parquet"))[:8]
+    assert files[-1].name == "predictions-2025-06.parquet"
+    ingest_files(path, "predictions", files, publish="end")
+    return path
+
+
+def test_predictions_without_reads_say_so_and_count_pending(predictions_only: Path) -> None:
+    con = open_snapshot(predictions_only)
+    try:
+        rep = build_monthly_report(con, "2025-06")
+        n = con.execute(
+            "select count(*) from predictions p join studies s using (study_uid) "
+            "where s.study_datetime >= '2025-06-01' and s.study_datetime < '2025-07-01'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert n > 0
+    assert rep.headline == (
+        f"No radiologist reads: the snapshot holds no clinical read for any month, so none of "
+        f"the {n:,} AI predictions of 2025-06 has a reference standard. The AI's accuracy "
+        "(sensitivity, specificity, AUC, agreement with the radiologists) cannot be measured, "
+        "and estimated performance cannot be calibrated; this report shows volumes, AI positive "
+        "rates and score distributions only. Check that the reads (RIS export) are ingested."
+    )
+    est = rep.tables["estimated_performance"]
+    assert int(est["n_pending"].sum()) == n  # every prediction is pending ...
+    assert int(est["n"].sum()) == 0 and int(est["n_uncalibrated"].sum()) == n  # ... none estimated
+    assert (est["n_pending"] > 0).all()
+    assert any(f"none of the {n:,} pending predictions of 2025-06 could be estimated" in x
+               for x in rep.notes)  # fmt: skip
+    from reports._render import context
+
+    table = next(t for t in context(rep)["pending"] if t["title"].startswith("Estimated"))
+    assert table["header"][2:4] == ["Pending", "Estimated"]
+    assert [r[2] for r in table["rows"]] == [f"{int(k):,}" for k in est["n_pending"]]
+    assert rep.settings_dict()["min_n"] == 30 and rep.data_received["reads"] == 0
