@@ -8,7 +8,8 @@ presentation states, segmentations, secondary captures: an AI product's objects 
 server, not the scanner; :func:`_is_derived`). A study whose files in a call are all such
 objects only fills what the stored study leaves empty, so a report loaded after its images (or
 after a predictions file) replaces none of their values. Files of one study that name different patients
-are reported (the study keeps the first file's patient) and make the call not ``ok``. A data set written without preamble and file meta (as older systems
+are reported (the study keeps the first file's patient) and make the call not ``ok``; so do
+files of a stored study that name another patient than the one stored, which is kept. A data set written without preamble and file meta (as older systems
 and some storage servers write them) is read when it starts with a group 0008 element.
 Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
@@ -122,8 +123,8 @@ class DicomSummary:
 
     @property
     def ok(self) -> bool:
-        """True when no file was skipped, no study's files disagree on the patient, and something
-        was found."""
+        """True when no file was skipped, no study's files disagree on the patient (with each
+        other or with the patient stored), and something was found."""
         return (
             not self.skipped and not self.folders and not self.conflicts and self.status != "empty"
         )
@@ -956,7 +957,8 @@ def _write_batch(
     try:
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
         _merge_studies(con)
-        summary.conflicts = _patient_conflicts(con)
+        stored_patient = _keep_stored_patients(con)
+        summary.conflicts = stored_patient + _patient_conflicts(con)
         con.execute(
             "create or replace temp table _dicom_sites_before as select study_uid, site "
             "from studies where study_uid in (select study_uid from _dicom_studies)"
@@ -985,10 +987,15 @@ def _write_batch(
         )
         if summary.folders:
             summary.message += f"; {len(summary.folders)} folder(s) not read"
-        if summary.conflicts:
+        if within := len(summary.conflicts) - len(stored_patient):
             summary.message += (
-                f"; {len(summary.conflicts)} stud{'y' if len(summary.conflicts) == 1 else 'ies'} "
+                f"; {within} stud{'y' if within == 1 else 'ies'} "
                 "with files of more than one PatientID"
+            )
+        if stored_patient:
+            summary.message += (
+                f"; {len(stored_patient)} stud{'y' if len(stored_patient) == 1 else 'ies'} "
+                "whose files name another patient than the one stored"
             )
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
@@ -1080,11 +1087,38 @@ def _studies_with_a_new_site(con: duckdb.DuckDBPyConnection) -> int:
     )
 
 
+def _keep_stored_patients(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A line for each study already stored whose files here name another patient (by
+    pseudonym; the ids are not shown). The study keeps the stored patient: a study's patient
+    changes when someone has checked which is right, not because files say otherwise (a
+    mislabelled export, two patients under one StudyInstanceUID). Its other fields merge as
+    usual. Call before the upsert."""
+    rows = con.execute(
+        """
+        select n.study_uid from _dicom_studies n join studies o using (study_uid)
+        where n.patient_pid <> o.patient_pid
+        order by n.study_uid
+        """
+    ).fetchall()
+    if rows:
+        con.execute(
+            """
+            update _dicom_studies n set patient_pid = o.patient_pid from studies o
+            where o.study_uid = n.study_uid and n.patient_pid <> o.patient_pid
+            """
+        )
+    return [
+        f"study {uid}: its files name another patient than the one stored; the study keeps "
+        "the stored patient (check the PatientID of its files and of its earlier sources)"
+        for (uid,) in rows
+    ]
+
+
 def _patient_conflicts(con: duckdb.DuckDBPyConnection) -> list[str]:
     """A line for each study whose files name more than one patient (by pseudonym; the ids are
     not shown): two patients' objects filed under one StudyInstanceUID, which a study's single
     patient column cannot hold. The study keeps the patient of its first file (image objects
-    first, then path order)."""
+    first, then path order), or the one stored before (:func:`_keep_stored_patients`)."""
     rows = con.execute(
         """
         select f.study_uid,

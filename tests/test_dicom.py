@@ -1115,3 +1115,45 @@ def test_a_short_patient_id_is_hidden_between_punctuation_but_not_in_a_longer_id
     finally:
         con.close()
     assert sorted(stored) == sorted(rel for rel, _ in summary.skipped)  # as shown, redacted
+
+
+def test_files_naming_another_patient_than_the_stored_one_are_reported_and_it_is_kept(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    csv = tmp_path / "preds.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
+        "5.4,P-AAA1,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
+    )
+    ingest_files(data, "predictions", [csv])
+    _cr(tmp_path / "first" / "1.dcm", study="5.5", PatientID="P-AAA1")
+    ingest_dicom(data, [tmp_path / "first"])
+    _cr(tmp_path / "in" / "1.dcm", study="5.4", PatientID="P-BBB2")  # after predictions
+    _cr(tmp_path / "in" / "2.dcm", study="5.5", PatientID="P-BBB2")  # after DICOM
+    _cr(tmp_path / "in" / "3.dcm", study="5.6", PatientID="P-BBB2")  # a new study
+
+    summary = ingest_dicom(data, [tmp_path / "in"])
+
+    assert not summary.ok
+    kept = (
+        "the study keeps the stored patient (check the PatientID of its files and of its "
+        "earlier sources)"
+    )
+    assert summary.render().splitlines()[:3] == [
+        f"{tmp_path / 'in'}: batch 3: 3 studies from 3 of 3 file(s): 1 new, 1 updated, "
+        "1 unchanged; 0 file(s) skipped; 2 studies whose files name another patient than the "
+        "one stored",
+        f"  study 5.4: its files name another patient than the one stored; {kept}",
+        f"  study 5.5: its files name another patient than the one stored; {kept}",
+    ]
+    assert "P-AAA1" not in summary.render() and "P-BBB2" not in summary.render()
+    key = load_key(data)
+    studies = _studies(data)
+    assert [studies[uid][11] for uid in ("5.4", "5.5", "5.6")] == [
+        pseudonymise(key, "P-AAA1"),
+        pseudonymise(key, "P-AAA1"),
+        pseudonymise(key, "P-BBB2"),
+    ]
+    # the other fields of 5.4 merged as usual: the header filled what the predictions left empty
+    assert (studies["5.4"][0], studies["5.4"][3]) == ("Osaka", "FUJIFILM")
