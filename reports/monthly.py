@@ -150,8 +150,15 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
+#: Floats in the JSON keep this many significant digits: DuckDB's parallel sums (the CBPE's
+#: expected counts, for one) differ in the last bit or two between runs, and the same snapshot
+#: must give byte-identical JSON. 12 digits are far beyond any figure's precision.
+JSON_DIGITS = 12
+
+
 def _plain(value: Any) -> Any:
-    """JSON-safe copy: NaN -> None, numpy scalars -> Python, tuples -> lists, dates -> ISO."""
+    """JSON-safe copy: NaN -> None, numpy scalars -> Python, tuples -> lists, dates -> ISO,
+    floats rounded to :data:`JSON_DIGITS` significant digits."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -160,6 +167,8 @@ def _plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float):  # parallel sums differ in the last bits from run to run
+        return float(f"{value:.{JSON_DIGITS}g}")
     if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
         return value.isoformat()
     if value is pd.NA or value is pd.NaT:

@@ -524,3 +524,24 @@ def test_predictions_without_reads_say_so_and_count_pending(predictions_only: Pa
     assert table["header"][2:4] == ["Pending", "Estimated"]
     assert [r[2] for r in table["rows"]] == [f"{int(k):,}" for k in est["n_pending"]]
     assert rep.settings_dict()["min_n"] == 30 and rep.data_received["reads"] == 0
+
+
+def test_json_floats_are_rounded_so_parallel_sums_give_the_same_bytes(doc: dict) -> None:
+    from reports.monthly import JSON_DIGITS, records
+
+    # the reviewer's tables.estimated_performance[0].tn of two runs of the same snapshot
+    runs = [pd.DataFrame({"tn": [v], "n": [9]}) for v in (7.59641612742658, 7.596416127426581)]
+    first, second = (json.dumps(records(df)) for df in runs)
+    assert first == second == '[{"tn": 7.59641612743, "n": 9}]'
+    assert JSON_DIGITS == 12
+
+    def floats(x: object) -> list[float]:
+        if isinstance(x, dict):
+            return [f for v in x.values() for f in floats(v)]
+        if isinstance(x, list):
+            return [f for v in x for f in floats(v)]
+        return [x] if isinstance(x, float) else []
+
+    values = floats(doc)
+    assert len(values) > 1000
+    assert all(v == float(f"{v:.12g}") for v in values)
