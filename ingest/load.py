@@ -689,8 +689,7 @@ def _merge_rows(
         {**params, "after": earlier.batch_id if earlier else _NO_BATCH},
     )
     matched, same, later = con.execute(
-        "select count(*), count(*) filter (where same), count(*) filter (where later) "
-        "from _matched"
+        "select count(*), count(*) filter (where same), count(*) filter (where later) from _matched"
     ).fetchall()[0]
     result.replaced = int(matched - same)
     result.unchanged = int(same - later)
