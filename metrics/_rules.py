@@ -187,6 +187,22 @@ threshold = 0.05
 min_n = 100
 persistence = 2
 
+# The same over every finding of a site's scanner: a scanner's studies carry one prediction per
+# finding of the model, so the finding mix is fixed by the scanner and a pooled rate moves
+# only when the AI's calls move. At a few hundred studies a month the per-finding groups stay
+# below min_n (54 Ysio Max films a month per finding in the 20,000-study demo), the pooled
+# group reaches it (about 200), and a rise from 0.12 to 0.25 gives z of about 4.
+# Score rules are not pooled so: scores of different findings are different scales.
+[[rule]]
+name = "AI positive rate change (all findings)"
+method = "two_proportion"
+metric = "positive_rate"
+group_by = ["site", "scanner_model"]
+direction = "both"
+threshold = 0.05
+min_n = 100
+persistence = 2
+
 [[rule]]
 name = "specificity drop"
 method = "two_proportion"

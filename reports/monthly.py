@@ -319,6 +319,33 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
     }
 
 
+def _unchecked_note(checks: pd.DataFrame, rules: tuple[Rule, ...]) -> str | None:
+    """The rules that could not judge every group this month for lack of data, by name."""
+    if checks.empty:
+        return None
+    min_n = {r.name: r.min_n for r in rules}
+    none, some = [], []
+    for r in checks.to_dict("records"):
+        short = int(r["insufficient data"])
+        total = short + int(r["ok"]) + int(r["drift"])
+        if not short:
+            continue
+        text = (
+            f"'{r['rule']}' ({short} of {total} groups below min_n = {min_n.get(r['rule'])} rows)"
+        )
+        (none if short == total else some).append(text)
+    if not none and not some:
+        return None
+    parts = []
+    if none:
+        parts.append(f"Checks that could not run for lack of data this month: {'; '.join(none)}.")
+    if some:
+        parts.append(f"Checks that ran on part of the groups only: {'; '.join(some)}.")
+    return " ".join(parts) + (
+        " A group below a rule's min_n is neither ok nor drifting: a shift there goes unseen."
+    )
+
+
 def _site_volume(res: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
     """One row per site and month from the volume rules grouped by site alone (one-month
     window): the month's studies, the reference monthly mean and the change (the same for every
@@ -443,6 +470,9 @@ def build_monthly_report(
         filters=month_filters(ref.first, month, ref.model_version),
     )  # fmt: skip
     tables.update(_drift_tables(result, month))
+    unchecked = _unchecked_note(tables["drift_checks"], s.rules)
+    if unchecked:
+        notes.append(unchecked)
     tables.update(_agreement_and_pending(con, month, ref, s, notes))
     estimated = estimate_performance(
         con, month=month, reference=s.reference, by=("site", "finding"), alpha=s.alpha

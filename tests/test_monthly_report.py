@@ -545,3 +545,17 @@ def test_json_floats_are_rounded_so_parallel_sums_give_the_same_bytes(doc: dict)
     values = floats(doc)
     assert len(values) > 1000
     assert all(v == float(f"{v:.12g}") for v in values)
+
+
+def test_summary_names_the_checks_that_could_not_run(doc: dict, html: str) -> None:
+    checks = {r["rule"]: r for r in doc["tables"]["drift_checks"]}
+    psi = checks["score distribution shift (PSI)"]
+    assert psi["ok"] == psi["drift"] == 0 and psi["insufficient data"] > 0  # 8,000 studies
+    n = psi["insufficient data"]
+    note = next(x for x in doc["notes"] if x.startswith("Checks that could not run"))
+    assert f"'score distribution shift (PSI)' ({n} of {n} groups below min_n = 100 rows)" in note
+    assert note.endswith(
+        "A group below a rule's min_n is neither ok nor drifting: a shift there goes unseen."
+    )
+    assert "Checks that could not run for lack of data this month" in html
+    assert "AI positive rate change (all findings)" in checks  # the pooled default rule

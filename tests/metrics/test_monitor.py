@@ -163,3 +163,24 @@ def test_a_site_or_scanner_that_stops_sending_alerts() -> None:
     rows = res[(res["rule"] == "volume drop (site)") & (res["month"] == "2026-09")]
     status = dict(zip(rows["site"], rows["status"], strict=True))
     assert status == {"Kobe": "drift", "Osaka": "ok", "Tiny": "insufficient data"}
+
+
+def test_pooled_positive_rate_finds_the_software_upgrade_at_20000_studies(tmp_path: Path) -> None:
+    """At 20,000 studies the per-finding groups hold ~54 films a month (min_n 100): only the
+    rule pooled over the findings of a site's scanner sees the Ysio Max upgrade."""
+    con, doc = _load(tmp_path, studies=20_000, seed=7)
+    effect = next(e for e in doc["effects"] if e["id"] == "osaka-ysio-software")
+    month = add_months(effect["start"], 1)  # persistence 2
+    result = monitor(con, month=month, reference=ReferenceWindow.first_months(6))
+    res = result.results
+    per_finding = res[(res["rule"] == "AI positive rate change") & (res["month"] == month)
+                      & (res["scanner_model"] == "Ysio Max")]  # fmt: skip
+    assert set(per_finding["status"]) == {"insufficient data"}
+    pooled = [a for a in result.alerts if a.rule == "AI positive rate change (all findings)"]
+    assert [a.group for a in pooled] == [
+        {"site": "Osaka University Hospital", "scanner_model": "Ysio Max"}
+    ]
+    alert = pooled[0]
+    assert alert.first_period == effect["start"] and alert.periods == 2
+    assert 0.08 < alert.value < 0.15 and alert.evidence["p_adjusted"] < 0.01
+    assert alert.evidence["n"] >= 100
