@@ -31,7 +31,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
-from ingest.studies import upsert_studies
+from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
     checked_key,
@@ -413,7 +413,7 @@ def _write_batch(
         _merge_rows(con, kind, keys, batch_id, result, settings, earlier)
         _drop_earlier_reading(con, kind, chash, result, earlier)
         if kind == "predictions":
-            studies_updated = _merge_studies(con, batch_id, pads)
+            studies = _merge_studies(con, batch_id, pads)
         elif result.inserted or result.replaced or result.removed:
             con.execute(
                 "create or replace temp table _affected as "
@@ -425,12 +425,17 @@ def _write_batch(
             f"{name}: {result.accepted} accepted ({result.inserted} new, {result.replaced} "
             f"replaced, {result.unchanged} unchanged), {result.quarantined} quarantined"
         )
-        if kind == "predictions" and studies_updated:
+        if kind == "predictions" and studies.updated:
             # the rows may all be unchanged while their study's site, date or patient is not
             result.message += (
-                f"; {studies_updated} known stud{'y' if studies_updated == 1 else 'ies'} "
+                f"; {studies.updated} known stud{'y' if studies.updated == 1 else 'ies'} "
                 "updated with this file's values"
             )
+            if studies.other_patient:
+                result.message += (
+                    f" ({studies.other_patient} now with another patient than the one stored: "
+                    "check that this is a correction, not a mix-up)"
+                )
         if result.removed:
             result.message += (
                 f"; {result.removed} row(s) that an earlier reading of the same file gave "
@@ -716,9 +721,9 @@ def _merge_rows(
         )
 
 
-def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> int:
+def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> Merged:
     """One row per study from the prediction rows; each distinct patient pseudonymised once.
-    Returns how many stored studies it updated.
+    Returns what :func:`ingest.studies.upsert_studies` did.
 
     Where a study's rows disagree, each column takes the largest value (``max``; NULLs ignored).
     Nearly always they agree (a file repeats the study's values on each finding's row), so the
@@ -760,7 +765,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
         from _study_rows s join _pids p on p.id = s."_id_patient_id"
         """
     )
-    return upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")[1]
+    return upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")
 
 
 def _refuse(

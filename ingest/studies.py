@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import duckdb
 
 from ingest.contract import STUDY_COLUMNS
@@ -10,9 +12,19 @@ from ingest.contract import STUDY_COLUMNS
 FILL_ONLY = "_fill_only"
 
 
+class Merged(NamedTuple):
+    """What :func:`upsert_studies` did: studies inserted, studies updated, and of those updated
+    how many now name another patient than the one stored (a correction, or a mix-up that the
+    batch message reports)."""
+
+    inserted: int
+    updated: int
+    other_patient: int = 0
+
+
 def upsert_studies(
     con: duckdb.DuckDBPyConnection, source_table: str, *, batch_id: int, source: str
-) -> tuple[int, int]:
+) -> Merged:
     """Merge ``source_table`` (study_uid + any of STUDY_COLUMNS, one row per study) into studies.
 
     A value that the new source leaves empty keeps the value already stored; a value it gives
@@ -21,7 +33,7 @@ def upsert_studies(
     the values the stored study leaves empty: a study known in this batch only by an AI
     product's reports or segmentations must not take the AI server as its scanner. Studies
     whose merged values equal the stored ones are not touched, so loading the same data twice
-    changes nothing. Returns (inserted, updated). Must run inside the caller's transaction.
+    changes nothing. Must run inside the caller's transaction.
     """
     present = {row[0] for row in con.execute(f"describe {source_table}").fetchall()}
     cols = ", ".join(("study_uid", *STUDY_COLUMNS, "source", "batch_id"))
@@ -35,7 +47,7 @@ def upsert_studies(
             """,
             {"source": source, "batch_id": batch_id},
         ).fetchall()
-        return int(inserted), 0
+        return Merged(int(inserted), 0)
     exprs = [_merged(c, present) for c in STUDY_COLUMNS]
     merged = ", ".join(f"{v} as {c}" for v, c in zip(exprs, STUDY_COLUMNS, strict=True))
     new_vals = ", ".join(exprs)
@@ -45,16 +57,18 @@ def upsert_studies(
         create or replace temp table _merged_studies as
         select n.study_uid, {merged},
                $source as source, $batch_id as batch_id,
-               o.study_uid is null as _is_new
+               o.study_uid is null as _is_new,
+               o.patient_pid is not null and {exprs[STUDY_COLUMNS.index("patient_pid")]}
+                   <> o.patient_pid as _other_patient
         from {source_table} n
         left join studies o on o.study_uid = n.study_uid
         where o.study_uid is null or row({new_vals}) is distinct from row({old_vals})
         """,
         {"source": source, "batch_id": batch_id},
     )
-    inserted, updated = con.execute(
-        "select count(*) filter (where _is_new), count(*) filter (where not _is_new) "
-        "from _merged_studies"
+    inserted, updated, other_patient = con.execute(
+        "select count(*) filter (where _is_new), count(*) filter (where not _is_new), "
+        "count(*) filter (where _other_patient) from _merged_studies"
     ).fetchall()[0]
     if updated:
         con.execute(
@@ -64,7 +78,7 @@ def upsert_studies(
     if inserted or updated:
         con.execute(f"insert into studies ({cols}) select {cols} from _merged_studies")
     con.execute("drop table _merged_studies")
-    return int(inserted), int(updated)
+    return Merged(int(inserted), int(updated), int(other_patient))
 
 
 def _merged(column: str, present: set[str]) -> str:

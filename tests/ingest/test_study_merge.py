@@ -60,3 +60,17 @@ def test_dicom_without_its_time_or_site_map_keeps_what_predictions_gave(
         data_dir, "select site, institution, modality, study_datetime from studies"
     )
     assert row == ("Osaka", "OSAKA UNIV HOSP", "DX", datetime(2026, 10, 3, 14, 20))
+
+
+def test_a_study_given_another_patient_is_updated_and_flagged(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    first = write(tmp_path / "a.csv", f"{PRED_HEADER}\ni1,P1,A,2026-10-01,CR,ptx,M,1,0.5")
+    second = write(tmp_path / "b.csv", f"{PRED_HEADER}\ni1,P9,A,2026-10-01,CR,ptx,M,1,0.5")
+    ingest_files(data_dir, "predictions", [first])
+    [moved] = ingest_files(data_dir, "predictions", [second])
+    assert moved.message.endswith(
+        "; 1 known study updated with this file's values (1 now with another patient than the "
+        "one stored: check that this is a correction, not a mix-up)"
+    )
+    assert len(snapshot_rows(data_dir, "select distinct patient_pid from studies")) == 1
