@@ -165,7 +165,7 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
             for c, metric in enumerate(("sensitivity", "specificity"), start=1):
                 rows = part[(part["dimension"] == d) & (part["metric"] == metric)]
                 _forest_traces(fig, rows, het.get((finding, d, metric)), r, c)
-        n = int(part.loc[part["metric"] == "sensitivity", "nobs"].sum()) if dims else 0
+        n = forest_positives(part)
         _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
         fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
         fig.update_xaxes(range=[0, 1.27], tickvals=[0, 0.25, 0.5, 0.75, 1])
@@ -173,10 +173,22 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
         fig.update_annotations(font_size=10)
         yield Chart(
             f"forest-{i}", "performance",
-            f"{finding}: sensitivity (n = {n:,} reference-positive cases over the site groups) "
-            "and specificity per group with Wilson 95% CI; diamond: random-effects pooled "
-            "estimate (REML). Groups with too few cases are left out.", fig, int(height),
+            f"{finding}: sensitivity ({n}) and specificity per group with Wilson 95% CI; "
+            "diamond: random-effects pooled estimate (REML) with its 95% CI. Groups with too "
+            "few cases are left out.", fig, int(height),
         )  # fmt: skip
+
+
+def forest_positives(part: pd.DataFrame) -> str:
+    """'n = 13 reference-positive cases in the site groups shown, 13 in the scanner groups':
+    each panel counts the same cases once, so the panels are never added up."""
+    sens = part[part["metric"] == "sensitivity"]
+    counts = [(d, int(sens.loc[sens["dimension"] == d, "nobs"].sum()))
+              for d in ("site", "scanner") if (sens["dimension"] == d).any()]  # fmt: skip
+    if not counts:
+        return "no group with enough reference-positive cases"
+    text = [f"{k:,} in the {d} groups shown" for d, k in counts]
+    return f"n = reference-positive cases: {', '.join(text)}"
 
 
 def _forest_title(h: dict[str, Any] | None, dim: str, metric: str) -> str:
@@ -203,9 +215,12 @@ def _forest_traces(
     ), row=r, col=c)  # fmt: skip
     if h and "pooled_reml" in h:
         lo, v, hi = h["pooled_reml_low"], h["pooled_reml"], h["pooled_reml_high"]
-        fig.add_trace(go.Scatter(
-            x=[lo, v, hi, v, lo], y=["pooled"] * 5, mode="lines", fill="toself",
-            line={"color": OKABE_ITO[5], "width": 1}, fillcolor=OKABE_ITO[5],
+        fig.add_trace(go.Scatter(  # a categorical row has no height: a diamond marker + its CI
+            x=[v], y=["pooled"], mode="markers",
+            marker={"symbol": "diamond-wide", "size": 13, "color": OKABE_ITO[5]},
+            error_x={"type": "data", "symmetric": False, "array": [hi - v],
+                     "arrayminus": [v - lo], "thickness": 2, "width": 4,
+                     "color": OKABE_ITO[5]},
         ), row=r, col=c)  # fmt: skip
 
 

@@ -559,3 +559,17 @@ def test_summary_names_the_checks_that_could_not_run(doc: dict, html: str) -> No
     )
     assert "Checks that could not run for lack of data this month" in html
     assert "AI positive rate change (all findings)" in checks  # the pooled default rule
+
+
+def test_forest_caption_counts_each_panel_once() -> None:
+    from reports._charts import forest_positives
+
+    # the reviewer's case: 13 positives in the site groups, the same 13 in the scanner groups
+    part = pd.DataFrame({
+        "dimension": ["site", "site", "scanner", "scanner", "site"],
+        "metric": ["sensitivity", "sensitivity", "sensitivity", "sensitivity", "specificity"],
+        "nobs": [6, 7, 10, 3, 80],
+    })  # fmt: skip
+    assert forest_positives(part) == (
+        "n = reference-positive cases: 13 in the site groups shown, 13 in the scanner groups shown"
+    )
