@@ -11,6 +11,7 @@ palette, months are category axes, and every title states its n.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -165,6 +166,11 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
             for c, metric in enumerate(("sensitivity", "specificity"), start=1):
                 rows = part[(part["dimension"] == d) & (part["metric"] == metric)]
                 _forest_traces(fig, rows, het.get((finding, d, metric)), r, c)
+            # both panels of a row share the y axis: every group first, the pooled row last
+            labels = list(dict.fromkeys(str(x) for x in part.loc[part["dimension"] == d, "label"]))
+            for c in (1, 2):
+                fig.update_yaxes(categoryorder="array", categoryarray=[*labels, "pooled"],
+                                 row=r, col=c)  # fmt: skip
         n = forest_positives(part)
         _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
         fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
@@ -195,6 +201,8 @@ def _forest_title(h: dict[str, Any] | None, dim: str, metric: str) -> str:
     base = f"{metric.capitalize()} by {dim}"
     if not h or "i2" not in h:
         return base
+    if not (math.isfinite(h["i2_low"]) and math.isfinite(h["i2_high"])):  # no interval (k = 2)
+        return f"{base}: I² = {h['i2']:.0%}"
     return f"{base}: I² = {h['i2']:.0%} ({h['i2_low']:.0%}–{h['i2_high']:.0%})"
 
 
