@@ -28,6 +28,7 @@ if summary.empty:
     st.stop()
 
 claims = _state.settings().claims
+_MIN_N = int(summary.attrs.get("min_n", 30))
 
 
 def _method_key(metric: str) -> str:
@@ -71,6 +72,39 @@ def with_model(model: str) -> _state.Filters:
     return replace(filters, model_name=(model,))
 
 
+def claim_banner(model: str, name: str, part: pd.DataFrame) -> None:
+    """One claim's verdict over its findings: how many could be tested, how many fell below.
+
+    A finding without enough labelled cases has no verdict; when no finding could be tested
+    the claim is neither contradicted nor supported, and the banner says so in neutral terms.
+    """
+    as_metric = "accuracy" if name == "agreement" else name  # agreement is a proportion too
+    claimed = f"{model}: claimed {name} {_charts.fmt(float(part['claimed'].iloc[0]), as_metric)}"
+    tested = part[part["verdict"] != "insufficient data"]
+    untested = len(part) - len(tested)
+    if tested.empty:
+        st.info(
+            f"{claimed}: not enough labelled data to check the claim under these filters "
+            f"(none of {len(part)} finding(s) has enough labelled cases; at least "
+            f"{_MIN_N} are needed per finding)."
+        )
+        return
+    n_below = int((tested["verdict"] == "below claim").sum())
+    het = ""
+    if pd.notna(part["i2"].iloc[0]):
+        het = (
+            f"; across findings I² = {100 * part['i2'].iloc[0]:.0f}%, Cochran Q "
+            f"{_charts.fmt_p(part['q_p_value'].iloc[0])}"
+        )
+    skipped = f"; {untested} finding(s) not tested (not enough labelled data)" if untested else ""
+    verdict = "contradicted" if n_below else "not contradicted"
+    text = (
+        f"{claimed}: claim {verdict}: {n_below} of {len(tested)} tested finding(s) below the "
+        f"claim (95% CI wholly below){skipped}{het}."
+    )
+    (st.error if n_below else st.success)(text)
+
+
 def show_claims() -> None:
     """Every configured vendor claim checked against the data of its model, per finding."""
     configured = {m: claims[m] for m in models if claims.get(m)}
@@ -101,19 +135,7 @@ def show_claims() -> None:
         st.warning(f"Claim check not possible: {exc}")
         return
     for (model, name), part in checks.groupby(["model_name", "metric"], sort=False):
-        claimed_value = float(part["claimed"].iloc[0])
-        n_below = int((part["verdict"] == "below claim").sum())
-        het = ""
-        if pd.notna(part["i2"].iloc[0]):
-            het = (
-                f"; across findings I² = {100 * part['i2'].iloc[0]:.0f}%, Cochran Q "
-                f"{_charts.fmt_p(part['q_p_value'].iloc[0])}"
-            )
-        text = (
-            f"{model}: claimed {name} {_charts.fmt(claimed_value, 'accuracy')}: "
-            f"{n_below} of {len(part)} finding(s) below the claim (95% CI wholly below){het}."
-        )
-        (st.error if n_below else st.success)(text)
+        claim_banner(str(model), str(name), part)
     cols = [
         "model_name",
         "metric",

@@ -317,10 +317,12 @@ def test_overview_claim_verdicts_equal_claim_check(app, demo_dir, con) -> None: 
     assert list(table["verdict"]) == list(expected["verdict"])
     assert set(table["model_name"]) == {"ChestXR-Triage"}
     below = int((expected["verdict"] == "below claim").sum())
+    tested = int((expected["verdict"] != "insufficient data").sum())
     verdicts = [x.value for x in [*at.success, *at.error]]
     assert len(verdicts) == 1
     assert verdicts[0].startswith(
-        f"ChestXR-Triage: claimed accuracy 97.4%: {below} of {len(expected)} finding(s) below"
+        f"ChestXR-Triage: claimed accuracy 97.4%: claim {'contradicted' if below else 'not contradicted'}: "
+        f"{below} of {tested} tested finding(s) below"
     )
     assert bool(at.error) == (below > 0)
 

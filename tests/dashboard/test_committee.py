@@ -1,0 +1,64 @@
+"""Faults a QA tester found using the dashboard as a committee member (round 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import metrics
+from metrics import Filters
+from radqa import store
+
+
+@pytest.fixture(scope="module")
+def con(demo_dir: Path):  # noqa: ANN201
+    c = store.open_snapshot(demo_dir)
+    yield c
+    c.close()
+
+
+def charts(at) -> list[dict]:  # noqa: ANN001
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def column_labels(frame) -> dict[str, str]:  # noqa: ANN001
+    """A shown dataframe's column -> the label its column_config gives it."""
+    config = json.loads(frame.proto.columns or "{}")
+    return {k.removeprefix("col:name:"): v.get("label") for k, v in config.items()}
+
+
+def test_claim_with_no_tested_finding_is_neutral(app, demo_dir, con) -> None:  # noqa: ANN001
+    day = "2026-10-31"  # the demo's last day: every prediction's read is still pending
+    f = Filters(model_name=("ChestXR-Triage",), date_from=_d(day), date_to=_d(day))
+    expected = metrics.claim_check(
+        con, metric="accuracy", claimed=0.974, by=("finding",), filters=f
+    )
+    assert len(expected) == 4 and set(expected["verdict"]) == {"insufficient data"}
+    at = app(demo_dir, query={"from": day, "to": day})
+    assert not at.exception
+    assert not at.success and not at.error
+    [info] = [i.value for i in at.info if i.value.startswith("ChestXR-Triage")]
+    assert info.startswith(
+        "ChestXR-Triage: claimed accuracy 97.4%: not enough labelled data to check the claim"
+    )
+    assert "none of 4 finding(s) has enough labelled cases" in info
+
+
+def test_claim_counts_tested_and_untested_findings(app, demo_dir, con) -> None:  # noqa: ANN001
+    f = Filters(model_name=("ChestXR-Triage",))
+    expected = metrics.claim_check(
+        con, metric="accuracy", claimed=0.974, by=("finding",), filters=f
+    )
+    tested = expected[expected["verdict"] != "insufficient data"]
+    below = int((tested["verdict"] == "below claim").sum())
+    at = app(demo_dir)
+    [text] = [x.value for x in [*at.success, *at.error] if x.value.startswith("ChestXR")]
+    assert f"{below} of {len(tested)} tested finding(s) below the claim" in text
+
+
+def _d(text: str):  # noqa: ANN202
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
