@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard._state import FilterOptions, Snapshot, filter_options
+from dashboard._state import FilterOptions, Snapshot, call, filter_options
 from metrics import Filters
 
 #: Filter field -> sidebar label (the order of the sidebar).
@@ -131,22 +131,29 @@ def describe(filters: Filters) -> str:
 def model_finding_picker(snap: Snapshot, filters: Filters, *, key: str) -> Filters | None:
     """A page-level choice of one model and finding (pooling them makes no sense).
 
+    Offers only the model · finding pairs that have predictions under every sidebar filter
+    (site, scanner, modality, dates, ...): a GC85A radiography room offers the chest X-ray
+    models, not CT-ICH. A choice that the filters no longer offer falls back to the first pair.
     Returns the filters narrowed to that model and finding, or None when nothing matches.
     """
-    chosen = [getattr(filters, f) for f in ("model_name", "finding", "model_version")]
-    pairs = sorted(  # from the few distinct (model, finding, version) of the snapshot
+    present = call("label_completeness", snap, by=("model_name", "finding"), filters=filters)
+    pairs = sorted(
         {
-            (model, finding)
-            for model, finding, version in filter_options(snap).models
-            if all(
-                not want or have in want
-                for have, want in zip((model, finding, version), chosen, strict=True)
-            )
+            (str(m), str(f))
+            for m, f, n in zip(present["model_name"], present["finding"], present["n"], strict=True)
+            if n
         }
     )
     if not pairs:
         return None
     labels = [f"{m} · {f}" for m, f in pairs]
-    label = st.selectbox("Model · finding", labels, key=key)
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = labels[0]
+    label = st.selectbox(
+        "Model · finding",
+        labels,
+        key=key,
+        help="Only the models and findings with predictions under the sidebar filters.",
+    )
     model, finding = pairs[labels.index(label)]
     return replace(filters, model_name=(model,), finding=(finding,))

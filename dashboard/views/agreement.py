@@ -31,14 +31,20 @@ with left:
     filters = model_finding_picker(snap, ctx.filters, key="ag_pair")
 dim = right.selectbox("Group by", DIMS, key="ag_dim", format_func=lambda d: d.replace("_", " "))
 if filters is None:
-    st.info("No model and finding match the current filters.")
+    st.info(
+        "No model · finding has predictions under the current filters; widen the date range "
+        "or clear a filter."
+    )
     st.stop()
 
 overall = _state.summarize(snap, filters, by=())
 if overall.empty or int(overall["n_labelled"].iloc[0]) == 0:
+    n = 0 if overall.empty else int(overall["n"].iloc[0])
     st.info(
-        "No prediction of this model and finding has a reference read yet under these "
-        "filters (all pending), so agreement cannot be computed."
+        f"None of the {n:,} prediction(s) of this model and finding under these filters has a "
+        "reference read yet (all pending), so agreement cannot be computed."
+        if n
+        else "No prediction of this model and finding matches the current filters."
     )
     st.stop()
 row = overall.iloc[0]

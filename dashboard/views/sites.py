@@ -23,7 +23,10 @@ metric = right.selectbox(
     "Metric", METRICS, key="ss_metric", format_func=lambda m: _charts.METRIC_LABELS[m]
 )
 if filters is None:
-    st.info("No model and finding match the current filters.")
+    st.info(
+        "No model · finding has predictions under the current filters; widen the date range "
+        "or clear a filter."
+    )
     st.stop()
 
 grid = _state.summarize(snap, filters, by=("site", "scanner_model"))

@@ -62,3 +62,33 @@ def _d(text: str):  # noqa: ANN202
     import datetime as dt
 
     return dt.date.fromisoformat(text)
+
+
+@pytest.mark.parametrize("page", ["views/agreement.py", "views/sites.py"])
+def test_model_finding_picker_follows_the_sidebar_filters(app, demo_dir, con, page) -> None:  # noqa: ANN001
+    key = "ag_pair" if "agreement" in page else "ss_pair"
+    at = app(demo_dir, page, query={"scanner_model": "GC85A"})
+    assert not at.exception
+    present = metrics.label_completeness(
+        con, by=("model_name", "finding"), filters=Filters(scanner_model=("GC85A",))
+    )
+    wanted = sorted(
+        f"{m} · {f}" for m, f in zip(present["model_name"], present["finding"], strict=True)
+    )
+    assert wanted[0] == "ChestXR-Triage · consolidation"
+    picker = at.selectbox(key=key)
+    assert list(picker.options) == wanted
+    assert picker.value == wanted[0]
+    assert not [i.value for i in at.info if "No prediction" in i.value]
+    if "agreement" in page:
+        f = Filters(
+            scanner_model=("GC85A",), model_name=("ChestXR-Triage",), finding=("consolidation",)
+        )
+        row = metrics.summarize(con, by=(), filters=f).iloc[0]
+        assert at.metric[2].value == f"{int(row['n_labelled']):,}"
+    # Modality MR: only the MR models
+    at.sidebar.multiselect(key="f_scanner_model").set_value([]).run()
+    at.sidebar.multiselect(key="f_modality").set_value(["MR"]).run()
+    assert not at.exception
+    assert {o.split(" · ")[0] for o in at.selectbox(key=key).options} == {"MR-Brain", "MR-Spine"}
+    assert at.selectbox(key=key).value == "MR-Brain · acute_infarct"
