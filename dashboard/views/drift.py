@@ -25,9 +25,28 @@ ref_months = int(
         "Reference: first months of data", 1, 24, _alerts.DEFAULT_REFERENCE_MONTHS, key="dr_ref"
     )
 )
+#: The sidebar filters that narrow the monitor's tables (to the site x scanner x finding groups
+#: with predictions that match them). The study date and the model version do not: the month and
+#: the reference window set the dates, and the monitor's groups pool the model versions.
+GROUP_FILTERS = ("site", "scanner_manufacturer", "scanner_model", "modality", "finding")
+group_filters = _state.Filters(**{f: getattr(ctx.filters, f) for f in GROUP_FILTERS})
+applied = [f.replace("_", " ") for f in GROUP_FILTERS if getattr(ctx.filters, f)]
+ignored = [
+    label
+    for label, on in (
+        ("study date", ctx.filters.date_from or ctx.filters.date_to),
+        ("model version", ctx.filters.model_version),
+    )
+    if on
+]
 st.caption(
-    "Drift checks cover all data (the sidebar filters narrow the charts below, "
-    "not the alert rules, which run over every site, scanner and finding)."
+    "The alert rules run over every site, scanner and finding, whatever the filters. "
+    "Site, scanner manufacturer, scanner model, modality and finding narrow the other tabs; "
+    "the study date and model version do not (the month monitored and the reference window "
+    "set the dates, and each group pools the model versions), except on Label completeness, "
+    "where every filter applies."
+    + (f" Applied here: {', '.join(applied)}." if applied else "")
+    + (f" Not applied here: {', '.join(ignored)}." if ignored else "")
 )
 
 result, why = _alerts.run_monitor(snap, month, ref_months)
@@ -48,12 +67,32 @@ if not result.monitored_months:
 
 
 def narrow(df: pd.DataFrame) -> pd.DataFrame:
-    """Apply the sidebar's site and finding filters to a monitor table."""
-    for field in ("site", "finding", "scanner_model"):
-        chosen = getattr(ctx.filters, field)
-        if chosen and field in df.columns:
-            df = df[df[field].isin(chosen)]
-    return df
+    """Keep the rows of a monitor table whose site, scanner model and finding have predictions
+    under the sidebar's group filters (:data:`GROUP_FILTERS`)."""
+    if not applied or df.empty:
+        return df
+    groups = _state.call(
+        "label_completeness",
+        snap,
+        by=("site", "scanner_model", "finding"),
+        filters=group_filters,
+    )
+    df = df.copy()
+    if "category" in df.columns and "metric" in df.columns and "scanner_model" in df.columns:
+        # a new scanner model's row names the scanner in its category
+        new_scanner = df["metric"] == "scanner_model"
+        df.loc[new_scanner, "scanner_model"] = df.loc[new_scanner, "category"]
+    keys = [c for c in ("site", "scanner_model", "finding") if c in df.columns]
+    keep = pd.Series(True, index=df.index)
+    for key in keys:  # a row without a value in a key column (a new scanner has no finding)
+        allowed = set(groups[key].astype(str))
+        keep &= df[key].isna() | df[key].astype(str).isin(allowed)
+    if len(keys) > 1:  # and the combination must exist, on the keys the row has
+        known = df[keys].notna().all(axis=1)
+        combos = set(map(tuple, groups[keys].astype(str).to_numpy().tolist()))
+        rows = map(tuple, df[keys].astype(str).to_numpy().tolist())
+        keep &= ~known | pd.Series([r in combos for r in rows], index=df.index)
+    return df[keep]
 
 
 def pick(df: pd.DataFrame, columns: tuple[str, ...], key: str) -> pd.DataFrame:

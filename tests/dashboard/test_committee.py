@@ -11,6 +11,8 @@ import metrics
 from metrics import Filters
 from radqa import store
 
+from .conftest import open_tab
+
 
 @pytest.fixture(scope="module")
 def con(demo_dir: Path):  # noqa: ANN201
@@ -92,3 +94,31 @@ def test_model_finding_picker_follows_the_sidebar_filters(app, demo_dir, con, pa
     assert not at.exception
     assert {o.split(" · ")[0] for o in at.selectbox(key=key).options} == {"MR-Brain", "MR-Spine"}
     assert at.selectbox(key=key).value == "MR-Brain · acute_infarct"
+
+
+def test_drift_tabs_follow_modality_and_say_which_filters_apply(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/drift.py", query={"modality": "MR"})
+    assert not at.exception
+    assert at.selectbox(key="dr_month").value == "2026-10"
+    mr = metrics.label_completeness(con, by=("finding",), filters=Filters(modality=("MR",)))
+    open_tab(at, "dr_tab", "Score distribution")
+    assert list(at.selectbox(key="dr_hist_finding").options) == sorted(mr["finding"])
+    open_tab(at, "dr_tab", "New scanners & software")
+    # the month's only new scanner model is the GC85A radiography room: not an MR scanner
+    result = metrics.monitor(
+        con, month="2026-10", reference=metrics.ReferenceWindow.first_months(6)
+    )
+    assert "GC85A" in set(result.new_categories["category"])
+    assert not at.dataframe
+    assert [s.value for s in at.success] == [
+        "No scanner model or software version that the reference window did not have."
+    ]
+    caption = next(c.value for c in at.caption if c.value.startswith("The alert rules run"))
+    assert "Applied here: modality." in caption
+    # the date filter is named as not applied
+    at = app(demo_dir, "views/drift.py", query={"from": "2026-01-01", "scanner_model": "GC85A"})
+    caption = next(c.value for c in at.caption if c.value.startswith("The alert rules run"))
+    assert caption.endswith("Applied here: scanner model. Not applied here: study date.")
+    open_tab(at, "dr_tab", "New scanners & software")
+    shown = at.dataframe[0].value
+    assert set(shown["scanner_model"]) == {"GC85A"}
