@@ -52,12 +52,15 @@ def build_context(user: User) -> Context:
     return ctx
 
 
-def page_context(title: str, *, without_predictions: bool = False) -> Context:
+def page_context(
+    title: str, *, without_predictions: bool = False, scope: str | None = None
+) -> Context:
     """The page title, a caption with snapshot and filters, and the context; stops if empty.
 
     ``without_predictions``: the page also has something to show of a snapshot without
     predictions (Data health: the batches and reads loaded so far, since reads may come first);
-    it then says why the other pages are empty and goes on."""
+    it then says why the other pages are empty and goes on. ``scope``: what the page covers,
+    said instead of the filters for a page that does not apply them (Data health)."""
     st.title(title)
     ctx: Context | None = st.session_state.get(_KEY)
     if ctx is None:
@@ -72,7 +75,7 @@ def page_context(title: str, *, without_predictions: bool = False) -> Context:
     assert ctx.snap is not None
     st.caption(
         f"Snapshot {ctx.snap.snapshot_id or 'unpublished'}{_age(ctx.snap)} · "
-        f"filters: {describe(ctx.filters)}"
+        + (scope if scope is not None else f"filters: {describe(ctx.filters)}")
     )
     return ctx
 

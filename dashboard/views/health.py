@@ -6,22 +6,33 @@ import streamlit as st
 
 from dashboard import _charts, _state, auth
 from dashboard._context import page_context, snapshot_age
+from dashboard._filters import describe
 from dashboard._tabs import lazy_tabs
 
-ctx = page_context("Data health", without_predictions=True)
+ctx = page_context(
+    "Data health",
+    without_predictions=True,
+    scope="Data health covers the whole snapshot: the sidebar filters do not apply here, "
+    "except on the Label completeness tab.",
+)
 snap = ctx.snap
 assert snap is not None
 auth.require(ctx.user, "admin", "Data health")
 
 counts = _state.call("overview_counts", snap)
+HELP = {
+    "pending": "Study × finding pairs that have an AI prediction but no reference read yet "
+    "(not counted in accuracy until read).",
+    "quarantined": "Rows refused at ingest, with their reasons on the Quarantined rows tab.",
+}
 # two rows of three: six to a row cut hospital-sized counts short ("584,…")
 for row in (
     [("studies", "Studies"), ("predictions", "Predictions"), ("reads", "Reads")],
     [("batches", "Committed batches"), ("quarantined", "Quarantined rows"),
-     ("pending", "Pending reads")],
+     ("pending", "Awaiting a reference read")],
 ):  # fmt: skip
     for col, (key, label) in zip(st.columns(3), row, strict=True):
-        col.metric(label, f"{int(counts[key]):,}", border=True)
+        col.metric(label, f"{int(counts[key]):,}", border=True, help=HELP.get(key))
 age = snapshot_age(snap)
 st.caption(
     f"Snapshot {snap.snapshot_id or 'unpublished'}"
@@ -72,6 +83,7 @@ def show_quarantine() -> None:
 
 def show_completeness() -> None:
     st.subheader("Label completeness by site")
+    st.caption(f"Filters: {describe(ctx.filters)}.")
     comp = _state.call("label_completeness", snap, by=("site",), filters=ctx.filters)
     if comp.empty:
         st.info("No predictions match the current filters.")

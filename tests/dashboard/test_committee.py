@@ -122,3 +122,24 @@ def test_drift_tabs_follow_modality_and_say_which_filters_apply(app, demo_dir, c
     open_tab(at, "dr_tab", "New scanners & software")
     shown = at.dataframe[0].value
     assert set(shown["scanner_model"]) == {"GC85A"}
+
+
+def test_data_health_says_it_covers_the_whole_snapshot(app, demo_dir, con) -> None:  # noqa: ANN001
+    sites = sorted(metrics.label_completeness(con, by=("site",))["site"])
+    at = app(demo_dir, "views/health.py", query={"site": sites[0]})
+    assert not at.exception
+    counts = metrics.overview_counts(con)  # the whole snapshot, whatever the filters
+    values = {m.label: m.value for m in at.metric}
+    assert values["Studies"] == f"{counts['studies']:,}" == "5,000"
+    assert values["Awaiting a reference read"] == f"{counts['pending']:,}"
+    assert "Pending reads" not in values
+    top = at.caption[0].value
+    assert "filters:" not in top and sites[0] not in top
+    assert top.endswith(
+        "Data health covers the whole snapshot: the sidebar filters do not apply here, "
+        "except on the Label completeness tab."
+    )
+    open_tab(at, "dh_tab", "Label completeness")
+    assert f"Filters: site: {sites[0]}." in [c.value for c in at.caption]
+    shown = at.dataframe[0].value
+    assert list(shown["site"]) == [sites[0]]

@@ -207,7 +207,7 @@ def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
     values = {m.label: m.value for m in at.metric}
     assert values["Studies"] == f"{counts['studies']:,}" == "5,000"
     assert values["Predictions"] == f"{counts['predictions']:,}"
-    assert values["Pending reads"] == f"{counts['pending']:,}"
+    assert values["Awaiting a reference read"] == f"{counts['pending']:,}"
     # the batch table shows every column the store gives, the message right after the status
     [batches] = [d for d in at.dataframe if "batch_id" in d.value.columns]
     assert list(batches.proto.column_order) == []  # all columns, in the query's order
