@@ -82,6 +82,7 @@ def volume_chart(report: MonthlyReport) -> Chart | None:
     _layout(fig, f"Studies per month by site (n = {total:,} in {report.month})", 330)
     _month_axis(fig, months)
     fig.update_yaxes(title_text="studies", rangemode="tozero")
+    fig.update_layout(margin={"t": 110})  # the legend sat on the title
     return Chart("volume", "volume", "Monthly study volume per site since the reference window "
                  "(the volume rule's counts).", fig, 330)  # fmt: skip
 
@@ -103,24 +104,25 @@ def trend_chart(report: MonthlyReport) -> Chart | None:
     for i, (_, part) in enumerate(parts):
         r, c = i // cols + 1, i % cols + 1
         for metric, colour in (("sensitivity", OKABE_ITO[0]), ("specificity", OKABE_ITO[1])):
-            for bound in ("low", "high"):  # the 95% CI as a ribbon: fill from low up to high
-                fig.add_trace(go.Scatter(
-                    x=part["period"], y=part[f"{metric}_{bound}"], mode="lines",
-                    line={"width": 0, "color": colour}, legendgroup=metric, showlegend=False,
-                    fill="tonexty" if bound == "high" else None, fillcolor=_rgba(colour, 0.25),
-                    hoverinfo="skip",
-                ), row=r, col=c)  # fmt: skip
+            for run in _runs(part, f"{metric}_low"):
+                for bound in ("low", "high"):  # the 95% CI as a ribbon: fill from low up to high
+                    fig.add_trace(go.Scatter(
+                        x=run["period"], y=run[f"{metric}_{bound}"], mode="lines",
+                        line={"width": 0, "color": colour}, legendgroup=metric,
+                        showlegend=False, fill="tonexty" if bound == "high" else None,
+                        fillcolor=_rgba(colour, 0.25), hoverinfo="skip",
+                    ), row=r, col=c)  # fmt: skip
             fig.add_trace(go.Scatter(
                 x=part["period"], y=part[metric], name=metric, legendgroup=metric,
                 showlegend=i == 0, mode="lines", line={"color": colour, "width": 1.2},
             ), row=r, col=c)  # fmt: skip
-    height = 90 + 190 * rows
+    height = 90 + 175 * rows
     n = int(trend.loc[trend["period"] == report.month, "n_labelled"].sum())
     _layout(fig, f"Sensitivity and specificity by month, 95% CI (n = {n:,} labelled in "
             f"{report.month})", height)  # fmt: skip
     _month_axis(fig, months)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_xaxes(showticklabels=True, tickfont={"size": 6}, row=rows)
+    # every panel gets its months (only the last row had them, at 6 pt), every 6th labelled
+    fig.update_xaxes(tickfont={"size": 7}, tickvals=months[::-1][::6][::-1])
     fig.update_yaxes(range=[0, 1.05], dtick=0.25)
     fig.update_annotations(font_size=9)
     fig.update_layout(
@@ -130,6 +132,14 @@ def trend_chart(report: MonthlyReport) -> Chart | None:
     return Chart("trend", "performance", "Per finding, by month since the reference window "
                  "(grey background), with the 95% CI as a coloured band; n in each title is this month's labelled cases. Months with fewer "
                  f"than {report.settings.min_n} labelled cases have no estimate.", fig, height)  # fmt: skip
+
+
+def _runs(part: pd.DataFrame, column: str) -> list[pd.DataFrame]:
+    """The runs of consecutive rows of ``part`` where ``column`` has a value: a filled band
+    drawn across a month without an estimate closes into a false polygon."""
+    has = part[column].notna()
+    run_id = (has != has.shift()).cumsum()
+    return [run for _, run in part[has].groupby(run_id[has], sort=False)]
 
 
 def _reference_band(
@@ -286,7 +296,7 @@ def spc_chart(report: MonthlyReport) -> Chart | None:
     for site, finding in keys:
         n = int(data.loc[(data["site"] == site) & (data["finding"] == finding)
                          & (data["month"] == report.month), "n"].sum())  # fmt: skip
-        titles.append(f"{site}, {finding} (n = {n:,} in {report.month})")
+        titles.append(f"{site}<br>{finding} (n = {n:,} in {report.month})")
     rows = (len(keys) + 1) // 2
     fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, vertical_spacing=0.3)
     for i, (site, finding) in enumerate(keys):

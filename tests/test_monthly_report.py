@@ -573,3 +573,17 @@ def test_forest_caption_counts_each_panel_once() -> None:
     assert forest_positives(part) == (
         "n = reference-positive cases: 13 in the site groups shown, 13 in the scanner groups shown"
     )
+
+
+def test_a_ci_ribbon_is_drawn_per_run_of_months_with_an_estimate() -> None:
+    """A reviewer saw the intracranial_haemorrhage band drawn as a false triangle across a month
+    with no estimate: one filled trace pair ran through the gap."""
+    import pandas as pd
+
+    from reports._charts import _runs
+
+    months = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+    part = pd.DataFrame({"period": months, "sensitivity_low": [0.5, 0.6, None, None, 0.4, 0.5]})
+    runs = _runs(part, "sensitivity_low")
+    assert [list(r["period"]) for r in runs] == [months[:2], months[4:]]
+    assert _runs(part.assign(sensitivity_low=None), "sensitivity_low") == []
