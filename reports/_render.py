@@ -74,6 +74,14 @@ def pct_ci(value: Any, low: Any, high: Any) -> str:
     return f"{pct(value)} ({pct(low)}–{pct(high)})"
 
 
+def pval(x: Any) -> str:
+    """A p-value as a clinician reads it: '< 0.0001' below that, else two significant digits
+    ('0.0035', '0.15'), never '7.4e-40'."""
+    if not isnum(x):
+        return DASH
+    return "< 0.0001" if float(x) < 1e-4 else f"{float(x):.2g}"
+
+
 def count(x: Any) -> str:
     return f"{int(x):,}" if isnum(x) else DASH
 
@@ -295,8 +303,7 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
             (f"{label} k", lambda r, m=m: count(r[f"k_{m}"])),
             (f"{label} I² (95% CI)", lambda r, m=m: pct_ci(
                 r[f"i2_{m}"], r[f"i2_low_{m}"], r[f"i2_high_{m}"])),
-            ("Q test p", lambda r, m=m: f"{r[f'q_p_value_{m}']:.2g}"
-             if isnum(r[f"q_p_value_{m}"]) else DASH),
+            ("Q test p", lambda r, m=m: pval(r[f"q_p_value_{m}"])),
             (f"{label} pooled (95% CI)", lambda r, m=m: ci(
                 r[f"pooled_reml_{m}"], r[f"pooled_reml_low_{m}"], r[f"pooled_reml_high_{m}"])),
         ]  # fmt: skip
@@ -328,7 +335,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
         ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", lambda r: f2(r["value"])),
         ("95% CI", lambda r: f"{f2(r['ci_low'])} to {f2(r['ci_high'])}"
          if isnum(r["ci_low"]) else DASH),
-        ("p adj.", lambda r: f"{r['p_adjusted']:.2g}" if isnum(r["p_adjusted"]) else DASH),
+        ("p adj.", lambda r: pval(r["p_adjusted"])),
         ("Months", "periods"),
     ], title="Groups drifting this month (before the persistence requirement)")  # fmt: skip
     return [checks, new, drifting]

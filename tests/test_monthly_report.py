@@ -587,3 +587,11 @@ def test_a_ci_ribbon_is_drawn_per_run_of_months_with_an_estimate() -> None:
     runs = _runs(part, "sensitivity_low")
     assert [list(r["period"]) for r in runs] == [months[:2], months[4:]]
     assert _runs(part.assign(sensitivity_low=None), "sensitivity_low") == []
+
+
+def test_p_values_read_as_a_clinician_reads_them() -> None:
+    from reports._render import pval
+
+    assert [pval(x) for x in (7.4e-40, 9.9e-5, 1e-4, 0.0035, 0.154, None, float("nan"))] == [
+        "< 0.0001", "< 0.0001", "0.0001", "0.0035", "0.15", "–", "–",
+    ]  # fmt: skip
