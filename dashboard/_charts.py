@@ -253,9 +253,13 @@ def forest(
     pooled: tuple[float, float, float] | None,
     title: str,
     colours: dict[str, str],
+    axis_label: str | None = None,
 ) -> go.Figure:
-    """Estimates with CIs per group (``label value low high n``) and the pooled diamond."""
-    label = METRIC_LABELS.get(metric, metric)
+    """Estimates with CIs per group (``label value low high n``) and the pooled diamond.
+
+    ``axis_label``: the x-axis title when the metric's usual label does not fit (reader vs
+    reader kappa is not the AI's)."""
+    label = axis_label or METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
     g = groups.iloc[::-1]
     fig = go.Figure()

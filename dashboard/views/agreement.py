@@ -139,6 +139,7 @@ def show_readers() -> None:
                         pooled=None,
                         title=f"Reader vs reader kappa by {reader_dim.replace('_', ' ')}",
                         colours=colours,
+                        axis_label="Kappa (radiologist vs radiologist)",
                     ),
                     width="stretch",
                     key="ag_readers_forest",

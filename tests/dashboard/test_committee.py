@@ -143,3 +143,15 @@ def test_data_health_says_it_covers_the_whole_snapshot(app, demo_dir, con) -> No
     assert f"Filters: site: {sites[0]}." in [c.value for c in at.caption]
     shown = at.dataframe[0].value
     assert list(shown["site"]) == [sites[0]]
+
+
+def test_reader_vs_reader_axis_names_the_radiologists(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/agreement.py")
+    at.selectbox(key="ag_pair").set_value("ChestXR-Triage · pleural_effusion")
+    at = open_tab(at, "ag_tab", "Reader vs reader")
+    [spec] = charts(at)
+    assert spec["layout"]["title"]["text"].startswith("Reader vs reader kappa by site")
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Kappa (radiologist vs radiologist)"
+    at = open_tab(at, "ag_tab", "By group")  # the AI's chart keeps the AI's label
+    [spec] = charts(at)
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Kappa (AI vs reference)"
