@@ -195,6 +195,8 @@ def summarize(
     ...     "insert into reads (study_uid, finding, reader_pid, read_role, arm, label, "
     ...     "read_datetime, row_hash, batch_id) values "
     ...     "('s1', 'ich', 'r', 'primary', '', 1, now(), 0, 2)")
+    >>> from radqa.store import refresh_reference
+    >>> refresh_reference(con)  # as ingest does after loading reads
     >>> row = summarize(con, by=("site",), min_n=1, min_class=1).iloc[0]
     >>> int(row.n), int(row.pending), int(row.tp), row.insufficient_reason
     (2, 1, 1, 'no reference-negative case')
