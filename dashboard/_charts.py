@@ -156,8 +156,21 @@ def trend(
     return fig
 
 
-def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure:
-    """``metric`` by ``rows`` x ``cols``; insufficient cells grey, n and CI on hover."""
+#: What the cases behind each metric's estimate are (its denominator), as a cell names them.
+BASIS = {
+    "sensitivity": "reference-positive",
+    "specificity": "reference-negative",
+    "ppv": "AI-positive",
+    "npv": "AI-negative",
+}
+
+
+def heatmap(
+    df: pd.DataFrame, metric: str, *, rows: str, cols: str, basis: str | None = None
+) -> go.Figure:
+    """``metric`` by ``rows`` x ``cols``: each cell its value, 95% CI and the n it rests on
+    (the column ``basis``, e.g. the reference-positive cases of a sensitivity; else the
+    labelled cases); cells without an estimate grey, with the reason on hover."""
     label = METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
     cells = (
@@ -171,6 +184,8 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
     values = cells[metric].to_numpy(dtype=float)
     est = ~np.isnan(values)
     n_lab = cells["n_labelled"].to_numpy(dtype=int)
+    n_basis = cells[basis].to_numpy(dtype=int) if basis else n_lab
+    basis_name = BASIS.get(metric, "labelled") if basis else "labelled"
     reasons = cells.get("insufficient_reason", pd.Series(None, index=cells.index))
     # one text per cell of the small grouped result (the formatting is per cell, not per row)
     n_text = [
@@ -190,7 +205,10 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
     z[i[est], j[est]] = values[est] * scale
     grey[i[~est], j[~est]] = 0
     text[i, j] = [
-        f"{v}<br>n={n}" if ok else f"n={n}" for v, n, ok in zip(shown, n_lab, est, strict=True)
+        f"{v}<br>{c.removeprefix('95% CI ')}<br>n = {n} {basis_name}"
+        if ok
+        else f"insufficient<br>n = {n} {basis_name}"
+        for v, c, n, ok in zip(shown, ci, n_basis, est, strict=True)
     ]
     hover[i, j] = [
         f"{label} {v}<br>{c}<br>{t}"
@@ -236,7 +254,8 @@ def heatmap(df: pd.DataFrame, metric: str, *, rows: str, cols: str) -> go.Figure
     layout(
         fig,
         f"{label} by {rows.replace('_', ' ')} × {cols.replace('_', ' ')} "
-        f"(labelled n = {n:,}; grey: insufficient data)",
+        f"(labelled n = {n:,}; cells: estimate, 95% CI, n of {basis_name} cases; "
+        "grey: insufficient data)",
         height=max(320, 70 * len(r_vals) + 160),
     )
     fig.update_xaxes(type="category", title=cols.replace("_", " ").capitalize())

@@ -36,6 +36,13 @@ if grid.empty:
 DIMS = {"site": "Sites", "scanner_model": "Scanner models"}
 
 
+def _method(name: str) -> str:
+    """The interval method of a summarize estimate, as metrics names it."""
+    methods = grid.attrs.get("methods", {})
+    key = name if name in ("auc", "kappa", "agreement") else "proportions"
+    return str(methods.get(key, ""))
+
+
 def forest_input(summary: pd.DataFrame, label: str) -> pd.DataFrame:
     """Rows with an estimate, shaped for the forest plot (label, value, low, high, n)."""
     ok = summary[summary[metric].notna()].copy()
@@ -116,10 +123,16 @@ def show_table() -> None:
 
 
 def show_heatmap() -> None:
+    cells = grid.assign(n_basis=_state.metric_fn("group_denominators")(grid, metric))
     st.plotly_chart(
-        _charts.heatmap(grid, metric, rows="site", cols="scanner_model"),
+        _charts.heatmap(cells, metric, rows="site", cols="scanner_model", basis="n_basis"),
         width="stretch",
         key="ss_heatmap",
+    )
+    st.caption(
+        f"Each cell: {_charts.METRIC_LABELS[metric]}, its 95% CI and the number of cases it "
+        f"rests on. 95% CI: {_method(metric)}. Grey: not enough data; "
+        f"{grid.attrs.get('methods', {}).get('minimum', '')}."
     )
 
 

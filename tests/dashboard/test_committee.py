@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import metrics
@@ -155,3 +156,32 @@ def test_reader_vs_reader_axis_names_the_radiologists(app, demo_dir) -> None:  #
     at = open_tab(at, "ag_tab", "By group")  # the AI's chart keeps the AI's label
     [spec] = charts(at)
     assert spec["layout"]["xaxis"]["title"]["text"] == "Kappa (AI vs reference)"
+
+
+def test_heatmap_cells_show_the_class_n_and_the_interval(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/sites.py")
+    at.selectbox(key="ss_pair").set_value("ChestXR-Triage · pneumothorax").run()
+    assert at.selectbox(key="ss_metric").value == "sensitivity"
+    f = Filters(model_name=("ChestXR-Triage",), finding=("pneumothorax",))
+    grid = metrics.summarize(con, by=("site", "scanner_model"), filters=f)
+    heat = charts(at)[0]
+    grey, colour = heat["data"]
+    rows, cols = colour["y"], colour["x"]
+    checked = 0
+    for r in grid.itertuples():
+        i, j = rows.index(r.site), cols.index(r.scanner_model)
+        positives = int(r.tp + r.fn)
+        if np.isnan(r.sensitivity):
+            assert grey["text"][i][j] == f"insufficient<br>n = {positives} reference-positive"
+            assert colour["text"][i][j] == ""
+        else:
+            checked += 1
+            low, high = (f"{100 * x:.1f}%" for x in (r.sensitivity_low, r.sensitivity_high))
+            assert colour["text"][i][j] == (
+                f"{100 * r.sensitivity:.1f}%<br>{low} – {high}<br>n = {positives} "
+                "reference-positive"
+            )
+            assert positives < int(r.n_labelled)  # the n shown is not the labelled cases
+    assert checked > 0
+    assert any(c.value.startswith("Each cell: Sensitivity, its 95% CI") for c in at.caption)
+    assert any("95% CI: Wilson score" in c.value for c in at.caption)
