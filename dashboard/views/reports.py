@@ -57,7 +57,7 @@ if st.button("Generate the report", key="rp_generate", type="primary"):
 
     try:
         with st.spinner(f"Writing the report for {month} ..."):
-            st.session_state["rp_paths"] = [Path(p) for p in write(snap.data_dir, month, out_dir)]
+            write(snap.data_dir, month, out_dir)
         _audit.log_event(
             snap.data_dir,
             who=ctx.user.who,
@@ -67,9 +67,10 @@ if st.button("Generate the report", key="rp_generate", type="primary"):
         )
     except RadQAError as exc:
         st.error(f"The report for {month} could not be written: {exc}")
-existing = sorted(out_dir.glob(f"*{month}*")) if out_dir.is_dir() else []
-paths = st.session_state.get("rp_paths") or existing
+# only the chosen month's files: a report generated for another month is not offered here
+paths = sorted(out_dir.glob(f"drift-report-{month}.*")) if out_dir.is_dir() else []
 if paths:
+    st.caption(f"The drift report for {month} in {out_dir}:")
     downloads(paths, "monthly-report", "rp_dl")
 else:
     st.caption(f"No report for {month} yet in {out_dir}.")

@@ -366,6 +366,16 @@ def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:
     assert not at.error, [e.value for e in at.error]
     names = sorted(p.name for p in (demo_copy / "reports").iterdir())
     assert names == [f"drift-report-{month}.{ext}" for ext in ("html", "json", "pdf")]
+    buttons = at.get("download_button")
+    assert [b.proto.label for b in buttons] == [
+        f"Download drift-report-{month}.{ext}" for ext in ("html", "json", "pdf")
+    ]
+    # another month: that month's files only (none yet), not the report just written
+    other = at.selectbox(key="rp_month").options[1]
+    at.selectbox(key="rp_month").set_value(other).run()
+    assert not at.get("download_button")
+    assert f"No report for {other} yet in {demo_copy / 'reports'}." in [c.value for c in at.caption]
+    at.selectbox(key="rp_month").set_value(month).run()
     assert len(at.get("download_button")) == 3
     events = _audit.read_events(demo_copy)
     assert [(e["who"], e["what"], e["month"]) for e in events] == [
@@ -390,7 +400,11 @@ def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:
 def test_overview_without_a_report_points_to_the_drift_page(app, demo_copy) -> None:  # noqa: ANN001
     at = app(demo_copy)
     assert not at.exception
-    assert any(c.value.startswith("No monthly drift report yet") for c in at.caption)
+    assert (
+        f"No monthly drift report in {demo_copy / 'reports'}, where this page looks. "
+        "`radqa report monthly --month YYYY-MM` (without `--out`) writes one there; the "
+        "Drift page checks any month live."
+    ) in [c.value for c in at.caption]
 
 
 def test_a_newly_published_snapshot_is_picked_up(app, demo_copy, empty_dir) -> None:  # noqa: ANN001
