@@ -126,8 +126,9 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
     found = latest_report_alerts(snap.data_dir)
     if found is None:
         st.caption(
-            "No monthly drift report yet (`radqa report monthly --month YYYY-MM`); the Drift "
-            "page checks any month live."
+            f"No monthly drift report in {snap.data_dir / 'reports'}, where this page looks. "
+            "`radqa report monthly --month YYYY-MM` (without `--out`) writes one there; the "
+            "Drift page checks any month live."
         )
         return
     same = found.snapshot_id == snap.snapshot_id
