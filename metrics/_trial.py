@@ -25,6 +25,7 @@ from metrics._accuracy import diagnostic_accuracy
 from metrics._proportions import check_alpha, proportion_ci
 from metrics._roc import roc_auc
 from metrics._trial_compare import (
+    ACCURACY_MEASURES,
     ENDPOINT_OUTCOMES,
     CrossedReads,
     arm_pairs,
@@ -178,16 +179,7 @@ def _measures(
     da: object, auc: tuple[float, float, float, float]
 ) -> list[tuple[str, dict[str, object]]]:
     out = []
-    for name in (
-        "sensitivity",
-        "specificity",
-        "ppv",
-        "npv",
-        "lr_positive",
-        "lr_negative",
-        "accuracy",
-        "prevalence",
-    ):
+    for name in ACCURACY_MEASURES:
         out.append((name, estimate_fields(getattr(da, name))))
     value, low, high, se = auc
     note = None if np.isfinite(value) else "no reference positives or negatives: AUC undefined"

@@ -36,6 +36,12 @@ from metrics._tests2x2 import mcnemar
 from metrics._types import Estimate
 from radqa.errors import InsufficientDataError
 
+# The accuracy measures of a 2x2 table, in the order the export lists them.
+ACCURACY_MEASURES = (
+    "sensitivity", "specificity", "ppv", "npv", "lr_positive", "lr_negative", "accuracy",
+    "prevalence",
+)  # fmt: skip
+
 if TYPE_CHECKING:
     from scipy import stats
 else:
@@ -588,6 +594,11 @@ def reader_or(reads: CrossedReads, measure: str, *, alpha: float) -> MRMCResult:
     totals = [c.sum(axis=-1).astype(float) for c in cells]
     fom = fn_measure(*totals)
     jack = fn_measure(*(t[..., None] - c for t, c in zip(totals, cells, strict=True)))
+    return _or_of(reads, fom, jack, alpha)
+
+
+def _or_of(reads: CrossedReads, fom: np.ndarray, jack: np.ndarray, alpha: float) -> MRMCResult:
+    """:func:`or_analysis` of a figure of merit of ``reads`` and its case jackknife."""
     with np.errstate(all="ignore"):
         return or_analysis(
             fom,
@@ -604,15 +615,7 @@ def reader_auc_or(reads: CrossedReads, *, alpha: float) -> MRMCResult:
     if reads.truth.all() or not reads.truth.any():
         raise InsufficientDataError("no reference positives or negatives: AUC undefined")
     auc, jack = _aucs_and_jackknife(reads.rating, reads.truth)
-    with np.errstate(all="ignore"):
-        return or_analysis(
-            auc,
-            jack,
-            list(reads.arms),
-            list(reads.readers),
-            alpha=alpha,
-            n_cases=(int((~reads.truth).sum()), int(reads.truth.sum())),
-        )
+    return _or_of(reads, auc, jack, alpha)
 
 
 def _or_fields(
@@ -730,19 +733,7 @@ def mrmc_reader_estimates(
                         "implemented; use the sensitivity and specificity intervals",
                     }
                 ordered = {**m, **lr, "prevalence": prevalence}
-                ordered = {
-                    k: ordered[k]
-                    for k in (
-                        "sensitivity",
-                        "specificity",
-                        "ppv",
-                        "npv",
-                        "lr_positive",
-                        "lr_negative",
-                        "accuracy",
-                        "prevalence",
-                    )  # fmt: skip
-                }
+                ordered = {k: ordered[k] for k in ACCURACY_MEASURES}
                 ordered["auc"] = {
                     **auc_fields[arm],
                     "method": f"{OR_READER_METHOD}; empirical AUC of the reader ratings",
