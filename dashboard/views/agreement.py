@@ -65,7 +65,10 @@ def show_ai() -> None:
     c2.caption(_charts.fmt_ci(row["agreement_low"], row["agreement_high"], "accuracy"))
     c3.metric("Labelled cases", f"{int(row['n_labelled']):,}", border=True)
     c3.caption(f"{int(row['pending']):,} pending")
-    st.caption(overall.attrs.get("methods", {}).get("kappa", ""))
+    methods = overall.attrs.get("methods", {})
+    st.caption(
+        f"95% CI: kappa: {methods.get('kappa', '')}; agreement: {methods.get('agreement', '')}."
+    )
     st.plotly_chart(
         _charts.confusion(
             int(row["tp"]),

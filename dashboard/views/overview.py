@@ -58,6 +58,18 @@ def tile_group(row: pd.Series) -> TileGroup:
 
 
 show_tiles([tile_group(row) for _, row in summary.iterrows()])
+METHODS = summary.attrs.get("methods", {})
+
+
+def ci_methods() -> str:
+    """The interval method of every estimate on this page, as one visible line."""
+    return (
+        f"95% CI: sensitivity, specificity, PPV, NPV, accuracy: {METHODS.get('proportions', '')}"
+        f"; AUC: {METHODS.get('auc', '')}; kappa: {METHODS.get('kappa', '')}."
+    )
+
+
+st.caption(ci_methods())
 
 models = sorted(summary["model_name"].astype(str).unique())
 all_findings = _state.filter_options(snap).of("finding")
@@ -105,6 +117,21 @@ def claim_banner(model: str, name: str, part: pd.DataFrame) -> None:
     (st.error if n_below else st.success)(text)
 
 
+#: The claims table as the committee reads it: words, and percentages like the tiles.
+CLAIM_COLUMNS = {
+    "model_name": st.column_config.TextColumn("Model"),
+    "metric": st.column_config.TextColumn("Claimed metric"),
+    "claimed": st.column_config.NumberColumn("Claimed", format="percent"),
+    "finding": st.column_config.TextColumn("Finding"),
+    "n_labelled": st.column_config.NumberColumn("Labelled cases", format="localized"),
+    "estimate": st.column_config.NumberColumn("Local estimate", format="percent"),
+    "low": st.column_config.NumberColumn("95% CI low", format="percent"),
+    "high": st.column_config.NumberColumn("95% CI high", format="percent"),
+    "verdict": st.column_config.TextColumn("Verdict"),
+    "above_claim": st.column_config.CheckboxColumn("CI wholly above the claim"),
+}
+
+
 def show_claims() -> None:
     """Every configured vendor claim checked against the data of its model, per finding."""
     configured = {m: claims[m] for m in models if claims.get(m)}
@@ -148,7 +175,13 @@ def show_claims() -> None:
         "verdict",
         "above_claim",
     ]
-    st.dataframe(checks[[c for c in cols if c in checks.columns]], hide_index=True, width="stretch")
+    st.dataframe(
+        checks[[c for c in cols if c in checks.columns]],
+        hide_index=True,
+        width="stretch",
+        column_config=CLAIM_COLUMNS,
+    )
+    st.caption(ci_methods())
 
 
 def show_trend() -> None:
@@ -185,6 +218,7 @@ def show_trend() -> None:
         width="stretch",
         key="ov_trend",
     )
+    st.caption(ci_methods())
 
 
 # the claims come first: they are the committee's question, and a first page without a plotly

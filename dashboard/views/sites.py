@@ -98,10 +98,50 @@ def show_forest(dim: str) -> None:
     st.caption(text + (f" · {dropped} group(s) without an estimate left out" if dropped else ""))
 
 
+#: Column labels of the site x scanner table (the CSV keeps the raw names).
+LABELS = {
+    "site": "Site",
+    "scanner_model": "Scanner model",
+    "n": "Predictions",
+    "pending": "Awaiting a read",
+    "n_labelled": "Labelled cases",
+    "tp": "True positives",
+    "fp": "False positives",
+    "fn": "False negatives",
+    "tn": "True negatives",
+    "insufficient": "Insufficient data",
+    "insufficient_reason": "Why insufficient",
+    "not_estimable": "Not estimable",
+}
+
+
+def table_columns(table: pd.DataFrame) -> dict[str, object]:
+    """Human labels and number formats: proportions as %, AUC and kappa to 3 decimals."""
+    config: dict[str, object] = {}
+    for col in table.columns:
+        base, _, end = col.rpartition("_") if col.endswith(("_low", "_high")) else (col, "", "")
+        name = _charts.METRIC_LABELS.get(base, LABELS.get(col, col.replace("_", " ")))
+        label = f"{name}, 95% CI {end}" if end else name
+        if base in _charts.PROPORTION_METRICS or base == "agreement":
+            config[col] = st.column_config.NumberColumn(label, format="percent")
+        elif base in ("auc", "kappa"):
+            config[col] = st.column_config.NumberColumn(label, format="%.3f")
+        elif col in ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn"):
+            config[col] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
+
+
 def show_table() -> None:
     st.subheader("Table: site × scanner model")
     table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
+    methods = grid.attrs.get("methods", {})
+    st.caption(
+        f"95% CI: proportions: {methods.get('proportions', '')}; AUC: {methods.get('auc', '')}"
+        f"; kappa: {methods.get('kappa', '')}; agreement: {methods.get('agreement', '')}."
+    )
     if ctx.user.can("admin"):
         st.download_button(
             "Download CSV",

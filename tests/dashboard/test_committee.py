@@ -29,7 +29,7 @@ def charts(at) -> list[dict]:  # noqa: ANN001
 def column_labels(frame) -> dict[str, str]:  # noqa: ANN001
     """A shown dataframe's column -> the label its column_config gives it."""
     config = json.loads(frame.proto.columns or "{}")
-    return {k.removeprefix("col:name:"): v.get("label") for k, v in config.items()}
+    return {k: v.get("label") for k, v in config.items()}
 
 
 def test_claim_with_no_tested_finding_is_neutral(app, demo_dir, con) -> None:  # noqa: ANN001
@@ -185,3 +185,36 @@ def test_heatmap_cells_show_the_class_n_and_the_interval(app, demo_dir, con) -> 
     assert checked > 0
     assert any(c.value.startswith("Each cell: Sensitivity, its 95% CI") for c in at.caption)
     assert any("95% CI: Wilson score" in c.value for c in at.caption)
+
+
+def test_ci_methods_are_visible_and_tables_read_in_words(app, demo_dir, con) -> None:  # noqa: ANN001
+    methods = metrics.summarize(con, by=("model_name", "finding")).attrs["methods"]
+    at = app(demo_dir)
+    captions = [c.value for c in at.caption]
+    line = (
+        f"95% CI: sensitivity, specificity, PPV, NPV, accuracy: {methods['proportions']}; "
+        f"AUC: {methods['auc']}; kappa: {methods['kappa']}."
+    )
+    assert methods["proportions"].startswith("Wilson score")
+    assert captions.count(line) == 2  # under the tiles and under the claims table
+    claims = at.dataframe[-1]
+    labels = column_labels(claims)
+    assert labels["n_labelled"] == "Labelled cases" and labels["above_claim"].startswith("CI")
+    assert labels["estimate"] == "Local estimate" and labels["low"] == "95% CI low"
+    config = json.loads(claims.proto.columns)
+    assert config["estimate"]["type_config"]["format"] == "percent"
+    assert line in [c.value for c in open_tab(at, "ov_tab", "Trend").caption]
+    # Agreement: the tile's interval names its method
+    ag = app(demo_dir, "views/agreement.py")
+    assert f"95% CI: kappa: {methods['kappa']}; agreement: {methods['agreement']}." in [
+        c.value for c in ag.caption
+    ]
+    # Sites table: human labels, percentages, the method
+    sites = open_tab(app(demo_dir, "views/sites.py"), "ss_tab", "Table")
+    labels = column_labels(sites.dataframe[0])
+    assert labels["sensitivity_low"] == "Sensitivity, 95% CI low"
+    assert labels["n_labelled"] == "Labelled cases" and labels["scanner_model"] == "Scanner model"
+    config = json.loads(sites.dataframe[0].proto.columns)
+    assert config["ppv"]["type_config"]["format"] == "percent"
+    assert config["auc"]["type_config"]["format"] == "%.3f"
+    assert any(c.value.startswith("95% CI: proportions: Wilson score") for c in sites.caption)
