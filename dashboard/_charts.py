@@ -374,6 +374,13 @@ def _monthly(fig: go.Figure, title: str, y_title: str) -> go.Figure:
     return fig
 
 
+#: Control-chart series as a clinician reads them.
+SPC_LABELS = {
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "positive_rate": "Share of studies the AI calls positive",
+}
+
 #: The colour of centre lines and control limits.
 GUIDE = {"color": "#555555"}
 
@@ -414,7 +421,7 @@ def p_chart(part: pd.DataFrame) -> go.Figure:
             marker={"color": OKABE_ITO[3], "size": 12, "symbol": "x"},
         )
     )
-    metric = str(part["metric"].iloc[0]).replace("_", " ")
+    metric = SPC_LABELS.get(str(part["metric"].iloc[0]), str(part["metric"].iloc[0]))
     return _monthly(fig, f"p-chart (n = {int(part['n'].sum()):,})", f"{metric} (%)")
 
 

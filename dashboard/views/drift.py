@@ -101,7 +101,13 @@ def pick(df: pd.DataFrame, columns: tuple[str, ...], key: str) -> pd.DataFrame:
         values = sorted(df[name].dropna().astype(str).unique())
         if not values:
             return df.iloc[0:0]
-        chosen = col.selectbox(name.replace("_", " ").capitalize(), values, key=f"{key}_{name}")
+        words = _charts.SPC_LABELS if name == "metric" else {}
+        chosen = col.selectbox(
+            name.replace("_", " ").capitalize(),
+            values,
+            key=f"{key}_{name}",
+            format_func=lambda v, words=words: words.get(v, v),  # type: ignore[misc]
+        )
         df = df[df[name].astype(str) == chosen]
     return df
 

@@ -13,6 +13,29 @@ KINDS = {
     "fp": "False positives (AI over-called)",
 }
 
+KIND_WORDS = {"fn": "false negative (AI missed)", "fp": "false positive (AI over-called)"}
+COLUMNS = {
+    "kind": "Discordance",
+    "study_uid": "Study UID",
+    "finding": "Finding",
+    "model_name": "Model",
+    "model_version": "Model version",
+    "score": st.column_config.NumberColumn("AI score", format="%.3f"),
+    "threshold": st.column_config.NumberColumn("Operating point", format="%.3f"),
+    "ref_label": "Reference standard",
+    "ref_source": "Reference from",
+    "n_readers": "Readers",
+    "site": "Site",
+    "modality": "Modality",
+    "scanner_model": "Scanner model",
+    "study_datetime": "Study date",
+    "patient_age": "Age",
+    "patient_sex": "Sex",
+    "patient_pid": "Patient (pseudonym)",
+    "category": "Review category",
+    "reviewer": "Reviewer",
+}
+
 ctx = page_context("Case review")
 snap = ctx.snap
 assert snap is not None
@@ -39,8 +62,8 @@ elif show == "reviewed":
     merged = merged[merged["category"].notna()]
 st.caption(
     f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
-    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Identifiers are "
-    "pseudonymised at ingest."
+    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Study UIDs are shown "
+    "as loaded, to find the study in PACS; patient and reader ids are pseudonymised at ingest."
 )
 cols = [
     "kind",
@@ -63,7 +86,11 @@ cols = [
     "category",
     "reviewer",
 ]
-st.dataframe(merged[[c for c in cols if c in merged.columns]], hide_index=True, width="stretch")
+shown = merged[[c for c in cols if c in merged.columns]].copy()
+shown["kind"] = shown["kind"].map(KIND_WORDS).fillna(shown["kind"])
+if "ref_label" in shown:
+    shown["ref_label"] = shown["ref_label"].map({1: "positive", 0: "negative"})
+st.dataframe(shown, hide_index=True, width="stretch", column_config=COLUMNS)
 if merged.empty:
     st.info("No case in this view.")
     st.stop()

@@ -218,3 +218,27 @@ def test_ci_methods_are_visible_and_tables_read_in_words(app, demo_dir, con) -> 
     assert config["ppv"]["type_config"]["format"] == "percent"
     assert config["auc"]["type_config"]["format"] == "%.3f"
     assert any(c.value.startswith("95% CI: proportions: Wilson score") for c in sites.caption)
+
+
+def test_case_review_and_control_chart_read_in_words(app, demo_dir, con) -> None:  # noqa: ANN001
+    at = app(demo_dir, "views/review.py")
+    assert not at.exception
+    cases = metrics.discordant_cases(con, kind="both", limit=200)
+    shown = at.dataframe[0].value
+    wanted = cases["kind"].map(
+        {"fn": "false negative (AI missed)", "fp": "false positive (AI over-called)"}
+    )
+    assert list(shown["kind"]) == list(wanted)
+    assert set(shown["ref_label"]) <= {"positive", "negative"}
+    labels = column_labels(at.dataframe[0])
+    assert labels["kind"] == "Discordance" and labels["ref_label"] == "Reference standard"
+    caption = next(c.value for c in at.caption if "discordant case(s)" in c.value)
+    assert caption.endswith(
+        "Study UIDs are shown as loaded, to find the study in PACS; patient and reader ids are "
+        "pseudonymised at ingest."
+    )
+    drift = open_tab(app(demo_dir, "views/drift.py"), "dr_tab", "Control charts")
+    picker = drift.selectbox(key="dr_spc_metric")
+    picker.set_value("positive_rate").run()
+    [spec] = charts(drift)
+    assert spec["layout"]["yaxis"]["title"]["text"] == "Share of studies the AI calls positive (%)"
