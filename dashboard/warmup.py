@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import metrics
-from dashboard._defaults import FILTER_DIMS, OVERVIEW_BY, TREND_PERIODS
+from dashboard._defaults import FILTER_DIMS, OVERVIEW_BY, TREND_PERIODS, models_by_data
 from metrics import Filters
 from radqa import store
 from radqa.settings import load_settings
@@ -39,7 +39,7 @@ def warm(data_dir: Path) -> int:
         calls = 2
         if summary.empty:
             return calls
-        models = sorted(summary["model_name"].astype(str).unique())
+        models = models_by_data(summary)
         # the trend tab's first choice
         metrics.summarize(
             con, by=OVERVIEW_BY, filters=Filters(model_name=(models[0],)), period=TREND_PERIODS[0]

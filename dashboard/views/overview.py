@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import _charts, _state
 from dashboard._alerts import show_report_alerts
 from dashboard._context import page_context
-from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS
+from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS, models_by_data
 from dashboard._tabs import lazy_tabs
 from dashboard._tiles import Tile, TileGroup, show_tiles
 from radqa.errors import RadQAError
@@ -71,7 +71,7 @@ def ci_methods() -> str:
 
 st.caption(ci_methods())
 
-models = sorted(summary["model_name"].astype(str).unique())
+models = models_by_data(summary)
 all_findings = _state.filter_options(snap).of("finding")
 # the trend's choices live inside a lazy tab: keep them while another tab is open
 for key in ("ov_model", "ov_metric", "ov_period"):
@@ -200,8 +200,8 @@ def show_trend() -> None:
         st.info(
             f"No {period} has enough labelled cases of {model} for {metric} under these "
             f"filters (at least {summary.attrs.get('min_n', 30)} labelled cases are needed "
-            f"per {period}, with both reference-positive and -negative cases for "
-            "sensitivity, specificity, AUC and kappa)."
+            f"per {period}, and {summary.attrs.get('min_class', 5)} reference-positive cases "
+            "for sensitivity, reference-negative for specificity, of each for AUC and kappa)."
         )
         return
     model_claims = {k: float(v) for k, v in claims.get(model, {}).items()}
