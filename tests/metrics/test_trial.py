@@ -31,7 +31,12 @@ def facts(**over):
 
 def test_auto_design_prefers_mrmc_then_paired_then_parallel():
     assert infer_design(facts()).design == "mrmc"
-    assert infer_design(facts(n_rated=59)).design == "paired"
+    one_reader = dict(n_readers=1, n_cells=20, n_reads=20, reader_cases_in_all_arms=10)
+    assert infer_design(facts(**one_reader, n_rated=19)).design == "paired"
+    # several readers on the same cases, not every read rated: McNemar would treat the reads of
+    # one case as independent, so it is refused rather than chosen (a reviewer's finding)
+    with pytest.raises(InputError, match="needs one pair per case; found 30 reader x case pairs"):
+        infer_design(facts(n_rated=59))
     assert infer_design(facts(n_rated=0, cases_in_all_arms=4, n_cells=40)).design == "parallel"
 
 
