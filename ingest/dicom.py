@@ -31,7 +31,7 @@ All files given in one call form one batch, written in one transaction through
 predictions file stored, and vice versa. The raw PatientID is turned into its keyed pseudonym as
 soon as it is read; it is never stored, logged or shown. PatientName is read only to recognise
 the patient in a path: a folder or file named after a patient is shown and stored as
-``<patient>`` (:func:`_redact`).
+``<patient>`` (:func:`redact`).
 
 Conventions chosen here:
 
@@ -49,8 +49,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
-import stat
 import struct
 import warnings
 import zipfile
@@ -69,10 +67,11 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import read_partial
-from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
+from ingest.dicom_paths import FileSource, Mark, person_marks, redact, walk_files
+from ingest.dicom_values import header_text, parse_age, parse_sex, parse_study_datetime
 from ingest.pseudonym import check_key_source, pseudonymise, store_key
 from ingest.studies import FILL_ONLY, upsert_studies
 from radqa import derived, store
@@ -205,7 +204,7 @@ def ingest_dicom(
     data_dir = Path(data_dir)
     settings = settings or load_settings(data_dir)
     summary = DicomSummary()
-    files = _walk(paths, summary.skipped, summary.folders, summary.notes)
+    files = walk_files(paths, summary.skipped, summary.folders, summary.notes)
     summary.files_seen = len(files) + len(summary.skipped)  # missing paths, pipes, bad archives
     label = _shorten(", ".join(str(p) for p in paths))
     if not files:
@@ -222,7 +221,7 @@ def ingest_dicom(
     started = _now()
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
-    people: set[_Mark] = set()  # the patient ids and names read, for _redact
+    people: set[Mark] = set()  # the patient ids and names read, for redact
     read = _read_all([source for _, source in files], key, workers)
     for order, ((rel, _), (row, identity, reason, words)) in enumerate(
         zip(files, read, strict=True)
@@ -237,10 +236,10 @@ def ingest_dicom(
     summary.files_read = len(rows)
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
-    summary.skipped = [(_redact(rel, people), reason) for rel, reason in summary.skipped]
-    summary.folders = [(_redact(rel, people), reason) for rel, reason in summary.folders]
-    summary.notes = [(_redact(rel, people), note) for rel, note in summary.notes]
-    label = _redact(label, people)
+    summary.skipped = [(redact(rel, people), reason) for rel, reason in summary.skipped]
+    summary.folders = [(redact(rel, people), reason) for rel, reason in summary.folders]
+    summary.notes = [(redact(rel, people), note) for rel, note in summary.notes]
+    label = redact(label, people)
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
@@ -334,124 +333,6 @@ def _still_not_read(summary: DicomSummary) -> str:
     return f"; {' and '.join(parts)} when it was loaded, and still are (see quarantine)"
 
 
-@dataclass(frozen=True)
-class _Member:
-    """A file inside a ZIP archive (as a PACS viewer's "download study" writes them)."""
-
-    archive: Path
-    name: str
-
-
-_Source = Path | _Member
-
-
-def _walk(
-    paths: Sequence[str | Path],
-    skipped: list[tuple[str, str]],
-    folders: list[tuple[str, str]],
-    notes: list[tuple[str, str]],
-) -> list[tuple[str, _Source]]:
-    """(path relative to its root, file) for every file under ``paths``, sorted, no duplicates;
-    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``). A path that is not a
-    regular file (a named pipe, socket or device) is added to ``skipped`` without being opened:
-    reading a pipe waits forever. Folders that could not be read go to ``folders``, links into
-    their own folder (loops) to ``notes`` (:func:`_files_under`)."""
-    found: list[tuple[str, _Source]] = []
-    seen: set[Path] = set()
-    for root in (Path(p) for p in paths):
-        if root.is_dir():
-            candidates = _files_under(root, folders, notes)
-        elif os.path.lexists(root):
-            candidates = [(root.name, root)]
-        else:
-            skipped.append((str(root), "no such file or folder"))
-            continue
-        for rel, path in sorted(candidates):
-            if (unusable := _not_a_regular_file(path)) is not None:
-                skipped.append((rel, unusable))
-                continue
-            real = path.resolve()
-            if real in seen:
-                continue
-            seen.add(real)
-            if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-                found.extend(_members(rel, path, skipped))
-            else:
-                found.append((rel, path))
-    return found
-
-
-def _files_under(
-    root: Path, folders: list[tuple[str, str]], notes: list[tuple[str, str]]
-) -> list[tuple[str, Path]]:
-    """(path relative to ``root``, path) of the files in folder ``root`` and its sub-folders,
-    sorted. Links to folders are followed, each real folder read once. A link to a folder read
-    under another path (a PACS export's ``latest``) is passed over without a word: its files
-    were read. A link into a folder that holds it (a loop) is passed over too, with a note in
-    ``notes``: nothing was left unread, but the export is likely not as meant. Neither is an
-    error (each run would fail again). A folder that cannot be listed goes to ``folders``."""
-    candidates: list[tuple[str, Path]] = []
-    read: set[Path] = {root.resolve()}
-
-    def unreadable(exc: OSError) -> None:
-        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else str(root)
-        folders.append((where, f"cannot read the folder: {exc.strerror or exc}"))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        here = Path(dirpath)
-        new = _first_visits(here, dirnames, read)
-        for name in sorted(set(dirnames) - set(new)):
-            if _is_loop(here / name):
-                notes.append(((here / name).relative_to(root).as_posix(), LOOP))
-        dirnames[:] = new
-        candidates.extend(((here / n).relative_to(root).as_posix(), here / n) for n in filenames)
-    return sorted(candidates)
-
-
-def _first_visits(here: Path, dirnames: list[str], read: set[Path]) -> list[str]:
-    """The sub-folders of ``here`` whose real path is not in ``read`` yet (added to it), sorted;
-    a real folder is taken before a link to the same folder."""
-    new = []
-    for name in sorted(dirnames, key=lambda n: ((here / n).is_symlink(), n)):
-        real = (here / name).resolve()
-        if real not in read:
-            read.add(real)
-            new.append(name)
-    return sorted(new)
-
-
-LOOP = "a link to a folder that holds it (a loop); not followed"
-
-
-def _is_loop(folder: Path) -> bool:
-    """Whether ``folder``, whose real folder was already read, is a link to a folder that
-    holds it."""
-    real = folder.resolve()
-    return real == folder.parent.resolve() or real in folder.parent.resolve().parents
-
-
-_FILE_KINDS = {
-    stat.S_IFIFO: "a named pipe (FIFO)",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def _not_a_regular_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a file, found without opening it; None for a file."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "a link to nothing (its target does not exist)"
-    except OSError as exc:
-        return f"cannot read the file: {exc.strerror or exc}"
-    if stat.S_ISREG(mode):
-        return None
-    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file or folder")
-    return f"{kind}, not a regular file: not opened"
-
-
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
 
 
@@ -462,31 +343,17 @@ def _sop_class(ds: Dataset) -> str | None:
     return str(uid) if uid else None
 
 
-def _members(rel: str, archive: Path, skipped: list[tuple[str, str]]) -> list[tuple[str, _Source]]:
-    """The files of ZIP ``archive`` (found at ``rel``), sorted by name."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
-    except (OSError, zipfile.BadZipFile) as exc:
-        skipped.append((rel, f"a damaged ZIP archive: {exc}"))
-        return []
-    return [(f"{rel}/{name}", _Member(archive, name)) for name in names]
-
-
 # From this many files on, headers are parsed in worker processes (``workers``; the command uses
 # one per core): pydicom parses in Python (about 1 ms a file), and starting them costs a second.
 PARALLEL_FROM = 4000
 
-# What names a patient in a path (:func:`_person_marks`), case-folded: ("id", PatientID),
-# ("word", a PatientName component) or ("name", every component of one PatientName group)
-_Mark = tuple[str, ...]
 
 # One file read: its studies fields (None when skipped), its identity (None when it could not be
-# opened), why it was skipped (None when read) and the marks naming its patient (_redact).
-_Read = tuple[dict[str, object] | None, str | None, str | None, set[_Mark]]
+# opened), why it was skipped (None when read) and the marks naming its patient (redact).
+_Read = tuple[dict[str, object] | None, str | None, str | None, set[Mark]]
 
 
-def _read_all(paths: list[_Source], key: bytes, workers: int) -> list[_Read]:
+def _read_all(paths: list[FileSource], key: bytes, workers: int) -> list[_Read]:
     """:func:`_read_one` of each of ``paths``, in order; in ``workers`` processes when there are
     :data:`PARALLEL_FROM` or more."""
     try:
@@ -505,7 +372,7 @@ def _read_all(paths: list[_Source], key: bytes, workers: int) -> list[_Read]:
 _ARCHIVES: dict[Path, zipfile.ZipFile] = {}
 
 
-def _open(source: _Source) -> tuple[IO[bytes], int]:
+def _open(source: FileSource) -> tuple[IO[bytes], int]:
     """``source`` open for reading its bytes, and its size."""
     if isinstance(source, Path):
         fh = open(source, "rb")  # noqa: SIM115 (the caller closes it)
@@ -523,9 +390,9 @@ def _close_archives() -> None:
     _ARCHIVES.clear()
 
 
-def _read_one(path: _Source, key: bytes) -> _Read:
+def _read_one(path: FileSource, key: bytes) -> _Read:
     """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
-    people: set[_Mark] = set()
+    people: set[Mark] = set()
     try:
         row, identity = _read_header(path, key, people)
     except _Skip as exc:
@@ -533,7 +400,7 @@ def _read_one(path: _Source, key: bytes) -> _Read:
     return row, identity, None, people
 
 
-def _read_header(path: _Source, key: bytes, people: set[_Mark]) -> tuple[dict[str, object], str]:
+def _read_header(path: FileSource, key: bytes, people: set[Mark]) -> tuple[dict[str, object], str]:
     """The studies fields of one file (:func:`_fields`) and the file's identity (:func:`_identity`
     of its header: the bytes pydicom read, up to the pixel data); raises _Skip, which carries
     the identity of what was read."""
@@ -591,22 +458,22 @@ def _damage(exc: Exception) -> str:
 
 
 def _fields(
-    ds: Dataset, key: bytes, people: set[_Mark], *, size: int | None = None
+    ds: Dataset, key: bytes, people: set[Mark], *, size: int | None = None
 ) -> dict[str, object]:
     """The studies fields of a header read whole (PatientID already pseudonymised); raises
     _Skip. First adds the words of its PatientID and PatientName to ``people``
-    (:func:`_redact`), whatever else is wrong with it: a skipped file is shown by its path,
+    (:func:`redact`), whatever else is wrong with it: a skipped file is shown by its path,
     which may name the patient. ``size``: the file's, when pydicom read it to its end."""
     cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
     if _undeclared_utf8(ds):
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, "utf_8")
     patient_id = _decodable(ds, "PatientID")
-    people.update(_person_marks(patient_id, _decodable(ds, "PatientName")))
+    people.update(person_marks(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:
         raise _Skip(f"truncated: the file ends inside element {cut}")
     try:
-        study_uid = _text(ds, "StudyInstanceUID")
+        study_uid = header_text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
             raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
         if study_uid is None and size is not None and (short := _ended_early(ds, size)):
@@ -615,12 +482,14 @@ def _fields(
             raise _Skip("no StudyInstanceUID (0020,000D); expected one in every DICOM object")
         row: dict[str, object] = {"study_uid": study_uid}
         for column, keyword in TEXT_FIELDS.items():
-            row[column] = _text(ds, keyword)
-        row["study_datetime"] = parse_study_datetime(_text(ds, "StudyDate"), _text(ds, "StudyTime"))
-        row["patient_sex"] = parse_sex(_text(ds, "PatientSex"))
-        row["patient_age"] = parse_age(_text(ds, "PatientAge"))
+            row[column] = header_text(ds, keyword)
+        row["study_datetime"] = parse_study_datetime(
+            header_text(ds, "StudyDate"), header_text(ds, "StudyTime")
+        )
+        row["patient_sex"] = parse_sex(header_text(ds, "PatientSex"))
+        row["patient_age"] = parse_age(header_text(ds, "PatientAge"))
         row["_derived"] = _is_derived(row["modality"], _sop_class(ds))
-        patient_id = _text(ds, "PatientID")  # raises here when it cannot be decoded
+        patient_id = header_text(ds, "PatientID")  # raises here when it cannot be decoded
         row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
     except _Skip:
         raise
@@ -751,77 +620,13 @@ def _cut_element(ds: Dataset) -> object | None:
 
 
 def _decodable(ds: Dataset, keyword: str) -> str | None:
-    """The element as text (:func:`_text`), None when absent or when it cannot be decoded. Used
+    """The element as text (:func:`header_text`), None when absent or when it cannot be decoded. Used
     for PatientID and PatientName, which are needed (to redact paths) even in a damaged header;
     PatientName is never stored, shown or kept after the call."""
     try:
-        return _text(ds, keyword)
+        return header_text(ds, keyword)
     except Exception:  # noqa: BLE001 (a value that cannot be decoded is not used)
         return None
-
-
-_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" and "-" separate words
-REDACTED = "<patient>"
-
-
-def _person_marks(patient_id: str | None, name: str | None) -> set[_Mark]:
-    """The marks by which a folder or file name names this patient (:func:`_names_one`): the
-    whole PatientID, each PatientName component of 3 characters or more (2 or more when not
-    ASCII, as most Japanese and Korean name parts are), and each name group (alphabetic,
-    ideographic, phonetic: ``YAMADA^TARO=山田^太郎``) whole, for the short components."""
-    marks: set[_Mark] = set()
-    if patient_id and len(patient_id) >= 2:
-        marks.add(("id", patient_id.casefold()))
-    for group in (name or "").split("="):
-        components = [w.casefold() for w in _WORD.findall(group)]
-        if components:
-            marks.add(("name", *components))
-        marks.update(("word", w) for w in components if len(w) >= (3 if w.isascii() else 2))
-    return marks
-
-
-def _redact(path_text: str, people: set[_Mark]) -> str:
-    """``path_text`` with each folder or file name that names a patient (:func:`_names_one`)
-    replaced by ``<patient>``. A file skipped for being unreadable is shown by its path, and
-    exports often name a patient's folder after the patient's id and name. Only the patients of
-    the files read in this call are known: a folder of a patient none of whose files could be
-    read is not recognised."""
-    if not people:
-        return path_text
-    parts = re.split(r"([/\\])", path_text)
-    return "".join(REDACTED if _names_one(part, people) else part for part in parts)
-
-
-def _names_one(part: str, people: set[_Mark]) -> bool:
-    """Whether a folder or file name names one of ``people``:
-
-    - a PatientID as a whole, between the name's ends, spaces or punctuation (``P55 ITO``,
-      ``P55-CT``, ``P55.dcm``), never a fragment of it (``2026-00042`` does not hide ``2026-10``)
-      nor in a longer id (``P55A``); inside a longer word when it has 4 characters or more
-      (``TKY-884412_YAMADA``);
-    - a name component of 3 characters or more (2 when not ASCII) as a word of its own
-      (``YAMADA_TARO``), or inside a longer one when it has 4 or more or is not ASCII
-      (``YAMADATARO``, ``山田太郎``);
-    - a name whose components are all words of the folder name (``LI_NA-2`` for ``LI^NA``):
-      the only way a component of 1-2 ASCII letters counts (``PHANTOM^MR`` does not hide ``MR``).
-    """
-    folded = part.casefold()
-    words = set(_WORD.findall(folded))
-    for kind, *values in people:
-        value = values[0]
-        if kind == "id" and ((len(value) >= 4 and value in folded) or _whole(value, folded)):
-            return True
-        long_word = len(value) >= 4 or not value.isascii()
-        if kind == "word" and (value in words or (long_word and value in folded)):
-            return True
-        if kind == "name" and words.issuperset(values):
-            return True
-    return False
-
-
-def _whole(value: str, text: str) -> bool:
-    """Whether ``value`` occurs in ``text`` with no letter or digit on either side."""
-    return re.search(rf"(?<![^\W_]){re.escape(value)}(?![^\W_])", text) is not None
 
 
 # The first element of a file written without the 128-byte preamble: a data set without file
@@ -845,8 +650,8 @@ def _dcmread(fh: IO[bytes]) -> Dataset:
         return dcmread(fh, stop_before_pixels=True, force=True)
 
 
-def _patient_words_before_failure(fh: IO[bytes]) -> set[_Mark]:
-    """The person marks (:func:`_person_marks`) of a header pydicom fails to parse further on:
+def _patient_words_before_failure(fh: IO[bytes]) -> set[Mark]:
+    """The person marks (:func:`person_marks`) of a header pydicom fails to parse further on:
     it is read again up to the end of the patient group (0010), which comes before the elements
     that usually break (study, series, image); empty when that part fails too."""
     try:
@@ -854,7 +659,7 @@ def _patient_words_before_failure(fh: IO[bytes]) -> set[_Mark]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = read_partial(fh, _after_patient_group, force=True)  # type: ignore[arg-type]
-        return _person_marks(_decodable(ds, "PatientID"), _decodable(ds, "PatientName"))
+        return person_marks(_decodable(ds, "PatientID"), _decodable(ds, "PatientName"))
     except Exception:  # noqa: BLE001 (nothing more can be read)
         return set()
 
@@ -874,64 +679,6 @@ def _identity(fh: IO[bytes], length: int, size: int) -> str:
     digest = hashlib.sha256(fh.read(min(length, size)))
     digest.update(size.to_bytes(8, "little"))
     return digest.hexdigest()
-
-
-def _text(ds: object, keyword: str) -> str | None:
-    """The element's value as stripped text ('' -> None); multiple values joined by '\\'."""
-    value = ds.get(keyword)  # type: ignore[attr-defined]
-    if value is None:
-        return None
-    if isinstance(value, MultiValue | list | tuple):
-        text = "\\".join(str(v).strip() for v in value)
-    else:
-        text = str(value)
-    text = text.strip().strip("\0").strip()
-    return text or None
-
-
-_DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
-_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
-
-
-def parse_study_datetime(date: str | None, time: str | None) -> str | None:
-    """StudyDate (DA) + StudyTime (TM) as ISO text; a missing or bad time means midnight.
-
-    DA is ``YYYYMMDD`` (the pre-1993 ``YYYY.MM.DD`` is accepted); TM is ``HH[MM[SS[.F{1,6}]]]``
-    (PS3.5 6.2; the old ``HH:MM:SS`` form is accepted). An invalid date gives None.
-    """
-    if not date or not (m := _DA.match(date.strip())):
-        return None
-    hour = minute = second = micro = 0
-    if time and (t := _TM.match(time.strip())):
-        hour, minute, second = (int(g) if g else 0 for g in t.groups()[:3])
-        micro = int(t.group(4).ljust(6, "0")) if t.group(4) else 0
-    try:
-        value = datetime(int(m[1]), int(m[2]), int(m[3]), hour, minute, second, micro)
-    except ValueError:
-        try:
-            value = datetime(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            return None
-    return value.isoformat(sep=" ")
-
-
-def parse_sex(value: str | None) -> str | None:
-    """M, F, O as sent (case-insensitive); other non-empty values U; empty None."""
-    if value is None:
-        return None
-    value = value.upper()
-    return value if value in ("M", "F", "O") else "U"
-
-
-_YEARS_PER_UNIT = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
-
-
-def parse_age(value: str | None) -> int | None:
-    """PatientAge (AS, ``nnnY|M|W|D``) in whole years; None when invalid or above 130."""
-    if not value or not (m := re.fullmatch(r"(\d{1,3})\s*([YMWD])", value.strip().upper())):
-        return None
-    years = int(m[1]) if m[2] == "Y" else int(int(m[1]) * _YEARS_PER_UNIT[m[2]])
-    return years if years <= 130 else None
 
 
 def _write_batch(
