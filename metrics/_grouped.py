@@ -78,10 +78,10 @@ METHODS = {
 
 def _minimum_method(min_n: int, min_class: int) -> str:
     return (
-        f"estimates need {min_n} labelled cases (min_n); sensitivity also {min_class} "
+        f"estimates need {min_n} labelled cases; sensitivity also {min_class} "
         f"reference-positive cases, specificity {min_class} reference-negative, AUC and kappa "
-        f"{min_class} of each (min_class); an estimate whose standard error is 0 is not "
-        "estimable (NaN, reason in not_estimable), never a zero-width interval"
+        f"{min_class} of each; an estimate whose standard error is 0 (all cases agree) is shown "
+        "as not estimable, never with a zero-width interval"
     )
 
 
