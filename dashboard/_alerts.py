@@ -71,8 +71,16 @@ def alerts_frame(result: Any) -> pd.DataFrame:
     return out
 
 
-#: The columns of a report's alerts that the Overview's banner shows.
-BANNER_COLUMNS = ("rule", "metric", "group", "value", "threshold", "first_period", "periods")
+#: The columns of a report's alerts that the Overview's banner shows: ``reading`` is the
+#: report's own sentence for the alert (its estimate, interval and n, in words), which a raw
+#: value and threshold (0.2766 against 0) are not.
+BANNER_COLUMNS = ("rule", "reading", "first_period", "periods")
+BANNER_LABELS = {
+    "rule": "Alert",
+    "reading": "What the report found",
+    "first_period": "Since",
+    "periods": "Months running",
+}
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,11 @@ def _read_report(path: str, mtime_ns: int, size: int) -> ReportAlerts | None:
     except (OSError, ValueError):
         return None
     frame = pd.DataFrame(doc.get("alerts", []))
-    if not frame.empty and "group" in frame:
-        frame["group"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
+    readings = doc.get("readings", [])
+    if not frame.empty and len(readings) == len(frame):
+        frame["reading"] = readings
+    elif not frame.empty and "group" in frame:  # a report written before readings were kept
+        frame["reading"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
     month = Path(path).stem.removeprefix("drift-report-")
     return ReportAlerts(
         month, doc.get("snapshot_id"), frame[[c for c in BANNER_COLUMNS if c in frame]]
@@ -141,4 +152,14 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
         "evidence.",
         icon=":material/warning:",
     )
-    st.dataframe(found.alerts, hide_index=True, width="stretch")
+    st.dataframe(
+        found.alerts,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            c: st.column_config.TextColumn(
+                BANNER_LABELS[c], width="large" if c == "reading" else None
+            )
+            for c in found.alerts.columns
+        },
+    )

@@ -397,6 +397,7 @@ def test_reports_page_generates_the_monthly_report(app, demo_copy, con) -> None:
         )
         shown = overview.dataframe[0].value
         assert list(shown["rule"]) == [a["rule"] for a in report["alerts"]]
+        assert list(shown["reading"]) == report["readings"]
     else:
         assert any(f"No open drift alerts in the monthly report {month}" in x.value
                    for x in overview.success)  # fmt: skip

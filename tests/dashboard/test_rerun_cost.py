@@ -80,9 +80,12 @@ def test_a_new_publication_is_a_new_snapshot(demo_copy: Path, empty_dir: Path, m
     assert _state.filter_options(after).empty and not _state.has_data(after)
 
 
-def _report(path: Path, alerts: list[dict]) -> None:
+def _report(path: Path, alerts: list[dict], readings: list[str] | None = None) -> None:
     path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"snapshot_id": "s1", "alerts": alerts}))
+    doc = {"snapshot_id": "s1", "alerts": alerts}
+    if readings is not None:
+        doc["readings"] = readings
+    path.write_text(json.dumps(doc))
 
 
 def test_the_report_banner_reads_a_report_once_per_file_version(tmp_path: Path) -> None:
@@ -97,20 +100,20 @@ def test_the_report_banner_reads_a_report_once_per_file_version(tmp_path: Path) 
         "evidence": {"p": 0.01},
     }
     path = tmp_path / "reports" / "drift-report-2026-06.json"
-    _report(path, [alert])
+    said = "AUC at North for nodule fell from 0.90 to 0.81 (difference -0.09, 95% CI ...)"
+    _report(path, [alert], [said])
     found = _alerts.latest_report_alerts(tmp_path)
     assert (found.month, found.snapshot_id) == ("2026-06", "s1")
+    # the report's sentence for the alert, not its raw value and threshold
     assert found.alerts.to_dict("records") == [
-        {
-            "rule": "auc_drop",
-            "metric": "auc",
-            "group": "site: North, finding: nodule",
-            "value": 0.81,
-            "threshold": 0.85,
-            "first_period": "2026-05",
-            "periods": 2,
-        }
+        {"rule": "auc_drop", "reading": said, "first_period": "2026-05", "periods": 2}
     ]
+    _report(path, [alert])  # a report from before readings were kept: where, at least
+    assert _alerts.latest_report_alerts(tmp_path).alerts["reading"].tolist() == [
+        "site: North, finding: nodule"
+    ]
+    _report(path, [alert], [said])
+    assert _alerts.latest_report_alerts(tmp_path).alerts["reading"].tolist() == [said]
     # same path, time and size: the cached result, the file is not read again
     stat = path.stat()
     path.write_text("x" * stat.st_size)
