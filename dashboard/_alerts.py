@@ -75,12 +75,6 @@ def alerts_frame(result: Any) -> pd.DataFrame:
 #: report's own sentence for the alert (its estimate, interval and n, in words), which a raw
 #: value and threshold (0.2766 against 0) are not.
 BANNER_COLUMNS = ("rule", "reading", "first_period", "periods")
-BANNER_LABELS = {
-    "rule": "Alert",
-    "reading": "What the report found",
-    "first_period": "Since",
-    "periods": "Months running",
-}
 
 
 @dataclass(frozen=True)
@@ -152,14 +146,19 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
         "evidence.",
         icon=":material/warning:",
     )
-    st.dataframe(
-        found.alerts,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            c: st.column_config.TextColumn(
-                BANNER_LABELS[c], width="large" if c == "reading" else None
-            )
-            for c in found.alerts.columns
-        },
-    )
+    # the report's sentences in full (a table cell cuts them): the first few, the rest folded
+    lines = [_banner_line(row) for row in found.alerts.to_dict("records")]
+    st.markdown("\n".join(lines[:BANNER_SHOWN]))
+    if len(lines) > BANNER_SHOWN:
+        with st.expander(f"The other {len(lines) - BANNER_SHOWN} alert(s)"):
+            st.markdown("\n".join(lines[BANNER_SHOWN:]))
+
+
+#: Alerts listed in full under the banner before the rest are folded away.
+BANNER_SHOWN = 5
+
+
+def _banner_line(alert: dict[str, Any]) -> str:
+    """One alert as a Markdown list item: its rule and the report's sentence (which says since
+    when it runs)."""
+    return f"- **{alert.get('rule', '')}**: {alert.get('reading', '')}"
