@@ -71,6 +71,14 @@ def alerts_frame(result: Any) -> pd.DataFrame:
     return out
 
 
+def alert_sentences(result: Any, month: str) -> list[str]:
+    """The monthly report's sentence for each alert of a monitor ``result`` (its estimate,
+    interval and n in words), in the alerts' order."""
+    from reports import alert_readings  # the report's own wording, so the two read the same
+
+    return alert_readings(result.alerts_as_dicts(), result.results, month)
+
+
 #: The columns of a report's alerts that the Overview's banner shows: ``reading`` is the
 #: report's own sentence for the alert (its estimate, interval and n, in words), which a raw
 #: value and threshold (0.2766 against 0) are not.
@@ -146,19 +154,18 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
         "evidence.",
         icon=":material/warning:",
     )
-    # the report's sentences in full (a table cell cuts them): the first few, the rest folded
-    lines = [_banner_line(row) for row in found.alerts.to_dict("records")]
-    st.markdown("\n".join(lines[:BANNER_SHOWN]))
-    if len(lines) > BANNER_SHOWN:
-        with st.expander(f"The other {len(lines) - BANNER_SHOWN} alert(s)"):
-            st.markdown("\n".join(lines[BANNER_SHOWN:]))
+    show_alert_list(list(found.alerts["rule"]), list(found.alerts["reading"]))
 
 
 #: Alerts listed in full under the banner before the rest are folded away.
 BANNER_SHOWN = 5
 
 
-def _banner_line(alert: dict[str, Any]) -> str:
-    """One alert as a Markdown list item: its rule and the report's sentence (which says since
-    when it runs)."""
-    return f"- **{alert.get('rule', '')}**: {alert.get('reading', '')}"
+def show_alert_list(rules: list[str], sentences: list[str]) -> None:
+    """Alerts as a Markdown list of full sentences: the first :data:`BANNER_SHOWN`, the rest
+    folded away (a table cell cuts such sentences short)."""
+    lines = [f"- **{r}**: {t}" for r, t in zip(rules, sentences, strict=True)]
+    st.markdown("\n".join(lines[:BANNER_SHOWN]))
+    if len(lines) > BANNER_SHOWN:
+        with st.expander(f"The other {len(lines) - BANNER_SHOWN} alert(s)"):
+            st.markdown("\n".join(lines[BANNER_SHOWN:]))

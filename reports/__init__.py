@@ -1,1 +1,5 @@
 """RadQA reports layer."""
+
+from reports._render import alert_readings
+
+__all__ = ["alert_readings"]

@@ -118,7 +118,9 @@ def show_alerts() -> None:
     if alerts.empty:
         st.success(f"No drift alert for {month}.")
     else:
-        st.dataframe(alerts, hide_index=True, width="stretch")
+        _alerts.show_alert_list(list(alerts["rule"]), _alerts.alert_sentences(result, month))
+        with st.expander("The alerts as a table: values, thresholds and evidence"):
+            st.dataframe(alerts, hide_index=True, width="stretch")
 
 
 def show_histograms() -> None:

@@ -154,6 +154,13 @@ def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: A
     if result.alerts:
         table = at.dataframe[0].value
         assert list(table["rule"]) == [a.rule for a in result.alerts]
+        # each alert in the monthly report's own words, above the table
+        from reports import alert_readings
+
+        shown = "\n".join(m.value for m in at.markdown)
+        said = alert_readings(result.alerts_as_dicts(), result.results, month)
+        for alert, sentence in zip(result.alerts, said, strict=True):
+            assert f"- **{alert.rule}**: {sentence}" in shown
     else:
         assert any(f"No drift alert for {month}" in s.value for s in at.success)
     # the alerts tab is open first; every other section is a lazy tab with its own chart
