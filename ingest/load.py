@@ -488,6 +488,17 @@ def _write_batch(
 
 _NO_BATCH = 2**62  # a batch id no batch has: "no row is newer than it"
 
+# The committed batches of kind $kind that read the bytes $raw in another way than $hash
+# (:func:`_batch_hash`): the earlier readings of a file.
+_EARLIER_READINGS = (
+    "select batch_id from ingest_batches where kind = $kind and status = 'committed' "
+    "and split_part(content_hash, '+', 1) = $raw and content_hash <> $hash"
+)
+
+
+def _reading_params(kind: str, chash: str) -> dict[str, object]:
+    return {"kind": kind, "raw": chash.split("+", 1)[0], "hash": chash}
+
 
 @dataclass(frozen=True)
 class EarlierReading:
@@ -503,9 +514,7 @@ def _earlier_reading(
     con: duckdb.DuckDBPyConnection, kind: str, chash: str
 ) -> EarlierReading | None:
     [(batch_id,)] = con.execute(
-        "select max(batch_id) from ingest_batches where kind = ? and status = 'committed' "
-        "and split_part(content_hash, '+', 1) = ? and content_hash <> ?",
-        [kind, chash.split("+", 1)[0], chash],
+        f"select max(batch_id) from ({_EARLIER_READINGS})", _reading_params(kind, chash)
     ).fetchall()
     if batch_id is None:
         return None
@@ -549,11 +558,10 @@ def _drop_earlier_reading(
         incoming = f"select {', '.join(keys)} from _checked where _ok"
     on = " and ".join(f"k.{c} = t.{c}" for c in keys)
     stale = (
-        "where t.batch_id in (select batch_id from ingest_batches where kind = $kind "
-        "and status = 'committed' and split_part(content_hash, '+', 1) = $raw "
-        f"and content_hash <> $hash) and not exists (select 1 from ({incoming}) k where {on})"
+        f"where t.batch_id in ({_EARLIER_READINGS}) "
+        f"and not exists (select 1 from ({incoming}) k where {on})"
     )
-    params = {"kind": kind, "raw": chash.split("+", 1)[0], "hash": chash}
+    params = _reading_params(kind, chash)
     if earlier.followed:
         [(kept,)] = con.execute(f"select count(*) from {table} t {stale}", params).fetchall()
         result.kept += int(kept)
@@ -564,12 +572,7 @@ def _drop_earlier_reading(
         con.execute(f"delete from {table} t {stale}", params)
     result.removed = int(gone)
     # its bad rows are this reading's to report now (Data health counted a bad row twice)
-    con.execute(
-        "delete from quarantine where batch_id in (select batch_id from ingest_batches "
-        "where kind = $kind and status = 'committed' and split_part(content_hash, '+', 1) = $raw "
-        "and content_hash <> $hash)",
-        params,
-    )
+    con.execute(f"delete from quarantine where batch_id in ({_EARLIER_READINGS})", params)
 
 
 def _key_columns(kind: str) -> tuple[str, ...]:
