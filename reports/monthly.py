@@ -491,6 +491,10 @@ def build_monthly_report(
     if share:
         notes.insert(0, share)
     tables["model_versions"] = _model_versions(con, month, ref, s)
+    if ref.model_version is None and (
+        changed := _new_versions_note(tables["model_versions"], month, ref)
+    ):
+        notes.append(changed)
     alerts = result.alerts_as_dicts()
     methods = dict(tables["performance_site"].attrs.get("methods", {}))
     methods |= {f"rule: {r.name}": _rule_method(result, r) for r in s.rules}
@@ -528,6 +532,27 @@ def _no_estimate_note(d: MonthData) -> str:
     return (
         f"Estimated performance (CBPE): every AI prediction of {d.month} has its reads; nothing "
         "to estimate."
+    )
+
+
+def _new_versions_note(versions: pd.DataFrame, month: str, ref: ResolvedReference) -> str | None:
+    """A note naming the model versions in use in ``month`` that the reference window did not
+    have: the month's figures of such a version are compared with an earlier version's, so a
+    difference may be the new version rather than drift."""
+    if versions.empty:
+        return None
+    used = versions[(versions["first_month"] <= month) & (versions["last_month"] >= month)]
+    new = used[used["first_month"] > ref.last]
+    if new.empty:
+        return None
+    named = ", ".join(
+        f"{r.model_name} {r.model_version} (in use since {r.first_month})" for r in new.itertuples()
+    )
+    return (
+        f"Model versions in use in {month} that the reference window ({ref.label}) did not "
+        f"have: {named}. Their figures are compared with the earlier version's reference, so a "
+        "difference may come from the new version rather than from drift; a reference window "
+        "of the new version's own first months tells them apart."
     )
 
 

@@ -595,3 +595,18 @@ def test_p_values_read_as_a_clinician_reads_them() -> None:
     assert [pval(x) for x in (7.4e-40, 9.9e-5, 1e-4, 0.0035, 0.154, None, float("nan"))] == [
         "< 0.0001", "< 0.0001", "0.0001", "0.0035", "0.15", "–", "–",
     ]  # fmt: skip
+
+
+def test_model_versions_the_reference_window_did_not_have_are_named(doc: dict) -> None:
+    """A reviewer: ChestXR-Triage 2.2 (from 2025-07) and CT-Lung 3.1 (from 2026-04) were compared
+    with the 2.1 and 3.0 reference window without a word."""
+    [note] = [n for n in doc["notes"] if n.startswith("Model versions in use in")]
+    assert note.startswith(
+        f"Model versions in use in {MONTH} that the reference window (2024-11..2025-04) did not "
+        "have: "
+    )
+    versions = pd.DataFrame(doc["tables"]["model_versions"])
+    new = versions[(versions["first_month"] > "2025-04") & (versions["last_month"] >= MONTH)]
+    assert len(new) >= 2
+    for r in new.itertuples():
+        assert f"{r.model_name} {r.model_version} (in use since {r.first_month})" in note
