@@ -253,10 +253,16 @@ def ingest_dicom(
         if prior is not None:
             summary.status = "unchanged"
             summary.batch_id = prior.batch_id
+            summary.conflicts = _recorded_conflicts(con, prior.batch_id)
             summary.message = (
                 f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
                 "(same content); nothing changed" + _still_not_read(summary)
             )
+            if summary.conflicts:
+                summary.message += (
+                    f"; {len(summary.conflicts)} of its studies named more than one patient "
+                    "when it was loaded (listed below; see quarantine)"
+                )
             summary.files_read = 0
             return summary
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
@@ -722,6 +728,12 @@ def _write_batch(
                 "raw) values (?, ?, 0, null, ?, null)",
                 [(batch_id, rel, reason) for rel, reason in not_read],
             )
+        if summary.conflicts:  # kept with the batch, so that loading it again says so too
+            con.executemany(
+                "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
+                f"raw) values (?, ?, 0, '{CONFLICT_COLUMN}', ?, null)",
+                [(batch_id, label, conflict) for conflict in summary.conflicts],
+            )
         summary.batch_id = batch_id
         summary.studies = int(studies)
         summary.inserted, summary.updated = inserted, updated
@@ -763,7 +775,7 @@ def _write_batch(
                 inserted,
                 updated,
                 summary.unchanged,
-                len(not_read),
+                len(not_read) + len(summary.conflicts),
                 summary.message,
             ],
         )
@@ -777,6 +789,19 @@ def _write_batch(
         con.execute("drop table if exists _dicom_files")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
+
+
+# The quarantine column of a batch's patient conflicts (one row per study, the line shown)
+CONFLICT_COLUMN = "PatientID"
+
+
+def _recorded_conflicts(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[str]:
+    """The patient conflicts batch ``batch_id`` reported (kept in quarantine), in order."""
+    rows = con.execute(
+        "select reason from quarantine where batch_id = ? and column_name = ? order by reason",
+        [batch_id, CONFLICT_COLUMN],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:

@@ -708,6 +708,13 @@ def test_files_of_one_study_that_disagree_on_the_patient_are_reported(tmp_path: 
     assert "P-AAA1" not in summary.render() and "P-BBB2" not in summary.render()
     key = load_key(data)
     assert _studies(data)["5.2"][11] == pseudonymise(key, "P-AAA1")  # the first file's, by path
+    # loading the same files again says so again (it said 'nothing changed' and exited 0)
+    again = ingest_dicom(data, [src])
+    assert (again.status, again.ok, again.conflicts) == ("unchanged", False, summary.conflicts)
+    assert again.message.endswith(
+        "; 1 of its studies named more than one patient when it was loaded (listed below; "
+        "see quarantine)"
+    )
 
 
 def test_a_named_pipe_is_skipped_without_being_opened(tmp_path: Path) -> None:
