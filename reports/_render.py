@@ -411,8 +411,9 @@ def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                  "AI that called every pending case negative, has no interval); the reason of "
                  "each is in the JSON (not_estimable)."))  # fmt: skip
     out.append(_table(t["pending_by_week"], [
-        ("ISO week", "period"), ("Predictions", "n"),
-        ("Labelled", "labelled"), ("Pending", "pending"),
+        ("ISO week", "period"),
+        ("Days", lambda r: f"{r['days']} (partial week)" if r.get("partial") else r.get("days", "")),
+        ("Predictions", "n"), ("Labelled", "labelled"), ("Pending", "pending"),
         ("Completeness", lambda r: pct(r["completeness"]))],
         title="Reads pending by ISO week (this month and last)"))  # fmt: skip
     return out

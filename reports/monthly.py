@@ -415,8 +415,28 @@ def _agreement_and_pending(
         con, by=(), period="week",
         filters=month_filters(add_months(month, -1), month, ref.model_version),
     )  # fmt: skip
-    out["pending_by_week"] = _sorted(weeks, ["period"])
+    out["pending_by_week"] = _with_week_spans(
+        _sorted(weeks, ["period"]),
+        month_start(add_months(month, -1)),
+        month_start(add_months(month, 1)) - dt.timedelta(days=1),
+    )
     return out
+
+
+def _with_week_spans(weeks: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """``weeks`` (``period`` an ISO week, 'YYYY-Www') with ``days``: the dates of the week that
+    the window ``first``..``last`` covers, as 'Mon d–Mon d'; an ISO week at either end of the
+    window is partial, and its counts are those of its days in the window."""
+    if weeks.empty:
+        return weeks.assign(days=pd.Series(dtype=object), partial=pd.Series(dtype=bool))
+    days, partial = [], []
+    for period in weeks["period"]:
+        year, week = int(period[:4]), int(period[-2:])
+        monday = dt.date.fromisocalendar(year, week, 1)
+        start, end = max(monday, first), min(monday + dt.timedelta(days=6), last)
+        days.append(f"{start:%b} {start.day}–{end:%b} {end.day}")
+        partial.append(start != monday or end != monday + dt.timedelta(days=6))
+    return weeks.assign(days=days, partial=partial)
 
 
 def _model_versions(

@@ -610,3 +610,14 @@ def test_model_versions_the_reference_window_did_not_have_are_named(doc: dict) -
     assert len(new) >= 2
     for r in new.itertuples():
         assert f"{r.model_name} {r.model_version} (in use since {r.first_month})" in note
+
+
+def test_partial_iso_weeks_at_the_window_ends_are_marked(doc: dict, html: str) -> None:
+    """A reviewer read 2026-W36 and W44 as whole weeks: the window starts on a Tuesday and ends
+    on a Saturday."""
+    weeks = doc["tables"]["pending_by_week"]
+    first, last = weeks[0], weeks[-1]
+    assert (first["period"], first["days"], first["partial"]) == ("2026-W36", "Sep 1–Sep 6", True)
+    assert (last["period"], last["days"], last["partial"]) == ("2026-W44", "Oct 26–Oct 31", True)
+    assert all(not w["partial"] for w in weeks[1:-1])
+    assert "Sep 1–Sep 6 (partial week)" in html
