@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -36,6 +37,19 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_demo(path, studies=5000)
     (path / "radqa.toml").write_text(CLAIMS)
     return path
+
+
+@pytest.fixture(scope="module")
+def con(demo_dir: Path):  # noqa: ANN201
+    """A read-only connection to the demo snapshot."""
+    c = store.open_snapshot(demo_dir)
+    yield c
+    c.close()
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The plotly figure specs the run ``at`` drew."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 @pytest.fixture

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import metrics
 from metrics import Filters
-from radqa import store
 
-from .conftest import open_tab
-
-
-@pytest.fixture(scope="module")
-def con(demo_dir: Path):  # noqa: ANN201
-    c = store.open_snapshot(demo_dir)
-    yield c
-    c.close()
-
-
-def charts(at) -> list[dict]:  # noqa: ANN001
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+from .conftest import charts, open_tab
 
 
 def column_labels(frame) -> dict[str, str]:  # noqa: ANN001

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,20 +16,9 @@ from ingest.load import ingest_files
 from metrics import Filters, discordant_cases, heterogeneity_across, overview_counts, summarize
 from radqa import store
 
-from .conftest import kpi_tiles, open_tab, tile_groups
+from .conftest import charts, kpi_tiles, open_tab, tile_groups
 
 KPIS = ("sensitivity", "specificity", "ppv", "npv", "auc", "kappa")
-
-
-@pytest.fixture(scope="module")
-def con(demo_dir: Path):  # noqa: ANN201
-    c = store.open_snapshot(demo_dir)
-    yield c
-    c.close()
-
-
-def charts(at) -> list[dict]:  # noqa: ANN001
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def array(value: object) -> list[float]:
