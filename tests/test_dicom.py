@@ -26,7 +26,7 @@ from ingest.load import ingest_files
 from ingest.pseudonym import KEY_ENV, load_key, pseudonymise
 from radqa import derived, store
 from radqa.settings import Settings
-from tests.ingest.conftest import files_holding
+from tests.ingest.conftest import PRED_HEADER, files_holding
 
 CT_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
 MR_UID = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
@@ -47,6 +47,15 @@ COLUMNS = (
 @pytest.fixture(autouse=True)
 def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "test-key-dicom-0123456789")
+
+
+def _load_predictions(data: Path, *rows: str) -> None:
+    """Ingest prediction ``rows`` (CSV lines under PRED_HEADER) into ``data``, as a site would
+    before or after its DICOM headers."""
+    csv = data.parent / "preds.csv"
+    csv.write_text("\n".join([PRED_HEADER, *rows]) + "\n")
+    [result] = ingest_files(data, "predictions", [csv])
+    assert result.status == "committed", result.message
 
 
 def _sample(name: str) -> Path:
@@ -971,12 +980,7 @@ def test_a_later_call_of_only_ai_objects_fills_the_stored_study_but_replaces_not
 
 def test_ai_objects_do_not_replace_the_modality_a_predictions_file_gave(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    csv = tmp_path / "preds.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
-        "1.2.3.701,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
-    )
-    ingest_files(data, "predictions", [csv])
+    _load_predictions(data, "1.2.3.701,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5")
     _cr(tmp_path / "sr" / "sr.dcm", study="1.2.3.701", **AI_SR)
 
     summary = ingest_dicom(data, [tmp_path / "sr"])
@@ -1040,13 +1044,11 @@ def test_batches_hashed_before_the_split_are_recognised_while_they_stand(
 
 def test_a_new_site_is_counted_only_when_the_stored_site_changes(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    csv = tmp_path / "preds.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
-        "7.5,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
-        "7.6,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
+    _load_predictions(
+        data,
+        "7.5,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5",
+        "7.6,PID-777001,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5",
     )
-    ingest_files(data, "predictions", [csv])
     # 7.5: an InstitutionName no map renames, which keeps the prediction file's site;
     # 7.6: a mapped one, which replaces it
     _cr(tmp_path / "in" / "1.dcm", study="7.5", InstitutionName="SOMEWHERE ELSE")
@@ -1128,12 +1130,7 @@ def test_files_naming_another_patient_than_the_stored_one_are_reported_and_it_is
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
-    csv = tmp_path / "preds.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score\n"
-        "5.4,P-AAA1,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5\n"
-    )
-    ingest_files(data, "predictions", [csv])
+    _load_predictions(data, "5.4,P-AAA1,Osaka,2026-10-03T14:20:00,CR,ptx,m,1,0.5")
     _cr(tmp_path / "first" / "1.dcm", study="5.5", PatientID="P-AAA1")
     ingest_dicom(data, [tmp_path / "first"])
     _cr(tmp_path / "in" / "1.dcm", study="5.4", PatientID="P-BBB2")  # after predictions
