@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from metrics._lazy import lazy_function, lazy_module
-from metrics._types import Estimate, TestResult, nan_estimate
+from metrics._types import ZERO_SE, Estimate, TestResult, nan_estimate
 from radqa.errors import InputError, InsufficientDataError
 
 if TYPE_CHECKING:
@@ -120,10 +120,6 @@ def _sort_key(value: object) -> tuple[int, object]:
     return (0, value) if isinstance(value, int | float | np.number) else (1, str(value))
 
 
-#: A variance at or below this is 0 (rounding leaves ~1e-17 where the exact value is 0).
-_ZERO_VAR = 1e-20
-
-
 def _estimate(
     value: float, var: float, n: int, alpha: float, method: str, note: str | None = None
 ) -> Estimate:
@@ -134,7 +130,7 @@ def _estimate(
     """
     if not 0.0 < alpha < 1.0:
         raise InputError(f"alpha must be between 0 and 1 (exclusive); found {alpha}")
-    if var <= _ZERO_VAR:
+    if var <= ZERO_SE**2:
         why = (
             f"not estimable: the variance is 0 (value {float(value):.3g} from {n} subjects, "
             "every subject contributing the same), so no interval can be given"

@@ -29,6 +29,7 @@ import pandas as pd
 from metrics._grouped import MIN_PER_CLASS
 from metrics._lazy import lazy_module
 from metrics._periods import ReferenceWindow, check_month, month_range
+from metrics._types import ZERO_SE
 
 if TYPE_CHECKING:
     from scipy import stats
@@ -37,8 +38,6 @@ else:
 
 CALIBRATION_KEYS = ("model_version", "finding")
 POOLED = "(all versions)"
-#: A standard error at or below this is 0 (sums of floats leave ~1e-17 where it is exactly 0).
-ZERO_SE = 1e-12
 METHOD = (
     "CBPE: isotonic calibration on the reference window; Poisson-binomial variance, "
     "delta method, normal approximation"

@@ -39,6 +39,7 @@ from metrics._filters import (
 from metrics._lazy import lazy_module
 from metrics._proportions import check_alpha, proportion_ci_arrays
 from metrics._score_counts import few_groups, score_counts_summary
+from metrics._types import ZERO_SE
 from radqa.derived import CASES_CATALOG, has_cases
 from radqa.errors import InputError
 
@@ -511,7 +512,7 @@ def _flag_insufficient(
             lacking = lacking | few
         if f"{name}_se" in cols:
             value = out[name].to_numpy(dtype=float)
-            zero = ~small & ~lacking & ~np.isnan(value) & (out[f"{name}_se"].to_numpy() <= 1e-12)
+            zero = ~small & ~lacking & ~np.isnan(value) & (out[f"{name}_se"].to_numpy() <= ZERO_SE)
             notes = _append(notes, zero, f"{name}: {_ZERO_SE[name]}")
             lacking = lacking | zero
         blank = small | lacking

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from metrics._lazy import lazy_function, lazy_module
-from metrics._types import Estimate, TestResult, nan_estimate
+from metrics._types import ZERO_SE, Estimate, TestResult, nan_estimate
 from radqa.errors import InputError, InsufficientDataError
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def roc_auc(y_true: object, y_score: object, *, alpha: float = 0.05) -> Estimate
     pl = placements(pos, neg)
     auc = pl.auc
     var = _delong_cov(pl, pl)
-    if var <= 1e-20:  # complete separation or all scores tied: a zero-width interval
+    if var <= ZERO_SE**2:  # complete separation or all scores tied: a zero-width interval
         return nan_estimate(
             DELONG,
             f"not estimable: DeLong's variance is 0 (AUC {auc:.3g} from {pos.size} positive and "

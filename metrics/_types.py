@@ -49,6 +49,12 @@ class TestResult:
     method: str = ""
 
 
+#: A standard error at or below this is 0: a variance that is exactly 0 comes out of float sums
+#: as a rounding residue far below any real one (n = 10^8 cases gives SEs above 1e-5). Below it,
+#: an estimate has no interval (it would have zero width) and is "not estimable".
+ZERO_SE = 1e-10
+
+
 def nan_estimate(method: str, note: str) -> Estimate:
     """An undefined estimate that says why."""
     nan = float("nan")
