@@ -247,9 +247,7 @@ def ingest_dicom(
 
     con = store.connect_working(data_dir)
     try:
-        prior = store.loaded_batch(con, KIND, chash) or _loaded_with_one_digest(
-            con, chash, _one_digest_hash(identities, settings)
-        )
+        prior = store.loaded_batch(con, KIND, chash)
         if prior is not None:
             summary.status = "unchanged"
             summary.batch_id = prior.batch_id
@@ -289,41 +287,7 @@ def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
     for rel, identity in sorted(identities):
         files.update(f"{rel}\0{identity}\n".encode())
     reading = f"rules {READING_RULES}\nsite_map {json.dumps(sorted(settings.site_map.items()))}"
-    return f"{files.hexdigest()}+{hashlib.sha256(reading.encode()).hexdigest()[:16]}"
-
-
-def _one_digest_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
-    """The content hash batches had before it was split (:func:`_batch_hash`): one digest of the
-    rules, the files and the site map (when there is one)."""
-    digest = hashlib.sha256(f"rules {READING_RULES}\n".encode())
-    for rel, identity in sorted(identities):
-        digest.update(f"{rel}\0{identity}\n".encode())
-    if settings.site_map:
-        digest.update(b"site_map\0")
-        digest.update(json.dumps(sorted(settings.site_map.items())).encode())
-    return digest.hexdigest()
-
-
-def _loaded_with_one_digest(
-    con: duckdb.DuckDBPyConnection, chash: str, old_hash: str
-) -> store.LoadedBatch | None:
-    """The batch that loaded these files with these settings before hashes were split
-    (``old_hash``, :func:`_one_digest_hash`), when it may still stand: it is the latest batch
-    with a one-digest hash, and no batch of the same files (``chash``'s first part) came after
-    it. A later one-digest batch may have loaded the same files under another site map (its
-    hash cannot tell), so then the files are read again, which changes nothing but the site."""
-    rows = con.execute(
-        """
-        select batch_id, rows_quarantined, content_hash from ingest_batches
-        where kind = $kind and status = 'committed'
-          and (content_hash not like '%+%' or split_part(content_hash, '+', 1) = $files)
-        order by batch_id desc limit 1
-        """,
-        {"kind": KIND, "files": chash.split("+")[0]},
-    ).fetchall()
-    if not rows or rows[0][2] != old_hash:
-        return None
-    return store.LoadedBatch(int(rows[0][0]), int(rows[0][1] or 0))
+    return store.batch_hash(files.hexdigest(), reading)
 
 
 def _still_not_read(summary: DicomSummary) -> str:

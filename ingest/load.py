@@ -280,10 +280,7 @@ def _batch_hash(path: Path, context: str) -> str:
     (:func:`_reading_context`) after a '+'. A file loaded with the wrong ``--encoding``, or
     before a time zone or an operating point was set, is read again with the new ones, not taken
     as loaded, and replaces what the earlier reading gave (:func:`_drop_earlier_reading`)."""
-    digest = content_hash(path)
-    if not context:
-        return digest
-    return f"{digest}+{hashlib.sha256(context.encode()).hexdigest()[:16]}"
+    return store.batch_hash(content_hash(path), context)
 
 
 def _other_kind(kind: str, source: Source) -> str:
@@ -492,12 +489,12 @@ _NO_BATCH = 2**62  # a batch id no batch has: "no row is newer than it"
 # (:func:`_batch_hash`): the earlier readings of a file.
 _EARLIER_READINGS = (
     "select batch_id from ingest_batches where kind = $kind and status = 'committed' "
-    "and split_part(content_hash, '+', 1) = $raw and content_hash <> $hash"
+    f"and {store.FILE_DIGEST} = $raw and content_hash <> $hash"
 )
 
 
 def _reading_params(kind: str, chash: str) -> dict[str, object]:
-    return {"kind": kind, "raw": chash.split("+", 1)[0], "hash": chash}
+    return {"kind": kind, "raw": store.file_digest(chash), "hash": chash}
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,24 @@ class LoadedBatch:
     rows_quarantined: int
 
 
+#: The part of ``ingest_batches.content_hash`` that stands for the files' bytes (SQL).
+FILE_DIGEST = "split_part(content_hash, '+', 1)"
+
+
+def batch_hash(file_digest: str, context: str) -> str:
+    """A batch's content hash: the digest of its files' bytes and, when they were read in a way
+    of their own (an encoding, a time zone, a site map...), '+' and 16 hex digits of the digest
+    of ``context``. :func:`loaded_batch` and ingest's earlier-reading check split it again."""
+    if not context:
+        return file_digest
+    return f"{file_digest}+{hashlib.sha256(context.encode()).hexdigest()[:16]}"
+
+
+def file_digest(chash: str) -> str:
+    """The files' part of a content hash (:func:`batch_hash`)."""
+    return chash.split("+", 1)[0]
+
+
 def loaded_batch(con: duckdb.DuckDBPyConnection, kind: str, chash: str) -> LoadedBatch | None:
     """The latest committed batch of ``kind`` whose content hash is ``chash``, if any: a file (or
     DICOM file set) with that content is already loaded and loading it again changes nothing.
@@ -208,9 +226,8 @@ def loaded_batch(con: duckdb.DuckDBPyConnection, kind: str, chash: str) -> Loade
     loaded as ``chash`` says only when the latest batch of its bytes is ``chash``."""
     rows = con.execute(
         "select batch_id, rows_quarantined, content_hash from ingest_batches where kind = ? "
-        "and split_part(content_hash, '+', 1) = split_part(?, '+', 1) and status = 'committed' "
-        "order by batch_id desc limit 1",
-        [kind, chash],
+        f"and {FILE_DIGEST} = ? and status = 'committed' order by batch_id desc limit 1",
+        [kind, file_digest(chash)],
     ).fetchall()
     if not rows or rows[0][2] != chash:
         return None

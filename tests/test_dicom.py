@@ -1018,30 +1018,6 @@ def test_going_back_to_an_earlier_site_map_reads_the_files_again(tmp_path: Path)
     assert hashes[0] == hashes[2] != hashes[1]
 
 
-def test_batches_hashed_before_the_split_are_recognised_while_they_stand(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _cr(tmp_path / "in" / "1.dcm", study="7.4", InstitutionName="OSAKA UNIV HOSP")
-    data = tmp_path / "data"
-    map_a = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka University Hospital"})
-    map_b = Settings(data_dir=data, site_map={"OSAKA UNIV HOSP": "Osaka Univ"})
-    with monkeypatch.context() as old:  # as the code before the split hashed them
-        old.setattr(dicom_module, "_batch_hash", dicom_module._one_digest_hash)
-        ingest_dicom(data, [tmp_path / "in"], settings=map_a)
-        second = ingest_dicom(data, [tmp_path / "in"], settings=map_b)
-
-    # the latest batch of before: these files under this map, so nothing to do
-    same = ingest_dicom(data, [tmp_path / "in"], settings=map_b)
-    assert (same.status, same.batch_id) == ("unchanged", second.batch_id)
-    # map A's batch came before map B's, which its hash cannot tell to be of the same files
-    back = ingest_dicom(data, [tmp_path / "in"], settings=map_a)
-    assert (back.status, back.batch_id, back.updated) == ("committed", second.batch_id + 1, 1)
-    assert _studies(data)["7.4"][0] == "Osaka University Hospital"
-    # and map B's old batch no longer stands: a batch of the same files came after it
-    assert ingest_dicom(data, [tmp_path / "in"], settings=map_b).status == "committed"
-    assert _studies(data)["7.4"][0] == "Osaka Univ"
-
-
 def test_a_new_site_is_counted_only_when_the_stored_site_changes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _load_predictions(
