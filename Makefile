@@ -29,14 +29,11 @@ $(DATA)/radqa.duckdb: | $(STAMP) system
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
 # `make demo` rebuilds the demo: `radqa demo` loads only into a store without data, so a store
-# the demo built (DATA/demo/effects.json is there) is deleted first; pseudo.key, radqa.toml and
-# alert_rules.toml stay. A data dir with other data is left alone and the demo says so.
-DEMO_STORE := radqa-work.duckdb radqa-work.duckdb.wal radqa-work.duckdb.tmp radqa.duckdb \
-              radqa.duckdb.wal radqa-cases.duckdb radqa-cases.duckdb.wal cache
-
+# the demo built (DATA/demo/effects.json is there) is started over (`--replace`: pseudo.key,
+# radqa.toml and alert_rules.toml stay). A data dir with other data is left alone and the demo
+# says so.
 demo: $(STAMP) system
-	if [ -f $(DATA)/demo/effects.json ]; then cd $(DATA) && rm -rf $(DEMO_STORE); fi
-	$(RADQA) --data-dir $(DATA) demo $(DEMO_ARGS)
+	$(RADQA) --data-dir $(DATA) demo $(if $(wildcard $(DATA)/demo/effects.json),--replace) $(DEMO_ARGS)
 	$(RADQA) --data-dir $(DATA) report monthly --month $(DEMO_MONTH)
 
 run: $(STAMP) system $(DATA)/radqa.duckdb

@@ -16,13 +16,13 @@ import duckdb
 
 from radqa.derived import CASES_NAME
 from radqa.errors import StoreError
-from radqa.store import SNAPSHOT_NAME, WORKING_NAME, snapshot_path, working_path
+from radqa.store import SNAPSHOT_NAME, WORKING_NAME, scratch_dir, snapshot_path, working_path
 
 #: The files the store consists of (each with DuckDB's ``.wal`` beside it), and what is derived
 #: from the snapshot. pseudo.key, radqa.toml, alert_rules.toml and the dashboard's own files
 #: (reviews, audit log) are not among them and are never removed.
 STORE_FILES = (WORKING_NAME, SNAPSHOT_NAME, CASES_NAME)
-DERIVED_DIRS = ("cache", WORKING_NAME + ".tmp")
+DERIVED_DIRS = ("cache",)  # and the writer's scratch folder (store.scratch_dir)
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,7 @@ def remove_store(data_dir: Path) -> list[Path]:
             if path.is_file():
                 path.unlink()
                 removed.append(path)
-    for name in DERIVED_DIRS:
-        path = data_dir / name
+    for path in (*(data_dir / name for name in DERIVED_DIRS), scratch_dir(data_dir)):
         if path.is_dir():
             shutil.rmtree(path)
             removed.append(path)
