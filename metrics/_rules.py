@@ -451,14 +451,22 @@ def load_rules(path: Path | str) -> list[Rule]:
         The file is missing, not TOML, or a rule has an unknown key, method, metric or group;
         the message names the file, the rule and the valid choices.
     """
-    path = Path(path)
+    return _rules_and_source(Path(path))[0]
+
+
+def _rules_and_source(path: Path) -> tuple[list[Rule], str]:
+    """:func:`load_rules` of ``path``, and where the rules come from (the file, or the defaults
+    when it is an unedited copy of an earlier version's), reading the file once."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the alert rules: {exc.strerror}") from exc
     if _earlier_default(text):
-        return default_rules()
-    return parse_rules(text, path)
+        return default_rules(), (
+            f"built-in default rules ({path.name} is an unedited copy of an earlier version's "
+            "defaults)"
+        )
+    return parse_rules(text, path), path.name
 
 
 def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
@@ -470,17 +478,7 @@ def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
     path = Path(data_dir) / RULES_FILE
     if not path.exists():
         return default_rules(), f"built-in default rules (no {RULES_FILE} in the data dir)"
-    rules = load_rules(path)
-    try:
-        earlier = _earlier_default(path.read_text())
-    except OSError:
-        earlier = False
-    if earlier:
-        return rules, (
-            f"built-in default rules ({RULES_FILE} is an unedited copy of an earlier version's "
-            "defaults)"
-        )
-    return rules, RULES_FILE
+    return _rules_and_source(path)
 
 
 def default_rules() -> list[Rule]:
