@@ -27,7 +27,12 @@ class Context:
     snap: _state.Snapshot | None
     filters: Filters
     problem: str | None  # why there is nothing to show, when there is nothing
-    no_predictions: bool = False  # a snapshot is there, without predictions (reads only, say)
+
+    @property
+    def no_predictions(self) -> bool:
+        """A snapshot is there, without predictions (reads only, say): the one problem that
+        comes with a snapshot."""
+        return self.problem is not None and self.snap is not None
 
 
 def build_context(user: User) -> Context:
@@ -44,7 +49,6 @@ def build_context(user: User) -> Context:
                 f"The snapshot {snap.snapshot_id or ''} has no predictions yet: load data with "
                 "`radqa ingest predictions FILE` (and reads with `radqa ingest reads FILE`), "
                 "or build the demo with `radqa demo`.",
-                no_predictions=True,
             )
         else:
             ctx = Context(user, snap, sidebar_filters(snap), None)

@@ -431,8 +431,6 @@ def test_p_values_as_shown() -> None:
 
 def test_data_health_shows_reads_loaded_before_any_prediction(app, tmp_path) -> None:  # noqa: ANN001
     """Reads may arrive first; Data health said only 'no predictions yet' and hid them."""
-    from ingest.load import ingest_files
-
     reads = tmp_path / "reads.csv"
     reads.write_text(
         "study_uid,finding,reader_id,label,read_datetime\n"
@@ -444,8 +442,8 @@ def test_data_health_shows_reads_loaded_before_any_prediction(app, tmp_path) -> 
     at = app(data_dir, "views/health.py")
     assert not at.exception
     assert "has no predictions yet" in at.info[0].value
-    metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Reads"], metrics["Predictions"], metrics["Committed batches"]) == (
+    tiles = {m.label: m.value for m in at.metric}
+    assert (tiles["Reads"], tiles["Predictions"], tiles["Committed batches"]) == (
         "3",
         "0",
         "1",

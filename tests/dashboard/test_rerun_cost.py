@@ -19,8 +19,7 @@ import metrics
 from dashboard import _alerts, _charts, _heap, _state
 from radqa import store
 
-from .conftest import open_tab
-from .test_pages import charts
+from .conftest import charts, open_tab
 
 
 @pytest.fixture
