@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from metrics._grouped import MIN_PER_CLASS
+
 if TYPE_CHECKING:
     from reports._charts import Chart, SvgRenderer
     from reports.monthly import MonthlyReport
@@ -267,16 +269,8 @@ def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
-def _min_class() -> int:
-    from metrics._grouped import MIN_PER_CLASS  # noqa: PLC0415
-
-    return MIN_PER_CLASS
-
-
 def not_estimable_note(rep: MonthlyReport) -> str:
     """What a dash in an estimate cell means (the minima of :func:`metrics.summarize`)."""
-    from metrics._grouped import MIN_PER_CLASS  # noqa: PLC0415
-
     k = MIN_PER_CLASS
     return (
         f"A dash: not estimable. Every estimate needs {rep.settings.min_n} labelled cases; "
@@ -406,8 +400,8 @@ def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
             ("Est. accuracy (95% CI)", _est("accuracy")),
         ], title="Estimated performance (ESTIMATES, not yet confirmed by reads)",
             note=f"Studies of this month without a read. {method}. A dash: not estimable "
-                 "(sensitivity needs 5 expected positive cases, specificity 5 expected "
-                 "negative; an estimate fixed by construction, such as the specificity of an "
+                 f"(sensitivity needs {MIN_PER_CLASS} expected positive cases, specificity "
+                 f"{MIN_PER_CLASS} expected negative; an estimate fixed by construction, such as the specificity of an "
                  "AI that called every pending case negative, has no interval); the reason of "
                  "each is in the JSON (not_estimable)."))  # fmt: skip
     out.append(_table(t["pending_by_week"], [
@@ -470,7 +464,7 @@ def context(rep: MonthlyReport) -> dict[str, Any]:
         "pending": _pending_tables(rep),
         "methods": _methods_tables(rep),
         "corrections": ", ".join(rep.settings_dict()["multiplicity"]["methods"]),
-        "min_class": _min_class(),
+        "min_class": MIN_PER_CLASS,
     }
 
 
