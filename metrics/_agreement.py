@@ -377,14 +377,23 @@ def percent_agreement(counts: object, *, alpha: float = 0.05) -> Estimate:
     parts = _agreement_parts(mat)
     n, n2, pa = parts.n, parts.n2, parts.pa
     if pa in (0.0, 1.0):  # Gwet's SE is 0 at the bounds: Wilson over the subjects instead
-        from metrics._proportions import proportion_ci  # noqa: PLC0415
-
-        w = proportion_ci(int(pa * n2), n2, alpha=alpha, method="wilson")
-        method = f"percent agreement, Wilson (1927) interval at {pa:.0%}, where Gwet's SE is 0"
-        return Estimate(float(pa), w.low, w.high, None, method, note)
+        return _agreement_at_bound(int(pa * n2), n2, alpha, "Gwet's SE", note)
     pa_i = (n / n2) * parts.pa_i
     var = float(((pa_i - pa) ** 2).sum() / (n * (n - 1.0)))
     return _estimate(pa, var, n, alpha, "percent agreement, Gwet (2014) SE", note)
+
+
+def _agreement_at_bound(
+    agree: int, n: int, alpha: float, se_name: str, note: str | None = None
+) -> Estimate:
+    """Percent agreement of 0% or 100% (``agree`` of ``n``), where ``se_name`` is 0: the Wilson
+    (1927) interval, which a proportion at its bound still has."""
+    from metrics._proportions import proportion_ci  # noqa: PLC0415
+
+    w = proportion_ci(agree, n, alpha=alpha, method="wilson")
+    pa = agree / n
+    method = f"percent agreement, Wilson (1927) interval at {pa:.0%}, where {se_name} is 0"
+    return Estimate(float(pa), w.low, w.high, None, method, note)
 
 
 def percent_agreement_table(table: object, *, alpha: float = 0.05) -> Estimate:
@@ -394,11 +403,7 @@ def percent_agreement_table(table: object, *, alpha: float = 0.05) -> Estimate:
     agree = float(np.trace(mat))
     pa = agree / n
     if pa in (0.0, 1.0):  # the Wald SE is 0 at the bounds: the Wilson score interval instead
-        from metrics._proportions import proportion_ci  # noqa: PLC0415
-
-        w = proportion_ci(int(agree), int(n), alpha=alpha, method="wilson")
-        return Estimate(float(pa), w.low, w.high, None, "percent agreement, Wilson (1927) interval at "
-                        f"{pa:.0%}, where Gwet's (Wald) SE is 0")  # fmt: skip
+        return _agreement_at_bound(int(agree), int(n), alpha, "Gwet's (Wald) SE")
     return _estimate(pa, pa * (1.0 - pa) / n, int(n), alpha, "percent agreement, Gwet (2014) SE")
 
 
