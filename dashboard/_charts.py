@@ -375,11 +375,7 @@ def _monthly(fig: go.Figure, title: str, y_title: str) -> go.Figure:
 
 
 #: Control-chart series as a clinician reads them.
-SPC_LABELS = {
-    "sensitivity": "Sensitivity",
-    "specificity": "Specificity",
-    "positive_rate": "Share of studies the AI calls positive",
-}
+SPC_LABELS = METRIC_LABELS | {"positive_rate": "Share of studies the AI calls positive"}
 
 #: The colour of centre lines and control limits.
 GUIDE = {"color": "#555555"}

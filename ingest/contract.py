@@ -261,7 +261,7 @@ NATURAL_KEYS = {
 # identifiers are never stored). Matched on the name in lower case without separators, whole
 # or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
 _PERSON_NAMES = frozenset(
-    ("name", "dob", "mrn", "mrno", "ssn", "rrn", "initials", "mynumber", "pid", "ptid", "patid",
+    ("name", "dob", "mrn", "mrno", "ssn", "rrn", "mynumber", "pid", "ptid", "patid",
      "ptno", "ptname", "patient", "subject", "subjectid", "person", "username", "kana",
      "furigana", "フリガナ", "ふりがな")
 )  # fmt: skip
