@@ -588,13 +588,19 @@ def reader_or(reads: CrossedReads, measure: str, *, alpha: float) -> MRMCResult:
     specificity and accuracy).
     """
     fn_measure = READER_MEASURES[measure][0]
-    lab = reads.label.astype(bool)
-    truth = reads.truth[None, None, :]
-    cells = [lab & truth, lab & ~truth, ~lab & truth, ~lab & ~truth]  # tp, fp, fn, tn
+    cells = _reader_cells(reads)
     totals = [c.sum(axis=-1).astype(float) for c in cells]
     fom = fn_measure(*totals)
     jack = fn_measure(*(t[..., None] - c for t, c in zip(totals, cells, strict=True)))
     return _or_of(reads, fom, jack, alpha)
+
+
+def _reader_cells(reads: CrossedReads) -> list[np.ndarray]:
+    """Each reader's and arm's 2x2 cells per case against the reference: tp, fp, fn, tn (boolean
+    arrays of shape arms x readers x cases)."""
+    lab = reads.label.astype(bool)
+    truth = reads.truth[None, None, :]
+    return [lab & truth, lab & ~truth, ~lab & truth, ~lab & ~truth]
 
 
 def _or_of(reads: CrossedReads, fom: np.ndarray, jack: np.ndarray, alpha: float) -> MRMCResult:
@@ -650,16 +656,9 @@ def _or_fields(
 
 
 def _undefined_readers(reads: CrossedReads, measure: str) -> str | None:
-    lab = reads.label.astype(bool)
-    truth = reads.truth[None, None, :]
-    totals = [
-        (lab & truth).sum(-1),
-        (lab & ~truth).sum(-1),
-        (~lab & truth).sum(-1),
-        (~lab & ~truth).sum(-1),
-    ]
+    totals = [c.sum(axis=-1).astype(float) for c in _reader_cells(reads)]
     with np.errstate(all="ignore"):
-        fom = READER_MEASURES[measure][0](*(t.astype(float) for t in totals))
+        fom = READER_MEASURES[measure][0](*totals)
     bad = int((~np.isfinite(fom)).any(axis=0).sum())
     if not bad:
         return None
