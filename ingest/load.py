@@ -218,6 +218,7 @@ def _ingest_one(
                     frozenset(c.name for c in contract),
                     read_from=data,
                     encoding=text_encoding,
+                    required=tuple(c.name for c in contract if c.required),
                 )
                 missing = [c.name for c in contract if c.required and c.name not in source.lowered]
                 if missing:

@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 
 from ingest import encodings
-from ingest.contract import CONTRACTS
 from radqa.errors import FileRefusedError
 
 FORMATS = {
@@ -287,6 +286,7 @@ def open_source(
     *,
     read_from: Path | None = None,
     encoding: str | None = None,
+    required: tuple[str, ...] = (),
 ) -> Source:
     """Check that ``path`` can be read and learn its columns; FileRefusedError when it cannot.
 
@@ -301,6 +301,9 @@ def open_source(
     ``"1"``, so one patient id would get two pseudonyms). Its other keys are read as JSON
     values, whatever their type. Its keys are those of all its lines, not only of the lines
     DuckDB samples: a key that first appears late is kept, not dropped.
+
+    ``required``: the contract's required columns, in its order; a file whose first line names
+    none of them is refused as having no header row (:func:`_headerless`).
     """
     fmt = file_format(path)
     if not path.is_file():
@@ -347,7 +350,7 @@ def open_source(
         path, fmt, columns, delim, overflow, named[-1] if named else None, contract=contract,
         encoding=encoding, read_from=read_from, compression=compression,
     )  # fmt: skip
-    if refusal := _headerless(source):
+    if refusal := _headerless(source, required):
         raise refusal
     # DuckDB renames a repeated CSV or Parquet column (score, score_1): the names as the file
     # writes them are the header's fields and the Parquet schema's top-level columns
@@ -419,14 +422,6 @@ def _compression(path: Path, data: Path, fmt: str) -> str | None:
     )
 
 
-def _required(contract: frozenset[str]) -> tuple[str, ...]:
-    """The required columns of the contract whose columns are ``contract``, in its order."""
-    for columns in CONTRACTS.values():
-        if frozenset(c.name for c in columns) == contract:
-            return tuple(c.name for c in columns if c.required)
-    return ()
-
-
 # A column name that reads as a value: a number or date (it starts with a digit), an id such as
 # MRN73001 (a run of three digits), a DICOM person name (YAMADA^TARO) or an e-mail address.
 _VALUE_LIKE = re.compile(r"^[-+]?\.?\d|\d{3}|[\^@]")
@@ -438,7 +433,7 @@ def looks_like_value(name: str) -> bool:
     return bool(_VALUE_LIKE.search(name.strip()))
 
 
-def _headerless(source: Source) -> FileRefusedError | None:
+def _headerless(source: Source, required: tuple[str, ...]) -> FileRefusedError | None:
     """The refusal of a file whose column names may be values (None when they are names).
 
     A CSV file exported without a header row (common in hospital exports) has a data row for a
@@ -446,7 +441,6 @@ def _headerless(source: Source) -> FileRefusedError | None:
     them. A file whose names include none of the contract's required columns is refused without
     naming any; one that lacks some and has names that read as values
     (:func:`looks_like_value`) names only the others."""
-    required = _required(source.contract)
     lowered = source.lowered
     missing = [c for c in required if c not in lowered]
     if not missing:
