@@ -8,6 +8,9 @@ groups and months) without touching the generator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 MODALITY_BODY_PARTS: dict[str, tuple[tuple[str, float], ...]] = {
     "CR": (("CHEST", 1.0),),
@@ -123,6 +126,10 @@ class PrevalenceChange:
     factor: float
     description: str = ""
     kind: str = field(default="prevalence_change", init=False)
+
+    def applied(self, prevalence: Any) -> Any:
+        """``prevalence`` (a number or an array) after the change, capped at 0.95."""
+        return np.minimum(prevalence * self.factor, 0.95)
 
 
 Effect = PerformanceShift | SoftwareUpgrade | NewScanner | PrevalenceChange

@@ -37,10 +37,10 @@ def _reference_positive(
 ) -> float:
     """P(reference standard says present | truth t, score s), averaged over the site's readers."""
     if t:
-        hard = (1.0 - s) / (dist.b1 / (dist.a1 + dist.b1))
+        hard = (1.0 - s) / dist.miss_mean(True)
         p = 1.0 - np.minimum((1.0 - sens) * hard, 0.5)
     else:
-        hard = s / (dist.a0 / (dist.a0 + dist.b0))
+        hard = s / dist.miss_mean(False)
         p = np.minimum((1.0 - spec) * hard, 0.5)
     single = float(p.mean())
     c = p.size
@@ -118,7 +118,7 @@ def true_prevalence(plan: Plan, site: str, j: int, month: int) -> float:
             and (e.site, e.finding) == (site, name)
             and plan.starts[e.id] <= month
         ):
-            p = min(p * e.factor, 0.95)
+            p = float(e.applied(p))
     return p
 
 

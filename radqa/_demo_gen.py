@@ -174,7 +174,7 @@ def draw_month(plan: Plan, patients: Patients, m: int) -> Month:
     dists = list(plan.dists)
     for effect, mask in effect_masks(plan, m, row_site, row_scanner, row_finding):
         if isinstance(effect, PrevalenceChange):
-            prevalence[mask] = np.minimum(prevalence[mask] * effect.factor, 0.95)
+            prevalence[mask] = effect.applied(prevalence[mask])
             continue
         sens, spec = (
             (effect.sensitivity_drop, effect.specificity_drop)
@@ -190,7 +190,7 @@ def draw_month(plan: Plan, patients: Patients, m: int) -> Month:
     score = np.round(rng.beta(a, b), 4)
 
     # readers err more on the cases the model finds ambiguous: weight 1 on average per class
-    mean = np.array([[d.a0 / (d.a0 + d.b0), d.b1 / (d.a1 + d.b1)] for d in dists])
+    mean = np.array([[d.miss_mean(False), d.miss_mean(True)] for d in dists])
     hard = np.where(truth, 1.0 - score, score) / mean[param, truth.astype(np.int64)]
     reads = _draw_reads(rng, plan, m, site, time, row_study, truth, hard)
     return Month(

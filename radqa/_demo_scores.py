@@ -32,6 +32,12 @@ class ScoreDist:
     def specificity(self) -> float:
         return float(stats.beta.cdf(self.threshold, self.a0, self.b0))
 
+    def miss_mean(self, positive: bool) -> float:
+        """The mean of a case's distance from its right answer: 1 - score for positives, the
+        score for negatives. Readers err in proportion to a case's distance over this mean
+        (``hardness`` in the generator), so that their error rate per class stays as drawn."""
+        return self.b1 / (self.a1 + self.b1) if positive else self.a0 / (self.a0 + self.b0)
+
     def auc(self) -> float:
         """P(score of a positive > score of a negative) = integral of f1(x) F0(x) dx."""
         value, _ = integrate.quad(

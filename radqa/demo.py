@@ -234,7 +234,7 @@ def _effect_entry(plan: Plan, e: Effect) -> dict[str, Any]:
         params = {
             "factor": e.factor,
             "expected_before_after": {
-                k: [v, round(min(v * e.factor, 0.95), 4)] for k, v in prev.items()
+                k: [v, round(float(e.applied(v)), 4)] for k, v in prev.items()
             },
             "expected_before_after_vs_reference": {
                 f"{model_of[findings[j]]}/{findings[j].name}": before_after(
