@@ -6,6 +6,7 @@ when a row breaks the rule. Validation is SQL over the whole file, never a Pytho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # DICOM PS3.3 C.7.3.1.1.1 Modality defined terms (current and commonly still sent).
@@ -301,17 +302,58 @@ _NOT_A_PERSON = frozenset(
 )
 
 
+# The same read word by word (``reporting_radiologist_id``, ``RadiologistID``, ``mrn_no``):
+# words that name an identity wherever they stand; a person's role as the last word or before a
+# word of identity (``author``, ``doctor_id``, but not ``reader_confidence``); and a holder of
+# identities before such a word (``patient_ref``, ``hospital_id``, but not ``patient_position``).
+_IDENTITY_WORDS = frozenset(("mrn", "nhs", "ssn", "dob", "nric", "aadhaar", "medicare"))
+_ROLE_WORDS = frozenset(
+    ("doctor", "radiologist", "reader", "physician", "technologist", "operator", "nurse",
+     "author", "signer", "signatory", "radiographer", "sonographer", "clinician", "consultant",
+     "surgeon", "reporter", "referrer", "requester", "attending", "user", "staff", "employee")
+)  # fmt: skip
+_HOLDER_WORDS = frozenset(("patient", "pt", "pat", "subject", "person", "hospital", "chart"))
+_ID_WORDS = frozenset(
+    ("id", "ids", "no", "nr", "num", "number", "ref", "reference", "code", "key", "identifier",
+     "uid", "name", "names", "initials", "email", "login", "account")
+)  # fmt: skip
+
+
+def _words(column: str) -> list[str]:
+    """A column name's words in lower case: split at separators and at camelCase humps, a
+    trailing plural s dropped (``RadiologistIDs`` -> radiologist, id)."""
+    spaced = re.sub(
+        r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])(?![A-Z]s(?![a-z]))", " ", column
+    )
+    words = re.findall(r"[^\W_]+", spaced.lower())
+    return [
+        w[:-1] if len(w) > 3 and w.endswith("s") and w[:-1] in _ROLE_WORDS else w for w in words
+    ]
+
+
 def names_a_person(column: str) -> bool:
     """Whether an extra column's name says it holds a person's identity (``Patient Name``,
-    ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ``患者ID``, ...)."""
+    ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ``radiologist_id``,
+    ``signer``, ``nhs_number``, ``patient_ref``, ``患者ID``, ...)."""
     bare = "".join(ch for ch in column.lower() if ch.isalnum())
     if bare in _NOT_A_PERSON:
         return False
-    return (
+    if (
         bare in _PERSON_NAMES
         or any(part in bare for part in _PERSON_PARTS)
         or bare.endswith(_PERSON_ROLES)
-    )
+    ):
+        return True
+    words = _words(column)
+    for i, word in enumerate(words):
+        after = words[i + 1] if i + 1 < len(words) else None
+        if word in _IDENTITY_WORDS:
+            return True
+        if word in _ROLE_WORDS and (after is None or after in _ID_WORDS):
+            return True
+        if word in _HOLDER_WORDS and after in _ID_WORDS:
+            return True
+    return False
 
 
 STUDY_COLUMNS = (

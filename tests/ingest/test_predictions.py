@@ -493,7 +493,15 @@ def test_any_header_works_and_columns_naming_a_person_are_not_stored(
      ("의사결정", False), ("患者年齢", False), ("pacs_reader", False), ("dicom_reader", False),
      ("ip_address", False), ("physician_override", False), ("insurance_type", False),
      ("birth_weight", False), ("reader_study", False), ("operator_notes", False),
-     ("patient_position", False), ("doctor_comment", False)],
+     ("patient_position", False), ("doctor_comment", False),
+     # a third QA round: ids under the names hospital systems give them, word by word
+     ("radiologist_id", True), ("reporting_radiologist_id", True), ("doctor_id", True),
+     ("author", True), ("signer", True), ("mrn_no", True), ("nhs_number", True),
+     ("patient_ref", True), ("hospital_id", True), ("RadiologistIDs", True), ("PtRef", True),
+     ("AuthorName", True), ("subject_code", True), ("staff", True),
+     ("author_notes", False), ("user_agent", False), ("patient_weight_kg", False),
+     ("hospital_type", False), ("chart_type", False), ("subject_area", False),
+     ("number_of_images", False), ("reference_standard_source", False)],
 )  # fmt: skip
 def test_which_extra_column_names_are_taken_for_a_person(column: str, dropped: bool) -> None:
     assert names_a_person(column) is dropped
