@@ -41,6 +41,7 @@ snap = ctx.snap
 assert snap is not None
 if "cr_saved" in st.session_state:
     st.success(st.session_state.pop("cr_saved"))
+    st.session_state["cr_comment"] = ""  # the form keeps its input when a save is refused
 left, mid, right = st.columns([2, 1, 1])
 kind = left.selectbox("Discordance", list(KINDS), format_func=KINDS.get, key="cr_kind")
 limit = int(mid.number_input("At most", 10, 5000, 200, step=50, key="cr_limit"))
@@ -99,23 +100,47 @@ st.subheader("Record a review")
 if not ctx.user.can("reviewer"):
     st.caption(f"Recording reviews needs the reviewer role; you are {ctx.user.who}.")
     st.stop()
-labels = [f"{r.study_uid} · {r.finding} · {r.model_name}" for r in merged.itertuples()]
-with st.form("cr_form", clear_on_submit=True):
-    choice = st.selectbox("Case", labels, key="cr_case")
+CASE_KEY = ("study_uid", "finding", "model_name", "model_version")
+
+
+def case_label(case: tuple[str, ...] | str) -> str:
+    """The label of a case key: every part of the key, so no two cases share a label (a label
+    is itself when Streamlit or AppTest hands one back)."""
+    return case if isinstance(case, str) else " · ".join(case)
+
+
+# Options are case keys, not row positions: when the list changes under the page (another
+# reviewer saved, a new snapshot, other filters), the label the browser sends back names the
+# same case, or no listed case at all (then Streamlit resets the box and the check below refuses).
+options = list(dict.fromkeys(tuple(str(r[k]) for k in CASE_KEY) for _, r in merged.iterrows()))
+seen = st.session_state.get("cr_seen")  # the case the form showed on the last run
+choice = st.selectbox("Case", options, format_func=case_label, key="cr_case")
+with st.form("cr_form"):
     category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
     comment = st.text_area("Comment", key="cr_comment")
     submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
+st.session_state["cr_seen"] = choice
 if submitted:
-    case = merged.iloc[labels.index(choice)]
+    if choice is None or seen != choice:
+        picked = f" ({case_label(seen)})" if seen else ""
+        st.error(
+            f"The case list changed before you submitted: the case you had picked{picked} is no "
+            "longer listed here (another reviewer may have saved it, a new snapshot may have "
+            "been published, or the filters changed). Nothing was saved; pick the case again."
+        )
+        st.stop()
+    study_uid, finding, model_name, _version = choice
     _reviews.add_review(
         snap.data_dir,
-        study_uid=str(case["study_uid"]),
-        finding=str(case["finding"]),
-        model_name=str(case["model_name"]),
+        study_uid=study_uid,
+        finding=finding,
+        model_name=model_name,
         category=str(category),
         comment=comment or "",
         reviewer=ctx.user.who,
         snapshot_id=snap.snapshot_id,
     )
-    st.session_state["cr_saved"] = f"Saved: {choice} marked '{category}' by {ctx.user.who}."
+    st.session_state["cr_saved"] = (
+        f"Saved: {case_label(choice)} marked '{category}' by {ctx.user.who}."
+    )
     st.rerun()
