@@ -56,6 +56,10 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
         "false",
         "--client.toolbarMode",
         "viewer",
+        # no "Download as CSV" / copy on tables: it cannot be limited to admins nor audited;
+        # admins download through dashboard/_downloads.py
+        "--client.disableDataExport",
+        "true",
     ]
     print(f"RadQA dashboard on http://{host}:{port} (data: {data_dir})", flush=True)
     # Become the Streamlit server (same pid): a signal to `radqa serve` reaches the server, and

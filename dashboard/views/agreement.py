@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import _charts, _state
 from dashboard._context import page_context
+from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
@@ -102,6 +103,7 @@ def show_groups() -> None:
         )
     cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
     st.dataframe(groups[cols], hide_index=True, width="stretch")
+    csv_download(ctx, groups[cols], f"ai-vs-reference-by-{dim}", filters=filters)
 
 
 def show_readers() -> None:

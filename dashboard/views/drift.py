@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import _alerts, _charts, _state
 from dashboard._context import page_context
+from dashboard._downloads import csv_download
 from dashboard._filters import month_bounds
 from dashboard._tabs import lazy_tabs
 
@@ -121,6 +122,7 @@ def show_alerts() -> None:
         _alerts.show_alert_list(list(alerts["rule"]), _alerts.alert_sentences(result, month))
         with st.expander("The alerts as a table: values, thresholds and evidence"):
             st.dataframe(alerts, hide_index=True, width="stretch")
+            csv_download(ctx, alerts, f"drift-alerts-{month}")
 
 
 def show_histograms() -> None:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import _charts, _state, auth
 from dashboard._context import page_context, snapshot_age
+from dashboard._downloads import csv_download
 from dashboard._filters import describe
 from dashboard._tabs import lazy_tabs
 
@@ -79,6 +80,7 @@ def show_quarantine() -> None:
     else:
         st.caption(f"The latest {len(quarantine):,} quarantined rows, with their reasons.")
         st.dataframe(quarantine, hide_index=True, width="stretch")
+        csv_download(ctx, quarantine, "quarantine")
 
 
 def show_completeness() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import _audit, _charts, _state
+from dashboard import _charts, _state
 from dashboard._context import page_context
-from dashboard._filters import describe, model_finding_picker
+from dashboard._downloads import csv_download
+from dashboard._filters import model_finding_picker
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
 
@@ -142,24 +143,7 @@ def show_table() -> None:
         f"95% CI: proportions: {methods.get('proportions', '')}; AUC: {methods.get('auc', '')}"
         f"; kappa: {methods.get('kappa', '')}; agreement: {methods.get('agreement', '')}."
     )
-    if ctx.user.can("admin"):
-        st.download_button(
-            "Download CSV",
-            table.to_csv(index=False).encode(),
-            file_name="sites-scanners.csv",
-            mime="text/csv",
-            key="ss_csv",
-            on_click=lambda: _audit.log_event(
-                snap.data_dir,
-                who=ctx.user.who,
-                what="csv:sites-scanners",
-                snapshot_id=snap.snapshot_id,
-                filters=describe(filters),
-                metric=metric,
-            ),
-        )
-    else:
-        st.caption("Downloading tables needs the admin role.")
+    csv_download(ctx, table, "sites-scanners", filters=filters, metric=metric)
 
 
 def show_heatmap() -> None:
