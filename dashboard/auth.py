@@ -3,8 +3,10 @@
 Login is on when the secrets have an ``[auth]`` section (``.streamlit/secrets.toml`` in the folder
 ``radqa serve`` runs from). Roles come from one claim of the identity provider's ID token, named by
 ``[radqa] roles_claim`` in the secrets (default ``roles``; Keycloak and Entra can emit a ``roles``
-or ``groups`` claim). A claim value names a role directly (``admin``) or with a prefix
-(``radqa-admin``, ``RadQA.Admin``). Roles are nested: an admin is also a reviewer and a viewer.
+or ``groups`` claim). A claim value names a role with a prefix and a separator (``radqa-admin``,
+``RadQA.Admin``, ``radqa_admin``); a bare name (``admin``) only in an app-specific roles claim,
+never in one named ``groups``. A claim of another type than a string or a list of strings grants
+nothing. Roles are nested: an admin is also a reviewer and a viewer.
 
 - viewer: every page (read-only);
 - reviewer: also records case reviews;
@@ -55,23 +57,48 @@ def login_configured(root: Path) -> tuple[bool, str]:
     return True, ""
 
 
+#: A prefixed role value: "radqa", one separator, a role name (RadQA.Admin, radqa-reviewer,
+#: radqa_admin, radqa:admin, "radqa admin", /radqa/admin). "radqaadmin" is not one.
+_PREFIXED = re.compile(r"/?radqa[-_.:/ ](\w+)", re.IGNORECASE)
+#: The words of a claim given as one string: a prefixed value (which may hold a space), else
+#: any run of characters up to a space or comma.
+_WORD = re.compile(r"/?radqa[-_.:/ ]\w+|[^\s,]+", re.IGNORECASE)
+#: The claim name of generic group lists: bare role names there are other systems' groups.
+GROUPS_CLAIM = "groups"
+
+
 def roles_from_claims(
     claims: Mapping[str, Any], claim: str = DEFAULT_ROLES_CLAIM
 ) -> frozenset[str]:
     """The RadQA roles a user's claims grant, with the roles each implies.
 
+    ``claim`` holds a string (values separated by spaces or commas) or a list of strings; any
+    other type (a dict, a boolean, a number), and any non-string item of a list, grants nothing.
+    A value names a role with the prefix ``radqa`` and one separator (``radqa-admin``,
+    ``RadQA.Admin``, ``radqa_admin``, ``radqa:admin``, ``radqa admin``, ``/radqa/admin``).
+    A bare role name (``admin``) counts only in an app-specific roles claim, not in one named
+    ``groups``: a group called "Admin" belongs to some other system.
+
     >>> sorted(roles_from_claims({"roles": ["radqa-reviewer", "other"]}))
     ['reviewer', 'viewer']
     >>> sorted(roles_from_claims({"groups": "RadQA.Admin"}, "groups"))
     ['admin', 'reviewer', 'viewer']
+    >>> sorted(roles_from_claims({"groups": ["Admin", "radqaadmin"]}, "groups"))
+    []
     """
     raw = claims.get(claim)
-    if raw is None:
+    if isinstance(raw, str):
+        values = _WORD.findall(raw)
+    elif isinstance(raw, list | tuple):
+        values = [v for v in raw if isinstance(v, str)]
+    else:  # missing, or a dict, boolean, number: no role (the gate then refuses the user)
         return frozenset()
-    values = re.split(r"[\s,]+", raw) if isinstance(raw, str) else [str(v) for v in raw]
-    granted = set()
+    bare_allowed = claim.lower() != GROUPS_CLAIM
+    granted: set[str] = set()
     for value in values:
-        name = re.sub(r"^/?radqa[-_.:/]?", "", value.strip().lower())
+        value = value.strip().lower()
+        prefixed = _PREFIXED.fullmatch(value)
+        name = prefixed.group(1) if prefixed else (value if bare_allowed else "")
         if name in ROLES:
             granted.update(ROLES[: ROLES.index(name) + 1])
     return frozenset(granted)

@@ -43,6 +43,24 @@ def user(*groups: str) -> dict[str, object]:
         ({"roles": ["admin"]}, "groups", set()),  # another claim name: nothing granted
         ({"roles": ["administrator", "view"]}, "roles", set()),
         ({}, "roles", set()),
+        # a generic group list: bare names are other systems' groups
+        ({"groups": ["Admin", "pacs-users"]}, "groups", set()),
+        ({"groups": "admin reviewer"}, "groups", set()),
+        ({"roles": ["admin"]}, "roles", {"viewer", "reviewer", "admin"}),  # app-specific claim
+        ({"roles": "Reviewer"}, "roles", {"viewer", "reviewer"}),
+        # the prefix needs one separator
+        ({"groups": ["radqaadmin", "radqareviewer"]}, "groups", set()),
+        ({"groups": ["radqa_admin"]}, "groups", {"viewer", "reviewer", "admin"}),
+        ({"groups": ["radqa:reviewer"]}, "groups", {"viewer", "reviewer"}),
+        ({"groups": ["radqa admin"]}, "groups", {"viewer", "reviewer", "admin"}),
+        ({"groups": "radqa viewer, not-admin"}, "groups", {"viewer"}),
+        ({"groups": "radqa not-admin"}, "groups", set()),
+        # other types than a string or a list of strings grant nothing and do not crash
+        ({"groups": {"admin": False, "viewer": True}}, "groups", set()),
+        ({"roles": {"radqa-admin": True}}, "roles", set()),
+        ({"groups": True}, "groups", set()),
+        ({"groups": 1}, "groups", set()),
+        ({"groups": [True, 3, {"x": "radqa-admin"}, "RadQA.Viewer"]}, "groups", {"viewer"}),
     ],
 )
 def test_roles_from_claims(claims, claim, expected) -> None:  # noqa: ANN001
@@ -62,6 +80,15 @@ def test_user_without_role_is_refused(app, demo_dir) -> None:  # noqa: ANN001
     assert "gave you no RadQA role" in at.error[0].value
     assert "'groups' claim" in at.error[0].value
     assert not kpi_tiles(at)
+
+
+@pytest.mark.parametrize("claim", [True, {"admin": False, "viewer": True}, 7])
+def test_a_claim_of_the_wrong_type_is_refused_with_the_message(app, demo_dir, claim) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user={**user(), "groups": claim})
+    assert not at.exception
+    assert len(at.error) == 1 and "gave you no RadQA role" in at.error[0].value
+    assert "'groups' claim should contain" in at.error[0].value
+    assert not kpi_tiles(at) and not at.sidebar.multiselect
 
 
 def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  # noqa: ANN001
