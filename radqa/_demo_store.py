@@ -108,10 +108,19 @@ def refusal(data_dir: Path, contents: StoreContents, *, studies: int, seed: int)
     asked = f"{studies:,} studies with seed {seed}"
     recorded = contents.demo_studies is not None
     if recorded and (contents.demo_studies, contents.demo_seed) == (studies, seed):
-        what = (
-            f"an incomplete demo of {asked}: {len(contents.files)} of "
-            f"{len(demo_file_names(data_dir))} files loaded"
-        )
+        demo = set(demo_file_names(data_dir))
+        loaded = demo & set(contents.files)
+        others = [f for f in dict.fromkeys(contents.files) if f not in demo]
+        if others:
+            shown = ", ".join(others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
+            what = (
+                f"the demo of {asked} ({len(loaded)} of its {len(demo)} files) and "
+                f"{len(others)} other file{'s' if len(others) != 1 else ''} ({shown})"
+            )
+        else:
+            what = f"an incomplete demo of {asked}: {len(loaded)} of {len(demo)} files loaded"
     else:
         what = contents.describe()
     return (

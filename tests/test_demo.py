@@ -615,6 +615,21 @@ def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
     )
     assert _snapshot_id(data) == sid
     assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 5
+    # the whole demo and a file of the hospital's: not "an incomplete demo, 50 of 49 files"
+    from ingest.load import ingest_files
+
+    csv = tmp_path / "site-a.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
+        "score\n9.9.9,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
+    )
+    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    with pytest.raises(InputError) as err:
+        run_demo(data, studies=1000, seed=5)
+    assert str(err.value).startswith(
+        f"{data} already holds data: the demo of 1,000 studies with seed 5 (49 of its 49 files) "
+        "and 1 other file (site-a.csv); the demo (1,000 studies with seed 5) is only loaded"
+    )
 
     (data / "radqa.toml").write_text('[claims."CT-ICH"]\nsensitivity = 0.9\n')
     assert main(["--data-dir", str(data), "demo", "--studies", "1000", "--seed", "6",
