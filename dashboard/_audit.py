@@ -1,15 +1,25 @@
-"""The audit log of exports and downloads: DATA_DIR/audit.log, one JSON object per line."""
+"""The audit log: DATA_DIR/audit.log, one JSON object per line.
+
+``who`` is the user's pseudonym (:func:`dashboard.auth.user_pseudonym`), 'local' for the user
+of a dashboard without login, or 'unidentified' for a logged-in user whose pseudonym could not
+be computed; never an e-mail or a name (reviewers are radiologists, whose identities RadQA does
+not store). An auditor finds one person's events with :func:`events_of` and the pseudonym from
+:func:`dashboard.auth.pseudonym_of`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 AUDIT_FILE = "audit.log"
 _LOCK = threading.Lock()
+#: the values ``who`` may take: a 24-hex pseudonym, or the users that are no person
+_WHO = re.compile(r"[0-9a-f]{24}|local|unidentified")
 
 
 def audit_path(data_dir: Path) -> Path:
@@ -19,7 +29,16 @@ def audit_path(data_dir: Path) -> Path:
 def log_event(
     data_dir: Path, *, who: str, what: str, snapshot_id: str | None, **details: Any
 ) -> dict[str, Any]:
-    """Append one event (who, when in UTC, what, snapshot id, details) and return it."""
+    """Append one event (who, when in UTC, what, snapshot id, details) and return it.
+
+    ValueError when ``who`` is not a pseudonym (nor 'local' / 'unidentified'): a raw
+    identity must never reach the log.
+    """
+    if not _WHO.fullmatch(who):
+        raise ValueError(
+            f"audit event {what!r}: who is not a pseudonym (nor 'local' / 'unidentified'); "
+            "pass User.who, never an e-mail or a name"
+        )
     event = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "who": who,
@@ -41,3 +60,8 @@ def read_events(data_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def events_of(data_dir: Path, who: str) -> list[dict[str, Any]]:
+    """The events of one user, by pseudonym (oldest first)."""
+    return [e for e in read_events(data_dir) if e.get("who") == who]

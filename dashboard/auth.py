@@ -14,6 +14,12 @@ nothing. Roles are nested: an admin is also a reviewer and a viewer.
 
 Without login (the loopback demo) the single local user has every role; ``radqa serve``
 refuses to listen beyond loopback unless login is configured (:func:`login_configured`).
+
+Reviewers are radiologists, and RadQA stores, logs and shows no raw reader identifier: a
+logged-in user is known to the reviews and the audit log by a pseudonym, the HMAC-SHA256 under
+the store's pseudonymisation key of the token's issuer and subject (:func:`user_pseudonym`;
+the e-mail only when a token has no subject). An auditor finds one person's entries with
+:func:`pseudonym_of`. The user's own name is shown to them only (the sidebar greeting).
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ from typing import Any
 
 import streamlit as st
 
+from ingest.pseudonym import load_key, pseudonymise
+from radqa.errors import ConfigError
+
 REQUIRED = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 ROLES = ("viewer", "reviewer", "admin")
 DEFAULT_ROLES_CLAIM = "roles"
 LOCAL_USER = "local"
+#: ``User.who`` of a logged-in user whose pseudonym cannot be computed (no key): such a user may
+#: read, but records no review.
+UNIDENTIFIED = "unidentified"
 
 
 def login_configured(root: Path) -> tuple[bool, str]:
@@ -104,16 +116,68 @@ def roles_from_claims(
     return frozenset(granted)
 
 
+def user_pseudonym(
+    key: bytes, issuer: str, sub: str | None = None, *, email: str | None = None
+) -> str:
+    """A user's pseudonym: HMAC-SHA256 under ``key`` of the ID token's issuer and subject.
+
+    The subject is the provider's stable id of the user; the e-mail (lower-cased) stands in
+    only when a token has no subject. The issuer keeps two providers' subjects apart.
+    """
+    if sub:
+        return pseudonymise(key, f"oidc|{issuer}|sub|{sub}")
+    if email:
+        return pseudonymise(key, f"oidc|{issuer}|email|{email.strip().lower()}")
+    raise ValueError("a user pseudonym needs the token's subject (sub) or e-mail")
+
+
+def legacy_pseudonym(key: bytes, raw: str) -> str:
+    """The pseudonym that replaced a raw identity (e-mail, else name, else subject) kept by
+    RadQA before reviewers were pseudonymised, when an old reviews.sqlite was migrated."""
+    return pseudonymise(key, f"legacy|{raw}")
+
+
+def pseudonym_of(
+    data_dir: Path,
+    issuer: str,
+    sub: str | None = None,
+    *,
+    email: str | None = None,
+    legacy: str | None = None,
+) -> str:
+    """For an auditor: the pseudonym under which reviews.sqlite and audit.log know a user.
+
+    ``issuer`` and ``sub`` are the ``iss`` and ``sub`` claims of the user's ID token (the
+    identity provider's admin console shows them); ``legacy``: the e-mail (or name) that
+    RadQA stored before pseudonymisation, for the entries migrated from then.
+    """
+    key = load_key(Path(data_dir), create=False)
+    if legacy is not None:
+        return legacy_pseudonym(key, legacy)
+    return user_pseudonym(key, issuer, sub, email=email)
+
+
 @dataclass(frozen=True)
 class User:
     """Who is using the dashboard and what they may do."""
 
-    who: str  # e-mail, else name, else subject; 'local' without login
+    #: the pseudonym kept in reviews and the audit log ('local' without login, '' when
+    #: logged out, :data:`UNIDENTIFIED` when no pseudonym can be computed)
+    who: str
     roles: frozenset[str]
     logged_in: bool
+    #: how the user is greeted (their own name or e-mail); shown to them only, never stored
+    name: str = ""
+    #: why ``who`` is :data:`UNIDENTIFIED`
+    problem: str | None = None
 
     def can(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def identified(self) -> bool:
+        """Whether the user has a pseudonym (or is the local user) to record reviews under."""
+        return bool(self.who) and self.who != UNIDENTIFIED
 
 
 def _secrets_section(name: str) -> Mapping[str, Any]:
@@ -134,12 +198,29 @@ def roles_claim() -> str:
 def current_user() -> User:
     """The user of this session (the local admin when login is off)."""
     if not login_enabled():
-        return User(LOCAL_USER, frozenset(ROLES), logged_in=False)
+        return User(LOCAL_USER, frozenset(ROLES), logged_in=False, name=LOCAL_USER)
     info = st.user.to_dict()
     if not info.get("is_logged_in"):
         return User("", frozenset(), logged_in=False)
-    who = str(info.get("email") or info.get("name") or info.get("sub") or "unknown")
-    return User(who, roles_from_claims(info, roles_claim()), logged_in=True)
+    name = str(info.get("name") or info.get("email") or "you")
+    roles = roles_from_claims(info, roles_claim())
+    from dashboard._state import data_dir  # on use: _state loads the metrics modules
+
+    try:
+        key = load_key(data_dir(), create=False)
+        who = user_pseudonym(
+            key,
+            str(info.get("iss") or ""),
+            str(info.get("sub") or "") or None,
+            email=str(info.get("email") or "") or None,
+        )
+    except ConfigError as exc:
+        problem = f"RadQA cannot compute your pseudonym: {exc}"
+        return User(UNIDENTIFIED, roles, logged_in=True, name=name, problem=problem)
+    except ValueError:
+        problem = "your identity provider's token has no subject ('sub') and no e-mail"
+        return User(UNIDENTIFIED, roles, logged_in=True, name=name, problem=problem)
+    return User(who, roles, logged_in=True, name=name)
 
 
 def gate() -> User:
@@ -155,7 +236,7 @@ def gate() -> User:
     if not user.roles:
         st.title("RadQA")
         st.error(
-            f"You are logged in as {user.who}, but your identity provider gave you no RadQA "
+            f"You are logged in as {user.name}, but your identity provider gave you no RadQA "
             f"role: the '{roles_claim()}' claim should contain viewer, reviewer or admin. "
             "Ask the RadQA administrator for access."
         )
@@ -168,7 +249,7 @@ def require(user: User, role: str, what: str) -> None:
     """Stop the page with a message unless ``user`` has ``role``."""
     if not user.can(role):
         st.warning(
-            f"{what} needs the '{role}' role; you are {user.who} with roles: "
+            f"{what} needs the '{role}' role; you are {user.name} with roles: "
             f"{', '.join(sorted(user.roles)) or 'none'}."
         )
         st.stop()

@@ -54,7 +54,12 @@ if cases.empty:
         "read here, or the reads are still pending."
     )
     st.stop()
+store_problem = _reviews.upgrade(snap.data_dir)  # an older file: raw reviewers -> pseudonyms
+if store_problem:
+    st.warning(store_problem)
+me = ctx.user.who
 reviews = _reviews.latest_reviews(snap.data_dir)
+reviews["reviewer"] = [_reviews.shown_reviewer(r, me) for r in reviews["reviewer"]]
 keys = ["study_uid", "finding", "model_name"]
 merged = cases.merge(reviews[[*keys, "category", "reviewer", "reviewed_at"]], on=keys, how="left")
 if show == "not yet reviewed":
@@ -64,7 +69,8 @@ elif show == "reviewed":
 st.caption(
     f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
     f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Study UIDs are shown "
-    "as loaded, to find the study in PACS; patient and reader ids are pseudonymised at ingest."
+    "as loaded, to find the study in PACS; patient and reader ids are pseudonymised at ingest, "
+    "and a reviewer is shown as 'you' or by the first characters of their pseudonym."
 )
 cols = [
     "kind",
@@ -98,7 +104,10 @@ if merged.empty:
 
 st.subheader("Record a review")
 if not ctx.user.can("reviewer"):
-    st.caption(f"Recording reviews needs the reviewer role; you are {ctx.user.who}.")
+    st.caption(f"Recording reviews needs the reviewer role; you are {ctx.user.name}.")
+    st.stop()
+if not ctx.user.identified or store_problem:
+    st.error(f"Recording reviews is off: {ctx.user.problem or store_problem}")
     st.stop()
 CASE_KEY = ("study_uid", "finding", "model_name", "model_version")
 
@@ -140,7 +149,5 @@ if submitted:
         reviewer=ctx.user.who,
         snapshot_id=snap.snapshot_id,
     )
-    st.session_state["cr_saved"] = (
-        f"Saved: {case_label(choice)} marked '{category}' by {ctx.user.who}."
-    )
+    st.session_state["cr_saved"] = f"Saved: {case_label(choice)} marked '{category}' by you."
     st.rerun()

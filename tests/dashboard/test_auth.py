@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 
-from dashboard import _audit
-from dashboard.auth import login_configured, roles_from_claims
+from dashboard import _audit, _reviews
+from dashboard.auth import (
+    legacy_pseudonym,
+    login_configured,
+    pseudonym_of,
+    roles_from_claims,
+    user_pseudonym,
+)
+from ingest.pseudonym import load_key
 from radqa import serve as serve_mod
 from radqa.errors import ConfigError
 
@@ -24,13 +33,25 @@ server_metadata_url = "https://idp.example.org/.well-known/openid-configuration"
 """
 
 
-def user(*groups: str) -> dict[str, object]:
+ISSUER = "https://idp.example.org/realms/hospital"
+SUB = "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
+
+
+def user(*groups: str, sub: str = SUB, email: str = "dr.who@example.org") -> dict[str, object]:
     return {
         "is_logged_in": True,
-        "email": "dr.who@example.org",
+        "iss": ISSUER,
+        "sub": sub,
+        "email": email,
         "name": "Dr Who",
         "groups": list(groups),
     }
+
+
+def keyed(data_dir: Path, demo_dir: Path) -> bytes:
+    """Give a private copy of the demo the demo's pseudonymisation key; return the key."""
+    shutil.copy(demo_dir / "pseudo.key", data_dir / "pseudo.key")
+    return load_key(data_dir, create=False)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +116,9 @@ def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  
     at = app(demo_dir, login=True, user=user("radqa-viewer"))
     assert not at.exception
     assert len(kpi_tiles(at)) == 60  # the overview tiles
-    assert "Logged in as dr.who@example.org (viewer)" in [c.value for c in at.sidebar.caption]
+    greeting = [c.value for c in at.sidebar.caption if c.value.startswith("Logged in as")]
+    assert len(greeting) == 1 and greeting[0].endswith(" (viewer)")
+    assert "dr.who" not in greeting[0]  # no e-mail on a page, not even the user's own
     at.switch_page("views/review.py").run()
     assert not at.exception
     assert any("needs the reviewer role" in c.value for c in at.caption)
@@ -114,13 +137,107 @@ def test_viewer_cannot_open_admin_pages(app, demo_dir) -> None:  # noqa: ANN001
     assert "views/review.py" in str(err.value)
 
 
-def test_reviewer_can_record_a_review(app, demo_copy) -> None:  # noqa: ANN001
+def test_reviewer_is_stored_and_shown_by_pseudonym(app, demo_copy, demo_dir) -> None:  # noqa: ANN001
+    key = keyed(demo_copy, demo_dir)
+    pid = user_pseudonym(key, ISSUER, SUB)
     at = app(demo_copy, "views/review.py", login=True, user=user("radqa-reviewer"))
     assert not at.exception
     at.radio(key="cr_category").set_value("ambiguous")
+    at.text_area(key="cr_comment").set_value("borderline")
     at.button(key="cr_submit").click().run()
     assert not at.exception
-    assert "by dr.who@example.org" in at.success[0].value
+    assert at.success[0].value.endswith("marked 'ambiguous' by you.")
+    saved = _reviews.latest_reviews(demo_copy)
+    assert saved["reviewer"].tolist() == [pid]
+    raw = _reviews.reviews_path(demo_copy).read_bytes()
+    assert b"dr.who" not in raw and b"Dr Who" not in raw and SUB.encode() not in raw
+    # the reviewer sees "you"; another user sees the first 8 characters of the pseudonym
+    at.selectbox(key="cr_show").set_value("reviewed").run()
+    assert at.dataframe[0].value["reviewer"].tolist() == ["you"]
+    other = app(demo_copy, "views/review.py", login=True, user=user("radqa-viewer", sub="x-2"))
+    other.selectbox(key="cr_show").set_value("reviewed").run()
+    assert other.dataframe[0].value["reviewer"].tolist() == [pid[:8]]
+    # the same person with a changed e-mail is the same pseudonym (issuer + subject)
+    assert user_pseudonym(key, ISSUER, SUB, email="new@example.org") == pid
+    assert pseudonym_of(demo_copy, ISSUER, SUB) == pid
+    assert pseudonym_of(demo_copy, "https://other.example.org", SUB) != pid
+    assert user_pseudonym(key, ISSUER, None, email="Dr.Who@example.org ") == user_pseudonym(
+        key, ISSUER, None, email="dr.who@example.org"
+    )
+
+
+def test_without_the_key_a_logged_in_reviewer_cannot_record(app, demo_copy) -> None:  # noqa: ANN001
+    assert not (demo_copy / "pseudo.key").exists()
+    at = app(demo_copy, "views/review.py", login=True, user=user("radqa-reviewer"))
+    assert not at.exception
+    assert at.error[0].value.startswith(
+        "Recording reviews is off: RadQA cannot compute your pseudonym: the pseudonymisation "
+        f"key {demo_copy / 'pseudo.key'} is missing"
+    )
+    assert not at.get("form")
+    assert not _reviews.reviews_path(demo_copy).exists()
+
+
+OLD_SCHEMA = """
+create table reviews (
+    id integer primary key autoincrement, study_uid text not null, finding text not null,
+    model_name text not null, category text not null, comment text not null default '',
+    reviewer text not null, reviewed_at text not null, snapshot_id text
+)
+"""
+
+
+def test_an_older_reviews_file_is_migrated_to_pseudonyms(app, demo_copy, demo_dir, con) -> None:  # noqa: ANN001
+    from metrics import discordant_cases
+
+    key = keyed(demo_copy, demo_dir)
+    first = discordant_cases(con, kind="both", limit=200).iloc[0]
+    old = sqlite3.connect(_reviews.reviews_path(demo_copy))
+    old.execute(OLD_SCHEMA)
+    case = (first["study_uid"], first["finding"], first["model_name"])
+    old.executemany(
+        "insert into reviews (study_uid, finding, model_name, category, reviewer, reviewed_at)"
+        " values (?, ?, ?, ?, ?, ?)",
+        [
+            (*case, "AI error", "rita.reviewer@hospital.example", "2026-01-01T00:00:00+00:00"),
+            (*case, "technical", "local", "2026-01-02T00:00:00+00:00"),
+        ],
+    )
+    old.commit()
+    old.close()
+    at = app(demo_copy, "views/review.py", login=True, user=user("radqa-viewer"))
+    assert not at.exception
+    raw = _reviews.reviews_path(demo_copy).read_bytes()
+    assert b"rita" not in raw
+    db = sqlite3.connect(_reviews.reviews_path(demo_copy))
+    rows = db.execute("select reviewer from reviews order by id").fetchall()
+    assert rows == [(legacy_pseudonym(key, "rita.reviewer@hospital.example"),), ("local",)]
+    assert db.execute("pragma user_version").fetchone()[0] == _reviews.SCHEMA_VERSION
+    assert pseudonym_of(demo_copy, "", legacy="rita.reviewer@hospital.example") == rows[0][0]
+    at.selectbox(key="cr_show").set_value("all").run()
+    shown = at.dataframe[0].value
+    assert "rita" not in shown.to_csv()
+
+
+def test_an_older_reviews_file_without_the_key_shows_no_identity(app, demo_copy, con) -> None:  # noqa: ANN001
+    from metrics import discordant_cases
+
+    first = discordant_cases(con, kind="both", limit=200).iloc[0]
+    old = sqlite3.connect(_reviews.reviews_path(demo_copy))
+    old.execute(OLD_SCHEMA)
+    old.execute(
+        "insert into reviews (study_uid, finding, model_name, category, reviewer, reviewed_at)"
+        " values (?, ?, ?, 'AI error', 'rita.reviewer@hospital.example', '2026-01-01')",
+        (first["study_uid"], first["finding"], first["model_name"]),
+    )
+    old.commit()
+    old.close()
+    at = app(demo_copy, "views/review.py")  # the local user: no key needed to review
+    at.selectbox(key="cr_show").set_value("reviewed").run()
+    assert not at.exception
+    assert at.dataframe[0].value["reviewer"].tolist() == ["(not pseudonymised)"]
+    assert "must be replaced by pseudonyms" in at.warning[0].value
+    assert "Recording reviews is off" in at.error[0].value
 
 
 def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001
@@ -133,14 +250,23 @@ def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001
 
 
 def test_audit_log_lines(tmp_path: Path) -> None:
-    _audit.log_event(tmp_path, who="a@x", what="csv:sites-scanners", snapshot_id="abc", n=3)
+    pid = "0123456789abcdef01234567"
+    _audit.log_event(tmp_path, who=pid, what="csv:sites-scanners", snapshot_id="abc", n=3)
     _audit.log_event(tmp_path, who="local", what="download:monthly-report", snapshot_id=None)
     events = _audit.read_events(tmp_path)
     assert [(e["who"], e["what"], e["snapshot_id"]) for e in events] == [
-        ("a@x", "csv:sites-scanners", "abc"),
+        (pid, "csv:sites-scanners", "abc"),
         ("local", "download:monthly-report", None),
     ]
     assert events[0]["n"] == 3 and events[0]["when"].endswith("+00:00")
+    assert _audit.events_of(tmp_path, pid) == events[:1]
+
+
+@pytest.mark.parametrize("who", ["a@x", "Dr Who", "", "0123456789ABCDEF01234567"])
+def test_audit_log_refuses_a_raw_identity(tmp_path: Path, who: str) -> None:
+    with pytest.raises(ValueError, match="who is not a pseudonym"):
+        _audit.log_event(tmp_path, who=who, what="download:x", snapshot_id=None)
+    assert _audit.read_events(tmp_path) == []
 
 
 def test_login_configured_reports_what_is_missing(tmp_path: Path) -> None:

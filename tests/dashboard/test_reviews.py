@@ -6,6 +6,8 @@ from pathlib import Path
 
 from dashboard import _reviews
 
+OTHER = "0123456789abcdef01234567"  # another reviewer's pseudonym
+
 
 def reviews_of(data_dir: Path, reviewer: str) -> list[tuple[str, str, str, str]]:
     saved = _reviews.latest_reviews(data_dir)
@@ -26,7 +28,7 @@ def test_a_case_that_left_the_list_is_refused_not_saved_on_another(app, demo_cop
         model_name=target["model_name"],
         category="reference error",
         comment="",
-        reviewer="someone-else",
+        reviewer=OTHER,
     )
     at.radio(key="cr_category").set_value("AI error")
     at.text_area(key="cr_comment").set_value("meant the third case")
@@ -55,7 +57,7 @@ def test_a_case_still_listed_is_saved_even_when_the_rows_shift(app, demo_copy) -
         model_name=first["model_name"],
         category="technical",
         comment="",
-        reviewer="someone-else",
+        reviewer=OTHER,
     )
     at.radio(key="cr_category").set_value("ambiguous")
     at.button(key="cr_submit").click().run()
