@@ -170,6 +170,9 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             data_dir, args.kind, args.files, strict=args.strict, encoding=args.encoding
         )
         print(render_results(results))
+        if args.kind == "predictions":
+            for line in _operating_point_warnings(data_dir):
+                print(line)
         if any(r.snapshot_id for r in results):
             _warm(data_dir)
         return 0 if all(r.ok for r in results) else 1
@@ -265,6 +268,24 @@ def _warm(data_dir: Path) -> None:
         return
     if calls:
         print(f"dashboard landing view computed ({time.perf_counter() - started:.1f} s)")
+
+
+def _operating_point_warnings(data_dir: Path) -> list[str]:
+    """A warning for each operating point of radqa.toml that matches no model_name/finding of
+    the predictions stored (:func:`radqa.settings.unmatched_operating_points`); none while the
+    snapshot holds no prediction."""
+    from radqa import store
+    from radqa.settings import load_settings, unmatched_operating_points
+
+    settings = load_settings(data_dir)
+    if not settings.operating_points or not store.snapshot_path(data_dir).exists():
+        return []
+    con = store.open_snapshot(data_dir)
+    try:
+        pairs = con.execute("select distinct model_name, finding from predictions").fetchall()
+    finally:
+        con.close()
+    return unmatched_operating_points(settings, pairs) if pairs else []
 
 
 def _describe_snapshot(data_dir: Path) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,25 @@ from radqa.errors import ConfigError
 
 DATA_DIR_ENV = "RADQA_DATA_DIR"
 SETTINGS_FILE = "radqa.toml"
+
+#: The top-level keys of radqa.toml: ``time_zone`` and three sections.
+TOP_LEVEL = ("time_zone", "operating_points", "site_map", "claims")
+_EXPECTED = (
+    'time_zone = "Area/City" (before the first [section]), [operating_points], [site_map], '
+    '[claims."MODEL"]'
+)
+#: The metrics a vendor claim may name (those :func:`metrics.claim_check` checks; a test keeps
+#: the two lists equal, so that this module does not import the statistics).
+CLAIM_METRICS = (
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "accuracy",
+    "agreement",
+    "auc",
+    "kappa",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,7 @@ def load_settings(data_dir: Path) -> Settings:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _check_names(path, raw)
     ops = raw.get("operating_points", {})
     for key, value in ops.items():
         if "/" not in key or not isinstance(value, int | float) or not 0 <= value <= 1:
@@ -71,6 +93,82 @@ def load_settings(data_dir: Path) -> Settings:
         site_map={str(k): str(v) for k, v in raw.get("site_map", {}).items()},
         claims={str(k): dict(v) for k, v in raw.get("claims", {}).items()},
     )
+
+
+def _check_names(path: Path, raw: dict[str, object]) -> None:
+    """Refuse a key or section radqa.toml does not have: a misspelled one would be ignored, and
+    the thresholds or times it was meant to set silently stored with the defaults. A top-level
+    key written after a section header lands inside that section: that is refused too."""
+    for key, value in raw.items():
+        if key in TOP_LEVEL:
+            continue
+        section = isinstance(value, dict)
+        found = f"section [{key}]" if section else f"key {key} = {value!r}"
+        close = difflib.get_close_matches(key.lower(), TOP_LEVEL, n=1)
+        hint = ""
+        if close:
+            hint = f" (did you mean {close[0] if close[0] == 'time_zone' else f'[{close[0]}]'}?)"
+        raise ConfigError(f"{path}: unknown {found}{hint}; expected {_EXPECTED}")
+    tables: list[tuple[str, object]] = [
+        (name, raw[name]) for name in ("operating_points", "site_map", "claims") if name in raw
+    ]
+    claims = raw.get("claims")
+    if isinstance(claims, dict):
+        tables += [(f"claims.{_key(m)}", v) for m, v in claims.items() if isinstance(v, dict)]
+    for name, table in tables:
+        if not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            if key in TOP_LEVEL:
+                raise ConfigError(
+                    f"{path}: [{name}] holds {key} = {value!r}: a line after a [section] header "
+                    f"belongs to that section; move {key} above the first [section]"
+                )
+    if isinstance(claims, dict):
+        for model, figures in claims.items():
+            if not isinstance(figures, dict):
+                continue
+            for metric, value in figures.items():
+                if metric not in CLAIM_METRICS:
+                    close = difflib.get_close_matches(metric.lower(), CLAIM_METRICS, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    raise ConfigError(
+                        f"{path}: [claims.{_key(model)}] has an unknown metric {metric} = "
+                        f"{value!r}{hint}; expected one of {', '.join(CLAIM_METRICS)}"
+                    )
+
+
+def _key(name: str) -> str:
+    """A TOML key as written: bare when it can be, else quoted."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name.replace('"', '\\"') + '"'
+
+
+def unmatched_operating_points(settings: Settings, loaded: Iterable[tuple[str, str]]) -> list[str]:
+    """A warning line for each operating point that matches no (model_name, finding) of
+    ``loaded``: it sets no threshold, and the rows it was meant for use the file's threshold or
+    0.5. Names are matched exactly, case included, as they are stored; a loaded pair that differs
+    only in case or surrounding spaces, else a close one, is suggested."""
+    pairs = sorted({f"{model}/{finding}" for model, finding in loaded})
+    by_folded: dict[str, str] = {}
+    for pair in pairs:
+        by_folded.setdefault(_folded(pair), pair)
+    lines = []
+    for key in sorted(settings.operating_points):
+        if key in pairs:
+            continue
+        guess = by_folded.get(_folded(key)) or next(
+            iter(difflib.get_close_matches(key, pairs, n=1)), None
+        )
+        lines.append(
+            f"warning: {settings.data_dir / SETTINGS_FILE}: operating point {key!r} matches no "
+            "model_name/finding loaded (names are matched exactly, case included), so it sets "
+            "no threshold" + (f"; did you mean {guess!r}?" if guess else "")
+        )
+    return lines
+
+
+def _folded(text: str) -> str:
+    return "/".join(part.strip().casefold() for part in text.split("/", 1))
 
 
 def _known_zone(name: object) -> bool:

@@ -1,0 +1,140 @@
+"""radqa.toml: a mistake in it is refused with one line naming the file, the key, what was found
+and what was expected, or (an operating point that matches nothing loaded) warned about; never
+silently ignored (a QA tester's report, qa9/config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from radqa import store
+from radqa.cli import main
+from radqa.errors import ConfigError
+from radqa.settings import CLAIM_METRICS, load_settings
+
+HEADER = "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,score"
+ROW = "1.2.3,P1,Osaka,2026-10-01,CR,pneumothorax,ChestXR-Triage,2.1,0.4"
+
+
+def _toml(data_dir: Path, text: str) -> Path:
+    data_dir.mkdir(exist_ok=True)
+    path = data_dir / "radqa.toml"
+    path.write_text(text)
+    return path
+
+
+def _refusal(data_dir: Path, text: str) -> str:
+    _toml(data_dir, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(data_dir)
+    return str(err.value)
+
+
+def _stored(data_dir: Path) -> list[tuple]:
+    con = duckdb.connect(str(store.snapshot_path(data_dir)), read_only=True)
+    try:
+        return con.execute(
+            "select score, threshold, threshold_source, predicted from predictions"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+EXPECTED = (
+    'expected time_zone = "Area/City" (before the first [section]), [operating_points], '
+    '[site_map], [claims."MODEL"]'
+)
+
+
+def test_a_misspelled_section_or_key_is_refused_with_the_close_match(tmp_path: Path) -> None:
+    path = tmp_path / "radqa.toml"
+    assert _refusal(tmp_path, '[operating_point]\n"ChestXR-Triage/pneumothorax" = 0.35\n') == (
+        f"{path}: unknown section [operating_point] (did you mean [operating_points]?); {EXPECTED}"
+    )
+    assert _refusal(tmp_path, 'timezone = "Asia/Tokyo"\n') == (
+        f"{path}: unknown key timezone = 'Asia/Tokyo' (did you mean time_zone?); {EXPECTED}"
+    )
+    assert _refusal(tmp_path, "tz = 9\n") == f"{path}: unknown key tz = 9; {EXPECTED}"
+
+
+def test_a_top_level_key_written_after_a_section_is_refused(tmp_path: Path) -> None:
+    """TOML puts the line inside the section above it: it became a site map entry."""
+    path = tmp_path / "radqa.toml"
+    assert _refusal(tmp_path, '[site_map]\n"A" = "B"\ntime_zone = "Asia/Tokyo"\n') == (
+        f"{path}: [site_map] holds time_zone = 'Asia/Tokyo': a line after a [section] header "
+        "belongs to that section; move time_zone above the first [section]"
+    )
+    text = '[claims."ChestXR-Triage"]\naccuracy = 0.9\ntime_zone = "Asia/Tokyo"\n'
+    assert _refusal(tmp_path, text) == (
+        f"{path}: [claims.ChestXR-Triage] holds time_zone = 'Asia/Tokyo': a line after a "
+        "[section] header belongs to that section; move time_zone above the first [section]"
+    )
+
+
+def test_an_unknown_claim_metric_is_refused(tmp_path: Path) -> None:
+    assert _refusal(tmp_path, '[claims."CT ICH"]\nacuracy = 0.97\n') == (
+        f'{tmp_path / "radqa.toml"}: [claims."CT ICH"] has an unknown metric acuracy = 0.97 '
+        "(did you mean accuracy?); expected one of sensitivity, specificity, ppv, npv, "
+        "accuracy, agreement, auc, kappa"
+    )
+
+
+def test_the_claim_metrics_are_those_claim_check_knows() -> None:
+    from metrics._claims import METRICS
+
+    assert CLAIM_METRICS == METRICS
+
+
+def test_a_valid_file_still_loads(tmp_path: Path) -> None:
+    _toml(
+        tmp_path,
+        'time_zone = "Asia/Tokyo"\n[operating_points]\n"M/ptx" = 0.35\n'
+        '[site_map]\n"OSAKA UNIV HOSP" = "Osaka"\n[claims."M"]\naccuracy = 0.9\nkappa = 0.6\n',
+    )
+    settings = load_settings(tmp_path)
+    assert (settings.time_zone, settings.operating_points) == ("Asia/Tokyo", {"M/ptx": 0.35})
+    assert settings.site_map == {"OSAKA UNIV HOSP": "Osaka"}
+    assert settings.claims == {"M": {"accuracy": 0.9, "kappa": 0.6}}
+
+
+def test_ingest_refuses_a_misspelled_section_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    path = _toml(data, '[operating_point]\n"ChestXR-Triage/pneumothorax" = 0.35\n')
+    csv = tmp_path / "p1.csv"
+    csv.write_text(f"{HEADER}\n{ROW}\n")
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"radqa: error: {path}: unknown section [operating_point] (did you mean "
+        f"[operating_points]?); {EXPECTED}\n"
+    )
+    assert not store.snapshot_path(data).exists()
+
+
+def test_an_operating_point_that_matches_no_model_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key that differs in case, or names no model loaded, sets no threshold: the ingest
+    output says so (a warning, not a refusal: the rows are stored, with 0.5)."""
+    data = tmp_path / "data"
+    path = _toml(
+        data,
+        '[operating_points]\n"chestxr-triage/Pneumothorax" = 0.35\n"NoSuchModel/ptx" = 0.2\n'
+        '"ChestXR-Triage/pneumothorax" = 0.45\n',
+    )
+    csv = tmp_path / "p1.csv"
+    csv.write_text(f"{HEADER}\n{ROW}\n")
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(csv)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("warning:")] == [
+        f"warning: {path}: operating point 'NoSuchModel/ptx' matches no model_name/finding "
+        "loaded (names are matched exactly, case included), so it sets no threshold",
+        f"warning: {path}: operating point 'chestxr-triage/Pneumothorax' matches no "
+        "model_name/finding loaded (names are matched exactly, case included), so it sets no "
+        "threshold; did you mean 'ChestXR-Triage/pneumothorax'?",
+    ]
+    assert _stored(data) == [(0.4, 0.45, "configured", False)]
