@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import tomllib
@@ -65,34 +66,103 @@ def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_settings(data_dir: Path) -> Settings:
-    """Read ``radqa.toml`` from the data dir (absent file: defaults)."""
+    """Read ``radqa.toml`` from the data dir (absent file: defaults).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not UTF-8 or not TOML, or has a key it should not have or a
+        value of the wrong type or range; the one-line message names the file, the key, the
+        value found and what is expected.
+    """
     path = Path(data_dir) / SETTINGS_FILE
     if not path.exists():
         return Settings(data_dir=Path(data_dir))
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     _check_names(path, raw)
-    ops = raw.get("operating_points", {})
+    points: dict[str, float] = {}
+    ops = _section(path, raw, "operating_points", '"model_name/finding" = threshold')
     for key, value in ops.items():
         if "/" not in key or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ConfigError(
                 f"{path}: operating_points.{key!r} = {value!r}; expected "
                 '"model_name/finding" = a number between 0 and 1'
             )
+        points[key] = float(value)
     zone = raw.get("time_zone")
     if zone is not None and not _known_zone(zone):
+        local = "; leave time_zone out for this machine's zone" if zone == "localtime" else ""
         raise ConfigError(
-            f"{path}: time_zone = {zone!r}; expected an IANA time zone name such as 'Asia/Tokyo'"
+            f"{path}: time_zone = {zone!r}; expected an IANA time zone name such as "
+            f"'Asia/Tokyo'{local}"
         )
     return Settings(
         data_dir=Path(data_dir),
         time_zone=zone,
-        operating_points={k: float(v) for k, v in ops.items()},
-        site_map={str(k): str(v) for k, v in raw.get("site_map", {}).items()},
-        claims={str(k): dict(v) for k, v in raw.get("claims", {}).items()},
+        operating_points=points,
+        site_map=_site_map(path, _section(path, raw, "site_map", '"InstitutionName" = "site"')),
+        claims=_claims(path, _section(path, raw, "claims", '[claims."MODEL"] tables')),
     )
+
+
+def _text(path: Path) -> str:
+    """The file's text (UTF-8)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings: {exc.strerror}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
+            "file as UTF-8"
+        ) from exc
+
+
+def _section(path: Path, raw: dict[str, object], name: str, shape: str) -> dict[str, object]:
+    """Section ``name`` of the file ({} when absent); refused when it is not a table."""
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {name} = {value!r}; expected a section [{name}] of {shape}")
+    return value
+
+
+def _site_map(path: Path, table: dict[str, object]) -> dict[str, str]:
+    for key, value in table.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"{path}: site_map.{_key(key)} = {value!r}; expected the site's name as text, "
+                'such as "Osaka University Hospital"'
+            )
+    return {k: str(v) for k, v in table.items()}
+
+
+def _claims(path: Path, table: dict[str, object]) -> dict[str, dict[str, float]]:
+    claims: dict[str, dict[str, float]] = {}
+    for model, figures in table.items():
+        if not isinstance(figures, dict):
+            raise ConfigError(
+                f"{path}: claims.{_key(model)} = {figures!r}; expected a section "
+                f"[claims.{_key(model)}] of metric = figure, such as accuracy = 0.974"
+            )
+        for metric, value in figures.items():
+            low = -1 if metric == "kappa" else 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not low <= value <= 1
+            ):
+                raise ConfigError(
+                    f"{path}: claims.{_key(model)}.{metric} = {value!r}; expected a number "
+                    f"between {low} and 1, a fraction such as 0.974 (not a percentage)"
+                )
+        claims[model] = {metric: float(value) for metric, value in figures.items()}
+    return claims
 
 
 def _check_names(path: Path, raw: dict[str, object]) -> None:
@@ -172,10 +242,13 @@ def _folded(text: str) -> str:
 
 
 def _known_zone(name: object) -> bool:
+    """Whether ``name`` is an IANA zone that Python and DuckDB both know: zoneinfo also opens
+    'localtime' (a link to this machine's zone) and 'posixrules', which DuckDB refuses."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name):
         return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return name in _zones()
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules"})

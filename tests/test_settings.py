@@ -138,3 +138,98 @@ def test_an_operating_point_that_matches_no_model_is_warned_about(
         "threshold; did you mean 'ChestXR-Triage/pneumothorax'?",
     ]
     assert _stored(data) == [(0.4, 0.45, "configured", False)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "operating_points = 0.35\n",
+            "operating_points = 0.35; expected a section [operating_points] of "
+            '"model_name/finding" = threshold',
+        ),
+        (
+            'site_map = "x"\n',
+            'site_map = \'x\'; expected a section [site_map] of "InstitutionName" = "site"',
+        ),
+        (
+            '[site_map]\n"A" = 5\n',
+            "site_map.A = 5; expected the site's name as text, such as "
+            '"Osaka University Hospital"',
+        ),
+        (
+            '[site_map]\n"EMPTY MAP" = " "\n',
+            "site_map.\"EMPTY MAP\" = ' '; expected the site's name as text, such as "
+            '"Osaka University Hospital"',
+        ),
+        (
+            '[claims]\n"ChestXR-Triage" = 0.9\n',
+            "claims.ChestXR-Triage = 0.9; expected a section [claims.ChestXR-Triage] of "
+            "metric = figure, such as accuracy = 0.974",
+        ),
+        (
+            '[claims."ChestXR-Triage"]\nagreement = "high"\n',
+            "claims.ChestXR-Triage.agreement = 'high'; expected a number between 0 and 1, "
+            "a fraction such as 0.974 (not a percentage)",
+        ),
+        (
+            '[claims."ChestXR-Triage"]\naccuracy = 97.4\n',
+            "claims.ChestXR-Triage.accuracy = 97.4; expected a number between 0 and 1, "
+            "a fraction such as 0.974 (not a percentage)",
+        ),
+        (
+            '[claims."ChestXR-Triage"]\nkappa = -1.5\n',
+            "claims.ChestXR-Triage.kappa = -1.5; expected a number between -1 and 1, "
+            "a fraction such as 0.974 (not a percentage)",
+        ),
+        (
+            'time_zone = "localtime"\n',
+            "time_zone = 'localtime'; expected an IANA time zone name such as 'Asia/Tokyo'; "
+            "leave time_zone out for this machine's zone",
+        ),
+        (
+            'time_zone = "posixrules"\n',
+            "time_zone = 'posixrules'; expected an IANA time zone name such as 'Asia/Tokyo'",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    assert _refusal(tmp_path, text) == f"{tmp_path / 'radqa.toml'}: {message}"
+
+
+def test_a_negative_kappa_claim_is_a_figure(tmp_path: Path) -> None:
+    _toml(tmp_path, '[claims."M"]\nkappa = -0.2\n')
+    assert load_settings(tmp_path).claims == {"M": {"kappa": -0.2}}
+
+
+def test_a_file_that_is_not_utf8_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Japanese site names saved as cp932 (Windows Notepad's "ANSI") gave a UnicodeDecodeError
+    traceback and exit 1, the code of "rows quarantined"."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "radqa.toml"
+    path.write_bytes('[site_map]\n"OSAKA" = "大阪大学病院"\n'.encode("cp932"))
+    csv = tmp_path / "p1.csv"
+    csv.write_text(f"{HEADER}\n{ROW}\n")
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(csv)]) == 2
+    assert capsys.readouterr().err == (
+        f"radqa: error: {path}: line 2 is not UTF-8 text (byte 0x91); save the file as UTF-8\n"
+    )
+
+
+def test_a_claim_of_the_wrong_type_stops_ingest_before_it_commits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It committed the rows, then failed with a traceback in the dashboard warm-up (exit 1)."""
+    data = tmp_path / "data"
+    path = _toml(data, '[claims."ChestXR-Triage"]\nagreement = "high"\n')
+    csv = tmp_path / "p1.csv"
+    csv.write_text(f"{HEADER}\n{ROW}\n")
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(csv)]) == 2
+    assert capsys.readouterr().err == (
+        f"radqa: error: {path}: claims.ChestXR-Triage.agreement = 'high'; expected a number "
+        "between 0 and 1, a fraction such as 0.974 (not a percentage)\n"
+    )
+    assert not store.snapshot_path(data).exists()
