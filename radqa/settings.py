@@ -86,7 +86,12 @@ def load_settings(data_dir: Path) -> Settings:
     points: dict[str, float] = {}
     ops = _section(path, raw, "operating_points", '"model_name/finding" = threshold')
     for key, value in ops.items():
-        if "/" not in key or not isinstance(value, int | float) or not 0 <= value <= 1:
+        if (
+            "/" not in key
+            or isinstance(value, bool)  # true is an int, 1
+            or not isinstance(value, int | float)
+            or not 0 <= value <= 1
+        ):
             raise ConfigError(
                 f"{path}: operating_points.{key!r} = {value!r}; expected "
                 '"model_name/finding" = a number between 0 and 1'

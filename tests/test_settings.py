@@ -233,3 +233,14 @@ def test_a_claim_of_the_wrong_type_stops_ingest_before_it_commits(
         "between 0 and 1, a fraction such as 0.974 (not a percentage)\n"
     )
     assert not store.snapshot_path(data).exists()
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_an_operating_point_of_true_or_false_is_refused(tmp_path: Path, value: str) -> None:
+    """`true` was stored as the threshold 1.0 (a bool is an int in Python)."""
+    assert _refusal(tmp_path, f'[operating_points]\n"ChestXR-Triage/pneumothorax" = {value}\n') == (
+        f"{tmp_path / 'radqa.toml'}: operating_points.'ChestXR-Triage/pneumothorax' = "
+        f'{value.title()}; expected "model_name/finding" = a number between 0 and 1'
+    )
+    _toml(tmp_path, '[operating_points]\n"ChestXR-Triage/pneumothorax" = 1\n')
+    assert load_settings(tmp_path).operating_points == {"ChestXR-Triage/pneumothorax": 1.0}
