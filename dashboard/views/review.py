@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pandas as pd
 import streamlit as st
 
+import metrics
 from dashboard import _reviews, _state
 from dashboard._context import page_context
+from radqa.errors import InputError
 
 KINDS = {
     "both": "False negatives and false positives",
@@ -33,7 +38,9 @@ COLUMNS = {
     "patient_sex": "Sex",
     "patient_pid": "Patient (pseudonym)",
     "category": "Review category",
+    "comment": "Review comment",
     "reviewer": "Reviewer",
+    "reviewed_at": "Reviewed (UTC)",
 }
 
 ctx = page_context("Case review")
@@ -54,14 +61,32 @@ if cases.empty:
         "read here, or the reads are still pending."
     )
     st.stop()
-store_problem = _reviews.upgrade(snap.data_dir)  # an older file: raw reviewers -> pseudonyms
+
+
+def one_version_per_case() -> Mapping[tuple[str, str, str], str]:
+    """The model version of each discordant (study, finding, model) that has exactly one: what
+    a review from before model versions were recorded is attached to (once, on upgrade)."""
+    cur = _state.connection(snap.data_dir).cursor()
+    try:
+        every = metrics.discordant_cases(cur, kind="both", limit=2**62)
+    finally:
+        cur.close()
+    found = every.groupby(["study_uid", "finding", "model_name"])["model_version"].unique()
+    return {k: str(v[0]) for k, v in found.items() if len(v) == 1}
+
+
+with st.spinner("Bringing reviews.sqlite up to date ..."):
+    store_problem = _reviews.upgrade(snap.data_dir, one_version_per_case)
 if store_problem:
     st.warning(store_problem)
 me = ctx.user.who
-reviews = _reviews.latest_reviews(snap.data_dir)
+keys = list(_reviews.CASE_KEY)
+reviews = _reviews.latest_reviews(snap.data_dir).astype({k: object for k in keys})
 reviews["reviewer"] = [_reviews.shown_reviewer(r, me) for r in reviews["reviewer"]]
-keys = ["study_uid", "finding", "model_name"]
-merged = cases.merge(reviews[[*keys, "category", "reviewer", "reviewed_at"]], on=keys, how="left")
+cases = cases.astype({k: object for k in keys})
+merged = cases.merge(
+    reviews[[*keys, "category", "comment", "reviewer", "reviewed_at"]], on=keys, how="left"
+)
 if show == "not yet reviewed":
     merged = merged[merged["category"].isna()]
 elif show == "reviewed":
@@ -70,7 +95,8 @@ st.caption(
     f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
     f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Study UIDs are shown "
     "as loaded, to find the study in PACS; patient and reader ids are pseudonymised at ingest, "
-    "and a reviewer is shown as 'you' or by the first characters of their pseudonym."
+    "and a reviewer is shown as 'you' or by the first characters of their pseudonym. A review "
+    "covers one model version."
 )
 cols = [
     "kind",
@@ -91,7 +117,9 @@ cols = [
     "patient_sex",
     "patient_pid",
     "category",
+    "comment",
     "reviewer",
+    "reviewed_at",
 ]
 shown = merged[[c for c in cols if c in merged.columns]].copy()
 shown["kind"] = shown["kind"].map(KIND_WORDS).fillna(shown["kind"])
@@ -109,45 +137,121 @@ if not ctx.user.can("reviewer"):
 if not ctx.user.identified or store_problem:
     st.error(f"Recording reviews is off: {ctx.user.problem or store_problem}")
     st.stop()
-CASE_KEY = ("study_uid", "finding", "model_name", "model_version")
 
 
-def case_label(case: tuple[str, ...] | str) -> str:
+def case_label(case: tuple[str | None, ...] | str) -> str:
     """The label of a case key: every part of the key, so no two cases share a label (a label
     is itself when Streamlit or AppTest hands one back)."""
-    return case if isinstance(case, str) else " · ".join(case)
+    if isinstance(case, str):
+        return case
+    return " · ".join(p if p is not None else "(no version)" for p in case)
+
+
+def case_key(row: pd.Series) -> _reviews.Case:
+    version = row["model_version"]
+    return (
+        str(row["study_uid"]),
+        str(row["finding"]),
+        str(row["model_name"]),
+        None if pd.isna(version) else str(version),
+    )
+
+
+def said(row: dict | None) -> str:
+    """'you' / a short pseudonym, the verdict and the date of a review row."""
+    if row is None:
+        return "nobody"
+    who = _reviews.shown_reviewer(row["reviewer"], me)
+    when = str(row["reviewed_at"])[:10]
+    if row["action"] == "withdraw":
+        return f"{who} (who withdrew the review) on {when}"
+    return f"{who} as '{row['category']}' on {when}"
 
 
 # Options are case keys, not row positions: when the list changes under the page (another
 # reviewer saved, a new snapshot, other filters), the label the browser sends back names the
 # same case, or no listed case at all (then Streamlit resets the box and the check below refuses).
-options = list(dict.fromkeys(tuple(str(r[k]) for k in CASE_KEY) for _, r in merged.iterrows()))
-seen = st.session_state.get("cr_seen")  # the case the form showed on the last run
+options = list(dict.fromkeys(case_key(r) for _, r in merged.iterrows()))
+seen = st.session_state.get("cr_seen")  # (case, its latest row id) as the last run showed them
 choice = st.selectbox("Case", options, format_func=case_label, key="cr_case")
+latest = _reviews.latest_for(snap.data_dir, choice) if choice else None
+latest_id = latest["id"] if latest else None
+reviewed = latest is not None and latest["action"] == "review"
 with st.form("cr_form"):
-    category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
-    comment = st.text_area("Comment", key="cr_comment")
-    submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
-st.session_state["cr_seen"] = choice
-if submitted:
-    if choice is None or seen != choice:
-        picked = f" ({case_label(seen)})" if seen else ""
-        st.error(
-            f"The case list changed before you submitted: the case you had picked{picked} is no "
-            "longer listed here (another reviewer may have saved it, a new snapshot may have "
-            "been published, or the filters changed). Nothing was saved; pick the case again."
+    if reviewed:
+        st.warning(
+            f"Already reviewed by {said(latest)}; saving replaces it (the history keeps it)."
         )
+    category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
+    comment = st.text_area("Comment", key="cr_comment", max_chars=_reviews.MAX_COMMENT)
+    submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
+withdraw = (
+    st.button("Withdraw my review", key="cr_withdraw")
+    if reviewed and latest is not None and latest["reviewer"] == me
+    else False
+)
+st.session_state["cr_seen"] = (choice, latest_id)
+
+
+def refused() -> str | None:
+    """Why the submit of this run must not be saved: the case or its review changed."""
+    if seen is None or choice is None or seen[0] != choice:
+        picked = f" ({case_label(seen[0])})" if seen and seen[0] else ""
+        return (
+            f"The case list changed before you submitted: the case you had picked{picked} is "
+            "no longer listed here (another reviewer may have saved it, a new snapshot may "
+            "have been published, or the filters changed). Nothing was saved; pick the case "
+            "again."
+        )
+    if seen[1] != latest_id:
+        return (
+            f"While your form was open, this case was reviewed by {said(latest)}. Nothing was "
+            "saved: read it above, then submit again to replace it."
+        )
+    return None
+
+
+if submitted or withdraw:
+    problem = refused()
+    if problem:
+        st.error(problem)
         st.stop()
-    study_uid, finding, model_name, _version = choice
-    _reviews.add_review(
-        snap.data_dir,
-        study_uid=study_uid,
-        finding=finding,
-        model_name=model_name,
-        category=str(category),
-        comment=comment or "",
-        reviewer=ctx.user.who,
-        snapshot_id=snap.snapshot_id,
-    )
-    st.session_state["cr_saved"] = f"Saved: {case_label(choice)} marked '{category}' by you."
+    try:
+        if withdraw:
+            _reviews.withdraw_review(
+                snap.data_dir,
+                choice,
+                reviewer=me,
+                snapshot_id=snap.snapshot_id,
+                expected_latest=latest_id,
+            )
+            message = f"Withdrawn: your review of {case_label(choice)}."
+        else:
+            study_uid, finding, model_name, version = choice
+            replaced = _reviews.add_review(
+                snap.data_dir,
+                study_uid=study_uid,
+                finding=finding,
+                model_name=model_name,
+                model_version=version,
+                category=str(category),
+                comment=comment or "",
+                reviewer=me,
+                snapshot_id=snap.snapshot_id,
+                expected_latest=latest_id,
+            )
+            message = f"Saved: {case_label(choice)} marked '{category}' by you" + (
+                f", replacing the review by {said(replaced)}." if replaced else "."
+            )
+    except InputError as exc:
+        st.error(f"Nothing was saved: {exc}")
+        st.stop()
+    st.session_state["cr_saved"] = message
     st.rerun()
+
+if choice is not None:
+    past = _reviews.history(snap.data_dir, choice)
+    if not past.empty:
+        with st.expander(f"History of this case ({len(past)})"):
+            past["reviewer"] = [_reviews.shown_reviewer(r, me) for r in past["reviewer"]]
+            st.table(past)

@@ -210,12 +210,18 @@ def test_an_older_reviews_file_is_migrated_to_pseudonyms(app, demo_copy, demo_di
     raw = _reviews.reviews_path(demo_copy).read_bytes()
     assert b"rita" not in raw
     db = sqlite3.connect(_reviews.reviews_path(demo_copy))
-    rows = db.execute("select reviewer from reviews order by id").fetchall()
-    assert rows == [(legacy_pseudonym(key, "rita.reviewer@hospital.example"),), ("local",)]
+    rows = db.execute("select reviewer, model_version, action from reviews order by id").fetchall()
+    rita = legacy_pseudonym(key, "rita.reviewer@hospital.example")
+    # the case's one model version among the discordant cases is attached to its reviews
+    version = first["model_version"]
+    assert rows == [(rita, version, "review"), ("local", version, "review")]
     assert db.execute("pragma user_version").fetchone()[0] == _reviews.SCHEMA_VERSION
-    assert pseudonym_of(demo_copy, "", legacy="rita.reviewer@hospital.example") == rows[0][0]
-    at.selectbox(key="cr_show").set_value("all").run()
+    assert pseudonym_of(demo_copy, "", legacy="rita.reviewer@hospital.example") == rita
+    at.selectbox(key="cr_show").set_value("reviewed").run()
     shown = at.dataframe[0].value
+    assert shown[["study_uid", "category", "reviewer"]].values.tolist() == [
+        [first["study_uid"], "technical", "local user"]
+    ]
     assert "rita" not in shown.to_csv()
 
 
@@ -233,11 +239,15 @@ def test_an_older_reviews_file_without_the_key_shows_no_identity(app, demo_copy,
     old.commit()
     old.close()
     at = app(demo_copy, "views/review.py")  # the local user: no key needed to review
-    at.selectbox(key="cr_show").set_value("reviewed").run()
+    at.selectbox(key="cr_show").set_value("all").run()
     assert not at.exception
-    assert at.dataframe[0].value["reviewer"].tolist() == ["(not pseudonymised)"]
+    assert "rita" not in at.dataframe[0].value.to_csv()
+    assert at.dataframe[0].value["category"].isna().all()  # shown only once migrated
     assert "must be replaced by pseudonyms" in at.warning[0].value
     assert "Recording reviews is off" in at.error[0].value
+    assert _reviews.shown_reviewer("rita.reviewer@hospital.example", "local") == (
+        "(not pseudonymised)"
+    )
 
 
 def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001

@@ -1,10 +1,15 @@
-"""Case reviews: the case a review is saved on, when the case list changes under the form."""
+"""Case reviews: the case a review is saved on when the case list changes under the form; the
+review key (with the model version), replacing, withdrawing, comments."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from dashboard import _reviews
+from radqa.errors import InputError
 
 OTHER = "0123456789abcdef01234567"  # another reviewer's pseudonym
 
@@ -26,6 +31,7 @@ def test_a_case_that_left_the_list_is_refused_not_saved_on_another(app, demo_cop
         study_uid=target["study_uid"],
         finding=target["finding"],
         model_name=target["model_name"],
+        model_version=target["model_version"],
         category="reference error",
         comment="",
         reviewer=OTHER,
@@ -55,6 +61,7 @@ def test_a_case_still_listed_is_saved_even_when_the_rows_shift(app, demo_copy) -
         study_uid=first["study_uid"],
         finding=first["finding"],
         model_name=first["model_name"],
+        model_version=first["model_version"],
         category="technical",
         comment="",
         reviewer=OTHER,
@@ -65,3 +72,116 @@ def test_a_case_still_listed_is_saved_even_when_the_rows_shift(app, demo_copy) -
     assert reviews_of(demo_copy, "local") == [
         (target["study_uid"], target["finding"], target["model_name"], "ambiguous")
     ]
+
+
+def key_of(row: pd.Series) -> tuple[str, str, str, str]:
+    return (row["study_uid"], row["finding"], row["model_name"], row["model_version"])
+
+
+def review(data_dir: Path, case: tuple[str, str, str, str], category: str, **kw: object) -> None:
+    study_uid, finding, model_name, model_version = case
+    _reviews.add_review(
+        data_dir,
+        study_uid=study_uid,
+        finding=finding,
+        model_name=model_name,
+        model_version=model_version,
+        category=category,
+        comment=str(kw.pop("comment", "")),
+        reviewer=str(kw.pop("reviewer", OTHER)),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_a_review_covers_its_model_version_only(tmp_path: Path) -> None:
+    case = ("1.2.3", "pneumothorax", "ChestXR-Triage", "2.1")
+    review(tmp_path, case, "AI error")
+    latest = _reviews.latest_reviews(tmp_path)
+    assert [tuple(r) for r in latest[list(_reviews.CASE_KEY)].values] == [case]
+    assert _reviews.latest_for(tmp_path, (*case[:3], "2.3")) is None
+
+
+def test_a_review_of_another_version_leaves_the_case_unreviewed(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    first = at.dataframe[0].value.iloc[0]
+    review(demo_copy, (*key_of(first)[:3], "0.0-other"), "AI error")
+    at.run()
+    assert key_of(at.dataframe[0].value.iloc[0]) == key_of(first)  # still not yet reviewed
+
+
+def test_a_second_reviewer_is_told_and_the_history_kept(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    case = key_of(at.dataframe[0].value.iloc[0])
+    review(demo_copy, case, "AI error", comment="missed on the lateral view")
+    at.selectbox(key="cr_show").set_value("all").run()
+    at.selectbox(key="cr_case").set_value(case).run()
+    today = _reviews.latest_for(demo_copy, case)["reviewed_at"][:10]
+    assert [w.value for w in at.warning] == [
+        f"Already reviewed by {OTHER[:8]} as 'AI error' on {today}; saving replaces it "
+        "(the history keeps it)."
+    ]
+    shown = at.dataframe[0].value
+    row = shown[[key_of(r) == case for _, r in shown.iterrows()]].iloc[0]
+    assert (row["category"], row["comment"], row["reviewer"]) == (
+        "AI error",
+        "missed on the lateral view",
+        OTHER[:8],
+    )
+    at.radio(key="cr_category").set_value("ambiguous")
+    at.button(key="cr_submit").click().run()
+    assert not at.exception
+    assert at.success[0].value.endswith(
+        f"marked 'ambiguous' by you, replacing the review by {OTHER[:8]} as 'AI error' on {today}."
+    )
+    past = _reviews.history(demo_copy, case)
+    assert past[["action", "category", "reviewer"]].values.tolist() == [
+        ["review", "AI error", OTHER],
+        ["review", "ambiguous", "local"],
+    ]
+    latest = _reviews.latest_reviews(demo_copy)
+    assert latest[["category", "reviewer"]].values.tolist() == [["ambiguous", "local"]]
+
+
+def test_a_review_made_while_the_form_was_open_is_not_replaced_unseen(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    at.selectbox(key="cr_show").set_value("all").run()
+    case = key_of(at.dataframe[0].value.iloc[0])
+    at.selectbox(key="cr_case").set_value(case).run()
+    review(demo_copy, case, "technical")  # another reviewer, after the form was drawn
+    at.radio(key="cr_category").set_value("AI error")
+    at.button(key="cr_submit").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith(
+        f"While your form was open, this case was reviewed by {OTHER[:8]} as 'technical' on "
+    )
+    assert _reviews.history(demo_copy, case)["reviewer"].tolist() == [OTHER]
+    at.button(key="cr_submit").click().run()  # now seen: a second submit replaces it
+    assert _reviews.history(demo_copy, case)["reviewer"].tolist() == [OTHER, "local"]
+
+
+def test_a_reviewer_withdraws_their_review(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    case = key_of(at.dataframe[0].value.iloc[0])
+    at.button(key="cr_submit").click().run()
+    at.selectbox(key="cr_show").set_value("reviewed").run()
+    at.selectbox(key="cr_case").set_value(case).run()
+    at.button(key="cr_withdraw").click().run()
+    assert not at.exception
+    assert at.success[0].value == f"Withdrawn: your review of {' · '.join(case)}."
+    assert _reviews.latest_reviews(demo_copy).empty
+    assert _reviews.history(demo_copy, case)["action"].tolist() == ["review", "withdraw"]
+    # another's review has no withdraw button, and cannot be withdrawn by someone else
+    review(demo_copy, case, "technical")
+    at.run()
+    assert "cr_withdraw" not in [b.key for b in at.button]
+    with pytest.raises(InputError, match="has no review of yours to withdraw"):
+        _reviews.withdraw_review(demo_copy, case, reviewer="local")
+
+
+def test_comments_are_limited_in_length(app, demo_copy) -> None:  # noqa: ANN001
+    at = app(demo_copy, "views/review.py")
+    assert at.text_area(key="cr_comment").max_chars == 2000
+    case = key_of(at.dataframe[0].value.iloc[0])
+    with pytest.raises(InputError, match="the comment has 2,001 characters; at most 2,000"):
+        review(demo_copy, case, "AI error", comment="x" * 2001)
+    assert _reviews.history(demo_copy, case).empty
