@@ -458,7 +458,7 @@ def _rules_and_source(path: Path) -> tuple[list[Rule], str]:
     """:func:`load_rules` of ``path``, and where the rules come from (the file, or the defaults
     when it is an unedited copy of an earlier version's), reading the file once."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not TOML
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the alert rules: {exc.strerror}") from exc
     if _earlier_default(text):

@@ -114,13 +114,14 @@ def load_settings(data_dir: Path) -> Settings:
 
 
 def _text(path: Path) -> str:
-    """The file's text (UTF-8)."""
+    """The file's text: UTF-8, with or without a byte-order mark (Windows Notepad's "UTF-8 with
+    BOM"; tomllib refuses the mark as an invalid statement)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the settings: {exc.strerror}") from exc
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(

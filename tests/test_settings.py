@@ -244,3 +244,11 @@ def test_an_operating_point_of_true_or_false_is_refused(tmp_path: Path, value: s
     )
     _toml(tmp_path, '[operating_points]\n"ChestXR-Triage/pneumothorax" = 1\n')
     assert load_settings(tmp_path).operating_points == {"ChestXR-Triage/pneumothorax": 1.0}
+
+
+def test_a_byte_order_mark_is_read_as_utf8(tmp_path: Path) -> None:
+    """Notepad's "UTF-8 with BOM" gave "not valid TOML: Invalid statement (at line 1, column 1)"."""
+    text = '\ufefftime_zone = "Asia/Tokyo"\r\n[operating_points]\r\n"M/ptx" = 0.35\r\n'
+    (tmp_path / "radqa.toml").write_bytes(text.encode("utf-8"))
+    settings = load_settings(tmp_path)
+    assert (settings.time_zone, settings.operating_points) == ("Asia/Tokyo", {"M/ptx": 0.35})
