@@ -223,8 +223,29 @@ def current_user() -> User:
     return User(who, roles, logged_in=True, name=name)
 
 
+def _audit_once(user: User, what: str, **details: Any) -> None:
+    """Write ``what`` to the audit log once per session and user (not on every rerun)."""
+    from dashboard import _audit, _state  # on use: _state loads the metrics modules
+    from radqa.errors import RadQAError
+
+    done: set[tuple[str, str]] = st.session_state.setdefault("_radqa_audited", set())
+    if (what, user.who) in done:
+        return
+    done.add((what, user.who))
+    try:
+        snapshot_id = _state.snapshot().snapshot_id
+    except RadQAError:  # no snapshot published yet
+        snapshot_id = None
+    _audit.log_event(_state.data_dir(), who=user.who, what=what, snapshot_id=snapshot_id, **details)
+
+
 def gate() -> User:
-    """Show only a login button to anonymous users and stop; return the user otherwise."""
+    """Show only a login button to anonymous users and stop; return the user otherwise.
+
+    The audit log gets a 'login' event once per session of a logged-in user (Streamlit's
+    login callback is not RadQA's, so this is the first page load after it, and every new
+    tab), and a 'refused:no-role' event for a user without a RadQA role.
+    """
     user = current_user()
     if not login_enabled():
         return user
@@ -234,6 +255,7 @@ def gate() -> User:
         st.button("Log in", type="primary", on_click=st.login, key="login")
         st.stop()
     if not user.roles:
+        _audit_once(user, "refused:no-role", claim=roles_claim())
         st.title("RadQA")
         st.error(
             f"You are logged in as {user.name}, but your identity provider gave you no RadQA "
@@ -242,12 +264,15 @@ def gate() -> User:
         )
         st.button("Log out", on_click=st.logout, key="logout_norole")
         st.stop()
+    _audit_once(user, "login", roles=",".join(sorted(user.roles)))
     return user
 
 
 def require(user: User, role: str, what: str) -> None:
-    """Stop the page with a message unless ``user`` has ``role``."""
+    """Stop the page with a message unless ``user`` has ``role`` (audited as
+    'refused:<role>')."""
     if not user.can(role):
+        _audit_once(user, f"refused:{role}", page=what)
         st.warning(
             f"{what} needs the '{role}' role; you are {user.name} with roles: "
             f"{', '.join(sorted(user.roles)) or 'none'}."

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import metrics
-from dashboard import _reviews, _state
+from dashboard import _audit, _reviews, _state
 from dashboard._context import page_context
 from radqa.errors import InputError
 
@@ -226,6 +226,7 @@ if submitted or withdraw:
                 expected_latest=latest_id,
             )
             message = f"Withdrawn: your review of {case_label(choice)}."
+            what, details = "review:withdraw", {}
         else:
             study_uid, finding, model_name, version = choice
             replaced = _reviews.add_review(
@@ -243,9 +244,21 @@ if submitted or withdraw:
             message = f"Saved: {case_label(choice)} marked '{category}' by you" + (
                 f", replacing the review by {said(replaced)}." if replaced else "."
             )
+            what = "review:replace" if replaced else "review:save"
+            details = {"category": str(category)}
+            if replaced:
+                details |= {"replaces": replaced["reviewer"], "replaced": replaced["category"]}
     except InputError as exc:
         st.error(f"Nothing was saved: {exc}")
         st.stop()
+    _audit.log_event(
+        snap.data_dir,
+        who=me,
+        what=what,
+        snapshot_id=snap.snapshot_id,
+        **dict(zip(_reviews.CASE_KEY, choice, strict=True)),
+        **details,
+    )
     st.session_state["cr_saved"] = message
     st.rerun()
 

@@ -259,6 +259,40 @@ def test_admin_sees_health_and_download(app, demo_copy) -> None:  # noqa: ANN001
     assert at.get("download_button")
 
 
+def test_logins_refusals_and_reviews_are_audited(app, demo_copy, demo_dir) -> None:  # noqa: ANN001
+    key = keyed(demo_copy, demo_dir)
+    pid, pid2 = user_pseudonym(key, ISSUER, SUB), user_pseudonym(key, ISSUER, "x-2")
+    at = app(demo_copy, "views/review.py", login=True, user=user("radqa-reviewer"))
+    at.run()  # a rerun is no new login
+    snapshot_id = _audit.read_events(demo_copy)[0]["snapshot_id"]
+    assert snapshot_id and len(snapshot_id) == 16
+    shown = at.dataframe[0].value.iloc[0]
+    case = {k: shown[k] for k in ("study_uid", "finding", "model_name", "model_version")}
+    at.radio(key="cr_category").set_value("AI error")
+    at.button(key="cr_submit").click().run()
+    other = app(demo_copy, "views/review.py", login=True, user=user("radqa-reviewer", sub="x-2"))
+    other.selectbox(key="cr_show").set_value("all").run()
+    other.selectbox(key="cr_case").set_value(tuple(case.values())).run()
+    other.radio(key="cr_category").set_value("technical")
+    other.button(key="cr_submit").click().run()
+    other.button(key="cr_withdraw").click().run()
+    assert not at.exception and not other.exception
+    app(demo_copy, login=True, user=user("staff", sub="x-3"))  # no role
+    events = _audit.read_events(demo_copy)
+    assert [{k: v for k, v in e.items() if k != "when"} for e in events] == [
+        {"who": pid, "what": "login", "snapshot_id": snapshot_id, "roles": "reviewer,viewer"},
+        {"who": pid, "what": "review:save", "snapshot_id": snapshot_id, **case,
+         "category": "AI error"},
+        {"who": pid2, "what": "login", "snapshot_id": snapshot_id, "roles": "reviewer,viewer"},
+        {"who": pid2, "what": "review:replace", "snapshot_id": snapshot_id, **case,
+         "category": "technical", "replaces": pid, "replaced": "AI error"},
+        {"who": pid2, "what": "review:withdraw", "snapshot_id": snapshot_id, **case},
+        {"who": user_pseudonym(key, ISSUER, "x-3"), "what": "refused:no-role",
+         "snapshot_id": snapshot_id, "claim": "groups"},
+    ]  # fmt: skip
+    assert b"example.org" not in _audit.audit_path(demo_copy).read_bytes()
+
+
 def test_audit_log_lines(tmp_path: Path) -> None:
     pid = "0123456789abcdef01234567"
     _audit.log_event(tmp_path, who=pid, what="csv:sites-scanners", snapshot_id="abc", n=3)
