@@ -115,6 +115,7 @@ class DicomSummary:
     folders: list[tuple[str, str]] = field(default_factory=list)  # not read, with the reason
     notes: list[tuple[str, str]] = field(default_factory=list)  # links to loops: all was read
     conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
+    unmapped: list[str] = field(default_factory=list)  # InstitutionNames the [site_map] lacks
     batch_id: int | None = None
     snapshot_id: str | None = None
     status: str = "committed"  # committed, unchanged, empty
@@ -129,13 +130,21 @@ class DicomSummary:
         )
 
     def render(self) -> str:
-        """A short text summary: the studies whose files disagree on the patient, then the first
-        20 skipped files and the first 20 folders not read, with their reasons, then the first 20
+        """A short text summary: the studies whose files disagree on the patient, the
+        InstitutionNames the site map lacks (when there is one), then the first 20 skipped files and the first 20 folders not read, with their reasons, then the first 20
         links not followed (loops: nothing was left unread, so they are notes, not errors)."""
         lines = [self.message]
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
         if len(self.conflicts) > MAX_SHOWN:
             lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more such studies")
+        if self.unmapped:
+            lines.append(
+                f"note: {len(self.unmapped)} InstitutionName(s) matched no [site_map] entry "
+                "(case and spaces ignored); a study not stored before takes the name itself as its site:"
+            )
+            lines.extend(f"  {name}" for name in self.unmapped[:MAX_SHOWN])
+            if len(self.unmapped) > MAX_SHOWN:
+                lines.append(f"  ... and {len(self.unmapped) - MAX_SHOWN} more")
         lines += _listed(f"skipped {len(self.skipped)} file(s):", self.skipped)
         lines += _listed(f"did not read {len(self.folders)} folder(s):", self.folders)
         lines += _listed(
@@ -274,7 +283,7 @@ def ingest_dicom(
 
 # Raised when a change in how headers are read changes what a batch stores (2: image objects
 # before reports, undeclared UTF-8 read as UTF-8), so that files loaded before are read again
-READING_RULES = 2
+READING_RULES = 3  # 3: the site map matched ignoring case and spacing
 
 
 def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
@@ -665,8 +674,13 @@ def _write_batch(
     columns = ["_ord", "_derived", "study_uid", *FILE_COLUMNS]
     files = pd.DataFrame(rows, columns=columns).astype(object)
     files = files.where(files.notna(), None)
+    # each InstitutionName read, with the site the map gives it (matched ignoring case and
+    # spacing: Settings.site_for); the join in _merge_studies is then on the name as read
+    names = sorted({str(v) for v in files["institution"] if v is not None})
     sites = pd.DataFrame(
-        list(settings.site_map.items()), columns=["institution", "site"], dtype=object
+        [(name, site) for name in names if (site := settings.site_for(name)) is not None],
+        columns=["institution", "site"],
+        dtype=object,
     )
     con.register("_dicom_files_df", files)
     con.register("_dicom_sites_df", sites)
@@ -674,6 +688,12 @@ def _write_batch(
     try:
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
         _merge_studies(con)
+        if settings.site_map:  # without a map every name is a site, as documented
+            studied = con.execute(
+                "select distinct institution from _dicom_studies where institution is not null "
+                "order by institution"
+            ).fetchall()
+            summary.unmapped = [n for (n,) in studied if settings.site_for(n) is None]
         stored_patient = _keep_stored_patients(con)
         summary.conflicts = stored_patient + _patient_conflicts(con)
         con.execute(
@@ -712,6 +732,8 @@ def _write_batch(
         )
         if summary.folders:
             summary.message += f"; {len(summary.folders)} folder(s) not read"
+        if summary.unmapped:
+            summary.message += f"; {len(summary.unmapped)} InstitutionName(s) not in the [site_map]"
         if within := len(summary.conflicts) - len(stored_patient):
             summary.message += (
                 f"; {within} stud{'y' if within == 1 else 'ies'} "

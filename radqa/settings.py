@@ -42,7 +42,8 @@ class Settings:
     """What a hospital configures.
 
     ``operating_points`` maps ``"model_name/finding"`` to the threshold used when a prediction row
-    has none. ``site_map`` maps a DICOM InstitutionName to a site name. ``claims`` holds vendor
+    has none. ``site_map`` maps a DICOM InstitutionName to a site name (matched ignoring case and
+    runs of white space, :func:`institution_key`; :meth:`site_for`). ``claims`` holds vendor
     figures: ``{"model_name": {"accuracy": 0.974, ...}}``. ``time_zone`` (an IANA name such as
     ``Asia/Tokyo``) is where a time that names its instant (a Parquet timestamp with time zone)
     is read as a wall-clock time; None: this machine's zone. A text time with an offset
@@ -57,6 +58,19 @@ class Settings:
 
     def threshold_for(self, model_name: str, finding: str) -> float | None:
         return self.operating_points.get(f"{model_name}/{finding}")
+
+    def site_for(self, institution: str) -> str | None:
+        """The site the ``[site_map]`` gives a DICOM InstitutionName, or None: 'Osaka Univ Hosp'
+        and 'OSAKA  UNIV HOSP ' find the entry "OSAKA UNIV HOSP" (:func:`institution_key`)."""
+        key = institution_key(institution)
+        return next((v for k, v in self.site_map.items() if institution_key(k) == key), None)
+
+
+def institution_key(name: str) -> str:
+    """What an InstitutionName is matched on: its words, case folded. Systems of one hospital
+    write its name in different cases and spacings, and an unmatched name becomes a site of its
+    own (one hospital shown as two)."""
+    return " ".join(name.split()).casefold()
 
 
 def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
@@ -139,13 +153,22 @@ def _section(path: Path, raw: dict[str, object], name: str, shape: str) -> dict[
 
 
 def _site_map(path: Path, table: dict[str, object]) -> dict[str, str]:
+    sites: dict[str, str] = {}
     for key, value in table.items():
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(
                 f"{path}: site_map.{_key(key)} = {value!r}; expected the site's name as text, "
                 'such as "Osaka University Hospital"'
             )
-    return {k: str(v) for k, v in table.items()}
+        same = next((k for k in sites if institution_key(k) == institution_key(key)), None)
+        if same is not None and sites[same] != value:
+            raise ConfigError(
+                f"{path}: site_map.{_key(same)} = {sites[same]!r} and site_map.{_key(key)} = "
+                f"{value!r} name one institution (case and spaces are ignored) but two sites; "
+                "keep one"
+            )
+        sites[key] = value
+    return sites
 
 
 def _claims(path: Path, table: dict[str, object]) -> dict[str, dict[str, float]]:

@@ -814,8 +814,10 @@ def test_a_site_map_added_after_a_first_load_is_applied_when_the_files_are_loade
     assert (second.status, second.batch_id) == ("committed", first.batch_id + 1)
     assert second.message == (
         f"{src}: batch {second.batch_id}: 2 studies from 2 of 2 file(s): "
-        "0 new, 1 updated (1 with a new site), 1 unchanged; 0 file(s) skipped"
+        "0 new, 1 updated (1 with a new site), 1 unchanged; 0 file(s) skipped; "
+        "1 InstitutionName(s) not in the [site_map]"
     )
+    assert second.unmapped == ["KOBE CITY HOSP"]
     assert {uid: row[:2] for uid, row in _studies(data).items()} == {
         "7.1": ("Osaka University", "OSAKA UNIV HOSP"),
         "7.2": ("KOBE CITY HOSP", "KOBE CITY HOSP"),
@@ -1035,8 +1037,10 @@ def test_a_new_site_is_counted_only_when_the_stored_site_changes(tmp_path: Path)
 
     assert summary.message == (
         f"{tmp_path / 'in'}: batch 2: 2 studies from 2 of 2 file(s): "
-        "0 new, 2 updated (1 with a new site), 0 unchanged; 0 file(s) skipped"
+        "0 new, 2 updated (1 with a new site), 0 unchanged; 0 file(s) skipped; "
+        "1 InstitutionName(s) not in the [site_map]"
     )
+    assert summary.unmapped == ["SOMEWHERE ELSE"]
     studies = _studies(data)
     assert (studies["7.5"][:2], studies["7.6"][:2]) == (
         ("Osaka", "SOMEWHERE ELSE"),
