@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import urllib.request
+
 import pytest
 
+from dashboard import _audit
+from dashboard.auth import user_pseudonym
 from dashboard.bench import KPI_VALUE, browser_page, goto, wait_rendered
+from ingest.pseudonym import load_key
 from tests.browser.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -41,7 +48,9 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
     (tmp_path / ".streamlit" / "secrets.toml").write_text(
         SECRETS.format(port=port, idp_port=idp.server_port)
     )
-    url = serve(demo_dir, cwd=tmp_path, port=port)
+    data = tmp_path / "data"  # a copy: the login is written to its audit log
+    shutil.copytree(demo_dir, data)
+    url = serve(data, cwd=tmp_path, port=port)
     with browser_page() as page:
         goto(page, url, "")
         body = page.inner_text("body")
@@ -61,6 +70,14 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         # the user is known by a pseudonym of the token's issuer + subject, never by e-mail
         assert "(reviewer, viewer)" in sidebar and "alice@example.org" not in sidebar
+        # the real ID token's issuer + subject make the pseudonym in the audit log
+        meta = f"http://localhost:{idp.server_port}/.well-known/openid-configuration"
+        with urllib.request.urlopen(meta, timeout=10) as r:
+            issuer = json.load(r)["issuer"]
+        pid = user_pseudonym(load_key(data, create=False), issuer, "alice@example.org")
+        logins = [(e["who"], e["what"]) for e in _audit.read_events(data)]
+        assert logins == [(pid, "login")]
+        assert b"alice" not in _audit.audit_path(data).read_bytes()
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Case review" in nav
         assert "Data health" not in nav and "Reports & exports" not in nav
