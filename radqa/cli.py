@@ -184,8 +184,12 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         _warm(data_dir)
         return 0
     if args.command == "report":
+        from radqa.settings import load_settings
         from reports.monthly import write_monthly_report
 
+        # the report does not use radqa.toml, but a broken one stops the next ingest: a monthly
+        # timer is where an admin hears of it soonest (ConfigError, exit 2)
+        load_settings(data_dir)
         out = Path(args.out) if args.out else data_dir / "reports"
         paths = write_monthly_report(data_dir, args.month, out)
         for path in paths:

@@ -290,7 +290,7 @@ def effects_document(plan: Plan) -> dict[str, Any]:
 #: report check against the local data.
 DEMO_SETTINGS = """\
 # Written by `radqa demo` (only when the data dir had no radqa.toml). Vendor claims are checked
-# against the local data on the dashboard's Overview and in the monthly report.
+# against the local data on the dashboard's Overview (the monthly report does not show them).
 [claims."ChestXR-Triage"]
 accuracy = 0.974
 agreement = 0.93

@@ -252,3 +252,36 @@ def test_a_byte_order_mark_is_read_as_utf8(tmp_path: Path) -> None:
     (tmp_path / "radqa.toml").write_bytes(text.encode("utf-8"))
     settings = load_settings(tmp_path)
     assert (settings.time_zone, settings.operating_points) == ("Asia/Tokyo", {"M/ptx": 0.35})
+
+
+def test_the_monthly_report_stops_on_a_broken_radqa_toml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exited 0: the admin heard of the broken file only at the next ingest (qa9 fault 12)."""
+    data = tmp_path / "data"
+    path = _toml(data, "this is [not toml\n")
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(data), "report", "monthly", "--month", "2026-10", "--out", str(out)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"radqa: error: {path}: not valid TOML: Expected '=' after a key in a key/value pair "
+        "(at line 1, column 6)\n"
+    )
+    assert not out.exists()
+
+
+def test_the_demo_settings_say_where_claims_are_checked(tmp_path: Path) -> None:
+    """They said "on the dashboard's Overview and in the monthly report"; the report has no
+    claims."""
+    from radqa.demo import DEMO_SETTINGS
+
+    assert DEMO_SETTINGS.splitlines()[:2] == [
+        "# Written by `radqa demo` (only when the data dir had no radqa.toml). Vendor claims are "
+        "checked",
+        "# against the local data on the dashboard's Overview (the monthly report does not show "
+        "them).",
+    ]
+    _toml(tmp_path, DEMO_SETTINGS)
+    assert load_settings(tmp_path).claims == {
+        "ChestXR-Triage": {"accuracy": 0.974, "agreement": 0.93}
+    }
