@@ -93,10 +93,10 @@ elif show == "reviewed":
     merged = merged[merged["category"].notna()]
 st.caption(
     f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
-    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed. Study UIDs are shown "
-    "as loaded, to find the study in PACS; patient and reader ids are pseudonymised at ingest, "
-    "and a reviewer is shown as 'you' or by the first characters of their pseudonym. A review "
-    "covers one model version."
+    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed (a review covers one "
+    "model version; a reviewer is shown as 'you' or by the first characters of their "
+    "pseudonym). Study UIDs are shown as loaded, to find the study in PACS; patient and reader "
+    "ids are pseudonymised at ingest."
 )
 cols = [
     "kind",
