@@ -10,7 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -73,12 +77,15 @@ def export_trial(
     -------
     list of Path
         The files written: ``trial.xlsx``, ``trial_<table>.csv`` per table, ``trial.json``
-        (those of the chosen formats).
+        (those of the chosen formats). They land whole or not at all (:func:`land`).
 
     Raises
     ------
     InputError
         Bad arguments, or a design the reads cannot support (the message says what is missing).
+    OSError
+        A file could not be written (its ``filename`` is the file's final path); the files
+        under ``out`` are as they were.
     """
     chosen = _formats(formats)
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
@@ -120,18 +127,13 @@ def export_trial(
     methods_table = pd.DataFrame({"text": [methods, "References:", *cited]})
     tables = {**result.tables, "methods": methods_table, "provenance": provenance}
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    files: dict[str, Callable[[Path], object]] = {}
     if "xlsx" in chosen:
-        written.append(write_workbook(out / f"{STEM}.xlsx", tables))
+        files[f"{STEM}.xlsx"] = partial(write_workbook, tables=tables)
     if "csv" in chosen:
         for name, frame in tables.items():
-            path = out / f"{STEM}_{name}.csv"
-            frame.to_csv(path, index=False)
-            written.append(path)
+            files[f"{STEM}_{name}.csv"] = partial(frame.to_csv, index=False)
     if "json" in chosen:
-        path = out / f"{STEM}.json"
         document = {
             "design": {
                 "analysed": result.design.design,
@@ -144,6 +146,55 @@ def export_trial(
             "provenance": dict(zip(provenance["item"], provenance["value"], strict=True)),
             "tables": {name: _records(frame) for name, frame in result.tables.items()},
         }
-        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-        written.append(path)
-    return written
+        text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+        files[f"{STEM}.json"] = lambda path: path.write_text(text)
+    return land(Path(out), files)
+
+
+# The temporary folder of an export in progress, inside the output folder: .radqa-trial.<pid>.*
+_STAGING = ".radqa-trial."
+
+
+def land(out: Path, files: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Write ``files`` (name -> function writing that file at the path it is given) into ``out``
+    whole or not at all, and return their final paths.
+
+    Each file is first written into a temporary folder inside ``out`` (so on the same file
+    system, even when ``out`` is a mount point), then all are moved into place with
+    ``os.replace``. A failure while writing (a full disk, say) leaves every file under its final
+    name as it was, a previous export's included, and removes the temporary folder; the
+    OSError then names the file that could not be written (a write error's own names none).
+    Temporary folders of exports that were killed (their process is gone) are removed first.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}.", dir=out))
+    try:
+        for name, write in files.items():
+            try:
+                write(staging / name)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(out / name)) from exc
+        for name in files:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in files]
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary folders that exports killed before they finished left in ``out``."""
+    for folder in out.glob(f"{_STAGING}*"):
+        pid = folder.name.removeprefix(_STAGING).partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
