@@ -156,12 +156,31 @@ def ingest_files(
             results.append(result)
         if publish == "end" and any(r.status != "unchanged" for r in results):
             results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-        if publish and cases and any(r.snapshot_id for r in results):
+        if publish and results and not any(r.snapshot_id for r in results):
+            _publish_if_behind(con, data_dir, results[-1])
+        if (
+            publish
+            and cases
+            and (any(r.snapshot_id for r in results) or not derived.cases_current(data_dir))
+        ):
             # once per command, while this process still holds the writer's lock
             derived.build_cases(data_dir, writer=con)
     finally:
         con.close()
     return results
+
+
+def _publish_if_behind(con: duckdb.DuckDBPyConnection, data_dir: Path, last: BatchResult) -> None:
+    """Publish when the snapshot lacks batches the working database holds, and say so in the
+    ``last`` result's message: an earlier run committed them and stopped (killed, Ctrl-C, a full
+    disk) before publishing, and running it again, which finds its files loaded, is how an
+    operator or a cron retry recovers."""
+    if store.snapshot_behind(con, data_dir):
+        last.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
+        last.message += (
+            "; the published snapshot lacked batches the working database holds (an earlier run "
+            "stopped before publishing them): published now"
+        )
 
 
 def _now() -> datetime:

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from radqa import store
+from radqa.errors import StoreError
 
 CASES_NAME = "radqa-cases.duckdb"
 #: The layout of the file; a file of another layout is not attached (the next ingest rebuilds it).
@@ -148,12 +149,31 @@ def build_cases(data_dir: Path, writer: duckdb.DuckDBPyConnection | None = None)
         return None
     final = cases_path(data_dir)
     tmp = data_dir / f".{CASES_NAME}.{os.getpid()}.tmp"
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
-        leftover.unlink(missing_ok=True)
-    with store.memory_lent(writer) if writer is not None else nullcontext():
-        _write_cases(snap, tmp)
-    os.replace(tmp, final)
+    store.clear_copies(data_dir, CASES_NAME)
+    try:
+        with store.memory_lent(writer) if writer is not None else nullcontext():
+            _write_cases(snap, tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        store.clear_copies(data_dir, CASES_NAME)
+        raise
     return final
+
+
+def cases_current(data_dir: Path) -> bool:
+    """Whether the cases file is there and stamped with the published snapshot's id (True when
+    there is no snapshot: nothing to build). A writer killed between publishing and building it
+    leaves the old one, which readers then ignore (slower joins)."""
+    if not store.snapshot_path(Path(data_dir)).is_file():
+        return True
+    try:
+        con = store.open_snapshot(Path(data_dir))
+    except (StoreError, duckdb.Error):
+        return True  # an unreadable or older snapshot: publish's business, not the cases'
+    try:
+        return has_cases(con)
+    finally:
+        con.close()
 
 
 def _write_cases(snap: Path, tmp: Path) -> None:

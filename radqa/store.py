@@ -268,27 +268,70 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, data_dir: Path) -> Snapshot
     data_dir = Path(data_dir)
     final = snapshot_path(data_dir)
     tmp = data_dir / f".{SNAPSHOT_NAME}.{os.getpid()}.tmp"
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
-        leftover.unlink(missing_ok=True)
+    clear_copies(data_dir, SNAPSHOT_NAME)
     sid = content_id(con)
     published = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     source = con.execute("select current_database()").fetchone()[0]  # type: ignore[index]
     quoted = str(tmp).replace("'", "''")
-    con.execute(f"attach '{quoted}' as radqa_snapshot")
     try:
-        con.execute(f'copy from database "{source}" to radqa_snapshot')
-        con.execute(
-            """
-            create table radqa_snapshot.snapshot_info as
-            select ?::varchar as snapshot_id, ?::timestamp as published_at,
-                   ?::integer as schema_version
-            """,
-            [sid, published, SCHEMA_VERSION],
-        )
-    finally:
-        con.execute("detach radqa_snapshot")
-    os.replace(tmp, final)
+        con.execute(f"attach '{quoted}' as radqa_snapshot")
+        try:
+            con.execute(f'copy from database "{source}" to radqa_snapshot')
+            con.execute(
+                """
+                create table radqa_snapshot.snapshot_info as
+                select ?::varchar as snapshot_id, ?::timestamp as published_at,
+                       ?::integer as schema_version
+                """,
+                [sid, published, SCHEMA_VERSION],
+            )
+        finally:
+            con.execute("detach radqa_snapshot")
+        os.replace(tmp, final)
+    except BaseException:
+        clear_copies(data_dir, SNAPSHOT_NAME)  # a full disk is not left full by a half copy
+        raise
     return SnapshotInfo(sid, published, SCHEMA_VERSION, final)
+
+
+def clear_copies(data_dir: Path, name: str) -> None:
+    """Delete the half-written copies ``.{name}.<pid>.tmp`` (and their ``.wal``) in ``data_dir``.
+
+    A publish or a cases build writes a whole new database beside the published one and renames
+    it over it; killed or failed (a full disk) before the rename, it leaves a copy as large as the
+    store. Only the writer publishes and builds, holding the working file's lock, so any such
+    copy, of this process or another, is a leftover."""
+    for entry in Path(data_dir).glob(f".{name}.*.tmp*"):
+        if (
+            re.fullmatch(rf"\.{re.escape(name)}\.\d+\.tmp(?:\.wal)?", entry.name)
+            and entry.is_file()
+        ):
+            entry.unlink(missing_ok=True)
+
+
+def published_id(data_dir: Path) -> str | None:
+    """The snapshot id of the published snapshot of ``data_dir``; None when there is none (or it
+    cannot be read)."""
+    path = snapshot_path(Path(data_dir))
+    if not path.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        info = snapshot_info(con)
+    finally:
+        con.close()
+    return info.snapshot_id if info else None
+
+
+def snapshot_behind(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
+    """Whether the working database ``con`` holds batches the published snapshot does not: a
+    writer stopped (killed, Ctrl-C, a full disk) after a batch committed and before publishing.
+    False for a working database without any batch."""
+    [(batches,)] = con.execute("select count(*) from ingest_batches").fetchall()
+    return bool(batches) and published_id(data_dir) != content_id(con)
 
 
 def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
