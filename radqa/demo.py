@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from radqa import store
 from radqa._demo_config import (
     DemoConfig,
     Effect,
@@ -37,7 +38,7 @@ from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
 from radqa._demo_store import is_built_demo, refusal, remove_store, store_contents
 from radqa._demo_write import predictions_table, reads_table, write_csv, write_parquet
-from radqa.errors import InputError
+from radqa.errors import InputError, StoreError
 from radqa.settings import SETTINGS_FILE
 
 __all__ = ["DemoConfig", "DemoFiles", "default_config", "generate_demo", "run_demo"]
@@ -321,6 +322,7 @@ def run_demo(
     _check_whole("--studies", studies, low=DEMO_MONTHS)
     data_dir = Path(data_dir)
     if replace:
+        store.check_no_writer(data_dir)
         remove_store(data_dir)
     contents = store_contents(data_dir)
     if contents.files:
@@ -334,6 +336,8 @@ def run_demo(
     try:
         _build(data_dir, studies=studies, seed=seed)
     except BaseException as exc:  # the store was empty: leave it so, not half loaded
+        if _other_writer(data_dir):
+            raise  # another process writes there now: what is there is its
         removed = remove_store(data_dir)
         if isinstance(exc, InputError) and removed:
             raise InputError(
@@ -342,6 +346,14 @@ def run_demo(
             ) from exc
         raise
     return True
+
+
+def _other_writer(data_dir: Path) -> bool:
+    try:
+        store.check_no_writer(data_dir)
+    except StoreError:
+        return True
+    return False
 
 
 def _build(data_dir: Path, *, studies: int, seed: int) -> None:

@@ -173,6 +173,15 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def check_no_writer(data_dir: Path) -> None:
+    """Raise the "only one writer" StoreError when another process holds the working database
+    open for writing (an ingest, a publish). For a command that deletes the store (``radqa demo
+    --replace``): it must not pull the files from under a writer, whose batch would be reported
+    committed and be gone. The lock is released again at once, before the files are deleted."""
+    if working_path(Path(data_dir)).is_file():
+        connect_working(data_dir).close()
+
+
 @contextmanager
 def memory_lent(con: duckdb.DuckDBPyConnection, keep: str = "64MB") -> Iterator[None]:
     """Shrink the writer ``con``'s buffer pool to ``keep`` while the block runs, then give it

@@ -735,3 +735,37 @@ def test_a_demo_that_fails_to_load_leaves_no_store(tmp_path, monkeypatch):
     )
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == ["demo", "pseudo.key", "radqa.toml"]
+
+
+def test_replace_refuses_while_another_process_writes(tmp_path):
+    """`radqa demo --replace` deleted the working database under a running ingest, which then
+    reported its batch committed (a QA tester): now it refuses, and the store stays."""
+    import subprocess
+    import sys
+
+    from ingest.load import ingest_files
+    from radqa.demo import run_demo
+    from radqa.errors import StoreError
+
+    data = tmp_path / "data"
+    csv = tmp_path / "site-a.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
+        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
+    )
+    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from radqa import store; con = store.connect_working(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(data)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+        with pytest.raises(StoreError, match="Only one ingest may run at a time"):
+            run_demo(data, studies=1000, seed=5, replace=True)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert (data / "radqa-work.duckdb").is_file() and (data / "radqa.duckdb").is_file()
+    assert not (data / "demo").exists()
