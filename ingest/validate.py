@@ -39,7 +39,14 @@ def _valid(col: Column, ordered: bool) -> str:
 
 
 def _computed(kind: str, settings: Settings) -> tuple[list[str], dict[str, object]]:
-    """Columns derived from others: the prediction's threshold, its source, the predicted flag."""
+    """Columns derived from others: the prediction's threshold, its source, the predicted flag.
+
+    ``threshold_source`` says where the threshold came from: ``'file'`` (the row's threshold),
+    ``'predicted'`` (no threshold, but the row's ``predicted`` call: the threshold stored is the
+    operating point RadQA would have applied, not one the call is known to have used, which the
+    file does not say), ``'configured'`` (radqa.toml's operating point made the call) or
+    ``'default'`` (0.5 made it). The schema keeps threshold NOT NULL, hence a value for
+    ``'predicted'`` rows; the trial export counts them as not prespecified."""
     if kind != "predictions":
         return [
             "coalesce(\"__t_read_role\", 'primary') as read_role",
@@ -59,6 +66,7 @@ def _computed(kind: str, settings: Settings) -> tuple[list[str], dict[str, objec
         f"{threshold} as threshold",
         f'coalesce("__t_predicted", "__t_score" >= {threshold}) as predicted',
         f"case when \"__t_threshold\" is not null then 'file' "
+        "when \"__t_predicted\" is not null then 'predicted' "
         f"when {configured} is not null then 'configured' else 'default' end as threshold_source",
     ], params
 

@@ -43,7 +43,7 @@ def test_derived_values_and_extras_are_stored(loaded: Path) -> None:
         "extra from predictions order by 1, 2",
     )
     assert rows == [
-        ("1.1", "eff", "M", 0.3, True, 0.5, "default", '{"custom":"y"}'),  # file's predicted
+        ("1.1", "eff", "M", 0.3, True, 0.5, "predicted", '{"custom":"y"}'),  # file's predicted
         ("1.1", "ptx", "M", 0.9, True, 0.7, "file", '{"custom":"x"}'),
         ("1.2", "ptx", "M", 0.65, True, 0.55, "configured", '{"custom":"z2"}'),  # last row
         ("1.4", "ptx", "N", 0.4, False, 0.5, "default", '{"custom":"v"}'),

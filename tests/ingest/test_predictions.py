@@ -212,7 +212,7 @@ def test_configured_operating_point_and_file_threshold(data_dir: Path, tmp_path:
     assert rows == [
         ("1.2.1", 0.3, "configured", True),
         ("1.2.2", 0.4, "file", False),
-        ("1.2.3", 0.5, "default", True),  # given predicted wins over the score rule
+        ("1.2.3", 0.5, "predicted", True),  # given predicted wins over the score rule
     ]
 
 
