@@ -74,7 +74,12 @@ if user.can("admin"):
 nav = st.navigation(pages)
 with st.sidebar:
     if user.logged_in:
-        st.caption(f"Logged in as {user.who} ({', '.join(sorted(user.roles))})")
+        # no name nor e-mail on a page (screenshots travel): the pseudonym the user's reviews
+        # and audit entries carry
+        st.caption(
+            f"Logged in as {user.who} ({', '.join(sorted(user.roles))}): your pseudonym in "
+            "reviews and the audit log"
+        )
         st.button("Log out", on_click=st.logout, key="logout")
 try:
     nav.run()

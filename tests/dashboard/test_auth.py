@@ -117,7 +117,9 @@ def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  
     assert not at.exception
     assert len(kpi_tiles(at)) == 60  # the overview tiles
     greeting = [c.value for c in at.sidebar.caption if c.value.startswith("Logged in as")]
-    assert len(greeting) == 1 and greeting[0].endswith(" (viewer)")
+    assert len(greeting) == 1 and greeting[0].endswith(
+        " (viewer): your pseudonym in reviews and the audit log"
+    )
     assert "dr.who" not in greeting[0]  # no e-mail on a page, not even the user's own
     at.switch_page("views/review.py").run()
     assert not at.exception
