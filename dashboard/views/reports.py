@@ -49,6 +49,12 @@ def downloads(paths: list[Path], what: str, key: str) -> None:
         )
 
 
+def os_reason(exc: OSError, folder: Path) -> str:
+    """An OSError in one line: the path it concerns (``folder`` when it names none, as a write
+    error does) and the operating system's reason."""
+    return f"{exc.filename or folder}: {exc.strerror or exc}"
+
+
 st.header("Monthly drift report")
 month = st.selectbox("Month", _alerts.months(snap)[::-1], key="rp_month")
 out_dir = snap.data_dir / "reports"
@@ -67,6 +73,8 @@ if st.button("Generate the report", key="rp_generate", type="primary"):
         )
     except RadQAError as exc:
         st.error(f"The report for {month} could not be written: {exc}")
+    except OSError as exc:  # a read-only data dir, a full disk: the rest of the page still draws
+        st.error(f"The report for {month} could not be written: {os_reason(exc, out_dir)}")
 # only the chosen month's files: a report generated for another month is not offered here
 paths = sorted(out_dir.glob(f"drift-report-{month}.*")) if out_dir.is_dir() else []
 if paths:
@@ -82,6 +90,7 @@ st.caption(
 )
 design = st.selectbox("Design", ["auto", "parallel", "paired", "mrmc"], key="tx_design")
 endpoint = st.selectbox("Endpoint", ["accuracy", "missed_findings"], key="tx_endpoint")
+export_dir = snap.data_dir / "exports"
 if st.button("Export trial statistics", key="tx_generate"):
     from reports.trial import export_trial as export  # imported on use
 
@@ -92,7 +101,7 @@ if st.button("Export trial statistics", key="tx_generate"):
                 Path(p)
                 for p in export(
                     snap.data_dir,
-                    snap.data_dir / "exports",
+                    export_dir,
                     design=design,
                     arm_column="arm",
                     endpoint=endpoint,
@@ -111,6 +120,8 @@ if st.button("Export trial statistics", key="tx_generate"):
         )
     except RadQAError as exc:
         st.error(f"The trial export could not be written: {exc}")
+    except OSError as exc:
+        st.error(f"The trial export could not be written: {os_reason(exc, export_dir)}")
 if st.session_state.get("tx_paths"):
     downloads(st.session_state["tx_paths"], "trial-export", "tx_dl")
 
