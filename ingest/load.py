@@ -9,10 +9,12 @@ published as a snapshot for readers.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +48,7 @@ from ingest.validate import (
     study_in_checked,
 )
 from radqa import derived, store
-from radqa.errors import FileRefusedError, InputError
+from radqa.errors import FileRefusedError, InputError, StoreError
 from radqa.settings import Settings, load_settings
 
 MAX_REASONS = 20
@@ -251,6 +253,11 @@ def _ingest_one(
             chash = hashing.result()
         except (duckdb.Error, FileRefusedError, OSError) as exc:
             con.execute("drop table if exists _checked")
+            if _machine_failure(exc):  # not the file's fault: not recorded as refused
+                raise StoreError(
+                    f"{name} was not loaded: {_first_line(exc)} (nothing was written; free "
+                    "disk space or memory and run the command again)"
+                ) from exc
             message = str(unreadable(path, exc) if isinstance(exc, duckdb.Error) else exc)
             return _refuse(con, kind, name, _hash_or_empty(hashing), started, message, size)
 
@@ -270,8 +277,14 @@ def _ingest_one(
             file_bytes=size,
         )
         con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
+    except BaseException as exc:
+        with suppress(duckdb.Error):  # a failed commit ends the transaction itself
+            con.execute("rollback")
+        if _machine_failure(exc):
+            raise StoreError(
+                f"{name} was not loaded: {_first_line(exc)} (the batch was rolled back; free "
+                "disk space or memory and run the command again)"
+            ) from exc
         raise
     finally:
         for view in ("_new_studies", "_study_rows"):
@@ -279,6 +292,30 @@ def _ingest_one(
         for table in ("_checked", "_matched", "_pids", "_affected", "_gone"):
             con.execute(f"drop table if exists {table}")
     return result
+
+
+# What the machine, not the file, failed at: a full disk or quota, a read-only or failing
+# disk, memory (errno, or DuckDB's words for them)
+_MACHINE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM))
+_MACHINE_WORDS = ("no space left on device", "disk quota exceeded", "read-only file system",
+                  "out of memory", "input/output error")  # fmt: skip
+
+
+def _machine_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the machine's failure (a full disk, memory) rather than the file's:
+    such a file is not recorded as refused, which would change the snapshot for good for a file
+    that is fine, and the user is told to run the command again."""
+    if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS:
+        return True
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return True
+    return isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in _MACHINE_WORDS)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line, for a one-line message (DuckDB's own messages run on)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _reading_context(kind: str, settings: Settings, encoding: str | None) -> str:

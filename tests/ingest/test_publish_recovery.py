@@ -102,3 +102,66 @@ def test_half_written_copies_are_removed(
     assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith(".")) == [
         ".radqa.duckdb.notes.tmp"
     ]
+
+
+def test_a_full_disk_is_not_recorded_as_the_files_refusal(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a cp932 file is decoded refused the file for good, in ingest_batches
+    and in the snapshot id, with '[Errno 28]' and no file name (a QA tester)."""
+    import contextlib
+
+    from ingest import load
+    from radqa.errors import StoreError
+
+    path = tmp_path / "sjis.csv"
+    path.write_bytes(f"{PRED_HEADER}\n{ROWS}\n".replace("Osaka", "大阪").encode("cp932"))
+
+    @contextlib.contextmanager
+    def full(*args: object) -> object:
+        raise OSError(errno.ENOSPC, "No space left on device")
+        yield  # a generator, as the real one
+
+    ingest_files(data_dir, "predictions", [_file(tmp_path, "a.csv", ROWS.split("\n")[0])])
+    before = snapshot_rows(data_dir, "select count(*) from ingest_batches")
+    monkeypatch.setattr(load, "decoded", full)
+    with pytest.raises(StoreError) as err:
+        ingest_files(data_dir, "predictions", [path], encoding="cp932")
+    assert str(err.value) == (
+        "sjis.csv was not loaded: [Errno 28] No space left on device (nothing was written; free "
+        "disk space or memory and run the command again)"
+    )
+    monkeypatch.undo()
+    assert snapshot_rows(data_dir, "select count(*) from ingest_batches") == before
+    [again] = ingest_files(data_dir, "predictions", [path], encoding="cp932")
+    assert (again.status, again.inserted) == ("committed", 1)
+    assert snapshot_rows(data_dir, "select distinct site from studies") == [("大阪",)]
+
+
+def test_a_failed_commit_is_one_error_not_two(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that fails on a full disk ends the transaction; the rollback after it raised
+    'cannot rollback - no transaction is active' on top of the real error (a QA tester)."""
+    import duckdb
+
+    from ingest import load
+    from radqa.errors import StoreError
+
+    def commit_fails(con: duckdb.DuckDBPyConnection, *args: object, **kwargs: object) -> None:
+        con.execute("commit")
+        raise duckdb.TransactionException(
+            'TransactionContext Error: Failed to commit: Could not write file "w.wal": No space '
+            "left on device"
+        )
+
+    monkeypatch.setattr(load, "_write_batch", commit_fails)
+    with pytest.raises(StoreError) as err:
+        ingest_files(data_dir, "predictions", [_file(tmp_path, "a.csv")])
+    assert str(err.value) == (
+        'a.csv was not loaded: TransactionContext Error: Failed to commit: Could not write file "w.wal": '
+        "No space left on device (the batch was rolled back; free disk space or memory and run "
+        "the command again)"
+    )
+    assert err.value.__context__ is not None
+    assert "rollback" not in str(err.value.__context__)
