@@ -271,6 +271,11 @@ def ingest_dicom(
                     "when it was loaded (listed below; see quarantine)"
                 )
             summary.files_read = 0
+            if publish and (info := store.publish_if_behind(con, data_dir)):
+                summary.snapshot_id = info.snapshot_id
+                summary.message += f"; {store.CAUGHT_UP}"
+            if publish and (summary.snapshot_id or not derived.cases_current(data_dir)):
+                derived.build_cases(data_dir, writer=con)
             return summary
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:

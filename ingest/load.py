@@ -173,16 +173,10 @@ def ingest_files(
 
 
 def _publish_if_behind(con: duckdb.DuckDBPyConnection, data_dir: Path, last: BatchResult) -> None:
-    """Publish when the snapshot lacks batches the working database holds, and say so in the
-    ``last`` result's message: an earlier run committed them and stopped (killed, Ctrl-C, a full
-    disk) before publishing, and running it again, which finds its files loaded, is how an
-    operator or a cron retry recovers."""
-    if store.snapshot_behind(con, data_dir):
-        last.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-        last.message += (
-            "; the published snapshot lacked batches the working database holds (an earlier run "
-            "stopped before publishing them): published now"
-        )
+    """:func:`radqa.store.publish_if_behind`, said in the ``last`` result's message."""
+    if info := store.publish_if_behind(con, data_dir):
+        last.snapshot_id = info.snapshot_id
+        last.message += f"; {store.CAUGHT_UP}"
 
 
 def _now() -> datetime:

@@ -335,6 +335,21 @@ def published_id(data_dir: Path) -> str | None:
     return info.snapshot_id if info else None
 
 
+#: Said when a writer that had nothing to load published batches an earlier run left unpublished
+CAUGHT_UP = (
+    "the published snapshot lacked batches the working database holds (an earlier run stopped "
+    "before publishing them): published now"
+)
+
+
+def publish_if_behind(con: duckdb.DuckDBPyConnection, data_dir: Path) -> SnapshotInfo | None:
+    """Publish when the snapshot lacks batches the working database ``con`` holds
+    (:func:`snapshot_behind`); None when it does not. Run by a writer that found nothing to
+    load: running the command again is how an operator or a cron retry recovers from a run that
+    stopped between its commit and its publish."""
+    return publish_snapshot(con, data_dir) if snapshot_behind(con, data_dir) else None
+
+
 def snapshot_behind(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
     """Whether the working database ``con`` holds batches the published snapshot does not: a
     writer stopped (killed, Ctrl-C, a full disk) after a batch committed and before publishing.

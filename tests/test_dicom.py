@@ -1141,3 +1141,31 @@ def test_files_naming_another_patient_than_the_stored_one_are_reported_and_it_is
     ]
     # the other fields of 5.4 merged as usual: the header filled what the predictions left empty
     assert (studies["5.4"][0], studies["5.4"][3]) == ("Osaka", "FUJIFILM")
+
+
+def test_a_batch_left_unpublished_is_published_by_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DICOM ingest killed after its commit and before publishing: the rerun found the files
+    loaded and published nothing, so the snapshot never had their studies (a QA tester)."""
+    data, src = tmp_path / "data", _folder(tmp_path / "in")
+    real = store.publish_snapshot
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "publish_snapshot", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_dicom(data, [src])
+    monkeypatch.setattr(store, "publish_snapshot", real)
+    assert not store.snapshot_path(data).exists()
+    again = ingest_dicom(data, [src])
+    assert again.status == "unchanged"
+    assert again.render().splitlines()[0].endswith(f"; {store.CAUGHT_UP}")
+    assert again.snapshot_id is not None and derived.cases_current(data)
+    con = store.open_snapshot(data)
+    try:
+        assert con.execute("select count(*) from studies").fetchall() == [(3,)]
+    finally:
+        con.close()
+    assert ingest_dicom(data, [src]).snapshot_id is None  # caught up: nothing more to publish
