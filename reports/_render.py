@@ -218,7 +218,17 @@ def _est(name: str, prefix: str = "") -> Any:
                         r.get(f"{prefix}{name}_high"))  # fmt: skip
 
 
+def _no_rule_note(has_rule: bool, rule: str) -> str:
+    """A table's note when the alert rules have no rule of the kind it is drawn from: its
+    "None this month" then means "not checked", not "none found"."""
+    if has_rule:
+        return ""
+    return f"Not checked: the alert rules have no {rule}."
+
+
 def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
+    from reports.monthly import site_volume_rules  # noqa: PLC0415 (monthly imports this module)
+
     t = rep.tables
     comp = [("Predictions", "n"), ("Labelled", "labelled"), ("Pending", "pending"),
             ("Label completeness", lambda r: pct(r["completeness"]))]  # fmt: skip
@@ -228,7 +238,10 @@ def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                         ("Reference monthly mean", lambda r: f2(r["reference_value"], 0)),
                         ("Change", lambda r: pct(r["value"])), ("Status", "status"),
                         ("Rules drifting", lambda r: r["drifting_rules"] or DASH)],
-                  title=f"Studies by site, {rep.month}")]  # fmt: skip
+                  title=f"Studies by site, {rep.month}",
+                  note=_no_rule_note(bool(site_volume_rules(rep.settings.rules)),
+                                     "poisson volume rule grouped by site alone "
+                                     "(window_months 1)"))]  # fmt: skip
     out.append(_table(t["volume_predictions_site"], [("Site", "site"), *comp],
                       title="AI predictions and label completeness by site"))  # fmt: skip
     out.append(_table(t["volume_predictions_scanner"],
@@ -318,7 +331,9 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                                        ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),
                                        ("Months running", "periods")],
-                 title="New scanners and software versions (never seen in the reference)")  # fmt: skip
+                 title="New scanners and software versions (never seen in the reference)",
+                 note=_no_rule_note(any(r.method == "new_category" for r in rep.settings.rules),
+                                    "new_category rule"))  # fmt: skip
     found = t["drift_findings"]
     found = found[~found["metric"].isin(["scanner_model", "scanner_software"])] if len(found) \
         else found  # fmt: skip

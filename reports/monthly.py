@@ -270,13 +270,21 @@ def _forests(
 
 
 def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
+    """The drift section's tables. The p-chart of the AI positive rate and the label
+    completeness come from the monitor whatever the rules; the others from the rules' results,
+    empty when no rule has a row this month (a rules file of one new_category rule and no new
+    category)."""
     res = result.results
+    spc = result.spc
+    spc = spc[spc["metric"] == "positive_rate"] if not spc.empty else spc
+    always = {
+        "positive_rate_spc": _sorted(spc, ["site", "finding", "month"]),
+        "completeness_by_month": _sorted(result.label_completeness, ["site", "finding", "month"]),
+    }
     if res.empty:
         empty = pd.DataFrame()
-        return dict.fromkeys(
-            ("drift_checks", "drift_findings", "volume_by_month", "new_categories",
-             "score_histograms", "positive_rate_spc", "completeness_by_month"), empty,
-        )  # fmt: skip
+        return dict.fromkeys(("drift_checks", "drift_findings", "volume_by_month",
+                              "new_categories", "score_histograms"), empty) | always  # fmt: skip
     dims = [c for c in ("site", "scanner_manufacturer", "scanner_model", "scanner_software",
                         "modality", "finding", "model_version") if c in res.columns]  # fmt: skip
     this = res[res["month"] == month]
@@ -290,8 +298,6 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
             "reference_value", "value", "ci_low", "ci_high", "p_adjusted", "periods"]  # fmt: skip
     drifting = _sorted(this[this["status"] == "drift"][keep], ["rule", *dims, "category"])
     volume = _site_volume(res, result.rules)
-    spc = result.spc
-    spc = spc[spc["metric"] == "positive_rate"] if not spc.empty else spc
     hist = _selected_histograms(result, month)
     return {
         "drift_checks": checks,
@@ -314,9 +320,7 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
         if not result.new_categories.empty
         else pd.DataFrame(),  # fmt: skip
         "score_histograms": hist,
-        "positive_rate_spc": _sorted(spc, ["site", "finding", "month"]),
-        "completeness_by_month": _sorted(result.label_completeness, ["site", "finding", "month"]),
-    }
+    } | always
 
 
 def _unchecked_note(checks: pd.DataFrame, rules: tuple[Rule, ...]) -> str | None:
@@ -346,12 +350,43 @@ def _unchecked_note(checks: pd.DataFrame, rules: tuple[Rule, ...]) -> str | None
     )
 
 
+def site_volume_rules(rules: list[Rule] | tuple[Rule, ...]) -> list[str]:
+    """The names of the volume rules the volume table and chart are drawn from: ``poisson``
+    rules grouped by site alone over a one-month window."""
+    return [r.name for r in rules if r.method == "poisson" and r.group_by == ("site",)
+            and r.window_months == 1]  # fmt: skip
+
+
+def histogram_rules(rules: list[Rule] | tuple[Rule, ...]) -> list[str]:
+    """The names of the PSI rules the score histograms are chosen by: grouped by exactly
+    :data:`HISTOGRAM_KEYS` (in any order)."""
+    return [r.name for r in rules
+            if r.method == "psi" and sorted(r.group_by) == sorted(HISTOGRAM_KEYS)]  # fmt: skip
+
+
+def _absent_sections_note(rules: tuple[Rule, ...]) -> str | None:
+    """The parts of the report that come from a kind of rule the rules file does not have."""
+    missing = []
+    if not site_volume_rules(rules):
+        missing.append("studies per site and month (a poisson volume rule grouped by site "
+                       "alone, window_months 1)")  # fmt: skip
+    if not any(r.method == "new_category" for r in rules):
+        missing.append("new scanners and software versions (a new_category rule)")
+    if not histogram_rules(rules):
+        missing.append("score histograms (a psi rule grouped by site, scanner_model and finding)")
+    if not missing:
+        return None
+    return (
+        "Not checked, because the alert rules have no rule for them: "
+        f"{'; '.join(missing)}. Add such a rule to alert_rules.toml to have them in the report."
+    )
+
+
 def _site_volume(res: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
     """One row per site and month from the volume rules grouped by site alone (one-month
     window): the month's studies, the reference monthly mean and the change (the same for every
     such rule), ``status`` "drift" when any of them drifts, and ``drifting_rules`` naming them."""
-    names = [r.name for r in rules if r.method == "poisson" and r.group_by == ("site",)
-             and r.window_months == 1]  # fmt: skip
+    names = site_volume_rules(rules)
     cols = ["site", "month", "n", "reference_value", "value", "status", "drifting_rules"]
     vol = res[res["rule"].isin(names)]
     if vol.empty:
@@ -370,19 +405,27 @@ def _site_volume(res: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
 
 #: At most this many site x scanner x finding score histograms in the report.
 MAX_HISTOGRAMS = 4
+#: The groups of the monitor's score histograms (:func:`metrics.monitor`): a PSI rule's rows
+#: name a histogram only when the rule groups by exactly these.
+HISTOGRAM_KEYS = ("site", "scanner_model", "finding")
 
 
 def _selected_histograms(result: MonitorResult, month: str) -> pd.DataFrame:
-    """Score histograms of the groups with the largest PSI this month (alerting ones first)."""
+    """Score histograms of the groups with the largest PSI this month (alerting ones first).
+
+    The PSI comes from the rules grouped by :data:`HISTOGRAM_KEYS`; without such a rule the
+    table is empty (a PSI by site alone, or by finding, describes no single histogram)."""
     res, hist = result.results, result.histograms
-    if hist.empty:
-        return hist
-    psi = res[(res["method_key"] == "psi") & (res["month"] == month)]
+    keys = list(HISTOGRAM_KEYS)
+    names = histogram_rules(result.rules)
+    if hist.empty or not names:
+        return pd.DataFrame()
+    psi = res[res["rule"].isin(names) & (res["month"] == month)]
     psi = psi[psi["status"] != "insufficient data"]
-    keys = ["site", "scanner_model", "finding"]
     psi = psi.assign(_drift=psi["status"] == "drift").sort_values(
         ["_drift", "value", *keys], ascending=[False, False, True, True, True], kind="stable"
     )
+    psi = psi.drop_duplicates(keys)  # two such PSI rules: a group once, at its larger PSI
     chosen = psi[keys].head(MAX_HISTOGRAMS).assign(rank=range(min(len(psi), MAX_HISTOGRAMS)))
     out = hist.merge(chosen, on=keys, how="inner")
     out = out.merge(psi[[*keys, "value", "status"]].rename(columns={"value": "psi"}), on=keys)
@@ -493,6 +536,9 @@ def build_monthly_report(
     unchecked = _unchecked_note(tables["drift_checks"], s.rules)
     if unchecked:
         notes.append(unchecked)
+    absent = _absent_sections_note(s.rules)
+    if absent:
+        notes.append(absent)
     tables.update(_agreement_and_pending(con, month, ref, s, notes))
     estimated = estimate_performance(
         con, month=month, reference=s.reference, by=("site", "finding"), alpha=s.alpha

@@ -1,0 +1,207 @@
+"""The monthly report with alert rules files other than the defaults (a QA tester's faults 1, 8).
+
+A small hand-built store (a QA tester's r1, rebuilt here): four sites of one scanner and one
+finding, reference months 2025-01..06, monitored months 2025-07..09. In it S1's sensitivity
+falls from 0.90 (90 of 100) to 0.70 in 07 and 08, and S3's volume falls from 100 to 40 in 08.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from metrics import load_rules
+from radqa import store
+from reports._charts import iter_charts
+from reports._render import context
+from reports.monthly import ReportSettings, build_monthly_report
+
+REFERENCE = [f"2025-0{m}" for m in range(1, 7)]
+MONITORED = ["2025-07", "2025-08", "2025-09"]
+
+
+def _write_store(path: Path) -> None:
+    from ingest.load import ingest_files
+
+    uid = 0
+    preds: list[list[object]] = []
+    reads: list[list[object]] = []
+
+    def add(site: str, month: str, label: int, ai: int, n: int) -> None:
+        nonlocal uid
+        for i in range(n):
+            uid += 1
+            day = f"{month}-{1 + i % 27:02d}"
+            preds.append([f"1.2.3.{uid}", site, "ptx", "M", "1", f"P{uid}", f"{day}T10:00:00",
+                          "CR", 0.9 if ai else 0.1, ai, "Acme", "ScanA", "v1"])  # fmt: skip
+            reads.append([f"1.2.3.{uid}", "ptx", "R1", label, f"{day}T12:00:00"])
+
+    for m in REFERENCE + MONITORED:
+        tp = 70 if m in ("2025-07", "2025-08") else 90
+        add("S1", m, 1, 1, tp)
+        add("S1", m, 1, 0, 100 - tp)
+        add("S1", m, 0, 0, 180)
+        add("S1", m, 0, 1, 20)
+        add("S2", m, 1, 1, 180)
+        add("S2", m, 1, 0, 20)
+        add("S3", m, 0, 0, 40 if m == "2025-08" else 100)
+    header = ("study_uid,site,finding,model_name,model_version,patient_id,study_datetime,"
+              "modality,score,predicted,scanner_manufacturer,scanner_model,scanner_software")  # fmt: skip
+    for name, head, rows in (("pred.csv", header, preds),
+                             ("reads.csv", "study_uid,finding,reader_id,label,read_datetime",
+                              reads)):  # fmt: skip
+        with open(path.parent / f"{path.name}-{name}", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(head.split(","))
+            w.writerows(rows)
+    ingest_files(path, "predictions", [path.parent / f"{path.name}-pred.csv"], publish=False)
+    ingest_files(path, "reads", [path.parent / f"{path.name}-reads.csv"], publish="end")
+
+
+@pytest.fixture(scope="module")
+def r1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("r1") / "data"
+    path.mkdir()
+    _write_store(path)
+    return path
+
+
+def _report(data_dir: Path, rules_toml: str, tmp_path: Path, month: str = "2025-08"):  # noqa: ANN202
+    """The report of ``month`` with these rules, taken through every section that does not
+    need Chromium: its tables, charts (plotly figures), the template's context and the JSON."""
+    path = tmp_path / "alert_rules.toml"
+    path.write_text(rules_toml)
+    settings = ReportSettings(rules=tuple(load_rules(path)), rules_source="alert_rules.toml")
+    con = store.open_snapshot(data_dir)
+    try:
+        rep = build_monthly_report(con, month, settings)
+    finally:
+        con.close()
+    charts = [c.key for c in iter_charts(rep)]
+    ctx = context(rep)
+    doc = json.loads(json.dumps(rep.to_json(), allow_nan=False))
+    return rep, charts, ctx, doc
+
+
+def _rule(name: str, method: str, metric: str, group_by: list[str], threshold: float,
+          extra: str = "") -> str:  # fmt: skip
+    groups = ", ".join(f'"{g}"' for g in group_by)
+    return (f'[[rule]]\nname = "{name}"\nmethod = "{method}"\nmetric = "{metric}"\n'
+            f"group_by = [{groups}]\nthreshold = {threshold}\n{extra}")  # fmt: skip
+
+
+SITE_SENS = _rule("sens drop", "two_proportion", "sensitivity", ["site"], 0.05,
+                  'direction = "decrease"\n')  # fmt: skip
+NOT_CHECKED = {
+    "volume": "studies per site and month (a poisson volume rule grouped by site alone, "
+              "window_months 1)",
+    "new": "new scanners and software versions (a new_category rule)",
+    "hist": "score histograms (a psi rule grouped by site, scanner_model and finding)",
+}  # fmt: skip
+
+
+def _not_checked(*keys: str) -> str:
+    return (
+        "Not checked, because the alert rules have no rule for them: "
+        f"{'; '.join(NOT_CHECKED[k] for k in keys)}. Add such a rule to alert_rules.toml to "
+        "have them in the report."
+    )
+
+
+# ----------------------------------------------------------------------------- fault 1
+def test_a_site_level_rule_alone_gives_the_report(r1: Path, tmp_path: Path) -> None:
+    """The QA tester's first file: KeyError 'scanner_model' in _selected_histograms."""
+    rep, charts, ctx, doc = _report(r1, SITE_SENS, tmp_path)
+    assert [(a["rule"], a["group"], round(a["value"], 6), a["evidence"]["n"]) for a in
+            doc["alerts"]] == [("sens drop", {"site": "S1"}, -0.2, 100)]  # fmt: skip
+    assert doc["readings"][0].startswith(
+        "Sensitivity at S1 fell from 0.90 to 0.70 (difference −0.20, 95% CI −0.30 to −0.11; "
+        "n = 100)"
+    )
+    assert doc["tables"]["score_histograms"] == []
+    assert "histograms" not in charts and "volume" not in charts
+    assert _not_checked("volume", "new", "hist") in doc["notes"]
+    volume = next(t for t in ctx["volume"] if t["title"] == "Studies by site, 2025-08")
+    assert (volume["rows"], volume["note"]) == (
+        [],
+        "Not checked: the alert rules have no poisson volume rule grouped by site alone "
+        "(window_months 1).",
+    )
+    new = next(t for t in ctx["drift"] if t["title"].startswith("New scanners"))
+    assert (new["rows"], new["note"]) == ([], "Not checked: the alert rules have no "
+                                              "new_category rule.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rules", "not_checked", "checks", "alerts"),
+    [
+        (_rule("psi", "psi", "score", ["site", "finding"], 0.2), ("volume", "new", "hist"),
+         [("psi", 3, 0, 0)], []),
+        (_rule("psi", "psi", "score", ["finding"], 0.2), ("volume", "new", "hist"),
+         [("psi", 1, 0, 0)], []),
+        (_rule("new sw", "new_category", "scanner_software", ["site"], 0.0), ("volume", "hist"),
+         [], []),  # no new category: the rule has no row at all
+        (_rule("vol", "poisson", "volume", ["modality"], 0.3), ("volume", "new", "hist"),
+         [("vol", 1, 0, 0)], []),  # 540 studies in CR against 600: -10%
+        (_rule("pc", "p_chart", "sensitivity", ["site"], 3.0), ("volume", "new", "hist"),
+         [("pc", 1, 1, 1)], [("pc", {"site": "S1"}, -6.666667)]),  # S3: no positives
+    ],
+    ids=["psi-site-finding", "psi-finding", "new-category-only", "poisson-modality", "spc-site"],
+)  # fmt: skip
+def test_any_valid_rules_file_gives_the_report(
+    r1: Path, tmp_path: Path, rules: str, not_checked: tuple[str, ...],
+    checks: list[tuple[object, ...]], alerts: list[tuple[object, ...]],
+) -> None:  # fmt: skip
+    """The QA tester's other files, each of which crashed with a KeyError."""
+    rep, charts, ctx, doc = _report(r1, rules, tmp_path)
+    assert doc["tables"]["score_histograms"] == []
+    # the p-chart of the AI positive rate does not depend on the rules (it was dropped when
+    # no rule had a row)
+    assert charts == ["trend", "forest-0", "spc"]
+    assert len(doc["tables"]["positive_rate_spc"]) == 3 * 2  # 3 sites x 2 monitored months (07, 08)
+    assert _not_checked(*not_checked) in doc["notes"]
+    assert [(c["rule"], c["ok"], c["drift"], c["insufficient data"])
+            for c in doc["tables"]["drift_checks"]] == checks  # fmt: skip
+    assert [(a["rule"], a["group"], round(a["value"], 6)) for a in doc["alerts"]] == alerts
+
+
+def test_the_histograms_follow_the_psi_rule_grouped_by_site_scanner_and_finding(
+    r1: Path, tmp_path: Path
+) -> None:
+    """The keys in another order and a second such rule: each group's histogram once."""
+    rules = (_rule("psi a", "psi", "score", ["finding", "scanner_model", "site"], 0.2)
+             + _rule("psi b", "psi", "score", ["site", "scanner_model", "finding"], 0.2))  # fmt: skip
+    rep, charts, ctx, doc = _report(r1, rules, tmp_path)
+    hist = rep.tables["score_histograms"]
+    assert hist.groupby("rank")["site"].first().tolist() == ["S1", "S2", "S3"]
+    assert (hist.groupby("rank").size() == 50).all()
+    assert "histograms" in charts
+    assert _not_checked("volume", "new") in doc["notes"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs /usr/bin/chromium (kaleido)")
+def test_the_command_writes_the_report_of_a_site_level_rules_file(
+    r1: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The QA tester's command: `radqa report monthly` exited 1 with a traceback."""
+    from radqa.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(store.snapshot_path(r1), store.snapshot_path(data))
+    (data / "alert_rules.toml").write_text(SITE_SENS)
+    rc = main(["--data-dir", str(data), "report", "monthly", "--month", "2025-08",
+               "--out", str(tmp_path / "out")])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert (rc, err) == (0, "")
+    assert out.split() == [str(tmp_path / "out" / f"drift-report-2025-08.{e}")
+                           for e in ("html", "pdf", "json")]  # fmt: skip
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(tmp_path / "out" / "drift-report-2025-08.pdf"),
+                               "-"], check=True, capture_output=True, text=True).stdout  # fmt: skip
+        assert "Sensitivity at S1 fell from 0.90 to 0.70" in " ".join(text.split())
