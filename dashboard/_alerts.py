@@ -76,7 +76,7 @@ def alert_sentences(result: Any, month: str) -> list[str]:
     interval and n in words), in the alerts' order."""
     from reports import alert_readings  # the report's own wording, so the two read the same
 
-    return alert_readings(result.alerts_as_dicts(), result.results, month)
+    return alert_readings(result.alerts_as_dicts(), result.results, month, result.rules)
 
 
 #: The columns of a report's alerts that the Overview's banner shows: ``reading`` is the

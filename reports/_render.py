@@ -23,9 +23,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from metrics._drift_methods import METHODS, get_method
 from metrics._grouped import MIN_PER_CLASS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from metrics import Rule
     from reports._charts import Chart, SvgRenderer
     from reports.monthly import MonthlyReport
 
@@ -88,6 +92,71 @@ def count(x: Any) -> str:
     return f"{int(x):,}" if isnum(x) else DASH
 
 
+# ----------------------------------------------------------------------------- SPC wording
+#: The control-chart methods: their value is a statistic in sigma units (not a difference),
+#: they have no p-value, and only the p-chart has limits on the proportion scale (in
+#: ci_low / ci_high, which the EWMA uses for its limits on its own scale).
+SPC_METHODS = ("p_chart", "cusum", "ewma")
+#: Score-distance methods by key, as a reading names them.
+_SCORE_NAMES = {"psi": "PSI", "ks": "Kolmogorov-Smirnov D", "wasserstein": "Wasserstein distance"}
+
+
+def spc_constants(method: str, threshold: float, params: Mapping[str, float]) -> dict[str, float]:
+    """The constants a control-chart rule runs with: the rule's threshold is the p-chart's and
+    the EWMA's L and the CUSUM's h unless ``params`` sets them (as :func:`metrics.monitor`
+    builds the method), the rest the method's defaults (:mod:`metrics._spc`).
+
+    >>> spc_constants("cusum", 6.5, {})
+    {'k': 0.5, 'h': 6.5}
+    """
+    given = dict(params)
+    given.setdefault("h" if method == "cusum" else "L", threshold)
+    m = get_method(method, **given)
+    names = {"p_chart": ("L",), "cusum": ("k", "h"), "ewma": ("lam", "L")}[method]
+    return {name: float(getattr(m, name)) for name in names}
+
+
+def spc_method_text(method: str, threshold: float, params: Mapping[str, float]) -> str:
+    """The methods-table text of a control-chart rule, with the constants it runs with."""
+    c = spc_constants(method, threshold, params)
+    if method == "p_chart":
+        return (
+            f"p-chart, {c['L']:g}-sigma limits from the reference proportion and each month's n "
+            "(Montgomery 2013, 7.2); no p-value: a month signals outside the limits"
+        )
+    if method == "cusum":
+        return (
+            f"tabular CUSUM on standardized monthly deviations, k = {c['k']:g}, h = {c['h']:g} "
+            "(Montgomery 2013, 9.1); no p-value: a month signals when C+ or C− exceeds h"
+        )
+    return (
+        f"EWMA on standardized monthly deviations, lambda = {c['lam']:g}, L = {c['L']:g}, exact "
+        "limits (Montgomery 2013, 9.2); no p-value: a month signals when the EWMA is more than "
+        "L of its standard deviations from 0"
+    )
+
+
+def _spc_evidence(method: str, c: dict[str, float], v: float, ev: dict[str, Any]) -> str:
+    """What a control chart's alert rests on, in words (inside the reading's brackets)."""
+    n = f"n = {count(ev['n'])}"
+    if method == "p_chart":
+        side, limit = ("lower", ev["ci_low"]) if v < 0 else ("upper", ev["ci_high"])
+        return (
+            f"beyond the {side} {c['L']:g}-sigma p-chart limit {f2(limit)}: limits "
+            f"{f2(ev['ci_low'])} to {f2(ev['ci_high'])}, z = {signed(v)}; {n}"
+        )
+    if method == "cusum":
+        side = "downward CUSUM C−" if v < 0 else "upward CUSUM C+"
+        return (
+            f"the {side} exceeded its decision interval h = {c['h']:g}: C+ − C− = {signed(v)}, "
+            f"k = {c['k']:g}; {n}"
+        )
+    return (
+        f"the EWMA of standardized deviations is {signed(v)} of its standard deviations, beyond "
+        f"L = {c['L']:g}; lambda = {c['lam']:g}; {n}"
+    )
+
+
 # ----------------------------------------------------------------------------- readings
 def _where(group: dict[str, str], skip: tuple[str, ...] = ()) -> str:
     g = {k: v for k, v in group.items() if k not in skip}
@@ -141,10 +210,16 @@ def _context(alert: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
 
 
 def reading(
-    alert: dict[str, Any], alerts: list[dict[str, Any]], results: pd.DataFrame, month: str
+    alert: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    results: pd.DataFrame,
+    month: str,
+    rule: tuple[str, float, Mapping[str, float]] | None = None,
 ) -> str:
-    """One plain-language sentence for one alert."""
+    """One plain-language sentence for one alert; ``rule`` is its rule's method key, threshold
+    and params (a control chart's alert is worded by its method)."""
     g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
+    method = rule[0] if rule else ""
     where = _where(g, skip=(metric,))
     if (
         metric in ("scanner_model", "scanner_software")
@@ -161,15 +236,23 @@ def reading(
         ref, cur = ev.get("reference_value"), _current(results, alert, month)
         verb = "rose" if v > 0 else "fell"
         now = f" to {f2(cur)}" if cur is not None else ""
+        if rule and method in SPC_METHODS:
+            c = spc_constants(method, rule[1], rule[2])
+            return (
+                f"{_PRETTY[metric]} {where} {verb} from {f2(ref)}{now} "
+                f"({_spc_evidence(method, c, v, ev)}){_context(alert, alerts)}; "
+                f"{_running(alert)}."
+            )
         return (
             f"{_PRETTY[metric]} {where} {verb} from {f2(ref)}{now} (difference {signed(v)}, "
             f"95% CI {signed(ev['ci_low'])} to {signed(ev['ci_high'])}; n = {count(ev['n'])})"
             f"{_context(alert, alerts)}; {_running(alert)}."
         )
     if metric == "score":
+        name = _SCORE_NAMES.get(method, "distance")
         return (
-            f"AI score distribution {where} shifted ({alert['rule'].split('(')[-1].rstrip(')')}"
-            f" {f2(v)} above the threshold {f2(alert['threshold'])}; n = {count(ev['n'])})"
+            f"AI score distribution {where} shifted ({name} {f2(v)} above the threshold "
+            f"{f2(alert['threshold'])}; n = {count(ev['n'])})"
             f"{_context(alert, alerts)}; {_running(alert)}."
         )
     if metric == "volume":
@@ -184,9 +267,24 @@ def reading(
     )
 
 
-def alert_readings(alerts: list[dict[str, Any]], results: pd.DataFrame, month: str) -> list[str]:
-    """The one-line reading of each alert, in the alerts' order."""
-    return [reading(a, alerts, results, month) for a in alerts]
+def alert_readings(
+    alerts: list[dict[str, Any]],
+    results: pd.DataFrame,
+    month: str,
+    rules: Sequence[Rule] | None = None,
+) -> list[str]:
+    """The one-line reading of each alert, in the alerts' order.
+
+    ``rules`` (the monitor's) give each alert's method and its params; without them the method
+    and threshold come from ``results`` and the params are the method's defaults."""
+    known: dict[str, tuple[str, float, Mapping[str, float]]] = {}
+    if rules is not None:
+        known = {r.name: (r.method, r.threshold, r.params) for r in rules}
+    elif not results.empty and "method_key" in results:
+        first = results.drop_duplicates("rule")
+        known = {r: (m, float(t), {}) for r, m, t in
+                 zip(first["rule"], first["method_key"], first["threshold"], strict=True)}  # fmt: skip
+    return [reading(a, alerts, results, month, known.get(a["rule"])) for a in alerts]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -337,17 +435,40 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     found = t["drift_findings"]
     found = found[~found["metric"].isin(["scanner_model", "scanner_software"])] if len(found) \
         else found  # fmt: skip
+    spc = bool(len(found)) and bool(found["method_key"].isin(SPC_METHODS).any())
     drifting = _table(found, [
         ("Rule", "rule"), ("Group", lambda r: _where({k: str(r[k]) for k in _GROUP_ORDER
                                                      if k in r and isnum(r[k])})),
         ("n", lambda r: count(r["n"])), ("Month", lambda r: f2(r["current_value"])),
-        ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", lambda r: f2(r["value"])),
-        ("95% CI", lambda r: f"{f2(r['ci_low'])} to {f2(r['ci_high'])}"
-         if isnum(r["ci_low"]) else DASH),
-        ("p adj.", lambda r: pval(r["p_adjusted"])),
+        ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", _effect),
+        ("95% CI or limits", _interval), ("p adj.", lambda r: pval(r["p_adjusted"])),
         ("Months", "periods"),
-    ], title="Groups drifting this month (before the persistence requirement)")  # fmt: skip
+    ], title="Groups drifting this month (before the persistence requirement)",
+        note="Effect: the rule's measure (a difference of proportions, a relative change of "
+             "volume, a distance); for a control chart a statistic in sigma units, marked z "
+             "(p-chart), C+ − C− (CUSUM) or EWMA/sd. The interval is the 95% CI of the effect, "
+             "or for a p-chart its control limits on the proportion scale; control charts "
+             "have no p-value." if spc else "")  # fmt: skip
     return [checks, new, drifting]
+
+
+_SPC_MARK = {"p_chart": "z", "cusum": "C+ − C−", "ewma": "EWMA/sd"}
+
+
+def _effect(r: dict[str, Any]) -> str:
+    """A drifting group's effect; a control chart's statistic is marked as such."""
+    mark = _SPC_MARK.get(str(r.get("method_key")))
+    return f"{mark} = {signed(r['value'])}" if mark else f2(r["value"])
+
+
+def _interval(r: dict[str, Any]) -> str:
+    """The effect's 95% CI; a p-chart's control limits (named); nothing for the CUSUM and EWMA,
+    whose ci columns hold no interval of the effect."""
+    method = str(r.get("method_key"))
+    if method in ("cusum", "ewma") or not (isnum(r["ci_low"]) and isnum(r["ci_high"])):
+        return DASH
+    text = f"{f2(r['ci_low'])} to {f2(r['ci_high'])}"
+    return f"limits {text}" if method == "p_chart" else text
 
 
 #: The discordant-cases table of the HTML / PDF shows at most this many site x finding groups.
@@ -478,7 +599,9 @@ def context(rep: MonthlyReport) -> dict[str, Any]:
         "agreement": _agreement_tables(rep),
         "pending": _pending_tables(rep),
         "methods": _methods_tables(rep),
-        "corrections": ", ".join(rep.settings_dict()["multiplicity"]["methods"]),
+        "corrections": ", ".join(
+            sorted({r.correction for r in rep.settings.rules if METHODS[r.method].has_test})
+        ),  # fmt: skip
         "min_class": MIN_PER_CLASS,
     }
 

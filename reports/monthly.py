@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from metrics import (
+    METHODS,
     Filters,
     MonitorResult,
     MonthData,
@@ -46,7 +47,7 @@ from metrics._cache import disk_read_only
 from metrics._periods import ResolvedReference, add_months, month_start
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info
-from reports._render import alert_readings
+from reports._render import SPC_METHODS, alert_readings, spc_method_text
 
 #: Performance tables: name -> group columns (always followed by finding and model name).
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -294,7 +295,7 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
     )  # fmt: skip
     order = {r.name: i for i, r in enumerate(result.rules)}
     checks = checks.sort_values("rule", key=lambda s: s.map(order)).reset_index(drop=True)
-    keep = ["rule", "metric", *dims, "category", "n", "n_reference", "current_value",
+    keep = ["rule", "method_key", "metric", *dims, "category", "n", "n_reference", "current_value",
             "reference_value", "value", "ci_low", "ci_high", "p_adjusted", "periods"]  # fmt: skip
     drifting = _sorted(this[this["status"] == "drift"][keep], ["rule", *dims, "category"])
     volume = _site_volume(res, result.rules)
@@ -577,7 +578,7 @@ def build_monthly_report(
         reference=ref,
         settings=s,
         alerts=alerts,
-        readings=alert_readings(alerts, result.results, month),
+        readings=alert_readings(alerts, result.results, month, result.rules),
         tables=tables,
         heterogeneity=het,
         methods=methods,
@@ -678,11 +679,20 @@ def _no_data_headline(d: MonthData) -> str | None:
 
 
 def _rule_method(result: MonitorResult, rule: Rule) -> str:
-    res = result.results
-    rows = res[res["rule"] == rule.name] if not res.empty else res
-    label = str(rows["method"].iloc[0]) if len(rows) else rule.method
+    """The methods-table text of a rule: its method with the constants it runs with, and the
+    multiplicity correction only for a method that has a p-value."""
+    method = METHODS[rule.method]
+    if rule.method in SPC_METHODS:
+        label = spc_method_text(rule.method, rule.threshold, rule.params)
+    else:
+        label = method.label
     correction = {"holm": "Holm (1979)", "bh": "Benjamini-Hochberg (1995)"}[rule.correction]
-    test = f"; p adjusted by {correction} at alpha {rule.alpha}" if "p" in label else ""
+    if method.has_test:
+        test = f"; p adjusted by {correction} at alpha {rule.alpha}"
+    elif rule.method not in SPC_METHODS:
+        test = "; no p-value: decided on the threshold alone"
+    else:
+        test = ""
     return (
         f"{label}{test}; threshold {rule.threshold} ({rule.direction}); min_n {rule.min_n}; "
         f"alert after {rule.persistence} month(s); window {rule.window_months} month(s); "

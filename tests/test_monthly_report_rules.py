@@ -205,3 +205,87 @@ def test_the_command_writes_the_report_of_a_site_level_rules_file(
         text = subprocess.run(["pdftotext", str(tmp_path / "out" / "drift-report-2025-08.pdf"),
                                "-"], check=True, capture_output=True, text=True).stdout  # fmt: skip
         assert "Sensitivity at S1 fell from 0.90 to 0.70" in " ".join(text.split())
+
+
+# ----------------------------------------------------------------------------- fault 8
+SPC_RULES = (
+    _rule("pc", "p_chart", "sensitivity", ["site"], 2.0)
+    + _rule("cu", "cusum", "positive_rate", ["site"], 6.5)
+    + _rule("ew", "ewma", "sensitivity", ["site"], 3.0)
+    + _rule("vol", "poisson", "volume", ["site"], 0.5, 'direction = "decrease"\n')
+)
+
+
+def test_control_chart_alerts_read_as_control_charts(r1: Path, tmp_path: Path) -> None:
+    """A QA tester: the p-chart's z was printed as a "difference" and its limits as a "95% CI".
+
+    2025-07 at S1: sensitivity 70 of 100 against 540 of 600 (0.90), so z = -0.2 / 0.03 = -6.67
+    and the 2-sigma limits are 0.90 -/+ 0.06. At S2 the AI positive rate is 180 of 200 in
+    every month (no signal); at S1 it falls from 110/300 to 90/300, z = -2.40, C- = 1.90 < 6.5.
+    The EWMA's first month is z itself in units of its standard deviation.
+    """
+    rep, charts, ctx, doc = _report(r1, SPC_RULES, tmp_path, month="2025-07")
+    assert doc["readings"] == [
+        "Sensitivity at S1 fell from 0.90 to 0.70 (beyond the lower 2-sigma p-chart limit "
+        "0.84: limits 0.84 to 0.96, z = −6.67; n = 100); 1 month running (since 2025-07).",
+        "Sensitivity at S1 fell from 0.90 to 0.70 (the EWMA of standardized deviations is "
+        "−6.67 of its standard deviations, beyond L = 3; lambda = 0.2; n = 100); 1 month "
+        "running (since 2025-07).",
+    ]
+    drifting = next(t for t in ctx["drift"] if t["title"].startswith("Groups drifting"))
+    assert drifting["header"][5:8] == ["Effect", "95% CI or limits", "p adj."]
+    assert [r[5:8] for r in drifting["rows"]] == [
+        ["EWMA/sd = −6.67", "–", "–"], ["z = −6.67", "limits 0.84 to 0.96", "–"],
+    ]  # fmt: skip
+    assert "control charts have no p-value" in drifting["note"]
+
+
+def test_a_cusum_alert_names_its_decision_interval(r1: Path, tmp_path: Path) -> None:
+    """S1's AI positive rate: z = (90/300 - 110/300) / sqrt(p0 (1 - p0) / 300) = -2.396 a month
+    in 07 and 08, so C- = 1.896 then 3.792: above h = 3 in 08, below the default h = 4."""
+    rules = _rule("cu", "cusum", "positive_rate", ["site"], 3.0)
+    rep, charts, ctx, doc = _report(r1, rules, tmp_path, month="2025-08")
+    assert doc["readings"] == [
+        "AI positive rate at S1 fell from 0.37 to 0.30 (the downward CUSUM C− exceeded its "
+        "decision interval h = 3: C+ − C− = −3.79, k = 0.5; n = 300); 1 month running "
+        "(since 2025-08)."
+    ]
+    assert doc["methods"]["rule: cu"].startswith(
+        "tabular CUSUM on standardized monthly deviations, k = 0.5, h = 3 (Montgomery 2013, "
+        "9.1); no p-value: a month signals when C+ or C− exceeds h; threshold 3.0 (both)"
+    )
+
+
+def test_the_methods_text_follows_each_rules_method_and_settings(r1: Path, tmp_path: Path) -> None:
+    """ "p adjusted by Holm" was given to the p-chart ("p" in "p-chart") and not to the volume
+    rule; "h = 4" and "3-sigma" ignored the rules' thresholds."""
+    rules = SPC_RULES + _rule("ew2", "ewma", "sensitivity", ["site"], 3.0, "params = {lam = 0.5}\n")
+    rep, charts, ctx, doc = _report(r1, rules, tmp_path, month="2025-07")
+    m = doc["methods"]
+    tail = "min_n 30; alert after 1 month(s); window 1 month(s); by site"
+    assert m["rule: pc"] == (
+        "p-chart, 2-sigma limits from the reference proportion and each month's n (Montgomery "
+        "2013, 7.2); no p-value: a month signals outside the limits; threshold 2.0 (both); " + tail
+    )
+    assert m["rule: cu"].startswith("tabular CUSUM on standardized monthly deviations, k = 0.5, "
+                                    "h = 6.5 (Montgomery 2013, 9.1); no p-value")  # fmt: skip
+    assert m["rule: ew"].startswith("EWMA on standardized monthly deviations, lambda = 0.2, "
+                                    "L = 3, exact limits")  # fmt: skip
+    assert m["rule: ew2"].startswith("EWMA on standardized monthly deviations, lambda = 0.5, "
+                                     "L = 3, exact limits")  # fmt: skip
+    assert m["rule: vol"] == (
+        "exact conditional test of Poisson rates (Przyborowski & Wilenski 1940); p adjusted by "
+        "Holm (1979) at alpha 0.01; threshold 0.5 (decrease); " + tail
+    )
+    assert [k for k, v in m.items() if "p adjusted" in v] == ["rule: vol"]
+
+
+def test_a_rules_file_without_a_test_says_no_rule_has_a_p_value(r1: Path, tmp_path: Path) -> None:
+    from reports._render import _environment
+
+    rep, charts, ctx, doc = _report(r1, _rule("pc", "p_chart", "sensitivity", ["site"], 3.0),
+                                    tmp_path, month="2025-07")  # fmt: skip
+    assert ctx["corrections"] == ""
+    html = _environment().get_template("monthly.html.j2").render(css="", svgs={}, **ctx)
+    assert "no alert rule has a p-value." in html
+    assert "alert p-values are adjusted" not in html
