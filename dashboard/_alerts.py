@@ -92,10 +92,21 @@ class ReportAlerts:
     month: str
     snapshot_id: str | None
     alerts: pd.DataFrame  # BANNER_COLUMNS that the report has; no rows when no alert
+    #: the month of the last study in the snapshot the report was computed on (None: unknown)
+    last_data_month: str | None = None
+
+    def has_data(self, last_month: str | None) -> bool:
+        """Whether the report's month had happened in its own data and, given the snapshot's
+        ``last_month``, in this one: a report for a later month (a typo, 2027 for 2026) counts
+        the months in between as months without studies."""
+        own = self.last_data_month is None or self.month <= self.last_data_month
+        return own and (last_month is None or self.month <= last_month)
 
 
-def latest_report_alerts(data_dir: Path) -> ReportAlerts | None:
-    """The alerts of the newest readable monthly drift report in ``DATA_DIR/reports``, if any.
+def latest_report_alerts(data_dir: Path, last_month: str | None = None) -> ReportAlerts | None:
+    """The alerts of the newest readable monthly drift report in ``DATA_DIR/reports`` whose
+    month has data (see :meth:`ReportAlerts.has_data`; ``last_month`` is the snapshot's last
+    month with data), if any.
 
     A report's JSON (megabytes on a large store) is read once per file version (path,
     modification time and size); a rerun only lists the folder.
@@ -107,7 +118,7 @@ def latest_report_alerts(data_dir: Path) -> ReportAlerts | None:
         except OSError:
             continue
         found = _read_report(str(path), stat.st_mtime_ns, stat.st_size)
-        if found is not None:
+        if found is not None and found.has_data(last_month):
             return found
     return None
 
@@ -125,8 +136,12 @@ def _read_report(path: str, mtime_ns: int, size: int) -> ReportAlerts | None:
     elif not frame.empty and "group" in frame:  # a report written before readings were kept
         frame["reading"] = [", ".join(f"{k}: {v}" for k, v in g.items()) for g in frame["group"]]
     month = Path(path).stem.removeprefix("drift-report-")
+    last_study = (doc.get("data_received") or {}).get("last_study")
     return ReportAlerts(
-        month, doc.get("snapshot_id"), frame[[c for c in BANNER_COLUMNS if c in frame]]
+        month,
+        doc.get("snapshot_id"),
+        frame[[c for c in BANNER_COLUMNS if c in frame]],
+        str(last_study)[:7] if last_study else None,
     )
 
 
@@ -136,7 +151,7 @@ def show_report_alerts(snap: _state.Snapshot) -> None:
     Monitoring every group over every month takes seconds on a large store; the committee acts
     on the monthly report, and the Drift page computes the current month live.
     """
-    found = latest_report_alerts(snap.data_dir)
+    found = latest_report_alerts(snap.data_dir, latest_month(snap))
     if found is None:
         st.caption(
             f"No monthly drift report in {snap.data_dir / 'reports'}, where this page looks. "

@@ -44,7 +44,7 @@ from metrics import (
     summarize,
 )
 from metrics._cache import disk_read_only
-from metrics._periods import ResolvedReference, add_months, month_start
+from metrics._periods import ResolvedReference, add_months, check_month, month_start
 from radqa.errors import InputError
 from radqa.store import open_snapshot, snapshot_info
 from reports._render import SPC_METHODS, alert_readings, spc_method_text
@@ -502,6 +502,7 @@ def build_monthly_report(
         Reference window, alert rules, alpha and min_n; defaults as in :class:`ReportSettings`.
     """
     s = settings or ReportSettings()
+    _check_month_has_happened(con, month)
     result = monitor(con, month=month, reference=s.reference, rules=list(s.rules))
     ref = result.reference
     if ref.contains(month) or month < ref.first:
@@ -587,6 +588,25 @@ def build_monthly_report(
         data_received=asdict(received),
         headline=_no_data_headline(received) or _no_reads_headline(received),
     )
+
+
+def _check_month_has_happened(con: duckdb.DuckDBPyConnection, month: str) -> None:
+    """Refuse a month after the snapshot's last study month: its report would count the months
+    in between as months without studies ("volume fell by 100%, 18 months running").
+
+    A month without studies inside the snapshot's span is reported (it opens with a warning);
+    so is any month of a snapshot without studies at all.
+    """
+    check_month(month)
+    d = month_data(con, month)
+    if d.last_study is None or d.first_study is None:
+        return
+    last = f"{d.last_study:%Y-%m}"
+    if month > last:
+        raise InputError(
+            f"month {month} is after the snapshot's last study month {last}: its studies are "
+            f"dated {d.first_study} to {d.last_study}; expected {last} or an earlier month"
+        )
 
 
 def _no_estimate_note(d: MonthData) -> str:

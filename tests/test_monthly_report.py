@@ -230,27 +230,53 @@ def test_month_inside_reference_is_refused(data_dir: Path) -> None:
     )
 
 
+def test_a_month_after_the_data_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    """The demo ends in 2026-10: a report for 2026-12 would count 2026-11 as a month without
+    studies ("2 months running"), and for 2027-03 invent five (a QA tester's fault 9)."""
+    for month in ("2026-11", "2026-12", "2027-03"):
+        with pytest.raises(InputError) as err:
+            write_monthly_report(data_dir, month, tmp_path / "out")
+        assert str(err.value) == (
+            f"month {month} is after the snapshot's last study month 2026-10: its studies are "
+            "dated 2024-11-01 to 2026-10-31; expected 2026-10 or an earlier month"
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def gap(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's predictions of 2024-11..2025-06 and 2025-08: no study at all in 2025-07."""
+    from ingest.load import ingest_files
+
+    path = tmp_path_factory.mktemp("gap")
+    files = sorted((data_dir / "demo").glob("predictions-202*.parquet"))
+    files = [f for f in files if f.stem[-7:] <= "2025-08" and f.stem[-7:] != "2025-07"]
+    assert [f.stem[-7:] for f in files[-3:]] == ["2025-05", "2025-06", "2025-08"]
+    ingest_files(path, "predictions", files, publish="end")
+    return path
+
+
 def test_a_month_without_data_says_so_and_names_the_sites_that_stopped(
-    data_dir: Path, tmp_path: Path
+    gap: Path, tmp_path: Path
 ) -> None:
-    """The demo ends in 2026-10: 2026-12 has no data, which the report opens with; every site
-    whose reference monthly mean reaches the volume rules' min_n (50) alerts as having stopped."""
-    html_path, _, json_path = write_monthly_report(data_dir, "2026-12", tmp_path)
+    """2025-07 has no data, which the report opens with; every site whose reference monthly
+    mean reaches the volume rules' min_n (50) alerts as having stopped."""
+    html_path, _, json_path = write_monthly_report(gap, "2025-07", tmp_path)
     doc = json.loads(json_path.read_text())
     headline = (
-        "No studies were received for 2026-12: the snapshot has no AI prediction for a study "
-        "dated in that month; the snapshot's studies are dated 2024-11-01 to 2026-10-31. "
-        "Nothing in this report describes how the AI performed in 2026-12. Check that every "
+        "No studies were received for 2025-07: the snapshot has no AI prediction for a study "
+        "dated in that month; the snapshot's studies are dated 2024-11-01 to 2025-08-31. "
+        "Nothing in this report describes how the AI performed in 2025-07. Check that every "
         "site's feed and the ingest ran."
     )
     assert doc["headline"] == headline
     assert doc["data_received"] | {"reads": None} == {
-        "month": "2026-12", "studies": 0, "predictions": 0, "first_study": "2024-11-01",
-        "last_study": "2026-10-31", "labelled": 0, "ai_assisted_reference": 0, "reads": None,
+        "month": "2025-07", "studies": 0, "predictions": 0, "first_study": "2024-11-01",
+        "last_study": "2025-08-31", "labelled": 0, "ai_assisted_reference": 0, "reads": None,
     }  # fmt: skip
-    # no studies at all: not "every study of 2026-12 has its reads" (the reviewer's 2030-01)
+    # no studies at all: not "every study of 2025-07 has its reads" (the reviewer's 2030-01)
     assert (
-        "Estimated performance (CBPE): there are no studies with an AI prediction for 2026-12; "
+        "Estimated performance (CBPE): there are no studies with an AI prediction for 2025-07; "
         "nothing to estimate."
     ) in doc["notes"]
     assert not any("has its reads" in n for n in doc["notes"])
@@ -259,18 +285,18 @@ def test_a_month_without_data_says_so_and_names_the_sites_that_stopped(
         for a in doc["alerts"]
     ]
     assert alerts == [
-        ("volume drop (site)", {"site": site}, -1.0, 0, "2026-11", 2)
+        ("volume drop (site)", {"site": site}, -1.0, 0, "2025-07", 1)
         for site in ("Osaka University Hospital", "Seoul National University Hospital",
                      "Tokyo Medical Center")
     ]  # fmt: skip
     assert doc["readings"][0] == (
         "Study volume at Osaka University Hospital fell by 100% against the reference monthly "
-        "mean (95 to 0); 2 months running (since 2026-11)."
+        "mean (95 to 0); 1 month running (since 2025-07)."
     )
     html = html_path.read_text()
     assert f'<p class="nodata">{headline}</p>' in html.replace("&#39;", "'")
     assert "No alert this month" not in html
-    rows = _table_rows(html, "Studies by site, 2026-12")
+    rows = _table_rows(html, "Studies by site, 2025-07")
     assert [(r[0], r[1], r[4]) for r in rows] == [
         ("Busan Community Hospital", "0", "insufficient data"),
         ("Kobe Community Hospital", "0", "insufficient data"),

@@ -289,3 +289,20 @@ def test_a_rules_file_without_a_test_says_no_rule_has_a_p_value(r1: Path, tmp_pa
     html = _environment().get_template("monthly.html.j2").render(css="", svgs={}, **ctx)
     assert "no alert rule has a p-value." in html
     assert "alert p-values are adjusted" not in html
+
+
+# ----------------------------------------------------------------------------- fault 9
+def test_a_month_after_the_data_is_refused_in_one_line(
+    r1: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A QA tester: `--month 2027-03` on data ending 2025-09 gave "18 months running" alerts."""
+    from radqa.cli import main
+
+    out = tmp_path / "out"
+    rc = main(["--data-dir", str(r1), "report", "monthly", "--month", "2027-03",
+               "--out", str(out)])  # fmt: skip
+    assert (rc, capsys.readouterr()) == (2, ("", (
+        "radqa: error: month 2027-03 is after the snapshot's last study month 2025-09: its "
+        "studies are dated 2025-01-01 to 2025-09-27; expected 2025-09 or an earlier month\n"
+    )))  # fmt: skip
+    assert not out.exists()
