@@ -229,10 +229,15 @@ def _aucs_and_jackknife(ratings: np.ndarray, truth: np.ndarray) -> tuple[np.ndar
 
 
 def _covariances(jack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Jackknife covariance matrix [t, r, t', r'] with Efron-Stein factor (K-1)^2/K."""
+    """Jackknife covariance matrix [t, r, t', r'] with Efron-Stein factor (K-1)^2/K.
+
+    With fewer than 2 cases (a subgroup of one case) there is no covariance: NaN, which makes
+    every OR variance and interval NaN, reported as not estimable (``_or_fields``).
+    """
     T, R, K = jack.shape
     flat = jack.reshape(T * R, K)
-    cov = np.cov(flat, ddof=1) * (K - 1) ** 2 / K
+    # one case: np.cov would warn "Degrees of freedom <= 0" and give the same NaN
+    cov = np.full((T * R, T * R), np.nan) if K < 2 else np.cov(flat, ddof=1) * (K - 1) ** 2 / K
     cov = cov.reshape(T, R, T, R)
     same_t = np.eye(T, dtype=bool)[:, None, :, None]
     same_r = np.eye(R, dtype=bool)[None, :, None, :]

@@ -190,7 +190,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         # the report does not use radqa.toml, but a broken one stops the next ingest: a monthly
         # timer is where an admin hears of it soonest (ConfigError, exit 2)
         load_settings(data_dir)
-        out = Path(args.out) if args.out else data_dir / "reports"
+        out = _out_folder(args.out) or data_dir / "reports"
         paths = write_monthly_report(data_dir, args.month, out)
         for path in paths:
             print(path)
@@ -198,7 +198,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     if args.command == "export":
         from reports.trial import export_trial
 
-        out = Path(args.out) if args.out else data_dir / "exports"
+        out = _out_folder(args.out) or data_dir / "exports"
         written = export_trial(
             data_dir,
             out,
@@ -229,6 +229,17 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             _publish(data_dir)
         return serve(data_dir, host=args.host, port=args.port)
     raise AssertionError(args.command)
+
+
+def _out_folder(out: str | None) -> Path | None:
+    """``--out`` as a folder, checked before any work: a file there would fail only after the
+    whole report or export was computed."""
+    if not out:
+        return None
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out} is a file; expected a folder")
+    return path
 
 
 def _publish(data_dir: Path) -> None:
