@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+
 from radqa import __version__
 from radqa.errors import ConfigError, RadQAError, StoreError
 from radqa.settings import resolve_data_dir
@@ -22,8 +24,26 @@ from radqa.settings import resolve_data_dir
 def _data_dir_option() -> argparse.ArgumentParser:
     """--data-dir, accepted after the subcommand too (``radqa ingest reads F --data-dir D``)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="folder with the database, the snapshot and the pseudonymisation key (default: "
+        "$RADQA_DATA_DIR or ./data); also accepted before the command",
+    )
     return common
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number; expected 1-65535"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range; expected a port 1-65535")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,8 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="generate the demo data set and load it", parents=[common])
-    demo.add_argument("--studies", type=int, default=200_000)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--studies",
+        type=int,
+        default=200_000,
+        help="studies over the 24 demo months (default 200,000)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed gives the same data"
+    )
     demo.add_argument(
         "--replace",
         action="store_true",
@@ -88,13 +115,37 @@ def _parser() -> argparse.ArgumentParser:
     trial = export_sub.add_parser(
         "trial", help="trial statistics (XLSX, CSV, JSON)", parents=[common]
     )
-    trial.add_argument("--design", default="auto", choices=["auto", "parallel", "paired", "mrmc"])
-    trial.add_argument("--arm-column", default="arm")
-    trial.add_argument("--endpoint", default="accuracy", choices=["missed_findings", "accuracy"])
-    trial.add_argument("--from", dest="date_from", default=None)
-    trial.add_argument("--to", dest="date_to", default=None)
-    trial.add_argument("--out", default=None)
-    trial.add_argument("--format", default="xlsx,csv,json")
+    trial.add_argument(
+        "--design",
+        default="auto",
+        choices=["auto", "parallel", "paired", "mrmc"],
+        help="parallel arms, paired reads of the same cases, or multi-reader multi-case "
+        "(Obuchowski-Rockette); auto picks from the reads (default)",
+    )
+    trial.add_argument(
+        "--arm-column",
+        default="arm",
+        metavar="NAME",
+        help="the reads column that names each read's arm (default: arm)",
+    )
+    trial.add_argument(
+        "--endpoint",
+        default="accuracy",
+        choices=["missed_findings", "accuracy"],
+        help="the primary endpoint (default: accuracy)",
+    )
+    trial.add_argument(
+        "--from", dest="date_from", default=None, metavar="YYYY-MM-DD", help="first study date"
+    )
+    trial.add_argument(
+        "--to", dest="date_to", default=None, metavar="YYYY-MM-DD", help="last study date"
+    )
+    trial.add_argument("--out", default=None, help="output folder (default: DATA_DIR/exports)")
+    trial.add_argument(
+        "--format",
+        default="xlsx,csv,json",
+        help="comma-separated formats to write (default: xlsx,csv,json)",
+    )
 
     sub.add_parser(
         "publish",
@@ -103,8 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     serve = sub.add_parser("serve", help="start the dashboard", parents=[common])
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs login configured)",
+    )
+    serve.add_argument("--port", type=_port, default=8501, help="TCP port (default 8501)")
     return parser
 
 
@@ -123,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except RuntimeError as exc:  # DuckDB's answer to Ctrl-C in the middle of a query
+        if "interrupted" not in str(exc).lower():
+            raise
+        return 130
+    except (duckdb.IOException, duckdb.OutOfMemoryException) as exc:  # a full disk, memory
+        lines = str(exc).strip().splitlines()
+        print(f"radqa: error: {lines[0] if lines else type(exc).__name__}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         if not _stdout_gone():
             raise  # another pipe broke (to a child process, say): a real error

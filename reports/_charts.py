@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from radqa.errors import RadQAError
 
 if TYPE_CHECKING:
     from reports.monthly import MonthlyReport
@@ -375,7 +379,18 @@ class SvgRenderer:
         import kaleido  # noqa: PLC0415
 
         k = kaleido.Kaleido(n=self._tabs, mathjax=False)
-        await k.open()
+        try:
+            await k.open()
+        except Exception as exc:  # choreographer's BrowserFailedError and the like
+            # its own advice is to download a browser (choreo_get_chrome): not here
+            first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            said = (first.strip().splitlines() or [type(exc).__name__])[0]
+            raise RadQAError(
+                f"the report's charts could not be drawn: Chromium did not start ({said}). "
+                "Check that /usr/bin/chromium runs (`make system` installs it) and that the "
+                f"temporary folder ({os.environ.get('TMPDIR') or tempfile.gettempdir()}; TMPDIR) "
+                "is a folder this user can write"
+            ) from exc
         return k
 
     def __enter__(self) -> SvgRenderer:

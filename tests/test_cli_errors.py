@@ -87,3 +87,101 @@ def test_a_snapshot_of_a_newer_radqa_says_upgrade(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(store.StoreError, match="written by a newer RadQA .*: upgrade RadQA"):
         store.open_snapshot(data_dir)
+
+
+@pytest.mark.parametrize(
+    ("port", "said"),
+    [("99999", "99999 is out of range; expected a port 1-65535"),
+     ("0", "0 is out of range; expected a port 1-65535"),
+     ("http", "'http' is not a port number; expected 1-65535")],
+)  # fmt: skip
+def test_a_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], port: str, said: str
+) -> None:
+    """`radqa serve --port 99999` printed the dashboard's address, then a traceback
+    (OverflowError from bind) with exit 1 (a QA tester)."""
+    with pytest.raises(SystemExit) as stop:
+        main(["--data-dir", str(tmp_path), "serve", "--port", port])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"radqa serve: error: argument --port: {said}\n")
+    assert "RadQA dashboard on" not in err
+
+
+def test_every_option_of_every_command_says_what_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """--data-dir was hidden from every command's --help, and demo, export trial and serve had
+    options without a word of help (a QA tester)."""
+    commands = [["ingest", "predictions"], ["ingest", "reads"], ["ingest", "dicom"], ["demo"],
+                ["report", "monthly"], ["export", "trial"], ["publish"], ["serve"]]  # fmt: skip
+    for command in commands:
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "--data-dir DATA_DIR" in text, command
+        options = text.split("options:")[1]
+        # each option is followed by its help: no line holds an option alone
+        bare = [
+            line
+            for line in options.splitlines()
+            if line.strip().startswith("-") and len(line.strip().split("  ")) == 1
+            and not line.strip().startswith("-h")
+        ]  # fmt: skip
+        wrapped = [line for line in bare if options.split(line, 1)[1].startswith("\n" + " " * 20)]
+        assert bare == wrapped, (command, bare)
+
+
+def test_ctrl_c_inside_a_query_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while DuckDB runs a query raises RuntimeError('Query interrupted'), which was a
+    traceback and exit 1 (a QA tester); the usual 130 now."""
+    import radqa.cli as cli
+
+    def interrupted(*args: object) -> int:
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(cli, "_dispatch", interrupted)
+    assert main(["--data-dir", str(tmp_path), "publish"]) == 130
+
+
+def test_a_full_disk_in_duckdb_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import radqa.cli as cli
+
+    def full(*args: object) -> int:
+        raise duckdb.IOException(
+            'IO Error: Could not write file "/d/.radqa.duckdb.7.tmp": No space left on device\n'
+            "more detail"
+        )
+
+    monkeypatch.setattr(cli, "_dispatch", full)
+    assert main(["--data-dir", str(tmp_path), "publish"]) == 2
+    assert capsys.readouterr().err == (
+        'radqa: error: IO Error: Could not write file "/d/.radqa.duckdb.7.tmp": No space left on '
+        "device\n"
+    )
+
+
+def test_chromium_that_does_not_start_is_one_line_without_advice_to_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TMPDIR a folder that does not exist, the report ended in choreographer's traceback
+    advising `choreo_get_chrome`, a browser download (a QA tester)."""
+    import tempfile
+
+    import plotly.graph_objects as go
+
+    from radqa.errors import RadQAError
+    from reports._charts import Chart, render_svgs
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "gone"))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    chart = Chart("k", "s", "c", go.Figure(go.Bar(x=[1], y=[1])), 300)
+    with pytest.raises(RadQAError) as err:
+        render_svgs([chart])
+    text = str(err.value)
+    assert text.startswith("the report's charts could not be drawn: Chromium did not start (")
+    assert text.endswith(
+        "Check that /usr/bin/chromium runs (`make system` installs it) and that the temporary "
+        f"folder ({tmp_path / 'gone'}; TMPDIR) is a folder this user can write"
+    )
+    assert "choreo_get_chrome" not in text
