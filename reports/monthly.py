@@ -17,6 +17,7 @@ import datetime as dt
 import importlib
 import json
 import math
+import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -757,14 +758,25 @@ def write_monthly_report(
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"drift-report-{month}"
     html_path, pdf_path, json_path = (stem.with_suffix(s) for s in (".html", ".pdf", ".json"))
-    _write_atomic(html_path, html.encode())
-    _write_atomic(pdf_path, pdf)
     doc = json.dumps(report.to_json(), indent=2, sort_keys=False, allow_nan=False)
-    _write_atomic(json_path, (doc + "\n").encode())
+    _write_together({html_path: html.encode(), pdf_path: pdf, json_path: (doc + "\n").encode()})
     return [html_path, pdf_path, json_path]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+def _write_together(files: dict[Path, bytes]) -> None:
+    """Write the report's files as one: each to a temporary name beside it (this process's
+    own), and only once all are written, each renamed over its final name. A full disk leaves
+    the earlier report's three files as they were, not a new HTML and PDF beside an old JSON,
+    and no temporary file; the error names the file it was writing."""
+    tmps = {path: path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in files}
+    try:
+        for path, data in files.items():
+            try:
+                tmps[path].write_bytes(data)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        for path, tmp in tmps.items():
+            tmp.replace(path)
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)

@@ -647,3 +647,35 @@ def test_partial_iso_weeks_at_the_window_ends_are_marked(doc: dict, html: str) -
     assert (last["period"], last["days"], last["partial"]) == ("2026-W44", "Oct 26–Oct 31", True)
     assert all(not w["partial"] for w in weeks[1:-1])
     assert "Sep 1–Sep 6 (partial week)" in html
+
+
+def test_a_full_disk_leaves_the_earlier_report_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the JSON was written left the new HTML and PDF beside the old JSON, a
+    partial temporary file, and an error naming no file (a QA tester)."""
+    import errno
+
+    from reports.monthly import _write_together
+
+    paths = [tmp_path / f"drift-report-2026-10.{ext}" for ext in ("html", "pdf", "json")]
+    for path in paths:
+        path.write_bytes(b"earlier " + path.suffix.encode())
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        if ".json." in self.name:
+            real(self, data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as err:
+        _write_together({path: b"new " + path.suffix.encode() for path in paths})
+    monkeypatch.undo()
+    assert (err.value.errno, err.value.filename) == (errno.ENOSPC, str(paths[2]))
+    assert [p.read_bytes() for p in paths] == [b"earlier .html", b"earlier .pdf", b"earlier .json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    _write_together({path: b"new " + path.suffix.encode() for path in paths})
+    assert [p.read_bytes() for p in paths] == [b"new .html", b"new .pdf", b"new .json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
