@@ -275,12 +275,15 @@ def ingest_dicom(
                 summary.snapshot_id = info.snapshot_id
                 summary.message += f"; {store.CAUGHT_UP}"
             if publish and (summary.snapshot_id or not derived.cases_current(data_dir)):
-                derived.build_cases(data_dir, writer=con)
+                failed = derived.build_cases_or_say(data_dir, con)
+                summary.message += f"; {failed}" if failed else ""
             return summary
         _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
         if publish:
             summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-            derived.build_cases(data_dir, writer=con)  # the scanner columns may have changed
+            # the scanner columns may have changed
+            if failed := derived.build_cases_or_say(data_dir, con):
+                summary.message += f"; {failed}"
     finally:
         con.close()
     return summary

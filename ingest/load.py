@@ -166,7 +166,8 @@ def ingest_files(
             and (any(r.snapshot_id for r in results) or not derived.cases_current(data_dir))
         ):
             # once per command, while this process still holds the writer's lock
-            derived.build_cases(data_dir, writer=con)
+            failed = derived.build_cases_or_say(data_dir, con)
+            results[-1].message += f"; {failed}" if failed else ""
     finally:
         con.close()
     return results

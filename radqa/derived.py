@@ -160,6 +160,23 @@ def build_cases(data_dir: Path, writer: duckdb.DuckDBPyConnection | None = None)
     return final
 
 
+def build_cases_or_say(data_dir: Path, writer: duckdb.DuckDBPyConnection) -> str:
+    """:func:`build_cases` for a writer that has committed and published: '' when built, else
+    what went wrong (a full disk, memory) in a sentence for its summary. The cases file only
+    saves time (readers join at query time without it), so its failure must not hide that the
+    batch landed; the next ingest or publish builds it (:func:`cases_current`)."""
+    try:
+        build_cases(data_dir, writer=writer)
+    except (duckdb.Error, OSError) as exc:
+        lines = str(exc).strip().splitlines()
+        return (
+            f"the cases table could not be built ({lines[0] if lines else type(exc).__name__}): "
+            "the data are published and statistics join at query time, more slowly, until the "
+            "next ingest or `radqa publish` builds it"
+        )
+    return ""
+
+
 def cases_current(data_dir: Path) -> bool:
     """Whether the cases file is there and stamped with the published snapshot's id (True when
     there is no snapshot: nothing to build). A writer killed between publishing and building it

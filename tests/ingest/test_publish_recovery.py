@@ -165,3 +165,31 @@ def test_a_failed_commit_is_one_error_not_two(
     )
     assert err.value.__context__ is not None
     assert "rollback" not in str(err.value.__context__)
+
+
+def test_a_cases_build_that_fails_after_the_commit_does_not_hide_the_batch(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the cases file was built, after the batch committed and published,
+    was a traceback: the operator never saw that the batch had loaded (a QA tester)."""
+    import duckdb
+
+    def full(*args: object) -> None:
+        raise duckdb.IOException(
+            'IO Error: Could not write file ".radqa-cases.duckdb.1.tmp.wal": No space left on '
+            "device"
+        )
+
+    monkeypatch.setattr(derived, "_write_cases", full)
+    [loaded] = ingest_files(data_dir, "predictions", [_file(tmp_path, "a.csv")])
+    assert (loaded.status, loaded.inserted) == ("committed", 2)
+    assert loaded.snapshot_id is not None
+    assert loaded.message.endswith(
+        '; the cases table could not be built (IO Error: Could not write file ".radqa-cases.'
+        'duckdb.1.tmp.wal": No space left on device): the data are published and statistics '
+        "join at query time, more slowly, until the next ingest or `radqa publish` builds it"
+    )
+    assert snapshot_rows(data_dir, "select count(*) from predictions") == [(2,)]
+    monkeypatch.undo()
+    ingest_files(data_dir, "predictions", [tmp_path / "a.csv"])  # unchanged: builds it now
+    assert derived.cases_current(data_dir)
