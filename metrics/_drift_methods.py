@@ -393,13 +393,15 @@ class PoissonVolume(DriftMethod):
     """Monthly volume vs the reference's monthly mean: relative change and exact rate test.
 
     Under equal rates, a month's count ``x`` given ``x + X_ref`` is binomial with
-    ``pi = 1 / (1 + m)`` (``m`` reference months; Przyborowski & Wilenski 1940). The two-sided
-    p-value doubles the smaller tail; the rate ratio's CI comes from the Clopper-Pearson interval
-    for ``pi``. ``value`` is ``x / (X_ref / m) - 1``.
+    ``pi = 1 / (1 + m)`` (``m`` reference months per month the count covers, one value or one
+    per period; Przyborowski & Wilenski 1940). The two-sided p-value doubles the smaller tail;
+    the rate ratio's CI comes from the Clopper-Pearson interval for ``pi``. ``value`` is
+    ``x / (X_ref / m) - 1``.
 
-    ``min_n`` applies to the reference's monthly mean (the volume expected), not to the month's
-    count: a group that had enough studies before and has few or none now is the volume drop to
-    report (a site that stopped sending has 0 studies), not "insufficient data".
+    ``min_n`` applies to the reference's mean over the months the count covers (the volume
+    expected), not to the count itself: a group that had enough studies before and has few or
+    none now is the volume drop to report (a site that stopped sending has 0 studies), not
+    "insufficient data".
     """
 
     key, kind = "poisson", "count"
@@ -408,7 +410,7 @@ class PoissonVolume(DriftMethod):
     def __init__(self, *, alpha: float = 0.05) -> None:
         self.alpha = alpha
 
-    def compute(self, ref_total: FloatArray, m: int, x: FloatArray) -> DriftResult:
+    def compute(self, ref_total: FloatArray, m: float | FloatArray, x: FloatArray) -> DriftResult:
         xr = np.broadcast_to(ref_total, x.shape).astype(float)
         total = x + xr
         pi0 = 1.0 / (1.0 + m)

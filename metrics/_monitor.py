@@ -10,11 +10,16 @@ How it works
    no Python loop over rows or groups.
 2. Each rule's method (:mod:`metrics._drift_methods`) compares every monitored month (after the
    reference window, up to ``month``) with the reference window's pooled counts.
+   A rule with ``window_months = 2`` compares the last two monitored months pooled; the window
+   never reaches into the reference, so the first monitored month's window holds that month
+   alone (``months_covered`` in the results) and a volume is compared with the reference mean
+   over as many months as the window holds.
 3. A group-month is *insufficient data* when the period or the reference has fewer than
-   ``min_n`` rows (never drift, never ok); for volume (``poisson``) only the reference's monthly
-   mean counts, so a group that had enough studies and now has few or none can alert. Otherwise it *drifts* when the effect exceeds the
-   rule's threshold in its direction and, for methods with a test, the p-value adjusted across
-   the month's groups (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
+   ``min_n`` rows (never drift, never ok); for volume (``poisson``) only the reference's mean
+   over the months the window covers counts, so a group that had enough studies and now has
+   few or none can alert. Otherwise it *drifts* when the effect exceeds the rule's threshold in
+   its direction and, for methods with a test, the p-value adjusted across the month's groups
+   (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
 4. An alert is raised for ``month`` when a group has drifted for at least ``persistence``
    consecutive months ending at ``month``; ``first_period`` is the first month of that run.
 
@@ -158,7 +163,14 @@ def dense(
 
 
 def rolling(a: npt.NDArray[np.float64], window: int, keep: npt.NDArray[np.bool_]) -> Any:
-    """Sum over the last ``window`` months (axis 1), counting only months where ``keep``."""
+    """Sum over the last ``window`` months (axis 1), counting only months where ``keep``.
+
+    The monitor passes the monitored months as ``keep``, so a window never reaches back into
+    the reference window: the period and the reference stay disjoint, as the tests assume. The
+    first ``window - 1`` monitored months therefore cover fewer months than ``window``
+    (:func:`months_covered`); their ``n`` says so, proportions and distributions are unbiased,
+    and a volume is compared with the reference mean of as many months as the window holds.
+    """
     shape = (1, len(keep)) + (1,) * (a.ndim - 2)
     b = np.where(keep.reshape(shape), a, 0.0)
     if window == 1:
@@ -166,6 +178,16 @@ def rolling(a: npt.NDArray[np.float64], window: int, keep: npt.NDArray[np.bool_]
     c = np.cumsum(b, axis=1)
     out = c.copy()
     out[:, window:] -= c[:, :-window]
+    return out
+
+
+def months_covered(window: int, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """How many months each month's rolling window holds, shape ``(1, T)`` (see :func:`rolling`).
+
+    >>> months_covered(2, np.array([False, True, True])).tolist()
+    [[0.0, 1.0, 2.0]]
+    """
+    out: npt.NDArray[np.float64] = rolling(keep[None, :].astype(float), window, keep)
     return out
 
 
@@ -235,9 +257,12 @@ class MonitorResult:
     alerts
         :class:`Alert` objects for ``month`` (after deduplication).
     results
-        One row per rule x group x monitored month: n, n_reference, value, current_value,
-        reference_value, p_value, p_adjusted, ci_low, ci_high, status ("ok", "drift",
-        "insufficient data"), periods (consecutive drifting months), method, correction.
+        One row per rule x group x monitored month: months_covered (the months the rule's
+        rolling window holds at that month: ``window_months``, fewer at the start of
+        monitoring), n, n_reference, value, current_value, reference_value (for volume: the
+        reference mean over months_covered months), p_value, p_adjusted, ci_low, ci_high,
+        status ("ok", "drift", "insufficient data"), periods (consecutive drifting months),
+        method, correction.
     new_categories
         Study attribute categories seen in ``month`` but never in the reference window.
     histograms
@@ -339,7 +364,9 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
         rows = ctx.studies[ctx.studies["attribute"] == "patient_sex"]  # one row per study
         d = dense(rows, by, months, rows["n"])
         ref_total = d.values[:, ctx.ref_mask].sum(1, keepdims=True)
-        m = ctx.ref_mask.sum() / rule.window_months
+        # reference months per month of the window: the rate test and the mean compare like
+        # with like, also where a window at the start of monitoring holds a single month
+        m = ctx.ref_mask.sum() / months_covered(rule.window_months, mon)[:, mon]
         res = method.compute(ref_total, m, rolling(d.values, rule.window_months, mon)[:, mon])  # type: ignore[attr-defined]
     else:
         num, den = proportion_arrays(ctx.counts, rule.metric, by, months)
@@ -352,8 +379,9 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
     status, p_adj, drift = _status(rule, res, method)
     periods = _run_lengths(drift)
     mon_months = [m for m, keep in zip(months, mon, strict=True) if keep]
+    covered = months_covered(rule.window_months, mon)[0, mon]
     return _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
-                       periods), res  # fmt: skip
+                       periods, covered), res  # fmt: skip
 
 
 def _long_table(
@@ -366,6 +394,7 @@ def _long_table(
     status: npt.NDArray[Any],
     p_adj: npt.NDArray[np.float64],
     periods: npt.NDArray[np.int64],
+    covered: npt.NDArray[np.float64],
 ) -> pd.DataFrame:
     shape = res.value.shape
     g_idx, t_idx, *k_idx = np.indices(shape).reshape(len(shape), -1)
@@ -376,6 +405,7 @@ def _long_table(
     table["group_by"] = ",".join(rule.group_by)
     table["category"] = np.asarray(categories, dtype=object)[k_idx[0]] if k_idx else None
     table["month"] = np.asarray(months, dtype=object)[t_idx]
+    table["months_covered"] = covered.astype(np.int64)[t_idx]
     cols = {
         "n": res.n,
         "n_reference": res.n_reference,

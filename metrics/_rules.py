@@ -3,8 +3,9 @@
 A rule names a drift method (a key of :data:`metrics.METHODS`), the metric it watches, the
 groups it runs over, and when a result becomes an alert: the effect-size ``threshold`` in the
 rule's ``direction``, an adjusted p-value below ``alpha`` (Holm or BH across the groups of one
-month), at least ``min_n`` rows on both sides (for volume: a reference monthly mean of at least
-``min_n``, whatever the month's count), and ``persistence`` consecutive drifting months.
+month), at least ``min_n`` rows on both sides (for volume: a reference mean over the months the
+period covers of at least ``min_n``, whatever the period's count), and ``persistence``
+consecutive drifting months.
 """
 
 from __future__ import annotations
