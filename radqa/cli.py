@@ -147,6 +147,27 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated formats to write (default: xlsx,csv,json)",
     )
 
+    rules = sub.add_parser(
+        "rules",
+        help="check the alert rules, print them, or write the defaults to edit",
+        description="Without options: check the alert rules that apply to the data dir "
+        "(DATA_DIR/alert_rules.toml, else the built-in defaults) and list them; exit 2 with the "
+        "file, rule and key when one is wrong. The monthly report and the dashboard use these.",
+        parents=[common],
+    )
+    what = rules.add_mutually_exclusive_group()
+    what.add_argument(
+        "--print-defaults",
+        action="store_true",
+        help="print the built-in default rules, with the documentation of every key",
+    )
+    what.add_argument(
+        "--write",
+        action="store_true",
+        help="save the built-in defaults as DATA_DIR/alert_rules.toml to edit (an existing file "
+        "is never overwritten)",
+    )
+
     sub.add_parser(
         "publish",
         help="migrate the working database to this version's schema and publish it",
@@ -205,6 +226,28 @@ def _os_error(exc: OSError, data_dir: Path) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"cannot write to the data dir {data_dir} ({said}); check the folder's permissions"
     return said
+
+
+def _rules(args: argparse.Namespace, data_dir: Path) -> int:
+    """`radqa rules`: check and list the rules in use, print the defaults, or write them."""
+    from metrics._rules import DEFAULT_RULES_TOML, RULES_FILE, data_dir_rules, ensure_rules_file
+
+    if args.print_defaults:
+        print(DEFAULT_RULES_TOML, end="")
+        return 0
+    path = data_dir / RULES_FILE
+    if args.write:
+        if path.exists():
+            raise ConfigError(
+                f"{path} is already there; edit it (an existing file is never overwritten)"
+            )
+        print(f"wrote {ensure_rules_file(data_dir)}: the built-in defaults, to edit")
+        return 0
+    rules, source = data_dir_rules(data_dir)  # ConfigError: the file, rule and key
+    print(f"{len(rules)} alert rule(s), all valid, from {path if path.exists() else source}:")
+    for rule in rules:
+        print(f"  {rule.name}: {rule.method} of {rule.metric} by {', '.join(rule.group_by)}")
+    return 0
 
 
 def _stdout_gone() -> bool:
@@ -275,6 +318,8 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         for path in written:
             print(path)
         return 0
+    if args.command == "rules":
+        return _rules(args, data_dir)
     if args.command == "publish":
         _publish(data_dir)
         return 0
