@@ -112,7 +112,7 @@ def test_every_option_of_every_command_says_what_it_is(capsys: pytest.CaptureFix
     """--data-dir was hidden from every command's --help, and demo, export trial and serve had
     options without a word of help (a QA tester)."""
     commands = [["ingest", "predictions"], ["ingest", "reads"], ["ingest", "dicom"], ["demo"],
-                ["report", "monthly"], ["export", "trial"], ["publish"], ["serve"]]  # fmt: skip
+                ["report", "monthly"], ["export", "trial"], ["publish"], ["serve"], ["rules"]]  # fmt: skip
     for command in commands:
         with pytest.raises(SystemExit):
             main([*command, "--help"])
