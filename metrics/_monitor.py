@@ -18,7 +18,8 @@ How it works
    ``min_n`` rows (never drift, never ok); for volume (``poisson``) only the reference's mean
    over the months the window covers counts, so a group that had enough studies and now has
    few or none can alert. Otherwise it *drifts* when the effect exceeds the rule's threshold in
-   its direction and, for methods with a test, the p-value adjusted across the month's groups
+   its direction (an effect equal to the threshold up to floating point, :data:`EXCEED_RTOL`,
+   does not) and, for methods with a test, the p-value adjusted across the month's groups
    (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
 4. An alert is raised for ``month`` when a group has drifted for at least ``persistence``
    consecutive months ending at ``month``; ``first_period`` is the first month of that run.
@@ -294,6 +295,23 @@ def _float(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
+#: Relative tolerance of "exceeds the threshold": an effect must be larger than the threshold by
+#: more than this share of it (and by more than 1e-12 for a threshold of 0). Effects are ratios
+#: of whole counts, so one that equals the threshold on paper (1700/2000 - 1800/2000 against
+#: 0.05) can come out of floating point a few 1e-17 beyond it; any real difference of counts is
+#: far larger than 1e-9 of the threshold.
+EXCEED_RTOL = 1e-9
+
+
+def exceed_limit(threshold: float) -> float:
+    """The value an effect must exceed (in absolute value) to exceed ``threshold``.
+
+    >>> 0.85 - 0.90 < -0.05, 0.85 - 0.90 < -exceed_limit(0.05)
+    (True, False)
+    """
+    return threshold + max(EXCEED_RTOL * threshold, 1e-12)
+
+
 def _status(
     rule: Rule, res: DriftResult, method: DriftMethod
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_]]:
@@ -308,7 +326,8 @@ def _status(
         up, down = res.signal_up, res.signal_down
     else:
         value = np.nan_to_num(res.value)
-        up, down = value > rule.threshold, value < -rule.threshold
+        limit = exceed_limit(rule.threshold)
+        up, down = value > limit, value < -limit
     effect = {"increase": up, "decrease": down, "both": up | down}[rule.direction]
     tested = (p_adj < rule.alpha) if has_test else np.ones_like(effect)
     drift = sufficient & effect & tested
