@@ -115,13 +115,74 @@ def chi2_homogeneity(ref: npt.ArrayLike, cur: npt.ArrayLike) -> tuple[FloatArray
     return np.where(empty, np.nan, stat), np.where(empty, np.nan, p)
 
 
+@dataclass(frozen=True)
+class ValueRange:
+    """The numbers a rule's threshold or a method parameter may take, and why.
+
+    >>> ValueRange(0.0, 1.0, high_open=True).describe()
+    'a number >= 0 and < 1'
+    >>> ValueRange(0.0, low_open=True).contains(0.0)
+    False
+    """
+
+    low: float
+    high: float | None = None
+    low_open: bool = False  # the bound itself is excluded
+    high_open: bool = False
+    why: str = ""
+
+    def contains(self, value: object) -> bool:
+        if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        low = f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is None:
+            return f"a number {low}"
+        return f"a number {low} and {'<' if self.high_open else '<='} {self.high:g}"
+
+
+def _below_one(effect: str) -> ValueRange:
+    return ValueRange(
+        0.0, 1.0, high_open=True,
+        why=f"{effect} is at most 1, and an alert needs it to exceed the threshold",
+    )  # fmt: skip
+
+
+_SIGMA = ValueRange(
+    0.0, low_open=True, why="sigma units; a limit of 0 would signal on any deviation at all"
+)
+_CI_ALPHA = ValueRange(
+    0.0, 1.0, low_open=True, high_open=True,
+    why="the confidence interval shown is at level 1 - alpha",
+)  # fmt: skip
+
+
 class DriftMethod:
-    """Base class: a key, the kind of input it takes, and a label for reports."""
+    """Base class: a key, the kind of input it takes, a label for reports, and what a rule may
+    set for it (checked when the rules file is read, :mod:`metrics._rules`).
+
+    ``signed``: the value has a sign (a difference, a change, a z), so a rule's ``direction``
+    applies; otherwise it is a distance, never negative. ``threshold_range``: the thresholds
+    that can be exceeded and not by every value. ``threshold_param``: the constructor
+    parameter the rule's threshold sets (the SPC charts' limit). ``params``: the other
+    constructor parameters a rule's ``params`` table may set, with their ranges.
+    ``cumulative``: the method carries its state from month to month (CUSUM, EWMA), so a rule
+    must not pool months into rolling windows as well.
+    """
 
     key: ClassVar[str]
     kind: ClassVar[str]
     label: ClassVar[str]
     has_test: ClassVar[bool] = True  # False: decided on the threshold alone (no p-value)
+    signed: ClassVar[bool] = False
+    threshold_range: ClassVar[ValueRange] = ValueRange(0.0)
+    threshold_param: ClassVar[str | None] = None
+    params: ClassVar[dict[str, ValueRange]] = {}
+    cumulative: ClassVar[bool] = False
 
     def __init__(self, *, alpha: float = 0.05) -> None:
         self.alpha = alpha
@@ -142,6 +203,7 @@ class Chi2(DriftMethod):
     """
 
     key, kind = "chi2", "categorical"
+    threshold_range = _below_one("Cramer's V")
     label = "chi-square test of homogeneity (Pearson), effect size Cramer's V"
 
     def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
@@ -162,6 +224,7 @@ class JensenShannon(DriftMethod):
     """
 
     key, kind = "jensen_shannon", "categorical"
+    threshold_range = _below_one("a Jensen-Shannon distance (base 2)")
     label = "Jensen-Shannon distance (base 2); p: chi-square test of homogeneity"
 
     def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
@@ -185,6 +248,7 @@ class NewCategory(DriftMethod):
     key, kind = "new_category", "new_category"
     label = "category never seen in the reference window"
     has_test = False
+    threshold_range = _below_one("a category's share of the month")
 
     def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
         r, c = np.broadcast_arrays(ref, cur)
@@ -265,6 +329,7 @@ class KS(DriftMethod):
     """
 
     key, kind = "ks", "score"
+    threshold_range = _below_one("the Kolmogorov-Smirnov D")
     label = "Kolmogorov-Smirnov two-sample D on binned scores (asymptotic p)"
 
     def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
@@ -290,6 +355,7 @@ class Wasserstein(DriftMethod):
     key, kind = "wasserstein", "score"
     label = "Wasserstein-1 distance between binned score distributions"
     has_test = False
+    threshold_range = _below_one("a Wasserstein distance between scores in [0, 1]")
 
     def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
         width = 1.0 / ref.shape[-1]
@@ -374,6 +440,9 @@ class TwoProportion(DriftMethod):
     """Period proportion vs reference proportion: difference, Newcombe CI, z or Fisher test."""
 
     key, kind = "two_proportion", "proportion"
+    signed = True
+    threshold_range = _below_one("a difference of proportions")
+    params = {"alpha": _CI_ALPHA}
     label = "two-proportion z test (Fisher exact where an expected count < 5); Newcombe CI"
 
     def __init__(self, *, alpha: float = 0.05) -> None:
@@ -405,6 +474,8 @@ class PoissonVolume(DriftMethod):
     """
 
     key, kind = "poisson", "count"
+    signed = True  # a fall is at most 100% (value -1): metrics._rules checks 'decrease' rules
+    params = {"alpha": _CI_ALPHA}
     label = "exact conditional test of Poisson rates (Przyborowski & Wilenski 1940)"
 
     def __init__(self, *, alpha: float = 0.05) -> None:
@@ -440,6 +511,8 @@ class PoissonVolume(DriftMethod):
 class _SPCMethod(DriftMethod):
     kind = "proportion"
     has_test = False
+    signed = True
+    threshold_range = _SIGMA
 
     def _z(self, x0: FloatArray, n0: FloatArray, x: FloatArray, n: FloatArray):  # type: ignore[no-untyped-def]
         x0b, n0b = np.broadcast_to(x0, x.shape), np.broadcast_to(n0, n.shape).astype(float)
@@ -457,6 +530,7 @@ class PChart(_SPCMethod):
     """
 
     key = "p_chart"
+    threshold_param = "L"
     label = "p-chart, 3-sigma limits from the reference proportion (Montgomery 2013, 7.2)"
 
     def __init__(self, *, L: float = 3.0, alpha: float = 0.05) -> None:
@@ -479,6 +553,9 @@ class Cusum(_SPCMethod):
     """
 
     key = "cusum"
+    threshold_param = "h"
+    cumulative = True
+    params = {"k": ValueRange(0.0, why="the reference value, half the shift in sigma to detect")}
     label = "tabular CUSUM on standardized monthly deviations, k = 0.5, h = 4 (Montgomery 2013)"
 
     def __init__(
@@ -503,6 +580,9 @@ class Ewma(_SPCMethod):
     """
 
     key = "ewma"
+    threshold_param = "L"
+    cumulative = True
+    params = {"lam": ValueRange(0.0, 1.0, low_open=True, why="the EWMA's weight of a new month")}
     label = "EWMA on standardized monthly deviations, lambda = 0.2, L = 3, exact limits (Montgomery 2013)"
 
     def __init__(

@@ -49,7 +49,7 @@ import pandas as pd
 
 from metrics import _spc
 from metrics._cache import cached
-from metrics._drift_methods import DriftMethod, DriftResult, get_method
+from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
 from metrics._filters import cases_source
 from metrics._multiplicity import adjust_pvalue_rows
 from metrics._periods import (
@@ -358,10 +358,9 @@ class _Context:
 def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | None]:
     """Run one rule over every group and monitored month; a long results table."""
     method_params: dict[str, float] = dict(rule.params)
-    if rule.method in ("p_chart", "ewma"):
-        method_params.setdefault("L", rule.threshold)
-    elif rule.method == "cusum":
-        method_params.setdefault("h", rule.threshold)
+    threshold_param = METHODS[rule.method].threshold_param
+    if threshold_param is not None:  # the SPC charts' limit is the rule's threshold
+        method_params[threshold_param] = rule.threshold
     method = get_method(rule.method, **method_params)
     by, months = rule.group_by, ctx.months
     mon = ctx.mon_mask

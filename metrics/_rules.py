@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metrics._drift_methods import METHODS
+from metrics._drift_methods import METHODS, ValueRange
 from radqa.errors import ConfigError
 
 RULES_FILE = "alert_rules.toml"
@@ -101,15 +101,23 @@ DEFAULT_RULES_TOML = """\
 #                charts; "volume" for poisson
 #   threshold    the effect size that must be exceeded: a distance (PSI, JS, KS D, Wasserstein),
 #                a difference of proportions (period minus reference), a relative volume change,
-#                a share of the month for new_category, or sigma units for the SPC charts
-#   direction    increase, decrease or both (for differences and volume changes)
-#   alpha        the adjusted p-value must be below this (methods with a test)
+#                a share of the month for new_category, or sigma units for the SPC charts (their
+#                L, or h for cusum). Below 1 where the effect is at most 1 (chi2, jensen_shannon,
+#                ks, wasserstein, new_category, two_proportion, and poisson with "decrease");
+#                above 0 for the SPC charts
+#   direction    increase, decrease or both, for the signed effects (two_proportion, poisson and
+#                the SPC charts); the distances are never negative, so not "decrease"
+#   alpha        the adjusted p-value must be below this (methods with a test); between 0 and 1
 #   correction   holm or bh: multiple-comparison control across the groups of one month
 #   min_n        fewer rows than this in the period or the reference: "insufficient data";
 #                for volume (poisson) the reference's monthly mean must reach min_n and the
 #                month may have any count, zero included (a site that stopped sending alerts)
 #   persistence  consecutive drifting months needed before an alert (1 for strong events)
-#   window_months  1, or 2 for a rolling two-month view at small sites
+#   window_months  1, or 2 for a rolling two-month view at small sites (1 for cusum and ewma,
+#                which accumulate the months themselves); the window never reaches into the
+#                reference window, so the first monitored month is compared on its own
+#   params       optional, per method: alpha (two_proportion, poisson; the interval shown is
+#                at level 1 - alpha), k (cusum), lam (ewma); no others
 #   group_by     any of site, scanner_manufacturer, scanner_model, scanner_software, modality,
 #                finding, model_version
 # SPC charts (p_chart, cusum, ewma) are drawn for every site and finding in the report; at
@@ -325,7 +333,11 @@ def parse_rules(text: str, source: Path | str = "<rules>") -> list[Rule]:
     return rules
 
 
-def _rule(entry: dict[str, Any], i: int, source: Path | str) -> Rule:
+def _rule(entry: object, i: int, source: Path | str) -> Rule:
+    if not isinstance(entry, dict):
+        raise _fail(
+            source, f"rule {i}", f"found {entry!r}; expected a [[rule]] table (name, method, ...)"
+        )
     name = entry.get("name")
     where = f"rule {i} ({name!r})" if isinstance(name, str) else f"rule {i}"
     if not isinstance(name, str) or not name.strip():
@@ -369,26 +381,69 @@ def _rule(entry: dict[str, Any], i: int, source: Path | str) -> Rule:
         raise _fail(
             source, where, "score rules must group by 'finding' (scores of findings differ)"
         )
+    cls = METHODS[method]
     values = {
         "threshold": _number(entry, "threshold", source, where, low=0.0),
         "min_n": int(_number(entry, "min_n", source, where, low=1, default=30, whole=True)),
         "persistence": int(
             _number(entry, "persistence", source, where, low=1, default=1, whole=True)
         ),
-        "alpha": _number(entry, "alpha", source, where, low=0.0, high=1.0, default=0.01),
+        "alpha": _number(
+            entry, "alpha", source, where, low=0.0, high=1.0, open_=True, default=0.01
+        ),
         "window_months": int(
-            _number(entry, "window_months", source, where, low=1, high=3, default=1, whole=True)
+            _number(entry, "window_months", source, where, low=1, high=2, default=1, whole=True)
         ),
     }
+    _check_range("threshold", entry["threshold"], cls.threshold_range, source, where, method)
+    if values["window_months"] != 1 and cls.cumulative:
+        raise _fail(
+            source,
+            where,
+            f"window_months is {entry['window_months']!r}; expected 1 for method {method!r}: the "
+            "chart accumulates the months itself, and overlapping windows would count each "
+            "month twice",
+        )
     direction = entry.get("direction", "both")
     if direction not in DIRECTIONS:
         raise _fail(source, where, f"direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
+    if direction == "decrease" and not cls.signed:
+        raise _fail(
+            source,
+            where,
+            f"direction 'decrease' does not fit method {method!r}: it measures a distance, "
+            "never negative, so the rule could never fire; valid: increase, both (the default)",
+        )
+    if direction == "decrease" and method == "poisson" and values["threshold"] >= 1:
+        raise _fail(
+            source,
+            where,
+            f"threshold is {entry['threshold']!r} with direction 'decrease'; expected a number "
+            "< 1 for method 'poisson' (a volume falls by at most 100%, and an alert needs the "
+            "fall to exceed the threshold)",
+        )
     correction = entry.get("correction", "holm")
     if correction not in CORRECTIONS:
         raise _fail(source, where, f"correction {correction!r}; valid: {', '.join(CORRECTIONS)}")
     params = entry.get("params", {})
-    if not isinstance(params, dict) or not all(isinstance(v, int | float) for v in params.values()):
+    if not isinstance(params, dict):
         raise _fail(source, where, f"params is {params!r}; expected a table of numbers")
+    for key, value in params.items():
+        if key == cls.threshold_param:
+            raise _fail(
+                source,
+                where,
+                f"params.{key} is {value!r}; a {method!r} rule's {key} is its threshold: set "
+                f"threshold instead of params.{key}",
+            )
+        if key not in cls.params:
+            valid = ", ".join(sorted(cls.params)) or "none (the method takes no params)"
+            raise _fail(
+                source,
+                where,
+                f"params has unknown key {key!r} for method {method!r}; valid keys: {valid}",
+            )
+        _check_range(f"params.{key}", value, cls.params[key], source, where, method)
     return Rule(
         name=name.strip(),
         method=method,
@@ -409,22 +464,39 @@ def _number(
     *,
     low: float,
     high: float | None = None,
+    open_: bool = False,
     default: float | None = None,
     whole: bool = False,
 ) -> float:
+    """``entry[key]`` (or ``default``) as a number from ``low`` to ``high``, both included, or
+    both excluded with ``open_``."""
     value = entry.get(key, default)
     ok = (
         isinstance(value, int | float)
         and not isinstance(value, bool)
-        and value >= low
-        and (high is None or value <= high)
+        and (value > low if open_ else value >= low)
+        and (high is None or (value < high if open_ else value <= high))
         and (not whole or float(value) == int(value))
     )
     if not ok or value is None:
         kind = "a whole number" if whole else "a number"
         span = f">= {low}" if high is None else f"between {low} and {high}"
+        if open_:
+            span = f"> {low}" if high is None else f"between {low} and {high}, both excluded"
         raise _fail(source, where, f"{key} is {value!r}; expected {kind} {span}")
     return float(value)
+
+
+def _check_range(
+    key: str, value: object, allowed: ValueRange, source: Path | str, where: str, method: str
+) -> None:
+    if not allowed.contains(value):
+        why = f" ({allowed.why})" if allowed.why else ""
+        raise _fail(
+            source,
+            where,
+            f"{key} is {value!r}; expected {allowed.describe()} for method {method!r}{why}",
+        )
 
 
 #: sha256 of the default rules files earlier versions of RadQA wrote into the data dir on first
@@ -433,6 +505,7 @@ def _number(
 EARLIER_DEFAULTS_SHA256 = frozenset({
     "2ae616636dd2ffbcf86ada48b446c71e79eeb28c1adedbfd5717652c1f264a42",
     "7e2868674fcbf89b3e5ec2d9e2c1c0b1e132ceb52989ec699d10e94bf1922689",
+    "8bd8e0d822fc7080ec0920feb40670dd00f9988f42bbaee43c8d35027fe22591",
 })  # fmt: skip
 
 
