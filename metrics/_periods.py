@@ -5,6 +5,19 @@ unit is a calendar month ``'YYYY-MM'`` of the study date, and the reference is a
 months, not an ad-hoc date filter. One month at a small site is often underpowered, so a period
 can be widened to a rolling view of the last ``k`` months (``Period("2025-03").rolling(2)``
 covers 2025-02 and 2025-03).
+
+The automatic reference window
+------------------------------
+``ReferenceWindow.first_months(n)`` is the ``n`` calendar months starting at the first month
+that holds at least :data:`SPARSE_SHARE` (10%) of the median monthly number of predictions.
+Months before it are *sparse leading months*: a study with a wrong year, a test upload, the
+first days of a pilot. Left in, one such study would place the whole reference there (a
+reference of one study, and every check "insufficient data"). The median of the months with
+data is the typical month's volume whatever a few outlying months hold, and a tenth of it keeps
+a real first month that started late (a site going live on the 25th still holds about 20%) and
+drops a month that cannot stand for the data. The skipped months are named in
+:attr:`ResolvedReference.note`. A reference chosen by hand (``ReferenceWindow(first, last)``,
+the ``[reference]`` table of ``alert_rules.toml``) is used as given.
 """
 
 from __future__ import annotations
@@ -20,6 +33,10 @@ from metrics._filters import cases_source
 from radqa.errors import InputError, InsufficientDataError
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+#: A leading month with fewer predictions than this share of the median month is skipped by the
+#: automatic reference window (see the module docstring).
+SPARSE_SHARE = 0.1
 
 
 def check_month(month: str, what: str = "month") -> str:
@@ -108,11 +125,16 @@ class Period:
 
 @dataclass(frozen=True)
 class ResolvedReference:
-    """A reference window bound to data: its months (inclusive) and model version."""
+    """A reference window bound to data: its months (inclusive) and model version.
+
+    ``note`` is None, or a sentence for the reader when the automatic window skipped sparse
+    leading months (which, and how many predictions they hold).
+    """
 
     first: str
     last: str
     model_version: str | None
+    note: str | None = None
 
     @property
     def months(self) -> list[str]:
@@ -134,7 +156,8 @@ class ReferenceWindow:
     Either a fixed range of months (``ReferenceWindow("2024-01", "2024-06")``, both included) or
     the first ``n`` months of data, optionally of one model version
     (``ReferenceWindow.first_months(6, model_version="2.1")``), found in the store by
-    :meth:`resolve`. With a model version, monitoring looks only at that version's predictions.
+    :meth:`resolve` (skipping sparse leading months, see the module docstring). With a model
+    version, monitoring looks only at that version's predictions.
     """
 
     first: str | None = None
@@ -163,47 +186,95 @@ class ReferenceWindow:
 
     @classmethod
     def first_months(cls, n: int, model_version: str | None = None) -> ReferenceWindow:
-        """The first ``n`` calendar months that have predictions (of ``model_version``)."""
+        """``n`` consecutive calendar months from the first month holding at least
+        :data:`SPARSE_SHARE` of the median month's predictions (of ``model_version``)."""
         return cls(n_months=n, model_version=model_version)
 
     def resolve(self, con: duckdb.DuckDBPyConnection) -> ResolvedReference:
         """Bind the window to the data behind ``con``."""
+        counts = _month_counts(con, model_version=self.model_version)
         if self.n_months is None:
             assert self.first is not None and self.last is not None
-            return ResolvedReference(self.first, self.last, self.model_version)
-        months = months_in_data(con, model_version=self.model_version)
-        if not months:
+            note = _thin_window_note(counts, self.first, self.last)
+            return ResolvedReference(self.first, self.last, self.model_version, note)
+        if not counts:
             version = f" of model version {self.model_version!r}" if self.model_version else ""
             raise InsufficientDataError(
                 f"no predictions{version} with a study date in the store; "
                 "a reference window needs data"
             )
-        first = months[0]
-        return ResolvedReference(first, add_months(first, self.n_months - 1), self.model_version)
+        first, skipped = first_full_month(counts)
+        last = add_months(first, self.n_months - 1)
+        note = None
+        if skipped:
+            named = ", ".join(f"{m} ({n:,})" for m, n in skipped)
+            note = (
+                f"The reference window starts at {first}: the months before it hold too few AI "
+                f"predictions to stand for the data ({named}; fewer than "
+                f"{SPARSE_SHARE:.0%} of the median month), perhaps studies with a wrong date. "
+                "Set the window in the [reference] table of alert_rules.toml to choose it."
+            )
+        return ResolvedReference(first, last, self.model_version, note)
+
+
+def first_full_month(counts: tuple[tuple[str, int], ...]) -> tuple[str, list[tuple[str, int]]]:
+    """The first month of ``counts`` (``(month, predictions)``, ascending) holding at least
+    :data:`SPARSE_SHARE` of the median month, and the sparse months before it.
+
+    >>> first_full_month((("2023-01", 1), ("2025-01", 900), ("2025-02", 1000)))
+    ('2025-01', [('2023-01', 1)])
+    """
+    median = _median_count(counts)
+    for i, (month, n) in enumerate(counts):
+        if n >= SPARSE_SHARE * median:
+            return month, list(counts[:i])
+    raise AssertionError("the month holding the median reaches its own share")  # unreachable
+
+
+def _median_count(counts: tuple[tuple[str, int], ...]) -> float:
+    ordered = sorted(n for _, n in counts)
+    k = len(ordered)
+    return (ordered[(k - 1) // 2] + ordered[k // 2]) / 2
+
+
+def _thin_window_note(counts: tuple[tuple[str, int], ...], first: str, last: str) -> str | None:
+    """A sentence when a window chosen by hand holds less than :data:`SPARSE_SHARE` of as many
+    median months as it spans, else None."""
+    if not counts:
+        return None
+    span = len(month_range(first, last))
+    median = _median_count(counts)
+    inside = sum(n for m, n in counts if month_index(first) <= month_index(m) <= month_index(last))
+    if inside >= SPARSE_SHARE * median * span:
+        return None
+    return (
+        f"The reference window {first}..{last} holds {inside:,} AI predictions, fewer than "
+        f"{SPARSE_SHARE:.0%} of {span} typical months (the median month holds {median:,.0f}): "
+        "most checks against it will lack data. Check the [reference] table of alert_rules.toml."
+    )
 
 
 def months_in_data(
     con: duckdb.DuckDBPyConnection, *, model_version: str | None = None
 ) -> list[str]:
     """The months (``'YYYY-MM'``, ascending) in which predictions have studies."""
-    return list(_months_in_data(con, model_version=model_version))
+    return [m for m, _ in _month_counts(con, model_version=model_version)]
 
 
 @cached
-def _months_in_data(
+def _month_counts(
     con: duckdb.DuckDBPyConnection, *, model_version: str | None
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, int], ...]:
+    """``(month, predictions)`` for each month with predictions, ascending."""
     rows = con.execute(
         f"""
-        select strftime(month, '%Y-%m')
-        from (
-            select distinct date_trunc('month', study_datetime) as month
-            from {cases_source(con)} as p
-            where study_datetime is not null
-              and ($model_version is null or p.model_version = $model_version)
-        )
+        select strftime(date_trunc('month', study_datetime), '%Y-%m') as month, count(*) as n
+        from {cases_source(con)} as p
+        where study_datetime is not null
+          and ($model_version is null or p.model_version = $model_version)
+        group by month
         order by month
         """,
         {"model_version": model_version},
     ).fetchall()
-    return tuple(r[0] for r in rows)
+    return tuple((str(m), int(n)) for m, n in rows)

@@ -6,6 +6,11 @@ rule's ``direction``, an adjusted p-value below ``alpha`` (Holm or BH across the
 month), at least ``min_n`` rows on both sides (for volume: a reference mean over the months the
 period covers of at least ``min_n``, whatever the period's count), and ``persistence``
 consecutive drifting months.
+
+The file may also hold a ``[reference]`` table with ``first`` and ``last`` months
+(``'YYYY-MM'``, both included): the reference window every monitored month is compared with.
+Without it the window is automatic (:data:`AUTO_REFERENCE_MONTHS` months, see
+:mod:`metrics._periods`); :func:`data_dir_reference` gives the one that applies.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from metrics._drift_methods import METHODS, ValueRange
+from metrics._periods import SPARSE_SHARE, ReferenceWindow, check_month, month_index
 from radqa.errors import ConfigError
 
 RULES_FILE = "alert_rules.toml"
+#: Length of the automatic reference window (without a [reference] table).
+AUTO_REFERENCE_MONTHS = 6
+_REFERENCE_KEYS = ("first", "last")
 
 GROUP_DIMS = (
     "site",
@@ -122,6 +131,14 @@ DEFAULT_RULES_TOML = """\
 #                finding, model_version
 # SPC charts (p_chart, cusum, ewma) are drawn for every site and finding in the report; at
 # 3 sigma over dozens of groups they fire by chance too often to alert on by default.
+#
+# The reference window (the months every monitored month is compared with) is automatic: the
+# 6 calendar months from the first month holding at least 10% of the median month's AI
+# predictions. Sparser months before it (a study with a wrong year, a test upload) are skipped
+# and the report names them. To choose the window, add a table (both months included):
+#   [reference]
+#   first = "2025-01"
+#   last = "2025-06"
 
 [[rule]]
 name = "new scanner model"
@@ -312,14 +329,30 @@ def _fail(path: Path | str, where: str, what: str) -> ConfigError:
 
 
 def parse_rules(text: str, source: Path | str = "<rules>") -> list[Rule]:
-    """Rules from TOML text; ``source`` names the file in error messages."""
+    """Rules from TOML text; ``source`` names the file in error messages. A ``[reference]``
+    table is checked too (:func:`parse_reference` returns it)."""
+    return _parse(text, source)[0]
+
+
+def parse_reference(text: str, source: Path | str = "<rules>") -> ReferenceWindow | None:
+    """The ``[reference]`` table of a rules file's TOML text, or None when it has none; the
+    rules are checked too."""
+    return _parse(text, source)[1]
+
+
+def _parse(text: str, source: Path | str) -> tuple[list[Rule], ReferenceWindow | None]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    extra = set(raw) - {"rule"}
+    extra = set(raw) - {"rule", "reference"}
     if extra:
-        raise _fail(source, "top level", f"unknown keys {sorted(extra)}; expected only [[rule]]")
+        raise _fail(
+            source,
+            "top level",
+            f"unknown keys {sorted(extra)}; expected only [[rule]] tables and a [reference] table",
+        )
+    reference = _reference(raw["reference"], source) if "reference" in raw else None
     entries = raw.get("rule", [])
     if not isinstance(entries, list) or not entries:
         raise _fail(source, "top level", "no [[rule]] tables found; expected at least one")
@@ -330,7 +363,43 @@ def parse_rules(text: str, source: Path | str = "<rules>") -> list[Rule]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise _fail(source, "rules", f"duplicate rule names {dupes}; names must be unique")
-    return rules
+    return rules, reference
+
+
+def _reference(table: object, source: Path | str) -> ReferenceWindow:
+    where = "[reference]"
+    if not isinstance(table, dict):
+        raise _fail(
+            source, "top level", f"reference is {table!r}; expected a [reference] table with "
+            "first and last months ('YYYY-MM')",
+        )  # fmt: skip
+    unknown = sorted(set(table) - set(_REFERENCE_KEYS))
+    if unknown:
+        raise _fail(source, where, f"unknown keys {unknown}; valid keys: first, last")
+    for key in _REFERENCE_KEYS:
+        if key not in table:
+            raise _fail(
+                source, where, f"missing key {key!r}; expected first and last months ('YYYY-MM')"
+            )
+        value = table[key]
+        if not isinstance(value, str) or not _is_month(value):
+            raise _fail(
+                source, where, f"{key} is {value!r}; expected a month as 'YYYY-MM', e.g. '2025-01'"
+            )
+    first, last = table["first"], table["last"]
+    if month_index(last) < month_index(first):
+        raise _fail(
+            source, where, f"last ({last}) is before first ({first}); expected first <= last"
+        )
+    return ReferenceWindow(first, last)
+
+
+def _is_month(value: str) -> bool:
+    try:
+        check_month(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _rule(entry: object, i: int, source: Path | str) -> Rule:
@@ -506,6 +575,7 @@ EARLIER_DEFAULTS_SHA256 = frozenset({
     "2ae616636dd2ffbcf86ada48b446c71e79eeb28c1adedbfd5717652c1f264a42",
     "7e2868674fcbf89b3e5ec2d9e2c1c0b1e132ceb52989ec699d10e94bf1922689",
     "8bd8e0d822fc7080ec0920feb40670dd00f9988f42bbaee43c8d35027fe22591",
+    "4130b02831f8a66931c6bfc81acb42e092b48a356a2cd5ba2fba0c48fa156d3b",
 })  # fmt: skip
 
 
@@ -528,9 +598,10 @@ def load_rules(path: Path | str) -> list[Rule]:
     return _rules_and_source(Path(path))[0]
 
 
-def _rules_and_source(path: Path) -> tuple[list[Rule], str]:
-    """:func:`load_rules` of ``path``, and where the rules come from (the file, or the defaults
-    when it is an unedited copy of an earlier version's), reading the file once."""
+def _rules_and_source(path: Path) -> tuple[list[Rule], str, ReferenceWindow | None]:
+    """:func:`load_rules` of ``path``, where the rules come from (the file, or the defaults
+    when it is an unedited copy of an earlier version's), and the file's [reference] window,
+    reading the file once."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is not TOML
     except OSError as exc:
@@ -539,8 +610,9 @@ def _rules_and_source(path: Path) -> tuple[list[Rule], str]:
         return default_rules(), (
             f"built-in default rules ({path.name} is an unedited copy of an earlier version's "
             "defaults)"
-        )
-    return parse_rules(text, path), path.name
+        ), None  # fmt: skip
+    rules, reference = _parse(text, path)
+    return rules, path.name, reference
 
 
 def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
@@ -552,7 +624,26 @@ def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
     path = Path(data_dir) / RULES_FILE
     if not path.exists():
         return default_rules(), f"built-in default rules (no {RULES_FILE} in the data dir)"
-    return _rules_and_source(path)
+    rules, source, _ = _rules_and_source(path)
+    return rules, source
+
+
+def data_dir_reference(data_dir: Path | str) -> tuple[ReferenceWindow, str]:
+    """The reference window that applies to ``data_dir``, and how it was chosen (for reports).
+
+    The ``[reference]`` table of its ``alert_rules.toml`` when there is one; else the automatic
+    window, ``ReferenceWindow.first_months(AUTO_REFERENCE_MONTHS)`` (see
+    :mod:`metrics._periods`). Raises :class:`ConfigError` as :func:`load_rules` does.
+    """
+    path = Path(data_dir) / RULES_FILE
+    reference = _rules_and_source(path)[2] if path.exists() else None
+    if reference is not None:
+        return reference, f"set in {RULES_FILE} ([reference])"
+    return ReferenceWindow.first_months(AUTO_REFERENCE_MONTHS), (
+        f"automatic: the first {AUTO_REFERENCE_MONTHS} months from the first month holding at "
+        f"least {SPARSE_SHARE:.0%} of the median month's AI predictions (no [reference] in "
+        f"{RULES_FILE})"
+    )
 
 
 def default_rules() -> list[Rule]:
