@@ -32,6 +32,14 @@ def reference_window(n_months: int = DEFAULT_REFERENCE_MONTHS) -> Any:
     return _state.metric_fn("ReferenceWindow").first_months(int(n_months))
 
 
+def configured_reference(snap: _state.Snapshot) -> tuple[Any | None, str]:
+    """The reference window ``alert_rules.toml`` sets (its ``[reference]`` table), as the
+    monthly report uses it, and how it was chosen; ``(None, ...)`` when the file sets none (the
+    Drift page then offers the first months of data). ConfigError for a broken file."""
+    window, how = _state.metric_fn("data_dir_reference")(snap.data_dir)
+    return (window if how.startswith("set in") else None), how
+
+
 def alert_rules(snap: _state.Snapshot) -> tuple[Any, ...] | None:
     """The data dir's alert rules (``alert_rules.toml``, as the monthly report uses them), or
     None for the defaults when the file is absent. The dashboard never writes the file."""
@@ -42,11 +50,12 @@ def alert_rules(snap: _state.Snapshot) -> tuple[Any, ...] | None:
 
 
 def run_monitor(
-    snap: _state.Snapshot, month: str, reference_months: int = DEFAULT_REFERENCE_MONTHS
+    snap: _state.Snapshot, month: str, reference: Any | None = None
 ) -> tuple[Any | None, str | None]:
-    """``(result, None)`` or ``(None, why there is none)``."""
+    """``(result, None)`` or ``(None, why there is none)``; ``reference`` by default the first
+    :data:`DEFAULT_REFERENCE_MONTHS` months of data."""
     try:
-        reference = reference_window(reference_months)
+        reference = reference or reference_window()
         rules = alert_rules(snap)
         return _state.call("monitor", snap, month=month, reference=reference, rules=rules), None
     except RadQAError as exc:

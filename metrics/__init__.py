@@ -41,7 +41,14 @@ from metrics._proportions import (
     risk_ratio_ci,
 )
 from metrics._roc import compare_aucs, roc_auc
-from metrics._rules import Rule, data_dir_rules, default_rules, ensure_rules_file, load_rules
+from metrics._rules import (
+    Rule,
+    data_dir_reference,
+    data_dir_rules,
+    default_rules,
+    ensure_rules_file,
+    load_rules,
+)
 from metrics._store_agreement import reader_agreement
 from metrics._store_health import MonthData, ingest_batches, month_data, quarantine_rows
 from metrics._tests2x2 import mcnemar
@@ -109,6 +116,7 @@ __all__ = [
     "compare_estimates",
     "default_rules",
     "ensure_rules_file",
+    "data_dir_reference",
     "data_dir_rules",
     "estimate_performance",
     "get_method",

@@ -96,8 +96,8 @@ class Rule:
 
 DEFAULT_RULES_TOML = """\
 # RadQA alert rules. Without DATA_DIR/alert_rules.toml, RadQA uses these built-in defaults. To
-# change them, save this text as DATA_DIR/alert_rules.toml (metrics.ensure_rules_file writes it)
-# and edit it: RadQA reads that file and never writes or overwrites it.
+# change them, save this text as DATA_DIR/alert_rules.toml (`radqa rules --write` does) and
+# edit it; `radqa rules` checks it. RadQA never writes the file otherwise, nor overwrites it.
 #
 # Each [[rule]] has:
 #   name         shown in alerts
@@ -576,6 +576,7 @@ EARLIER_DEFAULTS_SHA256 = frozenset({
     "7e2868674fcbf89b3e5ec2d9e2c1c0b1e132ceb52989ec699d10e94bf1922689",
     "8bd8e0d822fc7080ec0920feb40670dd00f9988f42bbaee43c8d35027fe22591",
     "4130b02831f8a66931c6bfc81acb42e092b48a356a2cd5ba2fba0c48fa156d3b",
+    "5487cff117eaebd9f65268989573b4cf29c1018a207694865bcd681fb6d610b7",
 })  # fmt: skip
 
 

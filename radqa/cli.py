@@ -230,7 +230,13 @@ def _os_error(exc: OSError, data_dir: Path) -> str:
 
 def _rules(args: argparse.Namespace, data_dir: Path) -> int:
     """`radqa rules`: check and list the rules in use, print the defaults, or write them."""
-    from metrics._rules import DEFAULT_RULES_TOML, RULES_FILE, data_dir_rules, ensure_rules_file
+    from metrics._rules import (
+        DEFAULT_RULES_TOML,
+        RULES_FILE,
+        data_dir_reference,
+        data_dir_rules,
+        ensure_rules_file,
+    )
 
     if args.print_defaults:
         print(DEFAULT_RULES_TOML, end="")
@@ -247,6 +253,9 @@ def _rules(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"{len(rules)} alert rule(s), all valid, from {path if path.exists() else source}:")
     for rule in rules:
         print(f"  {rule.name}: {rule.method} of {rule.metric} by {', '.join(rule.group_by)}")
+    window, how = data_dir_reference(data_dir)
+    months = f"{window.first}..{window.last}, " if window.first else ""
+    print(f"reference window: {months}{how}")
     return 0
 
 

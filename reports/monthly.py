@@ -34,6 +34,7 @@ from metrics import (
     MonthData,
     ReferenceWindow,
     Rule,
+    data_dir_reference,
     data_dir_rules,
     default_rules,
     estimate_performance,
@@ -76,6 +77,8 @@ class ReportSettings:
     reference: ReferenceWindow = field(default_factory=lambda: ReferenceWindow.first_months(6))
     rules: tuple[Rule, ...] = field(default_factory=lambda: tuple(default_rules()))
     rules_source: str = "<default rules>"
+    #: how the reference window was chosen (:func:`metrics._rules.data_dir_reference`)
+    reference_source: str = "the first 6 months of data"
     alpha: float = 0.05
     min_n: int = 30
 
@@ -115,6 +118,8 @@ class MonthlyReport:
                 "last": self.reference.last,
                 "model_version": self.reference.model_version,
                 "label": self.reference.label,
+                "chosen": self.settings.reference_source,
+                "note": self.reference.note,
             },
             "alpha": self.settings.alpha,
             "min_n": self.settings.min_n,
@@ -517,6 +522,8 @@ def build_monthly_report(
         "AI processing and failure rates: not recorded (the store holds the predictions the AI "
         "returned, not the studies it failed on)."
     ]
+    if ref.note:  # sparse leading months skipped, or a thin window set by hand
+        notes.append(f"Reference window {ref.label}: {ref.note}")
     tables: dict[str, pd.DataFrame] = {}
     tables["volume_predictions_site"] = label_completeness(
         con, by=("site",), filters=month_filters(month, month, ref.model_version)
@@ -726,7 +733,10 @@ def load_report_settings(data_dir: Path) -> ReportSettings:
     """Settings for the data dir: its ``alert_rules.toml``, else the built-in default rules.
     Nothing is written into the data dir."""
     rules, source = data_dir_rules(data_dir)
-    return ReportSettings(rules=tuple(rules), rules_source=source)
+    reference, chosen = data_dir_reference(data_dir)
+    return ReportSettings(
+        reference=reference, rules=tuple(rules), rules_source=source, reference_source=chosen
+    )
 
 
 def write_monthly_report(

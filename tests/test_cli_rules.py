@@ -24,7 +24,8 @@ def test_rules_lists_the_defaults_and_writes_them_once(
         "in the data dir):"
     )
     assert out[1] == "  new scanner model: new_category of scanner_model by site"
-    assert len(out) == len(rules) + 1
+    assert len(out) == len(rules) + 2
+    assert out[-1].startswith("reference window: automatic: the first 6 months from the first ")
     assert not data.exists()  # checking writes nothing
 
     assert main(["--data-dir", str(data), "rules", "--print-defaults"]) == 0
@@ -43,6 +44,11 @@ def test_rules_lists_the_defaults_and_writes_them_once(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{len(rules)} alert rule(s), all valid, from {path}:"
     assert out[1] == "  mine: new_category of scanner_model by site"
+    path.write_text(path.read_text() + '\n[reference]\nfirst = "2025-01"\nlast = "2025-06"\n')
+    assert main(["--data-dir", str(data), "rules"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "reference window: 2025-01..2025-06, set in alert_rules.toml ([reference])"
+    )
 
 
 def test_rules_names_the_wrong_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

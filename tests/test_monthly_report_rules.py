@@ -306,3 +306,36 @@ def test_a_month_after_the_data_is_refused_in_one_line(
         "studies are dated 2025-01-01 to 2025-09-27; expected 2025-09 or an earlier month\n"
     )))  # fmt: skip
     assert not out.exists()
+
+
+def test_the_reference_window_set_in_the_rules_file_is_the_reports(
+    r1: Path, tmp_path: Path
+) -> None:
+    """A [reference] table in alert_rules.toml was read by the monitor's helpers but the report
+    kept its first six months of data and did not say how the window was chosen."""
+    from reports.monthly import load_report_settings
+
+    data = tmp_path / "data"
+    shutil.copytree(r1, data)
+    (data / "alert_rules.toml").write_text(
+        SITE_SENS + '\n[reference]\nfirst = "2025-03"\nlast = "2025-06"\n'
+    )
+    settings = load_report_settings(data)
+    con = store.open_snapshot(data)
+    try:
+        rep = build_monthly_report(con, "2025-08", settings)
+    finally:
+        con.close()
+    doc = json.loads(json.dumps(rep.to_json(), allow_nan=False))
+    window = doc["settings"]["reference_window"]
+    assert (window["first"], window["last"], window["chosen"]) == (
+        "2025-03",
+        "2025-06",
+        "set in alert_rules.toml ([reference])",
+    )
+    # S1's sensitivity: 0.90 in every reference month, 0.70 in 2025-08 (n = 100)
+    assert [(a["group"], round(a["value"], 6)) for a in doc["alerts"]] == [({"site": "S1"}, -0.2)]
+    from reports._render import _environment
+
+    html = _environment().get_template("monthly.html.j2").render(css="", svgs={}, **context(rep))
+    assert "Reference window 2025-03..2025-06: set in alert_rules.toml ([reference])." in html

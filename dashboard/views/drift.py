@@ -14,6 +14,7 @@ from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import month_bounds
 from dashboard._tabs import lazy_tabs
+from radqa.errors import RadQAError
 
 ctx = page_context("Drift")
 snap = ctx.snap
@@ -21,11 +22,23 @@ assert snap is not None
 months = _alerts.months(snap)
 left, right = st.columns([2, 1])
 month = left.selectbox("Month monitored", months[::-1], key="dr_month")
-ref_months = int(
-    right.number_input(
-        "Reference: first months of data", 1, 24, _alerts.DEFAULT_REFERENCE_MONTHS, key="dr_ref"
+try:
+    reference, reference_how = _alerts.configured_reference(snap)
+except RadQAError as exc:
+    st.error(str(exc))
+    st.stop()
+if reference is None:  # alert_rules.toml sets none: the user picks the first months of data
+    reference = _alerts.reference_window(
+        int(
+            right.number_input(
+                "Reference: first months of data",
+                1,
+                24,
+                _alerts.DEFAULT_REFERENCE_MONTHS,
+                key="dr_ref",
+            )
+        )
     )
-)
 #: The sidebar filters that narrow the monitor's tables (to the site x scanner x finding groups
 #: with predictions that match them). The study date and the model version do not: the month and
 #: the reference window set the dates, and the monitor's groups pool the model versions.
@@ -50,7 +63,7 @@ st.caption(
     + (f" Not applied here: {', '.join(ignored)}." if ignored else "")
 )
 
-result, why = _alerts.run_monitor(snap, month, ref_months)
+result, why = _alerts.run_monitor(snap, month, reference)
 if result is None:
     st.info(f"The drift check for {month} could not run: {why}")
     st.stop()
@@ -58,6 +71,8 @@ ref = result.reference
 st.caption(
     f"Reference window {ref.first} to {ref.last}"
     + (f", model version {ref.model_version}" if ref.model_version else "")
+    + (f" ({reference_how})" if reference_how.startswith("set in") else "")
+    + (f". {ref.note}" if ref.note else "")
 )
 if not result.monitored_months:
     st.info(
@@ -205,7 +220,7 @@ def show_estimates() -> None:
         "estimate_performance",
         snap,
         month=month,
-        reference=_alerts.reference_window(ref_months),
+        reference=reference,
         by=("site", "finding"),
     )
     if estimated.empty:

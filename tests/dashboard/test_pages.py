@@ -450,3 +450,26 @@ def test_data_health_shows_reads_loaded_before_any_prediction(app, tmp_path) -> 
     )
     overview = app(data_dir)
     assert not overview.metric  # the other pages still stop at the message
+
+
+def test_drift_page_uses_the_reference_window_of_the_rules_file(app, demo_copy, con) -> None:  # noqa: ANN001
+    """A [reference] table in alert_rules.toml: the Drift page checks against that window, as
+    the monthly report does, instead of offering the first months of data."""
+    from metrics._rules import DEFAULT_RULES_TOML
+
+    (demo_copy / "alert_rules.toml").write_text(
+        DEFAULT_RULES_TOML + '\n[reference]\nfirst = "2025-01"\nlast = "2025-04"\n'
+    )
+    at = app(demo_copy, "views/drift.py")
+    assert not at.exception
+    assert not [n for n in at.number_input if n.key == "dr_ref"]
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith("Reference window 2025-01 to 2025-04 (set in alert_rules.toml ([reference]))")
+        for c in captions
+    ), captions
+    month = at.selectbox(key="dr_month").value
+    window = metrics.ReferenceWindow(first="2025-01", last="2025-04")
+    result = metrics.monitor(con, month=month, reference=window)
+    if result.alerts:
+        assert list(at.dataframe[0].value["rule"]) == [a.rule for a in result.alerts]
