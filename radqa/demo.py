@@ -322,8 +322,8 @@ def run_demo(
     _check_whole("--studies", studies, low=DEMO_MONTHS)
     data_dir = Path(data_dir)
     if replace:
-        store.check_no_writer(data_dir)
-        remove_store(data_dir)
+        with store.writer_lock(data_dir):
+            remove_store(data_dir)
     contents = store_contents(data_dir)
     if contents.files:
         if is_built_demo(data_dir, contents, studies=studies, seed=seed):
@@ -336,9 +336,7 @@ def run_demo(
     try:
         _build(data_dir, studies=studies, seed=seed)
     except BaseException as exc:  # the store was empty: leave it so, not half loaded
-        if _other_writer(data_dir):
-            raise  # another process writes there now: what is there is its
-        removed = remove_store(data_dir)
+        removed = _remove_unless_written(data_dir)
         if isinstance(exc, InputError) and removed:
             raise InputError(
                 f"{exc}; the partly loaded store was removed (the demo files stay in "
@@ -348,12 +346,14 @@ def run_demo(
     return True
 
 
-def _other_writer(data_dir: Path) -> bool:
+def _remove_unless_written(data_dir: Path) -> list[Path]:
+    """Remove the half-built store, unless another process writes there now (what is there is
+    its): then nothing is removed."""
     try:
-        store.check_no_writer(data_dir)
+        with store.writer_lock(data_dir):
+            return remove_store(data_dir)
     except StoreError:
-        return True
-    return False
+        return []
 
 
 def _build(data_dir: Path, *, studies: int, seed: int) -> None:

@@ -162,9 +162,12 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
             config={"memory_limit": WRITER_MEMORY, "temp_directory": str(scratch)},
         )
     except duckdb.IOException as exc:
+        if _is_lock_error(exc):
+            raise _one_writer(working_path(data_dir), exc) from exc
         raise StoreError(
-            f"cannot open {working_path(data_dir)} for writing: {exc}. Only one ingest may run "
-            "at a time; wait for the other one to finish."
+            f"cannot open {working_path(data_dir)}: {str(exc).strip().splitlines()[0]}; it is "
+            "damaged or not a RadQA database (restore it from a backup, or start over with "
+            "`radqa demo --replace` for a demo)"
         ) from exc
     con.execute("set enable_progress_bar = false")
     con.execute("set preserve_insertion_order = false")
@@ -173,13 +176,39 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def check_no_writer(data_dir: Path) -> None:
-    """Raise the "only one writer" StoreError when another process holds the working database
-    open for writing (an ingest, a publish). For a command that deletes the store (``radqa demo
-    --replace``): it must not pull the files from under a writer, whose batch would be reported
-    committed and be gone. The lock is released again at once, before the files are deleted."""
-    if working_path(Path(data_dir)).is_file():
-        connect_working(data_dir).close()
+def _one_writer(path: Path, exc: duckdb.Error) -> StoreError:
+    return StoreError(
+        f"cannot open {path} for writing: {exc}. Only one ingest may run at a time; wait for the "
+        "other one to finish."
+    )
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+@contextmanager
+def writer_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the working database's writer lock while the block runs, for a command that deletes
+    the store (``radqa demo --replace``): an ingest can neither be running (the "only one writer"
+    StoreError) nor start before the files are gone, so none reports a batch committed that the
+    deletion then takes away. A working file that cannot be opened for another reason (damaged,
+    not a database, of a newer RadQA) holds no lock to respect: the block runs."""
+    path = working_path(Path(data_dir))
+    if not path.is_file():
+        yield
+        return
+    try:
+        con = duckdb.connect(str(path))  # no migration: the file is about to go
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            raise _one_writer(path, exc) from exc
+        yield  # damaged: nothing to protect
+        return
+    try:
+        yield  # the files may be unlinked meanwhile: DuckDB writes nothing back on close
+    finally:
+        con.close()
 
 
 @contextmanager

@@ -769,3 +769,58 @@ def test_replace_refuses_while_another_process_writes(tmp_path):
         writer.wait()
     assert (data / "radqa-work.duckdb").is_file() and (data / "radqa.duckdb").is_file()
     assert not (data / "demo").exists()
+
+
+def test_the_writer_lock_is_held_while_the_store_is_removed(tmp_path):
+    """--replace released the lock before deleting the files: an ingest starting in between
+    reported its batch committed, and it was gone (a QA tester). The lock now spans the
+    deletion: another process cannot open the working database meanwhile."""
+    import subprocess
+    import sys
+
+    from ingest.load import ingest_files
+    from radqa import store
+    from radqa._demo_store import remove_store
+
+    data = tmp_path / "data"
+    csv = tmp_path / "site-a.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
+        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
+    )
+    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    probe = (
+        "import sys\nfrom radqa import store\nfrom radqa.errors import StoreError\n"
+        "try:\n    store.connect_working(sys.argv[1]).close()\nexcept StoreError as e:\n"
+        "    print(e)\nelse:\n    print('opened')"
+    )
+    with store.writer_lock(data):
+        said = subprocess.run(
+            [sys.executable, "-c", probe, str(data)], capture_output=True, text=True, check=True
+        ).stdout
+        assert "Only one ingest may run at a time" in said
+        remove_store(data)
+    assert not store.working_path(data).exists()
+    assert not (data / "radqa-work.duckdb.wal").exists()  # nothing written back on close
+
+
+def test_replace_starts_over_from_a_damaged_working_database(tmp_path):
+    """A working database that is not a database was refused by --replace as 'only one ingest
+    may run at a time', though nothing ran (a QA tester); --replace is how one starts over."""
+    from radqa import store
+    from radqa.demo import run_demo
+    from radqa.errors import StoreError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store.working_path(data).write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError) as err:
+        store.connect_working(data)
+    assert "Only one ingest" not in str(err.value)
+    assert "it is damaged or not a RadQA database" in str(err.value)
+    assert run_demo(data, studies=1000, seed=5, replace=True) is True
+    con = store.open_snapshot(data)
+    try:
+        assert con.execute("select count(*) from studies").fetchall() == [(1000,)]
+    finally:
+        con.close()
