@@ -275,7 +275,7 @@ _PERSON_PARTS = (
     "radiologistname", "doctorname", "operatorname", "operatorsname", "patientid", "readerid",
     "patientno", "patientnumber", "chartno", "chartnumber", "karte", "hospitalno", "kanja",
     "hwanja", "initials", "reportedby", "readby", "signedby", "approvedby", "verifiedby",
-    "orderedby", "performedby", "dictatedby",
+    "orderedby", "performedby", "dictatedby", "medrec", "birthyear", "yearofbirth",
     # Japanese, Korean and Chinese headers as the sites' own systems write them: the patient's
     # id, number, name, code and kana; full name; birth date; chart; address; phone; resident
     # registration and record numbers; the attending, referring or reading doctor, the reader
@@ -306,26 +306,46 @@ _NOT_A_PERSON = frozenset(
 # words that name an identity wherever they stand; a person's role as the last word or before a
 # word of identity (``author``, ``doctor_id``, but not ``reader_confidence``); and a holder of
 # identities before such a word (``patient_ref``, ``hospital_id``, but not ``patient_position``).
-_IDENTITY_WORDS = frozenset(("mrn", "nhs", "ssn", "dob", "nric", "aadhaar", "medicare"))
+_IDENTITY_WORDS = frozenset(
+    ("mrn", "nhs", "ssn", "dob", "yob", "nric", "aadhaar", "medicare", "npi", "bsn", "cpf",
+     "personnummer", "passport", "kin", "guardian", "postcode", "zipcode", "mobile", "tel",
+     "phone", "email", "mail")
+)  # fmt: skip
 _ROLE_WORDS = frozenset(
     ("doctor", "radiologist", "reader", "physician", "technologist", "operator", "nurse",
      "author", "signer", "signatory", "radiographer", "sonographer", "clinician", "consultant",
-     "surgeon", "reporter", "referrer", "requester", "attending", "user", "staff", "employee")
+     "surgeon", "reporter", "referrer", "requester", "attending", "user", "staff", "employee",
+     "emp", "reviewer", "annotator", "labeler", "labeller", "rater", "grader", "provider",
+     "dr", "md", "rad", "owner", "submitter", "transcriptionist", "scribe", "approver",
+     "resident", "fellow", "verifier")
 )  # fmt: skip
-_HOLDER_WORDS = frozenset(("patient", "pt", "pat", "subject", "person", "hospital", "chart"))
+# words that hold an identity when an id word follows (``visit_id``, ``admission_no``; an
+# encounter's number is an identifier too)
+_HOLDER_WORDS = frozenset(
+    ("patient", "pt", "pat", "subject", "person", "hospital", "chart", "visit", "encounter",
+     "admission", "acc", "member", "case")
+)  # fmt: skip
 _ID_WORDS = frozenset(
     ("id", "ids", "no", "nr", "num", "number", "ref", "reference", "code", "key", "identifier",
-     "uid", "name", "names", "initials", "email", "login", "account")
+     "uid", "name", "names", "initials", "email", "login", "account", "contact")
 )  # fmt: skip
+# whole names that are an identity alone, and endings that name a person in the sites'
+# languages (主治医, 読影医師, 报告医生, 報告者, 担当技師; not 医師所見, the doctor's findings)
+_PERSON_ALONE = frozenset(
+    ("hn", "chart", "pt", "login", "zip", "患者", "医師", "医生", "emergencycontact")
+)
+_PERSON_ENDINGS = ("医", "医師", "医生", "者", "技師")
 
 
 def _words(column: str) -> list[str]:
     """A column name's words in lower case: split at separators and at camelCase humps, a
-    trailing plural s dropped (``RadiologistIDs`` -> radiologist, id)."""
+    trailing plural s and a trailing number dropped (``RadiologistIDs`` -> radiologist, id;
+    ``reader1`` -> reader)."""
     spaced = re.sub(
         r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])(?![A-Z]s(?![a-z]))", " ", column
     )
-    words = re.findall(r"[^\W_]+", spaced.lower())
+    words = [w.rstrip("0123456789") for w in re.findall(r"[^\W_]+", spaced.lower())]
+    words = [w for w in words if w]  # reader_1, reader1: a reader
     return [
         w[:-1] if len(w) > 3 and w.endswith("s") and w[:-1] in _ROLE_WORDS else w for w in words
     ]
@@ -344,7 +364,11 @@ def names_a_person(column: str) -> bool:
         or bare.endswith(_PERSON_ROLES)
     ):
         return True
+    if bare in _PERSON_ALONE or bare.endswith(_PERSON_ENDINGS):
+        return True
     words = _words(column)
+    if len(words) > 1 and words[-1] == "by":  # created_by, uploaded_by, reviewed_by
+        return True
     for i, word in enumerate(words):
         after = words[i + 1] if i + 1 < len(words) else None
         if word in _IDENTITY_WORDS:

@@ -289,9 +289,12 @@ def _ingest_one(
     return result
 
 
-# What the machine, not the file, failed at: a full disk or quota, a read-only or failing
+# What the machine, not the file, failed at: a full disk or quota, a file-size limit (ulimit -f,
+# FAT32), a read-only or failing
 # disk, memory (errno, or DuckDB's words for them)
-_MACHINE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM))
+_MACHINE_ERRNOS = frozenset(
+    (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.ENOMEM)
+)
 _MACHINE_WORDS = ("no space left on device", "disk quota exceeded", "read-only file system",
                   "out of memory", "input/output error")  # fmt: skip
 

@@ -74,6 +74,17 @@ class Source:
         """The file's columns beyond the contract (lower case, in file order)."""
         return tuple(c for c in self.lowered if c not in self.contract)
 
+    @property
+    def header_names(self) -> dict[str, str]:
+        """Each column's lower-case name -> the name as the header writes it (the first, for
+        names that differ only in case): ``RadiologistID``, whose camelCase humps tell its words
+        apart (:func:`ingest.contract.names_a_person`)."""
+        names: dict[str, str] = {}
+        for column in self.columns:
+            if column not in self.overflow:
+                names.setdefault(column.strip().lower(), column.strip())
+        return names
+
     def ref(self, name: str) -> str:
         """SQL naming column ``name`` (lower case) as :meth:`scan_sql` gives it."""
         if name in self.contract:

@@ -55,11 +55,15 @@ def _computed(kind: str, settings: Settings) -> tuple[list[str], dict[str, objec
     params: dict[str, object] = {}
     whens = []
     for i, (key, value) in enumerate(sorted(settings.operating_points.items())):
-        model, finding = key.split("/", 1)
-        params.update({f"op_m{i}": model, f"op_f{i}": finding, f"op_t{i}": value})
-        whens.append(
-            f'when "__t_model_name" = $op_m{i} and "__t_finding" = $op_f{i} then $op_t{i}::double'
-        )
+        params[f"op_t{i}"] = value
+        if key.count("/") == 1:  # two equalities, which DuckDB checks without building a text
+            model, finding = key.split("/")
+            params.update({f"op_m{i}": model, f"op_f{i}": finding})
+            match = f'"__t_model_name" = $op_m{i} and "__t_finding" = $op_f{i}'
+        else:  # a '/' in the model's or the finding's name ("Lunit/INSIGHT CXR/nodule")
+            params[f"op_k{i}"] = key
+            match = f'"__t_model_name" || \'/\' || "__t_finding" = $op_k{i}'
+        whens.append(f"when {match} then $op_t{i}::double")
     configured = f"case {' '.join(whens)} end" if whens else "null::double"
     threshold = f'coalesce("__t_threshold", {configured}, 0.5)'
     return [
@@ -164,12 +168,14 @@ def _blank_sql(source: Source) -> str:
 def kept_extras(source: Source) -> tuple[str, ...]:
     """The file's columns beyond the contract that are kept (in ``extra``): all but those whose
     name says they identify a person (:func:`ingest.contract.names_a_person`)."""
-    return tuple(c for c in source.extras if not names_a_person(c))
+    header = source.header_names
+    return tuple(c for c in source.extras if not names_a_person(header[c]))
 
 
 def dropped_extras(source: Source) -> tuple[str, ...]:
     """The file's columns beyond the contract that are not stored: they name a person."""
-    return tuple(c for c in source.extras if names_a_person(c))
+    header = source.header_names
+    return tuple(c for c in source.extras if names_a_person(header[c]))
 
 
 # The columns a prediction's derived values are computed from (when the file gives them).

@@ -501,7 +501,18 @@ def test_any_header_works_and_columns_naming_a_person_are_not_stored(
      ("AuthorName", True), ("subject_code", True), ("staff", True),
      ("author_notes", False), ("user_agent", False), ("patient_weight_kg", False),
      ("hospital_type", False), ("chart_type", False), ("subject_area", False),
-     ("number_of_images", False), ("reference_standard_source", False)],
+     ("number_of_images", False), ("reference_standard_source", False),
+     # a re-test round: more names hospital systems give ids and people
+     ("referring_md", True), ("検査医", True), ("読影医師", True), ("報告者", True),
+     ("担当技師", True), ("医師", True), ("报告医生", True), ("reader1", True), ("reader_1", True),
+     ("reviewer_id", True), ("reviewed_by", True), ("created_by", True), ("annotator", True),
+     ("dr_name", True), ("provider_id", True), ("MedRecNo", True), ("HN", True),
+     ("chart", True), ("passport_no", True), ("next_of_kin", True), ("visit_id", True),
+     ("encounter_id", True), ("admission_no", True), ("acc_no", True), ("npi", True),
+     ("birth_year", True), ("emergency_contact", True), ("case_owner", True),
+     ("reader_experience_years", False), ("dicom_reader_version", False),
+     ("医師所見", False), ("visit_type", False), ("admission_ward", False),
+     ("emergency", False), ("case_priority", False), ("rad_dose", False)],
 )  # fmt: skip
 def test_which_extra_column_names_are_taken_for_a_person(column: str, dropped: bool) -> None:
     assert names_a_person(column) is dropped
@@ -804,3 +815,42 @@ def test_blank_rows_are_skipped_and_counted_and_row_numbers_stay(
     assert jsonl.message.endswith("; 1 blank row(s) skipped (no value in any column)")
     assert blank.message == "blank.csv: the file has a header but no data rows"
     assert snapshot_rows(data_dir, "select count(*) from quarantine") == [(1,)]
+
+
+def test_camel_case_person_columns_are_not_stored(data_dir: Path, tmp_path: Path) -> None:
+    """Ingest lower-cased the header before reading the names, so `RadiologistID` became
+    `radiologistid`, whose words cannot be told apart, and was stored (a QA tester): the names
+    are now read as the header writes them."""
+    extras = "RadiologistID,PatientRef,SignerName,HospitalID,ReaderConfidence,PatientPosition"
+    row = "Osaka,2026-10-01,CR,f,M,1,0.4,Dr.Quinn,MRN-ZZTOP-4711,Dr.Quinn,MRN-ZZTOP-4711,0.9,supine"
+    text = f"{PRED_HEADER},{extras}\n1,P1,{row}"
+    [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "c.csv", text)])
+    assert result.status == "committed"
+    assert result.message.endswith(
+        "; not stored: column(s) 'radiologistid', 'patientref', 'signername', 'hospitalid' "
+        "(their names say they identify a person; of the ids, only patient_id and reader_id "
+        "are kept, as pseudonyms)"
+    )
+    [(extra,)] = snapshot_rows(data_dir, "select extra from predictions")
+    assert json.loads(extra) == {"readerconfidence": "0.9", "patientposition": "supine"}
+    assert files_holding(data_dir, b"Dr.Quinn", b"MRN-ZZTOP-4711") == []
+
+
+def test_an_operating_point_for_a_model_with_a_slash_in_its_name(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """'Vendor/CXR v2/ptx' was split at the first '/' (model 'Vendor', finding 'CXR v2/ptx'), so
+    it never applied, and the unmatched-point warning, which compares whole keys, said nothing
+    (a QA tester)."""
+    from radqa.settings import Settings, unmatched_operating_points
+
+    settings = Settings(data_dir=data_dir, operating_points={"Vendor/CXR v2/ptx": 0.3})
+    text = f"{PRED_HEADER}\n1,P1,Osaka,2026-10-01,CR,ptx,Vendor/CXR v2,1,0.35"
+    [result] = ingest_files(
+        data_dir, "predictions", [write(tmp_path / "s.csv", text)], settings=settings
+    )
+    assert result.status == "committed"
+    assert snapshot_rows(
+        data_dir, "select model_name, threshold, threshold_source, predicted from predictions"
+    ) == [("Vendor/CXR v2", 0.3, "configured", True)]
+    assert unmatched_operating_points(settings, [("Vendor/CXR v2", "ptx")]) == []
