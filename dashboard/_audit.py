@@ -49,17 +49,32 @@ def log_event(
     path = audit_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(event, default=str, sort_keys=True)
-    with _LOCK, path.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+    with _LOCK, path.open("a+b") as fh:
+        # a line cut short (a full disk, a kill mid-write) must not swallow this one
+        fh.seek(0, 2)
+        cut = fh.tell() > 0 and (fh.seek(-1, 2), fh.read(1))[1] != b"\n"
+        fh.write((("\n" if cut else "") + line + "\n").encode("utf-8"))
     return event
 
 
 def read_events(data_dir: Path) -> list[dict[str, Any]]:
-    """Every event logged so far (oldest first); [] when nothing was logged."""
+    """Every event logged so far (oldest first); [] when nothing was logged. A line that is not
+    a whole event (cut short by a full disk or a kill) is returned as
+    ``{"what": "unreadable", "line": <its number>}``, so the log still reads and the gap shows."""
     path = audit_path(data_dir)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    events = []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        events.append(event if isinstance(event, dict) else {"what": "unreadable", "line": number})
+    return events
 
 
 def events_of(data_dir: Path, who: str) -> list[dict[str, Any]]:

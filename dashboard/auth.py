@@ -72,9 +72,10 @@ def login_configured(root: Path) -> tuple[bool, str]:
 #: A prefixed role value: "radqa", one separator, a role name (RadQA.Admin, radqa-reviewer,
 #: radqa_admin, radqa:admin, "radqa admin", /radqa/admin). "radqaadmin" is not one.
 _PREFIXED = re.compile(r"/?radqa[-_.:/ ](\w+)", re.IGNORECASE)
-#: The words of a claim given as one string: a prefixed value (which may hold a space), else
-#: any run of characters up to a space or comma.
-_WORD = re.compile(r"/?radqa[-_.:/ ]\w+|[^\s,]+", re.IGNORECASE)
+#: The words of a claim given as one string: a prefixed value (which may hold a space) that
+#: ends at a space, a comma or the end ("radqa-admin-requested" is not "radqa-admin"), else any
+#: run of characters up to a space or comma.
+_WORD = re.compile(r"/?radqa[-_.:/ ]\w+(?=[\s,]|$)|[^\s,]+", re.IGNORECASE)
 #: The claim name of generic group lists: bare role names there are other systems' groups.
 GROUPS_CLAIM = "groups"
 
@@ -97,6 +98,8 @@ def roles_from_claims(
     ['admin', 'reviewer', 'viewer']
     >>> sorted(roles_from_claims({"groups": ["Admin", "radqaadmin"]}, "groups"))
     []
+    >>> sorted(roles_from_claims({"groups": "radqa-viewer radqa-admin-requested"}, "groups"))
+    ['viewer']
     """
     raw = claims.get(claim)
     if isinstance(raw, str):

@@ -76,6 +76,10 @@ def keyed(data_dir: Path, demo_dir: Path) -> bytes:
         ({"groups": ["radqa admin"]}, "groups", {"viewer", "reviewer", "admin"}),
         ({"groups": "radqa viewer, not-admin"}, "groups", {"viewer"}),
         ({"groups": "radqa not-admin"}, "groups", set()),
+        # a prefixed name inside a longer one is not a role (a QA re-test)
+        ({"groups": "radqa-viewer radqa-admin-requested"}, "groups", {"viewer"}),
+        ({"groups": "radqa-admin_old,radqa-reviewer"}, "groups", {"viewer", "reviewer"}),
+        ({"groups": ["radqa-admin-requested"]}, "groups", set()),
         # other types than a string or a list of strings grant nothing and do not crash
         ({"groups": {"admin": False, "viewer": True}}, "groups", set()),
         ({"roles": {"radqa-admin": True}}, "roles", set()),
@@ -368,3 +372,17 @@ def test_server_entry_reads_its_address_and_preloads_only_existing_modules() -> 
     # nobody listens: it gives up waiting, then imports
     server._preload("127.0.0.1", 1, wait_s=0.05, idle_s=0, settle_s=0)
     assert all(name in sys.modules for name in server.PRELOAD)
+
+
+def test_a_line_cut_short_does_not_break_the_audit_log(tmp_path: Path) -> None:
+    """One line cut short (a full disk, a kill mid-write) made read_events raise
+    JSONDecodeError, shown as a traceback on Reports & exports, and the next event was appended
+    onto it and lost (a QA re-test)."""
+    _audit.log_event(tmp_path, who="local", what="export:a", snapshot_id="s1")
+    with _audit.audit_path(tmp_path).open("a") as fh:
+        fh.write('{"what": "export:b", "wh')  # cut short
+    _audit.log_event(tmp_path, who="local", what="export:c", snapshot_id="s1")
+    events = _audit.read_events(tmp_path)
+    assert [e["what"] for e in events] == ["export:a", "unreadable", "export:c"]
+    assert events[1] == {"what": "unreadable", "line": 2}
+    assert [e["what"] for e in _audit.events_of(tmp_path, "local")] == ["export:a", "export:c"]
