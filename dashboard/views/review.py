@@ -173,7 +173,13 @@ def said(row: dict | None) -> str:
 # same case, or no listed case at all (then Streamlit resets the box and the check below refuses).
 options = list(dict.fromkeys(case_key(r) for _, r in merged.iterrows()))
 seen = st.session_state.get("cr_seen")  # (case, its latest row id) as the last run showed them
-choice = st.selectbox("Case", options, format_func=case_label, key="cr_case")
+choice = st.selectbox(
+    "Case",
+    options,
+    format_func=case_label,
+    key="cr_case",
+    on_change=lambda: st.session_state.pop("cr_repick", None),  # the user picked a case
+)
 latest = _reviews.latest_for(snap.data_dir, choice) if choice else None
 latest_id = latest["id"] if latest else None
 reviewed = latest is not None and latest["action"] == "review"
@@ -194,9 +200,17 @@ st.session_state["cr_seen"] = (choice, latest_id)
 
 
 def refused() -> str | None:
-    """Why the submit of this run must not be saved: the case or its review changed."""
+    """Why the submit of this run must not be saved: the case or its review changed, or the
+    case box shows the case Streamlit put there after the list changed, not one the user
+    picked since (the form keeps their category and comment, which were meant for another)."""
+    if st.session_state.get("cr_repick"):
+        return (
+            "Pick the case in the Case box first: after the case list changed, it shows the "
+            "first case, not the one you had picked. Nothing was saved."
+        )
     if seen is None or choice is None or seen[0] != choice:
         picked = f" ({case_label(seen[0])})" if seen and seen[0] else ""
+        st.session_state["cr_repick"] = True
         return (
             f"The case list changed before you submitted: the case you had picked{picked} is "
             "no longer listed here (another reviewer may have saved it, a new snapshot may "

@@ -48,6 +48,21 @@ def test_a_case_that_left_the_list_is_refused_not_saved_on_another(app, demo_cop
     )
     assert at.error[0].value.endswith("Nothing was saved; pick the case again.")
     assert at.text_area(key="cr_comment").value == "meant the third case"  # kept to retry
+    # submitting again without picking a case saved the verdict on the first case (a QA
+    # re-test): the box shows the case Streamlit put there, not one the user picked
+    at.button(key="cr_submit").click().run()
+    assert not at.exception
+    assert reviews_of(demo_copy, "local") == []
+    assert at.error[0].value == (
+        "Pick the case in the Case box first: after the case list changed, it shows the first "
+        "case, not the one you had picked. Nothing was saved."
+    )
+    # once the user picks a case, the submit saves on it
+    at.selectbox(key="cr_case").select_index(1).run()
+    picked = at.selectbox(key="cr_case").value
+    at.button(key="cr_submit").click().run()
+    assert not at.exception and not at.error
+    assert [(r[0], r[3]) for r in reviews_of(demo_copy, "local")] == [(picked[0], "AI error")]
 
 
 def test_a_case_still_listed_is_saved_even_when_the_rows_shift(app, demo_copy) -> None:  # noqa: ANN001
