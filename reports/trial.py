@@ -173,8 +173,16 @@ def land(out: Path, files: dict[str, Callable[[Path], object]]) -> list[Path]:
         for name, write in files.items():
             try:
                 write(staging / name)
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror or str(exc), str(out / name)) from exc
+            except Exception as exc:
+                # xlsxwriter wraps the OSError of a full disk in its FileCreateError
+                cause = (
+                    exc
+                    if isinstance(exc, OSError)
+                    else next((a for a in exc.args if isinstance(a, OSError)), None)
+                )
+                if cause is None:
+                    raise
+                raise OSError(cause.errno, cause.strerror or str(cause), str(out / name)) from exc
         for name in files:
             os.replace(staging / name, out / name)
     finally:

@@ -120,3 +120,18 @@ def test_export_of_a_killed_run_is_cleaned_up(small, tmp_path):
     assert sorted(os.listdir(out)) == sorted([running.name, *(p.name for p in written)])
     assert json.loads((out / "trial.json").read_text())["tables"]
     assert [t for t in TABLES if not (out / f"trial_{t}.csv").is_file()] == []
+
+
+def test_xlsxwriters_wrapped_full_disk_is_one_line(small, tmp_path, monkeypatch, capsys):
+    """xlsxwriter wraps a full disk's OSError in its FileCreateError, which escaped as a triple
+    traceback with exit 1 (a QA re-test)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    def full(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        raise FileCreateError(OSError(errno.ENOSPC, FULL))
+
+    monkeypatch.setattr(reports.trial, "write_workbook", full)
+    code = main(["--data-dir", str(small), "export", "trial", "--out", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err == f"radqa: error: {FULL}: {tmp_path / 'trial.xlsx'}\n"
+    assert os.listdir(tmp_path) == []
