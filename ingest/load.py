@@ -137,22 +137,33 @@ def ingest_files(
     check_key_source(data_dir)  # a bad key is refused before the database is made
     con = store.connect_working(data_dir)
     scratch = store.scratch_dir(data_dir)
-    results = []
+    results: list[BatchResult] = []
     try:
         pads = _pads(store_key(con, data_dir))
         if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
             con.execute(f"set TimeZone = '{settings.time_zone}'")
-        for path in expand_paths(paths):
-            result = _ingest_one(
-                con,
-                kind,
-                path,
-                pads=pads,
-                settings=settings,
-                strict=strict,
-                encoding=encoding,
-                scratch=scratch,
-            )
+        todo = expand_paths(paths)
+        for path in todo:
+            try:
+                result = _ingest_one(
+                    con,
+                    kind,
+                    path,
+                    pads=pads,
+                    settings=settings,
+                    strict=strict,
+                    encoding=encoding,
+                    scratch=scratch,
+                )
+            except StoreError as exc:  # a full disk, memory: say what the command did before
+                if not results:
+                    raise
+                done = "; ".join(f"{r.status} {r.message}" for r in results)
+                left = len(todo) - len(results) - 1
+                raise StoreError(
+                    f"{exc}. Before it, this command loaded: {done}"
+                    + (f"; the {left} file(s) after it were not tried" if left else "")
+                ) from exc
             if publish is True and result.status != "unchanged":
                 result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
             results.append(result)

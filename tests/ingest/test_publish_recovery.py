@@ -193,3 +193,37 @@ def test_a_cases_build_that_fails_after_the_commit_does_not_hide_the_batch(
     monkeypatch.undo()
     ingest_files(data_dir, "predictions", [tmp_path / "a.csv"])  # unchanged: builds it now
     assert derived.cases_current(data_dir)
+
+
+def test_a_machine_failure_on_a_later_file_says_what_was_loaded_before(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a command of several files, memory running out on the second said only 'nothing was
+    written', though the first had committed and published (a QA re-test)."""
+    import contextlib
+
+    from ingest import load
+    from radqa.errors import StoreError
+
+    first = _file(tmp_path, "a.csv", ROWS.split("\n")[0])
+    second = _file(tmp_path, "b.csv", ROWS.split("\n")[1])
+    third = _file(tmp_path, "c.csv", "3,P3,Osaka,2026-10-03,CR,effusion,M,1,0.2")
+    real = load.decoded
+
+    @contextlib.contextmanager
+    def out_of_memory(path: Path, *args: object) -> object:
+        if path.name == "b.csv":
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+        with real(path, *args) as opened:  # type: ignore[arg-type]
+            yield opened
+
+    monkeypatch.setattr(load, "decoded", out_of_memory)
+    with pytest.raises(StoreError) as err:
+        ingest_files(data_dir, "predictions", [first, second, third])
+    assert str(err.value) == (
+        "b.csv was not loaded: [Errno 12] Cannot allocate memory (nothing was written; free disk "
+        "space or memory and run the command again). Before it, this command loaded: committed "
+        "a.csv: 1 accepted (1 new, 0 replaced, 0 unchanged), 0 quarantined; the 1 file(s) after "
+        "it were not tried"
+    )
+    assert snapshot_rows(data_dir, "select study_uid from predictions") == [("1",)]
