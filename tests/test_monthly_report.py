@@ -128,6 +128,9 @@ def test_json_keys_settings_and_snapshot(doc: dict, data_dir: Path, html: str) -
     s = doc["settings"]
     assert s["reference_window"] | {"label": None} == {
         "first": "2024-11", "last": "2025-04", "model_version": None, "label": None,
+        "chosen": "automatic: the first 6 months from the first month holding at least 10% of "
+                  "the median month's AI predictions (no [reference] in alert_rules.toml)",
+        "note": None,
     }  # fmt: skip
     assert (s["alpha"], s["min_n"]) == (0.05, 30)
     assert s["multiplicity"]["methods"] == ["holm"]

@@ -50,6 +50,7 @@ def test_login_roles_and_logout(serve, demo_dir, idp, tmp_path, artifacts) -> No
     )
     data = tmp_path / "data"  # a copy: the login is written to its audit log
     shutil.copytree(demo_dir, data)
+    _audit.audit_path(data).unlink(missing_ok=True)  # other tests' downloads from the demo dir
     url = serve(data, cwd=tmp_path, port=port)
     with browser_page() as page:
         goto(page, url, "")
