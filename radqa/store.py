@@ -364,10 +364,13 @@ def published_id(data_dir: Path) -> str | None:
     return info.snapshot_id if info else None
 
 
-#: Said when a writer that had nothing to load published batches an earlier run left unpublished
+#: Said when a writer that had nothing to load published because the snapshot differed from the
+#: working database: an earlier run stopped before publishing, or (rarer) the working database
+#: was restored from a backup older than the snapshot
 CAUGHT_UP = (
-    "the published snapshot lacked batches the working database holds (an earlier run stopped "
-    "before publishing them): published now"
+    "the published snapshot did not hold what the working database holds (an earlier run "
+    "stopped before publishing, or the working database was restored from a backup): "
+    "published it again"
 )
 
 

@@ -40,8 +40,9 @@ def test_a_batch_committed_but_not_published_is_published_by_the_rerun(
     [again] = ingest_files(data_dir, "predictions", [second])
     assert again.status == "unchanged"
     assert again.message.endswith(
-        "; the published snapshot lacked batches the working database holds (an earlier run "
-        "stopped before publishing them): published now"
+        "; the published snapshot did not hold what the working database holds (an earlier run "
+        "stopped before publishing, or the working database was restored from a backup): "
+        "published it again"
     )
     assert again.snapshot_id not in (None, old)
     assert snapshot_rows(data_dir, "select study_uid from predictions order by 1") == [
@@ -52,7 +53,7 @@ def test_a_batch_committed_but_not_published_is_published_by_the_rerun(
     # and once published, a rerun publishes nothing
     [third] = ingest_files(data_dir, "predictions", [second])
     assert (third.status, third.snapshot_id) == ("unchanged", None)
-    assert "published now" not in third.message
+    assert "published it again" not in third.message
 
 
 def test_a_cases_file_left_stale_by_a_stopped_build_is_rebuilt_by_the_rerun(
@@ -98,7 +99,7 @@ def test_half_written_copies_are_removed(
     for path in left:
         path.write_bytes(b"x")
     [again] = ingest_files(data_dir, "predictions", [tmp_path / "b.csv"])
-    assert again.message.endswith("published now")
+    assert again.message.endswith("published it again")
     assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith(".")) == [
         ".radqa.duckdb.notes.tmp"
     ]
