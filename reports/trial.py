@@ -77,7 +77,10 @@ def export_trial(
     -------
     list of Path
         The files written: ``trial.xlsx``, ``trial_<table>.csv`` per table, ``trial.json``
-        (those of the chosen formats). They land whole or not at all (:func:`land`).
+        (those of the chosen formats). They land whole or not at all (:func:`land`), and
+        replace every file of an earlier export in ``out`` (``trial.xlsx``, ``trial.json``,
+        ``trial_*.csv``): files this export does not write are removed, so the folder never
+        mixes two analyses.
 
     Raises
     ------
@@ -148,7 +151,18 @@ def export_trial(
         }
         text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
         files[f"{STEM}.json"] = lambda path: path.write_text(text)
-    return land(Path(out), files)
+    written = land(Path(out), files)
+    # the folder holds one export: an earlier one's files this one does not write (another
+    # design's MRMC tables, a format not asked for now) would read as part of it
+    earlier = [
+        *Path(out).glob(f"{STEM}_*.csv"),
+        Path(out) / f"{STEM}.xlsx",
+        Path(out) / f"{STEM}.json",
+    ]
+    for path in earlier:
+        if path.is_file() and path not in written:
+            path.unlink()
+    return written
 
 
 # The temporary folder of an export in progress, inside the output folder: .radqa-trial.<pid>.*

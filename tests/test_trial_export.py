@@ -563,3 +563,16 @@ def test_counts_print_as_whole_numbers_and_accuracy_has_one_interval(vd_export):
         & (est.measure == "accuracy")
     ].iloc[0]
     assert (readers["ci_low"], readers["ci_high"]) == (acc["ci_low"], acc["ci_high"])
+
+
+def test_an_export_replaces_every_file_of_the_earlier_one(vd_dir, tmp_path):
+    """An MRMC export followed by a parallel one into the same folder left trial_mrmc*.csv
+    beside the new files: the folder read as one export but mixed two analyses (a QA re-test)."""
+    out = tmp_path / "export"
+    first = export_trial(vd_dir, out)
+    assert out / "trial_mrmc.csv" in first
+    (out / "notes.txt").write_text("the committee's own file")
+    second = export_trial(vd_dir, out, design="parallel", formats=("csv", "json"))
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(p.name for p in second), "notes.txt"])
+    assert not (out / "trial_mrmc.csv").exists() and not (out / "trial.xlsx").exists()
+    assert json.loads((out / "trial.json").read_text())["design"]["analysed"] == "parallel"
