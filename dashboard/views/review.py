@@ -232,7 +232,7 @@ if submitted or withdraw:
         st.stop()
     try:
         if withdraw:
-            _reviews.withdraw_review(
+            withdrawn = _reviews.withdraw_review(
                 snap.data_dir,
                 choice,
                 reviewer=me,
@@ -240,7 +240,7 @@ if submitted or withdraw:
                 expected_latest=latest_id,
             )
             message = f"Withdrawn: your review of {case_label(choice)}."
-            what, details = "review:withdraw", {}
+            what, details = "review:withdraw", {"withdrawn": withdrawn["category"]}
         else:
             study_uid, finding, model_name, version = choice
             replaced = _reviews.add_review(

@@ -292,7 +292,8 @@ def test_logins_refusals_and_reviews_are_audited(app, demo_copy, demo_dir) -> No
         {"who": pid2, "what": "login", "snapshot_id": snapshot_id, "roles": "reviewer,viewer"},
         {"who": pid2, "what": "review:replace", "snapshot_id": snapshot_id, **case,
          "category": "technical", "replaces": pid, "replaced": "AI error"},
-        {"who": pid2, "what": "review:withdraw", "snapshot_id": snapshot_id, **case},
+        {"who": pid2, "what": "review:withdraw", "snapshot_id": snapshot_id, **case,
+         "withdrawn": "technical"},
         {"who": user_pseudonym(key, ISSUER, "x-3"), "what": "refused:no-role",
          "snapshot_id": snapshot_id, "claim": "groups"},
     ]  # fmt: skip
