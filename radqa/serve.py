@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -22,6 +23,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """ConfigError when ``host:port`` is taken (a dashboard already running there, say):
+    Streamlit would print its own message and exit 1, the code of a quarantined row."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (is a dashboard already "
+                "running there? stop it, or choose another --port)"
+            ) from exc
+
+
 def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoReturn:
     if not is_loopback(host):
         from dashboard.auth import login_configured
@@ -37,6 +53,7 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
                 '(default "roles"), the ID-token claim that lists viewer, reviewer or admin. '
                 "Or listen on 127.0.0.1."
             )
+    _check_port_free(host, port)
     env = {**os.environ, "RADQA_DATA_DIR": str(Path(data_dir).resolve())}
     cmd = [
         sys.executable,

@@ -185,3 +185,19 @@ def test_chromium_that_does_not_start_is_one_line_without_advice_to_download(
         f"folder ({tmp_path / 'gone'}; TMPDIR) is a folder this user can write"
     )
     assert "choreo_get_chrome" not in text
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`radqa serve` on a port another dashboard holds printed Streamlit's message and exited 1,
+    the code of a quarantined row (a QA re-test)."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert main(["--data-dir", str(tmp_path), "serve", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"radqa: error: cannot listen on 127.0.0.1:{port}: Address already in use (is a "
+        "dashboard already running there? stop it, or choose another --port)\n"
+    )
