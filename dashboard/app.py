@@ -76,9 +76,12 @@ with st.sidebar:
     if user.logged_in:
         # no name nor e-mail on a page (screenshots travel): the pseudonym the user's reviews
         # and audit entries carry
+        roles = ", ".join(sorted(user.roles))
         st.caption(
-            f"Logged in as {user.who} ({', '.join(sorted(user.roles))}): your pseudonym in "
-            "reviews and the audit log"
+            f"Logged in as {user.who} ({roles}): your pseudonym in reviews and the audit log"
+            if user.identified
+            else f"Logged in ({roles}), without a pseudonym: no pseudonymisation key here, so "
+            "no review can be recorded"
         )
         st.button("Log out", on_click=st.logout, key="logout")
 try:

@@ -182,6 +182,11 @@ def test_without_the_key_a_logged_in_reviewer_cannot_record(app, demo_copy) -> N
     )
     assert not at.get("form")
     assert not _reviews.reviews_path(demo_copy).exists()
+    greeting = [c.value for c in at.sidebar.caption if c.value.startswith("Logged in")]
+    assert greeting == [
+        "Logged in (reviewer, viewer), without a pseudonym: no pseudonymisation key here, so no "
+        "review can be recorded"
+    ]  # not "Logged in as unidentified ...: your pseudonym"
 
 
 OLD_SCHEMA = """
