@@ -482,6 +482,7 @@ def _alerts(rule: Rule, table: pd.DataFrame, month: str) -> list[Alert]:
                     "ci_high": _float(row["ci_high"]),
                     "method": method,
                     "reference_value": _float(row["reference_value"]),
+                    "months_covered": int(row["months_covered"]),
                 },
             )
         )

@@ -257,9 +257,12 @@ def reading(
         )
     if metric == "volume":
         verb = "rose" if v > 0 else "fell"
+        k = int(ev.get("months_covered") or 1)  # a two-month window's counts are two months'
+        mean = "monthly mean" if k == 1 else f"mean for {k} months"
+        last = "" if k == 1 else f" in the last {k} months"
         return (
-            f"Study volume {where} {verb} by {pct(abs(v))} against the reference monthly mean "
-            f"({f2(ev.get('reference_value'), 0)} to {count(ev['n'])}); {_running(alert)}."
+            f"Study volume {where} {verb} by {pct(abs(v))} against the reference {mean} "
+            f"({f2(ev.get('reference_value'), 0)} to {count(ev['n'])}{last}); {_running(alert)}."
         )
     return (
         f"Case mix by {metric.replace('_', ' ')} {where} shifted (distance {f2(v)} above the "

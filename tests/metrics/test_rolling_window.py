@@ -58,6 +58,15 @@ def test_two_month_volume_window_starts_with_the_first_monitored_month_alone() -
     (alert,) = [a for a in result.alerts if a.group == {"site": "S3"}]
     assert (alert.first_period, alert.periods) == ("2025-08", 2)
     assert [a.group for a in result.alerts] == [{"site": "S3"}]
+    # its reading says what it compares: two months against the reference's mean for two
+    from reports import alert_readings
+
+    assert alert.evidence["months_covered"] == 2
+    [reading] = alert_readings(result.alerts_as_dicts(), result.results, "2025-09", result.rules)
+    assert reading.startswith(
+        "Study volume at S3 fell by 30% against the reference mean for 2 months (200 to 140 in "
+        "the last 2 months); "
+    )
 
 
 def test_two_month_proportion_and_score_windows_hold_no_reference_rows() -> None:
