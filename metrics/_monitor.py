@@ -222,7 +222,8 @@ def proportion_arrays(
 @dataclass(frozen=True)
 class Alert:
     """One alert. :meth:`as_dict` has exactly the keys rule, metric, value, threshold, group,
-    first_period, periods, evidence."""
+    first_period, periods, evidence; evidence holds n, n_reference, p_value, p_adjusted, ci_low,
+    ci_high, method, reference_value and months_covered (the months the rule's window holds)."""
 
     rule: str
     metric: str

@@ -106,7 +106,9 @@ def test_alert_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     assert list(d) == ["rule", "metric", "value", "threshold", "group", "first_period",
                        "periods", "evidence"]  # fmt: skip
     assert list(d["evidence"]) == ["n", "n_reference", "p_value", "p_adjusted", "ci_low",
-                                   "ci_high", "method", "reference_value"]  # fmt: skip
+                                   "ci_high", "method", "reference_value",
+                                   "months_covered"]  # fmt: skip
+    assert d["evidence"]["months_covered"] == 1  # a one-month rule
     assert d["group"] == {"site": "Busan Community Hospital", "scanner_model": "GC85A"}
     assert d["first_period"] == start and d["periods"] == 1
     assert set(result.results["status"]) <= {"ok", "drift", "insufficient data"}
