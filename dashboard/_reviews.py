@@ -252,22 +252,9 @@ def add_review(
             f"the comment has {len(comment):,} characters; at most {MAX_COMMENT:,} are kept"
         )
     case: Case = (study_uid, finding, model_name, model_version)
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    con = _connect(data_dir)
-    try:
-        _writable(con, data_dir, reviewer)
-        with con:
-            con.execute("begin immediate")
-            latest = _latest(con, case)
-            _check_latest(latest, expected_latest, case)
-            con.execute(
-                "insert into reviews (study_uid, finding, model_name, model_version, action,"
-                " category, comment, reviewer, reviewed_at, snapshot_id)"
-                " values (?, ?, ?, ?, 'review', ?, ?, ?, ?, ?)",
-                (*case, category, comment, reviewer, now, snapshot_id),
-            )
-    finally:
-        con.close()
+    latest = _append(
+        data_dir, case, "review", reviewer, snapshot_id, expected_latest, category, comment
+    )
     return latest if latest and latest["action"] == "review" else None
 
 
@@ -284,6 +271,36 @@ def withdraw_review(
 
     InputError when the case's latest row is not a review by ``reviewer``.
     """
+
+    def yours(latest: dict[str, Any] | None) -> None:
+        if not latest or latest["action"] != "review" or latest["reviewer"] != reviewer:
+            raise InputError(
+                f"{' · '.join(str(p) for p in case)} has no review of yours to withdraw"
+                " (only the latest review of a case can be withdrawn, by its reviewer)"
+            )
+
+    latest = _append(
+        data_dir, case, "withdraw", reviewer, snapshot_id, expected_latest, check=yours
+    )
+    assert latest is not None  # yours() refused otherwise
+    return latest
+
+
+def _append(
+    data_dir: Path,
+    case: Case,
+    action: str,
+    reviewer: str,
+    snapshot_id: str | None,
+    expected_latest: int | None,
+    category: str = "",
+    comment: str = "",
+    *,
+    check: Callable[[dict[str, Any] | None], None] | None = None,
+) -> dict[str, Any] | None:
+    """Append one ``action`` row to ``case``'s history in one transaction, once its latest row
+    is still the one the reviewer saw (:func:`_check_latest`) and passes ``check``; return that
+    latest row (None when the case had none)."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con = _connect(data_dir)
     try:
@@ -292,16 +309,13 @@ def withdraw_review(
             con.execute("begin immediate")
             latest = _latest(con, case)
             _check_latest(latest, expected_latest, case)
-            if not latest or latest["action"] != "review" or latest["reviewer"] != reviewer:
-                raise InputError(
-                    f"{' · '.join(str(p) for p in case)} has no review of yours to withdraw"
-                    " (only the latest review of a case can be withdrawn, by its reviewer)"
-                )
+            if check is not None:
+                check(latest)
             con.execute(
                 "insert into reviews (study_uid, finding, model_name, model_version, action,"
                 " category, comment, reviewer, reviewed_at, snapshot_id)"
-                " values (?, ?, ?, ?, 'withdraw', '', '', ?, ?, ?)",
-                (*case, reviewer, now, snapshot_id),
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*case, action, category, comment, reviewer, now, snapshot_id),
             )
     finally:
         con.close()
