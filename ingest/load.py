@@ -48,7 +48,7 @@ from ingest.validate import (
     study_in_checked,
 )
 from radqa import derived, store
-from radqa.errors import FileRefusedError, InputError, StoreError
+from radqa.errors import FileRefusedError, InputError, StoreError, first_line
 from radqa.settings import Settings, load_settings
 
 MAX_REASONS = 20
@@ -261,7 +261,7 @@ def _ingest_one(
             con.execute("drop table if exists _checked")
             if _machine_failure(exc):  # not the file's fault: not recorded as refused
                 raise StoreError(
-                    f"{name} was not loaded: {_first_line(exc)} (nothing was written; free "
+                    f"{name} was not loaded: {first_line(exc)} (nothing was written; free "
                     "disk space or memory and run the command again)"
                 ) from exc
             message = str(unreadable(path, exc) if isinstance(exc, duckdb.Error) else exc)
@@ -288,7 +288,7 @@ def _ingest_one(
             con.execute("rollback")
         if _machine_failure(exc):
             raise StoreError(
-                f"{name} was not loaded: {_first_line(exc)} (the batch was rolled back; free "
+                f"{name} was not loaded: {first_line(exc)} (the batch was rolled back; free "
                 "disk space or memory and run the command again)"
             ) from exc
         raise
@@ -319,12 +319,6 @@ def _machine_failure(exc: BaseException) -> bool:
     if isinstance(exc, duckdb.OutOfMemoryException):
         return True
     return isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in _MACHINE_WORDS)
-
-
-def _first_line(exc: BaseException) -> str:
-    """An error's first line, for a one-line message (DuckDB's own messages run on)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _reading_context(kind: str, settings: Settings, encoding: str | None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from radqa import __version__
-from radqa.errors import ConfigError, RadQAError, StoreError
+from radqa.errors import ConfigError, RadQAError, StoreError, first_line
 from radqa.settings import resolve_data_dir
 
 
@@ -204,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return 130
     except (duckdb.IOException, duckdb.OutOfMemoryException) as exc:  # a full disk, memory
-        lines = str(exc).strip().splitlines()
-        print(f"radqa: error: {lines[0] if lines else type(exc).__name__}", file=sys.stderr)
+        print(f"radqa: error: {first_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         if not _stdout_gone():

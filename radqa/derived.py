@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from radqa import store
-from radqa.errors import StoreError
+from radqa.errors import StoreError, first_line
 
 CASES_NAME = "radqa-cases.duckdb"
 #: The layout of the file; a file of another layout is not attached (the next ingest rebuilds it).
@@ -168,9 +168,8 @@ def build_cases_or_say(data_dir: Path, writer: duckdb.DuckDBPyConnection) -> str
     try:
         build_cases(data_dir, writer=writer)
     except (duckdb.Error, OSError) as exc:
-        lines = str(exc).strip().splitlines()
         return (
-            f"the cases table could not be built ({lines[0] if lines else type(exc).__name__}): "
+            f"the cases table could not be built ({first_line(exc)}): "
             "the data are published and statistics join at query time, more slowly, until the "
             "next ingest or `radqa publish` builds it"
         )

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line, for a one-line message: DuckDB's messages run on over lines (and
+    quote the offending input); an exception whose first argument is its text and the rest
+    advice (choreographer's) gives that text alone."""
+    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class RadQAError(Exception):
     """Base class of every error RadQA raises on purpose."""
 

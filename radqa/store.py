@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from radqa.errors import StoreError
+from radqa.errors import StoreError, first_line
 
 # DuckDB takes up to 80% of the machine's memory by default; a hospital server runs other
 # things. Writers stay under 1 GB (ingest spills its staging tables to disk beyond that), readers
@@ -165,7 +165,7 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
         if _is_lock_error(exc):
             raise _one_writer(working_path(data_dir), exc) from exc
         raise StoreError(
-            f"cannot open {working_path(data_dir)}: {str(exc).strip().splitlines()[0]}; it is "
+            f"cannot open {working_path(data_dir)}: {first_line(exc)}; it is "
             "damaged or not a RadQA database (restore it from a backup, or start over with "
             "`radqa demo --replace` for a demo)"
         ) from exc

@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from radqa.errors import RadQAError
+from radqa.errors import RadQAError, first_line
 
 if TYPE_CHECKING:
     from reports.monthly import MonthlyReport
@@ -383,10 +383,9 @@ class SvgRenderer:
             await k.open()
         except Exception as exc:  # choreographer's BrowserFailedError and the like
             # its own advice is to download a browser (choreo_get_chrome): not here
-            first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-            said = (first.strip().splitlines() or [type(exc).__name__])[0]
             raise RadQAError(
-                f"the report's charts could not be drawn: Chromium did not start ({said}). "
+                "the report's charts could not be drawn: Chromium did not start "
+                f"({first_line(exc)}). "
                 "Check that /usr/bin/chromium runs (`make system` installs it) and that the "
                 f"temporary folder ({os.environ.get('TMPDIR') or tempfile.gettempdir()}; TMPDIR) "
                 "is a folder this user can write"
