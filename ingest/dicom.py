@@ -271,19 +271,13 @@ def ingest_dicom(
                     "when it was loaded (listed below; see quarantine)"
                 )
             summary.files_read = 0
-            if publish and (info := store.publish_if_behind(con, data_dir)):
-                summary.snapshot_id = info.snapshot_id
-                summary.message += f"; {store.CAUGHT_UP}"
-            if publish and (summary.snapshot_id or not derived.cases_current(data_dir)):
-                failed = derived.build_cases_or_say(data_dir, con)
-                summary.message += f"; {failed}" if failed else ""
-            return summary
-        _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
-        if publish:
-            summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-            # the scanner columns may have changed
-            if failed := derived.build_cases_or_say(data_dir, con):
-                summary.message += f"; {failed}"
+        else:
+            _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
+            if publish:
+                summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
+        if publish:  # the catch-up publish, and the cases file (scanner columns may change)
+            summary.snapshot_id, notes = derived.finish_writes(con, data_dir, summary.snapshot_id)
+            summary.message += "".join(f"; {note}" for note in notes)
     finally:
         con.close()
     return summary

@@ -169,26 +169,15 @@ def ingest_files(
             results.append(result)
         if publish == "end" and any(r.status != "unchanged" for r in results):
             results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
-        if publish and results and not any(r.snapshot_id for r in results):
-            _publish_if_behind(con, data_dir, results[-1])
-        if (
-            publish
-            and cases
-            and (any(r.snapshot_id for r in results) or not derived.cases_current(data_dir))
-        ):
-            # once per command, while this process still holds the writer's lock
-            failed = derived.build_cases_or_say(data_dir, con)
-            results[-1].message += f"; {failed}" if failed else ""
+        if publish and results:  # once per command, while it holds the writer's lock
+            published = next((r.snapshot_id for r in reversed(results) if r.snapshot_id), None)
+            now, notes = derived.finish_writes(con, data_dir, published, cases=cases)
+            if now != published:
+                results[-1].snapshot_id = now
+            results[-1].message += "".join(f"; {note}" for note in notes)
     finally:
         con.close()
     return results
-
-
-def _publish_if_behind(con: duckdb.DuckDBPyConnection, data_dir: Path, last: BatchResult) -> None:
-    """:func:`radqa.store.publish_if_behind`, said in the ``last`` result's message."""
-    if info := store.publish_if_behind(con, data_dir):
-        last.snapshot_id = info.snapshot_id
-        last.message += f"; {store.CAUGHT_UP}"
 
 
 def _now() -> datetime:

@@ -160,6 +160,26 @@ def build_cases(data_dir: Path, writer: duckdb.DuckDBPyConnection | None = None)
     return final
 
 
+def finish_writes(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, published: str | None, *, cases: bool = True
+) -> tuple[str | None, list[str]]:
+    """What every writer command does last, while it holds the writer's lock: when it published
+    nothing (``published`` None), publish if the snapshot lacks what the working database holds
+    (:func:`radqa.store.publish_if_behind`: an earlier run stopped between its commit and its
+    publish); then, unless ``cases`` is False, build the cases file when a snapshot was
+    published or the one there is not stamped with it (:func:`cases_current`).
+
+    Returns the snapshot id now published (``published``, or the catch-up's) and the sentences
+    the command's summary adds (the catch-up, a cases build that failed)."""
+    notes = []
+    if published is None and (info := store.publish_if_behind(con, data_dir)):
+        published = info.snapshot_id
+        notes.append(store.CAUGHT_UP)
+    if cases and (published or not cases_current(data_dir)):
+        notes += [failed] if (failed := build_cases_or_say(data_dir, con)) else []
+    return published, notes
+
+
 def build_cases_or_say(data_dir: Path, writer: duckdb.DuckDBPyConnection) -> str:
     """:func:`build_cases` for a writer that has committed and published: '' when built, else
     what went wrong (a full disk, memory) in a sentence for its summary. The cases file only
