@@ -32,12 +32,11 @@ def reference_window(n_months: int = DEFAULT_REFERENCE_MONTHS) -> Any:
     return _state.metric_fn("ReferenceWindow").first_months(int(n_months))
 
 
-def configured_reference(snap: _state.Snapshot) -> tuple[Any | None, str]:
+def configured_reference(snap: _state.Snapshot) -> Any | None:
     """The reference window ``alert_rules.toml`` sets (its ``[reference]`` table), as the
-    monthly report uses it, and how it was chosen; ``(None, ...)`` when the file sets none (the
-    Drift page then offers the first months of data). ConfigError for a broken file."""
-    window, how = _state.metric_fn("data_dir_reference")(snap.data_dir)
-    return (window if how.startswith("set in") else None), how
+    monthly report uses it; None when the file sets none (the Drift page then offers the first
+    months of data). ConfigError for a broken file."""
+    return _state.metric_fn("rules_file_reference")(snap.data_dir)
 
 
 def alert_rules(snap: _state.Snapshot) -> tuple[Any, ...] | None:

@@ -42,12 +42,14 @@ from metrics._proportions import (
 )
 from metrics._roc import compare_aucs, roc_auc
 from metrics._rules import (
+    REFERENCE_SET,
     Rule,
     data_dir_reference,
     data_dir_rules,
     default_rules,
     ensure_rules_file,
     load_rules,
+    rules_file_reference,
 )
 from metrics._store_agreement import reader_agreement
 from metrics._store_health import MonthData, ingest_batches, month_data, quarantine_rows
@@ -56,6 +58,7 @@ from metrics._trial import DesignChoice, TrialTables, infer_design, trial_tables
 from metrics._types import Estimate, TestResult
 
 __all__ = [
+    "REFERENCE_SET",
     "AGE_BANDS",
     "Filters",
     "claim_check",
@@ -63,6 +66,7 @@ __all__ = [
     "label_completeness",
     "overview_counts",
     "reader_agreement",
+    "rules_file_reference",
     "summarize",
     "DesignChoice",
     "TrialTables",

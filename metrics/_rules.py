@@ -629,6 +629,17 @@ def data_dir_rules(data_dir: Path | str) -> tuple[list[Rule], str]:
     return rules, source
 
 
+#: How :func:`data_dir_reference` says the window came from the rules file
+REFERENCE_SET = f"set in {RULES_FILE} ([reference])"
+
+
+def rules_file_reference(data_dir: Path | str) -> ReferenceWindow | None:
+    """The window the ``[reference]`` table of ``data_dir``'s ``alert_rules.toml`` sets; None
+    without the file or the table. Raises :class:`ConfigError` as :func:`load_rules` does."""
+    path = Path(data_dir) / RULES_FILE
+    return _rules_and_source(path)[2] if path.exists() else None
+
+
 def data_dir_reference(data_dir: Path | str) -> tuple[ReferenceWindow, str]:
     """The reference window that applies to ``data_dir``, and how it was chosen (for reports).
 
@@ -636,10 +647,9 @@ def data_dir_reference(data_dir: Path | str) -> tuple[ReferenceWindow, str]:
     window, ``ReferenceWindow.first_months(AUTO_REFERENCE_MONTHS)`` (see
     :mod:`metrics._periods`). Raises :class:`ConfigError` as :func:`load_rules` does.
     """
-    path = Path(data_dir) / RULES_FILE
-    reference = _rules_and_source(path)[2] if path.exists() else None
+    reference = rules_file_reference(data_dir)
     if reference is not None:
-        return reference, f"set in {RULES_FILE} ([reference])"
+        return reference, REFERENCE_SET
     return ReferenceWindow.first_months(AUTO_REFERENCE_MONTHS), (
         f"automatic: the first {AUTO_REFERENCE_MONTHS} months from the first month holding at "
         f"least {SPARSE_SHARE:.0%} of the median month's AI predictions (no [reference] in "

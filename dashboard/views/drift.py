@@ -23,10 +23,11 @@ months = _alerts.months(snap)
 left, right = st.columns([2, 1])
 month = left.selectbox("Month monitored", months[::-1], key="dr_month")
 try:
-    reference, reference_how = _alerts.configured_reference(snap)
+    configured = _alerts.configured_reference(snap)
 except RadQAError as exc:
     st.error(str(exc))
     st.stop()
+reference = configured
 if reference is None:  # alert_rules.toml sets none: the user picks the first months of data
     reference = _alerts.reference_window(
         int(
@@ -71,7 +72,7 @@ ref = result.reference
 st.caption(
     f"Reference window {ref.first} to {ref.last}"
     + (f", model version {ref.model_version}" if ref.model_version else "")
-    + (f" ({reference_how})" if reference_how.startswith("set in") else "")
+    + (f" ({_state.metric_fn('REFERENCE_SET')})" if configured is not None else "")
     + (f". {ref.note}" if ref.note else "")
 )
 if not result.monitored_months:
