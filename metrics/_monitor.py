@@ -37,7 +37,7 @@ when it stopped sending), only the first rule's alert is kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -356,13 +356,24 @@ class _Context:
     mon_mask: npt.NDArray[np.bool_]
 
 
+def rule_method(method: str, threshold: float, params: Mapping[str, float]) -> DriftMethod:
+    """The drift method a rule of ``method`` with ``threshold`` and ``params`` runs: the params
+    given, and for a control chart the threshold as its limit (the p-chart's and EWMA's L, the
+    CUSUM's h). The report words a control chart's alert with the constants of this object.
+
+    >>> rule_method("cusum", 6.5, {}).h
+    6.5
+    """
+    method_params: dict[str, float] = dict(params)
+    threshold_param = METHODS[method].threshold_param
+    if threshold_param is not None:
+        method_params[threshold_param] = threshold
+    return get_method(method, **method_params)
+
+
 def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | None]:
     """Run one rule over every group and monitored month; a long results table."""
-    method_params: dict[str, float] = dict(rule.params)
-    threshold_param = METHODS[rule.method].threshold_param
-    if threshold_param is not None:  # the SPC charts' limit is the rule's threshold
-        method_params[threshold_param] = rule.threshold
-    method = get_method(rule.method, **method_params)
+    method = rule_method(rule.method, rule.threshold, rule.params)
     by, months = rule.group_by, ctx.months
     mon = ctx.mon_mask
     kind = method.kind

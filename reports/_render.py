@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from metrics._drift_methods import METHODS, get_method
+from metrics._drift_methods import METHODS
 from metrics._grouped import MIN_PER_CLASS
+from metrics._monitor import rule_method
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -102,16 +103,14 @@ _SCORE_NAMES = {"psi": "PSI", "ks": "Kolmogorov-Smirnov D", "wasserstein": "Wass
 
 
 def spc_constants(method: str, threshold: float, params: Mapping[str, float]) -> dict[str, float]:
-    """The constants a control-chart rule runs with: the rule's threshold is the p-chart's and
-    the EWMA's L and the CUSUM's h unless ``params`` sets them (as :func:`metrics.monitor`
-    builds the method), the rest the method's defaults (:mod:`metrics._spc`).
+    """The constants a control-chart rule runs with, read off the method the monitor builds
+    for it (:func:`metrics.rule_method`: the threshold is its limit, the rest the params given
+    or the method's defaults, :mod:`metrics._spc`).
 
     >>> spc_constants("cusum", 6.5, {})
     {'k': 0.5, 'h': 6.5}
     """
-    given = dict(params)
-    given.setdefault("h" if method == "cusum" else "L", threshold)
-    m = get_method(method, **given)
+    m = rule_method(method, threshold, params)
     names = {"p_chart": ("L",), "cusum": ("k", "h"), "ewma": ("lam", "L")}[method]
     return {name: float(getattr(m, name)) for name in names}
 
