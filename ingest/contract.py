@@ -264,7 +264,8 @@ NATURAL_KEYS = {
 _PERSON_NAMES = frozenset(
     ("name", "dob", "mrn", "mrno", "ssn", "rrn", "mynumber", "pid", "ptid", "patid",
      "ptno", "ptname", "patient", "subject", "subjectid", "person", "username", "kana",
-     "furigana", "フリガナ", "ふりがな")
+     "furigana", "フリガナ", "ふりがな", "hn", "chart", "pt", "login", "zip", "患者", "医師",
+     "医生", "emergencycontact")
 )  # fmt: skip
 _PERSON_PARTS = (
     "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
@@ -294,6 +295,9 @@ _PERSON_PARTS = (
 _PERSON_ROLES = (
     "doctor", "doctors", "radiologist", "radiologists", "reader", "readers", "physician",
     "physicians", "technologist", "technologists", "operator", "operators", "nurse", "nurses",
+    # the same in the sites' languages: 主治医, 読影医師, 报告医生, 報告者, 担当技師 (not 医師所見,
+    # the doctor's findings)
+    "医", "医師", "医生", "者", "技師",
 )  # fmt: skip
 # names that end in a role or hold a part but name a thing: software that reads files, a
 # machine's network address
@@ -329,12 +333,6 @@ _ID_WORDS = frozenset(
     ("id", "ids", "no", "nr", "num", "number", "ref", "reference", "code", "key", "identifier",
      "uid", "name", "names", "initials", "email", "login", "account", "contact")
 )  # fmt: skip
-# whole names that are an identity alone, and endings that name a person in the sites'
-# languages (主治医, 読影医師, 报告医生, 報告者, 担当技師; not 医師所見, the doctor's findings)
-_PERSON_ALONE = frozenset(
-    ("hn", "chart", "pt", "login", "zip", "患者", "医師", "医生", "emergencycontact")
-)
-_PERSON_ENDINGS = ("医", "医師", "医生", "者", "技師")
 
 
 def _words(column: str) -> list[str]:
@@ -363,8 +361,6 @@ def names_a_person(column: str) -> bool:
         or any(part in bare for part in _PERSON_PARTS)
         or bare.endswith(_PERSON_ROLES)
     ):
-        return True
-    if bare in _PERSON_ALONE or bare.endswith(_PERSON_ENDINGS):
         return True
     words = _words(column)
     if len(words) > 1 and words[-1] == "by":  # created_by, uploaded_by, reviewed_by
