@@ -267,7 +267,7 @@ def unmatched_operating_points(settings: Settings, loaded: Iterable[tuple[str, s
 
 
 def _folded(text: str) -> str:
-    return "/".join(part.strip().casefold() for part in text.split("/", 1))
+    return "/".join(part.strip().casefold() for part in text.split("/"))  # any "/" of a name
 
 
 def _known_zone(name: object) -> bool:
