@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -616,14 +617,8 @@ def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
     assert _snapshot_id(data) == sid
     assert json.loads((data / "demo" / "effects.json").read_text())["seed"] == 5
     # the whole demo and a file of the hospital's: not "an incomplete demo, 50 of 49 files"
-    from ingest.load import ingest_files
 
-    csv = tmp_path / "site-a.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
-        "score\n9.9.9,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
-    )
-    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    _load_a_hospital_file(data, tmp_path, "9.9.9")
     with pytest.raises(InputError) as err:
         run_demo(data, studies=1000, seed=5)
     assert str(err.value).startswith(
@@ -648,16 +643,10 @@ def test_demo_is_never_mixed_into_data_already_there(tmp_path, capsys):
 
 
 def test_demo_refuses_a_hospitals_data_and_names_its_files(tmp_path):
-    from ingest.load import ingest_files
     from radqa.demo import run_demo
 
-    csv = tmp_path / "site-a.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
-        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
-    )
     data = tmp_path / "hospital"
-    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    _load_a_hospital_file(data, tmp_path)
     with pytest.raises(InputError, match=r"already holds data: 1 loaded file \(site-a.csv\); "):
         run_demo(data, studies=1000, seed=5)
     assert not (data / "demo").exists() and not (data / "radqa.toml").exists()
@@ -743,17 +732,11 @@ def test_replace_refuses_while_another_process_writes(tmp_path):
     import subprocess
     import sys
 
-    from ingest.load import ingest_files
     from radqa.demo import run_demo
     from radqa.errors import StoreError
 
     data = tmp_path / "data"
-    csv = tmp_path / "site-a.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
-        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
-    )
-    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    _load_a_hospital_file(data, tmp_path)
     writer = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from radqa import store; con = store.connect_working(sys.argv[1]); "
@@ -778,17 +761,11 @@ def test_the_writer_lock_is_held_while_the_store_is_removed(tmp_path):
     import subprocess
     import sys
 
-    from ingest.load import ingest_files
     from radqa import store
     from radqa._demo_store import remove_store
 
     data = tmp_path / "data"
-    csv = tmp_path / "site-a.csv"
-    csv.write_text(
-        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
-        "score\n1.2.3,P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
-    )
-    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
+    _load_a_hospital_file(data, tmp_path)
     probe = (
         "import sys\nfrom radqa import store\nfrom radqa.errors import StoreError\n"
         "try:\n    store.connect_working(sys.argv[1]).close()\nexcept StoreError as e:\n"
@@ -824,3 +801,15 @@ def test_replace_starts_over_from_a_damaged_working_database(tmp_path):
         assert con.execute("select count(*) from studies").fetchall() == [(1000,)]
     finally:
         con.close()
+
+
+def _load_a_hospital_file(data: Path, tmp_path: Path, study_uid: str = "1.2.3") -> None:
+    """Ingest one prediction of a hospital's own into ``data`` (file site-a.csv)."""
+    from ingest.load import ingest_files
+
+    csv = tmp_path / "site-a.csv"
+    csv.write_text(
+        "study_uid,patient_id,site,study_datetime,modality,finding,model_name,model_version,"
+        f"score\n{study_uid},P1,A,2026-10-01,CR,effusion,M,1,0.4\n"
+    )
+    assert ingest_files(data, "predictions", [csv])[0].status == "committed"
