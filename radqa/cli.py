@@ -1,24 +1,31 @@
 """The `radqa` command: ingest, demo, report, export, serve.
 
 Library code raises RadQAError subclasses; this module turns them into a message on stderr and an
-exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or configuration).
+exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or configuration). An ingest
+prints what it loaded on stdout and the lines of the files it refused on stderr: a cron job that
+mails stderr sees them, and a script that reads stdout gets the summary only.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from radqa import __version__
 from radqa.errors import ConfigError, RadQAError, StoreError, first_line
 from radqa.settings import resolve_data_dir
+
+if TYPE_CHECKING:
+    from ingest.dicom import DicomSummary
 
 
 def _data_dir_option() -> argparse.ArgumentParser:
@@ -274,7 +281,9 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             from ingest.dicom import ingest_dicom
 
             summary = ingest_dicom(data_dir, args.paths, workers=os.cpu_count() or 1)
-            print(summary.render())
+            loaded, refused = render_dicom(summary)
+            _print_refused(refused)
+            print(loaded)
             if summary.snapshot_id:
                 _warm(data_dir)
             return 0 if summary.ok else 1
@@ -283,7 +292,9 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         results = ingest_files(
             data_dir, args.kind, args.files, strict=args.strict, encoding=args.encoding
         )
-        print(render_results(results))
+        loaded, refused = render_results(results)
+        _print_refused(refused)
+        print(loaded)
         if args.kind == "predictions":
             for line in _operating_point_warnings(data_dir):
                 print(line)
@@ -440,12 +451,22 @@ def _describe_snapshot(data_dir: Path) -> str:
     )
 
 
-def render_results(results: Sequence[object]) -> str:
-    """The ingest summary: a line per file, the first reasons, and the totals."""
-    lines = []
+def _print_refused(lines: str) -> None:
+    """The lines of files an ingest refused, on stderr (flushed before the summary on stdout)."""
+    if lines:
+        print(lines, file=sys.stderr, flush=True)
+
+
+def render_results(results: Sequence[object]) -> tuple[str, str]:
+    """The ingest summary: a line per file, the first reasons, and the totals, as (stdout,
+    stderr): the lines of a file refused whole, or by --strict, are stderr's; the others and
+    the totals stdout's."""
+    out: list[str] = []
+    err: list[str] = []
     totals = dict.fromkeys(("accepted", "inserted", "replaced", "unchanged", "quarantined"), 0)
     refused = 0
     for r in results:
+        lines = err if r.status == "refused" else out  # type: ignore[attr-defined]
         lines.append(f"{r.status:>9}  {r.message}")  # type: ignore[attr-defined]
         for reason in r.reasons:  # type: ignore[attr-defined]
             lines.append(f"           {reason}")
@@ -456,13 +477,32 @@ def render_results(results: Sequence[object]) -> str:
         refused += r.status == "refused"  # type: ignore[attr-defined]
         for k in totals:
             totals[k] += getattr(r, k)
-    lines.append(
+    out.append(
         f"total: {len(results)} file(s), {totals['accepted']} rows accepted "
         f"({totals['inserted']} new, {totals['replaced']} replaced, "
         f"{totals['unchanged']} unchanged), {totals['quarantined']} quarantined, "
         f"{refused} file(s) refused"
     )
-    return "\n".join(lines)
+    return "\n".join(out), "\n".join(err)
+
+
+def render_dicom(summary: DicomSummary) -> tuple[str, str]:
+    """``radqa ingest dicom``'s summary as (stdout, stderr): the files skipped and the folders
+    not read, with their reasons, are stderr's; the rest of :meth:`DicomSummary.render` (which
+    counts them) stdout's."""
+    from ingest.dicom import MAX_SHOWN
+
+    err: list[str] = []
+    for title, items in (
+        (f"skipped {len(summary.skipped)} file(s):", summary.skipped),
+        (f"did not read {len(summary.folders)} folder(s):", summary.folders),
+    ):
+        if items:
+            err += [title, *(f"  {path}: {reason}" for path, reason in items[:MAX_SHOWN])]
+            if len(items) > MAX_SHOWN:
+                err.append(f"  ... and {len(items) - MAX_SHOWN} more (see quarantine)")
+    out = dataclasses.replace(summary, skipped=[], folders=[]).render()
+    return out, "\n".join(err)
 
 
 if __name__ == "__main__":
