@@ -46,6 +46,7 @@ from ingest.validate import (
     row_columns,
     rows_sql,
     study_in_checked,
+    unlisted_extras,
 )
 from radqa import derived, store
 from radqa.errors import FileRefusedError, InputError, StoreError, first_line
@@ -242,7 +243,7 @@ def _ingest_one(
                         f"{name}: missing required column(s): {', '.join(missing)}; "
                         f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
                     )
-                duplicates, blank = _check(con, kind, source, {**pads, **source.params})
+                duplicates, blank = _check(con, kind, source, {**pads, **source.params}, settings)
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
@@ -312,12 +313,15 @@ def _machine_failure(exc: BaseException) -> bool:
 
 def _reading_context(kind: str, settings: Settings, encoding: str | None) -> str:
     """What, besides the file's bytes, decides the rows a file gives: the declared text encoding,
-    the time zone and, for predictions, the operating points. '' when all are the defaults."""
+    the time zone, the extra columns kept (``extra_columns``) and, for predictions, the operating
+    points. '' when all are the defaults."""
     parts = []
     if encoding is not None:
         parts.append(f"encoding={codec_name(encoding)}")
     if settings.time_zone:
         parts.append(f"time_zone={settings.time_zone}")
+    if (listed := settings.extra_column_keys) is not None:  # [] keeps none: not the default
+        parts.append(f"extra_columns={','.join(sorted(listed))}")
     if kind == "predictions" and settings.operating_points:
         points = ",".join(f"{k}={v!r}" for k, v in sorted(settings.operating_points.items()))
         parts.append(f"operating_points={points}")
@@ -344,7 +348,11 @@ def _other_kind(kind: str, source: Source) -> str:
 
 
 def _check(
-    con: duckdb.DuckDBPyConnection, kind: str, source: Source, params: dict[str, object]
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: Source,
+    params: dict[str, object],
+    settings: Settings,
 ) -> tuple[bool, int]:
     """Run the checking pass (CREATE of ``_checked``) over the file; return whether two accepted
     rows share a natural key (see :func:`_mark_duplicates`) and how many blank rows (no value at
@@ -361,12 +369,12 @@ def _check(
     contract = CONTRACTS[kind]
     create = "create or replace temp table _checked as "
     try:
-        con.execute(create + checked_sql(kind, contract, source), params)
+        con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
     except duckdb.Error as exc:
         if not needs_serial_read(exc):
             raise
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
-        con.execute(create + checked_sql(kind, contract, source), params)
+        con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
     [(bad, blank)] = con.execute(
         "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
         "from _checked"
@@ -377,7 +385,8 @@ def _check(
         [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
         con.execute("set preserve_insertion_order = true")
         try:
-            con.execute(create + checked_sql(kind, contract, source, ordered=True), params)
+            sql = checked_sql(kind, contract, source, ordered=True, settings=settings)
+            con.execute(create + sql, params)
         finally:
             con.execute(f"set preserve_insertion_order = {bool(before)}")
     con.execute("delete from _checked where _blank")
@@ -505,6 +514,9 @@ def _write_batch(
             f"; not stored: column(s) {listed} ({says} a person; of the ids, only patient_id and "
             "reader_id are kept, as pseudonyms)"
         )
+    if unlisted := unlisted_extras(source, settings):
+        listed = ", ".join(f"'{c}'" for c in unlisted)
+        result.message += f"; not stored: column(s) {listed} (not in extra_columns of radqa.toml)"
     con.execute(
         """
         insert into ingest_batches values

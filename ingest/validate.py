@@ -86,10 +86,18 @@ def study_in_checked() -> tuple[str, ...]:
 
 
 def checked_sql(
-    kind: str, contract: tuple[Column, ...], source: Source, *, ordered: bool = False
+    kind: str,
+    contract: tuple[Column, ...],
+    source: Source,
+    *,
+    ordered: bool = False,
+    settings: Settings | None = None,
 ) -> str:
     """SELECT of the checked rows, from which ingest makes temp table ``_checked`` (parameters
     $path, $ipad, $opad).
+
+    ``settings``: its ``extra_columns`` decide which extra columns are kept (:func:`kept_extras`);
+    None: the defaults (no radqa.toml).
 
     ``ordered``: the statement runs with ``preserve_insertion_order`` on to number a CSV's rows by
     their place in the file (see :func:`ingest.load._check`), so its checks must not reorder rows.
@@ -120,14 +128,14 @@ def checked_sql(
             outputs.append(f"{q('__t_' + c.name)} as {c.name}")
     if kind == "reads":
         outputs += _reads_defaults(found)
-    extras = kept_extras(source)
+    extras = kept_extras(source, settings)
     if extras:
         pairs = ", ".join(f"{literal(e)}, {source.ref(e)}" for e in extras)
         outputs.append(f"json_object({pairs}) as extra")
     if source.can_be_malformed:
         outputs.append("__overflow as _overflow")
-    # a bad row's values: its ids as pseudonyms, no column that names a person; none when its
-    # format is broken (see Source.malformed_sql)
+    # a bad row's values: its ids as pseudonyms, no extra column that is not kept (one that names
+    # a person or extra_columns leaves out); none when its format is broken (Source.malformed_sql)
     raw = []
     for name in found:
         if name in IDENTIFIERS:  # the pseudonym of the id as stored, even on a bad row
@@ -138,7 +146,7 @@ def checked_sql(
             raw.append(f"{literal(name)}, cast({source.ref(name)} as varchar)")
     raw_json = f"json_object({', '.join(raw)})"
     ok = " and ".join([*(_valid(c, ordered) for c in present), "__overflow is null"])
-    stored = _stored_names(kind, contract, source)
+    stored = _stored_names(kind, contract, source, settings)
     # _ok is computed once (an inner select) and read twice: the flag and the bad rows' JSON
     hashes = [f"hash({', '.join(checked_key(kind))}) as _kh"]
     if kind == "predictions":
@@ -165,17 +173,33 @@ def _blank_sql(source: Source) -> str:
     return " and ".join([*(_empty(source.ref(n)) for n in source.lowered), "__overflow is null"])
 
 
-def kept_extras(source: Source) -> tuple[str, ...]:
+def kept_extras(source: Source, settings: Settings | None) -> tuple[str, ...]:
     """The file's columns beyond the contract that are kept (in ``extra``): all but those whose
-    name says they identify a person (:func:`ingest.contract.names_a_person`)."""
+    name says they identify a person (:func:`ingest.contract.names_a_person`) and, when radqa.toml
+    has ``extra_columns``, those it does not list (:meth:`radqa.settings.Settings.keeps_extra`).
+    """
     header = source.header_names
-    return tuple(c for c in source.extras if not names_a_person(header[c]))
+    return tuple(
+        c
+        for c in source.extras
+        if not names_a_person(header[c]) and (settings is None or settings.keeps_extra(c))
+    )
 
 
 def dropped_extras(source: Source) -> tuple[str, ...]:
     """The file's columns beyond the contract that are not stored: they name a person."""
     header = source.header_names
     return tuple(c for c in source.extras if names_a_person(header[c]))
+
+
+def unlisted_extras(source: Source, settings: Settings) -> tuple[str, ...]:
+    """The file's columns beyond the contract that are not stored because radqa.toml's
+    ``extra_columns`` does not list them (those that name a person aside: see
+    :func:`dropped_extras`)."""
+    header = source.header_names
+    return tuple(
+        c for c in source.extras if not names_a_person(header[c]) and not settings.keeps_extra(c)
+    )
 
 
 # The columns a prediction's derived values are computed from (when the file gives them).
@@ -189,7 +213,9 @@ def _reads_defaults(found: tuple[str, ...]) -> list[str]:
     return [f"coalesce({role}, 'primary') as read_role", f"coalesce({arm}, '') as arm"]
 
 
-def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> set[str]:
+def _stored_names(
+    kind: str, contract: tuple[Column, ...], source: Source, settings: Settings | None
+) -> set[str]:
     """Unquoted names of the columns :func:`checked_sql` stores (hashes and _dup_of aside)."""
     found = source.lowered
     names = {"_ok", "_raw_json", "_blank"} | ({"_rn"} if source.numbered else set())
@@ -204,7 +230,7 @@ def _stored_names(kind: str, contract: tuple[Column, ...], source: Source) -> se
             names.add(c.name)
     if kind == "reads":
         names |= {"read_role", "arm"}
-    if kept_extras(source):
+    if kept_extras(source, settings):
         names.add("extra")
     if source.can_be_malformed:
         names.add("_overflow")

@@ -12,16 +12,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.contract import names_a_person
 from radqa.errors import ConfigError
 
 DATA_DIR_ENV = "RADQA_DATA_DIR"
 SETTINGS_FILE = "radqa.toml"
 
-#: The top-level keys of radqa.toml: ``time_zone`` and three sections.
-TOP_LEVEL = ("time_zone", "operating_points", "site_map", "claims")
+#: The top-level keys of radqa.toml: two plain keys and three sections.
+_PLAIN_KEYS = ("time_zone", "extra_columns")
+TOP_LEVEL = (*_PLAIN_KEYS, "operating_points", "site_map", "claims")
 _EXPECTED = (
-    'time_zone = "Area/City" (before the first [section]), [operating_points], [site_map], '
-    '[claims."MODEL"]'
+    'time_zone = "Area/City" and extra_columns = ["column", ...] (before the first [section]), '
+    '[operating_points], [site_map], [claims."MODEL"]'
 )
 #: The metrics a vendor claim may name (those :func:`metrics.claim_check` checks; a test keeps
 #: the two lists equal, so that this module does not import the statistics).
@@ -47,7 +49,9 @@ class Settings:
     figures: ``{"model_name": {"accuracy": 0.974, ...}}``. ``time_zone`` (an IANA name such as
     ``Asia/Tokyo``) is where a time that names its instant (a Parquet timestamp with time zone)
     is read as a wall-clock time; None: this machine's zone. A text time with an offset
-    (``09:00+09:00``) keeps its own wall-clock time whatever this is.
+    (``09:00+09:00``) keeps its own wall-clock time whatever this is. ``extra_columns`` lists
+    the columns beyond the contract that ingest keeps in ``extra`` (:meth:`keeps_extra`); None:
+    every one whose name does not say it identifies a person.
     """
 
     data_dir: Path
@@ -55,6 +59,23 @@ class Settings:
     site_map: dict[str, str] = field(default_factory=dict)
     claims: dict[str, dict[str, float]] = field(default_factory=dict)
     time_zone: str | None = None
+    extra_columns: tuple[str, ...] | None = None
+
+    @property
+    def extra_column_keys(self) -> frozenset[str] | None:
+        """The ``extra_columns`` as a file's header is matched: lower case, without surrounding
+        spaces; None without the list."""
+        if self.extra_columns is None:
+            return None
+        return frozenset(name.strip().lower() for name in self.extra_columns)
+
+    def keeps_extra(self, column: str) -> bool:
+        """Whether the list lets ingest keep extra column ``column`` (lower case, as
+        :attr:`ingest.readers.Source.extras` names it): any without the list, else a listed one.
+        A column whose name says it identifies a person is not kept either way
+        (:func:`ingest.validate.kept_extras`)."""
+        keys = self.extra_column_keys
+        return keys is None or column in keys
 
     def threshold_for(self, model_name: str, finding: str) -> float | None:
         return self.operating_points.get(f"{model_name}/{finding}")
@@ -124,6 +145,7 @@ def load_settings(data_dir: Path) -> Settings:
         operating_points=points,
         site_map=_site_map(path, _section(path, raw, "site_map", '"InstitutionName" = "site"')),
         claims=_claims(path, _section(path, raw, "claims", '[claims."MODEL"] tables')),
+        extra_columns=_extra_columns(path, raw.get("extra_columns")),
     )
 
 
@@ -171,6 +193,32 @@ def _site_map(path: Path, table: dict[str, object]) -> dict[str, str]:
     return sites
 
 
+def _extra_columns(path: Path, value: object) -> tuple[str, ...] | None:
+    """The ``extra_columns`` list, or None when the file has none. A listed column whose name
+    says it identifies a person is refused: ingest would not keep it (that rule comes first),
+    and a list that says it keeps one would mislead whoever reads the file."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"{path}: extra_columns = {value!r}; expected a list of the extra columns to keep, "
+            'such as extra_columns = ["protocol", "contrast_agent"] ([] keeps none)'
+        )
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f"{path}: extra_columns holds {name!r}; expected a column's name as text, such "
+                'as "protocol"'
+            )
+        if names_a_person(name):
+            raise ConfigError(
+                f"{path}: extra_columns holds {name!r}, whose name says it identifies a person: "
+                "such a column is never stored (of the ids, only patient_id and reader_id are "
+                "kept, as pseudonyms); remove it from the list"
+            )
+    return tuple(value)
+
+
 def _claims(path: Path, table: dict[str, object]) -> dict[str, dict[str, float]]:
     claims: dict[str, dict[str, float]] = {}
     for model, figures in table.items():
@@ -206,7 +254,7 @@ def _check_names(path: Path, raw: dict[str, object]) -> None:
         close = difflib.get_close_matches(key.lower(), TOP_LEVEL, n=1)
         hint = ""
         if close:
-            hint = f" (did you mean {close[0] if close[0] == 'time_zone' else f'[{close[0]}]'}?)"
+            hint = f" (did you mean {close[0] if close[0] in _PLAIN_KEYS else f'[{close[0]}]'}?)"
         raise ConfigError(f"{path}: unknown {found}{hint}; expected {_EXPECTED}")
     tables: list[tuple[str, object]] = [
         (name, raw[name]) for name in ("operating_points", "site_map", "claims") if name in raw

@@ -43,8 +43,8 @@ def _stored(data_dir: Path) -> list[tuple]:
 
 
 EXPECTED = (
-    'expected time_zone = "Area/City" (before the first [section]), [operating_points], '
-    '[site_map], [claims."MODEL"]'
+    'expected time_zone = "Area/City" and extra_columns = ["column", ...] (before the first '
+    '[section]), [operating_points], [site_map], [claims."MODEL"]'
 )
 
 
