@@ -33,6 +33,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
+from ingest.redact import hide_ids
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -42,6 +43,7 @@ from ingest.validate import (
     dropped_extras,
     problems_sql,
     pseudonym_sql,
+    q,
     rn_sql,
     row_columns,
     rows_sql,
@@ -432,7 +434,8 @@ def _write_batch(
         name, kind, "committed", batch_id=batch_id, rows_read=int(rows_read), quarantined=int(bad)
     )
     if bad:
-        rows, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
+        stored = _stored(con)
+        rows, params = rows_sql(kind, CONTRACTS[kind], settings, stored)
         con.execute(
             f"""
             insert into quarantine
@@ -448,6 +451,7 @@ def _write_batch(
                 **params,
             },
         )
+        hide_ids(con, batch_id, [q(f"_id_{c}") for c in IDENTIFIERS if f"_id_{c}" in stored], pads)
         result.reasons = [
             r[0]
             for r in con.execute(
