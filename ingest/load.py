@@ -33,7 +33,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
-from ingest.redact import hide_ids
+from ingest.redact import hide_ids, shown_name
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -213,7 +213,7 @@ def _ingest_one(
             raise not_a_file(path)
         size = path.stat().st_size
     except (OSError, FileRefusedError) as exc:
-        return _refuse(con, kind, name, "", started, str(exc))
+        return _refuse(con, kind, name, "", started, str(exc), pads=pads)
 
     # The file's sha256 (hashlib releases the GIL) is computed in a thread while DuckDB checks
     # the rows, unless a committed batch of this kind had the same size: then the file may be one
@@ -223,7 +223,9 @@ def _ingest_one(
     with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(_batch_hash, path, context)
         if _maybe_loaded(con, kind, size):
-            unchanged = _already_loaded(con, kind, name, _hash_or_empty(hashing))
+            unchanged = _already_loaded(
+                con, kind, shown_name(con, name, pads), _hash_or_empty(hashing)
+            )
             if unchanged:
                 return unchanged
 
@@ -257,14 +259,19 @@ def _ingest_one(
                     "disk space or memory and run the command again)"
                 ) from exc
             message = str(unreadable(path, exc) if isinstance(exc, duckdb.Error) else exc)
-            return _refuse(con, kind, name, _hash_or_empty(hashing), started, message, size)
+            return _refuse(
+                con, kind, name, _hash_or_empty(hashing), started, message, size, pads=pads
+            )
 
+    # the name as stored and shown: without a patient's or reader's id
+    shown = shown_name(con, name, pads, [q(c) for c in _stored(con) if c.startswith("_id_")])
     con.execute("begin transaction")
     try:
         result = _write_batch(
             con,
             kind,
             source,
+            shown,
             chash,
             started,
             strict,
@@ -412,6 +419,7 @@ def _write_batch(
     con: duckdb.DuckDBPyConnection,
     kind: str,
     source: Source,
+    name: str,
     chash: str,
     started: datetime,
     strict: bool,
@@ -422,7 +430,6 @@ def _write_batch(
     blank: int,
     file_bytes: int,
 ) -> BatchResult:
-    name = source.path.name
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
     if duplicates:
@@ -841,8 +848,13 @@ def _refuse(
     started: datetime,
     message: str,
     file_bytes: int | None = None,
+    *,
+    pads: dict[str, bytes],
 ) -> BatchResult:
-    """Record a file refused whole (its own small transaction) and return the result."""
+    """Record a file refused whole (its own small transaction) and return the result. Its name
+    is stored and shown without an id the store knows (:func:`ingest.redact.shown_name`)."""
+    shown = shown_name(con, name, pads)
+    name, message = shown, message.replace(name, shown)
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     con.execute(
         "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "

@@ -13,9 +13,14 @@ in the quarantined rows of one batch, every value that is
 
 The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason. Only the batch's bad rows
 are searched (a few, usually); values of rows that load are stored where the file put them.
+
+A file's name is stored with each batch and shown on Data health; :func:`shown_name` hides an id
+in it the same way.
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -99,3 +104,60 @@ def hide_ids(
     con.execute("drop table _hits")
     con.execute("drop table _id_values")
     return int(found)
+
+
+ID_MARK = "<id>"
+_SEPARATED = re.compile(r"([\W_]+)")  # a file name's words and what separates them
+_SHORTEST = 4  # shorter ids (P1, 17) would hide parts of ordinary names (p1.csv, batch_17)
+
+
+def shown_name(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    pads: dict[str, bytes],
+    file_ids: list[str] | None = None,
+) -> str:
+    """``name``, a file's name as ingest stores and shows it: each part of it that is a patient's
+    or reader's id (of 4 characters or more) replaced by ``<id>``. An export named after its one
+    patient (``preds-MRN0012345.csv``) or reader (``reads_DR-SATO-12.csv``) would otherwise keep
+    the id in the batch history and show it on Data health.
+
+    An id is found as in :func:`hide_ids`: one of the file's own ids (``file_ids``, columns of
+    ``_checked``; anywhere in the name, ignoring case), or a run of the name's words whose
+    pseudonym the store holds (as written, in upper or in lower case).
+    """
+    found: list[str] = []
+    if file_ids:
+        own = " union ".join(f"select {c} as id from _checked" for c in file_ids)
+        found += [
+            row[0]
+            for row in con.execute(
+                f"select distinct id from ({own}) "
+                f"where len(id) >= {_SHORTEST} and contains(lower($name), lower(id))",
+                {"name": name},
+            ).fetchall()
+        ]
+    parts = _SEPARATED.split(name)  # words at even places, separators between them
+    runs = {
+        "".join(parts[i : j + 1])
+        for i in range(0, len(parts), 2)
+        for j in range(i, min(len(parts), i + 12), 2)
+    }
+    # ids are matched as written, but a file name may change their case
+    runs = {v for r in runs if len(r.strip()) >= _SHORTEST for v in (r, r.upper(), r.lower())}
+    if runs:
+        found += [
+            row[0]
+            for row in con.execute(
+                f"""
+                select run from (select unnest($runs::varchar[]) as run)
+                where {pseudonym_sql(_AS_ID("run"))} in (
+                    select patient_pid from studies union all select reader_pid from reads
+                )
+                """,
+                {"runs": sorted(runs), **pads},
+            ).fetchall()
+        ]
+    for value in sorted(found, key=len, reverse=True):  # the longest first: it may hold others
+        name = re.sub(re.escape(value), ID_MARK, name, flags=re.IGNORECASE)
+    return name

@@ -97,3 +97,58 @@ def test_a_reader_id_in_another_column_of_a_bad_read_is_hidden(
     assert rows[2][1]["arm"] == HIDDEN and rows[2][1]["label"] == "maybe"
     assert NOT_SHOWN in rows[3][0] and rows[3][1]["rating"] == HIDDEN
     assert files_holding(data_dir, b"DR-SATO-12", b"DR-KIM-34", b"DR-LEE-56") == []
+
+
+def test_a_file_named_after_its_patient_is_stored_without_the_id(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """An export of one patient's studies, named after the patient: the batch history, the
+    quarantine and the command's output show ``<id>`` where the id was."""
+    path = write(
+        tmp_path / "preds-MRN-004455_ct.csv",
+        f"""
+{PRED_HEADER}
+1.2.1,MRN-004455,Osaka,2026-10-01,CT,nodule,M,1,0.4
+1.2.2,MRN-004455,Osaka,2026-10-01,CT,nodule,M,1,abc
+""",
+    )
+    assert main(["--data-dir", str(data_dir), "ingest", "predictions", str(path)]) == 1
+    out = capsys.readouterr()
+    assert snapshot_rows(data_dir, "select file_name, message from ingest_batches") == [
+        ("preds-<id>_ct.csv", "preds-<id>_ct.csv: 1 accepted (1 new, 0 replaced, 0 unchanged), "
+         "1 quarantined")
+    ]  # fmt: skip
+    assert snapshot_rows(data_dir, "select file_name, reason from quarantine") == [
+        ("preds-<id>_ct.csv",
+         "preds-<id>_ct.csv: row 2: column 'score' is 'abc'; expected a number between 0 and 1")
+    ]  # fmt: skip
+    assert "004455" not in out.out + out.err and "preds-<id>_ct.csv" in out.out
+    assert files_holding(data_dir, b"MRN-004455", b"004455") == []
+
+
+def test_a_file_named_after_a_reader_or_a_known_patient_is_stored_without_the_id(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A reader study's per-reader file; a file refused whole (no header) whose name holds, in
+    lower case, a patient id the store knows. Ids shorter than 4 characters and names that hold
+    no id are left as they are."""
+    reads = write(
+        tmp_path / "reads_DR-SATO-12.csv", f"{READ_HEADER}\n1.2.1,n,DR-SATO-12,1,2026-10-02"
+    )
+    [r] = ingest_files(data_dir, "reads", [reads])
+    assert r.file == "reads_<id>.csv" and r.message.startswith("reads_<id>.csv: 1 accepted")
+    known = write(
+        tmp_path / "p.csv", f"{PRED_HEADER}\n1.2.1,TKY884412,Osaka,2026-10-01,CT,n,M,1,0.4"
+    )
+    ingest_files(data_dir, "predictions", [known])
+    refused = write(tmp_path / "resend_tky884412.csv", "1.2.9,TKY884412,Osaka")
+    [r] = ingest_files(data_dir, "predictions", [refused])
+    assert r.status == "refused" and r.file == "resend_<id>.csv"
+    assert r.message.startswith("resend_<id>.csv: its first line names none of the required")
+    short = write(tmp_path / "p1.csv", f"{PRED_HEADER}\n1.2.7,P1,Osaka,2026-10-01,CT,n,M,1,0.4")
+    [r] = ingest_files(data_dir, "predictions", [short])
+    assert r.file == "p1.csv"
+    assert [name for (name,) in snapshot_rows(
+        data_dir, "select file_name from ingest_batches order by batch_id"
+    )] == ["reads_<id>.csv", "p.csv", "resend_<id>.csv", "p1.csv"]  # fmt: skip
+    assert files_holding(data_dir, b"DR-SATO-12", b"TKY884412", b"tky884412") == []
