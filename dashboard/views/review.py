@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -49,6 +50,10 @@ assert snap is not None
 if "cr_saved" in st.session_state:
     st.success(st.session_state.pop("cr_saved"))
     st.session_state["cr_comment"] = ""  # the form keeps its input when a save is refused
+if "cr_not_withdrawn" in st.session_state:  # set by withdraw_clicked, before this run
+    st.warning(st.session_state.pop("cr_not_withdrawn"))
+if "cr_withdraw_refused" in st.session_state:
+    st.error(st.session_state.pop("cr_withdraw_refused"))
 left, mid, right = st.columns([2, 1, 1])
 kind = left.selectbox("Discordance", list(KINDS), format_func=KINDS.get, key="cr_kind")
 limit = int(mid.number_input("At most", 10, 5000, 200, step=50, key="cr_limit"))
@@ -191,11 +196,51 @@ with st.form("cr_form"):
     category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
     comment = st.text_area("Comment", key="cr_comment", max_chars=_reviews.MAX_COMMENT)
     submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
-withdraw = (
-    st.button("Withdraw my review", key="cr_withdraw")
-    if reviewed and latest is not None and latest["reviewer"] == me
-    else False
-)
+
+
+def withdraw_clicked(
+    data_dir: Path, snapshot_id: str | None, case: _reviews.Case, seen_id: int
+) -> None:
+    """Withdraw the review the button was drawn for (``seen_id``), or say why not.
+
+    The button's callback, not its return value: when the review was withdrawn or replaced
+    after the button was drawn (in another tab, by another reviewer), the rerun the click
+    starts no longer draws the button, and Streamlit drops the click of a button a run does
+    not draw without a word; it still runs the callback, before the page. The page then shows
+    the message above the current reviews. ``me``, :func:`said` and :func:`case_label` are
+    those of the run that drew the button."""
+    try:
+        withdrawn = _reviews.withdraw_review(
+            data_dir, case, reviewer=me, snapshot_id=snapshot_id, expected_latest=seen_id
+        )
+    except _reviews.ReviewChanged:
+        now = _reviews.latest_for(data_dir, case)
+        st.session_state["cr_not_withdrawn"] = (
+            "This review was already withdrawn or replaced (the latest entry of the case: by "
+            f"{said(now)}); nothing was withdrawn. The list now shows the current reviews."
+        )
+        return
+    except InputError as exc:
+        st.session_state["cr_withdraw_refused"] = f"Nothing was withdrawn: {exc}"
+        return
+    _audit.log_event(
+        data_dir,
+        who=me,
+        what="review:withdraw",
+        snapshot_id=snapshot_id,
+        **dict(zip(_reviews.CASE_KEY, case, strict=True)),
+        withdrawn=withdrawn["category"],
+    )
+    st.session_state["cr_saved"] = f"Withdrawn: your review of {case_label(case)}."
+
+
+if reviewed and latest is not None and latest["reviewer"] == me:
+    st.button(
+        "Withdraw my review",
+        key="cr_withdraw",
+        on_click=withdraw_clicked,
+        args=(snap.data_dir, snap.snapshot_id, choice, latest["id"]),
+    )
 st.session_state["cr_seen"] = (choice, latest_id)
 
 
@@ -225,43 +270,32 @@ def refused() -> str | None:
     return None
 
 
-if submitted or withdraw:
+if submitted:
     problem = refused()
     if problem:
         st.error(problem)
         st.stop()
     try:
-        if withdraw:
-            withdrawn = _reviews.withdraw_review(
-                snap.data_dir,
-                choice,
-                reviewer=me,
-                snapshot_id=snap.snapshot_id,
-                expected_latest=latest_id,
-            )
-            message = f"Withdrawn: your review of {case_label(choice)}."
-            what, details = "review:withdraw", {"withdrawn": withdrawn["category"]}
-        else:
-            study_uid, finding, model_name, version = choice
-            replaced = _reviews.add_review(
-                snap.data_dir,
-                study_uid=study_uid,
-                finding=finding,
-                model_name=model_name,
-                model_version=version,
-                category=str(category),
-                comment=comment or "",
-                reviewer=me,
-                snapshot_id=snap.snapshot_id,
-                expected_latest=latest_id,
-            )
-            message = f"Saved: {case_label(choice)} marked '{category}' by you" + (
-                f", replacing the review by {said(replaced)}." if replaced else "."
-            )
-            what = "review:replace" if replaced else "review:save"
-            details = {"category": str(category)}
-            if replaced:
-                details |= {"replaces": replaced["reviewer"], "replaced": replaced["category"]}
+        study_uid, finding, model_name, version = choice
+        replaced = _reviews.add_review(
+            snap.data_dir,
+            study_uid=study_uid,
+            finding=finding,
+            model_name=model_name,
+            model_version=version,
+            category=str(category),
+            comment=comment or "",
+            reviewer=me,
+            snapshot_id=snap.snapshot_id,
+            expected_latest=latest_id,
+        )
+        message = f"Saved: {case_label(choice)} marked '{category}' by you" + (
+            f", replacing the review by {said(replaced)}." if replaced else "."
+        )
+        what = "review:replace" if replaced else "review:save"
+        details = {"category": str(category)}
+        if replaced:
+            details |= {"replaces": replaced["reviewer"], "replaced": replaced["category"]}
     except InputError as exc:
         st.error(f"Nothing was saved: {exc}")
         st.stop()

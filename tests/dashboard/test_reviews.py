@@ -200,3 +200,66 @@ def test_comments_are_limited_in_length(app, demo_copy) -> None:  # noqa: ANN001
     with pytest.raises(InputError, match="the comment has 2,001 characters; at most 2,000"):
         review(demo_copy, case, "AI error", comment="x" * 2001)
     assert _reviews.history(demo_copy, case).empty
+
+
+def reviewed_and_picked(app, data_dir: Path):  # noqa: ANN001, ANN201
+    """The page with the first case reviewed by the local user and picked under 'reviewed':
+    the Withdraw button is drawn. Returns (the AppTest, the case)."""
+    at = app(data_dir, "views/review.py")
+    case = key_of(at.dataframe[0].value.iloc[0])
+    at.radio(key="cr_category").set_value("AI error")
+    at.button(key="cr_submit").click().run()
+    at.selectbox(key="cr_show").set_value("reviewed").run()
+    at.selectbox(key="cr_case").set_value(case).run()
+    assert "cr_withdraw" in [b.key for b in at.button]
+    return at, case
+
+
+def test_withdraw_in_a_stale_tab_says_the_review_was_already_withdrawn(app, demo_copy) -> None:  # noqa: ANN001
+    at, case = reviewed_and_picked(app, demo_copy)
+    _reviews.withdraw_review(demo_copy, case, reviewer="local")  # from another tab
+    at.button(key="cr_withdraw").click().run()
+    assert not at.exception
+    today = _reviews.latest_for(demo_copy, case)["reviewed_at"][:10]
+    assert [w.value for w in at.warning] == [
+        "This review was already withdrawn or replaced (the latest entry of the case: by you "
+        f"(who withdrew the review) on {today}); nothing was withdrawn. The list now shows the "
+        "current reviews."
+    ]
+    assert not at.success and not at.error
+    assert _reviews.history(demo_copy, case)["action"].tolist() == ["review", "withdraw"]
+    assert at.dataframe[0].value.empty  # 'reviewed' lists no case now
+    at.run()  # said once, not on every run after
+    assert not at.warning
+
+
+def test_withdraw_in_a_stale_tab_says_the_review_was_replaced(app, demo_copy) -> None:  # noqa: ANN001
+    at, case = reviewed_and_picked(app, demo_copy)
+    review(demo_copy, case, "technical")  # another reviewer replaced it
+    at.button(key="cr_withdraw").click().run()
+    assert not at.exception
+    today = _reviews.latest_for(demo_copy, case)["reviewed_at"][:10]
+    assert at.warning[0].value == (
+        "This review was already withdrawn or replaced (the latest entry of the case: by "
+        f"{OTHER[:8]} as 'technical' on {today}); nothing was withdrawn. The list now shows the "
+        "current reviews."
+    )
+    assert _reviews.history(demo_copy, case)["reviewer"].tolist() == ["local", OTHER]
+    shown = at.dataframe[0].value
+    assert shown[["category", "reviewer"]].values.tolist() == [["technical", OTHER[:8]]]
+
+
+def test_withdraw_in_a_stale_tab_does_not_withdraw_my_newer_review(app, demo_copy) -> None:  # noqa: ANN001
+    at, case = reviewed_and_picked(app, demo_copy)
+    review(demo_copy, case, "ambiguous", reviewer="local")  # replaced in another tab
+    at.button(key="cr_withdraw").click().run()
+    assert not at.exception
+    assert at.warning[0].value.startswith(
+        "This review was already withdrawn or replaced (the latest entry of the case: by you as "
+        "'ambiguous' on "
+    )
+    assert _reviews.history(demo_copy, case)["category"].tolist() == ["AI error", "ambiguous"]
+    # the button is drawn again for the current review, and withdraws that one
+    at.button(key="cr_withdraw").click().run()
+    assert at.success[0].value == f"Withdrawn: your review of {' · '.join(case)}."
+    assert _reviews.history(demo_copy, case)["action"].tolist() == ["review", "review", "withdraw"]
