@@ -19,7 +19,7 @@ elements, so a file cut after its header has lost none of them.
 
 Loading the same files again changes nothing: a batch is known by its files' paths and header
 bytes (with their sizes), so the pixel data is not read even to hash it, and by how they are
-read (the site map): :func:`_batch_hash`. A DX or MG image is
+read (the site map, ``encoding``): :func:`_batch_hash`. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
 
 From 4,000 files on, ``radqa ingest dicom`` parses headers in one worker process per core
@@ -32,6 +32,12 @@ predictions file stored, and vice versa. The raw PatientID is turned into its ke
 soon as it is read; it is never stored, logged or shown. PatientName is read only to recognise
 the patient in a path: a folder or file named after a patient is shown and stored as
 ``<patient>`` (:func:`redact`).
+
+Text is decoded in the header's Specific Character Set. A header that declares none (or the
+default, ISO_IR 6) but holds text beyond ASCII is read as UTF-8 when all of that text is valid
+UTF-8, else in ``encoding`` (``--encoding cp932``: Japanese modalities write Shift-JIS this way,
+Korean ones cp949) when one is given, else as Latin-1, which the summary says
+(:func:`_undeclared_text`).
 
 Conventions chosen here:
 
@@ -67,11 +73,12 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import read_partial
-from pydicom.tag import BaseTag
+from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID
 
 from ingest.dicom_paths import FileSource, Mark, person_marks, redact, walk_files
 from ingest.dicom_values import header_text, parse_age, parse_sex, parse_study_datetime
+from ingest.encodings import codec_name
 from ingest.pseudonym import check_key_source, pseudonymise, store_key
 from ingest.studies import FILL_ONLY, upsert_studies
 from radqa import derived, store
@@ -98,6 +105,9 @@ FILE_COLUMNS = (
     "patient_sex",
     "patient_age",
     "patient_pid",
+    # the pseudonym the PatientID gets read as Latin-1, as without --encoding; the same as
+    # patient_pid when the header was not read in an --encoding (:func:`_keep_stored_patients`)
+    "patient_pid_latin1",
 )
 
 
@@ -116,6 +126,9 @@ class DicomSummary:
     notes: list[tuple[str, str]] = field(default_factory=list)  # links to loops: all was read
     conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
     unmapped: list[str] = field(default_factory=list)  # InstitutionNames the [site_map] lacks
+    # files read whose text is in a character set they do not declare, not UTF-8, and was read
+    # as Latin-1 for want of an ``encoding``
+    undeclared: int = 0
     batch_id: int | None = None
     snapshot_id: str | None = None
     status: str = "committed"  # committed, unchanged, empty
@@ -187,6 +200,7 @@ def ingest_dicom(
     settings: Settings | None = None,
     publish: bool = True,
     workers: int = 1,
+    encoding: str | None = None,
 ) -> DicomSummary:
     """Read the DICOM headers under ``paths`` and merge one row per study into the studies table.
 
@@ -204,6 +218,11 @@ def ingest_dicom(
         Processes that parse headers when there are :data:`PARALLEL_FROM` files or more (the
         command uses one per core). They are spawned, so a script that passes more than 1 must
         call this under ``if __name__ == "__main__":``, as :mod:`multiprocessing` requires.
+    encoding
+        The character set (a Python codec name, ``cp932``) of the text of headers that declare
+        none and whose text beyond ASCII is not UTF-8 (:func:`_undeclared_text`); InputError,
+        before anything is written, when Python knows no such text encoding. A value that is
+        not text in it either skips its file.
 
     Returns
     -------
@@ -211,6 +230,7 @@ def ingest_dicom(
         Counts, skipped files with reasons, batch and snapshot ids.
     """
     data_dir = Path(data_dir)
+    codec = codec_name(encoding) if encoding else None  # refused before anything is written
     settings = settings or load_settings(data_dir)
     summary = DicomSummary()
     files = walk_files(paths, summary.skipped, summary.folders, summary.notes)
@@ -231,12 +251,13 @@ def ingest_dicom(
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
     people: set[Mark] = set()  # the patient ids and names read, for redact
-    read = _read_all([source for _, source in files], key, workers)
+    read = _read_all([source for _, source in files], key, workers, codec)
     for order, ((rel, _), (row, identity, reason, words)) in enumerate(
         zip(files, read, strict=True)
     ):
         if row is not None:
             rows.append({"_ord": order, **row})
+            summary.undeclared += bool(row.pop(LATIN1_GUESS))
         if reason is not None:
             summary.skipped.append((rel, reason))
         if identity is not None:
@@ -252,7 +273,7 @@ def ingest_dicom(
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
-    chash = _batch_hash(identities, settings)
+    chash = _batch_hash(identities, settings, codec)
 
     con = store.connect_working(data_dir)
     try:
@@ -264,7 +285,7 @@ def ingest_dicom(
             summary.message = (
                 f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
                 "(same content); nothing changed" + _still_not_read(summary)
-            )
+            ) + _undeclared_note(summary)
             if summary.conflicts:
                 summary.message += (
                     f"; {len(summary.conflicts)} of its studies named more than one patient "
@@ -288,17 +309,36 @@ def ingest_dicom(
 READING_RULES = 3  # 3: the site map matched ignoring case and spacing
 
 
-def _batch_hash(identities: list[tuple[str, str]], settings: Settings) -> str:
+def _batch_hash(
+    identities: list[tuple[str, str]], settings: Settings, codec: str | None = None
+) -> str:
     """The batch's content hash, ``<files>+<reading>`` as :func:`ingest.load._batch_hash` makes
     them: the digest of its files' paths and identities (:func:`_identity`), then that of how
-    they are read (:data:`READING_RULES` and the ``[site_map]``). :func:`radqa.store.loaded_batch`
-    takes a file set as loaded only when the latest batch of the same files has this hash, so
-    the files are read again after the site map changed, and again when it changes back."""
+    they are read (:data:`READING_RULES`, the ``[site_map]`` and the ``encoding`` of headers that
+    declare no character set, Python's name of it). :func:`radqa.store.loaded_batch` takes a
+    file set as loaded only when the latest batch of the same files has this hash, so the files
+    are read again after the site map or the encoding changed, and again when it changes back:
+    files loaded as Latin-1 are read again with ``--encoding cp932``, and their values replaced.
+    Without an encoding the hash is what it was before there was one."""
     files = hashlib.sha256()
     for rel, identity in sorted(identities):
         files.update(f"{rel}\0{identity}\n".encode())
     reading = f"rules {READING_RULES}\nsite_map {json.dumps(sorted(settings.site_map.items()))}"
+    if codec is not None:
+        reading += f"\nencoding {codec}"
     return store.batch_hash(files.hexdigest(), reading)
+
+
+def _undeclared_note(summary: DicomSummary) -> str:
+    """The summary's note on files whose undeclared, non-UTF-8 text was read as Latin-1
+    (:func:`_undeclared_text`); empty when there were none."""
+    if not summary.undeclared:
+        return ""
+    return (
+        f"; {summary.undeclared} file(s) hold text in an undeclared character set that is not "
+        "UTF-8, read as Latin-1 (letters may be wrong): run again with --encoding cp932 "
+        "(Japanese) or cp949 (Korean)"
+    )
 
 
 def _still_not_read(summary: DicomSummary) -> str:
@@ -329,21 +369,28 @@ def _sop_class(ds: Dataset) -> str | None:
 PARALLEL_FROM = 4000
 
 
-# One file read: its studies fields (None when skipped), its identity (None when it could not be
-# opened), why it was skipped (None when read) and the marks naming its patient (redact).
+# One file read: its studies fields (None when skipped; with :data:`LATIN1_GUESS`), its identity
+# (None when it could not be opened), why it was skipped (None when read) and the marks naming its
+# patient (redact).
 _Read = tuple[dict[str, object] | None, str | None, str | None, set[Mark]]
 
+# The key of a file's fields that tells whether its undeclared, non-UTF-8 text was read as
+# Latin-1 for want of an encoding (:func:`_undeclared_text`); not a studies column
+LATIN1_GUESS = "_latin1_guess"
 
-def _read_all(paths: list[FileSource], key: bytes, workers: int) -> list[_Read]:
+
+def _read_all(
+    paths: list[FileSource], key: bytes, workers: int, codec: str | None = None
+) -> list[_Read]:
     """:func:`_read_one` of each of ``paths``, in order; in ``workers`` processes when there are
     :data:`PARALLEL_FROM` or more."""
     try:
         if len(paths) < PARALLEL_FROM or workers < 2:
-            return [_read_one(path, key) for path in paths]
+            return [_read_one(path, key, codec) for path in paths]
         # spawn, not fork: the parent may hold DuckDB's threads, which a forked child would lack
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            return list(pool.map(_read_one, paths, repeat(key), chunksize=256))
+            return list(pool.map(_read_one, paths, repeat(key), repeat(codec), chunksize=256))
     finally:
         _close_archives()
 
@@ -371,17 +418,19 @@ def _close_archives() -> None:
     _ARCHIVES.clear()
 
 
-def _read_one(path: FileSource, key: bytes) -> _Read:
+def _read_one(path: FileSource, key: bytes, codec: str | None = None) -> _Read:
     """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
     people: set[Mark] = set()
     try:
-        row, identity = _read_header(path, key, people)
+        row, identity = _read_header(path, key, people, codec)
     except _Skip as exc:
         return None, exc.identity, str(exc), people
     return row, identity, None, people
 
 
-def _read_header(path: FileSource, key: bytes, people: set[Mark]) -> tuple[dict[str, object], str]:
+def _read_header(
+    path: FileSource, key: bytes, people: set[Mark], codec: str | None = None
+) -> tuple[dict[str, object], str]:
     """The studies fields of one file (:func:`_fields`) and the file's identity (:func:`_identity`
     of its header: the bytes pydicom read, up to the pixel data); raises _Skip, which carries
     the identity of what was read."""
@@ -404,7 +453,7 @@ def _read_header(path: FileSource, key: bytes, people: set[Mark]) -> tuple[dict[
                 f"cannot read the DICOM header: {_damage(exc)}", _identity(fh, PREFIX, size)
             ) from None
     try:
-        return _fields(ds, key, people, size=size if ended else None), identity
+        return _fields(ds, key, people, size=size if ended else None, codec=codec), identity
     except _Skip as exc:
         exc.identity = identity
         raise
@@ -439,20 +488,38 @@ def _damage(exc: Exception) -> str:
 
 
 def _fields(
-    ds: Dataset, key: bytes, people: set[Mark], *, size: int | None = None
+    ds: Dataset,
+    key: bytes,
+    people: set[Mark],
+    *,
+    size: int | None = None,
+    codec: str | None = None,
 ) -> dict[str, object]:
-    """The studies fields of a header read whole (PatientID already pseudonymised); raises
-    _Skip. First adds the words of its PatientID and PatientName to ``people``
-    (:func:`redact`), whatever else is wrong with it: a skipped file is shown by its path,
-    which may name the patient. ``size``: the file's, when pydicom read it to its end."""
+    """The studies fields of a header read whole (PatientID already pseudonymised), with
+    :data:`LATIN1_GUESS`; raises _Skip. First adds the words of its PatientID and PatientName to
+    ``people`` (:func:`redact`), whatever else is wrong with it: a skipped file is shown by its
+    path, which may name the patient. ``size``: the file's, when pydicom read it to its end.
+    ``codec``: the character set of undeclared text that is not UTF-8 (:func:`_undeclared_text`)."""
     cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
-    if _undeclared_utf8(ds):
+    undeclared = _undeclared_text(ds)  # read as UTF-8, in codec, or left to pydicom (Latin-1)
+    charset = {UNDECLARED_UTF8: "utf_8", UNDECLARED_OTHER: codec}.get(undeclared or "")
+    not_text = latin1_id = None
+    if charset is not None and charset != "utf_8":
+        not_text = _not_text_in(ds, charset)
+        latin1_id = _as_latin1(ds, "PatientID")
+    if charset is not None:  # pydicom decodes the header's text in this Python codec
         implicit, little = ds.original_encoding
-        ds.set_original_encoding(implicit, little, "utf_8")
+        ds.set_original_encoding(implicit, little, charset)
     patient_id = _decodable(ds, "PatientID")
     people.update(person_marks(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:
         raise _Skip(f"truncated: the file ends inside element {cut}")
+    if not_text is not None:
+        raise _Skip(
+            f"cannot read the DICOM header: its {not_text} is not {charset} text (--encoding) "
+            "and the header declares no character set; load it with the encoding its system "
+            "writes"
+        )
     try:
         study_uid = header_text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
@@ -472,6 +539,10 @@ def _fields(
         row["_derived"] = _is_derived(row["modality"], _sop_class(ds))
         patient_id = header_text(ds, "PatientID")  # raises here when it cannot be decoded
         row["patient_pid"] = None if patient_id is None else pseudonymise(key, patient_id)
+        row["patient_pid_latin1"] = (
+            row["patient_pid"] if latin1_id is None else pseudonymise(key, latin1_id)
+        )
+        row[LATIN1_GUESS] = undeclared == UNDECLARED_OTHER and codec is None
     except _Skip:
         raise
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
@@ -523,17 +594,23 @@ def _is_derived(modality: object, sop_class: str | None) -> bool:
 
 _TEXT_VRS = frozenset(["SH", "LO", "PN", "ST", "LT", "UT", "UC"])
 _DEFAULT_CHARSETS = (None, "", "ISO_IR 6")
+UNDECLARED_UTF8 = "utf-8"
+UNDECLARED_OTHER = "other"
 
 
-def _undeclared_utf8(ds: Dataset) -> bool:
-    """Whether the header's text is UTF-8 that it does not declare: no Specific Character Set
-    (or the default, ISO_IR 6), and every text element with bytes beyond ASCII is valid UTF-8
-    (at least one). Systems in Japan and Korea write such headers; read as the default, their
-    names become mojibake (``ì\x84\x9c...``), so a site map key or a pseudonym would not match
-    the same name from elsewhere. Other undeclared bytes (Shift-JIS) are left to pydicom."""
+def _undeclared_text(ds: Dataset) -> str | None:
+    """How the header's text beyond ASCII is encoded when it declares no character set (no
+    Specific Character Set, or the default, ISO_IR 6): :data:`UNDECLARED_UTF8` when every text
+    element with bytes beyond ASCII is valid UTF-8 (at least one), :data:`UNDECLARED_OTHER`
+    when one is not; None when the header declares a character set or its text is all ASCII.
+
+    Systems in Japan and Korea write such headers: in UTF-8, or in Shift-JIS (cp932) or EUC-KR
+    (cp949), which are almost never valid UTF-8. Read as the default, their names become
+    mojibake (``ì\x84\x9c...``), so a site map key or a pseudonym would not match the same name
+    from elsewhere: UTF-8 is read as UTF-8, other text in the ``--encoding`` given."""
     if _decodable(ds, "SpecificCharacterSet") not in _DEFAULT_CHARSETS:
-        return False
-    found = False
+        return None
+    found = None
     for element in ds._dict.values():
         if not isinstance(element, RawDataElement) or not element.value:
             continue
@@ -543,9 +620,36 @@ def _undeclared_utf8(ds: Dataset) -> bool:
         try:
             value.decode("utf-8")
         except UnicodeDecodeError:
-            return False
-        found = True
+            return UNDECLARED_OTHER
+        found = UNDECLARED_UTF8
     return found
+
+
+def _not_text_in(ds: Dataset, codec: str) -> str | None:
+    """The keyword of the first value read here (PatientID, then :data:`TEXT_FIELDS`) whose
+    bytes are not text in ``codec``; None when all are. Call before the values are decoded:
+    pydicom would put replacement characters in such a value (with a warning), not fail."""
+    for keyword in ("PatientID", *TEXT_FIELDS.values()):
+        element = ds._dict.get(Tag(keyword))
+        if not isinstance(element, RawDataElement) or not element.value:
+            continue
+        try:
+            bytes(element.value).decode(codec)
+        except UnicodeDecodeError:
+            return keyword
+    return None
+
+
+def _as_latin1(ds: Dataset, keyword: str) -> str | None:
+    """The element's text (:func:`header_text`) as pydicom reads it in a header that declares
+    no character set, without an encoding given (Latin-1); ``ds`` keeps its raw element, to be
+    read in the encoding given. None when absent or already decoded."""
+    element = ds._dict.get(Tag(keyword))
+    if not isinstance(element, RawDataElement):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return header_text(Dataset({element.tag: element}), keyword)
 
 
 def _dictionary_vr(tag: BaseTag) -> str | None:
@@ -746,6 +850,7 @@ def _write_batch(
                 f"; {len(stored_patient)} stud{'y' if len(stored_patient) == 1 else 'ies'} "
                 "whose files name another patient than the one stored"
             )
+        summary.message += _undeclared_note(summary)
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "
@@ -824,7 +929,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
                {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
                cast(m.study_datetime as timestamp) as study_datetime,
                cast(m.patient_age as smallint) as patient_age,
-               m.patient_sex, m.patient_pid
+               m.patient_sex, m.patient_pid, m.patient_pid_latin1
         from merged m
         left join (select cast(institution as varchar) as institution,
                           cast(site as varchar) as site from _dicom_sites_df) s
@@ -854,19 +959,26 @@ def _keep_stored_patients(con: duckdb.DuckDBPyConnection) -> list[str]:
     pseudonym; the ids are not shown). The study keeps the stored patient: a study's patient
     changes when someone has checked which is right, not because files say otherwise (a
     mislabelled export, two patients under one StudyInstanceUID). Its other fields merge as
-    usual. Call before the upsert."""
+    usual. Call before the upsert.
+
+    Except when the stored patient is the one the same PatientID gives read as Latin-1
+    (``patient_pid_latin1``): files loaded without ``--encoding`` and now read in it name the
+    same patient, whose id was misread; the new reading replaces it and is not reported."""
+    other = """
+        n.patient_pid <> o.patient_pid and n.patient_pid_latin1 is distinct from o.patient_pid
+    """
     rows = con.execute(
-        """
+        f"""
         select n.study_uid from _dicom_studies n join studies o using (study_uid)
-        where n.patient_pid <> o.patient_pid
+        where {other}
         order by n.study_uid
         """
     ).fetchall()
     if rows:
         con.execute(
-            """
+            f"""
             update _dicom_studies n set patient_pid = o.patient_pid from studies o
-            where o.study_uid = n.study_uid and n.patient_pid <> o.patient_pid
+            where o.study_uid = n.study_uid and {other}
             """
         )
     return [

@@ -91,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     dicom.add_argument(
         "paths", nargs="+", help="DICOM files, folders (walked recursively) or ZIP archives"
     )
+    dicom.add_argument(
+        "--encoding",
+        default=None,
+        metavar="NAME",
+        help="character set of headers that declare none (no Specific Character Set) and whose "
+        "text is not UTF-8, e.g. cp932 (Japanese Shift-JIS) or cp949 (Korean EUC-KR); a "
+        "declared character set is always used; default: such text is read as Latin-1 and "
+        "the summary says so",
+    )
 
     demo = sub.add_parser("demo", help="generate the demo data set and load it", parents=[common])
     demo.add_argument(
@@ -280,7 +289,9 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         if args.kind == "dicom":
             from ingest.dicom import ingest_dicom
 
-            summary = ingest_dicom(data_dir, args.paths, workers=os.cpu_count() or 1)
+            summary = ingest_dicom(
+                data_dir, args.paths, workers=os.cpu_count() or 1, encoding=args.encoding
+            )
             loaded, refused = render_dicom(summary)
             _print_refused(refused)
             print(loaded)
