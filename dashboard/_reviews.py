@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.auth import LOCAL_USER, legacy_pseudonym
+from dashboard.auth import LOCAL_USER, key_problem, legacy_pseudonym
 from ingest.pseudonym import load_key
 from radqa.errors import ConfigError, InputError
 
@@ -121,10 +121,11 @@ def upgrade(
         if _version(con) < 1:
             try:
                 key = load_key(Path(data_dir), create=False)
-            except ConfigError as exc:
+            except ConfigError as exc:  # said without the server's paths: any viewer sees it
                 return (
-                    f"{reviews_path(data_dir)} holds reviewer identities from an older RadQA, "
-                    f"which must be replaced by pseudonyms before a review is added: {exc}"
+                    f"{REVIEWS_FILE} in the data directory holds reviewer identities from an "
+                    "older RadQA, which must be replaced by pseudonyms before a review is added: "
+                    f"{key_problem(data_dir, exc)}"
                 )
             con.execute("pragma secure_delete = on")  # the replaced identities leave no trace
             with con:

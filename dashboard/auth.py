@@ -24,6 +24,8 @@ the e-mail only when a token has no subject). An auditor finds one person's entr
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -33,7 +35,7 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.pseudonym import load_key, pseudonymise
+from ingest.pseudonym import KEY_ENV, KEY_FILE, load_key, pseudonymise
 from radqa.errors import ConfigError
 
 REQUIRED = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
@@ -43,6 +45,29 @@ LOCAL_USER = "local"
 #: ``User.who`` of a logged-in user whose pseudonym cannot be computed (no key): such a user may
 #: read, but records no review.
 UNIDENTIFIED = "unidentified"
+#: what a page says of a key file that is not in the data dir (it names no server path)
+KEY_MISSING = (
+    "the pseudonymisation key is missing from the data directory; an administrator must restore "
+    "it from the backup (the server log and the `radqa` command name the file)"
+)
+#: ... and of a key that is there but cannot be used (readable by others, too short, ...)
+KEY_UNUSABLE = (
+    "the pseudonymisation key cannot be used; an administrator must fix it (the server log and "
+    "the `radqa` command say why)"
+)
+_log = logging.getLogger(__name__)
+_logged: set[str] = set()
+
+
+def key_problem(data_dir: Path, exc: ConfigError) -> str:
+    """What a page may say when :func:`load_key` refused the key with ``exc``: whether the key
+    file is missing, without its path (a page is seen by every viewer, and screenshots travel).
+    ``exc``, with the path, goes to the server's log, once per process (not on every rerun)."""
+    if str(exc) not in _logged:
+        _logged.add(str(exc))
+        _log.warning("RadQA dashboard: %s", exc)
+    missing = os.environb.get(KEY_ENV.encode()) is None and not (Path(data_dir) / KEY_FILE).exists()
+    return KEY_MISSING if missing else KEY_UNUSABLE
 
 
 def login_configured(root: Path) -> tuple[bool, str]:
@@ -218,7 +243,7 @@ def current_user() -> User:
             email=str(info.get("email") or "") or None,
         )
     except ConfigError as exc:
-        problem = f"RadQA cannot compute your pseudonym: {exc}"
+        problem = f"RadQA cannot compute your pseudonym: {key_problem(data_dir(), exc)}"
         return User(UNIDENTIFIED, roles, logged_in=True, name=name, problem=problem)
     except ValueError:
         problem = "your identity provider's token has no subject ('sub') and no e-mail"

@@ -3,6 +3,8 @@ review key (with the model version), replacing, withdrawing, comments."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -263,3 +265,89 @@ def test_withdraw_in_a_stale_tab_does_not_withdraw_my_newer_review(app, demo_cop
     at.button(key="cr_withdraw").click().run()
     assert at.success[0].value == f"Withdrawn: your review of {' · '.join(case)}."
     assert _reviews.history(demo_copy, case)["action"].tolist() == ["review", "review", "withdraw"]
+
+
+KEY_MISSING = (
+    "the pseudonymisation key is missing from the data directory; an administrator must restore "
+    "it from the backup (the server log and the `radqa` command name the file)"
+)
+
+
+#: a logged-in reviewer (st.user)
+REVIEWER = {"is_logged_in": True, "iss": "https://idp.example.org", "sub": "s-1",
+            "name": "Dr Who", "groups": ["radqa-reviewer"], "iat": int(time.time())}  # fmt: skip
+
+
+@pytest.fixture
+def no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key comes from the data dir only (no RADQA_PSEUDO_KEY)."""
+    monkeypatch.delenv("RADQA_PSEUDO_KEY", raising=False)
+
+
+def shown_text(at) -> str:  # noqa: ANN001
+    """Every message, caption and text the run ``at`` drew, main area and sidebar."""
+    kinds = ("error", "warning", "info", "success", "caption", "markdown", "title", "text")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+@pytest.mark.usefixtures("no_key_env")
+def test_a_missing_key_is_told_without_the_server_path(app, demo_copy, caplog) -> None:  # noqa: ANN001
+    assert not (demo_copy / "pseudo.key").exists()
+    with caplog.at_level("WARNING"):
+        at = app(demo_copy, "views/review.py", login=True, user=REVIEWER)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"Recording reviews is off: RadQA cannot compute your pseudonym: {KEY_MISSING}"
+    ]
+    assert str(demo_copy) not in shown_text(at) and "pseudo.key" not in shown_text(at)
+    # the administrator finds the file in the server's log
+    assert f"the pseudonymisation key {demo_copy / 'pseudo.key'} is missing" in caplog.text
+
+
+@pytest.mark.usefixtures("no_key_env")
+def test_old_reviews_without_a_key_are_told_without_the_path(app, demo_copy, con, caplog) -> None:  # noqa: ANN001
+    from metrics import discordant_cases
+
+    first = discordant_cases(con, kind="both", limit=200).iloc[0]
+    old = sqlite3.connect(_reviews.reviews_path(demo_copy))
+    old.execute(
+        "create table reviews (id integer primary key autoincrement, study_uid text not null,"
+        " finding text not null, model_name text not null, category text not null,"
+        " comment text not null default '', reviewer text not null,"
+        " reviewed_at text not null, snapshot_id text)"
+    )
+    old.execute(
+        "insert into reviews (study_uid, finding, model_name, category, reviewer, reviewed_at)"
+        " values (?, ?, ?, 'AI error', 'rita@hospital.example', '2026-01-01')",
+        (first["study_uid"], first["finding"], first["model_name"]),
+    )
+    old.commit()
+    old.close()
+    with caplog.at_level("WARNING"):
+        at = app(demo_copy, "views/review.py")  # any viewer sees the warning
+    assert not at.exception
+    problem = (
+        "reviews.sqlite in the data directory holds reviewer identities from an older RadQA, "
+        f"which must be replaced by pseudonyms before a review is added: {KEY_MISSING}"
+    )
+    assert [w.value for w in at.warning] == [problem]
+    assert [e.value for e in at.error] == [f"Recording reviews is off: {problem}"]
+    assert str(demo_copy) not in shown_text(at) and "pseudo.key" not in shown_text(at)
+    assert f"the pseudonymisation key {demo_copy / 'pseudo.key'} is missing" in caplog.text
+
+
+@pytest.mark.usefixtures("no_key_env")
+def test_an_unusable_key_is_told_without_the_server_path(app, demo_copy, caplog) -> None:  # noqa: ANN001
+    key = demo_copy / "pseudo.key"
+    key.write_text("0" * 64)
+    key.chmod(0o644)  # other users may read it: load_key refuses it
+    with caplog.at_level("WARNING"):
+        at = app(demo_copy, "views/review.py", login=True, user=REVIEWER)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Recording reviews is off: RadQA cannot compute your pseudonym: the pseudonymisation key "
+        "cannot be used; an administrator must fix it (the server log and the `radqa` command "
+        "say why)"
+    ]
+    assert str(demo_copy) not in shown_text(at) and "pseudo.key" not in shown_text(at)
+    assert f"Run: chmod 600 '{key}'" in caplog.text
