@@ -20,18 +20,28 @@ logged-in user is known to the reviews and the audit log by a pseudonym, the HMA
 the store's pseudonymisation key of the token's issuer and subject (:func:`user_pseudonym`;
 the e-mail only when a token has no subject). An auditor finds one person's entries with
 :func:`pseudonym_of`. The user's own name is shown to them only (the sidebar greeting).
+
+Streamlit keeps the token's claims in its login cookie for 30 days, and RadQA keeps no session
+of its own, so the roles of a login are the ones the provider gave when it issued the token.
+RadQA refuses a login whose token was issued (``iat``) more than ``[radqa] max_login_hours``
+ago (default 12, a hospital shift) and offers to log in again, which reads the roles again
+from the provider (:func:`login_refusal`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import os
 import re
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -45,6 +55,10 @@ LOCAL_USER = "local"
 #: ``User.who`` of a logged-in user whose pseudonym cannot be computed (no key): such a user may
 #: read, but records no review.
 UNIDENTIFIED = "unidentified"
+#: ``[radqa] max_login_hours`` when the secrets do not set it: a hospital shift
+DEFAULT_MAX_LOGIN_HOURS = 12
+#: how far in the future (seconds, by this server's clock) a token's ``iat`` may lie
+CLOCK_SKEW_S = 300
 #: what a page says of a key file that is not in the data dir (it names no server path)
 KEY_MISSING = (
     "the pseudonymisation key is missing from the data directory; an administrator must restore "
@@ -190,7 +204,8 @@ class User:
     """Who is using the dashboard and what they may do."""
 
     #: the pseudonym kept in reviews and the audit log ('local' without login, '' when
-    #: logged out, :data:`UNIDENTIFIED` when no pseudonym can be computed)
+    #: logged out, :data:`UNIDENTIFIED` when no pseudonym can be computed); a login refused
+    #: as too old keeps its pseudonym, for the audit log
     who: str
     roles: frozenset[str]
     logged_in: bool
@@ -198,6 +213,9 @@ class User:
     name: str = ""
     #: why ``who`` is :data:`UNIDENTIFIED`
     problem: str | None = None
+    #: why RadQA refuses the login Streamlit holds (:func:`login_refusal`); such a user has
+    #: no role and is not logged in for RadQA
+    refused: str | None = None
 
     def can(self, role: str) -> bool:
         return role in self.roles
@@ -223,10 +241,86 @@ def roles_claim() -> str:
     return str(_secrets_section("radqa").get("roles_claim", DEFAULT_ROLES_CLAIM))
 
 
+def max_login_hours() -> float:
+    """``[radqa] max_login_hours`` of the secrets: how old a login may be (default 12).
+
+    ConfigError unless it is a positive number (an integer or a float); there is no "off".
+    """
+    raw = _secrets_section("radqa").get("max_login_hours", DEFAULT_MAX_LOGIN_HOURS)
+    # not bool (an int), not a string, not 0, negative, inf or nan
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < math.inf:
+        raise ConfigError(
+            f".streamlit/secrets.toml: [radqa] max_login_hours is {raw!r}; expected a positive "
+            f"number of hours, such as {DEFAULT_MAX_LOGIN_HOURS} (720 keeps a login for the 30 "
+            "days of Streamlit's login cookie). Nobody can log in until it is fixed."
+        )
+    return float(raw)
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.10g} hour" + ("" if hours == 1 else "s")
+
+
+def issued_at(claims: Mapping[str, Any]) -> float | None:
+    """When the provider issued the token (its ``iat``, else ``auth_time``), in seconds since
+    the epoch; None when the claims have neither as a number.
+
+    ``iat`` comes first: it is when the provider read the user's roles. ``auth_time`` (when the
+    user last typed a password) stays the same across a provider's single sign-on session, so
+    a new token issued in that session would be refused again and again. It stands in only for
+    a token without ``iat`` (and is never later than the ``iat`` it stands in for).
+    """
+    for name in ("iat", "auth_time"):
+        value = claims.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def login_refusal(
+    claims: Mapping[str, Any], max_hours: float, now: float | None = None
+) -> str | None:
+    """Why RadQA refuses a login whose token has ``claims``, or None when it accepts it.
+
+    Refused: a token issued more than ``max_hours`` before ``now`` (seconds since the epoch;
+    default the current time), one with no usable ``iat`` nor ``auth_time`` (it cannot be
+    dated: fail closed), and one dated more than :data:`CLOCK_SKEW_S` after ``now``.
+    """
+    now = time.time() if now is None else now
+    host = urlsplit(str(claims.get("iss") or "")).hostname
+    provider = f"your identity provider ({host})" if host else "your identity provider"
+    again = f"log in again so that your roles are read again from {provider}"
+    issued = issued_at(claims)
+    if issued is None:
+        return (
+            "Your login cannot be dated: your identity provider's token has no 'iat' (issued "
+            f"at) nor 'auth_time' claim, so RadQA treats it as more than "
+            f"{_hours(max_hours)} old. Please {again}; if this message comes back, ask the "
+            "RadQA administrator."
+        )
+    if issued > now + CLOCK_SKEW_S:
+        ahead = math.ceil((issued - now) / 60)
+        return (
+            f"Your login's token is dated {ahead} minutes ahead of this server's clock (RadQA "
+            f"allows {CLOCK_SKEW_S // 60}). Please {again}; if this message comes back, the "
+            "clocks of this server and of the identity provider disagree: ask the RadQA "
+            "administrator."
+        )
+    if now - issued > max_hours * 3600:
+        return f"Your login is more than {_hours(max_hours)} old; {again}."
+    return None
+
+
 def current_user() -> User:
-    """The user of this session (the local admin when login is off)."""
+    """The user of this session (the local admin when login is off).
+
+    A login whose token is too old (:func:`login_refusal`) is returned with no role, not
+    logged in, and the reason in ``refused``. ConfigError when ``[radqa] max_login_hours`` is
+    not a positive number (:func:`max_login_hours`).
+    """
     if not login_enabled():
         return User(LOCAL_USER, frozenset(ROLES), logged_in=False, name=LOCAL_USER)
+    max_hours = max_login_hours()
     info = st.user.to_dict()
     if not info.get("is_logged_in"):
         return User("", frozenset(), logged_in=False)
@@ -234,6 +328,7 @@ def current_user() -> User:
     roles = roles_from_claims(info, roles_claim())
     from dashboard._state import data_dir  # on use: _state loads the metrics modules
 
+    problem = None
     try:
         key = load_key(data_dir(), create=False)
         who = user_pseudonym(
@@ -243,12 +338,15 @@ def current_user() -> User:
             email=str(info.get("email") or "") or None,
         )
     except ConfigError as exc:
+        who = UNIDENTIFIED
         problem = f"RadQA cannot compute your pseudonym: {key_problem(data_dir(), exc)}"
-        return User(UNIDENTIFIED, roles, logged_in=True, name=name, problem=problem)
     except ValueError:
+        who = UNIDENTIFIED
         problem = "your identity provider's token has no subject ('sub') and no e-mail"
-        return User(UNIDENTIFIED, roles, logged_in=True, name=name, problem=problem)
-    return User(who, roles, logged_in=True, name=name)
+    refused = login_refusal(info, max_hours)
+    if refused:
+        return User(who, frozenset(), logged_in=False, name=name, refused=refused)
+    return User(who, roles, logged_in=True, name=name, problem=problem)
 
 
 def _audit_once(user: User, what: str, **details: Any) -> None:
@@ -272,11 +370,35 @@ def gate() -> User:
 
     The audit log gets a 'login' event once per session of a logged-in user (Streamlit's
     login callback is not RadQA's, so this is the first page load after it, and every new
-    tab), and a 'refused:no-role' event for a user without a RadQA role.
+    tab), a 'refused:no-role' event for a user without a RadQA role, and a
+    'refused:login-expired' event for a login older than ``[radqa] max_login_hours``. This
+    runs on every rerun, so a tab left open is refused at its first interaction after that.
     """
-    user = current_user()
+    try:
+        user = current_user()
+    except ConfigError as exc:  # a bad [radqa] max_login_hours: nobody gets in
+        st.title("RadQA")
+        st.error(str(exc))
+        st.stop()
     if not login_enabled():
         return user
+    if user.refused:
+        issued = issued_at(st.user.to_dict())
+        _audit_once(
+            user,
+            "refused:login-expired",
+            issued=None
+            if issued is None
+            else dt.datetime.fromtimestamp(issued, dt.UTC).isoformat(timespec="seconds"),
+            max_login_hours=max_login_hours(),
+        )
+        st.title("RadQA")
+        st.warning(user.refused)
+        # st.login works while logged in: Streamlit sends the browser to the provider and the
+        # callback replaces the login cookie (no logout, which would end the provider's
+        # session for the hospital's other applications too)
+        st.button("Log in again", type="primary", on_click=st.login, key="login_again")
+        st.stop()
     if not user.logged_in:
         st.title("RadQA")
         st.write("Clinical validation and drift monitoring of radiology AI. Please log in.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def user(*groups: str, sub: str = SUB, email: str = "dr.who@example.org") -> dic
         "email": email,
         "name": "Dr Who",
         "groups": list(groups),
+        "iat": int(time.time()),  # without it the login is refused (test_login_age.py)
     }
 
 
