@@ -108,6 +108,10 @@ FILE_COLUMNS = (
     # the pseudonym the PatientID gets read as Latin-1, as without --encoding; the same as
     # patient_pid when the header was not read in an --encoding (:func:`_keep_stored_patients`)
     "patient_pid_latin1",
+    # the InstitutionName read as Latin-1, as without --encoding; the same as institution when
+    # the header was not read in an --encoding (:func:`ingest.studies.upsert_studies` lets the
+    # new reading replace a site stored as this one)
+    "institution_latin1",
 )
 
 
@@ -503,10 +507,11 @@ def _fields(
     cut = _cut_element(ds)  # before any value is decoded: decoding replaces the raw elements
     undeclared = _undeclared_text(ds)  # read as UTF-8, in codec, or left to pydicom (Latin-1)
     charset = {UNDECLARED_UTF8: "utf_8", UNDECLARED_OTHER: codec}.get(undeclared or "")
-    not_text = latin1_id = None
+    not_text = latin1_id = latin1_name = None
     if charset is not None and charset != "utf_8":
         not_text = _not_text_in(ds, charset)
         latin1_id = _as_latin1(ds, "PatientID")
+        latin1_name = _as_latin1(ds, "InstitutionName")
     if charset is not None:  # pydicom decodes the header's text in this Python codec
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, charset)
@@ -542,6 +547,7 @@ def _fields(
         row["patient_pid_latin1"] = (
             row["patient_pid"] if latin1_id is None else pseudonymise(key, latin1_id)
         )
+        row["institution_latin1"] = row["institution"] if latin1_name is None else latin1_name
         row[LATIN1_GUESS] = undeclared == UNDECLARED_OTHER and codec is None
     except _Skip:
         raise
@@ -929,7 +935,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
                {", ".join(f"m.{c}" for c in TEXT_FIELDS)},
                cast(m.study_datetime as timestamp) as study_datetime,
                cast(m.patient_age as smallint) as patient_age,
-               m.patient_sex, m.patient_pid, m.patient_pid_latin1
+               m.patient_sex, m.patient_pid, m.patient_pid_latin1, m.institution_latin1
         from merged m
         left join (select cast(institution as varchar) as institution,
                           cast(site as varchar) as site from _dicom_sites_df) s

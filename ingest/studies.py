@@ -89,7 +89,9 @@ def _merged(column: str, present: set[str]) -> str:
       file's bare date are read) does not replace a time of the same day;
     - a site that is a DICOM InstitutionName no site map renamed (``site = institution``) does
       not replace a site already stored (a prediction file's, or a mapped one): one hospital
-      would show as two sites;
+      would show as two sites. Except a stored site that is the same InstitutionName read as
+      Latin-1 (``institution_latin1``, a column of DICOM staging: the header declares no
+      character set and was read without ``--encoding``), which the new reading corrects;
     - a row marked :data:`FILL_ONLY` replaces no stored value.
     """
     if column not in present:
@@ -111,7 +113,8 @@ def _replacing(column: str, present: set[str]) -> str:
             f"else {value} end"
         )
     if column == "site" and "institution" in present:
-        return (
-            f"case when n.site = n.institution and o.site is not null then o.site else {value} end"
-        )
+        kept = "n.site = n.institution and o.site is not null"
+        if "institution_latin1" in present:
+            kept += " and o.site is distinct from n.institution_latin1"
+        return f"case when {kept} then o.site else {value} end"
     return value

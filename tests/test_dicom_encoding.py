@@ -11,10 +11,12 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
 from ingest.dicom import ingest_dicom
+from ingest.load import ingest_files
 from ingest.pseudonym import KEY_ENV, load_key, pseudonymise
 from radqa.cli import main
 from radqa.settings import Settings
 
+from .ingest.conftest import PRED_HEADER
 from .test_dicom import _studies
 
 # 大阪大学医学部附属病院
@@ -214,3 +216,64 @@ def test_an_unknown_encoding_is_refused_before_anything_is_written(
     )
     assert captured.out == ""
     assert not data.exists()
+
+
+# 大阪大学病院 in Shift-JIS read as Latin-1, as a header that declares no character set is read
+# without --encoding (a QA tester's file)
+OSAKA_HOSPITAL = "\u5927\u962a\u5927\u5b66\u75c5\u9662"
+OSAKA_HOSPITAL_LATIN1 = "\x91\xe5\x8d\xe3\x91\xe5\x8aw\x95a\x89@"
+
+
+@pytest.mark.parametrize("site_map", [None, "Osaka"], ids=["unmapped", "mapped"])
+def test_with_the_option_the_name_replaces_the_site_stored_as_its_latin1_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], site_map: str | None
+) -> None:
+    src = tmp_path / "in"
+    _legacy(src / "1.dcm", "11.1", "cp932", OSAKA_HOSPITAL, PATIENT_JA)
+    data = tmp_path / "data"
+    data.mkdir()
+    if site_map is not None:
+        toml = f'[site_map]\n"{OSAKA_HOSPITAL}" = "{site_map}"\n'
+        (data / "radqa.toml").write_text(toml, encoding="utf-8")
+    assert main(["ingest", "dicom", "--data-dir", str(data), str(src)]) == 0
+    row = _studies(data)["11.1"]
+    assert (row[0], row[1]) == (OSAKA_HOSPITAL_LATIN1, OSAKA_HOSPITAL_LATIN1)  # not in the map
+    capsys.readouterr()
+
+    code = main(["ingest", "dicom", "--data-dir", str(data), "--encoding", "cp932", str(src)])
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{src}: batch 2: 1 study from 1 of 1 file(s): 0 new, 1 updated (1 with a new site), "
+        "0 unchanged; 0 file(s) skipped"
+    )
+    row = _studies(data)["11.1"]
+    assert (row[0], row[1]) == (site_map or OSAKA_HOSPITAL, OSAKA_HOSPITAL)
+    assert row[11] == pseudonymise(load_key(data), PATIENT_JA)
+
+
+@pytest.mark.parametrize(("codec", "institution", "patient_id"), LEGACY)
+def test_an_unmapped_name_read_in_the_option_replaces_its_own_latin1_reading_only(
+    tmp_path: Path, codec: str, institution: str, patient_id: str
+) -> None:
+    """The stored site is replaced only when it is this InstitutionName read as Latin-1: a site
+    a predictions file gave (or another InstitutionName's) is kept, as for any unmapped name."""
+    ours = _legacy(tmp_path / "ours" / "1.dcm", "12.1", codec, institution, patient_id)
+    theirs = _legacy(tmp_path / "theirs" / "1.dcm", "12.2", codec, institution, "CT-0002")
+    data = tmp_path / "data"
+    ingest_dicom(data, [ours])  # site: the name read as Latin-1
+    preds = tmp_path / "p.csv"
+    preds.write_text(
+        f"{PRED_HEADER}\n12.2,CT-0002,Seoul North,2026-10-03T14:20:00,CT,ptx,M,1,0.5\n"
+    )
+    [loaded] = ingest_files(data, "predictions", [preds])
+    assert loaded.ok, loaded.message
+    ingest_dicom(data, [theirs])  # an unmapped name does not replace a predictions file's site
+    assert _studies(data)["12.2"][0] == "Seoul North"
+
+    summary = ingest_dicom(data, [ours, theirs], encoding=codec)
+
+    assert summary.ok, summary.render()
+    studies = _studies(data)
+    assert (studies["12.1"][0], studies["12.1"][1]) == (institution, institution)
+    assert (studies["12.2"][0], studies["12.2"][1]) == ("Seoul North", institution)
