@@ -515,8 +515,13 @@ def _fields(
     if charset is not None:  # pydicom decodes the header's text in this Python codec
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, charset)
-    patient_id = _decodable(ds, "PatientID")
-    people.update(person_marks(patient_id, _decodable(ds, "PatientName")))
+    with warnings.catch_warnings():
+        if not_text is not None:
+            # the file is skipped below with the reason; pydicom's warnings that it decodes these
+            # with replacement characters (on stderr, with its source paths) would say no more
+            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+        patient_id = _decodable(ds, "PatientID")
+        people.update(person_marks(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:
         raise _Skip(f"truncated: the file ends inside element {cut}")
     if not_text is not None:

@@ -4,6 +4,9 @@ Latin-1 (and said so) without ``--encoding``; in the given encoding with it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -277,3 +280,36 @@ def test_an_unmapped_name_read_in_the_option_replaces_its_own_latin1_reading_onl
     studies = _studies(data)
     assert (studies["12.1"][0], studies["12.1"][1]) == (institution, institution)
     assert (studies["12.2"][0], studies["12.2"][1]) == ("Seoul North", institution)
+
+
+def test_a_file_not_text_in_the_option_is_skipped_without_pydicom_warnings(
+    tmp_path: Path,
+) -> None:
+    """pydicom decodes such a value with replacement characters and warns on stderr, with its
+    source paths; RadQA checks the text itself and says why the file is skipped. A separate
+    process: pytest would catch the warnings before they reach stderr."""
+    src = tmp_path / "in" / "ko.dcm"
+    _legacy(src, "13.1", "cp949", SEOUL, "\uc11c\uc6b80001")  # 서울0001: not Shift-JIS either
+    ds = dcmread(src)
+    ds.PatientName = "\uae40\ucca0\uc218".encode("cp949")  # 김철수: not Shift-JIS either
+    ds.save_as(src)
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's defaults
+
+    done = subprocess.run(
+        [sys.executable, "-m", "radqa", "ingest", "dicom", "--data-dir", str(data)]
+        + ["--encoding", "cp932", str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr  # a file skipped
+    assert done.stderr == (
+        "skipped 1 file(s):\n"
+        "  ko.dcm: cannot read the DICOM header: its PatientID is not cp932 text (--encoding) and "
+        "the header declares no character set; load it with the encoding its system writes\n"
+    )
+    assert "UserWarning" not in done.stdout + done.stderr
+    assert "site-packages" not in done.stdout + done.stderr
