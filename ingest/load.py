@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -33,7 +34,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
-from ingest.redact import hide_ids, shown_name
+from ingest.redact import ID_MARK, hide_ids, shown_name
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -213,7 +214,7 @@ def _ingest_one(
             raise not_a_file(path)
         size = path.stat().st_size
     except (OSError, FileRefusedError) as exc:
-        return _refuse(con, kind, name, "", started, str(exc), pads=pads)
+        return _refuse(con, kind, path, "", started, str(exc), pads=pads)
 
     # The file's sha256 (hashlib releases the GIL) is computed in a thread while DuckDB checks
     # the rows, unless a committed batch of this kind had the same size: then the file may be one
@@ -223,13 +224,12 @@ def _ingest_one(
     with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(_batch_hash, path, context)
         if _maybe_loaded(con, kind, size):
-            unchanged = _already_loaded(
-                con, kind, shown_name(con, name, pads), _hash_or_empty(hashing)
-            )
+            unchanged = _already_loaded(con, kind, name, _hash_or_empty(hashing), pads)
             if unchanged:
                 return unchanged
 
         contract = CONTRACTS[kind]
+        source: Source | None = None
         try:
             # the file is read by open_source and _check only; later steps read _checked
             with decoded(path, file_format(path), encoding, scratch) as (data, text_encoding):
@@ -260,11 +260,19 @@ def _ingest_one(
                 ) from exc
             message = str(unreadable(path, exc) if isinstance(exc, duckdb.Error) else exc)
             return _refuse(
-                con, kind, name, _hash_or_empty(hashing), started, message, size, pads=pads
+                con,
+                kind,
+                path,
+                _hash_or_empty(hashing),
+                started,
+                message,
+                size,
+                pads=pads,
+                source=source,
             )
 
     # the name as stored and shown: without a patient's or reader's id
-    shown = shown_name(con, name, pads, [q(c) for c in _stored(con) if c.startswith("_id_")])
+    shown = shown_name(con, name, pads, _own_ids(con))
     con.execute("begin transaction")
     try:
         result = _write_batch(
@@ -441,8 +449,13 @@ def _write_batch(
         name, kind, "committed", batch_id=batch_id, rows_read=int(rows_read), quarantined=int(bad)
     )
     if bad:
-        stored = _stored(con)
-        rows, params = rows_sql(kind, CONTRACTS[kind], settings, stored)
+        # a file refused before (--strict) and loaded again: its bad rows are this batch's now
+        con.execute(
+            "delete from quarantine where batch_id in (select batch_id from ingest_batches "
+            f"where kind = $kind and status = 'refused' and {store.FILE_DIGEST} = $raw)",
+            {"kind": kind, "raw": store.file_digest(chash)},
+        )
+        rows, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
         con.execute(
             f"""
             insert into quarantine
@@ -458,7 +471,7 @@ def _write_batch(
                 **params,
             },
         )
-        hide_ids(con, batch_id, [q(f"_id_{c}") for c in IDENTIFIERS if f"_id_{c}" in stored], pads)
+        hide_ids(con, batch_id, _own_ids(con), pads)
         result.reasons = [
             r[0]
             for r in con.execute(
@@ -631,6 +644,8 @@ def _drop_earlier_reading(
         f"and not exists (select 1 from ({incoming}) k where {on})"
     )
     params = _reading_params(kind, chash)
+    # its bad rows are this reading's to report now (Data health counted a bad row twice)
+    con.execute(f"delete from quarantine where batch_id in ({_EARLIER_READINGS})", params)
     if earlier.followed:
         [(kept,)] = con.execute(f"select count(*) from {table} t {stale}", params).fetchall()
         result.kept += int(kept)
@@ -640,8 +655,6 @@ def _drop_earlier_reading(
     if gone:
         con.execute(f"delete from {table} t {stale}", params)
     result.removed = int(gone)
-    # its bad rows are this reading's to report now (Data health counted a bad row twice)
-    con.execute(f"delete from quarantine where batch_id in ({_EARLIER_READINGS})", params)
 
 
 def _key_columns(kind: str) -> tuple[str, ...]:
@@ -843,18 +856,27 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
 def _refuse(
     con: duckdb.DuckDBPyConnection,
     kind: str,
-    name: str,
+    path: Path,
     chash: str,
     started: datetime,
     message: str,
     file_bytes: int | None = None,
     *,
     pads: dict[str, bytes],
+    source: Source | None = None,
 ) -> BatchResult:
-    """Record a file refused whole (its own small transaction) and return the result. Its name
-    is stored and shown without an id the store knows (:func:`ingest.redact.shown_name`)."""
-    shown = shown_name(con, name, pads)
-    name, message = shown, message.replace(name, shown)
+    """Record a file refused whole (its own small transaction) and return the result.
+
+    Its name, and its path where the message gives it, are stored and shown without an id
+    (:func:`ingest.redact.shown_name`): one the store knows, or, when the file could be opened
+    (``source``) and has an id column, one of its own."""
+    own, params = _source_ids(source)
+    try:
+        name = shown_name(con, path.name, pads, own, params)
+        shown_path = shown_name(con, str(path), pads, own, params)
+    except duckdb.Error:  # the file's ids cannot be read after all: those the store knows
+        name, shown_path = shown_name(con, path.name, pads), shown_name(con, str(path), pads)
+    message = message.replace(str(path), shown_path).replace(path.name, name)
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     con.execute(
         "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
@@ -864,13 +886,45 @@ def _refuse(
     return BatchResult(name, kind, "refused", batch_id=batch_id, message=message)
 
 
+def _own_ids(con: duckdb.DuckDBPyConnection) -> str | None:
+    """A SELECT of the raw patient and reader ids of temp table ``_checked`` (column ``id``);
+    None when it has none."""
+    ids = [f"select {q(c)} as id from _checked" for c in _stored(con) if c.startswith("_id_")]
+    return " union all ".join(ids) or None
+
+
+def _source_ids(source: Source | None) -> tuple[str | None, dict[str, object]]:
+    """A SELECT of the raw patient and reader ids of a file opened but refused (column ``id``)
+    and its parameters; (None, {}) when it has no id column."""
+    if source is None:
+        return None, {}
+    ids = [
+        f"select {c.typed_sql(source.ref(c.name))} as id from ({source.scan_sql()})"
+        for c in CONTRACTS["predictions"] + CONTRACTS["reads"]
+        if c.identifier and c.name in source.lowered
+    ]
+    return (" union all ".join(ids) or None), dict(source.params)
+
+
 def _already_loaded(
-    con: duckdb.DuckDBPyConnection, kind: str, name: str, chash: str
+    con: duckdb.DuckDBPyConnection, kind: str, name: str, chash: str, pads: dict[str, bytes]
 ) -> BatchResult | None:
-    """The result for a file whose content a committed batch of ``kind`` already loaded."""
+    """The result for a file whose content a committed batch of ``kind`` already loaded.
+
+    Its name is shown as that batch stored it when it is the same name (the ids hidden then,
+    :func:`ingest.redact.shown_name`, may be ids the store does not know: the file's rows were
+    all quarantined); another name, without the ids the store knows."""
     prior = store.loaded_batch(con, kind, chash)
     if prior is None:
         return None
+    [(stored,)] = con.execute(
+        "select file_name from ingest_batches where batch_id = ?", [prior.batch_id]
+    ).fetchall()
+    same = "(.+)".join(re.escape(part) for part in str(stored).split(ID_MARK))
+    if re.fullmatch(same, name, flags=re.IGNORECASE | re.DOTALL):
+        name = str(stored)
+    else:
+        name = shown_name(con, name, pads)
     result = BatchResult(name, kind, "unchanged", batch_id=prior.batch_id)
     result.message = (
         f"{name}: already loaded as batch {prior.batch_id} (same content); nothing changed"

@@ -4,15 +4,16 @@ A quarantined row keeps its values (``quarantine.raw``) and its reason quotes th
 (``column 'site' is '...'``), so that a data manager can mend the file. Its own patient and
 reader ids are never kept (their pseudonyms are). But an id can sit in another column: a site's
 export that put the MRN where the site goes, a spreadsheet pasted one column off, two headers
-swapped. Such a value is not recognisable by its column, only by being an id: this module hides,
-in the quarantined rows of one batch, every value that is
+swapped, an extra column. Such a value is not recognisable by its column, only by being an id:
+this module hides, in the quarantined rows of one batch, every value that is or holds
 
 - one of the patient or reader ids of the same file (the file's own ``patient_id`` /
   ``reader_id`` column, any row), or
 - an id the store already knows: its pseudonym is a stored patient's or reader's.
 
 The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason. Only the batch's bad rows
-are searched (a few, usually); values of rows that load are stored where the file put them.
+are searched (a few, usually); values of rows that load are stored where the file put them (the
+``extra_columns`` allow-list of radqa.toml keeps unknown columns out).
 
 A file's name is stored with each batch and shown on Data health; :func:`shown_name` hides an id
 in it the same way.
@@ -26,77 +27,105 @@ import duckdb
 
 from ingest.contract import CONTRACTS
 from ingest.readers import literal
-from ingest.validate import IDENTIFIERS, pseudonym_sql
+from ingest.validate import pseudonym_sql
 
 HIDDEN = "(a patient or reader id; not shown)"
+ID_MARK = "<id>"
+
+# Ids shorter than this are not looked for: reader ids 1, 2, 3 would hide every label and rating,
+# and P1 the p1 of p1.csv. Hospital MRNs and staff ids are longer.
+SHORTEST = 4
+_LONGEST = 64  # the longest id looked for inside a file name
 
 # Every id column is read the same way (trimmed, '123.0' as 123), so the patient_id rule serves
 _AS_ID = next(c for c in CONTRACTS["predictions"] if c.name == "patient_id").typed_sql
 
+# What separates the ids in a value: anything but letters, digits and . - _ (MRN-000111,
+# 12345.0); a JSON Lines object or list, a Parquet struct, "MRN0012345 (old)" are searched by part
+_NOT_IN_AN_ID = r"[^\p{L}\p{N}._\-]+"
+
+# The pseudonyms the store holds, of patients and of readers
+_STORED = "select patient_pid from studies union all select reader_pid from reads"
+
+
+def _own(own_ids: str | None) -> str:
+    return own_ids or "select null::varchar as id where false"
+
 
 def hide_ids(
-    con: duckdb.DuckDBPyConnection, batch_id: int, file_ids: list[str], pads: dict[str, bytes]
+    con: duckdb.DuckDBPyConnection, batch_id: int, own_ids: str | None, pads: dict[str, bytes]
 ) -> int:
     """Hide the ids in the quarantined rows of batch ``batch_id``; return how many values.
 
-    ``file_ids``: the columns of temp table ``_checked`` that hold the file's raw ids
-    (``"_id_patient_id"``); ``pads``: the HMAC key pads of :func:`ingest.validate.pseudonym_sql`.
-    Must run inside the batch's transaction, after its quarantine rows are inserted.
+    ``own_ids``: a SELECT of column ``id``, the file's own raw ids (from temp table ``_checked``),
+    or None; ``pads``: the HMAC key pads of :func:`ingest.validate.pseudonym_sql`. Must run
+    inside the batch's transaction, after its quarantine rows are inserted.
+
+    A value is hidden whole when it, or one of its parts (:data:`_NOT_IN_AN_ID`), of
+    :data:`SHORTEST` characters or more, is an own id (ignoring case) or has the pseudonym of a
+    stored one (as written: hashing each part in three cases would double the cost of a file
+    of bad rows, and an id typed in another case in another column is rare). The pseudonyms
+    ``raw`` holds are searched too: no id has one as its pseudonym, and an extra column may bear
+    their name.
     """
-    own = " union ".join(f"select {c} as id from _checked" for c in file_ids) or (
-        "select null::varchar as id where false"
-    )
-    # each bad row's values but its pseudonyms, as (key, v) rows: a MAP cast reads the JSON
-    # object in one pass (half the time of json_keys + json_extract_string per key)
-    pseudonyms = ", ".join(f"'{p}'" for p in sorted(IDENTIFIERS.values()))
+    # each bad row's (key, value) pairs, the value as json_object wrote it (jv) and as the
+    # reason quotes it (v); json_each, as a row may hold a key twice (an extra column named
+    # like a pseudonym)
     values = """
-        select rowid as qrow, unnest(map_keys(m)) as key, unnest(map_values(m)) as v
-        from (select rowid, cast(raw as map(varchar, varchar)) as m
-              from quarantine where batch_id = $batch_id)
+        select q.rowid as qrow, j.key, j.value as jv,
+               case when j.type = 'VARCHAR' then j.value ->> '$' else j.value::varchar end as v
+        from quarantine q, json_each(q.raw) j
+        where q.batch_id = $batch_id and j.type not in ('NULL', 'BOOLEAN')
     """
-    # first the distinct values that are ids (each hashed once), then the rows holding them:
-    # two reads of the bad rows, no temp table of every (row, column) value
+    # first the distinct values holding an id (each part hashed once), then the
+    # rows holding them: two reads of the bad rows, no temp table of every (row, column) value
     con.execute(
         f"""
         create or replace temp table _id_values as
-        with candidates as (
-            select v, {_AS_ID("v")} as id
-            from (select distinct v from ({values}) where key not in ({pseudonyms}))
-            where {_AS_ID("v")} is not null
-        )
-        select c.v from candidates c semi join ({own}) o on o.id = c.id
+        with distinct_values as (select distinct v from ({values})),
+        parts as (
+            select v, {_AS_ID("v")} as id from distinct_values
+            union
+            select v, unnest(regexp_split_to_array(v, '{_NOT_IN_AN_ID}')) as id
+            from distinct_values
+        ),
+        candidates as (select * from parts where len(id) >= {SHORTEST})
+        select c.v from candidates c semi join ({_own(own_ids)}) o on lower(o.id) = lower(c.id)
         union
-        select c.v from candidates c
-        where {pseudonym_sql("c.id")} in (
-            select patient_pid from studies union all select reader_pid from reads
-        )
+        select v from candidates where {pseudonym_sql("id")} in ({_STORED})
         """,
         {"batch_id": batch_id, **pads},
     )
+    [(any_id,)] = con.execute("select exists (select 1 from _id_values)").fetchall()
+    if not any_id:  # the usual case: no second read of the bad rows
+        con.execute("drop table _id_values")
+        return 0
     con.execute(
         f"""
         create or replace temp table _hits as
-        select qrow, list(struct_pack(key := key, v := v)) as hits
+        select qrow, list(struct_pack(key := key, jv := jv, v := v)) as hits
         from ({values}) semi join _id_values using (v)
-        where key not in ({pseudonyms})
         group by qrow
         """,
         {"batch_id": batch_id},
     )
     [(found,)] = con.execute("select coalesce(sum(len(hits)), 0) from _hits").fetchall()
     if found:
-        # the reason quotes the value as problems_sql shows it: its first 60 characters
+        # raw: each pair as json_object wrote it ("key":value) with its value replaced; the
+        # reason quotes the value as problems_sql shows it: its first 60 characters
+        pair = "to_json(x.key)::varchar || ':' || x.jv::varchar"
+        hidden_pair = f"to_json(x.key)::varchar || ':' || to_json({literal(HIDDEN)})::varchar"
         quoted = "'column ''' || x.key || ''' is ''' || left(x.v, 60) || ''''"
         hidden = "'column ''' || x.key || ''' holds a patient or reader id (not shown)'"
         con.execute(
             f"""
             update quarantine set
-                raw = to_json(map_from_entries(list_transform(
-                    map_entries(cast(raw as map(varchar, json))),
-                    lambda e: case when list_contains(list_transform(h.hits, lambda x: x.key), e.key)
-                                   then struct_pack(key := e.key, value := to_json({literal(HIDDEN)}))
-                                   else e end))),
-                reason = list_reduce(h.hits, lambda acc, x: replace(acc, {quoted}, {hidden}), reason)
+                raw = list_reduce(
+                    h.hits, lambda acc, x: replace(acc, {pair}, {hidden_pair}), raw::varchar
+                )::json,
+                reason = list_reduce(
+                    h.hits, lambda acc, x: replace(acc, {quoted}, {hidden}), reason
+                )
             from _hits h
             where quarantine.rowid = h.qrow
             """
@@ -106,58 +135,53 @@ def hide_ids(
     return int(found)
 
 
-ID_MARK = "<id>"
-_SEPARATED = re.compile(r"([\W_]+)")  # a file name's words and what separates them
-_SHORTEST = 4  # shorter ids (P1, 17) would hide parts of ordinary names (p1.csv, batch_17)
-
-
 def shown_name(
     con: duckdb.DuckDBPyConnection,
-    name: str,
+    text: str,
     pads: dict[str, bytes],
-    file_ids: list[str] | None = None,
+    own_ids: str | None = None,
+    params: dict[str, object] | None = None,
 ) -> str:
-    """``name``, a file's name as ingest stores and shows it: each part of it that is a patient's
-    or reader's id (of 4 characters or more) replaced by ``<id>``. An export named after its one
+    """``text`` (a file's name or path) as ingest stores and shows it: each id in it of
+    :data:`SHORTEST` characters or more replaced by ``<id>``. An export named after its one
     patient (``preds-MRN0012345.csv``) or reader (``reads_DR-SATO-12.csv``) would otherwise keep
     the id in the batch history and show it on Data health.
 
-    An id is found as in :func:`hide_ids`: one of the file's own ids (``file_ids``, columns of
-    ``_checked``; anywhere in the name, ignoring case), or a run of the name's words whose
-    pseudonym the store holds (as written, in upper or in lower case).
+    An id is found as in :func:`hide_ids`: one of the file's own ids (``own_ids``, a SELECT of
+    column ``id``, run with ``params``; anywhere in the text, ignoring case), or a part of the
+    text (any run of up to 64 characters: ``検査MRN0055555.csv``, ``MRN0055555preds.csv``)
+    whose pseudonym the store holds (as written, in upper or in lower case).
     """
     found: list[str] = []
-    if file_ids:
-        own = " union ".join(f"select {c} as id from _checked" for c in file_ids)
+    if own_ids:
         found += [
             row[0]
             for row in con.execute(
-                f"select distinct id from ({own}) "
-                f"where len(id) >= {_SHORTEST} and contains(lower($name), lower(id))",
-                {"name": name},
+                f"select distinct id from ({own_ids}) "
+                f"where len(id) >= {SHORTEST} and contains(lower($text), lower(id))",
+                {**(params or {}), "text": text},
             ).fetchall()
         ]
-    parts = _SEPARATED.split(name)  # words at even places, separators between them
     runs = {
-        "".join(parts[i : j + 1])
-        for i in range(0, len(parts), 2)
-        for j in range(i, min(len(parts), i + 12), 2)
+        text[i:j]
+        for i in range(len(text))
+        for j in range(i + SHORTEST, min(len(text), i + _LONGEST) + 1)
+        if text[i:j].strip() == text[i:j]  # an id has no blank at its ends
     }
-    # ids are matched as written, but a file name may change their case
-    runs = {v for r in runs if len(r.strip()) >= _SHORTEST for v in (r, r.upper(), r.lower())}
     if runs:
         found += [
             row[0]
             for row in con.execute(
                 f"""
-                select run from (select unnest($runs::varchar[]) as run)
-                where {pseudonym_sql(_AS_ID("run"))} in (
-                    select patient_pid from studies union all select reader_pid from reads
+                select distinct run from (
+                    select run, unnest(list_distinct([run, upper(run), lower(run)])) as variant
+                    from (select unnest($runs::varchar[]) as run)
                 )
+                where {pseudonym_sql("variant")} in ({_STORED})
                 """,
                 {"runs": sorted(runs), **pads},
             ).fetchall()
         ]
     for value in sorted(found, key=len, reverse=True):  # the longest first: it may hold others
-        name = re.sub(re.escape(value), ID_MARK, name, flags=re.IGNORECASE)
-    return name
+        text = re.sub(re.escape(value), ID_MARK, text, flags=re.IGNORECASE)
+    return text

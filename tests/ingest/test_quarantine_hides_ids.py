@@ -152,3 +152,134 @@ def test_a_file_named_after_a_reader_or_a_known_patient_is_stored_without_the_id
         data_dir, "select file_name from ingest_batches order by batch_id"
     )] == ["reads_<id>.csv", "p.csv", "resend_<id>.csv", "p1.csv"]  # fmt: skip
     assert files_holding(data_dir, b"DR-SATO-12", b"TKY884412", b"tky884412") == []
+
+
+def _pq(path: Path, rows: list[dict]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+ROW = {
+    "study_uid": "1.2.1", "patient_id": "MRN-004455", "site": "Osaka",
+    "study_datetime": "2026-10-01", "modality": "XX", "finding": "n", "model_name": "M",
+    "model_version": "1", "score": 0.4,
+}  # fmt: skip
+
+
+def test_ids_in_json_lines_and_parquet_extras_nested_or_quoted_are_hidden(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A JSON Lines extra holding the id as a string (kept as JSON text, with its quotes), in an
+    object or a list, and a Parquet struct: each value holding the id is hidden whole."""
+    rows = [
+        {**ROW, "ref": "MRN-004455", "nested": {"mrn": "MRN-004455"}, "ids": ["x", "MRN-004455"]}
+    ]
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ingest_files(data_dir, "predictions", [jsonl])
+    [(_, raw)] = _quarantine(data_dir).values()
+    assert raw["ref"] == raw["nested"] == raw["ids"] == HIDDEN and raw["modality"] == "XX"
+    parquet = _pq(
+        tmp_path / "q.parquet", [{**ROW, "study_uid": "1.2.2", "st": {"mrn": "MRN-004455"}}]
+    )
+    ingest_files(data_dir, "predictions", [parquet])
+    assert [raw["st"] for _, raw in _quarantine(data_dir).values() if "st" in raw] == [HIDDEN]
+    assert files_holding(data_dir, b"MRN-004455", b"004455") == []
+
+
+def test_an_id_in_an_extra_of_a_duplicate_row_is_hidden(data_dir: Path, tmp_path: Path) -> None:
+    text = f"""
+{PRED_HEADER},ref
+1.2.3,MRN-007777,Osaka,2026-10-01,CT,n,M,1,0.5,MRN-007777
+1.2.3,MRN-007777,Osaka,2026-10-01,CT,n,M,1,0.6,x
+"""
+    ingest_files(data_dir, "predictions", [write(tmp_path / "d.csv", text)])
+    [(reason, raw)] = _quarantine(data_dir).values()
+    assert reason.startswith("d.csv: row 1: duplicate of row 2") and raw["extra"] == HIDDEN
+    assert files_holding(data_dir, b"MRN-007777") == []
+
+
+def test_ids_shorter_than_four_characters_are_not_looked_for(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Reader ids 1, 2, 3: a label of 2 is quoted as it is, not called an id."""
+    text = f"""
+{READ_HEADER},rating
+1.2.1,n,1,1,2026-10-04,2
+1.2.1,n,2,2,2026-10-04,1
+"""
+    [result] = ingest_files(data_dir, "reads", [write(tmp_path / "r.csv", text)])
+    assert result.reasons == ["r.csv: row 2: column 'label' is '2'; expected 0 or 1"]
+    assert _quarantine(data_dir)[2][1]["rating"] == "1"
+
+
+def test_a_file_loaded_again_keeps_its_name_hidden_though_the_store_never_learnt_the_id(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """Every row of preds-MRN-005555.csv is quarantined, so the store knows no such patient:
+    loaded again, it is named as its first load stored it. Glued to other letters, an id the
+    store knows is found too; a refused file's own ids and a folder named after a patient are
+    hidden in its message."""
+    path = write(
+        tmp_path / "preds-MRN-005555.csv",
+        f"{PRED_HEADER}\n1.2.1,MRN-005555,Osaka,2026-10-01,CT,n,M,1,1.5",
+    )
+    args = ["--data-dir", str(data_dir), "ingest", "predictions"]
+    main([*args, str(path)])
+    main([*args, str(path)])
+    out = capsys.readouterr()
+    assert "unchanged  preds-<id>.csv: already loaded as batch 1" in out.out
+    good = write(
+        tmp_path / "g.csv", f"{PRED_HEADER}\n1.2.2,MRN0066666,Osaka,2026-10-01,CT,n,M,1,0.5"
+    )
+    main([*args, str(good)])
+    glued = write(tmp_path / "検査MRN0066666preds.csv", "no header here")
+    missing = write(
+        tmp_path / "x_MRN-008888.csv", "study_uid,patient_id,site\n1.2.3,MRN-008888,Osaka"
+    )
+    folder = tmp_path / "MRN0066666"
+    folder.mkdir()
+    main([*args, str(glued), str(missing), str(folder / "nothing.csv")])
+    out = capsys.readouterr()
+    names = [n for (n,) in snapshot_rows(data_dir, "select file_name from ingest_batches")]
+    assert names[-3:] == ["検査<id>preds.csv", "x_<id>.csv", "nothing.csv"]
+    [(message,)] = snapshot_rows(
+        data_dir, "select message from ingest_batches where file_name = 'nothing.csv'"
+    )
+    assert message.endswith("<id>/nothing.csv: no such file")
+    assert "0066666" not in out.out + out.err and "008888" not in out.out + out.err
+    assert files_holding(data_dir, b"MRN-005555", b"MRN0066666", b"MRN-008888") == []
+
+
+def test_a_file_read_again_after_other_files_or_refused_before_lists_its_bad_rows_once(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Read again with another extra_columns after another file was loaded, and loaded twice
+    with --strict then without it: Data health lists each bad row once."""
+    (data_dir / "radqa.toml").write_text('extra_columns = ["protocol"]\n')
+    bad = write(
+        tmp_path / "e.csv",
+        f"{PRED_HEADER},protocol\n1.2.1,MRN1,Osaka,2026-10-01,CT,n,M,1,0.4,P1\n"
+        "1.2.2,MRN2,Osaka,2026-10-01,XX,n,M,1,0.4,P2",
+    )
+    other = write(tmp_path / "o.csv", f"{PRED_HEADER}\n1.2.9,MRN9,Osaka,2026-10-01,CT,n,M,1,0.4")
+    ingest_files(data_dir, "predictions", [bad])
+    ingest_files(data_dir, "predictions", [other])
+    (data_dir / "radqa.toml").write_text("extra_columns = []\n")
+    ingest_files(data_dir, "predictions", [bad])
+    assert [json.loads(raw).get("protocol") for (raw,) in snapshot_rows(
+        data_dir, "select raw from quarantine where file_name = 'e.csv'"
+    )] == [None]  # fmt: skip
+    strict = write(
+        tmp_path / "s.csv",
+        f"{PRED_HEADER}\n1.2.5,MRN5,Osaka,2026-10-01,CT,n,M,1,0.4\n"
+        "1.2.6,MRN6,Osaka,2026-10-01,CT,n,M,1,abc",
+    )
+    for flags in (["--strict"], ["--strict"], []):
+        main(["--data-dir", str(data_dir), "ingest", "predictions", *flags, str(strict)])
+    assert snapshot_rows(
+        data_dir, "select row_number from quarantine where file_name = 's.csv'"
+    ) == [(2,)]
