@@ -516,10 +516,11 @@ def _fields(
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, charset)
     with warnings.catch_warnings():
-        if not_text is not None:
-            # the file is skipped below with the reason; pydicom's warnings that it decodes these
-            # with replacement characters (on stderr, with its source paths) would say no more
-            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+        # pydicom's warnings that it decodes these with replacement characters (on stderr, with
+        # its source paths) would say no more: a PatientID that is not text in the encoding
+        # skips the file below with the reason, and PatientName is read only to find the
+        # patient in a path (never stored), so a wrong letter there costs nothing
+        warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
         patient_id = _decodable(ds, "PatientID")
         people.update(person_marks(patient_id, _decodable(ds, "PatientName")))
     if cut is not None:

@@ -313,3 +313,31 @@ def test_a_file_not_text_in_the_option_is_skipped_without_pydicom_warnings(
     )
     assert "UserWarning" not in done.stdout + done.stderr
     assert "site-packages" not in done.stdout + done.stderr
+
+
+def test_a_patient_name_not_text_in_the_option_loads_without_pydicom_warnings(
+    tmp_path: Path,
+) -> None:
+    """Only the PatientName (never stored; read to find the patient in a path) is not text in
+    the encoding: the file loads, with no pydicom warning on stderr."""
+    src = tmp_path / "in" / "ja.dcm"
+    _legacy(src, "13.2", "cp932", OSAKA, PATIENT_JA)
+    ds = dcmread(src)
+    ds.PatientName = "\uae40\ucca0\uc218".encode("cp949")  # 김철수: not Shift-JIS
+    ds.save_as(src)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's defaults
+
+    done = subprocess.run(
+        [sys.executable, "-m", "radqa", "ingest", "dicom", "--data-dir", str(tmp_path / "data")]
+        + ["--encoding", "cp932", str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert ": 1 study from 1 of 1 file(s): 1 new, 0 updated, 0 unchanged; 0 file(s) skipped" in (
+        done.stdout
+    )
