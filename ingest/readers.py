@@ -561,7 +561,9 @@ def _csv_header(
 
     try:
         rows = con.execute(
-            f"select line from {_lines_sql(encoding=encoding, compression=compression)} limit 1",
+            # one thread: read in parallel, 'limit 1' returns the line a thread gives first, a
+            # data line in 4 of 100 reads of a 15 MB file (preserve_insertion_order is off)
+            f"select line from {_lines_sql(False, encoding, compression)} limit 1",
             {"path": str(data)},
         ).fetchall()
     except duckdb.Error as exc:
