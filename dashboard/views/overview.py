@@ -36,7 +36,8 @@ _MIN_N = int(summary.attrs.get("min_n", 30))
 
 
 def _method_key(metric: str) -> str:
-    return metric if metric in ("auc", "kappa") else "proportions"
+    """The key of ``metric``'s interval method in ``summarize``'s ``attrs["methods"]``."""
+    return metric if metric in ("auc", "kappa", "agreement") else "proportions"
 
 
 def tile_group(row: pd.Series) -> TileGroup:
@@ -70,6 +71,16 @@ def ci_methods() -> str:
     return (
         f"95% CI: sensitivity, specificity, PPV, NPV, accuracy: {METHODS.get('proportions', '')}"
         f"; AUC: {METHODS.get('auc', '')}; kappa: {METHODS.get('kappa', '')}."
+    )
+
+
+def claim_ci_methods(metrics_shown: list[str]) -> str:
+    """The interval method of each claimed metric in the claims table, as one visible line:
+    percent agreement has its own (Gwet's SE), not the Wilson interval of accuracy."""
+    return (
+        "95% CI: "
+        + "; ".join(f"{m}: {METHODS.get(_method_key(m), '')}" for m in dict.fromkeys(metrics_shown))
+        + "."
     )
 
 
@@ -132,7 +143,14 @@ CLAIM_COLUMNS = {
     "low": st.column_config.NumberColumn("95% CI low", format="percent"),
     "high": st.column_config.NumberColumn("95% CI high", format="percent"),
     "verdict": st.column_config.TextColumn("Verdict"),
-    "above_claim": st.column_config.CheckboxColumn("CI wholly above the claim"),
+    "above_claim": st.column_config.CheckboxColumn(
+        "CI above claim",
+        help="The 95% CI lies wholly above the claimed figure",
+        width="medium",
+    ),
+    "ci_method": st.column_config.TextColumn(
+        "CI method", help="How this row's 95% CI is computed", width="large"
+    ),
 }
 
 
@@ -181,14 +199,16 @@ def show_claims() -> None:
         "high",
         "verdict",
         "above_claim",
+        "ci_method",
     ]
+    checks["ci_method"] = [METHODS.get(_method_key(str(m)), "") for m in checks["metric"]]
     st.dataframe(
         checks[[c for c in cols if c in checks.columns]],
         hide_index=True,
         width="stretch",
         column_config=CLAIM_COLUMNS,
     )
-    st.caption(ci_methods())
+    st.caption(claim_ci_methods([str(m) for m in checks["metric"]]))
 
 
 def show_trend() -> None:
