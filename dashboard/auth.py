@@ -147,7 +147,7 @@ def roles_from_claims(
         values = [v for v in raw if isinstance(v, str)]
     else:  # missing, or a dict, boolean, number: no role (the gate then refuses the user)
         return frozenset()
-    bare_allowed = claim.lower() != GROUPS_CLAIM
+    bare_allowed = bare_names_count(claim)
     granted: set[str] = set()
     for value in values:
         value = value.strip().lower()
@@ -156,6 +156,58 @@ def roles_from_claims(
         if name in ROLES:
             granted.update(ROLES[: ROLES.index(name) + 1])
     return frozenset(granted)
+
+
+def bare_names_count(claim: str) -> bool:
+    """Whether a bare role name (``admin``) counts in the claim named ``claim``: only in an
+    app-specific roles claim, never in one named ``groups`` (any case)."""
+    return claim.lower() != GROUPS_CLAIM
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def no_role_message(claims: Mapping[str, Any], claim: str = DEFAULT_ROLES_CLAIM) -> str:
+    """What the gate tells a logged-in user whose ``claims`` grant no role: which values of the
+    claim named ``claim`` would, and what the claim holds instead. It names no user (a page is
+    screenshotted) and shows none of the claim's values (other systems' group names).
+
+    >>> no_role_message({"groups": ["staff"]}, "groups")  # doctest: +NORMALIZE_WHITESPACE
+    "Your identity provider gave you no RadQA role: your login's 'groups' claim holds none of
+    radqa-viewer, radqa-reviewer or radqa-admin (a bare viewer, reviewer or admin does not count
+    in a claim named 'groups', where it is some other system's group). Ask the RadQA
+    administrator for access."
+    """
+    accepted = [f"radqa-{role}" for role in ROLES]
+    if bare_names_count(claim):
+        accepted += list(ROLES)
+    forms = f"{', '.join(accepted[:-1])} or {accepted[-1]}"
+    raw = claims.get(claim)
+    if raw is None:
+        found = f"your login has no '{claim}' claim; it should hold {forms}"
+    elif isinstance(raw, str | list | tuple):
+        found = f"your login's '{claim}' claim holds none of {forms}"
+    else:
+        found = (
+            f"your login's '{claim}' claim is {_kind(raw)}, not a string or a list of strings, "
+            f"so it grants no role; it should hold {forms}"
+        )
+    if not bare_names_count(claim):
+        found += (
+            f" (a bare {', '.join(ROLES[:-1])} or {ROLES[-1]} does not count in a claim named "
+            f"'{claim}', where it is some other system's group)"
+        )
+    return (
+        f"Your identity provider gave you no RadQA role: {found}. Ask the RadQA administrator "
+        "for access."
+    )
 
 
 def user_pseudonym(
@@ -407,11 +459,7 @@ def gate() -> User:
     if not user.roles:
         _audit_once(user, "refused:no-role", claim=roles_claim())
         st.title("RadQA")
-        st.error(
-            f"You are logged in as {user.name}, but your identity provider gave you no RadQA "
-            f"role: the '{roles_claim()}' claim should contain viewer, reviewer or admin. "
-            "Ask the RadQA administrator for access."
-        )
+        st.error(no_role_message(st.user.to_dict(), roles_claim()))
         st.button("Log out", on_click=st.logout, key="logout_norole")
         st.stop()
     _audit_once(user, "login", roles=",".join(sorted(user.roles)))
@@ -424,7 +472,7 @@ def require(user: User, role: str, what: str) -> None:
     if not user.can(role):
         _audit_once(user, f"refused:{role}", page=what)
         st.warning(
-            f"{what} needs the '{role}' role; you are {user.name} with roles: "
+            f"{what} needs the '{role}' role; your roles: "
             f"{', '.join(sorted(user.roles)) or 'none'}."
         )
         st.stop()

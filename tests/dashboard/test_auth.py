@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard import _audit, _reviews
 from dashboard.auth import (
@@ -22,7 +23,7 @@ from ingest.pseudonym import load_key
 from radqa import serve as serve_mod
 from radqa.errors import ConfigError
 
-from .conftest import kpi_tiles, open_tab
+from .conftest import APP, TIMEOUT, kpi_tiles, open_tab
 
 AUTH_TOML = """
 [auth]
@@ -101,21 +102,89 @@ def test_logged_out_user_sees_only_a_login_button(app, demo_dir) -> None:  # noq
     assert not kpi_tiles(at) and not at.sidebar.multiselect and not at.dataframe
 
 
+NO_ROLE = "Your identity provider gave you no RadQA role: "
+ASK = ". Ask the RadQA administrator for access."
+PREFIXED = "radqa-viewer, radqa-reviewer or radqa-admin"
+NOT_IN_GROUPS = (
+    " (a bare viewer, reviewer or admin does not count in a claim named 'groups', where it is "
+    "some other system's group)"
+)
+ANY_FORM = "radqa-viewer, radqa-reviewer, radqa-admin, viewer, reviewer or admin"
+
+
+def no_role_page(at: AppTest) -> str:
+    """The one error of a page that refused a user without a role (nothing else shown), which
+    names neither the user nor their e-mail."""
+    assert not at.exception
+    assert not kpi_tiles(at) and not at.sidebar.multiselect and not at.dataframe
+    assert [b.label for b in at.button] == ["Log out"]
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "Dr Who" not in message and "dr.who" not in message
+    return message
+
+
 def test_user_without_role_is_refused(app, demo_dir) -> None:  # noqa: ANN001
-    at = app(demo_dir, login=True, user=user("staff"))
-    assert not at.exception
-    assert "gave you no RadQA role" in at.error[0].value
-    assert "'groups' claim" in at.error[0].value
-    assert not kpi_tiles(at)
+    # a bare 'admin' in 'groups' is another system's group: the advice names only prefixed forms
+    at = app(demo_dir, login=True, user=user("staff", "admin"))
+    assert no_role_page(at) == (
+        f"{NO_ROLE}your login's 'groups' claim holds none of {PREFIXED}{NOT_IN_GROUPS}{ASK}"
+    )
 
 
-@pytest.mark.parametrize("claim", [True, {"admin": False, "viewer": True}, 7])
-def test_a_claim_of_the_wrong_type_is_refused_with_the_message(app, demo_dir, claim) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("claim", "kind"),
+    [(True, "true (a boolean)"), ({"admin": False, "viewer": True}, "an object"), (7, "a number")],
+)
+def test_a_claim_of_the_wrong_type_is_refused_with_the_message(app, demo_dir, claim, kind) -> None:  # noqa: ANN001
     at = app(demo_dir, login=True, user={**user(), "groups": claim})
-    assert not at.exception
-    assert len(at.error) == 1 and "gave you no RadQA role" in at.error[0].value
-    assert "'groups' claim should contain" in at.error[0].value
-    assert not kpi_tiles(at) and not at.sidebar.multiselect
+    assert no_role_page(at) == (
+        f"{NO_ROLE}your login's 'groups' claim is {kind}, not a string or a list of strings, so "
+        f"it grants no role; it should hold {PREFIXED}{NOT_IN_GROUPS}{ASK}"
+    )
+
+
+def test_a_missing_claim_is_named(app, demo_dir) -> None:  # noqa: ANN001
+    at = app(demo_dir, login=True, user={k: v for k, v in user().items() if k != "groups"})
+    assert no_role_page(at) == (
+        f"{NO_ROLE}your login has no 'groups' claim; it should hold {PREFIXED}{NOT_IN_GROUPS}{ASK}"
+    )
+
+
+def roles_claim_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, roles: object) -> AppTest:
+    """The dashboard with login on, ``[radqa] roles_claim = "roles"`` (an app-specific claim,
+    where bare names count), and a user whose ``roles`` claim is ``roles``."""
+    monkeypatch.setenv("RADQA_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-secret",
+        "client_id": "radqa",
+        "client_secret": "secret",
+        "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
+    }
+    at.secrets["radqa"] = {"roles_claim": "roles"}
+    at.user = {**user(), "roles": roles}
+    return at.run()
+
+
+def test_an_app_specific_claim_without_role_advises_bare_names_too(demo_dir, monkeypatch) -> None:  # noqa: ANN001
+    at = roles_claim_app(demo_dir, monkeypatch, ["staff", "administrator"])
+    assert no_role_page(at) == f"{NO_ROLE}your login's 'roles' claim holds none of {ANY_FORM}{ASK}"
+
+
+def test_a_dict_valued_roles_claim_is_refused_with_the_message(demo_dir, monkeypatch) -> None:  # noqa: ANN001
+    at = roles_claim_app(demo_dir, monkeypatch, {"radqa-admin": True, "admin": True})
+    assert no_role_page(at) == (
+        f"{NO_ROLE}your login's 'roles' claim is an object, not a string or a list of strings, "
+        f"so it grants no role; it should hold {ANY_FORM}{ASK}"
+    )
+
+
+def test_a_bare_role_in_the_app_specific_claim_lets_the_user_in(demo_dir, monkeypatch) -> None:  # noqa: ANN001
+    at = roles_claim_app(demo_dir, monkeypatch, ["viewer"])
+    assert not at.exception and not any(NO_ROLE in e.value for e in at.error)
+    assert len(kpi_tiles(at)) == 60
 
 
 def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  # noqa: ANN001
@@ -134,6 +203,22 @@ def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  
     open_tab(at.switch_page("views/sites.py").run(), "ss_tab", "Table")
     assert any("needs the admin role" in c.value for c in at.caption)
     assert not at.get("download_button")
+
+
+def _admin_page() -> None:
+    from dashboard import auth
+
+    viewer = auth.User("3fa2c9d1" * 3, frozenset({"viewer"}), logged_in=True, name="Dr Who")
+    auth.require(viewer, "admin", "Data health")
+
+
+def test_a_page_refused_for_want_of_a_role_names_no_user(demo_copy, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RADQA_DATA_DIR", str(demo_copy))
+    at = AppTest.from_function(_admin_page, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "Data health needs the 'admin' role; your roles: viewer."
+    ]
 
 
 def test_viewer_cannot_open_admin_pages(app, demo_dir) -> None:  # noqa: ANN001
