@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
              "#000000"]  # fmt: skip
-FONT = "DejaVu Sans, Arial, sans-serif"
+# DejaVu Sans has no CJK glyphs: Japanese and Korean site names take Noto Sans CJK (fonts-noto-cjk)
+FONT = "DejaVu Sans, Noto Sans CJK JP, Arial, sans-serif"
 WIDTH = 680
 _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 
