@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -568,8 +568,6 @@ def _write_batch(
     return result
 
 
-_NO_BATCH = 2**62  # a batch id no batch has: "no row is newer than it"
-
 # The committed batches of kind $kind that read the bytes $raw in another way than $hash
 # (:func:`_batch_hash`): the earlier readings of a file.
 _EARLIER_READINGS = (
@@ -584,28 +582,43 @@ def _reading_params(kind: str, chash: str) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class EarlierReading:
-    """The latest committed batch that read the same file bytes in another way (another
-    ``--encoding``, time zone or operating points; :func:`_batch_hash`), and whether batches of
-    the kind were committed after it."""
+    """The committed batches that read the same file bytes in another way (another
+    ``--encoding``, time zone, operating points or extra columns; :func:`_batch_hash`): the
+    latest (``batch_id``), the first and all of them, and whether other batches of the kind were
+    committed after the first (``followed``): a row such a batch changed is newer than every
+    reading of the file, however many there were since."""
 
     batch_id: int
     followed: bool
+    first: int = 0
+    readings: tuple[int, ...] = ()
+
+    def changed_since_sql(self, column: str = "t.batch_id") -> str:
+        """SQL: whether the row written by batch ``column`` was written by another batch than
+        a reading of this file, after its first reading."""
+        readings = ", ".join(str(b) for b in self.readings) or "null"
+        return f"({column} > {self.first} and {column} not in ({readings}))"
 
 
 def _earlier_reading(
     con: duckdb.DuckDBPyConnection, kind: str, chash: str
 ) -> EarlierReading | None:
-    [(batch_id,)] = con.execute(
-        f"select max(batch_id) from ({_EARLIER_READINGS})", _reading_params(kind, chash)
-    ).fetchall()
-    if batch_id is None:
+    readings = tuple(
+        int(b)
+        for (b,) in con.execute(
+            f"select batch_id from ({_EARLIER_READINGS}) order by batch_id",
+            _reading_params(kind, chash),
+        ).fetchall()
+    )
+    if not readings:
         return None
+    earlier = EarlierReading(readings[-1], False, readings[0], readings)
     [(followed,)] = con.execute(
         "select exists (select 1 from ingest_batches where kind = ? and status = 'committed' "
-        "and batch_id > ?)",
-        [kind, batch_id],
+        f"and {earlier.changed_since_sql('batch_id')})",
+        [kind],
     ).fetchall()
-    return EarlierReading(int(batch_id), bool(followed))
+    return replace(earlier, followed=bool(followed))
 
 
 def _drop_earlier_reading(
@@ -769,14 +782,15 @@ def _merge_rows(
         join = f"{stored} t on t._th = g._kh where ({on}) is true"
     else:
         join = f"{table} t on {on}"
+    since = earlier.changed_since_sql() if earlier else "false"
     con.execute(
         f"""
         create or replace temp table _matched as
-        select g._rn, t.row_hash = g.row_hash or t.batch_id > $after as same,
-               t.row_hash <> g.row_hash and t.batch_id > $after as later
+        select g._rn, t.row_hash = g.row_hash or {since} as same,
+               t.row_hash <> g.row_hash and {since} as later
         from ({incoming}) g join {join}
         """,
-        {**params, "after": earlier.batch_id if earlier else _NO_BATCH},
+        params,
     )
     matched, same, later = con.execute(
         "select count(*), count(*) filter (where same), count(*) filter (where later) from _matched"

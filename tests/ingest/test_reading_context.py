@@ -127,3 +127,25 @@ def test_the_earlier_readings_quarantined_rows_give_way_to_this_readings(
     assert (wrong.quarantined, right.quarantined) == (1, 1)
     rows_in_quarantine = snapshot_rows(data_dir, "select batch_id, row_number from quarantine")
     assert rows_in_quarantine == [(right.batch_id, 2)]
+
+
+def test_a_correction_survives_every_later_reading_of_the_older_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """p.csv, then fix.csv correcting one of its rows, then p.csv read again with two other
+    operating points in turn: the correction stays each time (the second reading compared
+    rows with the first reading only and replaced the correction, found by a tester)."""
+    path = write(
+        tmp_path / "p.csv",
+        f"{PRED_HEADER}\n1,P1,Osaka,2026-10-01,CR,ptx,M,1,0.31\n2,P2,Osaka,2026-10-01,CR,ptx,M,1,0.2",
+    )
+    fix = write(tmp_path / "fix.csv", f"{PRED_HEADER}\n1,P1,Osaka,2026-10-01,CR,ptx,M,1,0.45")
+    ingest_files(data_dir, "predictions", [path])
+    [fixed] = ingest_files(data_dir, "predictions", [fix])
+    for point in (0.30, 0.25):
+        settings = Settings(data_dir=data_dir, operating_points={"M/ptx": point})
+        [again] = ingest_files(data_dir, "predictions", [path], settings=settings)
+        assert (again.status, again.kept, again.replaced) == ("committed", 1, 1)
+        assert snapshot_rows(
+            data_dir, "select study_uid, score, threshold, batch_id from predictions order by 1"
+        ) == [("1", 0.45, 0.5, fixed.batch_id), ("2", 0.2, point, again.batch_id)]
