@@ -105,7 +105,8 @@ def store_key(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bytes:
     against the fingerprint the store recorded the first time (``store_meta``).
 
     A store that holds pseudonyms is never given a new key: when the key file is missing or
-    another key is set, ingest stops before a row is written. A store without a fingerprint
+    another key is set, ingest stops before a row is written. Quarantined rows hold pseudonyms
+    too (a first batch refused by --strict keeps its bad rows). A store without a fingerprint
     (built before schema version 4), or without a pseudonym yet, records the key it is given
     now. The key's bytes are read as before schema version 4 (:func:`load_key`), so an
     upgraded store keeps its pseudonyms."""
@@ -115,7 +116,7 @@ def store_key(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bytes:
     holds_data = bool(
         con.execute(
             "select exists (select 1 from studies where patient_pid is not null) "
-            "or exists (select 1 from reads)"
+            "or exists (select 1 from reads) or exists (select 1 from quarantine)"
         ).fetchall()[0][0]
     )
     key = load_key(data_dir, create=not holds_data)

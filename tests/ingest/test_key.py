@@ -144,3 +144,23 @@ def test_a_store_without_pseudonyms_takes_the_key_it_is_given(
     monkeypatch.setenv("RADQA_PSEUDO_KEY", "wrongwrongwrongwrong")
     with pytest.raises(ConfigError, match="is not the key this data dir was built with"):
         ingest_files(data_dir, "predictions", [_file(tmp_path, "s2")])
+
+
+def test_a_store_whose_only_pseudonyms_are_in_quarantine_keeps_its_key(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first batch refused by --strict keeps its bad rows, their ids as pseudonyms of the key
+    file's key: another key set later was taken, and the quarantine then held pseudonyms of one
+    key and the data those of another (found by a tester)."""
+    strict = write(
+        tmp_path / "s.csv",
+        f"{PRED_HEADER}\n{ROW.format(uid='s1')}\ns2,P2,Osaka,2026-10-01,CR,ptx,M,1,x",
+    )
+    [refused] = ingest_files(data_dir, "predictions", [strict], strict=True)
+    assert (refused.status, refused.quarantined) == ("refused", 1)
+    monkeypatch.setenv("RADQA_PSEUDO_KEY", "a key set by a secret store, 32+")
+    with pytest.raises(ConfigError, match="RADQA_PSEUDO_KEY is not the key this data dir"):
+        ingest_files(data_dir, "predictions", [_file(tmp_path, "s3")])
+    monkeypatch.delenv("RADQA_PSEUDO_KEY")
+    [loaded] = ingest_files(data_dir, "predictions", [_file(tmp_path, "s3")])
+    assert loaded.status == "committed"
