@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import _state
+from dashboard import _charts, _state
 from radqa.errors import RadQAError
 
 
@@ -192,3 +192,85 @@ def show_alert_list(rules: list[str], sentences: list[str]) -> None:
     if len(lines) > BANNER_SHOWN:
         with st.expander(f"The other {len(lines) - BANNER_SHOWN} alert(s)"):
             st.markdown("\n".join(lines[BANNER_SHOWN:]))
+
+
+def new_category_status(new: pd.DataFrame, min_n: dict[str, int]) -> list[str]:
+    """The status of each ``monitor(...).new_categories`` row in words: for "insufficient
+    data", why (the rule's ``min_n``, by rule name, not met in the month or the reference).
+
+    The group a new software version is judged in is its site and scanner model; a scanner
+    model that is new itself has no reference studies, so its software cannot be judged.
+    """
+    words = []
+    for _, row in new.iterrows():
+        status = str(row["status"])
+        if status != "insufficient data":
+            words.append(status)
+            continue
+        need = min_n.get(str(row["rule"]))
+        n_ref = 0 if pd.isna(row.get("n_reference")) else int(row["n_reference"])
+        n = 0 if pd.isna(row.get("n")) else int(row["n"])
+        scanner = row.get("scanner_model")
+        if n_ref == 0:
+            what = (
+                f"scanner {scanner}"
+                if isinstance(scanner, str) and scanner
+                else f"site {row.get('site')}"
+            )
+            words.append(
+                f"not judged: no reference months for {what} (no studies of it in the "
+                "reference window)"
+            )
+        elif need is not None and n_ref < need:
+            words.append(
+                f"not judged: {n_ref:,} studies in the reference window, fewer than the "
+                f"rule's minimum of {need}"
+            )
+        elif need is not None and n < need:
+            words.append(
+                f"not judged: {n:,} studies this month, fewer than the rule's minimum of {need}"
+            )
+        else:
+            words.append("not judged: insufficient data")
+    return words
+
+
+def estimates_table(both: pd.DataFrame, realised: pd.DataFrame) -> pd.DataFrame:
+    """``metrics.compare_estimates`` rows with the realised value's own interval (from the
+    ``summarize`` table it came from), as text: blanks, "not estimable" or "pending" where a
+    value is missing."""
+    keys = ["site", "finding"]
+    real_ci = pd.concat(
+        [
+            realised[[*keys, f"{m}_low", f"{m}_high"]]
+            .rename(columns={f"{m}_low": "realised_low", f"{m}_high": "realised_high"})
+            .assign(metric=m)
+            for m in both["metric"].unique()
+        ],
+        ignore_index=True,
+    )
+    rows = both.merge(real_ci, on=[*keys, "metric"], how="left")
+
+    def pct(v: object) -> str:
+        return _charts.fmt(float(v), "accuracy") if pd.notna(v) else ""  # type: ignore[arg-type]
+
+    def ci(lo: object, hi: object) -> str:
+        return f"{pct(lo)} – {pct(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
+
+    has_both = rows["estimate"].notna() & rows["realised"].notna()
+    out = rows[keys + ["metric"]].copy()
+    out["estimate"] = [pct(v) or "not estimable" for v in rows["estimate"]]
+    out["estimate_ci"] = [ci(lo, hi) for lo, hi in zip(rows["low"], rows["high"], strict=True)]
+    out["realised"] = [pct(v) or "pending" for v in rows["realised"]]
+    out["realised_ci"] = [
+        ci(lo, hi) for lo, hi in zip(rows["realised_low"], rows["realised_high"], strict=True)
+    ]
+    out["difference"] = [
+        f"{100 * d:+.1f} pts" if ok else ""
+        for d, ok in zip(rows["difference"], has_both, strict=True)
+    ]
+    out["covered"] = [
+        ("yes" if c else "no") if ok else ""
+        for c, ok in zip(rows["covered"], has_both, strict=True)
+    ]
+    return out

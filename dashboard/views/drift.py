@@ -189,7 +189,15 @@ def show_new_categories() -> None:
             for c in ("rule", "site", "scanner_model", "category", "n", "status", "periods")
             if c in new.columns
         ]
-        st.dataframe(new[cols], hide_index=True, width="stretch")
+        rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
+        shown = new[cols].copy()
+        shown["status"] = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
+        st.dataframe(shown, hide_index=True, width="stretch")
+        st.caption(
+            "Status: drift when the category is new in a group the reference window knows; "
+            "not judged when the group itself (a new scanner model's site and scanner) has "
+            "too few studies in the month or the reference window."
+        )
 
 
 def show_completeness() -> None:
@@ -244,7 +252,40 @@ def show_estimates() -> None:
     else:
         fig = _charts.estimated_vs_realised(part, est_metric, int(estimated["n"].sum()))
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
-    st.dataframe(both, hide_index=True, width="stretch")
+    st.dataframe(
+        _alerts.estimates_table(both, realised),
+        hide_index=True,
+        width="stretch",
+        column_config=ESTIMATE_COLUMNS,
+    )
+    est_method = str(estimated["method"].iloc[0]) if "method" in estimated.columns else ""
+    real_method = realised.attrs.get("methods", {}).get("proportions", "")
+    st.caption(
+        f"Estimate: the pending studies' expected value, 95% CI by {est_method}. "
+        "Realised: the same proportion among the month's studies already read (observed "
+        f"counts), with its own 95% CI by {real_method}. Difference: realised minus "
+        "estimate. Covered: whether the realised value lies inside the estimate's 95% CI "
+        "(a check of the estimate); blank when either value is missing. Not estimable: too few "
+        "expected cases of the class among the pending studies; pending: too few of the "
+        "month's studies read yet for a realised value."
+    )
+
+
+#: The estimated-vs-realised table in words and percentages; text cells where a value is
+#: missing, so no cell reads "None".
+ESTIMATE_COLUMNS = {
+    "site": st.column_config.TextColumn("Site"),
+    "finding": st.column_config.TextColumn("Finding"),
+    "metric": st.column_config.TextColumn("Metric"),
+    "estimate": st.column_config.TextColumn("Estimate (pending)"),
+    "estimate_ci": st.column_config.TextColumn("Estimate 95% CI"),
+    "realised": st.column_config.TextColumn("Realised (read)"),
+    "realised_ci": st.column_config.TextColumn("Realised 95% CI"),
+    "difference": st.column_config.TextColumn("Difference"),
+    "covered": st.column_config.TextColumn(
+        "Covered", help="Realised value inside the estimate's 95% CI"
+    ),
+}
 
 
 lazy_tabs(
