@@ -19,13 +19,46 @@ from pathlib import Path
 
 import duckdb
 
-from radqa.errors import StoreError, first_line
+from radqa.errors import ConfigError, StoreError, first_line
 
 # DuckDB takes up to 80% of the machine's memory by default; a hospital server runs other
 # things. Writers stay under 1 GB (ingest spills its staging tables to disk beyond that), readers
 # under 1.6 GB (a 10M-row grouped summary then peaks under 2 GB with Python's share).
-WRITER_MEMORY = os.environ.get("RADQA_WRITER_MEMORY", "1GB")
-READER_MEMORY = os.environ.get("RADQA_READER_MEMORY", "1600MB")
+WRITER_MEMORY_ENV = "RADQA_WRITER_MEMORY"
+READER_MEMORY_ENV = "RADQA_READER_MEMORY"
+DEFAULT_WRITER_MEMORY = "1GB"
+DEFAULT_READER_MEMORY = "1600MB"
+#: The writer's setting as the process started with it, for :mod:`radqa.derived`, which runs
+#: only after :func:`connect_working` has checked it (:func:`writer_memory`).
+WRITER_MEMORY = os.environ.get(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
+#: A memory size: a number above 0 and a unit, KB, MB, GB, TB (powers of 1000) or KiB, MiB,
+#: GiB, TiB (powers of 1024); any case, the B optional, a space allowed before the unit. A subset
+#: of what DuckDB reads ("1GB"), without its "-1" or "none" (no cap), a bare number of bytes
+#: (which it refuses) or a word ("1 gigabyte").
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*[kmgt](?:i?b)?\s*", re.IGNORECASE)
+
+
+def _memory_setting(env: str, default: str) -> str:
+    """The value of the memory setting ``env`` (``default`` when unset); ConfigError, naming
+    the variable and its value, unless it is a size such as 1GB or 800MB."""
+    value = os.environ.get(env, default)
+    size = _SIZE.fullmatch(value)
+    if size is None or float(size.group(1)) <= 0:
+        raise ConfigError(f"{env} is {value!r}; expected a size such as 1GB or 800MB")
+    return value.strip()
+
+
+def writer_memory() -> str:
+    """DuckDB's memory limit for the writer (``RADQA_WRITER_MEMORY``, default 1GB), read on
+    use; ConfigError when it is not a size."""
+    return _memory_setting(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
+
+
+def reader_memory() -> str:
+    """DuckDB's memory limit for each reader of the snapshot (``RADQA_READER_MEMORY``,
+    default 1600MB), read on use; ConfigError when it is not a size."""
+    return _memory_setting(READER_MEMORY_ENV, DEFAULT_READER_MEMORY)
+
 
 WORKING_NAME = "radqa-work.duckdb"
 SNAPSHOT_NAME = "radqa.duckdb"
@@ -48,7 +81,7 @@ def working_path(data_dir: Path) -> Path:
 def scratch_dir(data_dir: Path) -> Path:
     """The writer's private folder (mode 0700) for the transient files that hold raw ids: DuckDB's
     spill files (a batch's checked rows, before its ids are pseudonymised, spill there beyond
-    :data:`WRITER_MEMORY`) and decoded copies of input files (:mod:`ingest.encodings`). The name
+    :func:`writer_memory`) and decoded copies of input files (:mod:`ingest.encodings`). The name
     is DuckDB's own default for the working file's spills."""
     return Path(data_dir) / (WORKING_NAME + ".tmp")
 
@@ -150,7 +183,14 @@ def refresh_reference(con: duckdb.DuckDBPyConnection, affected: str | None = Non
 
 
 def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the working database for writing, schema migrated."""
+    """Open (creating if needed) the working database for writing, schema migrated.
+
+    ConfigError, before anything is written, when ``RADQA_WRITER_MEMORY`` or
+    ``RADQA_READER_MEMORY`` is not a size: a writer reads the snapshot it publishes too (the
+    cases table, the dashboard's landing view).
+    """
+    memory = writer_memory()
+    reader_memory()
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     scratch = scratch_dir(data_dir)
@@ -159,7 +199,7 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(
             str(working_path(data_dir)),
-            config={"memory_limit": WRITER_MEMORY, "temp_directory": str(scratch)},
+            config={"memory_limit": memory, "temp_directory": str(scratch)},
         )
     except duckdb.IOException as exc:
         if _is_lock_error(exc):
@@ -214,19 +254,20 @@ def writer_lock(data_dir: Path) -> Iterator[None]:
 @contextmanager
 def memory_lent(con: duckdb.DuckDBPyConnection, keep: str = "64MB") -> Iterator[None]:
     """Shrink the writer ``con``'s buffer pool to ``keep`` while the block runs, then give it
-    back its limit (:data:`WRITER_MEMORY`, as :func:`connect_working` set it).
+    back its limit (:func:`writer_memory`, as :func:`connect_working` set it).
 
     The writer stays open while its process builds the cases table in a second connection (it
     holds the writer's lock). Without this, the blocks the writer still caches and the second
     connection's own limit add up: a reads batch, publish and cases build at 29M predictions
     peaked at 1,596 MB, and at 1,241 MB with the writer's memory lent.
     """
+    limit = writer_memory()
     with suppress(duckdb.Error):  # when something is pinned, the limit stays
         con.execute(f"set memory_limit = '{keep}'")  # evicts the unpinned blocks it caches
     try:
         yield
     finally:
-        con.execute(f"set memory_limit = '{WRITER_MEMORY}'")
+        con.execute("set memory_limit = ?", [limit])
 
 
 @dataclass(frozen=True)
@@ -402,7 +443,7 @@ def open_snapshot(data_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         str(path),
         read_only=True,
-        config={"memory_limit": READER_MEMORY},
+        config={"memory_limit": reader_memory()},
     )
     con.execute("set enable_progress_bar = false")  # no progress bars in reports and logs
     version = schema_version(con)
