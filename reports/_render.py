@@ -56,7 +56,20 @@ def f2(x: Any, digits: int = 2) -> str:
 
 
 def pct(x: Any) -> str:
-    return f"{float(x):.0%}" if isnum(x) else DASH
+    """A percentage, whole where that is honest: a value short of 100% never reads '100%' and
+    one above 0% never '0%' (12 pending of 5,745 is '99.8%', not '100%'); one decimal then,
+    and '> 99.9%' / '< 0.1%' beyond it."""
+    if not isnum(x):
+        return DASH
+    v = float(x)
+    text = f"{v:.0%}"
+    if (text == "100%" and v < 1) or (text == "0%" and v > 0):
+        text = f"{v:.1%}"
+    if text == "100.0%" and v < 1:
+        return "> 99.9%"
+    if text == "0.0%" and v > 0:
+        return "< 0.1%"
+    return text
 
 
 def signed(x: Any) -> str:
@@ -494,15 +507,19 @@ def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                    title=f"AI vs reference standard, {rep.month}")  # fmt: skip
     site = t["performance_site"]
     site = site[(site["fn"] > 0) | (site["fp"] > 0)]
-    shown = site.sort_values(["fn", "fp", "site", "finding"], ascending=[False, False, True, True],
+    keys = [c for c in ("site", "finding", "model_name") if c in site.columns]
+    shown = site.sort_values(["fn", "fp", *keys], ascending=[False, False, *[True] * len(keys)],
                              kind="stable").head(MAX_DISCORDANT_ROWS)  # fmt: skip
     more = len(site) - len(shown)
     disc = _table(shown, [("Site", "site"), ("Finding", "finding"),
                           ("Labelled", lambda r: count(r["n_labelled"])),
                           ("AI false negatives", lambda r: count(r["fn"])),
-                          ("AI false positives", lambda r: count(r["fp"]))],
+                          ("AI false positives", lambda r: count(r["fp"])),
+                          # one row per model of a site and finding (its versions pooled)
+                          ("Model", "model_name")],
                   title="Discordant cases to review (AI vs reference standard)",
-                  note=f"Site x finding groups with at least one discordant case, most AI false "
+                  note=f"Site x finding x model groups (model versions pooled) with at least one "
+                       f"discordant case, most AI false "
                        f"negatives first{_more(more, 'performance_site')}. The cases are listed, "
                        "pseudonymised, on the dashboard's discordant cases page.")  # fmt: skip
     out = [agree]

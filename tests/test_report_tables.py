@@ -1,0 +1,79 @@
+"""Table builders of the monthly report (reports._render), on small hand-made tables."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from reports._render import _agreement_tables, _pending_tables, pct
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1 - 12 / 5745, "99.8%"),  # 12 reads pending of 5,745: not complete
+        (1.0, "100%"),
+        (0.0, "0%"),
+        (3 / 5745, "0.1%"),
+        (0.9999, "> 99.9%"),
+        (0.0001, "< 0.1%"),
+        (0.5, "50%"),
+        (0.996, "99.6%"),
+        (0.994, "99%"),
+        (float("nan"), "–"),
+    ],
+)
+def test_pct_never_rounds_to_100_or_0(value: float, shown: str) -> None:
+    assert pct(value) == shown
+
+
+def test_pending_by_week_a_week_with_pending_reads_is_not_100_percent() -> None:
+    weeks = pd.DataFrame(
+        {
+            "period": ["2026-W40", "2026-W41"],
+            "days": [7, 7],
+            "partial": [False, False],
+            "n": [5745, 4000],
+            "labelled": [5733, 4000],
+            "pending": [12, 0],
+            "completeness": [5733 / 5745, 1.0],
+        }
+    )
+    [table] = _pending_tables(SimpleNamespace(tables={"pending_by_week": weeks}))  # type: ignore[arg-type]
+    assert table["header"][-1] == "Completeness"
+    assert [r[-1] for r in table["rows"]] == ["99.8%", "100%"]
+
+
+def test_discordant_table_names_the_model_of_each_row() -> None:
+    """Two models read the same site and finding: two rows, told apart by their model."""
+    site = pd.DataFrame(
+        {
+            "site": ["Osaka University Hospital"] * 2 + ["Kobe"],
+            "finding": ["lung_nodule"] * 2 + ["pneumothorax"],
+            "model_name": ["CT-Lung", "ChestXR-Triage", "ChestXR-Triage"],
+            "n_labelled": [300, 900, 100],
+            "fn": [11, 23, 0],
+            "fp": [14, 94, 0],
+        }
+    )
+    finding = pd.DataFrame(columns=["finding", "model_name", "n_labelled", "agreement", "kappa"])
+    rep = SimpleNamespace(
+        month="2026-10", tables={"performance_site": site, "performance_finding": finding}
+    )
+    tables = _agreement_tables(rep)  # type: ignore[arg-type]
+    disc = next(t for t in tables if t["title"].startswith("Discordant cases"))
+    assert disc["header"] == [
+        "Site",
+        "Finding",
+        "Labelled",
+        "AI false negatives",
+        "AI false positives",
+        "Model",
+    ]
+    assert disc["rows"] == [
+        ["Osaka University Hospital", "lung_nodule", "900", "23", "94", "ChestXR-Triage"],
+        ["Osaka University Hospital", "lung_nodule", "300", "11", "14", "CT-Lung"],
+    ]
+    assert disc["note"].startswith("Site x finding x model groups (model versions pooled)")
