@@ -307,8 +307,8 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
         _print_refused(refused)
         print(loaded)
         if args.kind == "predictions":
-            for line in _operating_point_warnings(data_dir):
-                print(line)
+            for line in _operating_point_warnings(data_dir):  # for cron's mail, not the summary
+                print(line, file=sys.stderr)
         if any(r.snapshot_id for r in results):
             _warm(data_dir)
         return 0 if all(r.ok for r in results) else 1

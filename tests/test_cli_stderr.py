@@ -3,6 +3,7 @@ stdout (a cron job mails stderr; a script parses stdout)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -106,4 +107,28 @@ def test_dicom_files_skipped_are_on_stderr(
     assert err == [
         "skipped 1 file(s):",
         "  b.dcm: not a DICOM file (no 'DICM' prefix after the 128-byte preamble)",
+    ]
+
+
+def test_an_operating_point_warning_is_on_stderr_the_summary_on_stdout(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir.mkdir()
+    toml = data_dir / "radqa.toml"
+    toml.write_text('[operating_points]\n"ChestXR/Pneumothorax" = 0.4\n')
+    csv = write(tmp_path / "p.csv", GOOD)
+    assert main(["--data-dir", str(data_dir), "ingest", "predictions", str(csv)]) == 0
+    said = capsys.readouterr()
+    out = said.out.splitlines()
+    assert out[:2] == [
+        "committed  p.csv: 2 accepted (2 new, 0 replaced, 0 unchanged), 0 quarantined",
+        "total: 1 file(s), 2 rows accepted (2 new, 0 replaced, 0 unchanged), 0 quarantined, "
+        "0 file(s) refused",
+    ]
+    # the landing view's line stays on stdout: it is informational
+    assert len(out) == 3 and re.fullmatch(r"dashboard landing view computed \(\d+\.\d s\)", out[2])
+    assert said.err.splitlines() == [
+        f"warning: {toml}: operating point 'ChestXR/Pneumothorax' matches no model_name/finding "
+        "loaded (names are matched exactly, case included), so it sets no threshold; did you "
+        "mean 'ChestXR/pneumothorax'?"
     ]
