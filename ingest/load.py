@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
-import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -34,7 +33,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
-from ingest.redact import ID_MARK, hide_ids, shown_name
+from ingest.redact import hide_ids, shown_name
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -925,20 +924,17 @@ def _already_loaded(
 ) -> BatchResult | None:
     """The result for a file whose content a committed batch of ``kind`` already loaded.
 
-    Its name is shown as that batch stored it when it is the same name (the ids hidden then,
-    :func:`ingest.redact.shown_name`, may be ids the store does not know: the file's rows were
-    all quarantined); another name, without the ids the store knows."""
+    Its name is shown without the ids the store knows and those of the rows that batch
+    quarantined (:func:`ingest.redact.shown_name`): the file is not read again, and when all its
+    rows were quarantined the store knows none of its ids."""
     prior = store.loaded_batch(con, kind, chash)
     if prior is None:
         return None
-    [(stored,)] = con.execute(
-        "select file_name from ingest_batches where batch_id = ?", [prior.batch_id]
-    ).fetchall()
-    same = "(.+)".join(re.escape(part) for part in str(stored).split(ID_MARK))
-    if re.fullmatch(same, name, flags=re.IGNORECASE | re.DOTALL):
-        name = str(stored)
-    else:
-        name = shown_name(con, name, pads)
+    its_pids = " union all ".join(
+        f"select raw ->> '{pid}' from quarantine where batch_id = {prior.batch_id}"
+        for pid in IDENTIFIERS.values()
+    )
+    name = shown_name(con, name, pads, also_known=its_pids)
     result = BatchResult(name, kind, "unchanged", batch_id=prior.batch_id)
     result.message = (
         f"{name}: already loaded as batch {prior.batch_id} (same content); nothing changed"

@@ -40,9 +40,11 @@ _LONGEST = 64  # the longest id looked for inside a file name
 # Every id column is read the same way (trimmed, '123.0' as 123), so the patient_id rule serves
 _AS_ID = next(c for c in CONTRACTS["predictions"] if c.name == "patient_id").typed_sql
 
-# What separates the ids in a value: anything but letters, digits and . - _ (MRN-000111,
-# 12345.0); a JSON Lines object or list, a Parquet struct, "MRN0012345 (old)" are searched by part
-_NOT_IN_AN_ID = r"[^\p{L}\p{N}._\-]+"
+# What separates the ids in a value, in three ways: anything but letters, digits and . - _
+# (MRN-000111, 12345.0), and also - only (MRN-000111_old), and anything but letters and digits
+# (MRN0020001.pdf, old-MRN0020001). A JSON Lines object or list, a Parquet struct and
+# "MRN0012345 (old)" are searched by part; an id glued to letters (xMRN0020001) is not found.
+_SPLITS = (r"[^\p{L}\p{N}._\-]+", r"[^\p{L}\p{N}\-]+", r"[^\p{L}\p{N}]+")
 
 # The pseudonyms the store holds, of patients and of readers
 _STORED = "select patient_pid from studies union all select reader_pid from reads"
@@ -61,7 +63,7 @@ def hide_ids(
     or None; ``pads``: the HMAC key pads of :func:`ingest.validate.pseudonym_sql`. Must run
     inside the batch's transaction, after its quarantine rows are inserted.
 
-    A value is hidden whole when it, or one of its parts (:data:`_NOT_IN_AN_ID`), of
+    A value is hidden whole when it, or one of its parts (:data:`_SPLITS`), of
     :data:`SHORTEST` characters or more, is an own id (ignoring case) or has the pseudonym of a
     stored one (as written: hashing each part in three cases would double the cost of a file
     of bad rows, and an id typed in another case in another column is rare). The pseudonyms
@@ -77,6 +79,7 @@ def hide_ids(
         from quarantine q, json_each(q.raw) j
         where q.batch_id = $batch_id and j.type not in ('NULL', 'BOOLEAN')
     """
+    splits = ", ".join(f"regexp_split_to_array(v, '{split}')" for split in _SPLITS)
     # first the distinct values holding an id (each part hashed once), then the
     # rows holding them: two reads of the bad rows, no temp table of every (row, column) value
     con.execute(
@@ -86,8 +89,8 @@ def hide_ids(
         parts as (
             select v, {_AS_ID("v")} as id from distinct_values
             union
-            select v, unnest(regexp_split_to_array(v, '{_NOT_IN_AN_ID}')) as id
-            from distinct_values
+            select v, {_AS_ID("part")} as id
+            from (select v, unnest(list_concat({splits})) as part from distinct_values)
         ),
         candidates as (select * from parts where len(id) >= {SHORTEST})
         select c.v from candidates c semi join ({_own(own_ids)}) o on lower(o.id) = lower(c.id)
@@ -141,6 +144,7 @@ def shown_name(
     pads: dict[str, bytes],
     own_ids: str | None = None,
     params: dict[str, object] | None = None,
+    also_known: str | None = None,
 ) -> str:
     """``text`` (a file's name or path) as ingest stores and shows it: each id in it of
     :data:`SHORTEST` characters or more replaced by ``<id>``. An export named after its one
@@ -150,7 +154,9 @@ def shown_name(
     An id is found as in :func:`hide_ids`: one of the file's own ids (``own_ids``, a SELECT of
     column ``id``, run with ``params``; anywhere in the text, ignoring case), or a part of the
     text (any run of up to 64 characters: ``検査MRN0055555.csv``, ``MRN0055555preds.csv``)
-    whose pseudonym the store holds (as written, in upper or in lower case).
+    whose pseudonym the store holds (as written, in upper or in lower case), or that
+    ``also_known`` (a SELECT of pseudonyms) gives. A run of digits is never cut in two: of
+    ``preds_20261014.csv`` the patient 261014 is not hidden, nor the date taken for an id.
     """
     found: list[str] = []
     if own_ids:
@@ -167,7 +173,10 @@ def shown_name(
         for i in range(len(text))
         for j in range(i + SHORTEST, min(len(text), i + _LONGEST) + 1)
         if text[i:j].strip() == text[i:j]  # an id has no blank at its ends
+        and not (i > 0 and text[i - 1].isdigit() and text[i].isdigit())
+        and not (j < len(text) and text[j].isdigit() and text[j - 1].isdigit())
     }
+    known = _STORED + (f" union all {also_known}" if also_known else "")
     if runs:
         found += [
             row[0]
@@ -177,11 +186,12 @@ def shown_name(
                     select run, unnest(list_distinct([run, upper(run), lower(run)])) as variant
                     from (select unnest($runs::varchar[]) as run)
                 )
-                where {pseudonym_sql("variant")} in ({_STORED})
+                where {pseudonym_sql("variant")} in ({known})
                 """,
                 {"runs": sorted(runs), **pads},
             ).fetchall()
         ]
     for value in sorted(found, key=len, reverse=True):  # the longest first: it may hold others
-        text = re.sub(re.escape(value), ID_MARK, text, flags=re.IGNORECASE)
+        edges = (r"(?<!\d)" if value[0].isdigit() else "", r"(?!\d)" if value[-1].isdigit() else "")
+        text = re.sub(edges[0] + re.escape(value) + edges[1], ID_MARK, text, flags=re.IGNORECASE)
     return text

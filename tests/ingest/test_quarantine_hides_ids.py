@@ -301,3 +301,56 @@ def test_an_extra_column_named_like_the_pseudonym_is_searched_too(
     [(raw,)] = snapshot_rows(data_dir, "select raw::varchar from quarantine")
     assert raw.count('"patient_pid":') == 2 and raw.count(HIDDEN) == 1
     assert files_holding(data_dir, b"MRN-004321") == []
+
+
+def test_ids_joined_to_other_words_or_written_as_floats_are_found(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """MRN0020001_old, old-MRN0020001, MRN0020001.pdf, MRN-0020002_x; an id written 123456.0
+    inside a JSON Lines object. An id glued to letters (xMRN0020001) is not found (README)."""
+    text = f"""
+{PRED_HEADER},a,b,c,d,e
+1.2.1,MRN0020001,Osaka,2026-10-01,XX,n,M,1,0.4,MRN0020001_old,old-MRN0020001,MRN0020001.pdf,MRN-0020002_x,xMRN0020001
+1.2.2,MRN-0020002,Osaka,2026-10-01,CT,n,M,1,0.4,,,,,
+"""
+    ingest_files(data_dir, "predictions", [write(tmp_path / "p.csv", text)])
+    [(_, raw)] = _quarantine(data_dir).values()
+    assert [raw[k] for k in "abcde"] == [HIDDEN] * 4 + ["xMRN0020001"]
+    rows = [{**ROW, "patient_id": 123456, "study_uid": "1.2.3", "nested": {"a": 123456.0}}]
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ingest_files(data_dir, "predictions", [jsonl])
+    assert [r["nested"] for _, r in _quarantine(data_dir).values() if "nested" in r] == [HIDDEN]
+
+
+def test_a_copy_under_another_name_and_a_date_in_a_name_are_shown_rightly(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """A copy of an all-quarantined file named after its patient: 'already loaded' hides the id
+    (known from the quarantined rows); a copy under a name without an id keeps its own name. A
+    date in a file name is not cut to hide a patient 261014 the store knows."""
+    row = f"{PRED_HEADER}\n1.2.1,MRN0088888,Osaka,2026-10-01,XX,n,M,1,0.4"
+    first = write(tmp_path / "preds-MRN0088888.csv", row)
+    copy = write(tmp_path / "copy-of-MRN0088888.csv", row)
+    plain = write(tmp_path / "preds-final.csv", row)
+    args = ["--data-dir", str(data_dir), "ingest", "predictions"]
+    main([*args, str(first)])
+    capsys.readouterr()
+    main([*args, str(copy), str(plain)])
+    out = capsys.readouterr().out
+    assert "unchanged  copy-of-<id>.csv: already loaded as batch 1" in out
+    assert "unchanged  preds-final.csv: already loaded as batch 1" in out
+    known = write(tmp_path / "k.csv", f"{PRED_HEADER}\n1.2.5,261014,Osaka,2026-10-01,CT,n,M,1,0.4")
+    ingest_files(data_dir, "predictions", [known])
+    dated = write(
+        tmp_path / "preds_20261014.csv",
+        f"{PRED_HEADER}\n1.2.6,P77777,Osaka,2026-10-01,CT,n,M,1,0.4",
+    )
+    [result] = ingest_files(data_dir, "predictions", [dated])
+    assert result.file == "preds_20261014.csv"
+    named = write(
+        tmp_path / "preds_261014-x.csv",
+        f"{PRED_HEADER}\n1.2.7,P77778,Osaka,2026-10-01,CT,n,M,1,0.4",
+    )
+    [result] = ingest_files(data_dir, "predictions", [named])
+    assert result.file == "preds_<id>-x.csv"
