@@ -114,7 +114,7 @@ def claim_check(
         alpha=alpha,
         methods={
             "estimate": summary.attrs.get("methods", {}).get(
-                "auc" if metric == "auc" else "kappa" if metric == "kappa" else "proportions"
+                metric if metric in ("auc", "kappa", "agreement") else "proportions"
             ),
             "heterogeneity": "Cochran's Q, I^2 (Higgins & Thompson 2002); "
             + ("logit scale" if metric in _PROPORTIONS else "identity scale"),

@@ -151,3 +151,16 @@ def test_heterogeneity_across_the_rows_of_a_summary() -> None:
     assert het.q == pytest.approx(expected.q, rel=1e-12) and het.q > 10
     assert het.i2.value == pytest.approx(expected.i2.value, rel=1e-12)
     assert heterogeneity_across(summary.head(1), ["modality"], "sensitivity") is None
+
+
+def test_each_metric_names_its_own_interval_method():
+    """Agreement was named by the proportions' method (Wilson) while its interval is percent
+    agreement's (Gwet SE, t interval)."""
+    methods = {
+        m: claim_check(_store(GROUPS), metric=m, claimed=0.9, by=("modality",)).attrs["methods"][
+            "estimate"
+        ]
+        for m in ("accuracy", "agreement")
+    }
+    assert methods["accuracy"].startswith("Wilson")
+    assert methods["agreement"].startswith("percent agreement AI vs reference, Gwet (2014) SE")
