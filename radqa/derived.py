@@ -214,7 +214,7 @@ def cases_current(data_dir: Path) -> bool:
 
 def _write_cases(snap: Path, tmp: Path) -> None:
     """The cases file of snapshot ``snap``, written to ``tmp``."""
-    con = duckdb.connect(str(tmp), config={"memory_limit": store.WRITER_MEMORY})
+    con = duckdb.connect(str(tmp), config={"memory_limit": store.writer_memory()})
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set preserve_insertion_order = false")

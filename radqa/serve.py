@@ -50,7 +50,9 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
                 'redirect_uri = "https://<this host>/oauth2callback", cookie_secret (a long '
                 "random string), client_id, client_secret, server_metadata_url = "
                 '"https://<provider>/.well-known/openid-configuration"; and [radqa] roles_claim '
-                '(default "roles"), the ID-token claim that lists viewer, reviewer or admin. '
+                '(default "roles"), the ID-token claim that holds radqa-viewer, radqa-reviewer '
+                "or radqa-admin (a bare viewer / reviewer / admin counts in an app-specific claim "
+                "only, never in one named groups). "
                 "Or listen on 127.0.0.1."
             )
     _check_port_free(host, port)

@@ -137,7 +137,8 @@ if merged.empty:
 
 st.subheader("Record a review")
 if not ctx.user.can("reviewer"):
-    st.caption(f"Recording reviews needs the reviewer role; you are {ctx.user.name}.")
+    roles = ", ".join(sorted(ctx.user.roles)) or "none"
+    st.caption(f"Recording reviews needs the reviewer role; your roles: {roles}.")
     st.stop()
 if not ctx.user.identified or store_problem:
     st.error(f"Recording reviews is off: {ctx.user.problem or store_problem}")

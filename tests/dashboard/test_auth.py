@@ -198,7 +198,8 @@ def test_viewer_sees_pages_but_cannot_review_or_export(app, demo_dir) -> None:  
     assert "dr.who" not in greeting[0]  # no e-mail on a page, not even the user's own
     at.switch_page("views/review.py").run()
     assert not at.exception
-    assert any("needs the reviewer role" in c.value for c in at.caption)
+    refusal = [c.value for c in at.caption if "needs the reviewer role" in c.value]
+    assert refusal == ["Recording reviews needs the reviewer role; your roles: viewer."]
     assert not at.get("form")
     open_tab(at.switch_page("views/sites.py").run(), "ss_tab", "Table")
     assert any("needs the admin role" in c.value for c in at.caption)
@@ -441,6 +442,7 @@ def test_serve_refuses_non_loopback_without_login(tmp_path, monkeypatch) -> None
         serve_mod.serve(tmp_path, host="0.0.0.0", port=8599)
     assert str(err.value).startswith("refusing to listen on 0.0.0.0 without a login: ")
     assert "server_metadata_url" in str(err.value)
+    assert "holds radqa-viewer, radqa-reviewer or radqa-admin" in str(err.value)
     assert calls == []
     with pytest.raises(Execd):
         serve_mod.serve(tmp_path, host="127.0.0.1", port=8599)
