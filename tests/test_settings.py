@@ -129,7 +129,7 @@ def test_an_operating_point_that_matches_no_model_is_warned_about(
     csv = tmp_path / "p1.csv"
     csv.write_text(f"{HEADER}\n{ROW}\n")
     assert main(["--data-dir", str(data), "ingest", "predictions", str(csv)]) == 0
-    out = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().err.splitlines()  # warnings go to stderr (26003a3)
     assert [line for line in out if line.startswith("warning:")] == [
         f"warning: {path}: operating point 'NoSuchModel/ptx' matches no model_name/finding "
         "loaded (names are matched exactly, case included), so it sets no threshold",

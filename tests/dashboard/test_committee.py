@@ -183,7 +183,9 @@ def test_ci_methods_are_visible_and_tables_read_in_words(app, demo_dir, con) -> 
         f"AUC: {methods['auc']}; kappa: {methods['kappa']}."
     )
     assert methods["proportions"].startswith("Wilson score")
-    assert captions.count(line) == 2  # under the tiles and under the claims table
+    assert captions.count(line) == 1  # under the tiles
+    # under the claims table: the methods of the claimed metrics shown (each row also names its)
+    assert f"95% CI: accuracy: {methods['proportions']}." in captions
     claims = at.dataframe[-1]
     labels = column_labels(claims)
     assert labels["n_labelled"] == "Labelled cases" and labels["above_claim"].startswith("CI")
