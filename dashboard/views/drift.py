@@ -192,7 +192,22 @@ def show_new_categories() -> None:
         rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
         shown = new[cols].copy()
         shown["status"] = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
-        st.dataframe(shown, hide_index=True, width="stretch")
+        if "scanner_model" in shown:  # a new scanner model's row has none: it is the category
+            shown["scanner_model"] = shown["scanner_model"].fillna("")
+        st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "rule": "Rule",
+                "site": "Site",
+                "scanner_model": "Scanner model",
+                "category": "New model or version",
+                "n": st.column_config.NumberColumn("Studies", format="%d"),
+                "status": st.column_config.TextColumn("Status", width="large"),
+                "periods": "Months running",
+            },
+        )
         st.caption(
             "Status: drift when the category is new in a group the reference window knows; "
             "not judged when the group itself (a new scanner model's site and scanner) has "

@@ -113,9 +113,16 @@ def test_new_software_on_a_new_scanner_says_why_it_is_not_judged() -> None:
 
 def test_drift_page_new_categories_have_no_bare_insufficient_data(app, demo_dir) -> None:  # noqa: ANN001
     at = open_tab(app(demo_dir, "views/drift.py"), "dr_tab", "New scanners & software")
-    if at.dataframe:
-        assert "insufficient data" not in set(at.dataframe[-1].value["status"])
-        assert any(c.value.startswith("Status: drift when") for c in at.caption)
+    assert at.dataframe, "the test demo has a new scanner or software version"
+    table = at.dataframe[-1]
+    assert "insufficient data" not in set(table.value["status"])
+    assert any(c.value.startswith("Status: drift when") for c in at.caption)
+    # headers in words, no "None" where a new scanner model's row has no scanner model
+    labels = column_labels(table)
+    assert (labels["category"], labels["n"], labels["status"]) == (
+        "New model or version", "Studies", "Status"
+    )  # fmt: skip
+    assert table.value["scanner_model"].notna().all()
 
 
 def test_estimates_table_gives_the_realised_interval_and_blanks() -> None:
