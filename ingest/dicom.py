@@ -273,7 +273,8 @@ def ingest_dicom(
     summary.skipped = [(redact(rel, people), reason) for rel, reason in summary.skipped]
     summary.folders = [(redact(rel, people), reason) for rel, reason in summary.folders]
     summary.notes = [(redact(rel, people), note) for rel, note in summary.notes]
-    label = redact(label, people)
+    # each path on its own: redacting the joined label took the ", " after a patient's folder
+    label = _shorten(", ".join(redact(str(p), people) for p in paths))
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)

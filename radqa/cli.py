@@ -417,7 +417,7 @@ def _warm(data_dir: Path) -> None:
     try:
         calls = warm(data_dir)
     except (RadQAError, duckdb.Error) as exc:
-        print(f"dashboard landing view not precomputed: {exc}")
+        print(f"dashboard landing view not precomputed: {exc}", file=sys.stderr)
         return
     if calls:
         print(f"dashboard landing view computed ({time.perf_counter() - started:.1f} s)")

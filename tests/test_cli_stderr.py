@@ -132,3 +132,27 @@ def test_an_operating_point_warning_is_on_stderr_the_summary_on_stdout(
         "loaded (names are matched exactly, case included), so it sets no threshold; did you "
         "mean 'ChestXR/pneumothorax'?"
     ]
+
+
+def test_a_landing_view_that_could_not_be_computed_is_said_on_stderr(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The data is committed (stdout says so); the failure to precompute the first page is a
+    notice for whoever reads stderr."""
+    import dashboard.warmup
+    from radqa.errors import StoreError
+
+    def fail(_data_dir: Path) -> int:
+        raise StoreError("the snapshot could not be opened")
+
+    monkeypatch.setattr(dashboard.warmup, "warm", fail)
+    csv = write(tmp_path / "p.csv", GOOD)
+    assert main(["--data-dir", str(data_dir), "ingest", "predictions", str(csv)]) == 0
+    said = capsys.readouterr()
+    assert said.err.splitlines() == [
+        "dashboard landing view not precomputed: the snapshot could not be opened"
+    ]
+    assert "not precomputed" not in said.out and said.out.startswith("committed  p.csv")

@@ -544,7 +544,12 @@ def test_folders_named_after_the_patient_are_not_stored_or_shown(
     finally:
         con.close()
     assert str(tmp_path / "in") + ", " + str(tmp_path / "in" / "<patient>") in stored
-    for text in (shown, stored):
+    # the patient's folder first: the ", " after it stays (it was taken with the folder name)
+    again = ingest_dicom(data, [patient, tmp_path / "in"])
+    assert again.message.startswith(
+        str(tmp_path / "in" / "<patient>") + ", " + str(tmp_path / "in") + ": "
+    ), again.message
+    for text in (shown, stored, again.message):
         for word in ("TKY-884412", "884412", "YAMADA", "TARO"):
             assert word not in text, (word, text)
 
