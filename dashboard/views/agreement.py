@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -12,6 +13,9 @@ from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DIMS = (
     "site",
@@ -83,6 +87,39 @@ def show_ai() -> None:
     )
 
 
+#: Column labels of the agreement tables (the CSV keeps the raw names)
+LABELS = {
+    "n_labelled": "Labelled cases",
+    "pending": "Awaiting a read",
+    "insufficient_reason": "Why insufficient",
+    "n_items": "Double-read items",
+    "n_items_3": "Items read 3+ times",
+    "kappa": "Cohen's kappa",
+    "agreement": "Percent agreement",
+    "fleiss_kappa": "Fleiss' kappa",
+    "ac1": "Gwet's AC1",
+    "note": "Note",
+}
+
+
+def column_config(table: pd.DataFrame) -> dict[str, object]:
+    """Labels in words and number formats: agreement as %, the coefficients to 3 decimals."""
+    config: dict[str, object] = {}
+    for col in table.columns:
+        base, _, end = col.rpartition("_") if col.endswith(("_low", "_high")) else (col, "", "")
+        name = LABELS.get(base, base.replace("_", " ").capitalize())
+        label = f"{name}, 95% CI {end}" if end else name
+        if base == "agreement":
+            config[col] = st.column_config.NumberColumn(label, format="percent")
+        elif base in ("kappa", "fleiss_kappa", "ac1"):
+            config[col] = st.column_config.NumberColumn(label, format="%.3f")
+        elif base in ("n_labelled", "pending", "n_items", "n_items_3"):
+            config[col] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
+
+
 def show_groups() -> None:
     """AI vs reference kappa by the chosen group: forest plot and table."""
     st.subheader(f"AI vs reference standard by {dim.replace('_', ' ')}")
@@ -102,7 +139,9 @@ def show_groups() -> None:
             key="ag_forest",
         )
     cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
-    st.dataframe(groups[cols], hide_index=True, width="stretch")
+    st.dataframe(
+        groups[cols], hide_index=True, width="stretch", column_config=column_config(groups[cols])
+    )
     csv_download(ctx, groups[cols], f"ai-vs-reference-by-{dim}", filters=filters)
 
 
@@ -157,8 +196,9 @@ def show_readers() -> None:
                 *with_ci("fleiss_kappa", "ac1"),
                 "note",
             ]
+            table = readers[[c for c in cols if c in readers.columns]]
             st.dataframe(
-                readers[[c for c in cols if c in readers.columns]], hide_index=True, width="stretch"
+                table, hide_index=True, width="stretch", column_config=column_config(table)
             )
             st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
 

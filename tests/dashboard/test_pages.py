@@ -132,6 +132,20 @@ def test_agreement_page_kappa(app, demo_dir, con) -> None:  # noqa: ANN001
     table = at.dataframe[0].value
     assert list(table["site"]) == list(groups["site"])
     assert table["kappa"].equals(groups["kappa"])
+    labels = {k: v.get("label") for k, v in json.loads(at.dataframe[0].proto.columns).items()}
+    assert (labels["kappa_low"], labels["agreement"], labels["n_labelled"]) == (
+        "Cohen's kappa, 95% CI low", "Percent agreement", "Labelled cases"
+    )  # fmt: skip
+    # reader vs reader: the coefficients named in words, not n_items_3 or kappa_low
+    open_tab(at, "ag_tab", "Reader vs reader")
+    readers = json.loads(at.dataframe[0].proto.columns)
+    assert {k: v.get("label") for k, v in readers.items() if k.startswith(("n_items", "ac1"))} == {
+        "n_items": "Double-read items",
+        "n_items_3": "Items read 3+ times",
+        "ac1": "Gwet's AC1",
+        "ac1_low": "Gwet's AC1, 95% CI low",
+        "ac1_high": "Gwet's AC1, 95% CI high",
+    }
 
 
 def test_drift_page_alerts_equal_monitor(app, demo_dir, con) -> None:  # noqa: ANN001
