@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dashboard import _charts, _state
+from dashboard._columns import column_config
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 DIMS = (
     "site",
@@ -102,24 +99,6 @@ LABELS = {
 }
 
 
-def column_config(table: pd.DataFrame) -> dict[str, object]:
-    """Labels in words and number formats: agreement as %, the coefficients to 3 decimals."""
-    config: dict[str, object] = {}
-    for col in table.columns:
-        base, _, end = col.rpartition("_") if col.endswith(("_low", "_high")) else (col, "", "")
-        name = LABELS.get(base, base.replace("_", " ").capitalize())
-        label = f"{name}, 95% CI {end}" if end else name
-        if base == "agreement":
-            config[col] = st.column_config.NumberColumn(label, format="percent")
-        elif base in ("kappa", "fleiss_kappa", "ac1"):
-            config[col] = st.column_config.NumberColumn(label, format="%.3f")
-        elif base in ("n_labelled", "pending", "n_items", "n_items_3"):
-            config[col] = st.column_config.NumberColumn(label, format="localized")
-        else:
-            config[col] = st.column_config.Column(label)
-    return config
-
-
 def show_groups() -> None:
     """AI vs reference kappa by the chosen group: forest plot and table."""
     st.subheader(f"AI vs reference standard by {dim.replace('_', ' ')}")
@@ -140,7 +119,10 @@ def show_groups() -> None:
         )
     cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
     st.dataframe(
-        groups[cols], hide_index=True, width="stretch", column_config=column_config(groups[cols])
+        groups[cols],
+        hide_index=True,
+        width="stretch",
+        column_config=column_config(groups[cols], LABELS),
     )
     csv_download(ctx, groups[cols], f"ai-vs-reference-by-{dim}", filters=filters)
 
@@ -198,7 +180,7 @@ def show_readers() -> None:
             ]
             table = readers[[c for c in cols if c in readers.columns]]
             st.dataframe(
-                table, hide_index=True, width="stretch", column_config=column_config(table)
+                table, hide_index=True, width="stretch", column_config=column_config(table, LABELS)
             )
             st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
+from dashboard._columns import column_config
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
@@ -116,28 +117,12 @@ LABELS = {
 }
 
 
-def table_columns(table: pd.DataFrame) -> dict[str, object]:
-    """Human labels and number formats: proportions as %, AUC and kappa to 3 decimals."""
-    config: dict[str, object] = {}
-    for col in table.columns:
-        base, _, end = col.rpartition("_") if col.endswith(("_low", "_high")) else (col, "", "")
-        name = _charts.METRIC_LABELS.get(base, LABELS.get(col, col.replace("_", " ")))
-        label = f"{name}, 95% CI {end}" if end else name
-        if base in _charts.PROPORTION_METRICS or base == "agreement":
-            config[col] = st.column_config.NumberColumn(label, format="percent")
-        elif base in ("auc", "kappa"):
-            config[col] = st.column_config.NumberColumn(label, format="%.3f")
-        elif col in ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn"):
-            config[col] = st.column_config.NumberColumn(label, format="localized")
-        else:
-            config[col] = st.column_config.Column(label)
-    return config
-
-
 def show_table() -> None:
     st.subheader("Table: site × scanner model")
     table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
-    st.dataframe(table, hide_index=True, width="stretch", column_config=table_columns(table))
+    st.dataframe(
+        table, hide_index=True, width="stretch", column_config=column_config(table, LABELS)
+    )
     methods = grid.attrs.get("methods", {})
     st.caption(
         f"95% CI: proportions: {methods.get('proportions', '')}; AUC: {methods.get('auc', '')}"
