@@ -72,7 +72,8 @@ def empty_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
-    """``app(data_dir, page=None, user=None, login=False)``: a run AppTest of the dashboard."""
+    """``app(data_dir, page=None, user=None, login=False, query=None, radqa=None)``: a run
+    AppTest of the dashboard; with ``login``, ``radqa`` is added to the ``[radqa]`` secrets."""
 
     def make(
         data_dir: Path,
@@ -81,6 +82,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
         user: dict[str, object] | None = None,
         login: bool = False,
         query: dict[str, object] | None = None,
+        radqa: dict[str, object] | None = None,
     ) -> AppTest:
         monkeypatch.setenv("RADQA_DATA_DIR", str(data_dir))
         at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
@@ -92,7 +94,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
                 "client_secret": "secret",
                 "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
             }
-            at.secrets["radqa"] = {"roles_claim": "groups"}
+            at.secrets["radqa"] = {"roles_claim": "groups", **(radqa or {})}
         if user is not None:
             at.user = user
         for key, value in (query or {}).items():

@@ -23,7 +23,7 @@ from ingest.pseudonym import load_key
 from radqa import serve as serve_mod
 from radqa.errors import ConfigError
 
-from .conftest import APP, TIMEOUT, kpi_tiles, open_tab
+from .conftest import TIMEOUT, kpi_tiles, open_tab
 
 AUTH_TOML = """
 [auth]
@@ -151,38 +151,29 @@ def test_a_missing_claim_is_named(app, demo_dir) -> None:  # noqa: ANN001
     )
 
 
-def roles_claim_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, roles: object) -> AppTest:
+def roles_claim_app(app, data_dir: Path, roles: object) -> AppTest:  # noqa: ANN001
     """The dashboard with login on, ``[radqa] roles_claim = "roles"`` (an app-specific claim,
     where bare names count), and a user whose ``roles`` claim is ``roles``."""
-    monkeypatch.setenv("RADQA_DATA_DIR", str(data_dir))
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-secret",
-        "client_id": "radqa",
-        "client_secret": "secret",
-        "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
-    }
-    at.secrets["radqa"] = {"roles_claim": "roles"}
-    at.user = {**user(), "roles": roles}
-    return at.run()
+    return app(
+        data_dir, login=True, user={**user(), "roles": roles}, radqa={"roles_claim": "roles"}
+    )
 
 
-def test_an_app_specific_claim_without_role_advises_bare_names_too(demo_dir, monkeypatch) -> None:  # noqa: ANN001
-    at = roles_claim_app(demo_dir, monkeypatch, ["staff", "administrator"])
+def test_an_app_specific_claim_without_role_advises_bare_names_too(app, demo_dir) -> None:  # noqa: ANN001
+    at = roles_claim_app(app, demo_dir, ["staff", "administrator"])
     assert no_role_page(at) == f"{NO_ROLE}your login's 'roles' claim holds none of {ANY_FORM}{ASK}"
 
 
-def test_a_dict_valued_roles_claim_is_refused_with_the_message(demo_dir, monkeypatch) -> None:  # noqa: ANN001
-    at = roles_claim_app(demo_dir, monkeypatch, {"radqa-admin": True, "admin": True})
+def test_a_dict_valued_roles_claim_is_refused_with_the_message(app, demo_dir) -> None:  # noqa: ANN001
+    at = roles_claim_app(app, demo_dir, {"radqa-admin": True, "admin": True})
     assert no_role_page(at) == (
         f"{NO_ROLE}your login's 'roles' claim is an object, not a string or a list of strings, "
         f"so it grants no role; it should hold {ANY_FORM}{ASK}"
     )
 
 
-def test_a_bare_role_in_the_app_specific_claim_lets_the_user_in(demo_dir, monkeypatch) -> None:  # noqa: ANN001
-    at = roles_claim_app(demo_dir, monkeypatch, ["viewer"])
+def test_a_bare_role_in_the_app_specific_claim_lets_the_user_in(app, demo_dir) -> None:  # noqa: ANN001
+    at = roles_claim_app(app, demo_dir, ["viewer"])
     assert not at.exception and not any(NO_ROLE in e.value for e in at.error)
     assert len(kpi_tiles(at)) == 60
 

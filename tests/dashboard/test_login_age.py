@@ -20,7 +20,7 @@ from dashboard.auth import login_refusal, max_login_hours, user_pseudonym
 from ingest.pseudonym import load_key
 from radqa.errors import ConfigError
 
-from .conftest import APP, TIMEOUT, kpi_tiles
+from .conftest import kpi_tiles
 
 Run = Callable[..., AppTest]
 ISSUER = "https://idp.example.org/realms/hospital"
@@ -140,25 +140,10 @@ def test_a_bad_max_login_hours_is_refused(monkeypatch: pytest.MonkeyPatch, value
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch) -> Run:
+def run(app) -> Run:  # noqa: ANN001
     """``run(data_dir, user, **radqa)``: a run AppTest of the dashboard with login on and
     ``radqa`` added to the ``[radqa]`` secrets."""
-
-    def make(data_dir: Path, user: dict[str, Any], **radqa: object) -> AppTest:
-        monkeypatch.setenv("RADQA_DATA_DIR", str(data_dir))
-        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-        at.secrets["auth"] = {
-            "redirect_uri": "http://localhost:8501/oauth2callback",
-            "cookie_secret": "test-secret",
-            "client_id": "radqa",
-            "client_secret": "secret",
-            "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
-        }
-        at.secrets["radqa"] = {"roles_claim": "groups", **radqa}
-        at.user = user
-        return at.run()
-
-    return make
+    return lambda data_dir, user, **radqa: app(data_dir, login=True, user=user, radqa=radqa)
 
 
 def refused_with(at: AppTest, message: str) -> bool:

@@ -27,14 +27,6 @@ PERSON = (
 )
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("RADQA_PSEUDO_KEY", raising=False)
-    d = tmp_path / "data"
-    d.mkdir()
-    return d
-
-
 def _settings(data_dir: Path, text: str) -> Path:
     path = data_dir / "radqa.toml"
     path.write_text(text)
