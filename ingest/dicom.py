@@ -162,8 +162,7 @@ class DicomSummary:
             lines.extend(f"  {name}" for name in self.unmapped[:MAX_SHOWN])
             if len(self.unmapped) > MAX_SHOWN:
                 lines.append(f"  ... and {len(self.unmapped) - MAX_SHOWN} more")
-        lines += _listed(f"skipped {len(self.skipped)} file(s):", self.skipped)
-        lines += _listed(f"did not read {len(self.folders)} folder(s):", self.folders)
+        lines += self.problem_lines()
         lines += _listed(
             f"note: did not follow {len(self.notes)} link(s) into their own folder "
             "(its files were read once):",
@@ -173,6 +172,13 @@ class DicomSummary:
         if self.snapshot_id:
             lines.append(f"published snapshot {self.snapshot_id}")
         return "\n".join(lines)
+
+    def problem_lines(self) -> list[str]:
+        """The first 20 skipped files and the first 20 folders not read, with their reasons
+        (:meth:`render` lists them; ``radqa ingest dicom`` prints them on stderr)."""
+        return _listed(f"skipped {len(self.skipped)} file(s):", self.skipped) + _listed(
+            f"did not read {len(self.folders)} folder(s):", self.folders
+        )
 
 
 def _listed(

@@ -501,19 +501,8 @@ def render_dicom(summary: DicomSummary) -> tuple[str, str]:
     """``radqa ingest dicom``'s summary as (stdout, stderr): the files skipped and the folders
     not read, with their reasons, are stderr's; the rest of :meth:`DicomSummary.render` (which
     counts them) stdout's."""
-    from ingest.dicom import MAX_SHOWN
-
-    err: list[str] = []
-    for title, items in (
-        (f"skipped {len(summary.skipped)} file(s):", summary.skipped),
-        (f"did not read {len(summary.folders)} folder(s):", summary.folders),
-    ):
-        if items:
-            err += [title, *(f"  {path}: {reason}" for path, reason in items[:MAX_SHOWN])]
-            if len(items) > MAX_SHOWN:
-                err.append(f"  ... and {len(items) - MAX_SHOWN} more (see quarantine)")
     out = dataclasses.replace(summary, skipped=[], folders=[]).render()
-    return out, "\n".join(err)
+    return out, "\n".join(summary.problem_lines())
 
 
 if __name__ == "__main__":
