@@ -447,13 +447,8 @@ def _write_batch(
     result = BatchResult(
         name, kind, "committed", batch_id=batch_id, rows_read=int(rows_read), quarantined=int(bad)
     )
+    _drop_earlier_bad_rows(con, kind, chash, committing=not (strict and bad))
     if bad:
-        # a file refused before (--strict) and loaded again: its bad rows are this batch's now
-        con.execute(
-            "delete from quarantine where batch_id in (select batch_id from ingest_batches "
-            f"where kind = $kind and status = 'refused' and {store.FILE_DIGEST} = $raw)",
-            {"kind": kind, "raw": store.file_digest(chash)},
-        )
         rows, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
         con.execute(
             f"""
@@ -656,8 +651,6 @@ def _drop_earlier_reading(
         f"and not exists (select 1 from ({incoming}) k where {on})"
     )
     params = _reading_params(kind, chash)
-    # its bad rows are this reading's to report now (Data health counted a bad row twice)
-    con.execute(f"delete from quarantine where batch_id in ({_EARLIER_READINGS})", params)
     if earlier.followed:
         [(kept,)] = con.execute(f"select count(*) from {table} t {stale}", params).fetchall()
         result.kept += int(kept)
@@ -667,6 +660,21 @@ def _drop_earlier_reading(
     if gone:
         con.execute(f"delete from {table} t {stale}", params)
     result.removed = int(gone)
+
+
+def _drop_earlier_bad_rows(
+    con: duckdb.DuckDBPyConnection, kind: str, chash: str, *, committing: bool
+) -> None:
+    """The quarantined rows of earlier batches of the same file bytes give way to this batch's
+    (Data health listed a bad row once per batch): those of batches refused by --strict, and,
+    when this batch commits, those of earlier readings (other encoding, time zone, operating
+    points or extra columns). A batch refused by --strict leaves a committed reading's rows."""
+    statuses = "'refused', 'committed'" if committing else "'refused'"
+    con.execute(
+        "delete from quarantine where batch_id in (select batch_id from ingest_batches "
+        f"where kind = $kind and status in ({statuses}) and {store.FILE_DIGEST} = $raw)",
+        {"kind": kind, "raw": store.file_digest(chash)},
+    )
 
 
 def _key_columns(kind: str) -> tuple[str, ...]:
