@@ -87,12 +87,6 @@ def connection(directory: Path) -> duckdb.DuckDBPyConnection:
         return holder.con
 
 
-#: DuckDB's memory limit for the dashboard's connection. The dashboard only reads, and its
-#: heaviest query (a grouped summary over 10M predictions) spills to disk beyond this, so the
-#: server stays under 1.5 GB with Python's share (``RADQA_DASHBOARD_MEMORY`` overrides it).
-DASHBOARD_MEMORY = os.environ.get("RADQA_DASHBOARD_MEMORY", "800MB")
-
-
 def snapshot() -> Snapshot:
     """The current snapshot; raises StoreError when none is published.
 
@@ -106,8 +100,11 @@ def snapshot() -> Snapshot:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _snapshot(directory: str, version: tuple[int, int]) -> Snapshot:
+    # DuckDB's memory limit (store.dashboard_memory: RADQA_DASHBOARD_MEMORY, default 800MB),
+    # per database, once per reopen; ConfigError when it is not a size
+    memory = store.dashboard_memory()
     con = connection(Path(directory))
-    con.execute("set memory_limit = ?", [DASHBOARD_MEMORY])  # per database, once per reopen
+    con.execute("set memory_limit = ?", [memory])
     cur = con.cursor()
     try:
         info = store.snapshot_info(cur)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from radqa import store
 from radqa.errors import ConfigError
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -39,6 +40,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoReturn:
+    store.dashboard_memory()  # ConfigError (one line, exit 2) before the server starts
     if not is_loopback(host):
         from dashboard.auth import login_configured
 

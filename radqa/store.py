@@ -26,8 +26,12 @@ from radqa.errors import ConfigError, StoreError, first_line
 # under 1.6 GB (a 10M-row grouped summary then peaks under 2 GB with Python's share).
 WRITER_MEMORY_ENV = "RADQA_WRITER_MEMORY"
 READER_MEMORY_ENV = "RADQA_READER_MEMORY"
+DASHBOARD_MEMORY_ENV = "RADQA_DASHBOARD_MEMORY"
 DEFAULT_WRITER_MEMORY = "1GB"
 DEFAULT_READER_MEMORY = "1600MB"
+# The dashboard only reads; its heaviest query (a grouped summary over 10M predictions) spills
+# to disk beyond this, so the server stays under 1.5 GB with Python's share.
+DEFAULT_DASHBOARD_MEMORY = "800MB"
 #: The writer's setting as the process started with it, for :mod:`radqa.derived`, which runs
 #: only after :func:`connect_working` has checked it (:func:`writer_memory`).
 WRITER_MEMORY = os.environ.get(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
@@ -58,6 +62,12 @@ def reader_memory() -> str:
     """DuckDB's memory limit for each reader of the snapshot (``RADQA_READER_MEMORY``,
     default 1600MB), read on use; ConfigError when it is not a size."""
     return _memory_setting(READER_MEMORY_ENV, DEFAULT_READER_MEMORY)
+
+
+def dashboard_memory() -> str:
+    """DuckDB's memory limit for the dashboard server's connection (``RADQA_DASHBOARD_MEMORY``,
+    default 800MB), read on use; ConfigError when it is not a size."""
+    return _memory_setting(DASHBOARD_MEMORY_ENV, DEFAULT_DASHBOARD_MEMORY)
 
 
 WORKING_NAME = "radqa-work.duckdb"

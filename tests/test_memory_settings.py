@@ -23,7 +23,12 @@ GOOD_SIZES = ["1GB", "800MB", "1600mb", "1.5GB", "512MiB", "2 GB", " 1GB ", "1G"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RADQA_WRITER_MEMORY", "RADQA_READER_MEMORY", "RADQA_PSEUDO_KEY"):
+    for name in (
+        "RADQA_WRITER_MEMORY",
+        "RADQA_READER_MEMORY",
+        "RADQA_DASHBOARD_MEMORY",
+        "RADQA_PSEUDO_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -108,3 +113,27 @@ def test_the_limits_reach_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert con.execute(setting).fetchone() == ("200.0 MiB",)
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_a_bad_dashboard_memory_stops_serve_before_the_server_starts(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import radqa.serve
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(radqa.serve.os, "execve", started)
+    monkeypatch.setattr(radqa.serve, "_check_port_free", started)
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", value)
+    assert main(["serve", "--data-dir", str(tmp_path / "data")]) == 2
+    assert capsys.readouterr().err == message("RADQA_DASHBOARD_MEMORY", value)
+
+
+@pytest.mark.parametrize("value", GOOD_SIZES)
+def test_a_dashboard_memory_size_is_accepted(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", value)
+    assert store.dashboard_memory() == value.strip()
+    monkeypatch.delenv("RADQA_DASHBOARD_MEMORY")
+    assert store.dashboard_memory() == "800MB"

@@ -18,6 +18,7 @@ import pytest
 import metrics
 from dashboard import _alerts, _charts, _heap, _state
 from radqa import store
+from radqa.errors import ConfigError
 
 from .conftest import charts, open_tab
 
@@ -62,8 +63,25 @@ def test_large_results_have_their_own_smaller_cache(snap: _state.Snapshot) -> No
 def test_the_dashboard_connection_has_its_memory_limit(snap: _state.Snapshot) -> None:
     con = _state.connection(snap.data_dir)
     limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
-    assert _state.DASHBOARD_MEMORY == "800MB"
+    assert store.dashboard_memory() == "800MB"
     assert limit == "762.9 MiB"  # 800 MB as DuckDB prints it (MiB)
+
+
+def test_a_dashboard_memory_that_is_not_a_size_is_said_in_one_line(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RADQA_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", "abc")
+    _state._snapshot.clear()  # read on each (re)open of the snapshot, not once at import
+    try:
+        with pytest.raises(ConfigError, match=r"^RADQA_DASHBOARD_MEMORY is 'abc'; expected a size"):
+            _state.snapshot()
+        monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", "512MB")
+        con = _state.connection(_state.snapshot().data_dir)
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    finally:
+        monkeypatch.delenv("RADQA_DASHBOARD_MEMORY")
+        _state._snapshot.clear()
 
 
 def test_a_new_publication_is_a_new_snapshot(demo_copy: Path, empty_dir: Path, monkeypatch) -> None:  # noqa: ANN001
