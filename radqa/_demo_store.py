@@ -45,8 +45,13 @@ class StoreContents:
         return f"{what} ({shown}{more})"
 
 
-def store_contents(data_dir: Path) -> StoreContents:
+def store_contents(
+    data_dir: Path, writer: duckdb.DuckDBPyConnection | None = None
+) -> StoreContents:
     """The committed batches of the working database (else of the published snapshot).
+
+    ``writer``: the working database, open for writing in this process (which then holds its
+    lock; a read-only connection to it cannot be opened beside it): its batches are read there.
 
     Raises
     ------
@@ -54,6 +59,9 @@ def store_contents(data_dir: Path) -> StoreContents:
         The database is being written by another process (an ingest) and cannot be read.
     """
     data_dir = Path(data_dir)
+    studies, seed = _recorded_demo(data_dir)
+    if writer is not None:
+        return StoreContents(tuple(_committed_files(writer)), studies, seed)
     files: list[str] = []
     for path in (working_path(data_dir), snapshot_path(data_dir)):
         if not path.exists():
@@ -66,17 +74,21 @@ def store_contents(data_dir: Path) -> StoreContents:
                 "ingest or demo writing it has finished"
             ) from exc
         try:
-            rows = con.execute(
-                "select file_name from ingest_batches where status = 'committed' order by batch_id"
-            ).fetchall()
-        except duckdb.CatalogException:  # no schema yet
-            rows = []
+            files = _committed_files(con)
         finally:
             con.close()
-        files = [str(r[0]) for r in rows]
         break
-    studies, seed = _recorded_demo(data_dir)
     return StoreContents(tuple(files), studies, seed)
+
+
+def _committed_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    try:
+        rows = con.execute(
+            "select file_name from ingest_batches where status = 'committed' order by batch_id"
+        ).fetchall()
+    except duckdb.CatalogException:  # no schema yet
+        return []
+    return [str(r[0]) for r in rows]
 
 
 def _recorded_demo(data_dir: Path) -> tuple[int | None, int | None]:

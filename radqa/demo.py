@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 
 from radqa import store
@@ -36,7 +37,13 @@ from radqa._demo_expected import before_after
 from radqa._demo_gen import Month, draw_month, make_patients
 from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
-from radqa._demo_store import is_built_demo, refusal, remove_store, store_contents
+from radqa._demo_store import (
+    StoreContents,
+    is_built_demo,
+    refusal,
+    remove_store,
+    store_contents,
+)
 from radqa._demo_write import predictions_table, reads_table, write_csv, write_parquet
 from radqa.errors import InputError, StoreError
 from radqa.settings import SETTINGS_FILE
@@ -310,6 +317,12 @@ def run_demo(
     over. ``replace`` deletes the store first (:func:`radqa._demo_store.remove_store`: the
     databases, snapshot, cases file and result cache; pseudo.key and radqa.toml are kept).
 
+    The demo holds the writer lock (the working database, open for writing) from before it
+    deletes or looks at the store until its ingest has ended, so an ingest started meanwhile,
+    while the files are generated too, is refused ("only one ingest may run at a time") rather
+    than mixed into the demo or deleted by ``replace``. Its own ingest opens the same database in
+    the same process, which DuckDB shares (:func:`radqa.store.connect_working`).
+
     A data dir without settings gets :data:`DEMO_SETTINGS` (the vendor's claims); an existing
     ``radqa.toml`` is left as it is. Returns True when the demo was built.
 
@@ -317,6 +330,8 @@ def run_demo(
     ------
     InputError
         The store holds other data.
+    StoreError
+        Another process writes the store (an ingest), or it cannot be opened.
     """
     _check_whole("--seed", seed, low=0)  # before anything is written
     _check_whole("--studies", studies, low=DEMO_MONTHS)
@@ -324,31 +339,62 @@ def run_demo(
     if replace:
         with store.writer_lock(data_dir):
             remove_store(data_dir)
-    contents = store_contents(data_dir)
-    if contents.files:
-        if is_built_demo(data_dir, contents, studies=studies, seed=seed):
-            print(
-                f"{data_dir} already holds the demo of {studies:,} studies with seed {seed}; "
-                "nothing to do"
-            )
-            return False
-        raise InputError(refusal(data_dir, contents, studies=studies, seed=seed))
+    elif not _may_load(data_dir, store_contents(data_dir), studies=studies, seed=seed):
+        return False  # checked before the writer opens the store: a refusal changes nothing
+    # Opened right after the deletion, which unlinks the locked file: an ingest that creates
+    # the working file first (in those microseconds) holds the lock, and this refuses the demo.
+    writer = store.connect_working(data_dir)
     try:
-        _build(data_dir, studies=studies, seed=seed)
-    except BaseException as exc:  # the store was empty: leave it so, not half loaded
-        removed = _remove_unless_written(data_dir)
-        if isinstance(exc, InputError) and removed:
-            raise InputError(
-                f"{exc}; the partly loaded store was removed (the demo files stay in "
-                f"{data_dir / 'demo'})"
-            ) from exc
-        raise
+        # again under the lock: an ingest may have run since the check above
+        if not _may_load(data_dir, store_contents(data_dir, writer), studies=studies, seed=seed):
+            return False
+        try:
+            _build(data_dir, studies=studies, seed=seed)
+        except BaseException as exc:  # the store was empty: leave it so, not half loaded
+            removed = _remove_half_built(data_dir, writer)
+            if isinstance(exc, InputError) and removed:
+                raise InputError(
+                    f"{exc}; the partly loaded store was removed (the demo files stay in "
+                    f"{data_dir / 'demo'})"
+                ) from exc
+            raise
+    finally:
+        writer.close()
     return True
 
 
+def _may_load(data_dir: Path, contents: StoreContents, *, studies: int, seed: int) -> bool:
+    """True when the store holds no data; False, saying so, when it holds this very demo.
+
+    Raises InputError when it holds other data."""
+    if not contents.files:
+        return True
+    if is_built_demo(data_dir, contents, studies=studies, seed=seed):
+        print(
+            f"{data_dir} already holds the demo of {studies:,} studies with seed {seed}; "
+            "nothing to do"
+        )
+        return False
+    raise InputError(refusal(data_dir, contents, studies=studies, seed=seed))
+
+
+def _remove_half_built(data_dir: Path, writer: duckdb.DuckDBPyConnection) -> list[Path]:
+    """Remove the half-built store while ``writer`` still holds its lock.
+
+    A checkpoint first: closing a connection whose write-ahead log holds changes, DuckDB
+    checkpoints and deletes the ``.wal`` by its name, which by then may be that of another
+    writer's new store. When the checkpoint fails (a full disk), the writer is closed and the
+    store removed after, unless another process writes there by then (what is there is its)."""
+    try:
+        writer.execute("checkpoint")
+    except duckdb.Error:
+        writer.close()
+        return _remove_unless_written(data_dir)
+    return remove_store(data_dir)
+
+
 def _remove_unless_written(data_dir: Path) -> list[Path]:
-    """Remove the half-built store, unless another process writes there now (what is there is
-    its): then nothing is removed."""
+    """Remove the store, unless another process writes there now: then nothing is removed."""
     try:
         with store.writer_lock(data_dir):
             return remove_store(data_dir)
