@@ -128,7 +128,10 @@ class DicomSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     folders: list[tuple[str, str]] = field(default_factory=list)  # not read, with the reason
     notes: list[tuple[str, str]] = field(default_factory=list)  # links to loops: all was read
-    conflicts: list[str] = field(default_factory=list)  # studies of two patients (one line each)
+    # studies of two patients: a line per conflict, so a study whose files disagree among
+    # themselves and with the patient stored has two; conflict_studies counts each study once
+    conflicts: list[str] = field(default_factory=list)
+    conflict_studies: int = 0
     unmapped: list[str] = field(default_factory=list)  # InstitutionNames the [site_map] lacks
     # files read whose text is in a character set they do not declare, not UTF-8, and was read
     # as Latin-1 for want of an ``encoding``
@@ -152,8 +155,8 @@ class DicomSummary:
         links not followed (loops: nothing was left unread, so they are notes, not errors)."""
         lines = [self.message]
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
-        if len(self.conflicts) > MAX_SHOWN:
-            lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more such studies")
+        if len(self.conflicts) > MAX_SHOWN:  # lines: a study may have two
+            lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more (see quarantine)")
         if self.unmapped:
             lines.append(
                 f"note: {len(self.unmapped)} InstitutionName(s) matched no [site_map] entry "
@@ -293,13 +296,14 @@ def ingest_dicom(
             summary.status = "unchanged"
             summary.batch_id = prior.batch_id
             summary.conflicts = _recorded_conflicts(con, prior.batch_id)
+            summary.conflict_studies = _conflict_studies(con, prior.batch_id)
             summary.message = (
                 f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
                 "(same content); nothing changed" + _still_not_read(summary)
             ) + _undeclared_note(summary)
             if summary.conflicts:
                 summary.message += (
-                    f"; {len(summary.conflicts)} of its studies named more than one patient "
+                    f"; {summary.conflict_studies} of its studies named more than one patient "
                     "when it was loaded (listed below; see quarantine)"
                 )
             summary.files_read = 0
@@ -843,6 +847,7 @@ def _write_batch(
                 f"raw) values (?, ?, 0, '{CONFLICT_COLUMN}', ?, null)",
                 [(batch_id, label, conflict) for conflict in summary.conflicts],
             )
+            summary.conflict_studies = _conflict_studies(con, batch_id)
         summary.batch_id = batch_id
         summary.studies = int(studies)
         summary.inserted, summary.updated = inserted, updated
@@ -914,6 +919,24 @@ def _recorded_conflicts(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[s
         [batch_id, CONFLICT_COLUMN],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# The study of a conflict line (:func:`_keep_stored_patients`, :func:`_patient_conflicts`), as
+# quarantine keeps it (also for batches recorded before :func:`_conflict_studies` was written)
+_CONFLICT_STUDY = "^study (.+?): its files "
+
+
+def _conflict_studies(con: duckdb.DuckDBPyConnection, batch_id: int) -> int:
+    """How many studies the patient conflicts of batch ``batch_id`` concern, each once: a
+    study whose files disagree among themselves and with the patient stored has two lines."""
+    [(studies,)] = con.execute(
+        """
+        select count(distinct regexp_extract(reason, $study, 1))
+        from quarantine where batch_id = $batch and column_name = $column
+        """,
+        {"study": _CONFLICT_STUDY, "batch": batch_id, "column": CONFLICT_COLUMN},
+    ).fetchall()
+    return int(studies)
 
 
 def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
