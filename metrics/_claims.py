@@ -77,7 +77,8 @@ def claim_check(
     -----
     Each group is judged by its own interval; with many groups some will fall below by chance
     alone, so read the verdicts together with the heterogeneity test (Cochran 1954; I^2 of
-    Higgins & Thompson 2002) that says whether the groups differ at all.
+    Higgins & Thompson 2002 with the Q-profile interval of Viechtbauer 2007) that says whether
+    the groups differ at all.
     """
     if metric not in METRICS:
         raise InputError(f"unknown metric {metric!r}; valid metrics are: {', '.join(METRICS)}")
@@ -116,7 +117,7 @@ def claim_check(
             "estimate": summary.attrs.get("methods", {}).get(
                 metric if metric in ("auc", "kappa", "agreement") else "proportions"
             ),
-            "heterogeneity": "Cochran's Q, I^2 (Higgins & Thompson 2002); "
+            "heterogeneity": "Cochran's Q, I^2 (REML tau^2) with Q-profile CI (Viechtbauer 2007); "
             + ("logit scale" if metric in _PROPORTIONS else "identity scale"),
         },
     )

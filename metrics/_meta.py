@@ -1,9 +1,10 @@
 """Heterogeneity across groups (sites, scanners, months) and pooled estimates.
 
-Inverse-variance fixed effect, DerSimonian-Laird and REML random effects, Cochran's Q and I^2.
-statsmodels ``combine_effects`` offers DL but (0.15) does not truncate a negative tau^2 at 0,
-and has no REML, so the few lines are written here and checked against metafor's published
-BCG-vaccine results (tests/metrics/test_meta.py).
+Inverse-variance fixed effect, DerSimonian-Laird and REML random effects, Cochran's Q, I^2 and
+the Q-profile interval for tau^2 and I^2. statsmodels ``combine_effects`` offers DL but (0.15)
+does not truncate a negative tau^2 at 0, and has no REML nor Q-profile interval, so the few lines
+are written here and checked against metafor's published BCG-vaccine results
+(tests/metrics/test_meta.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from metrics._types import Estimate, nan_estimate
 from radqa.errors import InputError
 
 if TYPE_CHECKING:
-    from scipy import stats
+    from scipy import optimize, stats
 else:
+    optimize = lazy_module("scipy.optimize")
     stats = lazy_module("scipy.stats")
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,8 +47,11 @@ class Heterogeneity:
     q, q_df, q_p_value : float
         Cochran's Q, its degrees of freedom ``k - 1`` and chi-square p-value.
     i2 : Estimate
-        I^2 = (Q - df) / Q truncated at 0, as a fraction, with the Higgins & Thompson (2002)
-        test-based interval.
+        I^2 = tau^2 / (tau^2 + s^2) with the REML tau^2 and the "typical" within-group variance
+        s^2 = (k - 1) sum(w) / (sum(w)^2 - sum(w^2)), w = 1 / v (Higgins & Thompson 2002), as a
+        fraction, as metafor reports it; its interval maps the Q-profile bounds of ``tau2``.
+    tau2 : Estimate
+        The REML tau^2 (analysis scale) with the Q-profile interval (Viechtbauer 2007).
     tau2_dl, tau2_reml : float
         Between-group variance on the analysis scale: DerSimonian & Laird (1986) and REML.
     fixed, random_dl, random_reml : Estimate
@@ -63,6 +68,7 @@ class Heterogeneity:
     q_df: int
     q_p_value: float
     i2: Estimate
+    tau2: Estimate
     tau2_dl: float
     tau2_reml: float
     fixed: Estimate
@@ -155,19 +161,46 @@ def _read_input(estimates: Any, scale: str, z: float) -> pd.DataFrame:
     return df
 
 
+def _reml_step(y: FloatArray, v: FloatArray, tau2: float) -> float:
+    """One Fisher scoring step of the REML tau^2 (Viechtbauer 2005): score / information."""
+    w = 1 / (v + tau2)
+    sw, sw2 = w.sum(), (w**2).sum()
+    mu = (w * y).sum() / sw
+    tr_p = sw - sw2 / sw
+    tr_pp = sw2 - 2 * (w**3).sum() / sw + (sw2 / sw) ** 2
+    return float(((w**2 * (y - mu) ** 2).sum() - tr_p) / tr_pp)
+
+
+def _reml_loglik(y: FloatArray, v: FloatArray, tau2: float) -> float:
+    """The restricted log-likelihood of tau^2, up to a constant."""
+    w = 1 / (v + tau2)
+    mu = (w * y).sum() / w.sum()
+    return float(-0.5 * (np.log(v + tau2).sum() + math.log(w.sum()) + (w * (y - mu) ** 2).sum()))
+
+
 def _tau2_reml(y: FloatArray, v: FloatArray, start: float) -> float:
-    """REML tau^2 by Fisher scoring (Viechtbauer 2005), truncated at 0."""
+    """REML tau^2 by Fisher scoring (Viechtbauer 2005) on tau^2 >= 0, with step halving.
+
+    A step is cut at tau^2 = 0 and halved while it lowers the restricted likelihood. Plain
+    scoring truncated at 0 can overshoot the maximum by more than its distance and then jump
+    between 0 and one positive value for ever (nine groups with sampling variances from 0.05
+    to 1.1 did: tests/metrics/test_meta.py).
+    """
     tau2 = max(start, 0.0)
+    ll = _reml_loglik(y, v, tau2)
     for _ in range(200):
-        w = 1 / (v + tau2)
-        sw, sw2 = w.sum(), (w**2).sum()
-        mu = (w * y).sum() / sw
-        tr_p = sw - sw2 / sw
-        tr_pp = sw2 - 2 * (w**3).sum() / sw + (sw2 / sw) ** 2
-        new = max(tau2 + ((w**2 * (y - mu) ** 2).sum() - tr_p) / tr_pp, 0.0)
-        if abs(new - tau2) < 1e-12 * max(1.0, tau2):
+        step = _reml_step(y, v, tau2)
+        if tau2 == 0.0 and step <= 0:
+            return 0.0  # the maximum is on the boundary
+        new = max(tau2 + step, 0.0)
+        new_ll = _reml_loglik(y, v, new)
+        tol = 1e-12 * max(1.0, tau2)
+        while new_ll < ll and abs(new - tau2) >= tol:
+            new = tau2 + (new - tau2) / 2
+            new_ll = _reml_loglik(y, v, new)
+        if abs(new - tau2) < tol:
             return float(new)
-        tau2 = new
+        tau2, ll = new, new_ll
     return math.nan
 
 
@@ -189,21 +222,71 @@ def _pooled(
     return est, w / w.sum()
 
 
-def _i2(q: float, k: int, z: float) -> Estimate:
-    label = "I^2 with Higgins & Thompson (2002) test-based CI"
+def _q_gen(tau2: float, y: FloatArray, v: FloatArray) -> float:
+    """Generalised Q: sum (y - mu)^2 / (v + tau^2), mu the weighted mean at that tau^2."""
+    w = 1 / (v + tau2)
+    mu = (w * y).sum() / w.sum()
+    return float((w * (y - mu) ** 2).sum())
+
+
+def _tau2_q_profile(y: FloatArray, v: FloatArray, alpha: float) -> tuple[float, float, str | None]:
+    """Q-profile interval for tau^2 (Viechtbauer 2007), as metafor's ``confint.rma.uni``.
+
+    Q(tau^2) decreases in tau^2. The lower bound solves Q = chi^2 quantile 1 - alpha/2 with
+    k - 1 df (0 when Q(0) is already below it), the upper bound Q = quantile alpha/2. When Q(0)
+    is below that one too the interval is empty (metafor's "null set"): NaN bounds and a note.
+    """
+    k = y.size
+    # the lower bound comes from the upper quantile and the upper bound from the lower one
+    chi2_upper, chi2_lower = (float(c) for c in stats.chi2.ppf([1 - alpha / 2, alpha / 2], k - 1))
+    q0 = _q_gen(0.0, y, v)
+    if q0 < chi2_lower:
+        return (
+            math.nan,
+            math.nan,
+            f"no interval: Q = {q0:.3g} is below the {alpha / 2:g} quantile of chi^2({k - 1}), "
+            f"{chi2_lower:.3g}; the groups agree more closely than their standard errors predict "
+            "(the Q-profile interval is empty)",
+        )
+    # Q(t) <= S / (min v + t) with S = sum (y - mean y)^2, so Q(S / chi2_lower) < chi2_lower
+    top = float(((y - y.mean()) ** 2).sum()) / chi2_lower
+
+    def solve(crit: float) -> float:
+        if q0 <= crit:
+            return 0.0
+        return float(optimize.brentq(lambda t: _q_gen(t, y, v) - crit, 0.0, top, xtol=1e-14))
+
+    return solve(chi2_upper), solve(chi2_lower), None
+
+
+def _i2_tau2(
+    y: FloatArray, v: FloatArray, tau2_reml: float, alpha: float
+) -> tuple[Estimate, Estimate]:
+    """I^2 and tau^2 (REML point estimates) with their Q-profile intervals."""
+    i2_label = "I^2 (REML tau^2) with Q-profile CI (Viechtbauer 2007)"
+    tau2_label = "tau^2 (REML) with Q-profile CI (Viechtbauer 2007)"
+    k = y.size
     if k < 2:
-        return nan_estimate(label, "one group: heterogeneity undefined")
-    value = max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
-    if q > k:
-        se_ln_h = 0.5 * (math.log(q) - math.log(k - 1)) / (math.sqrt(2 * q) - math.sqrt(2 * k - 3))
-    elif k > 2:
-        se_ln_h = math.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * (k - 2) ** 2)))
-    else:
-        return Estimate(value, math.nan, math.nan, None, label, "two groups with Q <= 2: no CI")
-    ln_h = 0.5 * math.log(q / (k - 1)) if q > 0 else 0.0
-    h_low, h_high = math.exp(ln_h - z * se_ln_h), math.exp(ln_h + z * se_ln_h)
-    low, high = (max(0.0, 1 - 1 / h**2) for h in (h_low, h_high))
-    return Estimate(value, min(low, value), high, None, label)
+        why = "one group: heterogeneity undefined"
+        return nan_estimate(i2_label, why), nan_estimate(tau2_label, why)
+    w = 1 / v
+    s2 = (k - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())  # "typical" within-group variance
+    low, high, note = _tau2_q_profile(y, v, alpha)
+    if math.isnan(tau2_reml):
+        note = "REML did not converge in 200 iterations" + (f"; {note}" if note else "")
+    elif not low <= tau2_reml <= high and note is None:
+        note = (
+            "the REML estimate lies outside the Q-profile interval (the two rest on different "
+            "criteria; metafor shows the same)"
+        )
+
+    def i2(t: float) -> float:
+        return float(t / (t + s2))
+
+    return (
+        Estimate(i2(tau2_reml), i2(low), i2(high), None, i2_label, note),
+        Estimate(tau2_reml, low, high, None, tau2_label, note),
+    )
 
 
 def heterogeneity(
@@ -230,8 +313,15 @@ def heterogeneity(
     Notes
     -----
     Fixed effect: inverse-variance weights. DerSimonian & Laird (1986) moment estimator of tau^2,
-    truncated at 0. REML: Fisher scoring from the DL value (Viechtbauer 2005), truncated at 0.
-    I^2 = (Q - df)/Q (Higgins & Thompson 2002) with their test-based interval from ln H.
+    truncated at 0. REML: Fisher scoring from the DL value (Viechtbauer 2005) on tau^2 >= 0,
+    with step halving. I^2 = tau^2 / (tau^2 + s^2) with the REML tau^2 and the typical
+    within-group variance s^2 (Higgins & Thompson 2002; metafor's definition; with the DL tau^2
+    it is (Q - df) / Q). Its interval and that of tau^2: the Q-profile method (Viechtbauer 2007;
+    metafor's ``confint`` default), the tau^2 at which the generalised Q statistic equals the
+    chi^2(k - 1) quantiles 1 - alpha/2 and alpha/2, found with Brent's method. It replaces the
+    Higgins & Thompson test-based interval from ln H, which with few groups and Q < df came out
+    as 0 % to 0 % although the data allow large I^2. With few groups the REML estimate can, in
+    rare cases, lie just outside the Q-profile interval (as in metafor); ``note`` says so.
 
     Examples
     --------
@@ -270,6 +360,7 @@ def heterogeneity(
         random_dl, w_dl = fixed, w_fe
         random_reml, w_reml = fixed, w_fe
 
+    i2, tau2 = _i2_tau2(y, v, tau2_reml, alpha)
     se_y = np.sqrt(v)
     low, high = df["low"].to_numpy(float), df["high"].to_numpy(float)
     missing = ~(np.isfinite(low) & np.isfinite(high))
@@ -296,7 +387,8 @@ def heterogeneity(
         q=q,
         q_df=q_df,
         q_p_value=q_p,
-        i2=_i2(q, k, z),
+        i2=i2,
+        tau2=tau2,
         tau2_dl=tau2_dl,
         tau2_reml=tau2_reml,
         fixed=fixed,

@@ -575,9 +575,9 @@ def build_monthly_report(
     methods = dict(tables["performance_site"].attrs.get("methods", {}))
     methods |= {f"rule: {r.name}": _rule_method(result, r) for r in s.rules}
     methods["heterogeneity"] = (
-        "Cochran's Q; I^2 with the Higgins & Thompson (2002) interval; random-effects pooled "
-        "estimate with REML tau^2 (Viechtbauer 2005), DerSimonian-Laird (1986) alongside; on "
-        "the logit scale, 0.5 continuity correction for groups at 0 or 1"
+        "Cochran's Q; I^2 (REML tau^2) with the Q-profile interval (Viechtbauer 2007); "
+        "random-effects pooled estimate with REML tau^2 (Viechtbauer 2005), DerSimonian-Laird "
+        "(1986) alongside; on the logit scale, 0.5 continuity correction for groups at 0 or 1"
     )
     return MonthlyReport(
         month=month,
