@@ -5,7 +5,8 @@ How it works
 1. Two DuckDB queries (``sql/drift_predictions.sql``, ``sql/drift_studies.sql``) reduce the
    store to small tables of sufficient statistics: per group dimensions x month x score bin
    (50 equal-width bins of [0, 1]) x AI call, the rows and how many the reference standard calls
-   positive or negative; and per study attribute category, the number of studies. Everything
+   positive or negative; and per study attribute category, the number of studies (and per
+   model, the studies each of its versions scored: the ``model_version`` rule). Everything
    below runs on those tables as dense ``(groups, months, ...)`` arrays (``np.bincount``), with
    no Python loop over rows or groups.
 2. Each rule's method (:mod:`metrics._drift_methods`) compares every monitored month (after the
@@ -65,7 +66,7 @@ from metrics._rules import STUDY_DIMS, Rule, default_rules
 from radqa.derived import AGE_BAND_SQL
 
 SCORE_BINS = 50
-PRED_DIMS = (*STUDY_DIMS, "finding", "model_version")
+PRED_DIMS = (*STUDY_DIMS, "finding", "model_name", "model_version")
 _SQL_DIR = Path(__file__).resolve().parent / "sql"
 _CORRECTION_LABEL = {"holm": "Holm (1979)", "bh": "Benjamini-Hochberg (1995)"}
 
@@ -91,9 +92,13 @@ def load_drift_tables(
     -------
     (predictions, studies)
         ``predictions``: one row per site, scanner_manufacturer, scanner_model,
-        scanner_software, modality, finding, model_version, month, bin, predicted with counts
-        ``n``, ``n_pos``, ``n_neg`` (labelled positive / negative by the reference standard).
-        ``studies``: one row per the study dimensions, month, attribute, category with ``n``.
+        scanner_software, modality, finding, model_name, model_version, month, bin, predicted
+        with counts ``n``, ``n_pos``, ``n_neg`` (labelled positive / negative by the reference
+        standard).
+        ``studies``: one row per the study dimensions, month, model_name, attribute, category
+        with ``n``. Attribute ``model_version`` counts the studies each version of a model
+        (``model_name``) scored; the study attributes (scanner_model, ..., age_band) have one
+        row per study each and no model_name (None).
     """
     params = {
         "start": month_start(first_month),
@@ -608,7 +613,8 @@ def monitor(
         The month to monitor, ``'YYYY-MM'``. The months between the reference window and it are
         evaluated too, for persistence and each alert's ``first_period``.
     reference : ReferenceWindow
-        The reference window; a model version in it restricts monitoring to that version.
+        The reference window; a model version in it restricts monitoring to that version (so
+        a model_version rule then finds no other version).
     rules : list of Rule, optional
         Default: :func:`metrics.default_rules` (what applies without ``alert_rules.toml``).
     min_n : int, optional

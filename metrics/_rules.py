@@ -37,9 +37,13 @@ GROUP_DIMS = (
     "scanner_software",
     "modality",
     "finding",
+    "model_name",
     "model_version",
 )
 STUDY_DIMS = ("site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality")
+#: The metric counting the studies each version of a model scored (per model: group by
+#: model_name), for new_category: a model version the reference window did not have.
+MODEL_VERSION = "model_version"
 CATEGORICAL_METRICS = (
     "scanner_manufacturer",
     "scanner_model",
@@ -59,7 +63,7 @@ PROPORTION_METRICS = (
 )
 METRICS_BY_KIND = {
     "categorical": CATEGORICAL_METRICS,
-    "new_category": CATEGORICAL_METRICS,
+    "new_category": (*CATEGORICAL_METRICS, MODEL_VERSION),
     "score": ("score",),
     "proportion": PROPORTION_METRICS,
     "count": ("volume",),
@@ -104,7 +108,8 @@ DEFAULT_RULES_TOML = """\
 #   method       a drift method key: chi2, jensen_shannon, new_category, psi, ks, wasserstein,
 #                two_proportion, poisson, p_chart, cusum, ewma
 #   metric       what it watches: a study attribute (scanner_model, scanner_software, body_part,
-#                patient_sex, age_band, ...) for chi2 / jensen_shannon / new_category; "score"
+#                patient_sex, age_band, ...) for chi2 / jensen_shannon / new_category, or
+#                model_version for new_category (the studies each version scored); "score"
 #                for psi / ks / wasserstein; positive_rate, sensitivity, specificity,
 #                discordance, prevalence or label_completeness for two_proportion and the SPC
 #                charts; "volume" for poisson
@@ -128,7 +133,9 @@ DEFAULT_RULES_TOML = """\
 #   params       optional, per method: alpha (two_proportion, poisson; the interval shown is
 #                at level 1 - alpha), k (cusum), lam (ewma); no others
 #   group_by     any of site, scanner_manufacturer, scanner_model, scanner_software, modality,
-#                finding, model_version
+#                finding, model_name, model_version; a rule on a study attribute or on volume
+#                (chi2, jensen_shannon, new_category, poisson) only the first five, and model_name
+#                when its metric is model_version
 # SPC charts (p_chart, cusum, ewma) are drawn for every site and finding in the report; at
 # 3 sigma over dozens of groups they fire by chance too often to alert on by default.
 #
@@ -154,6 +161,20 @@ name = "new scanner software version"
 method = "new_category"
 metric = "scanner_software"
 group_by = ["site", "scanner_model"]
+threshold = 0.0
+min_n = 10
+persistence = 1
+
+# The vendor installed a model version the reference window did not have: every figure before
+# and after it is of a different product. Per site and model, the studies the new version
+# scored this month, as long as the reference window has no study of it (min_n: in the month,
+# and of the model at the site in the reference; a model the site did not use then is not
+# judged).
+[[rule]]
+name = "new model version"
+method = "new_category"
+metric = "model_version"
+group_by = ["site", "model_name"]
 threshold = 0.0
 min_n = 10
 persistence = 1
@@ -432,7 +453,7 @@ def _rule(entry: object, i: int, source: Path | str) -> Rule:
             f"metric {metric!r} does not fit method {method!r}; valid: {', '.join(valid_metrics)}",
         )
     group_by = entry["group_by"]
-    allowed = STUDY_DIMS if kind in ("categorical", "new_category", "count") else GROUP_DIMS
+    allowed = _allowed_group_by(kind, metric)
     if (
         not isinstance(group_by, list)
         or not group_by
@@ -446,6 +467,12 @@ def _rule(entry: object, i: int, source: Path | str) -> Rule:
         )
     if metric in group_by:
         raise _fail(source, where, f"metric {metric!r} cannot also be in group_by")
+    if metric == MODEL_VERSION and "model_name" not in group_by:
+        raise _fail(
+            source,
+            where,
+            "a model_version rule must group by 'model_name' (versions of different models differ)",
+        )
     if kind == "score" and "finding" not in group_by:
         raise _fail(
             source, where, "score rules must group by 'finding' (scores of findings differ)"
@@ -525,6 +552,17 @@ def _rule(entry: object, i: int, source: Path | str) -> Rule:
     )
 
 
+def _allowed_group_by(kind: str, metric: str) -> tuple[str, ...]:
+    """The group_by names a rule of ``kind`` on ``metric`` may use: a study attribute or volume
+    has a study's dimensions only; model_version counts studies per model, so model_name too;
+    a rule on predictions any of :data:`GROUP_DIMS`."""
+    if metric == MODEL_VERSION:
+        return (*STUDY_DIMS, "model_name")
+    if kind in ("categorical", "new_category", "count"):
+        return STUDY_DIMS
+    return GROUP_DIMS
+
+
 def _number(
     entry: dict[str, Any],
     key: str,
@@ -577,6 +615,7 @@ EARLIER_DEFAULTS_SHA256 = frozenset({
     "8bd8e0d822fc7080ec0920feb40670dd00f9988f42bbaee43c8d35027fe22591",
     "4130b02831f8a66931c6bfc81acb42e092b48a356a2cd5ba2fba0c48fa156d3b",
     "5487cff117eaebd9f65268989573b4cf29c1018a207694865bcd681fb6d610b7",
+    "c0bc70bae465c8cd0a776d20053c8693f8f09fad9dc5ae35215a8c3323239364",
 })  # fmt: skip
 
 

@@ -15,6 +15,9 @@ double-read with the configured share, a disagreement adjudicated (to the truth)
 configured share, else the primary read decides (a tie, as ``reference_standard.sql`` resolves it).
 Reader and model errors are independent given the truth and the score; the integrals over the
 score's Beta densities are numerical (scipy ``quad``).
+
+:func:`model_version_switches` lists the model versions the demo installs after its reference
+window: no planted effect (a vendor's update), but one the "new model version" rule reports.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from radqa._demo_gen import reader_accuracy
 from radqa._demo_plan import Plan
 from radqa._demo_scores import ScoreDist
 
-__all__ = ["before_after", "reference_level", "true_prevalence"]
+__all__ = ["before_after", "model_version_switches", "reference_level", "true_prevalence"]
 
 
 def _reference_positive(
@@ -141,3 +144,38 @@ def before_after(
     ]  # fmt: skip
     keys = ["sensitivity", "specificity"] + (["prevalence"] if prevalence else [])
     return {key: [round(v[key], 4) for v in values] for key in keys}
+
+
+def model_version_switches(plan: Plan) -> list[dict[str, str]]:
+    """The model versions first used after the reference window, one entry per site using the
+    model (a scanner of a modality one of its findings is read on): ``site``, ``model_name``,
+    ``model_version`` and ``start`` (the version's first month, ``'YYYY-MM'``), sorted.
+
+    A version switch is no planted effect (the model's scores do not change with it), but every
+    figure before and after it is of a different product: the "new model version" alert rule
+    reports each of these at ``start`` and in the months after (it stays new against the
+    reference window). Every site switches in the same month: the demo's versions are global.
+
+    Examples
+    --------
+    >>> from radqa._demo_config import default_config
+    >>> from radqa._demo_plan import compile_plan, month_range
+    >>> plan = compile_plan(default_config(), seed=7, studies=2400,
+    ...                     months=month_range("2026-10", 24))
+    >>> sorted({(s["model_name"], s["model_version"], s["start"])
+    ...         for s in model_version_switches(plan)})
+    [('CT-Lung', '3.1', '2026-04'), ('ChestXR-Triage', '2.2', '2025-07')]
+    """
+    config = plan.config
+    out = []
+    for model in config.models:
+        modalities = {m for f in config.findings if f.model == model.name for m in f.modalities}
+        sites = sorted({s.site for s in plan.scanners if s.modality in modalities})
+        for version, offset in model.versions:
+            if config.reference_months <= offset < len(plan.months):
+                out += [
+                    {"site": site, "model_name": model.name, "model_version": version,
+                     "start": plan.months[offset]}
+                    for site in sites
+                ]  # fmt: skip
+    return sorted(out, key=lambda d: (d["start"], d["model_name"], d["site"]))

@@ -49,7 +49,7 @@ JSON_KEYS = [
 ALERT_KEYS = {"rule", "metric", "value", "threshold", "group", "first_period", "periods",
               "evidence"}  # fmt: skip
 GROUP_KEYS = {"site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality",
-              "finding", "model_version"}  # fmt: skip
+              "finding", "model_name", "model_version"}  # fmt: skip
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None or shutil.which("chromium") is None,
@@ -153,6 +153,15 @@ def test_alerts_are_monitors_alerts(doc: dict, data_dir: Path) -> None:
         assert set(alert) == ALERT_KEYS
         assert set(alert["group"]) <= GROUP_KEYS | {alert["metric"]}
     assert len(doc["readings"]) == len(doc["alerts"])
+    # the demo's ChestXR-Triage 2.2 (from 2025-07, every site; the reference is 2024-11..2025-04)
+    versions = [(a["group"], a["first_period"], a["periods"]) for a in doc["alerts"]
+                if a["rule"] == "new model version" and a["group"]["model_name"] == "ChestXR-Triage"]  # fmt: skip
+    assert versions == [
+        ({"site": site, "model_name": "ChestXR-Triage", "model_version": "2.2"}, "2025-07", 16)
+        for site in ("Busan Community Hospital", "Kobe Community Hospital",
+                     "Osaka University Hospital", "Seoul National University Hospital",
+                     "Tokyo Medical Center")
+    ]  # fmt: skip
 
 
 def test_planted_software_upgrade_is_an_alert_with_a_reading(doc: dict, data_dir: Path) -> None:

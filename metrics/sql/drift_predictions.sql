@@ -1,6 +1,7 @@
--- Predictions reduced to the sufficient statistics of drift monitoring: per group dimensions,
--- month, score bin and AI call, the rows (n) and how many of them the reference standard calls
--- positive (n_pos) or negative (n_neg); the rest are pending.
+-- Predictions reduced to the sufficient statistics of drift monitoring: per group dimensions
+-- (the study's, finding, model_name, model_version), month, score bin and AI call, the rows (n)
+-- and how many of them the reference standard calls positive (n_pos) or negative (n_neg); the
+-- rest are pending.
 -- Parameters: $bins (equal-width score bins on [0, 1]; a score of exactly 1 goes to the top bin),
 -- $start, $end (study dates, end exclusive), $model_version (NULL = every version).
 -- The source (a placeholder in the from clause) is one row per prediction with its study's
@@ -13,6 +14,7 @@ with grouped as (
     select
         site, scanner_manufacturer, scanner_model, scanner_software, modality,
         finding,
+        model_name,
         model_version,
         date_trunc('month', study_datetime)                          as month_start,
         least(greatest(floor(score * $bins), 0), $bins - 1)::integer as bin,
@@ -34,6 +36,7 @@ select
     coalesce(scanner_software, '(unknown)')     as scanner_software,
     coalesce(modality, '(unknown)')             as modality,
     finding,
+    model_name,
     model_version,
     strftime(month_start, '%Y-%m')              as month,
     bin,

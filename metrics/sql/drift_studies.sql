@@ -1,15 +1,24 @@
 -- Study attributes reduced to counts per group dimensions, month, attribute and category, for
 -- input (case-mix) drift. Only studies the AI scored count (of $model_version when not NULL).
+-- Attribute model_version counts, per model (model_name), the studies each version of it
+-- scored: a study scored by two models counts once under each, and model_name is NULL on the
+-- rows of the study's own attributes (one row per study each).
 -- Parameters: $start, $end (study dates, end exclusive), $model_version. The age_band placeholder is the
 -- age-band expression of the group column age_band (radqa/derived.py AGE_BAND_SQL).
-with scored as (
-    select distinct study_uid
+with versions as (
+    select distinct study_uid, model_name, model_version
     from predictions
     where $model_version is null or model_version = $model_version
 ),
 
+scored as (
+    select distinct study_uid
+    from versions
+),
+
 attributes as (
     select
+        s.study_uid,
         coalesce(s.site, '(unknown)')                 as site,
         coalesce(s.scanner_manufacturer, '(unknown)') as scanner_manufacturer,
         coalesce(s.scanner_model, '(unknown)')        as scanner_model,
@@ -38,8 +47,21 @@ long as (
 
 select
     site, scanner_manufacturer, scanner_model, scanner_software, modality, month,
+    null::varchar        as model_name,
     substr(attribute, 3) as attribute,
     category,
-    count(*) as n
+    count(*)             as n
 from long
+group by all
+
+union all
+
+select
+    a.site, a.scanner_manufacturer, a.scanner_model, a.scanner_software, a.modality, a.month,
+    coalesce(v.model_name, '(unknown)')    as model_name,
+    'model_version'                        as attribute,
+    coalesce(v.model_version, '(unknown)') as category,
+    count(*)                               as n
+from attributes as a
+join versions as v on v.study_uid = a.study_uid
 group by all

@@ -10,6 +10,9 @@ import pytest
 
 from metrics._monitor import monitor
 from metrics._periods import ReferenceWindow, add_months, month_index
+from radqa._demo_config import DemoConfig
+from radqa._demo_expected import model_version_switches
+from radqa._demo_plan import compile_plan
 from radqa.demo import default_config, generate_demo
 from radqa.store import memory_store, refresh_reference
 
@@ -53,8 +56,22 @@ def _matches(alert_group: dict[str, str], effect_group: dict[str, str]) -> bool:
     return "site" in shared and all(alert_group[k] == effect_group[k] for k in shared)
 
 
-def _check(con, doc) -> None:  # type: ignore[no-untyped-def]
+def _switch(alert) -> tuple[str, str, str, str] | None:  # type: ignore[no-untyped-def]
+    """A "new model version" alert as (site, model, version, first month), else None."""
+    if alert.rule != "new model version":
+        return None
+    g = alert.group
+    return g["site"], g["model_name"], g["model_version"], alert.first_period
+
+
+def _check(con, doc, config: DemoConfig) -> None:  # type: ignore[no-untyped-def]
+    """Every planted effect alerts in its first two months, every model version installed after
+    the reference window (no effect, a vendor's update) in its first month, and nothing else
+    alerts before the first effect."""
     reference = ReferenceWindow.first_months(len(doc["reference_months"]))
+    plan = compile_plan(config, seed=doc["seed"], studies=doc["studies"], months=doc["months"])
+    switches = {(s["site"], s["model_name"], s["model_version"], s["start"])
+                for s in model_version_switches(plan)}  # fmt: skip
     first_effect = min(e["start"] for e in doc["effects"])
     before = [
         m for m in doc["months"]
@@ -64,15 +81,25 @@ def _check(con, doc) -> None:  # type: ignore[no-untyped-def]
     false_alerts = []
     for m in before:
         false_alerts += [
-            (m, a.rule, a.group) for a in monitor(con, month=m, reference=reference).alerts
+            (m, a.rule, a.group)
+            for a in monitor(con, month=m, reference=reference).alerts
+            if _switch(a) not in switches
         ]
     assert false_alerts == []
+    starts = sorted({s[3] for s in switches})
+    assert starts, "the configuration must install a model version after the reference"
+    found_switches = set()
+    for m in starts:
+        found_switches |= {_switch(a) for a in monitor(con, month=m, reference=reference).alerts}
+    assert switches <= found_switches
     missed = []
     for effect in doc["effects"]:
         found = []
         for m in (effect["start"], add_months(effect["start"], 1)):
             alerts = monitor(con, month=m, reference=reference).alerts
-            found += [a for a in alerts if _matches(a.group, effect["group"])]
+            found += [
+                a for a in alerts if _switch(a) is None and _matches(a.group, effect["group"])
+            ]
         if not found:
             missed.append(effect["id"])
     assert missed == []
@@ -82,7 +109,7 @@ def _check(con, doc) -> None:  # type: ignore[no-untyped-def]
 def test_demo_default_effects_found_and_nothing_else(tmp_path: Path) -> None:
     con, doc = _load(tmp_path, studies=150_000, seed=7)
     assert len(doc["effects"]) == 4
-    _check(con, doc)
+    _check(con, doc, default_config())
 
 
 @pytest.mark.slow
@@ -94,7 +121,7 @@ def test_other_seed_months_and_effect_starts(tmp_path: Path) -> None:
     cfg = dataclasses.replace(cfg, effects=effects)
     con, doc = _load(tmp_path, studies=150_000, seed=23, end_month="2025-12", months=20, config=cfg)
     assert [e["start"] for e in doc["effects"]] == ["2025-04", "2025-02", "2025-08", "2025-06"]
-    _check(con, doc)
+    _check(con, doc, cfg)
 
 
 def test_alert_has_exactly_the_documented_keys(tmp_path: Path) -> None:
