@@ -107,6 +107,24 @@ class Source:
         ``preserve_insertion_order`` on holds them in file order, so rowid + 1 is the row."""
         return self.fmt == "parquet"
 
+    def lines_sql(self) -> str:
+        """SELECT of the file's lines in file order (run it with ``preserve_insertion_order`` on),
+        read as :meth:`scan_sql` reads the rows (encoding, compression, threads): ``empty``,
+        whether the row reader skips the line (CSV: an empty line; JSON Lines: one of spaces
+        too), and ``quotes``, the number of '"' in a line of a CSV file read start to end
+        (:meth:`serial`), whose quoted values may span lines (else 0). From them
+        :func:`ingest.load._empty_lines` learns how many empty lines precede each row."""
+        if self.fmt == "csv":
+            lines = _lines_sql(self.parallel, self.encoding, self.compression)
+            empty = "line is null"
+        else:
+            lines = _lines_sql(self.parallel, compression=self.compression)
+            empty = "(line is null or trim(line) = '')"  # the lines _json_lines_sql skips
+        quotes = "0"
+        if self.fmt == "csv" and not self.parallel:
+            quotes = "coalesce(length(line) - length(replace(line, '\"', '')), 0)"
+        return f"select {empty} as empty, {quotes} as quotes from {lines}"
+
     def scan_sql(self) -> str:
         """SELECT of every row: the columns under lower-case names and, where :attr:`numbered`,
         ``_rn`` (1-based data row)."""

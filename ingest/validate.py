@@ -252,7 +252,9 @@ def column_sql(
 
 def rn_sql(stored: Collection[str], prefix: str = "") -> str:
     """The data row number of a ``_checked`` row: its ``_rn`` column or, for a file read in order
-    (CSV, JSON Lines; see :attr:`ingest.readers.Source.numbered`), its rowid + 1."""
+    (CSV, JSON Lines; see :attr:`ingest.readers.Source.numbered`), its rowid + 1: its place among
+    the rows read. The number shown also counts the empty lines before it (:func:`problems_sql`);
+    both order the rows alike."""
     return f"{prefix}_rn" if "_rn" in stored else f"({prefix}rowid + 1)"
 
 
@@ -315,9 +317,15 @@ def rows_sql(
     )
 
 
-def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str) -> str:
+def problems_sql(
+    contract: tuple[Column, ...], found: tuple[str, ...], rows: str, *, gaps: bool = False
+) -> str:
     """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
     :func:`rows_sql`): _rn, the column first at fault, and the reason.
+
+    ``gaps``: temp table ``_gaps`` counts the empty lines before the rows
+    (:func:`ingest.load._empty_lines`); the row numbers shown, the bad row's and the one a
+    duplicate repeats, count them, as a spreadsheet does.
 
     A row whose format is broken (``_overflow``: more fields than the header, a line that is not
     JSON) has that as its only reason: its values are not where the header says, so checking
@@ -344,9 +352,23 @@ def problems_sql(contract: tuple[Column, ...], found: tuple[str, ...], rows: str
                        case when _dup_of is not null then 'duplicate of row ' || _dup_of
                             || ' (same ' || $key_list || '); the last row in the file is kept'
                        end as _dup_reason
-                from ({rows}) where not _ok
+                from ({_shown_rows(rows, gaps)})
             )
         )
+    """
+
+
+def _shown_rows(rows: str, gaps: bool) -> str:
+    """The bad rows of ``rows``, their ``_rn`` and ``_dup_of`` counting the empty lines before
+    them when ``gaps`` (see :func:`problems_sql`): one ASOF join on the bad rows alone."""
+    if not gaps:
+        return f"select * from ({rows}) where not _ok"
+    return f"""
+        select b.* replace (b._rn + coalesce(g.n, 0) as _rn,
+                            b._dup_of + coalesce(d.n, 0) as _dup_of)
+        from (select * from ({rows}) where not _ok) b
+        asof left join _gaps g on b._rn > g.k
+        asof left join _gaps d on b._dup_of > d.k
     """
 
 

@@ -430,10 +430,10 @@ def test_json_lines_that_are_not_objects_are_quarantined_not_the_file(
     path.write_text("\n".join(lines) + "\n")
     [result] = ingest_files(data_dir, "predictions", [path])
     assert (result.status, result.inserted, result.quarantined) == ("committed", 2, 2)
-    # rows are counted over the lines that are not blank
+    # a row's number is its line's, the blank line counted (as an editor numbers lines)
     assert result.reasons == [
-        "cut.jsonl: row 2: the line is not valid JSON",
-        "cut.jsonl: row 3: the line is JSON but not an object",
+        "cut.jsonl: row 3: the line is not valid JSON",
+        "cut.jsonl: row 4: the line is JSON but not an object",
     ]
     rows = snapshot_rows(data_dir, "select column_name, raw from quarantine order by row_number")
     assert rows == [("(row)", None), ("(row)", None)]  # nothing of an unparsed line is kept
