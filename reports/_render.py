@@ -233,6 +233,13 @@ def reading(
     g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
     method = rule[0] if rule else ""
     where = _where(g, skip=(metric,))
+    if metric == "model_version":
+        model = g.get("model_name", "?")
+        return (
+            f"New model version {model} {g.get(metric, '?')} {where}, never seen in the "
+            f"reference window: {pct(v)} of this month's studies {model} scored there "
+            f"(n = {count(ev['n'])}); {_running(alert)}."
+        )
     if (
         metric in ("scanner_model", "scanner_software")
         or ev.get("p_value") is None
@@ -441,6 +448,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                     title="Drift checks this month (groups per rule)")  # fmt: skip
     new = _table(t["new_categories"], [("What", "metric"), ("Site", "site"),
                                        ("Scanner", lambda r: _cell(r.get("scanner_model"))),
+                                       ("Model", lambda r: _cell(r.get("model_name"))),
                                        ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),
                                        ("Months running", "periods")],
@@ -448,7 +456,8 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                  note=_no_rule_note(any(r.method == "new_category" for r in rep.settings.rules),
                                     "new_category rule"))  # fmt: skip
     found = t["drift_findings"]
-    found = found[~found["metric"].isin(["scanner_model", "scanner_software"])] if len(found) \
+    found = found[~found["metric"].isin(["scanner_model", "scanner_software", "model_version"])] \
+        if len(found) \
         else found  # fmt: skip
     spc = bool(len(found)) and bool(found["method_key"].isin(SPC_METHODS).any())
     drifting = _table(found, [

@@ -293,7 +293,8 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
         return dict.fromkeys(("drift_checks", "drift_findings", "volume_by_month",
                               "new_categories", "score_histograms"), empty) | always  # fmt: skip
     dims = [c for c in ("site", "scanner_manufacturer", "scanner_model", "scanner_software",
-                        "modality", "finding", "model_version") if c in res.columns]  # fmt: skip
+                        "modality", "finding", "model_name", "model_version")
+            if c in res.columns]  # fmt: skip
     this = res[res["month"] == month]
     checks = (
         this.groupby(["rule", "method", "status"], sort=True).size().unstack(fill_value=0)

@@ -164,6 +164,16 @@ def test_alerts_are_monitors_alerts(doc: dict, data_dir: Path) -> None:
     ]  # fmt: skip
 
 
+def test_a_new_model_version_is_read_as_one_naming_the_model(doc: dict, html: str) -> None:
+    readings = [r for a, r in zip(doc["alerts"], doc["readings"], strict=True)
+                if a["rule"] == "new model version" and a["group"]["model_name"] == "ChestXR-Triage"]  # fmt: skip
+    assert len(readings) == 5
+    for reading in readings:
+        assert reading.startswith("New model version ChestXR-Triage 2.2 at "), reading
+        assert "(n = " in reading and reading.endswith("."), reading
+    assert "New model version ChestXR-Triage 2.2 at Busan Community Hospital" in html
+
+
 def test_planted_software_upgrade_is_an_alert_with_a_reading(doc: dict, data_dir: Path) -> None:
     effects = json.loads((data_dir / "demo" / "effects.json").read_text())["effects"]
     upgrade = next(e for e in effects if e["kind"] == "scanner_software_upgrade")
