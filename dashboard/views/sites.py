@@ -10,6 +10,7 @@ from dashboard._columns import column_config
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
+from dashboard._heterogeneity import i2_caption
 from dashboard._tabs import lazy_tabs
 from radqa.errors import RadQAError
 
@@ -64,12 +65,7 @@ def pooled_and_i2(ok: pd.DataFrame, dim: str) -> tuple[tuple[float, float, float
     if h is None:
         return None, "I² needs at least two groups with an estimate"
     pooled = h.random_reml
-    text = (
-        f"I² = {100 * h.i2.value:.0f}% (95% CI {100 * h.i2.low:.0f}–{100 * h.i2.high:.0f}%), "
-        f"Cochran Q = {h.q:.1f} on {h.q_df} df, {_charts.fmt_p(h.q_p_value)}; "
-        f"pooled: {pooled.method}"
-    )
-    return (pooled.value, pooled.low, pooled.high), text
+    return (pooled.value, pooled.low, pooled.high), i2_caption(h)
 
 
 def show_forest(dim: str) -> None:
