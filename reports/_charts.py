@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 # DejaVu Sans has no CJK glyphs: Japanese and Korean site names take Noto Sans CJK (fonts-noto-cjk)
 FONT = "DejaVu Sans, Noto Sans CJK JP, Arial, sans-serif"
 WIDTH = 680
+#: The height of one row of a horizontal legend at 9 px, and the space an entry takes besides
+#: its text (the line sample, 40 px in plotly.js, and the gap to the next entry).
+LEGEND_ROW = 19
+LEGEND_ENTRY = 50
 _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 
 
@@ -84,12 +89,50 @@ def volume_chart(report: MonthlyReport) -> Chart | None:
             line={"color": OKABE_ITO[i % len(OKABE_ITO)]},
         ))  # fmt: skip
     total = int(vol.loc[vol["month"] == report.month, "n"].sum())
-    _layout(fig, f"Studies per month by site (n = {total:,} in {report.month})", 330)
+    sites = [str(t.name) for t in fig.data]
+    # the legend goes under the rotated month labels, in as many rows as the sites need: above
+    # the plot, nine sites took three rows and ran into the title
+    rows = legend_rows(sites)
+    height = 290 + LEGEND_ROW * rows
+    _layout(fig, f"Studies per month by site (n = {total:,} in {report.month})", height)
     _month_axis(fig, months)
     fig.update_yaxes(title_text="studies", rangemode="tozero")
-    fig.update_layout(margin={"t": 110})  # the legend sat on the title
+    legend_below(fig, sites, axis_space=60)
     return Chart("volume", "volume", "Monthly study volume per site since the reference window "
-                 "(the volume rule's counts).", fig, 330)  # fmt: skip
+                 "(the volume rule's counts).", fig, height)  # fmt: skip
+
+
+def _text_px(text: str, size: float = 9) -> float:
+    """The width of ``text`` at ``size`` px in DejaVu Sans, rounded up: 0.62 em a character,
+    1 em a wide (CJK) one."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.62 * size for ch in text)
+
+
+def _legend_columns(names: list[str]) -> tuple[int, float]:
+    """How many entries of a horizontal legend fit a row of the plot's width, and the width of
+    the text of each (every entry as wide as the longest name's)."""
+    plot = WIDTH - 60 - 20  # _layout's left and right margins
+    entry = LEGEND_ENTRY + max((_text_px(n) for n in names), default=0)
+    cols = max(1, min(len(names), int(plot // entry)))
+    return cols, plot // cols - LEGEND_ENTRY  # plotly's entrywidth is the text's part
+
+
+def legend_rows(names: list[str]) -> int:
+    """The rows a horizontal legend of ``names`` takes (:func:`legend_below`)."""
+    return math.ceil(len(names) / _legend_columns(names)[0]) if names else 0
+
+
+def legend_below(fig: go.Figure, names: list[str], *, axis_space: int) -> None:
+    """A horizontal legend at the bottom of the figure, under the x axis's ``axis_space`` px of
+    tick labels, in columns of equal width; the bottom margin holds its rows, so the legend
+    never meets the plot, its labels or the title, however many entries it has."""
+    _, entry = _legend_columns(names)
+    fig.update_layout(
+        legend={"orientation": "h", "xref": "paper", "x": 0, "xanchor": "left",
+                "yref": "container", "y": 0, "yanchor": "bottom",
+                "entrywidth": entry, "entrywidthmode": "pixels", "tracegroupgap": 0},
+        margin={"b": axis_space + LEGEND_ROW * legend_rows(names) + 6, "t": 45},
+    )  # fmt: skip
 
 
 def trend_chart(report: MonthlyReport) -> Chart | None:
