@@ -165,12 +165,34 @@ BASIS = {
 }
 
 
+#: The size of a heatmap's cell text, in px. Unset, plotly shrinks the text to fit the cell:
+#: about 6 px on a page 1400 px wide, which nobody can read.
+CELL_FONT = 12
+#: Up to this many columns a cell shows its estimate, 95% CI and n (up to 70 px of 12 px text,
+#: "82.8–100.0"; a chart 940 px wide, as on a page 1400 px wide, gives each of 7 columns
+#: 80 px); up to :data:`VALUE_COLUMNS` (35 px each), the estimate alone, rounded ("93%",
+#: "0.91"); beyond, nothing. The hover text and the table have every figure.
+FULL_COLUMNS = 7
+VALUE_COLUMNS = 16
+
+
+def _cell_ci(low: float, high: float, metric: str) -> str:
+    """A CI as a cell shows it: "54.8–91.0" (percent) or "0.854–0.967", no unit, no spaces."""
+    if any(math.isnan(x) for x in (low, high)):
+        return "CI –"
+    scale, digits = (100.0, 1) if metric in PROPORTION_METRICS else (1.0, 3)
+    return f"{scale * low:.{digits}f}–{scale * high:.{digits}f}"
+
+
 def heatmap(
     df: pd.DataFrame, metric: str, *, rows: str, cols: str, basis: str | None = None
 ) -> go.Figure:
     """``metric`` by ``rows`` x ``cols``: each cell its value, 95% CI and the n it rests on
     (the column ``basis``, e.g. the reference-positive cases of a sensitivity; else the
-    labelled cases); cells without an estimate grey, with the reason on hover."""
+    labelled cases); cells without an estimate grey, with the reason on hover.
+
+    Cell text is :data:`CELL_FONT` px; with more than :data:`FULL_COLUMNS` columns a cell
+    shows its estimate only, with more than :data:`VALUE_COLUMNS` nothing (all on hover)."""
     label = METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
     cells = (
@@ -193,10 +215,8 @@ def heatmap(
         for n, p in zip(n_lab, cells["pending"].to_numpy(dtype=int), strict=True)
     ]
     shown = [fmt(v, metric) for v in values]
-    ci = [
-        fmt_ci(lo, hi, metric)
-        for lo, hi in zip(cells[f"{metric}_low"], cells[f"{metric}_high"], strict=True)
-    ]
+    lows, highs = cells[f"{metric}_low"], cells[f"{metric}_high"]
+    ci = [fmt_ci(lo, hi, metric) for lo, hi in zip(lows, highs, strict=True)]
     shape = (len(r_vals), len(c_vals))
     z = np.full(shape, np.nan)
     grey = np.full(shape, np.nan)
@@ -204,20 +224,33 @@ def heatmap(
     hover = np.full(shape, "no studies", dtype=object)
     z[i[est], j[est]] = values[est] * scale
     grey[i[~est], j[~est]] = 0
-    text[i, j] = [
-        f"{v}<br>{c.removeprefix('95% CI ')}<br>n = {n} {basis_name}"
-        if ok
-        else f"insufficient<br>n = {n} {basis_name}"
-        for v, c, n, ok in zip(shown, ci, n_basis, est, strict=True)
-    ]
+    if len(c_vals) <= FULL_COLUMNS:
+        cell = f"estimate, 95% CI, n of {basis_name} cases"
+        text[i, j] = [
+            f"{v}<br>{_cell_ci(lo, hi, metric)}<br>n = {n:,}"
+            if ok
+            else f"insufficient<br>n = {n:,}"
+            for v, lo, hi, n, ok in zip(shown, lows, highs, n_basis, est, strict=True)
+        ]
+    elif len(c_vals) <= VALUE_COLUMNS:
+        cell = "rounded estimate; 95% CI and n on hover"
+        digits = 0 if metric in PROPORTION_METRICS else 2
+        text[i, j] = [
+            f"{v * scale:.{digits}f}{'%' if scale == 100 else ''}" if ok else "–"
+            for v, ok in zip(values, est, strict=True)
+        ]
+    else:
+        cell = "estimate, 95% CI and n on hover"  # no text: it would overlap
+    # the n a cell rests on, when it is not the labelled cases (on hover in every case)
+    basis_n = [f"n = {n:,} {basis_name}<br>" if basis else "" for n in n_basis]
     hover[i, j] = [
-        f"{label} {v}<br>{c}<br>{t}"
+        f"{label} {v}<br>{c}<br>{b}{t}"
         if ok
-        else f"insufficient data: {r if isinstance(r, str) and r else 'not estimable'}<br>{t}"
-        for v, c, t, r, ok in zip(shown, ci, n_text, reasons, est, strict=True)
+        else f"insufficient data: {r if isinstance(r, str) and r else 'not estimable'}<br>{b}{t}"
+        for v, c, b, t, r, ok in zip(shown, ci, basis_n, n_text, reasons, est, strict=True)
     ]
     zmin, zmax = RANGES.get(metric, (0.0, 100.0))
-    grey_text = np.where(np.isnan(grey), "", text)
+    cell_font = {"color": "#000000", "size": CELL_FONT}
     fig = go.Figure()
     fig.add_trace(  # insufficient-data cells: grey, with their own hover text
         go.Heatmap(
@@ -226,9 +259,9 @@ def heatmap(
             y=r_vals,
             colorscale=[[0, GREY], [1, GREY]],
             showscale=False,
-            text=grey_text,
+            text=np.where(np.isnan(grey), "", text),
             texttemplate="%{text}",
-            textfont={"color": "#000000"},
+            textfont=cell_font,
             customdata=hover,
             hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
             name="insufficient",
@@ -244,21 +277,26 @@ def heatmap(
             zmax=zmax,
             text=np.where(np.isnan(z), "", text),
             texttemplate="%{text}",
-            textfont={"color": "#000000"},
+            textfont=cell_font,
             customdata=hover,
             hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>",
             colorbar={"title": {"text": label + (" (%)" if scale == 100 else "")}},
         )
     )
     n = int(df["n_labelled"].sum())
+    slant = len(c_vals) > FULL_COLUMNS
     layout(
         fig,
         f"{label} by {rows.replace('_', ' ')} × {cols.replace('_', ' ')} "
-        f"(labelled n = {n:,}; cells: estimate, 95% CI, n of {basis_name} cases; "
-        "grey: insufficient data)",
-        height=max(320, 70 * len(r_vals) + 160),
+        f"(labelled n = {n:,}; cells: {cell}; grey: insufficient data)",
+        # slanted column labels take about 60 px more under the plot
+        height=max(320, 70 * len(r_vals) + 160) + (60 if slant else 0),
     )
-    fig.update_xaxes(type="category", title=cols.replace("_", " ").capitalize())
+    fig.update_xaxes(
+        type="category",
+        title=cols.replace("_", " ").capitalize(),
+        tickangle=-30 if slant else None,
+    )
     fig.update_yaxes(
         type="category", title=rows.replace("_", " ").capitalize(), autorange="reversed"
     )
@@ -522,9 +560,21 @@ def completeness_lines(completeness: pd.DataFrame, all_findings: Sequence[str]) 
     return fig
 
 
-def estimated_vs_realised(part: pd.DataFrame, metric: str, n_pending: int) -> go.Figure:
+def estimated_vs_realised(
+    part: pd.DataFrame, realised: pd.DataFrame, metric: str, n_pending: int
+) -> go.Figure:
     """Per site and finding: the estimate for pending predictions with its 95% CI beside the
-    realised value of those already read (``metrics.compare_estimates`` rows of one metric)."""
+    realised value of those already read with its own 95% CI.
+
+    ``part``: ``metrics.compare_estimates`` rows of ``metric``; ``realised``: the
+    ``metrics.summarize`` table by site and finding that their realised values come from, whose
+    ``<metric>_low`` / ``_high`` are the realised intervals. The two markers of a row sit side
+    by side, so neither interval hides the other."""
+    keys = ["site", "finding"]
+    interval = realised[[*keys, f"{metric}_low", f"{metric}_high"]].rename(
+        columns={f"{metric}_low": "realised_low", f"{metric}_high": "realised_high"}
+    )
+    part = part.merge(interval, on=keys, how="left", validate="one_to_one")
     part = part.assign(label=part["site"].astype(str) + " · " + part["finding"].astype(str))
     part = part.sort_values("label")
     fig = go.Figure()
@@ -550,14 +600,23 @@ def estimated_vs_realised(part: pd.DataFrame, metric: str, n_pending: int) -> go
             mode="markers",
             name="realised (read)",
             marker={"color": OKABE_ITO[3], "size": 10, "symbol": "diamond"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (100 * (part["realised_high"] - part["realised"])).to_numpy(),
+                "arrayminus": (100 * (part["realised"] - part["realised_low"])).to_numpy(),
+            },
         )
     )
     layout(
         fig,
         f"{METRIC_LABELS[metric]}: estimate for {n_pending:,} "
-        f"pending predictions vs realised (95% CI)",
-        height=max(300, 26 * len(part) + 160),
+        f"pending predictions vs realised (bars: 95% CI)",
+        height=max(300, 34 * len(part) + 160),
     )
+    # the estimate and the realised value of a row one above the other, not on one line
+    fig.update_traces(orientation="h")
+    fig.update_layout(scattermode="group", scattergap=0.4)
     fig.update_xaxes(title=f"{METRIC_LABELS[metric]} (%)")
     fig.update_yaxes(type="category", autorange="reversed", title=None)
     return fig

@@ -10,6 +10,11 @@ import streamlit as st
 
 from dashboard import _charts
 
+#: The row height (px) of a table whose text cells wrap: st.dataframe wraps a cell's text only
+#: in rows taller than 4rem (64 px; Streamlit 1.67's DataFrame component); 68 px hold three
+#: lines, so a reason of about 150 characters fits a "large" (400 px) column.
+WRAP_ROW_HEIGHT = 68
+
 COEFFICIENTS = ("auc", "kappa", "fleiss_kappa", "ac1")  # shown to 3 decimals
 COUNTS = ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn", "n_items", "n_items_3")
 

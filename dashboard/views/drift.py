@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _alerts, _charts, _state
+from dashboard._columns import WRAP_ROW_HEIGHT
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import month_bounds
@@ -191,27 +192,42 @@ def show_new_categories() -> None:
         ]
         rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
         shown = new[cols].copy()
-        shown["status"] = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
+        # "not judged: <why>" in two columns: the short status, and the reason in a wide column
+        # whose text wraps (in one column of the table's width it was cut at 40 characters)
+        words = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
+        status, _, reason = zip(*(w.partition(": ") for w in words), strict=True)
+        shown["status"] = status
+        shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
         if "scanner_model" in shown:  # a new scanner model's row has none: it is the category
             shown["scanner_model"] = shown["scanner_model"].fillna("")
+        # widths that fit the page's 940 px at a 1400 px window, text wrapping in tall rows
+        wrap = any(reason)
+        row = WRAP_ROW_HEIGHT if wrap else 35
         st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
+            row_height=row,
+            height=38 + row * min(len(shown), 10),  # every row up to 10, then a scroll bar
             column_config={
-                "rule": "Rule",
-                "site": "Site",
-                "scanner_model": "Scanner model",
-                "category": "New model or version",
-                "n": st.column_config.NumberColumn("Studies", format="%d"),
-                "status": st.column_config.TextColumn("Status", width="large"),
-                "periods": "Months running",
+                "rule": st.column_config.TextColumn("Rule", width=110 if wrap else None),
+                "site": st.column_config.TextColumn("Site", width=110 if wrap else None),
+                "scanner_model": st.column_config.TextColumn(
+                    "Scanner model", width=100 if wrap else None
+                ),
+                "category": st.column_config.TextColumn(
+                    "New model or version", width=135 if wrap else None
+                ),
+                "n": st.column_config.NumberColumn("Studies", format="%d", width=60),
+                "status": st.column_config.TextColumn("Status", width=80),
+                "reason": st.column_config.TextColumn("Why not judged", width=245),
+                "periods": st.column_config.NumberColumn("Months running", width=100),
             },
         )
         st.caption(
             "Status: drift when the category is new in a group the reference window knows; "
             "not judged when the group itself (a new scanner model's site and scanner) has "
-            "too few studies in the month or the reference window."
+            "too few studies in the month or the reference window (why: in the next column)."
         )
 
 
@@ -261,11 +277,11 @@ def show_estimates() -> None:
         st.info("No group has both pending and read studies in this month under these filters.")
         return
     est_metric = st.selectbox("Metric", ["sensitivity", "specificity", "accuracy"], key="dr_est")
-    part = both[both["metric"] == est_metric].dropna(subset=["estimate"]).copy()
+    part = both[both["metric"] == est_metric].dropna(subset=["estimate"])
     if part.empty:
         st.info(f"No group has an estimate of {est_metric} in {month}.")
     else:
-        fig = _charts.estimated_vs_realised(part, est_metric, int(estimated["n"].sum()))
+        fig = _charts.estimated_vs_realised(part, realised, est_metric, int(estimated["n"].sum()))
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
     st.dataframe(
         _alerts.estimates_table(both, realised),

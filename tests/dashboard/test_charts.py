@@ -57,11 +57,92 @@ def test_estimated_vs_realised_error_bars_are_the_interval() -> None:
             "realised": [0.75, 0.65],
         }
     )
-    fig = _charts.estimated_vs_realised(part, "sensitivity", 120)
+    # the summarize table the realised values come from: its Wilson intervals, other columns
+    realised = pd.DataFrame(
+        {
+            "site": ["A", "B", "C"],
+            "finding": ["ptx", "ptx", "ptx"],
+            "sensitivity_low": [0.5, 0.6, 0.1],
+            "sensitivity_high": [0.7, 0.9, 0.2],
+            "specificity_low": [0.0, 0.0, 0.0],
+            "specificity_high": [1.0, 1.0, 1.0],
+        }
+    )
+    fig = _charts.estimated_vs_realised(part, realised, "sensitivity", 120)
     est, real = fig.data
     assert list(est.y) == ["A · ptx", "B · ptx"]  # sorted by label
     assert list(est.x) == pytest.approx([60.0, 80.0])
     assert list(est.error_x.array) == pytest.approx([10.0, 5.0])
     assert list(est.error_x.arrayminus) == pytest.approx([20.0, 10.0])
     assert list(real.x) == pytest.approx([65.0, 75.0])
+    # the realised value's Wilson interval (a tester's fault: the point was drawn without it)
+    assert list(real.error_x.array) == pytest.approx([5.0, 15.0])
+    assert list(real.error_x.arrayminus) == pytest.approx([15.0, 15.0])
+    assert real.error_x.symmetric is False
+    # side by side in each row, so one interval does not hide the other
+    assert fig.layout.scattermode == "group" and {est.orientation, real.orientation} == {"h"}
     assert fig.layout.title.text.startswith("Sensitivity: estimate for 120 pending")
+    assert fig.layout.title.text.endswith("vs realised (bars: 95% CI)")
+
+
+def _grid(columns: int, rows: tuple[str, ...] = ("A", "B")) -> pd.DataFrame:
+    """A site x scanner grid of ``columns`` scanners; the first cell of each site without an
+    estimate."""
+    out = []
+    for r in rows:
+        for j in range(columns):
+            v = float("nan") if j == 0 else 0.5 + j / 100
+            out.append(
+                {
+                    "site": r,
+                    "scanner_model": f"Scanner {j:02d}",
+                    "sensitivity": v,
+                    "sensitivity_low": v - 0.1,
+                    "sensitivity_high": v + 0.05,
+                    "n_labelled": 200,
+                    "pending": 3,
+                    "n_basis": 1000 + j,
+                }  # fmt: skip
+            )
+    return pd.DataFrame(out)
+
+
+def test_heatmap_cell_text_is_12px_and_short_enough_for_its_cell() -> None:
+    """A tester's fault: plotly shrank the cell text to about 6 px at 1400 px wide. The size is
+    set, and a cell's text is short: its estimate, CI and n (the n's kind is in the title)."""
+    fig = _charts.heatmap(
+        _grid(3), "sensitivity", rows="site", cols="scanner_model", basis="n_basis"
+    )
+    grey, main = fig.data
+    assert [t.textfont.size for t in fig.data] == [12, 12]
+    assert main.text.tolist()[0] == ["", "51.0%<br>41.0–56.0<br>n = 1,001", "52.0%<br>42.0–57.0<br>n = 1,002"]  # fmt: skip
+    assert grey.text.tolist()[0] == ["insufficient<br>n = 1,000", "", ""]
+    assert "cells: estimate, 95% CI, n of reference-positive cases" in fig.layout.title.text
+    # the hover keeps every figure, the n of reference-positive cases with its kind
+    assert main.customdata[0][1] == (
+        "Sensitivity 51.0%<br>95% CI 41.0% – 56.0%<br>n = 1,001 reference-positive"
+        "<br>labelled n = 200, pending 3"
+    )
+    assert fig.layout.xaxis.tickangle is None
+
+
+def test_heatmap_with_many_columns_shows_rounded_estimates_and_slants_the_labels() -> None:
+    fig = _charts.heatmap(
+        _grid(12), "sensitivity", rows="site", cols="scanner_model", basis="n_basis"
+    )
+    grey, main = fig.data
+    assert [t.textfont.size for t in fig.data] == [12, 12]
+    assert main.text.tolist()[0][:3] == ["", "51%", "52%"] and grey.text.tolist()[0][0] == "–"
+    assert "cells: rounded estimate; 95% CI and n on hover" in fig.layout.title.text
+    assert fig.layout.xaxis.tickangle == -30
+    assert fig.layout.height == _charts.heatmap(_grid(3), "sensitivity", rows="site",
+                                                cols="scanner_model").layout.height + 60  # fmt: skip
+    # AUC to two decimals
+    auc = _grid(12).rename(columns=lambda c: c.replace("sensitivity", "auc"))
+    _, main = _charts.heatmap(auc, "auc", rows="site", cols="scanner_model").data
+    assert main.text.tolist()[0][1] == "0.51"
+    # beyond 16 columns the cells would overlap: no text, all on hover
+    fig = _charts.heatmap(_grid(17), "sensitivity", rows="site", cols="scanner_model")
+    assert {str(x) for t in fig.data for x in t.text.ravel()} == {""}
+    assert "cells: estimate, 95% CI and n on hover" in fig.layout.title.text
+    assert fig.data[1].customdata[0][1].startswith("Sensitivity 51.0%<br>95% CI 41.0% – 56.0%")

@@ -125,6 +125,35 @@ def test_drift_page_new_categories_have_no_bare_insufficient_data(app, demo_dir)
     assert table.value["scanner_model"].notna().all()
 
 
+def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> None:  # noqa: ANN001
+    """A tester's fault: "not judged: <why>" in the Status column was cut at about 40
+    characters. The status is short; the reason has its own column, wide enough, in rows tall
+    enough for Streamlit to wrap it (more than 64 px)."""
+    at = open_tab(app(demo_dir, "views/drift.py"), "dr_tab", "New scanners & software")
+    table = at.dataframe[-1]
+    shown = table.value
+    assert set(shown["status"]) <= {"drift", "ok", "not judged"}
+    judged = shown["status"] != "not judged"
+    assert (~judged).any(), "the test demo has a new category it cannot judge"
+    assert (shown.loc[judged, "reason"] == "").all()
+    reasons = shown.loc[~judged, "reason"]
+    assert reasons.str.len().min() > 30 and not reasons.str.startswith("not judged").any()
+    # whole sentences of new_category_status, after its "not judged: "
+    assert all(
+        r.startswith("no reference months for ") or "fewer than the rule's minimum of " in r
+        for r in reasons
+    ), list(reasons)
+    assert list(shown.columns).index("reason") == list(shown.columns).index("status") + 1
+    config = json.loads(table.proto.columns)
+    assert config["reason"]["label"] == "Why not judged"
+    # 245 px, three lines of about 35 characters: the longest reason of the demo fits
+    assert config["reason"]["width"] == 245 and reasons.str.len().max() <= 3 * 35
+    assert config["status"]["width"] == 80
+    widths = [c["width"] for name, c in config.items() if name != "_index"]
+    assert sum(widths) <= 940  # the table's width on a page 1400 px wide: no column hidden
+    assert table.proto.row_height > 64
+
+
 def test_estimates_table_gives_the_realised_interval_and_blanks() -> None:
     """A realised value is the read studies' proportion (``summarize``): its own Wilson
     interval is shown; missing values read "not estimable" / "pending", never None."""
