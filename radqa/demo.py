@@ -33,7 +33,7 @@ from radqa._demo_config import (
     SoftwareUpgrade,
     default_config,
 )
-from radqa._demo_expected import before_after
+from radqa._demo_expected import before_after, model_version_switches
 from radqa._demo_gen import Month, draw_month, make_patients
 from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
@@ -290,6 +290,9 @@ def effects_document(plan: Plan) -> dict[str, Any]:
         "reference_months": plan.months[: plan.config.reference_months],
         "expected_values": EXPECTED_VALUES,
         "effects": [_effect_entry(plan, e) for e in plan.config.effects],
+        # no planted effect (the scores do not change), but the "new model version" alert
+        # reports each one: a vendor's update that splits every figure in two
+        "model_version_switches": model_version_switches(plan),
     }
 
 

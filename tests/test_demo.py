@@ -265,7 +265,20 @@ def test_effects_json_shape(small):
     files = small[0]
     doc = json.loads(files.effects.read_text())
     assert list(doc) == ["seed", "studies", "months", "reference_months", "expected_values",
-                         "effects"]  # fmt: skip
+                         "effects", "model_version_switches"]  # fmt: skip
+    switches = {(s["model_name"], s["model_version"], s["start"])
+                for s in doc["model_version_switches"]}  # fmt: skip
+    assert switches == {("ChestXR-Triage", "2.2", "2025-07"), ("CT-Lung", "3.1", "2026-04")}
+    preds = small[1]
+    first = preds.groupby(["site", "model_name", "model_version"])["study_datetime"].min()
+    seen = {key: when.strftime("%Y-%m") for key, when in first.items()
+            if key[1:] in {("ChestXR-Triage", "2.2"), ("CT-Lung", "3.1")}}  # fmt: skip
+    planned = {(s["site"], s["model_name"], s["model_version"]): s["start"]
+               for s in doc["model_version_switches"]}  # fmt: skip
+    assert set(planned) == set(seen) and len(planned) == 10  # 5 sites x 2 models
+    # the data's first study of a version is in the planned month, or later at a small site
+    assert all(planned[k] <= seen[k] for k in planned)
+    assert sum(planned[k] == seen[k] for k in planned) >= 9
     assert list(doc["expected_values"]) == [
         "expected_before_after", "expected_before_after_vs_reference"
     ]  # fmt: skip
