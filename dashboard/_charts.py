@@ -184,6 +184,21 @@ def _cell_ci(low: float, high: float, metric: str) -> str:
     return f"{scale * low:.{digits}f}–{scale * high:.{digits}f}"
 
 
+def heatmap_cells_caption(label: str, n_cols: int, what: str) -> str:
+    """What a :func:`heatmap` cell shows with ``n_cols`` columns (of ``what``), in words."""
+    if n_cols <= FULL_COLUMNS:
+        return f"Each cell: {label}, its 95% CI and the number of cases it rests on."
+    if n_cols <= VALUE_COLUMNS:
+        return (
+            f"Each cell: {label} ({n_cols} {what}: its 95% CI and number of cases are in the "
+            "cell's hover text)."
+        )
+    return (
+        f"{n_cols} {what}: too many to write in the cells; each cell's {label}, 95% CI and "
+        "number of cases are in its hover text."
+    )
+
+
 def heatmap(
     df: pd.DataFrame, metric: str, *, rows: str, cols: str, basis: str | None = None
 ) -> go.Figure:

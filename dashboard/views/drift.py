@@ -92,7 +92,7 @@ def narrow(df: pd.DataFrame) -> pd.DataFrame:
     groups = _state.call(
         "label_completeness",
         snap,
-        by=("site", "scanner_model", "finding"),
+        by=("site", "scanner_model", "finding", "model_name"),
         filters=group_filters,
     )
     df = df.copy()
@@ -100,7 +100,7 @@ def narrow(df: pd.DataFrame) -> pd.DataFrame:
         # a new scanner model's row names the scanner in its category
         new_scanner = df["metric"] == "scanner_model"
         df.loc[new_scanner, "scanner_model"] = df.loc[new_scanner, "category"]
-    keys = [c for c in ("site", "scanner_model", "finding") if c in df.columns]
+    keys = [c for c in ("site", "scanner_model", "finding", "model_name") if c in df.columns]
     keep = pd.Series(True, index=df.index)
     for key in keys:  # a row without a value in a key column (a new scanner has no finding)
         allowed = set(groups[key].astype(str))
@@ -180,14 +180,26 @@ def show_control_charts() -> None:
 
 
 def show_new_categories() -> None:
-    st.subheader(f"New scanners and software versions in {month}")
+    st.subheader(f"New scanners, software and AI model versions in {month}")
     new = narrow(result.new_categories)
     if new.empty:
-        st.success("No scanner model or software version that the reference window did not have.")
+        st.success(
+            "No scanner model, scanner software or AI model version that the reference window "
+            "did not have."
+        )
     else:
         cols = [
             c
-            for c in ("rule", "site", "scanner_model", "category", "n", "status", "periods")
+            for c in (
+                "rule",
+                "site",
+                "scanner_model",
+                "model_name",
+                "category",
+                "n",
+                "status",
+                "periods",
+            )
             if c in new.columns
         ]
         rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
@@ -198,8 +210,9 @@ def show_new_categories() -> None:
         status, _, reason = zip(*(w.partition(": ") for w in words), strict=True)
         shown["status"] = status
         shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
-        if "scanner_model" in shown:  # a new scanner model's row has none: it is the category
-            shown["scanner_model"] = shown["scanner_model"].fillna("")
+        for col in ("scanner_model", "model_name"):  # a new scanner model's row has none (it is
+            if col in shown:  # the category), nor has a scanner's row a model
+                shown[col] = shown[col].fillna("")
         # widths that fit the page's 940 px at a 1400 px window, text wrapping in tall rows
         wrap = any(reason)
         row = WRAP_ROW_HEIGHT if wrap else 35
@@ -210,18 +223,19 @@ def show_new_categories() -> None:
             row_height=row,
             height=38 + row * min(len(shown), 10),  # every row up to 10, then a scroll bar
             column_config={
-                "rule": st.column_config.TextColumn("Rule", width=110 if wrap else None),
-                "site": st.column_config.TextColumn("Site", width=110 if wrap else None),
+                "rule": st.column_config.TextColumn("Rule", width=100 if wrap else None),
+                "site": st.column_config.TextColumn("Site", width=100 if wrap else None),
                 "scanner_model": st.column_config.TextColumn(
-                    "Scanner model", width=100 if wrap else None
+                    "Scanner model", width=90 if wrap else None
                 ),
+                "model_name": st.column_config.TextColumn("AI model", width=90 if wrap else None),
                 "category": st.column_config.TextColumn(
-                    "New model or version", width=135 if wrap else None
+                    "New model or version", width=100 if wrap else None
                 ),
-                "n": st.column_config.NumberColumn("Studies", format="%d", width=60),
-                "status": st.column_config.TextColumn("Status", width=80),
+                "n": st.column_config.NumberColumn("Studies", format="%d", width=55),
+                "status": st.column_config.TextColumn("Status", width=75),
                 "reason": st.column_config.TextColumn("Why not judged", width=245),
-                "periods": st.column_config.NumberColumn("Months running", width=100),
+                "periods": st.column_config.NumberColumn("Months running", width=80),
             },
         )
         st.caption(

@@ -134,9 +134,10 @@ def show_heatmap() -> None:
         width="stretch",
         key="ss_heatmap",
     )
+    n_cols = cells.dropna(subset=["site", "scanner_model"])["scanner_model"].astype(str).nunique()
+    shown = _charts.heatmap_cells_caption(_charts.METRIC_LABELS[metric], n_cols, "scanner models")
     st.caption(
-        f"Each cell: {_charts.METRIC_LABELS[metric]}, its 95% CI and the number of cases it "
-        f"rests on. 95% CI: {_method(metric)}. Grey: not enough data; "
+        f"{shown} 95% CI: {_method(metric)}. Grey: not enough data; "
         f"{grid.attrs.get('methods', {}).get('minimum', '')}."
     )
 

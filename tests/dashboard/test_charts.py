@@ -146,3 +146,23 @@ def test_heatmap_with_many_columns_shows_rounded_estimates_and_slants_the_labels
     assert {str(x) for t in fig.data for x in t.text.ravel()} == {""}
     assert "cells: estimate, 95% CI and n on hover" in fig.layout.title.text
     assert fig.data[1].customdata[0][1].startswith("Sensitivity 51.0%<br>95% CI 41.0% – 56.0%")
+
+
+def test_the_heatmap_caption_says_what_a_cell_shows_at_each_width() -> None:
+    caption = _charts.heatmap_cells_caption
+    assert caption("Sensitivity", _charts.FULL_COLUMNS, "scanner models") == (
+        "Each cell: Sensitivity, its 95% CI and the number of cases it rests on."
+    )
+    assert caption("Sensitivity", _charts.FULL_COLUMNS + 1, "scanner models") == (
+        "Each cell: Sensitivity (8 scanner models: its 95% CI and number of cases are in the "
+        "cell's hover text)."
+    )
+    assert caption("AUC", _charts.VALUE_COLUMNS + 1, "scanner models").startswith(
+        "17 scanner models: too many to write in the cells; each cell's AUC, 95% CI"
+    )
+    # the figure agrees: CI in the cell up to FULL_COLUMNS, estimate only up to VALUE_COLUMNS
+    for n_cols, shown in ((7, "51.0%<br>41.0–56.0<br>n = 1,001"), (8, "51%"), (17, "")):
+        fig = _charts.heatmap(
+            _grid(n_cols), "sensitivity", rows="site", cols="scanner_model", basis="n_basis"
+        )
+        assert fig.data[1].text.tolist()[0][1] == shown, n_cols

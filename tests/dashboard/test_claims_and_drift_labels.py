@@ -148,7 +148,7 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     assert config["reason"]["label"] == "Why not judged"
     # 245 px, three lines of about 35 characters: the longest reason of the demo fits
     assert config["reason"]["width"] == 245 and reasons.str.len().max() <= 3 * 35
-    assert config["status"]["width"] == 80
+    assert config["status"]["width"] == 75
     widths = [c["width"] for name, c in config.items() if name != "_index"]
     assert sum(widths) <= 940  # the table's width on a page 1400 px wide: no column hidden
     assert table.proto.row_height > 64

@@ -99,7 +99,8 @@ def test_drift_tabs_follow_modality_and_say_which_filters_apply(app, demo_dir, c
     assert "GC85A" in set(result.new_categories["category"])
     assert not at.dataframe
     assert [s.value for s in at.success] == [
-        "No scanner model or software version that the reference window did not have."
+        "No scanner model, scanner software or AI model version that the reference window did "
+        "not have."
     ]
     caption = next(c.value for c in at.caption if c.value.startswith("The alert rules run"))
     assert "Applied here: modality." in caption
@@ -109,7 +110,19 @@ def test_drift_tabs_follow_modality_and_say_which_filters_apply(app, demo_dir, c
     assert caption.endswith("Applied here: scanner model. Not applied here: study date.")
     open_tab(at, "dr_tab", "New scanners & software")
     shown = at.dataframe[0].value
-    assert set(shown["scanner_model"]) == {"GC85A"}
+    scanners = shown[shown["rule"] != "new model version"]
+    assert set(scanners["scanner_model"]) == {"GC85A"} and set(scanners["model_name"]) == {""}
+    # the AI model version that scored the GC85A's studies (at its site) is new too
+    gc85a = metrics.label_completeness(
+        con, by=("site", "model_name", "model_version"),
+        filters=Filters(scanner_model=("GC85A",), date_from=_d("2026-10-01"), date_to=_d("2026-10-31")),
+    )  # fmt: skip
+    versions = shown[shown["rule"] == "new model version"]
+    assert len(versions) >= 1 and set(versions["scanner_model"]) == {""}
+    assert set(
+        zip(versions["site"], versions["model_name"], versions["category"], strict=True)
+    ) <= set(zip(gc85a["site"], gc85a["model_name"], gc85a["model_version"], strict=True))
+    assert set(versions["model_name"]) == {"ChestXR-Triage"}
 
 
 def test_data_health_says_it_covers_the_whole_snapshot(app, demo_dir, con) -> None:  # noqa: ANN001
@@ -159,17 +172,21 @@ def test_heatmap_cells_show_the_class_n_and_the_interval(app, demo_dir, con) -> 
         i, j = rows.index(r.site), cols.index(r.scanner_model)
         positives = int(r.tp + r.fn)
         if np.isnan(r.sensitivity):
-            assert grey["text"][i][j] == f"insufficient<br>n = {positives} reference-positive"
+            assert grey["text"][i][j] == f"insufficient<br>n = {positives}"
             assert colour["text"][i][j] == ""
+            assert f"n = {positives} reference-positive" in grey["customdata"][i][j]
         else:
             checked += 1
-            low, high = (f"{100 * x:.1f}%" for x in (r.sensitivity_low, r.sensitivity_high))
+            low, high = (f"{100 * x:.1f}" for x in (r.sensitivity_low, r.sensitivity_high))
             assert colour["text"][i][j] == (
-                f"{100 * r.sensitivity:.1f}%<br>{low} – {high}<br>n = {positives} "
-                "reference-positive"
+                f"{100 * r.sensitivity:.1f}%<br>{low}–{high}<br>n = {positives}"
             )
+            assert f"n = {positives} reference-positive" in colour["customdata"][i][j]
             assert positives < int(r.n_labelled)  # the n shown is not the labelled cases
     assert checked > 0
+    assert (
+        "cells: estimate, 95% CI, n of reference-positive cases" in heat["layout"]["title"]["text"]
+    )
     assert any(c.value.startswith("Each cell: Sensitivity, its 95% CI") for c in at.caption)
     assert any("95% CI: Wilson score" in c.value for c in at.caption)
 

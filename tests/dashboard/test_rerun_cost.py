@@ -200,10 +200,10 @@ def test_heatmap_cells_from_a_constructed_grid() -> None:
     assert list(main.y) == ["A", "B"] and list(main.x) == ["X", "Y"]
     np.testing.assert_array_equal(main.z, [[90.0, nan], [50.0, nan]])
     np.testing.assert_array_equal(grey.z, [[nan, 0.0], [nan, nan]])
-    assert grey.text.tolist() == [["", "insufficient<br>n = 10 labelled"], ["", ""]]
+    assert grey.text.tolist() == [["", "insufficient<br>n = 10"], ["", ""]]
     assert main.text.tolist() == [
-        ["90.0%<br>80.0% – 95.0%<br>n = 100 labelled", ""],
-        ["50.0%<br>40.0% – 60.0%<br>n = 40 labelled", ""],
+        ["90.0%<br>80.0–95.0<br>n = 100", ""],
+        ["50.0%<br>40.0–60.0<br>n = 40", ""],
     ]
     assert main.customdata.tolist() == [
         [
