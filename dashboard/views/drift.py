@@ -188,32 +188,26 @@ def show_new_categories() -> None:
             "did not have."
         )
     else:
-        cols = [
-            c
-            for c in (
-                "rule",
-                "site",
-                "scanner_model",
-                "model_name",
-                "category",
-                "n",
-                "status",
-                "periods",
-            )
-            if c in new.columns
-        ]
         rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
+        # one column names what is new or what the new version belongs to: a new scanner model
+        # (its category), a scanner's software version, an AI model's version
+        unit = pd.Series("", index=new.index, dtype=object)
+        for col in ("model_name", "scanner_model"):
+            if col in new.columns:
+                unit = new[col].where(new[col].notna(), unit)
+        if "metric" in new.columns:
+            unit = unit.mask(new["metric"] == "scanner_model", new["category"])
+        cols = [c for c in ("rule", "site", "category", "n", "status", "periods") if c in new]
         shown = new[cols].copy()
+        shown.insert(min(2, len(cols)), "scanner_or_model", unit.astype(str))
         # "not judged: <why>" in two columns: the short status, and the reason in a wide column
         # whose text wraps (in one column of the table's width it was cut at 40 characters)
         words = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
         status, _, reason = zip(*(w.partition(": ") for w in words), strict=True)
         shown["status"] = status
         shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
-        for col in ("scanner_model", "model_name"):  # a new scanner model's row has none (it is
-            if col in shown:  # the category), nor has a scanner's row a model
-                shown[col] = shown[col].fillna("")
-        # widths that fit the page's 940 px at a 1400 px window, text wrapping in tall rows
+        # widths that fit the page's 940 px at a 1400 px window (with the cell borders),
+        # text wrapping in tall rows
         wrap = any(reason)
         row = WRAP_ROW_HEIGHT if wrap else 35
         st.dataframe(
@@ -224,18 +218,21 @@ def show_new_categories() -> None:
             height=38 + row * min(len(shown), 10),  # every row up to 10, then a scroll bar
             column_config={
                 "rule": st.column_config.TextColumn("Rule", width=100 if wrap else None),
-                "site": st.column_config.TextColumn("Site", width=100 if wrap else None),
-                "scanner_model": st.column_config.TextColumn(
-                    "Scanner model", width=90 if wrap else None
+                "site": st.column_config.TextColumn("Site", width=115 if wrap else None),
+                "scanner_or_model": st.column_config.TextColumn(
+                    "Scanner or AI model", width=120 if wrap else None
                 ),
-                "model_name": st.column_config.TextColumn("AI model", width=90 if wrap else None),
                 "category": st.column_config.TextColumn(
-                    "New model or version", width=100 if wrap else None
+                    "New value",
+                    width=90 if wrap else None,
+                    help="The new scanner model, scanner software version or AI model version",
                 ),
                 "n": st.column_config.NumberColumn("Studies", format="%d", width=55),
-                "status": st.column_config.TextColumn("Status", width=75),
+                "status": st.column_config.TextColumn("Status", width=80),
                 "reason": st.column_config.TextColumn("Why not judged", width=245),
-                "periods": st.column_config.NumberColumn("Months running", width=80),
+                "periods": st.column_config.NumberColumn(
+                    "Months", width=80, help="Months running: consecutive months it has been new"
+                ),
             },
         )
         st.caption(
