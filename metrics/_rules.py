@@ -165,20 +165,6 @@ threshold = 0.0
 min_n = 10
 persistence = 1
 
-# The vendor installed a model version the reference window did not have: every figure before
-# and after it is of a different product. Per site and model, the studies the new version
-# scored this month, as long as the reference window has no study of it (min_n: in the month,
-# and of the model at the site in the reference; a model the site did not use then is not
-# judged).
-[[rule]]
-name = "new model version"
-method = "new_category"
-metric = "model_version"
-group_by = ["site", "model_name"]
-threshold = 0.0
-min_n = 10
-persistence = 1
-
 [[rule]]
 name = "case-mix shift: body part"
 method = "jensen_shannon"
@@ -342,6 +328,21 @@ direction = "both"
 threshold = 0.3
 min_n = 50
 persistence = 2
+
+# The vendor installed a model version the reference window did not have: every figure before
+# and after it is of a different product. Per site and model, the studies the new version
+# scored this month, as long as the reference window has no study of it (min_n: in the month,
+# and of the model at the site in the reference; a model the site did not use then is not
+# judged). Listed last: its alerts last as long as the reference window predates the version
+# (the report lists alerts in rule order, so the month's new findings come first).
+[[rule]]
+name = "new model version"
+method = "new_category"
+metric = "model_version"
+group_by = ["site", "model_name"]
+threshold = 0.0
+min_n = 10
+persistence = 1
 """
 
 
@@ -616,6 +617,7 @@ EARLIER_DEFAULTS_SHA256 = frozenset({
     "4130b02831f8a66931c6bfc81acb42e092b48a356a2cd5ba2fba0c48fa156d3b",
     "5487cff117eaebd9f65268989573b4cf29c1018a207694865bcd681fb6d610b7",
     "c0bc70bae465c8cd0a776d20053c8693f8f09fad9dc5ae35215a8c3323239364",
+    "f7b3890210538166e63fef559d277ab8227f1e3f89fbf41d2656e6a16f8ad9d7",
 })  # fmt: skip
 
 

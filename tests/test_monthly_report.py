@@ -172,6 +172,10 @@ def test_a_new_model_version_is_read_as_one_naming_the_model(doc: dict, html: st
         assert reading.startswith("New model version ChestXR-Triage 2.2 at "), reading
         assert "(n = " in reading and reading.endswith("."), reading
     assert "New model version ChestXR-Triage 2.2 at Busan Community Hospital" in html
+    # listed after the month's other alerts: a switch 16 months old does not push them down
+    rules = [a["rule"] for a in doc["alerts"]]
+    first = rules.index("new model version")
+    assert first > 0 and set(rules[first:]) == {"new model version"}
 
 
 def test_planted_software_upgrade_is_an_alert_with_a_reading(doc: dict, data_dir: Path) -> None:
