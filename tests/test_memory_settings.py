@@ -137,3 +137,43 @@ def test_a_dashboard_memory_size_is_accepted(value: str, monkeypatch: pytest.Mon
     assert store.dashboard_memory() == value.strip()
     monkeypatch.delenv("RADQA_DASHBOARD_MEMORY")
     assert store.dashboard_memory() == "800MB"
+
+
+OUT_OF_RANGE = ["1KB", "99MB", "0.09GB", "99999999999999999999GB", "1000TB"]
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+@pytest.mark.parametrize("env", ["RADQA_WRITER_MEMORY", "RADQA_READER_MEMORY"])
+def test_a_size_duckdb_cannot_use_stops_ingest_in_one_line(
+    env: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A tester: 1KB passed the check and failed in DuckDB ("Failed to change memory limit"),
+    a number too large for it was a traceback ("Memory value out of range")."""
+    csv = write(tmp_path / "x.csv", GOOD)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv(env, value)
+    assert main(["--data-dir", str(data_dir), "ingest", "predictions", str(csv)]) == 2
+    said = capsys.readouterr()
+    ram = store._machine_memory() / 1024**3
+    assert (said.out, said.err) == (
+        "",
+        f"radqa: error: {env} is {value!r}; expected a size from 100MB up to this machine's "
+        f"memory ({ram:.1f} GiB), such as 1GB or 800MB\n",
+    )
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("value", ["100MB", "0.1GB", "96MiB", "1.5GiB"])
+def test_the_bounds_of_a_size(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", value)
+    assert store.dashboard_memory() == value  # 96MiB is 100.7 MB: above the bound
+    monkeypatch.setattr(store, "_machine_memory", lambda: 2 * 1024**3)
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", "2.1GiB")
+    with pytest.raises(ConfigError, match=r"up to this machine's memory \(2\.0 GiB\)"):
+        store.dashboard_memory()
+    monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", "2GiB")
+    assert store.dashboard_memory() == "2GiB"
