@@ -81,6 +81,9 @@ def serve(data_dir: Path, *, host: str = "127.0.0.1", port: int = 8501) -> NoRet
         # admins download through dashboard/_downloads.py
         "--client.disableDataExport",
         "true",
+        # as dashboard/.streamlit/config.toml says, also where that file is not beside the app
+        "--runner.magicEnabled",
+        "false",
     ]
     print(f"RadQA dashboard on http://{host}:{port} (data: {data_dir})", flush=True)
     # Become the Streamlit server (same pid): a signal to `radqa serve` reaches the server, and
