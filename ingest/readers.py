@@ -119,7 +119,7 @@ class Source:
             empty = "line is null"
         else:
             lines = _lines_sql(self.parallel, compression=self.compression)
-            empty = "(line is null or trim(line) = '')"  # the lines _json_lines_sql skips
+            empty = f"(line is null or {_BLANK_LINE})"  # the lines _json_lines_sql skips
         quotes = "0"
         if self.fmt == "csv" and not self.parallel:
             quotes = "coalesce(length(line) - length(replace(line, '\"', '')), 0)"
@@ -187,7 +187,7 @@ class Source:
         return f"""
             select {", ".join([*cols, f"{malformed} as _malformed"])}
             from (select line, {", ".join(pick)} from {_lines_sql(self.parallel, compression=self.compression)}
-                  where trim(line) <> '')
+                  where not {_BLANK_LINE})
         """
 
     def malformed_sql(self) -> str:
@@ -224,6 +224,8 @@ class Source:
 
 # A line that may be a JSON object: its first character (after JSON's blanks) is a brace.
 _OBJECT_LINE = "left(ltrim(line, ' \t\r'), 1) = '{'"
+# A line of JSON's blanks alone (spaces, tabs, a CR), which a JSON Lines reader skips
+_BLANK_LINE = "trim(line, ' \t\r') = ''"
 
 
 def _lines_sql(

@@ -152,3 +152,22 @@ def test_json_lines_rows_are_their_lines(data_dir: Path, tmp_path: Path) -> None
     assert expected == [4, 7]
     assert [n for n, _ in quarantined(data_dir)] == expected
     assert result.reasons[0].startswith("p.jsonl: row 4: column 'score' is 'abc'")
+
+
+def test_json_lines_of_tabs_are_blank_lines_too(data_dir: Path, tmp_path: Path) -> None:
+    """A tester: a line holding only a tab (JSON's blanks are spaces, tabs and CR) was
+    quarantined as "the line is not valid JSON" while a line of spaces was skipped."""
+
+    def obj(i: int, score: str = "0.5") -> str:
+        values = dict(zip(PRED_HEADER.split(","), row(i, score).split(","), strict=True))
+        return json.dumps(values)
+
+    lines = [obj(1), "\t", " \t ", obj(2), "\t\t", obj(3, "abc")]
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert (result.accepted, result.quarantined) == (2, 1)
+    assert [n for n, _ in quarantined(data_dir)] == [6]
+    assert result.reasons == [
+        "t.jsonl: row 6: column 'score' is 'abc'; expected a number between 0 and 1"
+    ]
