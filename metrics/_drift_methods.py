@@ -242,7 +242,16 @@ class NewCategory(DriftMethod):
     """Categories present in the period but never seen in the reference (an event, no test).
 
     Returns ``(G, T, K)`` arrays: ``value`` is the category's share of the period, ``n`` its
-    count (NaN for categories that are not new or absent).
+    count (NaN for categories that are not new or absent), ``n_reference`` the reference's
+    total. The totals are the sums over the categories unless ``ref_total`` ``(G, 1, 1)`` and
+    ``cur_total`` ``(G, T, 1)`` are given: a model's versions, where a study two versions
+    scored side by side counts under each, have the model's distinct studies as total.
+
+    >>> ref, cur = np.array([[[25.0, 0.0]]]), np.array([[[25.0, 25.0]]])
+    >>> NewCategory().compute(ref, cur).value.tolist()
+    [[[nan, 0.5]]]
+    >>> NewCategory().compute(ref, cur, np.array([[[25.0]]]), np.array([[[25.0]]])).value.tolist()
+    [[[nan, 1.0]]]
     """
 
     key, kind = "new_category", "new_category"
@@ -250,11 +259,22 @@ class NewCategory(DriftMethod):
     has_test = False
     threshold_range = _below_one("a category's share of the month")
 
-    def compute(self, ref: FloatArray, cur: FloatArray) -> DriftResult:
+    def compute(
+        self,
+        ref: FloatArray,
+        cur: FloatArray,
+        ref_total: FloatArray | None = None,
+        cur_total: FloatArray | None = None,
+    ) -> DriftResult:
         r, c = np.broadcast_arrays(ref, cur)
         new = (r == 0) & (c > 0)
-        share = _share(c)
-        n_ref = np.broadcast_to(ref.sum(-1, keepdims=True), c.shape).astype(float)
+        if cur_total is None:
+            share = _share(c)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = c / np.where(cur_total > 0, cur_total, np.nan)
+        ref_n = ref.sum(-1, keepdims=True) if ref_total is None else ref_total
+        n_ref = np.broadcast_to(ref_n, c.shape).astype(float)
         nan = _nan_like(c)
         return DriftResult(
             np.where(new, share, np.nan), nan, nan, np.where(new, c, np.nan), n_ref,

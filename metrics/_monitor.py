@@ -23,7 +23,12 @@ How it works
    does not) and, for methods with a test, the p-value adjusted across the month's groups
    (Holm or BH, :func:`metrics.adjust_pvalues`) is below ``alpha``.
 4. An alert is raised for ``month`` when a group has drifted for at least ``persistence``
-   consecutive months ending at ``month``; ``first_period`` is the first month of that run.
+   consecutive months ending at ``month``; ``first_period`` is the first month of that run,
+   ``periods`` its length. For ``new_category`` (a new scanner model, software version or
+   model version) they say instead since when the category has been in use in the group:
+   ``first_period`` is the first monitored month with any of it (n > 0, judged or not) and
+   ``periods`` the months from there to ``month``, both included, so a month below ``min_n``
+   ("insufficient data") on the way does not restart the count.
 
 Deduplication
 -------------
@@ -62,7 +67,7 @@ from metrics._periods import (
     month_range,
     month_start,
 )
-from metrics._rules import STUDY_DIMS, Rule, default_rules
+from metrics._rules import MODEL_VERSION, STUDY_DIMS, Rule, default_rules
 from radqa.derived import AGE_BAND_SQL
 
 SCORE_BINS = 50
@@ -97,8 +102,10 @@ def load_drift_tables(
         standard).
         ``studies``: one row per the study dimensions, month, model_name, attribute, category
         with ``n``. Attribute ``model_version`` counts the studies each version of a model
-        (``model_name``) scored; the study attributes (scanner_model, ..., age_band) have one
-        row per study each and no model_name (None).
+        (``model_name``) scored, ``model_studies`` (category None) the distinct studies any
+        version of it scored (fewer than the versions' sum where two scored the same studies);
+        the study attributes (scanner_model, ..., age_band) have one row per study each and no
+        model_name (None).
     """
     params = {
         "start": month_start(first_month),
@@ -268,7 +275,9 @@ class MonitorResult:
         rolling window holds at that month: ``window_months``, fewer at the start of
         monitoring), n, n_reference, value, current_value, reference_value (for volume: the
         reference mean over months_covered months), p_value, p_adjusted, ci_low, ci_high,
-        status ("ok", "drift", "insufficient data"), periods (consecutive drifting months),
+        status ("ok", "drift", "insufficient data"), run (consecutive drifting months, what
+        ``persistence`` counts), periods (the months an alert says it has been running: the
+        run, or for new_category the months since the category first appeared in the group),
         method, correction.
     new_categories
         Study attribute categories seen in ``month`` but never in the reference window.
@@ -341,6 +350,33 @@ def _status(
     return status, p_adj, drift
 
 
+def _months_since_first(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Months from the first month with a count (axis 1) to each month, both included; 0
+    before it. A new category's "N months running (since M)": months without it or below a
+    rule's min_n after its first month do not restart the count.
+
+    >>> _months_since_first(np.array([[0.0, 3.0, 0.0, 9.0, 12.0]])).tolist()
+    [[0, 1, 2, 3, 4]]
+    """
+    present = counts > 0
+    first = np.argmax(present, axis=1)  # the first month with a count (0 when none: masked)
+    seen = np.maximum.accumulate(present, axis=1)
+    t = np.arange(counts.shape[1]).reshape((1, -1) + (1,) * (counts.ndim - 2))
+    out: npt.NDArray[np.int64] = np.where(seen, t - np.expand_dims(first, 1) + 1, 0)
+    return out.astype(np.int64)
+
+
+def _model_studies(ctx: _Context, keys: pd.DataFrame, by: tuple[str, ...]) -> Dense:
+    """The distinct studies each group's model scored per month (attribute model_studies of
+    drift_studies.sql), in the order of ``keys`` (the groups of the model_version counts)."""
+    rows = ctx.studies[ctx.studies["attribute"] == "model_studies"]
+    tot = dense(rows, by, ctx.months, rows["n"])
+    at = pd.MultiIndex.from_frame(tot.keys).get_indexer(pd.MultiIndex.from_frame(keys))
+    if (at < 0).any():  # both come from one join: a group with versions has its studies
+        raise AssertionError("model_version groups without their model's study counts")
+    return Dense(keys, tot.values[at])
+
+
 def _run_lengths(drift: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """Consecutive drifting months ending at each month (axis 1)."""
     out = np.zeros(drift.shape, dtype=np.int64)
@@ -394,7 +430,15 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
         categories = d.categories
         ref = d.values[:, ctx.ref_mask].sum(1, keepdims=True)
         cur = rolling(d.values, rule.window_months, mon)[:, mon]
-        res = method.compute(ref, cur)  # type: ignore[attr-defined]
+        if kind == "new_category" and rule.metric == MODEL_VERSION:
+            # a version's share of the studies the model scored (distinct: two versions may
+            # score the same studies side by side), and the model's studies in the reference
+            tot = _model_studies(ctx, d.keys, by).values[..., None]
+            ref_tot = tot[:, ctx.ref_mask].sum(1, keepdims=True)
+            cur_tot = rolling(tot, rule.window_months, mon)[:, mon]
+            res = method.compute(ref, cur, ref_tot, cur_tot)  # type: ignore[attr-defined]
+        else:
+            res = method.compute(ref, cur)  # type: ignore[attr-defined]
     elif kind == "count":
         rows = ctx.studies[ctx.studies["attribute"] == "patient_sex"]  # one row per study
         d = dense(rows, by, months, rows["n"])
@@ -412,11 +456,13 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
         n = rolling(den.values, rule.window_months, mon)[:, mon]
         res = method.compute(x0, n0, x, n)  # type: ignore[attr-defined]
     status, p_adj, drift = _status(rule, res, method)
-    periods = _run_lengths(drift)
+    run = _run_lengths(drift)
+    # a new category: in use since its first month, judged or not (the module docstring, 4.)
+    periods = _months_since_first(d.values[:, mon]) if kind == "new_category" else run
     mon_months = [m for m, keep in zip(months, mon, strict=True) if keep]
     covered = months_covered(rule.window_months, mon)[0, mon]
     return _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
-                       periods, covered), res  # fmt: skip
+                       run, periods, covered), res  # fmt: skip
 
 
 def _long_table(
@@ -428,6 +474,7 @@ def _long_table(
     res: DriftResult,
     status: npt.NDArray[Any],
     p_adj: npt.NDArray[np.float64],
+    run: npt.NDArray[np.int64],
     periods: npt.NDArray[np.int64],
     covered: npt.NDArray[np.float64],
 ) -> pd.DataFrame:
@@ -455,6 +502,7 @@ def _long_table(
     for name, arr in cols.items():
         table[name] = np.broadcast_to(arr, shape).reshape(-1).astype(float)
     table["status"] = status.reshape(-1)
+    table["run"] = run.reshape(-1)
     table["periods"] = periods.reshape(-1)
     table["threshold"] = rule.threshold
     table["method"] = label
@@ -469,7 +517,7 @@ def _alerts(rule: Rule, table: pd.DataFrame, month: str) -> list[Alert]:
     hits = table[
         (table["month"] == month)
         & (table["status"] == "drift")
-        & (table["periods"] >= rule.persistence)
+        & (table["run"] >= rule.persistence)
     ]
     out: list[Alert] = []
     for row in hits.to_dict("records"):  # only the alerting groups (a handful)

@@ -2,7 +2,10 @@
 -- input (case-mix) drift. Only studies the AI scored count (of $model_version when not NULL).
 -- Attribute model_version counts, per model (model_name), the studies each version of it
 -- scored: a study scored by two models counts once under each, and model_name is NULL on the
--- rows of the study's own attributes (one row per study each).
+-- rows of the study's own attributes (one row per study each). Attribute model_studies (no
+-- category) counts, per model, the distinct studies any version of it scored: the
+-- denominator of a version's share, since a study two versions scored side by side counts
+-- once under each version but is one study.
 -- Parameters: $start, $end (study dates, end exclusive), $model_version. The age_band placeholder is the
 -- age-band expression of the group column age_band (radqa/derived.py AGE_BAND_SQL).
 with versions as (
@@ -62,6 +65,18 @@ select
     'model_version'                        as attribute,
     coalesce(v.model_version, '(unknown)') as category,
     count(*)                               as n
+from attributes as a
+join versions as v on v.study_uid = a.study_uid
+group by all
+
+union all
+
+select
+    a.site, a.scanner_manufacturer, a.scanner_model, a.scanner_software, a.modality, a.month,
+    coalesce(v.model_name, '(unknown)') as model_name,
+    'model_studies'                     as attribute,
+    null::varchar                       as category,
+    count(distinct a.study_uid)         as n
 from attributes as a
 join versions as v on v.study_uid = a.study_uid
 group by all
