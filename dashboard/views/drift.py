@@ -231,7 +231,10 @@ def show_new_categories() -> None:
                 "status": st.column_config.TextColumn("Status", width=80),
                 "reason": st.column_config.TextColumn("Why not judged", width=245),
                 "periods": st.column_config.NumberColumn(
-                    "Months", width=80, help="Months running: consecutive months it has been new"
+                    "Months",
+                    width=80,
+                    help="Months running: since the month it first appeared after the reference "
+                    "window, this month included",
                 ),
             },
         )
