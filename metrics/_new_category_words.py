@@ -1,0 +1,50 @@
+"""Why a new category was not judged, in words: for the dashboard's Drift page and the
+monthly report, which must say the same (the report does not import the dashboard)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+
+def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str]:
+    """The status of each ``monitor(...).new_categories`` row in words: for "insufficient
+    data", why (the rule's ``min_n``, by rule name, not met in the month or the reference).
+
+    The group a new software version is judged in is its site and scanner model; a scanner
+    model that is new itself has no reference studies, so its software cannot be judged.
+    A few rows (one per new category), worded one by one.
+    """
+    words = []
+    for row in new.to_dict("records"):
+        status = str(row["status"])
+        if status != "insufficient data":
+            words.append(status)
+            continue
+        need = min_n.get(str(row["rule"]))
+        n_ref = 0 if pd.isna(row.get("n_reference")) else int(row["n_reference"])
+        n = 0 if pd.isna(row.get("n")) else int(row["n"])
+        scanner = row.get("scanner_model")
+        if n_ref == 0:
+            what = (
+                f"scanner {scanner}"
+                if isinstance(scanner, str) and scanner
+                else f"site {row.get('site')}"
+            )
+            words.append(
+                f"not judged: no reference months for {what} (no studies of it in the "
+                "reference window)"
+            )
+        elif need is not None and n_ref < need:
+            words.append(
+                f"not judged: {n_ref:,} studies in the reference window, fewer than the "
+                f"rule's minimum of {need}"
+            )
+        elif need is not None and n < need:
+            words.append(
+                f"not judged: {n:,} studies this month, fewer than the rule's minimum of {need}"
+            )
+        else:
+            words.append("not judged: insufficient data")
+    return words
