@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from radqa.errors import RadQAError, first_line
+from reports._render import NO_I2_CI, i2_ci, no_i2_ci_note
 
 if TYPE_CHECKING:
     from reports.monthly import MonthlyReport
@@ -230,8 +231,13 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
                 fig.update_yaxes(categoryorder="array", categoryarray=[*labels, "pooled"],
                                  row=r, col=c)  # fmt: skip
         n = forest_positives(part)
+        shown = [het.get((finding, d, m)) for d in dims for m in ("sensitivity", "specificity")]
+        why = ""
+        if _no_i2_ci(shown):
+            why = " " + no_i2_ci_note(report.settings.alpha)
         _layout(fig, f"{finding} ({model}), {report.month}: across sites and scanners", height)
-        fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": 60, "b": 30})
+        top = 72 if any("<br>" in t for t in titles[:2]) else 60  # a first-row title of 2 lines
+        fig.update_layout(showlegend=False, margin={"l": 190, "r": 20, "t": top, "b": 30})
         fig.update_xaxes(range=[0, 1.27], tickvals=[0, 0.25, 0.5, 0.75, 1])
         fig.update_yaxes(autorange="reversed", tickfont={"size": 8})
         fig.update_annotations(font_size=10)
@@ -239,7 +245,7 @@ def forest_charts(report: MonthlyReport) -> Iterator[Chart]:
             f"forest-{i}", "performance",
             f"{finding}: sensitivity ({n}) and specificity per group with Wilson 95% CI; "
             "diamond: random-effects pooled estimate (REML) with its 95% CI. Groups with too "
-            "few cases are left out.", fig, int(height),
+            f"few cases are left out.{why}", fig, int(height),
         )  # fmt: skip
 
 
@@ -256,12 +262,32 @@ def forest_positives(part: pd.DataFrame) -> str:
 
 
 def _forest_title(h: dict[str, Any] | None, dim: str, metric: str) -> str:
+    """'Sensitivity by site: I² = 46% (0%–98.6%)', formatted as the heterogeneity table's cell
+    (:func:`reports._render.i2_ci`); an empty Q-profile interval (NaN bounds: Q below the
+    lower chi² quantile, at any k) reads '(no CI: Q-profile interval empty)', a REML tau² that
+    did not converge 'I² not estimable'."""
     base = f"{metric.capitalize()} by {dim}"
-    if not h or "i2" not in h:
+    if not h or "i2" not in h:  # fewer than two groups
         return base
-    if not (math.isfinite(h["i2_low"]) and math.isfinite(h["i2_high"])):  # no interval (k = 2)
-        return f"{base}: I² = {h['i2']:.0%}"
-    return f"{base}: I² = {h['i2']:.0%} ({h['i2_low']:.0%}–{h['i2_high']:.0%})"
+    if not _finite(h["i2"]):
+        return f"{base}: I² not estimable"
+    text = i2_ci(h["i2"], h["i2_low"], h["i2_high"])
+    if NO_I2_CI in text:  # too long for one line over a panel half the page wide
+        return f"{base}: I² = {text.replace(' (', '<br>(', 1)}"
+    return f"{base}: I² = {text}"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def _no_i2_ci(hs: Iterable[dict[str, Any] | None]) -> bool:
+    """Whether any of these heterogeneity rows has an I² without its (empty) interval."""
+    return any(
+        h is not None and "i2" in h and _finite(h["i2"])
+        and not (_finite(h["i2_low"]) and _finite(h["i2_high"]))
+        for h in hs
+    )  # fmt: skip
 
 
 def _forest_traces(

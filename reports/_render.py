@@ -26,6 +26,7 @@ import pandas as pd
 from metrics._drift_methods import METHODS
 from metrics._grouped import MIN_PER_CLASS
 from metrics._monitor import rule_method
+from metrics._new_category_words import new_category_status
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "–"
 _GROUP_ORDER = ("site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality",
-                "finding", "model_version")  # fmt: skip
+                "finding", "model_name", "model_version")  # fmt: skip
 _PRETTY = {
     "positive_rate": "AI positive rate", "sensitivity": "Sensitivity",
     "specificity": "Specificity", "discordance": "AI-reference discordance",
@@ -92,6 +93,30 @@ def pct_ci(value: Any, low: Any, high: Any) -> str:
     if not (isnum(low) and isnum(high)):
         return pct(value)
     return f"{pct(value)} ({pct(low)}–{pct(high)})"
+
+
+#: An I² whose Q-profile interval is empty (metrics.heterogeneity: NaN bounds beside a value
+#: and a note), in a table cell and a forest plot's title; the table's note says why.
+NO_I2_CI = "no CI: Q-profile interval empty"
+
+
+def i2_ci(value: Any, low: Any, high: Any) -> str:
+    """I² with its Q-profile 95% CI, as the heterogeneity table and the forest plots show it:
+    '34% (0%–95.5%)'; '0% (no CI: Q-profile interval empty)' when the interval is empty (the
+    groups agree more closely than their standard errors predict), never a bare '0%'; a dash
+    when I² is not estimable."""
+    if isnum(value) and not (isnum(low) and isnum(high)):
+        return f"{pct(value)} ({NO_I2_CI})"
+    return pct_ci(value, low, high)
+
+
+def no_i2_ci_note(alpha: float) -> str:
+    """Why an I² has no CI: the sentence under the heterogeneity table and the forest plots."""
+    return (
+        f"No CI: Cochran's Q is below the {alpha / 2:g} quantile of its chi² distribution, so "
+        "the Q-profile interval of tau² and I² is empty: the groups agree more closely than "
+        "their standard errors predict. The reason is in the JSON (heterogeneity, i2_note)."
+    )
 
 
 def pval(x: Any) -> str:
@@ -171,8 +196,15 @@ def _spc_evidence(method: str, c: dict[str, float], v: float, ev: dict[str, Any]
 
 # ----------------------------------------------------------------------------- readings
 def _where(group: dict[str, str], skip: tuple[str, ...] = ()) -> str:
+    """Where a group is, in words: 'of ChestXR-Triage for pneumothorax at Site A on the
+    Siemens Ysio Max (software VF12B) in CR'. A group by AI model names its model first (two
+    models may read the same finding); a model version with its model reads 'of
+    ChestXR-Triage version 2.2'."""
     g = {k: v for k, v in group.items() if k not in skip}
     parts = []
+    if "model_name" in g:
+        version = f" version {g.pop('model_version')}" if "model_version" in g else ""
+        parts.append(f"of {g['model_name']}{version}")
     if "finding" in g:
         parts.append(f"for {g['finding']}")
     if "site" in g:
@@ -233,7 +265,8 @@ def reading(
     g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
     method = rule[0] if rule else ""
     where = _where(g, skip=(metric,))
-    if metric == "model_version":
+    if metric == "model_version":  # the sentence names the model itself
+        where = _where(g, skip=(metric, "model_name"))
         model = g.get("model_name", "?")
         return (
             f"New model version {model} {g.get(metric, '?')} {where}, never seen in the "
@@ -428,16 +461,20 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
     for m, label in (("sens", "Sens."), ("spec", "Spec.")):
         cols += [
             (f"{label} k", lambda r, m=m: count(r[f"k_{m}"])),
-            (f"{label} I² (95% CI)", lambda r, m=m: pct_ci(
+            (f"{label} I² (95% CI)", lambda r, m=m: i2_ci(
                 r[f"i2_{m}"], r[f"i2_low_{m}"], r[f"i2_high_{m}"])),
             ("Q test p", lambda r, m=m: pval(r[f"q_p_value_{m}"])),
             (f"{label} pooled (95% CI)", lambda r, m=m: ci(
                 r[f"pooled_reml_{m}"], r[f"pooled_reml_low_{m}"], r[f"pooled_reml_high_{m}"])),
         ]  # fmt: skip
-    return _table(both, cols, title=title,
-                  note="k: groups with enough cases. Pooled: random-effects (REML) estimate on the "
-                       "logit scale. Cochran's Q, its df and tau² (REML, DerSimonian-Laird) of "
-                       "each row are in the JSON (heterogeneity).")  # fmt: skip
+    note = ("k: groups with enough cases. I²: from the REML tau², with its Q-profile 95% CI. "
+            "Pooled: random-effects (REML) estimate on the logit scale. Cochran's Q, its df and "
+            "tau² (REML with its Q-profile CI, DerSimonian-Laird) of each row are in the JSON "
+            "(heterogeneity).")  # fmt: skip
+    empty = df["i2"].notna() & (df["i2_low"].isna() | df["i2_high"].isna())
+    if empty.any():
+        note += " " + no_i2_ci_note(rep.settings.alpha)
+    return _table(both, cols, title=title, note=note)
 
 
 def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
@@ -446,13 +483,20 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
                                         ("Drift", "drift"),
                                         ("Insufficient data", "insufficient data")],
                     title="Drift checks this month (groups per rule)")  # fmt: skip
-    new = _table(t["new_categories"], [("What", "metric"), ("Site", "site"),
+    new_rows = t["new_categories"]
+    if len(new_rows):
+        min_n = {r.name: r.min_n for r in rep.settings.rules}
+        new_rows = new_rows.assign(status_words=new_category_status(new_rows, min_n))
+    new = _table(new_rows, [("What", lambda r: _NEW_WHAT.get(r["metric"],
+                                                             r["metric"].replace("_", " "))),
+                            ("Site", "site"),
                                        ("Scanner", lambda r: _cell(r.get("scanner_model"))),
                                        ("Model", lambda r: _cell(r.get("model_name"))),
                                        ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),
-                                       ("Months running", "periods")],
-                 title="New scanners and software versions (never seen in the reference)",
+                                       ("Months running (or why not judged)", _new_months)],
+                 title="New scanners, software and AI model versions (never seen in the "
+                       "reference)",
                  note=_no_rule_note(any(r.method == "new_category" for r in rep.settings.rules),
                                     "new_category rule"))  # fmt: skip
     found = t["drift_findings"]
@@ -473,7 +517,20 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
              "(p-chart), C+ − C− (CUSUM) or EWMA/sd. The interval is the 95% CI of the effect, "
              "or for a p-chart its control limits on the proportion scale; control charts "
              "have no p-value." if spc else "")  # fmt: skip
+    new["cls"] = "wrap-last"  # a reason why a row was not judged wraps in its cell
     return [checks, new, drifting]
+
+
+#: A new category's attribute (the new_category rule's metric), as the report names it.
+_NEW_WHAT = {"model_version": "AI model version", "scanner_model": "scanner model",
+             "scanner_software": "scanner software version"}  # fmt: skip
+
+
+def _new_months(r: dict[str, Any]) -> str:
+    """The months a new category has run as drift, or why the rule could not judge it
+    (:func:`metrics.new_category_status`): a bare 0 would read as 'judged, no drift'."""
+    words = str(r.get("status_words", ""))
+    return words if words.startswith("not judged") else count(r["periods"])
 
 
 _SPC_MARK = {"p_chart": "z", "cusum": "C+ − C−", "ewma": "EWMA/sd"}

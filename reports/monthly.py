@@ -267,6 +267,8 @@ def _forests(
                     entry |= {
                         "q": h.q, "q_df": h.q_df, "q_p_value": h.q_p_value,
                         "i2": h.i2.value, "i2_low": h.i2.low, "i2_high": h.i2.high,
+                        "i2_note": h.i2.note,
+                        "tau2": h.tau2.value, "tau2_low": h.tau2.low, "tau2_high": h.tau2.high,
                         "tau2_dl": h.tau2_dl, "tau2_reml": h.tau2_reml,
                         "pooled_reml": h.random_reml.value, "pooled_reml_low": h.random_reml.low,
                         "pooled_reml_high": h.random_reml.high,
@@ -319,7 +321,9 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
                     *[d for d in dims if d in result.new_categories.columns],
                     "category",
                     "n",
+                    "n_reference",
                     "value",
+                    "status",
                     "periods",
                 ]
             ],
@@ -379,7 +383,7 @@ def _absent_sections_note(rules: tuple[Rule, ...]) -> str | None:
         missing.append("studies per site and month (a poisson volume rule grouped by site "
                        "alone, window_months 1)")  # fmt: skip
     if not any(r.method == "new_category" for r in rules):
-        missing.append("new scanners and software versions (a new_category rule)")
+        missing.append("new scanners, software and AI model versions (a new_category rule)")
     if not histogram_rules(rules):
         missing.append("score histograms (a psi rule grouped by site, scanner_model and finding)")
     if not missing:

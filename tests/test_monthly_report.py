@@ -22,7 +22,7 @@ from metrics._monitor import monitor
 from metrics._periods import month_start
 from radqa.errors import InputError, StoreError
 from radqa.store import open_snapshot, snapshot_info
-from reports._render import pct_ci
+from reports._render import i2_ci, pct_ci
 from reports.monthly import (
     ReportSettings,
     build_monthly_report,
@@ -412,13 +412,23 @@ def test_heterogeneity_one_row_per_finding_and_dimension(doc: dict, html: str) -
             continue
         h = sens.loc[(row[0], row[1])]
         assert row[2] == str(h["k"])
+        assert row[3] == i2_ci(h["i2"], h["i2_low"], h["i2_high"])
+        # the forest plot's title formats the interval as the table does ('0%–99.7%')
+        title = f"Sensitivity by {row[1]}: I² = {row[3]}"
         if pd.notna(h["i2_low"]):
-            assert row[3] == f"{h['i2']:.0%} ({h['i2_low']:.0%}–{h['i2_high']:.0%})"
-        else:  # no interval: the estimate alone
-            assert row[3] == f"{h['i2']:.0%}"
+            assert title in html
+    # tau² with its Q-profile interval (REML point estimate) and the note are in the JSON
+    two = het[het["k"] >= 2]
+    assert {"i2_note", "tau2", "tau2_low", "tau2_high"} <= set(two.columns)
+    assert (two["tau2"] == two["tau2_reml"]).all()
+    bounds = two["tau2_low"].notna()
+    assert bounds.any() and (two.loc[bounds, "tau2_low"] <= two.loc[bounds, "tau2_high"]).all()
+    assert all("Q-profile interval is empty" in n for n in two.loc[~bounds, "i2_note"])
     assert pct_ci(0.7612, 0.4249, 0.9) == "76% (42%–90%)"
     assert pct_ci(0.0, float("nan"), None) == "0%"
     assert pct_ci(None, 0.1, 0.2) == "–"
+    assert i2_ci(0.0, float("nan"), None) == "0% (no CI: Q-profile interval empty)"
+    assert i2_ci(0.0, 0.0, 0.997104265053) == "0% (0%–99.7%)"
 
 
 def test_estimates_and_reader_tables_show_formatted_columns(doc: dict, html: str) -> None:
@@ -705,3 +715,19 @@ def test_a_full_disk_leaves_the_earlier_report_whole(
     _write_together({path: b"new " + path.suffix.encode() for path in paths})
     assert [p.read_bytes() for p in paths] == [b"new .html", b"new .pdf", b"new .json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_new_categories_table_in_words_with_reasons(doc: dict, html: str) -> None:
+    new = doc["tables"]["new_categories"]
+    rows = _table_rows(html, "New scanners, software and AI model versions (never seen in the "
+                             "reference)")  # fmt: skip
+    assert len(rows) == len(new) > 0
+    words = {"model_version": "AI model version", "scanner_model": "scanner model",
+             "scanner_software": "scanner software version"}  # fmt: skip
+    for row, r in zip(rows, new, strict=True):
+        assert row[0] == words[r["metric"]]
+        if r["status"] == "insufficient data":  # not judged: why, never a bare month count
+            assert row[-1].startswith("not judged: ") and len(row[-1]) > 40, row
+        else:
+            assert row[-1] == str(r["periods"])
+    assert {r["status"] for r in new} >= {"insufficient data"}, "the demo has a row not judged"

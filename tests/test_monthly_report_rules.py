@@ -100,7 +100,7 @@ SITE_SENS = _rule("sens drop", "two_proportion", "sensitivity", ["site"], 0.05,
 NOT_CHECKED = {
     "volume": "studies per site and month (a poisson volume rule grouped by site alone, "
               "window_months 1)",
-    "new": "new scanners and software versions (a new_category rule)",
+    "new": "new scanners, software and AI model versions (a new_category rule)",
     "hist": "score histograms (a psi rule grouped by site, scanner_model and finding)",
 }  # fmt: skip
 
