@@ -42,10 +42,10 @@ WRITER_MEMORY = os.environ.get(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*[kmgt](?:i?b)?\s*", re.IGNORECASE)
 
 
-#: The smallest memory setting: below it DuckDB fails on the first query ("1KB": "Failed to
-#: change memory limit"); the largest is the machine's memory (a larger number overflowed
+#: The smallest memory setting: far below it DuckDB fails on the first query ("1KB": "Failed to
+#: change memory limit"; a one-row ingest needs 8MB, tests spill batches to disk at 48MB); the largest is the machine's memory (a larger number overflowed
 #: DuckDB's parser, "Memory value out of range", and would cap nothing).
-MIN_MEMORY_BYTES = 100 * 1000**2
+MIN_MEMORY_BYTES = 32 * 1000**2
 _UNIT = {"k": 1, "m": 2, "g": 3, "t": 4}
 
 
@@ -56,7 +56,7 @@ def _machine_memory() -> int:
 
 def _memory_setting(env: str, default: str) -> str:
     """The value of the memory setting ``env`` (``default`` when unset); ConfigError, naming
-    the variable and its value, unless it is a size such as 1GB or 800MB from 100MB up to the
+    the variable and its value, unless it is a size such as 1GB or 800MB from 32MB up to the
     machine's memory."""
     value = os.environ.get(env, default)
     size = _SIZE.fullmatch(value)
@@ -68,7 +68,7 @@ def _memory_setting(env: str, default: str) -> str:
     ram = _machine_memory()  # not held against the defaults (1.6 GB) on a smaller machine
     if nbytes < MIN_MEMORY_BYTES or (nbytes > ram and env in os.environ):
         raise ConfigError(
-            f"{env} is {value!r}; expected a size from 100MB up to this machine's memory "
+            f"{env} is {value!r}; expected a size from 32MB up to this machine's memory "
             f"({ram / 1024**3:.1f} GiB), such as 1GB or 800MB"
         )
     return value.strip()

@@ -139,7 +139,7 @@ def test_a_dashboard_memory_size_is_accepted(value: str, monkeypatch: pytest.Mon
     assert store.dashboard_memory() == "800MB"
 
 
-OUT_OF_RANGE = ["1KB", "99MB", "0.09GB", "99999999999999999999GB", "1000TB"]
+OUT_OF_RANGE = ["1KB", "31MB", "0.03GB", "99999999999999999999GB", "1000TB"]
 
 
 @pytest.mark.parametrize("value", OUT_OF_RANGE)
@@ -161,16 +161,16 @@ def test_a_size_duckdb_cannot_use_stops_ingest_in_one_line(
     ram = store._machine_memory() / 1024**3
     assert (said.out, said.err) == (
         "",
-        f"radqa: error: {env} is {value!r}; expected a size from 100MB up to this machine's "
+        f"radqa: error: {env} is {value!r}; expected a size from 32MB up to this machine's "
         f"memory ({ram:.1f} GiB), such as 1GB or 800MB\n",
     )
     assert not data_dir.exists()
 
 
-@pytest.mark.parametrize("value", ["100MB", "0.1GB", "96MiB", "1.5GiB"])
+@pytest.mark.parametrize("value", ["32MB", "0.032GB", "31MiB", "1.5GiB"])
 def test_the_bounds_of_a_size(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", value)
-    assert store.dashboard_memory() == value  # 96MiB is 100.7 MB: above the bound
+    assert store.dashboard_memory() == value  # 31MiB is 32.5 MB: above the bound
     monkeypatch.setattr(store, "_machine_memory", lambda: 2 * 1024**3)
     monkeypatch.setenv("RADQA_DASHBOARD_MEMORY", "2.1GiB")
     with pytest.raises(ConfigError, match=r"up to this machine's memory \(2\.0 GiB\)"):
