@@ -477,6 +477,13 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
     return _table(both, cols, title=title, note=note)
 
 
+def _new_scanner(row: Any) -> str:
+    """The scanner of a new-categories row: a new scanner model's row names it in its category."""
+    if row.get("metric") == "scanner_model":
+        return _cell(row.get("category"))
+    return _cell(row.get("scanner_model"))
+
+
 def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     t = rep.tables
     checks = _table(t["drift_checks"], [("Rule", "rule"), ("Groups ok", "ok"),
@@ -490,7 +497,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     new = _table(new_rows, [("What", lambda r: _NEW_WHAT.get(r["metric"],
                                                              r["metric"].replace("_", " "))),
                             ("Site", "site"),
-                                       ("Scanner", lambda r: _cell(r.get("scanner_model"))),
+                                       ("Scanner", _new_scanner),
                                        ("Model", lambda r: _cell(r.get("model_name"))),
                                        ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),

@@ -160,3 +160,6 @@ def test_new_categories_table_in_words_with_the_reason_a_row_was_not_judged() ->
                                      "studies of it in the reference window)"),
     ]  # fmt: skip
     assert table["cls"] == "wrap-last"
+    # the Scanner column: a new scanner model's row names it (it showed "–")
+    scanner = table["header"].index("Scanner")
+    assert [r[scanner] for r in table["rows"]] == ["–", "–", "GC85A", "GC85A"]
