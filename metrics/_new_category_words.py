@@ -13,7 +13,9 @@ def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str
     data", why (the rule's ``min_n``, by rule name, not met in the month or the reference).
 
     The group a new software version is judged in is its site and scanner model; a scanner
-    model that is new itself has no reference studies, so its software cannot be judged.
+    model that is new itself has no reference studies, so its software cannot be judged. A
+    new model version's group is its site and AI model: a model the site did not use in the
+    reference window is named with the site.
     A few rows (one per new category), worded one by one.
     """
     words = []
@@ -25,13 +27,14 @@ def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str
         need = min_n.get(str(row["rule"]))
         n_ref = 0 if pd.isna(row.get("n_reference")) else int(row["n_reference"])
         n = 0 if pd.isna(row.get("n")) else int(row["n"])
-        scanner = row.get("scanner_model")
+        scanner, model = row.get("scanner_model"), row.get("model_name")
         if n_ref == 0:
-            what = (
-                f"scanner {scanner}"
-                if isinstance(scanner, str) and scanner
-                else f"site {row.get('site')}"
-            )
+            if isinstance(scanner, str) and scanner:
+                what = f"scanner {scanner}"
+            elif isinstance(model, str) and model:  # a new model version: of its model there
+                what = f"{model} at {row.get('site')}"
+            else:
+                what = f"site {row.get('site')}"
             words.append(
                 f"not judged: no reference months for {what} (no studies of it in the "
                 "reference window)"
