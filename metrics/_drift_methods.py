@@ -176,7 +176,7 @@ class DriftMethod:
 
     key: ClassVar[str]
     kind: ClassVar[str]
-    label: ClassVar[str]
+    label: str  # the class default; a method whose label shows its params sets its own
     has_test: ClassVar[bool] = True  # False: decided on the threshold alone (no p-value)
     signed: ClassVar[bool] = False
     threshold_range: ClassVar[ValueRange] = ValueRange(0.0)
@@ -555,6 +555,10 @@ class PChart(_SPCMethod):
 
     def __init__(self, *, L: float = 3.0, alpha: float = 0.05) -> None:
         self.L = L
+        # the rule's own L (its threshold), not always 3
+        self.label = (
+            f"p-chart, {L:g}-sigma limits from the reference proportion (Montgomery 2013, 7.2)"
+        )
 
     def compute(self, x0: FloatArray, n0: FloatArray, x: FloatArray, n: FloatArray) -> DriftResult:
         z, p0, cur, n0b = self._z(x0, n0, x, n)
@@ -582,6 +586,11 @@ class Cusum(_SPCMethod):
         self, *, k: float = _spc.CUSUM_K, h: float = _spc.CUSUM_H, alpha: float = 0.05
     ) -> None:
         self.k, self.h = k, h
+        # the rule's own k and h (its threshold), not always the defaults
+        self.label = (
+            f"tabular CUSUM on standardized monthly deviations, k = {k:g}, h = {h:g} "
+            "(Montgomery 2013)"
+        )
 
     def compute(self, x0: FloatArray, n0: FloatArray, x: FloatArray, n: FloatArray) -> DriftResult:
         z, p0, cur, n0b = self._z(x0, n0, x, n)
@@ -609,6 +618,11 @@ class Ewma(_SPCMethod):
         self, *, lam: float = _spc.EWMA_LAMBDA, L: float = _spc.EWMA_L, alpha: float = 0.05
     ) -> None:
         self.lam, self.L = lam, L
+        # the rule's own lambda and L (its threshold), not always the defaults
+        self.label = (
+            f"EWMA on standardized monthly deviations, lambda = {lam:g}, L = {L:g}, exact limits "
+            "(Montgomery 2013)"
+        )
 
     def compute(self, x0: FloatArray, n0: FloatArray, x: FloatArray, n: FloatArray) -> DriftResult:
         z, p0, cur, n0b = self._z(x0, n0, x, n)
