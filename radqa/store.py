@@ -39,7 +39,7 @@ WRITER_MEMORY = os.environ.get(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
 #: GiB, TiB (powers of 1024); any case, the B optional, a space allowed before the unit. A subset
 #: of what DuckDB reads ("1GB"), without its "-1" or "none" (no cap), a bare number of bytes
 #: (which it refuses) or a word ("1 gigabyte").
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*[kmgt](?:i?b)?\s*", re.IGNORECASE)
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt])(?:(i)?b)?\s*", re.IGNORECASE)
 
 
 #: The smallest memory setting: far below it DuckDB fails on the first query ("1KB": "Failed to
@@ -62,16 +62,16 @@ def _memory_setting(env: str, default: str) -> str:
     size = _SIZE.fullmatch(value)
     if size is None or float(size.group(1)) <= 0:
         raise ConfigError(f"{env} is {value!r}; expected a size such as 1GB or 800MB")
-    unit = value.strip().lstrip("0123456789. ").lower()
-    base = 1024 if unit.endswith("ib") else 1000
-    nbytes = float(size.group(1)) * base ** _UNIT[unit[0]]
+    base = 1024 if size.group(3) else 1000
+    nbytes = float(size.group(1)) * base ** _UNIT[size.group(2).lower()]
     ram = _machine_memory()  # not held against the defaults (1.6 GB) on a smaller machine
     if nbytes < MIN_MEMORY_BYTES or (nbytes > ram and env in os.environ):
         raise ConfigError(
             f"{env} is {value!r}; expected a size from 32MB up to this machine's memory "
             f"({ram / 1024**3:.1f} GiB), such as 1GB or 800MB"
         )
-    return value.strip()
+    # as DuckDB reads it: "1 GB", "1\tgb" and "1g" are "1GB"
+    return f"{size.group(1)}{size.group(2).upper()}{'iB' if size.group(3) else 'B'}"
 
 
 def writer_memory() -> str:
