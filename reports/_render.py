@@ -226,6 +226,13 @@ def _running(alert: dict[str, Any]) -> str:
     return f"{n} month{'s' if n != 1 else ''} running (since {alert['first_period']})"
 
 
+def _in_use(alert: dict[str, Any]) -> str:
+    """How long a new category has been there: its months count from its first month, months
+    without it included ("running" read as without a break)."""
+    n = alert["periods"]
+    return f"first seen there in {alert['first_period']} ({n} month{'s' if n != 1 else ''} ago, this one included)"
+
+
 def _current(results: pd.DataFrame, alert: dict[str, Any], month: str) -> float | None:
     """The monitored value behind a proportion alert, from the monitor's results table."""
     if results.empty:
@@ -265,24 +272,29 @@ def reading(
     g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
     method = rule[0] if rule else ""
     where = _where(g, skip=(metric,))
-    if metric == "model_version":  # the sentence names the model itself
+    # a new category (scanner, software, model version): by its rule's method; without the
+    # rule, a category alert without a p-value (a chi-square or Jensen-Shannon rule on the same
+    # column is a case-mix shift, worded at the end)
+    new_category = (
+        method == "new_category"
+        if rule
+        else (metric in ("scanner_model", "scanner_software", "model_version")
+              and ev.get("p_value") is None and metric in g)
+    )  # fmt: skip
+    if metric == "model_version" and new_category:  # the sentence names the model itself
         where = _where(g, skip=(metric, "model_name"))
         model = g.get("model_name", "?")
         return (
             f"New model version {model} {g.get(metric, '?')} {where}, never seen in the "
             f"reference window: {pct(v)} of this month's studies {model} scored there "
-            f"(n = {count(ev['n'])}); {_running(alert)}."
+            f"(n = {count(ev['n'])}); {_in_use(alert)}."
         )
-    if (
-        metric in ("scanner_model", "scanner_software")
-        or ev.get("p_value") is None
-        and (metric in g)
-    ):
+    if new_category:
         what = "scanner model" if metric == "scanner_model" else "software version"
         return (
             f"New {what} {g.get(metric, '?')} {where}, never seen in the reference window: "
             f"{pct(v)} of this month's studies there (n = {count(ev['n'])}); "
-            f"{_running(alert)}."
+            f"{_in_use(alert)}."
         )
     if metric in _PRETTY and metric not in ("score", "volume"):
         ref, cur = ev.get("reference_value"), _current(results, alert, month)
@@ -414,13 +426,20 @@ FOREST_METRICS = ("sensitivity", "specificity")
 _PERF_LABELS = {"site": "Site", "scanner": "Scanner", "modality": "Modality", "finding": ""}
 
 
+def _scanner_name(row: Any) -> str:
+    """Manufacturer and model; either may be missing (scanner_manufacturer is optional in a
+    prediction file): it read "nan Brand"."""
+    parts = [row.get(c) for c in ("scanner_manufacturer", "scanner_model")]
+    return " ".join(str(p) for p in parts if isinstance(p, str) and p) or DASH
+
+
 def _performance_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     out = []
     for dim, label in _PERF_LABELS.items():
         df = rep.tables[f"performance_{dim}"]
         key: list[tuple[str, Any]] = []
         if dim == "scanner":
-            key = [("Scanner", lambda r: f"{r['scanner_manufacturer']} {r['scanner_model']}")]
+            key = [("Scanner", _scanner_name)]
         elif label:
             key = [(label, dim)]
         cols = [*key, ("Finding", "finding"), ("Labelled", lambda r: count(r["n_labelled"])),

@@ -191,7 +191,7 @@ def test_planted_software_upgrade_is_an_alert_with_a_reading(doc: dict, data_dir
     reading = doc["readings"][doc["alerts"].index(alert)]
     assert reading.startswith(f"New software version {group['scanner_software']} at "
                               f"{group['site']} on the {group['scanner_model']}")  # fmt: skip
-    assert f"8 months running (since {upgrade['start']})" in reading
+    assert f"first seen there in {upgrade['start']} (8 months ago, this one included)" in reading
 
 
 def test_performance_numbers_are_summarize_numbers(doc: dict, data_dir: Path) -> None:

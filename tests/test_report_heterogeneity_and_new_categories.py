@@ -163,3 +163,31 @@ def test_new_categories_table_in_words_with_the_reason_a_row_was_not_judged() ->
     # the Scanner column: a new scanner model's row names it (it showed "–")
     scanner = table["header"].index("Scanner")
     assert [r[scanner] for r in table["rows"]] == ["–", "–", "GC85A", "GC85A"]
+
+
+def test_a_case_mix_rule_on_the_scanner_column_is_no_new_scanner() -> None:
+    """A tester: a Jensen-Shannon rule on scanner_model read "New scanner model ? at SiteA,
+    never seen in the reference window"; and a new category's months count from its first
+    month, gaps included, so they are not "running"."""
+    empty = pd.DataFrame()
+    mix = _alert("scanner_model", {"site": "SiteA"}, 0.36, p_value=0.001)
+    assert reading(mix, [mix], empty, "2026-10", ("jensen_shannon", 0.05, {})) == (
+        "Case mix by scanner model at SiteA shifted (distance 0.36 above the threshold 0.10; "
+        "n = 120); 2 months running (since 2026-09)."
+    )
+    new = _alert("scanner_model", {"site": "SiteA", "scanner_model": "NewX"}, 0.4)
+    assert reading(new, [new], empty, "2026-10", ("new_category", 0.0, {})) == (
+        "New scanner model NewX at SiteA, never seen in the reference window: 40% of this "
+        "month's studies there (n = 120); first seen there in 2026-09 (2 months ago, this one "
+        "included)."
+    )
+
+
+def test_a_scanner_without_manufacturer_is_named_by_its_model() -> None:
+    from reports._render import _scanner_name
+
+    assert _scanner_name({"scanner_manufacturer": float("nan"), "scanner_model": "NewX"}) == "NewX"
+    assert _scanner_name({"scanner_manufacturer": "Canon", "scanner_model": "Aquilion"}) == (
+        "Canon Aquilion"
+    )
+    assert _scanner_name({"scanner_manufacturer": None, "scanner_model": None}) == "–"
