@@ -32,7 +32,7 @@ from metrics._meta import Heterogeneity, heterogeneity
 from metrics._monitor import Alert, MonitorResult, monitor
 from metrics._mrmc import MRMCResult, ORAnalysis, ORVarianceComponents, mrmc
 from metrics._multiplicity import adjust_pvalues
-from metrics._new_category_words import new_category_status
+from metrics._new_category_words import new_category_status, new_category_subject
 from metrics._periods import Period, ReferenceWindow, months_in_data
 from metrics._proportions import (
     difference_ci,
@@ -129,5 +129,6 @@ __all__ = [
     "model_versions",
     "monitor",
     "new_category_status",
+    "new_category_subject",
     "months_in_data",
 ]

@@ -51,3 +51,17 @@ def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str
         else:
             words.append("not judged: insufficient data")
     return words
+
+
+def new_category_subject(row: Mapping[str, object]) -> str:
+    """What a ``monitor(...).new_categories`` row is about: a new scanner model's row names the
+    scanner (its category), a new software version's row its scanner model, a new model
+    version's row its AI model; '' when the row has none. The Drift page and the report show it.
+    """
+    if row.get("metric") == "scanner_model":
+        return _text(row.get("category"))
+    return _text(row.get("scanner_model")) or _text(row.get("model_name"))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

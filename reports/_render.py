@@ -26,7 +26,7 @@ import pandas as pd
 from metrics._drift_methods import METHODS
 from metrics._grouped import MIN_PER_CLASS
 from metrics._monitor import rule_method
-from metrics._new_category_words import new_category_status
+from metrics._new_category_words import new_category_status, new_category_subject
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -496,13 +496,6 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
     return _table(both, cols, title=title, note=note)
 
 
-def _new_scanner(row: Any) -> str:
-    """The scanner of a new-categories row: a new scanner model's row names it in its category."""
-    if row.get("metric") == "scanner_model":
-        return _cell(row.get("category"))
-    return _cell(row.get("scanner_model"))
-
-
 def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     t = rep.tables
     checks = _table(t["drift_checks"], [("Rule", "rule"), ("Groups ok", "ok"),
@@ -516,7 +509,8 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     new = _table(new_rows, [("What", lambda r: _NEW_WHAT.get(r["metric"],
                                                              r["metric"].replace("_", " "))),
                             ("Site", "site"),
-                                       ("Scanner", _new_scanner),
+                                       ("Scanner", lambda r: DASH if r.get("metric") == "model_version"
+                                        else _cell(new_category_subject(r) or None)),
                                        ("Model", lambda r: _cell(r.get("model_name"))),
                                        ("New value", "category"), ("Studies", lambda r: count(r["n"])),
                                        ("Share", lambda r: pct(r["value"])),

@@ -15,6 +15,7 @@ from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import month_bounds
 from dashboard._tabs import lazy_tabs
+from metrics import new_category_subject
 from radqa.errors import RadQAError
 
 ctx = page_context("Drift")
@@ -191,15 +192,10 @@ def show_new_categories() -> None:
         rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
         # one column names what is new or what the new version belongs to: a new scanner model
         # (its category), a scanner's software version, an AI model's version
-        unit = pd.Series("", index=new.index, dtype=object)
-        for col in ("model_name", "scanner_model"):
-            if col in new.columns:
-                unit = new[col].where(new[col].notna(), unit)
-        if "metric" in new.columns:
-            unit = unit.mask(new["metric"] == "scanner_model", new["category"])
+        unit = [new_category_subject(r) for r in new.to_dict("records")]
         cols = [c for c in ("rule", "site", "category", "n", "status", "periods") if c in new]
         shown = new[cols].copy()
-        shown.insert(min(2, len(cols)), "scanner_or_model", unit.astype(str))
+        shown.insert(min(2, len(cols)), "scanner_or_model", unit)
         # "not judged: <why>" in two columns: the short status, and the reason in a wide column
         # whose text wraps (in one column of the table's width it was cut at 40 characters)
         words = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
