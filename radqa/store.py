@@ -32,9 +32,6 @@ DEFAULT_READER_MEMORY = "1600MB"
 # The dashboard only reads; its heaviest query (a grouped summary over 10M predictions) spills
 # to disk beyond this, so the server stays under 1.5 GB with Python's share.
 DEFAULT_DASHBOARD_MEMORY = "800MB"
-#: The writer's setting as the process started with it, for :mod:`radqa.derived`, which runs
-#: only after :func:`connect_working` has checked it (:func:`writer_memory`).
-WRITER_MEMORY = os.environ.get(WRITER_MEMORY_ENV, DEFAULT_WRITER_MEMORY)
 #: A memory size: a number above 0 and a unit, KB, MB, GB, TB (powers of 1000) or KiB, MiB,
 #: GiB, TiB (powers of 1024); any case, the B optional, a space allowed before the unit. A subset
 #: of what DuckDB reads ("1GB"), without its "-1" or "none" (no cap), a bare number of bytes
