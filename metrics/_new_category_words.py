@@ -8,9 +8,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 
-def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str]:
+def new_category_status(
+    new: pd.DataFrame, min_n: Mapping[str, int], persistence: Mapping[str, int] | None = None
+) -> list[str]:
     """The status of each ``monitor(...).new_categories`` row in words: for "insufficient
-    data", why (the rule's ``min_n``, by rule name, not met in the month or the reference).
+    data", why (the rule's ``min_n``, by rule name, not met in the month or the reference);
+    for "drift" that raises no alert yet, why (the rule's ``persistence``, by rule name: the
+    months in a row it must drift, more than the row's ``run``).
 
     The group a new software version is judged in is its site and scanner model; a scanner
     model that is new itself has no reference studies, so its software cannot be judged. A
@@ -21,6 +25,9 @@ def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str
     words = []
     for row in new.to_dict("records"):
         status = str(row["status"])
+        if status == "drift":
+            words.append(_before_alert(row, (persistence or {}).get(str(row["rule"]))))
+            continue
         if status != "insufficient data":
             words.append(status)
             continue
@@ -51,6 +58,20 @@ def new_category_status(new: pd.DataFrame, min_n: Mapping[str, int]) -> list[str
         else:
             words.append("not judged: insufficient data")
     return words
+
+
+def _before_alert(row: Mapping[str, object], persistence: int | None) -> str:
+    """'drift', or for a drift shorter than the rule's persistence why it raises no alert yet
+    (a new scanner first seen this month under a rule that wants 2 months in a row)."""
+    run = row.get("run")
+    if persistence is None or persistence <= 1 or not isinstance(run, int | float) or pd.isna(run):
+        return "drift"
+    if int(run) >= persistence:
+        return "drift"
+    return (
+        f"drift: no alert yet; the rule alerts after {persistence} months in a row "
+        f"({int(run)} so far)"
+    )
 
 
 def new_category_subject(row: Mapping[str, object]) -> str:

@@ -505,7 +505,8 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     new_rows = t["new_categories"]
     if len(new_rows):
         min_n = {r.name: r.min_n for r in rep.settings.rules}
-        new_rows = new_rows.assign(status_words=new_category_status(new_rows, min_n))
+        persistence = {r.name: r.persistence for r in rep.settings.rules}
+        new_rows = new_rows.assign(status_words=new_category_status(new_rows, min_n, persistence))
     new = _table(new_rows, [("What", lambda r: _NEW_WHAT.get(r["metric"],
                                                              r["metric"].replace("_", " "))),
                             ("Site", "site"),
@@ -548,9 +549,13 @@ _NEW_WHAT = {"model_version": "AI model version", "scanner_model": "scanner mode
 
 def _new_months(r: dict[str, Any]) -> str:
     """The months a new category has run as drift, or why the rule could not judge it
-    (:func:`metrics.new_category_status`): a bare 0 would read as 'judged, no drift'."""
+    (:func:`metrics.new_category_status`): a bare 0 would read as 'judged, no drift'. A drift
+    shorter than the rule's persistence says so after its months: it raises no alert yet."""
     words = str(r.get("status_words", ""))
-    return words if words.startswith("not judged") else count(r["periods"])
+    if words.startswith("not judged"):
+        return words
+    _, _, why = words.partition(": ")
+    return f"{count(r['periods'])} ({why})" if why else count(r["periods"])
 
 
 _SPC_MARK = {"p_chart": "z", "cusum": "C+ − C−", "ewma": "EWMA/sd"}

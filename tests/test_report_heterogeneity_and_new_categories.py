@@ -121,7 +121,7 @@ def test_readings_name_the_ai_model_of_the_group() -> None:
 
 
 def _rule(name: str, min_n: int = 30) -> SimpleNamespace:
-    return SimpleNamespace(name=name, method="new_category", min_n=min_n)
+    return SimpleNamespace(name=name, method="new_category", min_n=min_n, persistence=1)
 
 
 def test_new_categories_table_in_words_with_the_reason_a_row_was_not_judged() -> None:

@@ -196,9 +196,12 @@ def show_new_categories() -> None:
         cols = [c for c in ("rule", "site", "category", "n", "status", "periods") if c in new]
         shown = new[cols].copy()
         shown.insert(min(2, len(cols)), "scanner_or_model", unit)
-        # "not judged: <why>" in two columns: the short status, and the reason in a wide column
-        # whose text wraps (in one column of the table's width it was cut at 40 characters)
-        words = _alerts.new_category_status(new, {r.name: r.min_n for r in rules})
+        # "not judged: <why>" (or "drift: no alert yet; <why>") in two columns: the short
+        # status, and the reason in a wide column whose text wraps (in one column of the
+        # table's width it was cut at 40 characters)
+        words = _alerts.new_category_status(
+            new, {r.name: r.min_n for r in rules}, {r.name: r.persistence for r in rules}
+        )
         status, _, reason = zip(*(w.partition(": ") for w in words), strict=True)
         shown["status"] = status
         shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
@@ -225,7 +228,12 @@ def show_new_categories() -> None:
                 ),
                 "n": st.column_config.NumberColumn("Studies", format="%d", width=55),
                 "status": st.column_config.TextColumn("Status", width=80),
-                "reason": st.column_config.TextColumn("Why not judged", width=245),
+                "reason": st.column_config.TextColumn(
+                    "Why not judged, or no alert yet",
+                    width=245,
+                    help="Why the rule could not judge the row, or why a drift raises no alert "
+                    "yet (the rule's persistence: the months in a row it must drift)",
+                ),
                 "periods": st.column_config.NumberColumn(
                     "Months",
                     width=80,
@@ -235,7 +243,8 @@ def show_new_categories() -> None:
             },
         )
         st.caption(
-            "Status: drift when the category is new in a group the reference window knows; "
+            "Status: drift when the category is new in a group the reference window knows "
+            "(an alert once it has drifted for the rule's persistence, months in a row); "
             "not judged when the group itself (a new scanner model's site and scanner) has "
             "too few studies in the month or the reference window (why: in the next column)."
         )

@@ -152,7 +152,7 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     ), list(reasons)
     assert list(shown.columns).index("reason") == list(shown.columns).index("status") + 1
     config = json.loads(table.proto.columns)
-    assert config["reason"]["label"] == "Why not judged"
+    assert config["reason"]["label"] == "Why not judged, or no alert yet"
     # 245 px, three lines of about 35 characters: the longest reason of the demo fits
     assert config["reason"]["width"] == 245 and reasons.str.len().max() <= 3 * 35
     assert config["status"]["width"] == 80

@@ -145,3 +145,43 @@ def test_a_version_scoring_the_same_studies_side_by_side_has_a_share_of_100_perc
     assert list(zip(rows["category"], rows["n"], rows["value"], strict=True)) == [
         ("2.0", 25.0, 1.0)
     ]
+
+
+def test_a_drift_shorter_than_the_rule_s_persistence_says_why_it_raises_no_alert() -> None:
+    """A re-tester's fault: under a rule of persistence 2, a version first judged this month
+    was listed with Status "drift" and no alert, and nothing said why. Version 2 at B: 3 (not
+    judged), 0, 12, 11 studies in 2025-07..10: drifting 1 month in 2025-09, 2 in 2025-10.
+    At A 12, 12, 9 (not judged), 15: its run starts again in 2025-10."""
+    from dataclasses import replace
+
+    from metrics import new_category_status
+    from reports._render import _new_months
+
+    rule = replace(VERSION, persistence=2)
+    con = _version_store({"A": [12, 12, 9, 15], "B": [3, 0, 12, 11]})
+    words = {}
+    for month in ("2025-09", "2025-10"):
+        result = monitor(con, month=month, reference=REFERENCE, rules=[rule])
+        rows = result.new_categories.sort_values("site")
+        said = new_category_status(rows, {rule.name: 10}, {rule.name: 2})
+        words[month] = list(zip(rows["site"], rows["run"], said, strict=True))
+        for row, w in zip(rows.to_dict("records"), said, strict=True):
+            words[month].append(_new_months({**row, "status_words": w}))
+        words[month].append(sorted(a.group["site"] for a in result.alerts))
+    assert words["2025-09"] == [
+        ("A", 0, "not judged: 9 studies this month, fewer than the rule's minimum of 10"),
+        ("B", 1, "drift: no alert yet; the rule alerts after 2 months in a row (1 so far)"),
+        "not judged: 9 studies this month, fewer than the rule's minimum of 10",
+        "3 (no alert yet; the rule alerts after 2 months in a row (1 so far))",
+        [],
+    ]
+    # A's month under min_n broke its run: 1 month in a row again, while its months count on
+    assert words["2025-10"] == [
+        ("A", 1, "drift: no alert yet; the rule alerts after 2 months in a row (1 so far)"),
+        ("B", 2, "drift"),
+        "4 (no alert yet; the rule alerts after 2 months in a row (1 so far))",
+        "4",
+        ["B"],
+    ]
+    # without the rules' persistence (or with persistence 1) a drift is a drift
+    assert new_category_status(rows, {rule.name: 10}) == ["drift", "drift"]
