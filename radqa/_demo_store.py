@@ -8,15 +8,27 @@ describing only half of what is loaded. The same demo again is recognised as alr
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from radqa.derived import CASES_NAME
 from radqa.errors import StoreError
-from radqa.store import SNAPSHOT_NAME, WORKING_NAME, scratch_dir, snapshot_path, working_path
+from radqa.store import (
+    DEMO_MARKER,
+    SNAPSHOT_NAME,
+    WORKING_NAME,
+    lock_holder,
+    scratch_dir,
+    snapshot_path,
+    working_path,
+)
 
 #: The files the store consists of (each with DuckDB's ``.wal`` beside it), and what is derived
 #: from the snapshot. pseudo.key, radqa.toml, alert_rules.toml and the dashboard's own files
@@ -69,6 +81,8 @@ def store_contents(
         try:
             con = duckdb.connect(str(path), read_only=True)
         except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():  # another writer: who (a demo building?), what to do
+                raise StoreError(f"cannot read {path}: {lock_holder(path, exc)}") from exc
             raise StoreError(
                 f"{path} is in use by another process ({exc}); run `radqa demo` again when the "
                 "ingest or demo writing it has finished"
@@ -161,3 +175,29 @@ def remove_store(data_dir: Path) -> list[Path]:
             shutil.rmtree(path)
             removed.append(path)
     return removed
+
+
+@contextmanager
+def building_demo(data_dir: Path, *, studies: int) -> Iterator[None]:
+    """Keep the marker :data:`radqa.store.DEMO_MARKER` in ``data_dir`` while the block runs, for
+    a demo that holds the writer lock: another writer refused meanwhile is told that a demo is
+    building the store (:func:`radqa.store.lock_holder`), not only that some process holds it.
+
+    Written whole (a temporary file renamed over it) and removed however the block ends; a
+    killed demo leaves it behind, and a marker whose process does not hold the lock is not
+    believed. It is not part of the store: not in a snapshot, nor removed by --replace. Only
+    words depend on it: a marker that cannot be written (a full disk) does not stop the demo.
+    """
+    marker = Path(data_dir) / DEMO_MARKER
+    tmp = marker.with_name(f"{DEMO_MARKER}.{os.getpid()}.tmp")
+    started = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+    try:
+        tmp.write_text(json.dumps({"pid": os.getpid(), "started": started, "studies": studies}))
+        os.replace(tmp, marker)
+    except OSError:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)

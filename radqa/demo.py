@@ -39,6 +39,7 @@ from radqa._demo_plan import EXAM_TYPES, Plan, compile_plan, month_range
 from radqa._demo_reader_study import reader_study_table, select_cases
 from radqa._demo_store import (
     StoreContents,
+    building_demo,
     is_built_demo,
     refusal,
     remove_store,
@@ -322,8 +323,9 @@ def run_demo(
 
     The demo holds the writer lock (the working database, open for writing) from before it
     deletes or looks at the store until its ingest has ended, so an ingest started meanwhile,
-    while the files are generated too, is refused ("only one ingest may run at a time") rather
-    than mixed into the demo or deleted by ``replace``. Its own ingest opens the same database in
+    while the files are generated too, is refused rather than mixed into the demo or deleted by
+    ``replace``; a marker in the data dir (:func:`radqa._demo_store.building_demo`) lets that
+    refusal say a demo (its PID) is building the store. Its own ingest opens the same database in
     the same process, which DuckDB shares (:func:`radqa.store.connect_working`).
 
     A data dir without settings gets :data:`DEMO_SETTINGS` (the vendor's claims); an existing
@@ -351,16 +353,18 @@ def run_demo(
         # again under the lock: an ingest may have run since the check above
         if not _may_load(data_dir, store_contents(data_dir, writer), studies=studies, seed=seed):
             return False
-        try:
-            _build(data_dir, studies=studies, seed=seed)
-        except BaseException as exc:  # the store was empty: leave it so, not half loaded
-            removed = _remove_half_built(data_dir, writer)
-            if isinstance(exc, InputError) and removed:
-                raise InputError(
-                    f"{exc}; the partly loaded store was removed (the demo files stay in "
-                    f"{data_dir / 'demo'})"
-                ) from exc
-            raise
+        # removed before the lock goes: a writer refused meanwhile is told a demo is building
+        with building_demo(data_dir, studies=studies):
+            try:
+                _build(data_dir, studies=studies, seed=seed)
+            except BaseException as exc:  # the store was empty: leave it so, not half loaded
+                removed = _remove_half_built(data_dir, writer)
+                if isinstance(exc, InputError) and removed:
+                    raise InputError(
+                        f"{exc}; the partly loaded store was removed (the demo files stay in "
+                        f"{data_dir / 'demo'})"
+                    ) from exc
+                raise
     finally:
         writer.close()
     return True

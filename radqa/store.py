@@ -8,6 +8,7 @@ reports) open a complete snapshot read-only and never meet the writer's lock.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -246,10 +247,50 @@ def connect_working(data_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _one_writer(path: Path, exc: duckdb.Error) -> StoreError:
-    return StoreError(
-        f"cannot open {path} for writing: {exc}. Only one ingest may run at a time; wait for the "
-        "other one to finish."
-    )
+    return StoreError(f"cannot open {path} for writing: {lock_holder(path, exc)}")
+
+
+#: What ``radqa demo`` keeps in the data dir while it holds the writer lock (JSON: its pid, start
+#: time and studies; :func:`radqa._demo_store.building_demo` writes and removes it).
+DEMO_MARKER = ".demo-building"
+# DuckDB's lock error names the holder: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def lock_holder(path: Path, exc: duckdb.Error) -> str:
+    """Who holds the writer lock on the working database ``path`` (DuckDB's lock error ``exc``)
+    and what to do, for a one-line message: ``radqa demo`` building the demo when its marker
+    names a process that holds the lock (else, when DuckDB names none, that is alive); a marker
+    a killed demo left is not believed."""
+    holder = _HOLDER.search(str(exc))
+    pid = int(holder.group(2)) if holder else None
+    try:
+        demo = json.loads((path.parent / DEMO_MARKER).read_text())
+        demo_pid, studies = int(demo["pid"]), int(demo["studies"])
+        started = datetime.fromisoformat(demo["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        demo_pid = None
+    if demo_pid is not None and (demo_pid == pid if pid is not None else _alive(demo_pid)):
+        return (
+            f"it is held by `radqa demo` (PID {demo_pid}), which is building the demo database "
+            f"of {studies:,} studies (started {started:%Y-%m-%d %H:%M:%S} UTC; the default "
+            "200,000 take about a minute). Wait for it to finish."
+        )
+    who = f"it is held by {holder.group(1)} (PID {pid})" if holder else first_line(exc)
+    return f"{who}. Only one ingest may run at a time; wait for the other one to finish."
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (POSIX; False elsewhere, where os.kill would end it)."""
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:

@@ -4,16 +4,20 @@ A QA tester started `radqa ingest predictions` while `radqa demo` was still gene
 demo took the lock only to ingest, so the hospital's batch committed and was then mixed into the
 demo store (or wiped by --replace). These tests run both as real processes. They stop the demo
 (SIGSTOP) while it generates, which they check by its files (the demo folder exists, effects.json,
-written last, does not), run the ingest to its end, and let the demo go on: no timing decides.
+written last, does not), run the ingest to its end, and let the demo go on: no timing decides. The refusal names the demo
+and its PID (from the marker the demo keeps in the data dir); a marker a killed demo left is not
+believed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -75,8 +79,16 @@ def test_an_ingest_started_while_the_demo_generates_is_refused(tmp_path, replace
     try:
         _stop_while_generating(demo, data)
         try:
+            marker = json.loads((data / ".demo-building").read_text())
             ingest = subprocess.run(
                 _radqa(data, "ingest", "predictions", str(csv)),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            # another demo: --replace opens the store for writing, a plain demo reads it first
+            second = subprocess.run(
+                _radqa(data, "demo", "--studies", "1000", *(["--replace"] if replace else [])),
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -88,14 +100,23 @@ def test_an_ingest_started_while_the_demo_generates_is_refused(tmp_path, replace
         if demo.poll() is None:
             demo.kill()
             demo.wait()
-    assert ingest.returncode == 2, ingest.stdout
-    assert ingest.stdout == ""
+    assert (marker["pid"], marker["studies"]) == (demo.pid, STUDIES)
+    started = datetime.fromisoformat(marker["started"])
+    assert abs(datetime.now(UTC).replace(tzinfo=None) - started) < timedelta(minutes=10)
     working = data / "radqa-work.duckdb"
-    assert ingest.stderr.startswith(f"radqa: error: cannot open {working} for writing: ")
-    assert ingest.stderr.endswith(
-        ". Only one ingest may run at a time; wait for the other one to finish.\n"
+    building = (
+        f"it is held by `radqa demo` (PID {demo.pid}), which is building the demo database of "
+        f"2,000 studies (started {started:%Y-%m-%d %H:%M:%S} UTC; the default 200,000 take about "
+        "a minute). Wait for it to finish.\n"
     )
+    assert (ingest.returncode, ingest.stdout) == (2, "")
+    assert ingest.stderr == f"radqa: error: cannot open {working} for writing: {building}"
+    opened = "open {} for writing" if replace else "read {}"
+    assert (second.returncode, second.stdout) == (2, "")
+    assert second.stderr == f"radqa: error: cannot {opened.format(working)}: {building}"
     assert (demo.returncode, err) == (0, ""), out
+    assert not (data / ".demo-building").exists()
+    assert not list(data.glob(".demo-building*"))  # nor its temporary file
     demo_files = sorted(p.name for p in (data / "demo").glob("predictions-*.parquet")) + sorted(
         p.name for p in (data / "demo").glob("reads-*.csv")
     )
@@ -125,3 +146,76 @@ def test_a_half_built_store_is_removed_under_the_lock_and_a_new_ones_wal_survive
         writer.close()
     assert (data / "radqa-work.duckdb.wal").read_text() == "another writer's log"
     assert not store.working_path(data).exists()
+
+
+def _hold_the_lock(data: Path) -> subprocess.Popen[str]:
+    """A process that holds ``data``'s writer lock (as an ingest does) until killed."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from radqa import store; con = store.connect_working(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(120)", str(data)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+    return writer
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has ended."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    pid = int(gone.stdout)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    return pid
+
+
+@pytest.mark.parametrize("who", ["dead", "alive but not the holder"])
+def test_a_marker_left_by_a_killed_demo_is_not_believed(tmp_path, who):
+    """A demo killed (kill -9, out of memory) leaves its marker: the next refusal names the
+    process that holds the lock, not the demo, also when the marker's PID runs something else."""
+    from radqa import store
+    from radqa.errors import StoreError
+
+    data = tmp_path / "data"
+    pid = _dead_pid() if who == "dead" else os.getpid()
+    marker = {"pid": pid, "started": "2026-11-27T09:00:00", "studies": 200000}
+    data.mkdir()
+    (data / ".demo-building").write_text(json.dumps(marker))
+    writer = _hold_the_lock(data)
+    try:
+        with pytest.raises(StoreError) as err:
+            store.connect_working(data)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert str(err.value) == (
+        f"cannot open {data / 'radqa-work.duckdb'} for writing: it is held by "
+        f"{os.path.realpath(sys.executable)} (PID {writer.pid}). Only one ingest may run at a "
+        "time; wait for the other one to finish."
+    )
+
+
+def test_without_a_pid_in_duckdbs_error_a_marker_is_believed_while_its_process_lives(tmp_path):
+    """Where DuckDB's lock error names no holder, the marker's process must be alive."""
+    import duckdb
+
+    from radqa.store import lock_holder
+
+    path = tmp_path / "radqa-work.duckdb"
+    exc = duckdb.IOException('IO Error: Could not set lock on file "x": Resource busy')
+    marker = {"pid": _dead_pid(), "started": "2026-11-27T09:00:00", "studies": 200000}
+    (tmp_path / ".demo-building").write_text(json.dumps(marker))
+    assert lock_holder(path, exc) == (
+        'IO Error: Could not set lock on file "x": Resource busy. Only one ingest may run at a '
+        "time; wait for the other one to finish."
+    )
+    (tmp_path / ".demo-building").write_text(json.dumps(marker | {"pid": os.getpid()}))
+    assert lock_holder(path, exc) == (
+        f"it is held by `radqa demo` (PID {os.getpid()}), which is building the demo database of "
+        "200,000 studies (started 2026-11-27 09:00:00 UTC; the default 200,000 take about a "
+        "minute). Wait for it to finish."
+    )
+    (tmp_path / ".demo-building").write_text("{half written")
+    assert lock_holder(path, exc).endswith(". Only one ingest may run at a time; wait for the "
+                                           "other one to finish.")  # fmt: skip
