@@ -53,7 +53,7 @@ def isnum(x: Any) -> bool:
 
 
 def f2(x: Any, digits: int = 2) -> str:
-    return f"{float(x):.{digits}f}" if isnum(x) else DASH
+    return f"{float(x):,.{digits}f}" if isnum(x) else DASH
 
 
 def pct(x: Any) -> str:

@@ -77,3 +77,31 @@ def test_discordant_table_names_the_model_of_each_row() -> None:
         ["Osaka University Hospital", "lung_nodule", "300", "11", "14", "CT-Lung"],
     ]
     assert disc["note"].startswith("Site x finding x model groups (model versions pooled)")
+
+
+def test_studies_by_site_reference_mean_groups_thousands_like_the_count_beside_it() -> None:
+    """A helper's finding: 'Reference monthly mean' read 1357 next to a count of 1,378."""
+    from reports._render import _volume_tables
+
+    vol = pd.DataFrame(
+        {
+            "month": ["2026-10", "2026-10"],
+            "site": ["Osaka", "Kobe"],
+            "n": [1378, 212],
+            "reference_value": [1357.4, 230.6],
+            "value": [0.0152, -0.081],
+            "status": ["ok", "ok"],
+            "drifting_rules": ["", ""],
+        }
+    )
+    empty = pd.DataFrame(columns=["site", "n", "labelled", "pending", "completeness"])
+    tables = {
+        "volume_by_month": vol,
+        "volume_predictions_site": empty,
+        "volume_predictions_scanner": empty.assign(scanner_manufacturer=[], scanner_model=[]),
+        "volume_predictions_modality": empty.assign(modality=[]),
+    }
+    rep = SimpleNamespace(month="2026-10", tables=tables, settings=SimpleNamespace(rules=()))
+    [by_site, *_] = _volume_tables(rep)  # type: ignore[arg-type]
+    assert by_site["header"][:3] == ["Site", "Studies", "Reference monthly mean"]
+    assert [r[:3] for r in by_site["rows"]] == [["Osaka", "1,378", "1,357"], ["Kobe", "212", "231"]]
