@@ -14,7 +14,7 @@ import glob
 import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,8 @@ from ingest.readers import (
     Source,
     content_hash,
     file_format,
+    lf_endings,
+    mixes_line_endings,
     needs_serial_read,
     not_a_file,
     open_source,
@@ -231,22 +233,43 @@ def _ingest_one(
         source: Source | None = None
         try:
             # the file is read by open_source and _check only; later steps read _checked
-            with decoded(path, file_format(path), encoding, scratch) as (data, text_encoding):
-                source = open_source(
-                    con,
-                    path,
-                    frozenset(c.name for c in contract),
-                    read_from=data,
-                    encoding=text_encoding,
-                    required=tuple(c.name for c in contract if c.required),
-                )
-                missing = [c.name for c in contract if c.required and c.name not in source.lowered]
-                if missing:
-                    raise FileRefusedError(
-                        f"{name}: missing required column(s): {', '.join(missing)}; "
-                        f"columns found: {', '.join(source.lowered)}{_other_kind(kind, source)}"
-                    )
-                duplicates, blank = _check(con, kind, source, {**pads, **source.params}, settings)
+            with (
+                decoded(path, file_format(path), encoding, scratch) as (data, text_encoding),
+                ExitStack() as copy,
+            ):
+                for last_try in (False, True):
+                    try:
+                        opened = open_source(
+                            con,
+                            path,
+                            frozenset(c.name for c in contract),
+                            read_from=data,
+                            encoding=text_encoding,
+                            required=tuple(c.name for c in contract if c.required),
+                        )
+                        source = opened  # named in the refusal, should a check refuse it
+                        missing = [
+                            c.name for c in contract if c.required and c.name not in opened.lowered
+                        ]
+                        if missing:
+                            raise FileRefusedError(
+                                f"{name}: missing required column(s): {', '.join(missing)}; "
+                                f"columns found: {', '.join(opened.lowered)}"
+                                f"{_other_kind(kind, opened)}"
+                            )
+                        params: dict[str, object] = {**pads, **opened.params}
+                        duplicates, blank = _check(con, kind, opened, params, settings)
+                        break
+                    except (duckdb.Error, FileRefusedError) as exc:
+                        # DuckDB refuses a CSV file whose lines end in both CRLF and LF (joined
+                        # exports): it is read again from a copy whose lines all end in LF. Only
+                        # a refused file is scanned for them: a file DuckDB reads pays nothing
+                        if last_try or not mixes_line_endings(exc, path, data, text_encoding):
+                            raise
+                        source = None
+                        data, text_encoding = copy.enter_context(
+                            lf_endings(path, data, text_encoding, scratch)
+                        )
             if con.execute("select count(*) from _checked").fetchall()[0][0] == 0:
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
@@ -278,7 +301,7 @@ def _ingest_one(
         result = _write_batch(
             con,
             kind,
-            source,
+            opened,
             shown,
             chash,
             started,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import hashlib
+import io
+import os
 import re
-from collections.abc import Sequence
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -593,6 +600,96 @@ def _csv_header(
     if line.count(delim) == 0:
         delim = ","
     return delim, next(csv.reader([line], delimiter=delim), [])
+
+
+def mixes_line_endings(exc: BaseException, path: Path, data: Path, encoding: str | None) -> bool:
+    """Whether DuckDB refused CSV file ``path`` (``exc``, its error or ours with it as the cause)
+    whose lines end in both CRLF and LF: a file made by joining exports, or edited on another
+    system. DuckDB's reader takes one of the two for the whole file and refuses the other
+    (its sniffer when both are in its sample, its parser further on). Called only once DuckDB
+    has refused the file, so a file it reads pays nothing: then one pass over ``data`` (the file
+    DuckDB reads, in ``encoding``: :func:`ingest.encodings.decoded`), which stops at the first
+    line of the other kind. A .zst file, which Python cannot read here, is taken as not mixed."""
+    duckdb_error = isinstance(exc, duckdb.Error) or isinstance(exc.__cause__, duckdb.Error)
+    if file_format(path) != "csv" or not duckdb_error or data.name.lower().endswith(".zst"):
+        return False
+    crlf = lf = 0
+    carry = b""  # a block's last CR, which may end a line with the next block's LF
+    try:
+        for block in _utf8_blocks(data, encoding):
+            chunk = carry + block
+            pairs = chunk.count(b"\r\n")
+            crlf, lf = crlf + pairs, lf + chunk.count(b"\n") - pairs
+            if crlf and lf:
+                return True
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
+        return False  # a damaged file: DuckDB's own refusal says what is wrong
+    return False
+
+
+@contextmanager
+def lf_endings(
+    path: Path, data: Path, encoding: str | None, scratch: Path
+) -> Iterator[tuple[Path, str]]:
+    """A UTF-8 copy of ``data`` whose lines all end in LF (CRLF -> LF; a lone CR is kept), and
+    its encoding, for a CSV file that mixes line endings (:func:`mixes_line_endings`).
+
+    DuckDB reads the copy as it reads any file, strictly: a malformed row is quarantined, or the
+    file refused, as in a file of one line ending (with DuckDB's strict mode off, it would drop
+    a late row's extra fields without a word). The copy has the lines of ``path``, one for one,
+    so the row and line numbers messages give are the file's. A line break inside a quoted value
+    reads as LF. A gzip-compressed file is decompressed, UTF-16 and Latin-1 text decoded.
+
+    The copy holds the file's raw ids as the file does: it is written to the writer's private
+    folder ``scratch`` (:func:`radqa.store.scratch_dir`) and removed when the block ends, or by
+    the next writer if this one is killed first (its name, ``radqa_<pid>_...``)."""
+    encoding = encoding or encodings.bom_encoding(data)
+    fd, name = tempfile.mkstemp(prefix=f"radqa_{os.getpid()}_", suffix=".csv", dir=scratch)
+    try:
+        with os.fdopen(fd, "wb") as copy:
+            carry = b""  # a block's last CR, which may end a line with the next block's LF
+            try:
+                for block in _utf8_blocks(data, encoding):
+                    chunk = carry + block
+                    carry = b"\r" if chunk.endswith(b"\r") else b""
+                    copy.write(chunk[: len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+            except UnicodeDecodeError:
+                raise FileRefusedError(
+                    f"{path.name}: cannot be read as CSV: the bytes are not valid {encoding} text"
+                ) from None
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # not a full disk's OSError
+                raise FileRefusedError(
+                    f"{path.name}: cannot be read as CSV: its gzip compression is damaged or cut "
+                    f"short ({exc})"
+                ) from None
+            copy.write(carry)
+        yield Path(name), "utf-8"
+    finally:
+        os.unlink(name)
+
+
+def _utf8_blocks(data: Path, encoding: str | None) -> Iterator[bytes]:
+    """The text of ``data`` in UTF-8, in blocks of about 1 MB: gzip-compressed or not (told by
+    its first bytes, as DuckDB is told by :func:`_compression`), read in ``encoding`` (one of
+    DuckDB's: 'utf-8', 'utf-16', 'latin-1'; None: as :func:`ingest.encodings.bom_encoding`
+    tells). UTF-8 passes as it is (a byte-order mark, bytes that are not UTF-8)."""
+    encoding = encoding or encodings.bom_encoding(data)
+    with _open_bytes(data) as fh:
+        if encoding == "utf-8":
+            yield from iter(lambda: fh.read(encodings.BLOCK), b"")
+            return
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        for block in iter(lambda: fh.read(encodings.BLOCK), b""):
+            yield decoder.decode(block).encode("utf-8")
+        yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _open_bytes(data: Path) -> io.BufferedIOBase:
+    """``data`` opened for reading its bytes, decompressed when gzip-compressed."""
+    with open(data, "rb") as fh:
+        compressed = fh.read(2) == encodings.GZIP_MAGIC
+    return gzip.open(data, "rb") if compressed else open(data, "rb")
 
 
 def needs_serial_read(exc: Exception) -> bool:
