@@ -285,7 +285,11 @@ class MonitorResult:
         Score shares per bin, reference vs ``month``, per site, scanner model and finding.
     spc
         p-chart, CUSUM and EWMA series per site and finding for sensitivity, specificity and
-        the AI positive rate over the monitored months.
+        the AI positive rate over the monitored months: n, proportion, the reference centre
+        line and 3-sigma limits, z, cusum_pos / cusum_neg with the decision interval cusum_h,
+        ewma with ewma_limit, a signal column per chart, and expected_min (the fewer of the
+        month's expected events and non-events at the reference proportion: under 5 the
+        normal approximation behind the limits is poor).
     label_completeness
         Labelled share per site, finding and month (Wilson 95% CI).
     """
@@ -622,6 +626,13 @@ def _spc_table(ctx: _Context) -> pd.DataFrame:
             table["cusum_neg"] > _spc.CUSUM_H
         )
         table["ewma_signal"] = np.abs(table["ewma"]) > table["ewma_limit"]
+        table["cusum_h"] = _spc.CUSUM_H
+        # the smaller of the month's expected events and non-events at the reference proportion:
+        # under 5, the normal approximation the limits and the standardised deviations rest on
+        # is poor (a signal may be the approximation's, not a shift)
+        with np.errstate(invalid="ignore"):
+            expected = np.minimum(n * p0, n * (1 - p0))
+        table["expected_min"] = np.asarray(expected, dtype=float).reshape(-1)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
