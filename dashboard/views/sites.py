@@ -113,12 +113,27 @@ LABELS = {
 }
 
 
+def table_columns(columns: list[str], chosen: str) -> list[str]:
+    """The table's columns in reading order: the groups, the chosen metric with its CI, the
+    counts it rests on, then the other metrics (each with its CI) and the rest. In the
+    summary's own order the chosen metric sat past the 2x2 counts, off a 1400 px page."""
+    groups = [c for c in ("site", "scanner_model") if c in columns]
+    first = [c for c in (chosen, f"{chosen}_low", f"{chosen}_high") if c in columns]
+    counts = [c for c in ("n", "pending", "n_labelled") if c in columns]
+    others = [
+        c for m in METRICS if m != chosen for c in (m, f"{m}_low", f"{m}_high") if c in columns
+    ]
+    head = groups + first + counts + others
+    return head + [c for c in columns if c not in head and not c.endswith("_se")]
+
+
 def show_table() -> None:
     st.subheader("Table: site × scanner model")
-    table = grid.drop(columns=[c for c in grid.columns if c.endswith("_se")])
-    st.dataframe(
-        table, hide_index=True, width="stretch", column_config=column_config(table, LABELS)
-    )
+    table = grid[table_columns(list(grid.columns), metric)]
+    config = column_config(table, LABELS)
+    for group in ("site", "scanner_model"):  # kept in view while the table scrolls sideways
+        config[group] = st.column_config.TextColumn(LABELS[group], pinned=True)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     methods = grid.attrs.get("methods", {})
     st.caption(
         f"95% CI: proportions: {methods.get('proportions', '')}; AUC: {methods.get('auc', '')}"
