@@ -39,6 +39,7 @@ from metrics._filters import (
 from metrics._lazy import lazy_module
 from metrics._proportions import check_alpha, proportion_ci_arrays
 from metrics._score_counts import few_groups, score_counts_summary
+from metrics._store_health import open_quarantine_sql
 from metrics._types import ZERO_SE
 from radqa.derived import CASES_CATALOG, has_cases
 from radqa.errors import InputError
@@ -687,7 +688,8 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     -------
     dict
         ``studies``, ``predictions``, ``reads``, ``batches`` (committed ingest batches),
-        ``refused_batches``, ``quarantined`` (rows held back at ingest), ``labelled`` and
+        ``refused_batches``, ``quarantined`` (rows held back at ingest), ``quarantined_open``
+        (of those, the rows no later batch has stored a row of the same key for), ``labelled`` and
         ``pending`` (study x finding pairs of the predictions with / without a reference
         standard), ``snapshot_id`` (None when not a published snapshot).
     """
@@ -716,13 +718,15 @@ def overview_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
             (select count(*) from ingest_batches where status = 'committed'),
             (select count(*) from ingest_batches where status = 'refused'),
             (select count(*) from quarantine),
+            ({open_quarantine_sql()}),
             {pairs}
         """
     ).fetchall()[0]
-    names = ("studies", "predictions", "reads", "batches", "refused_batches", "quarantined")
-    result: dict[str, object] = {k: int(v) for k, v in zip(names, row[:6], strict=True)}
-    result["labelled"] = int(row[6])
-    result["pending"] = int(row[7]) - int(row[6])
+    names = ("studies", "predictions", "reads", "batches", "refused_batches", "quarantined",
+             "quarantined_open")  # fmt: skip
+    result: dict[str, object] = {k: int(v) for k, v in zip(names, row[:7], strict=True)}
+    result["labelled"] = int(row[7])
+    result["pending"] = int(row[8]) - int(row[7])
     result["snapshot_id"] = snapshot_id(con)
     return result
 

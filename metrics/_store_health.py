@@ -33,15 +33,41 @@ def ingest_batches(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.Da
     ).df()
 
 
+def _raw(key: str) -> str:
+    """A quarantined row's value of ``key`` as ingest would store it (trimmed, '' as NULL)."""
+    return f"nullif(trim(q.raw ->> '{key}'), '')"
+
+
+# The first later batch that stored a row of the quarantined row's natural key (its file was
+# mended and loaded again, or the row came in another file): NULL while none has. A row kept
+# without its values (a CSV row of the wrong width) has no key to look for.
+_LOADED_LATER = f"""
+    case b.kind
+      when 'predictions' then (
+        select min(p.batch_id) from predictions as p
+        where p.batch_id > q.batch_id and p.study_uid = {_raw("study_uid")}
+          and p.finding = {_raw("finding")} and p.model_name = {_raw("model_name")}
+          and p.model_version = {_raw("model_version")})
+      when 'reads' then (
+        select min(r.batch_id) from reads as r
+        where r.batch_id > q.batch_id and r.study_uid = {_raw("study_uid")}
+          and r.finding = {_raw("finding")} and r.reader_pid = q.raw ->> 'reader_pid'
+          and r.read_role = lower(coalesce({_raw("read_role")}, 'primary'))
+          and r.arm = coalesce({_raw("arm")}, ''))
+    end"""
+
+
 @cached
 def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.DataFrame:
     """The latest ``limit`` quarantined rows with their reason (file, row, column, value found,
-    what was expected) and their values as JSON; identifiers appear only as pseudonyms."""
+    what was expected), ``loaded_later`` (the first later batch that stored a row of the same
+    natural key: the row was mended since; NULL while none has) and their values as JSON;
+    identifiers appear only as pseudonyms."""
     _check_limit(limit)
     return con.execute(
-        """
+        f"""
         select q.batch_id, b.kind, q.file_name, q.row_number, q.column_name, q.reason,
-               q.raw::varchar as raw_values
+               {_LOADED_LATER} as loaded_later, q.raw::varchar as raw_values
         from quarantine as q
         left join ingest_batches as b on b.batch_id = q.batch_id
         order by q.batch_id desc, q.row_number
@@ -49,6 +75,15 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.D
         """,
         {"limit": limit},
     ).df()
+
+
+def open_quarantine_sql() -> str:
+    """SQL counting the quarantined rows no later batch has stored a row of the same natural
+    key for: the rows still to mend."""
+    return f"""
+        select count(*) from quarantine as q
+        left join ingest_batches as b on b.batch_id = q.batch_id
+        where ({_LOADED_LATER}) is null"""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state, auth
@@ -9,6 +12,15 @@ from dashboard._context import page_context, snapshot_age
 from dashboard._downloads import csv_download
 from dashboard._filters import describe
 from dashboard._tabs import lazy_tabs
+
+
+def ago(age: dt.timedelta) -> str:
+    """How long ago, in words: 'less than an hour ago', '5 h ago', '2 d 3 h ago'."""
+    hours = age.seconds // 3600
+    if age.days <= 0 and hours == 0:
+        return "less than an hour ago"
+    return f"{age.days} d {hours} h ago" if age.days > 0 else f"{hours} h ago"
+
 
 ctx = page_context(
     "Data health",
@@ -24,12 +36,14 @@ counts = _state.call("overview_counts", snap)
 HELP = {
     "pending": "Study × finding pairs that have an AI prediction but no reference read yet "
     "(not counted in accuracy until read).",
-    "quarantined": "Rows refused at ingest, with their reasons on the Quarantined rows tab.",
+    "quarantined_open": "Rows refused at ingest that no later batch has loaded a row of the "
+    f"same key for (the rows still to mend): {int(counts['quarantined']):,} quarantined in all, "
+    "with their reasons on the Quarantined rows tab.",
 }
 # two rows of three: six to a row cut hospital-sized counts short ("584,…")
 for row in (
     [("studies", "Studies"), ("predictions", "Predictions"), ("reads", "Reads")],
-    [("batches", "Committed batches"), ("quarantined", "Quarantined rows"),
+    [("batches", "Committed batches"), ("quarantined_open", "Quarantined rows, open"),
      ("pending", "Awaiting a reference read")],
 ):  # fmt: skip
     for col, (key, label) in zip(st.columns(3), row, strict=True):
@@ -38,14 +52,39 @@ age = snapshot_age(snap)
 st.caption(
     f"Snapshot {snap.snapshot_id or 'unpublished'}"
     + (
-        f", published {snap.published_at:%Y-%m-%d %H:%M} UTC "
-        f"({age.days} d {age.seconds // 3600} h ago)"
+        f", published {snap.published_at:%Y-%m-%d %H:%M} UTC ({ago(age)})"
         if age is not None
         else ""
     )
     + f"; {int(counts['refused_batches'])} refused batch(es); "
     f"{int(counts['labelled']):,} labelled study × finding pairs."
 )
+
+
+#: The ingest batches table's columns in words (the CSV download keeps the raw names).
+BATCH_LABELS = {
+    "batch_id": "Batch", "kind": "Kind", "file_name": "File", "status": "Status",
+    "message": "Message", "rows_read": "Rows read", "rows_accepted": "Accepted",
+    "rows_inserted": "New", "rows_replaced": "Replaced", "rows_unchanged": "Unchanged",
+    "rows_quarantined": "Quarantined", "started_at": "Started (UTC)",
+    "finished_at": "Finished (UTC)", "file_bytes": "File size (bytes)",
+    "file_sha256": "File SHA-256",
+}  # fmt: skip
+
+
+def _batch_columns(table: pd.DataFrame) -> dict[str, object]:
+    config: dict[str, object] = {}
+    for col in table.columns:
+        label = BATCH_LABELS.get(col, col)
+        if col == "message":
+            config[col] = st.column_config.TextColumn(label, width="large")
+        elif col == "batch_id":
+            config[col] = st.column_config.NumberColumn(label, format="%d")
+        elif col.startswith("rows_") or col == "file_bytes":
+            config[col] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
 
 
 def show_batches() -> None:
@@ -65,10 +104,7 @@ def show_batches() -> None:
                 for batch_id, message in zip(shown["batch_id"], shown["message"], strict=True):
                     st.text(f"batch {batch_id}: {message}")
         st.dataframe(
-            batches,
-            hide_index=True,
-            width="stretch",
-            column_config={"message": st.column_config.TextColumn("message", width="large")},
+            batches, hide_index=True, width="stretch", column_config=_batch_columns(batches)
         )
 
 
@@ -78,8 +114,31 @@ def show_quarantine() -> None:
     if len(quarantine) == 0:
         st.success("No row was quarantined at ingest.")
     else:
-        st.caption(f"The latest {len(quarantine):,} quarantined rows, with their reasons.")
-        st.dataframe(quarantine, hide_index=True, width="stretch")
+        mended = int(quarantine["loaded_later"].notna().sum())
+        st.caption(
+            f"The latest {len(quarantine):,} quarantined rows, with their reasons; {mended:,} of "
+            "them have since been loaded (a later batch stored a row of the same key: "
+            "its batch is in 'Loaded since')."
+        )
+        st.dataframe(
+            quarantine,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "batch_id": st.column_config.NumberColumn("Batch", format="%d"),
+                "kind": "Kind",
+                "file_name": "File",
+                "row_number": st.column_config.NumberColumn("Row", format="%d"),
+                "column_name": "Column",
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+                "loaded_later": st.column_config.NumberColumn(
+                    "Loaded since",
+                    format="batch %d",
+                    help="The later batch that loaded a row of the same key (empty: still to mend)",
+                ),
+                "raw_values": st.column_config.TextColumn("Values (ids as pseudonyms)"),
+            },
+        )
         csv_download(ctx, quarantine, "quarantine")
 
 

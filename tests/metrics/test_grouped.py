@@ -435,6 +435,7 @@ def test_overview_counts():
         "batches": 0,
         "refused_batches": 0,
         "quarantined": 0,
+        "quarantined_open": 0,
         "labelled": labelled,
         "pending": 1200 - labelled,
         "snapshot_id": None,
