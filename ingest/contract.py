@@ -7,6 +7,7 @@ when a row breaks the rule. Validation is SQL over the whole file, never a Pytho
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # DICOM PS3.3 C.7.3.1.1.1 Modality defined terms (current and commonly still sent).
@@ -88,6 +89,35 @@ BASIC_FORMATS = "['%Y%m%d', '%Y%m%dT%H%M%S', '%Y%m%dT%H%M', '%Y%m%d%H%M%S', '%Y%
 
 READ_ROLES = ("primary", "second", "consensus", "adjudication")
 
+# patient_sex written out, in any case (M, F, O, U stand for them)
+SEX_WORDS = ("male", "female", "other", "unknown")
+
+# DICOM's Age String (PS3.5 6.2, AS: nnnD, nnnW, nnnM or nnnY), read as DICOM ingest reads
+# PatientAge (ingest/dicom_values.py) and as a CSV's patient_age may be written: whole years, each
+# unit as (numerator, denominator) of a year, a year being 365.25 days, rounded down.
+AGE_STRING = r"(\d{1,3})\s*([YMWD])"
+AGE_UNIT_YEARS = {"Y": (1, 1), "M": (1, 12), "W": (28, 1461), "D": (4, 1461)}
+
+
+def age_string_years(count: int, unit: str) -> int:
+    """An Age String's whole years (``6, 'M'`` -> 0, ``45, 'Y'`` -> 45)."""
+    numerator, denominator = AGE_UNIT_YEARS[unit]
+    return count * numerator // denominator
+
+
+def age_string_sql(text: str) -> str:
+    """SQL of :func:`age_string_years` over ``text`` (trimmed, in upper case): NULL when it is
+    not an Age String."""
+    count = f"regexp_extract({text}, '^\\d+')::integer"
+    whens = " ".join(
+        f"when '{unit}' then {count} * {num} // {den}"
+        for unit, (num, den) in AGE_UNIT_YEARS.items()
+    )
+    return (
+        f"case when regexp_full_match({text}, '{AGE_STRING}') "
+        f"then case right({text}, 1) {whens} end end"
+    )
+
 
 @dataclass(frozen=True)
 class Column:
@@ -130,8 +160,13 @@ class Column:
                 )
             case "text":
                 return text
-            case "modality" | "sex":
+            case "modality":
                 return f"upper({text})"
+            case "sex":
+                # male, Female, OTHER, unknown as M, F, O, U; m, f, o, u upper-cased; any other
+                # value upper-cased, so that it fails the check (DICOM ingest calls it U instead)
+                words = " ".join(f"when '{w}' then '{w[0].upper()}'" for w in SEX_WORDS)
+                return f"case lower({text}) {words} else upper({text}) end"
             case "role":
                 return f"lower({text})"
             case "timestamp":
@@ -159,15 +194,26 @@ class Column:
                     f"then {near} else {number} end) else {number} end"
                 )
             case "age":
-                # whole years: DuckDB's cast would round '54.5' to 55; '54.0' is 54
+                # whole years: DuckDB's cast would round '54.5' to 55; '54.0' is 54. Not a
+                # number: a DICOM Age String (045Y, 006M), only on the rows that are not numbers
                 number = f"try_cast({raw} as double)"
-                return f"case when {number} = trunc({number}) then try_cast({raw} as smallint) end"
+                return (
+                    f"case when {number} is null then {age_string_sql(f'upper({text})')}::smallint "
+                    f"when {number} = trunc({number}) then try_cast({raw} as smallint) end"
+                )
             case "binary" | "bool":
+                # a reader's ai_assisted (bool) as DuckDB reads a boolean (t, f, y, n too); a
+                # label (binary) 0 or 1, true or false, yes or no, as before
+                spellings = (
+                    "when 't' then true when 'f' then false when 'y' then true when 'n' then false "
+                    if self.kind == "bool"
+                    else ""
+                )
                 return (
                     f"case lower({text}) when '1' then true when '0' then false "
                     "when 'true' then true when 'false' then false "
                     "when '1.0' then true when '0.0' then false "
-                    "when 'yes' then true when 'no' then false end"
+                    f"when 'yes' then true when 'no' then false {spellings}end"
                 )
         raise AssertionError(self.kind)
 
@@ -182,8 +228,9 @@ class Column:
             "number": "a number",
             "binary": "0 or 1",
             "bool": "true or false",
-            "age": "whole years between 0 and 130",
-            "sex": "M, F, O or U",
+            "age": "whole years between 0 and 130, or a DICOM age string such as 045Y, 006M, "
+            "003W or 010D",
+            "sex": "M, F, O or U (or male, female, other, unknown)",
             "role": "one of " + ", ".join(READ_ROLES),
         }[self.kind]
 
@@ -259,13 +306,15 @@ NATURAL_KEYS = {
 }
 
 # Extra columns that name a person: never stored, not even in quarantine (ARCHITECTURE.md: raw
-# identifiers are never stored). Matched on the name in lower case without separators, whole
-# or in part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
+# identifiers are never stored). Matched on the name in NFKC form (full-width ＩＤ and ＭＲＮ as
+# Japanese Excel writes them are ID and MRN) and case-folded, without separators, whole or in
+# part; after DICOM PS3.15's Basic Profile (names, birth date, addresses, record numbers).
 _PERSON_NAMES = frozenset(
     ("name", "dob", "mrn", "mrno", "ssn", "rrn", "mynumber", "pid", "ptid", "patid",
      "ptno", "ptname", "patient", "subject", "subjectid", "person", "username", "kana",
      "furigana", "フリガナ", "ふりがな", "hn", "chart", "pt", "login", "zip", "患者", "医師",
-     "医生", "emergencycontact")
+     "医生", "emergencycontact", "mrnumber", "hospno", "urno", "urnumber", "unitno",
+     "unitnumber", "emrid", "mpiid")
 )  # fmt: skip
 _PERSON_PARTS = (
     "patientname", "patientsname", "firstname", "lastname", "surname", "givenname",
@@ -277,6 +326,7 @@ _PERSON_PARTS = (
     "patientno", "patientnumber", "chartno", "chartnumber", "karte", "hospitalno", "kanja",
     "hwanja", "initials", "reportedby", "readby", "signedby", "approvedby", "verifiedby",
     "orderedby", "performedby", "dictatedby", "medrec", "birthyear", "yearofbirth",
+    "forename", "middlename", "maidenname",
     # Japanese, Korean and Chinese headers as the sites' own systems write them: the patient's
     # id, number, name, code and kana; full name; birth date; chart; address; phone; resident
     # registration and record numbers; the attending, referring or reading doctor, the reader
@@ -294,7 +344,8 @@ _PERSON_PARTS = (
 # referring_physician (but not reader_confidence, doctor's note or physician_override)
 _PERSON_ROLES = (
     "doctor", "doctors", "radiologist", "radiologists", "reader", "readers", "physician",
-    "physicians", "technologist", "technologists", "operator", "operators", "nurse", "nurses",
+    "physicians", "technologist", "technologists", "technician", "technicians", "operator",
+    "operators", "nurse", "nurses",
     # the same in the sites' languages: 主治医, 読影医師, 报告医生, 報告者, 担当技師 (not 医師所見,
     # the doctor's findings)
     "医", "医師", "医生", "者", "技師",
@@ -313,7 +364,7 @@ _NOT_A_PERSON = frozenset(
 _IDENTITY_WORDS = frozenset(
     ("mrn", "nhs", "ssn", "dob", "yob", "nric", "aadhaar", "medicare", "npi", "bsn", "cpf",
      "personnummer", "passport", "kin", "guardian", "postcode", "zipcode", "mobile", "tel",
-     "phone", "email", "mail")
+     "phone", "email", "mail", "empi", "accno", "accnum")
 )  # fmt: skip
 _ROLE_WORDS = frozenset(
     ("doctor", "radiologist", "reader", "physician", "technologist", "operator", "nurse",
@@ -321,7 +372,7 @@ _ROLE_WORDS = frozenset(
      "surgeon", "reporter", "referrer", "requester", "attending", "user", "staff", "employee",
      "emp", "reviewer", "annotator", "labeler", "labeller", "rater", "grader", "provider",
      "dr", "md", "rad", "owner", "submitter", "transcriptionist", "scribe", "approver",
-     "resident", "fellow", "verifier")
+     "resident", "fellow", "verifier", "technician", "tech")
 )  # fmt: skip
 # words that hold an identity when an id word follows (``visit_id``, ``admission_no``; an
 # encounter's number is an identifier too)
@@ -331,18 +382,27 @@ _HOLDER_WORDS = frozenset(
 )  # fmt: skip
 _ID_WORDS = frozenset(
     ("id", "ids", "no", "nr", "num", "number", "ref", "reference", "code", "key", "identifier",
-     "uid", "name", "names", "initials", "email", "login", "account", "contact")
+     "uid", "name", "names", "initials", "email", "login", "account", "contact", "pid")
 )  # fmt: skip
+# words that hold a patient's record number only before a number word: mr_number, hosp_no,
+# ur_number (Australia's unit record), unit_number (the UK's), emr_id, mpi_id (a master patient
+# index; but mpi alone may be myocardial perfusion imaging, unit that of a measurement, and
+# unit_id a department's)
+_NUMBER_WORDS = frozenset(("no", "nr", "num", "number"))
+_RECORD_WORDS = {
+    word: _NUMBER_WORDS | ({"id", "ids", "identifier"} if word != "unit" else set())
+    for word in ("mr", "ur", "unit", "hosp", "emr", "ehr", "mpi")
+}
 
 
 def _words(column: str) -> list[str]:
-    """A column name's words in lower case: split at separators and at camelCase humps, a
+    """A column name's words case-folded: split at separators and at camelCase humps, a
     trailing plural s and a trailing number dropped (``RadiologistIDs`` -> radiologist, id;
     ``reader1`` -> reader)."""
     spaced = re.sub(
         r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])(?![A-Z]s(?![a-z]))", " ", column
     )
-    words = [w.rstrip("0123456789") for w in re.findall(r"[^\W_]+", spaced.lower())]
+    words = [w.rstrip("0123456789") for w in re.findall(r"[^\W_]+", spaced.casefold())]
     words = [w for w in words if w]  # reader_1, reader1: a reader
     return [
         w[:-1] if len(w) > 3 and w.endswith("s") and w[:-1] in _ROLE_WORDS else w for w in words
@@ -352,8 +412,9 @@ def _words(column: str) -> list[str]:
 def names_a_person(column: str) -> bool:
     """Whether an extra column's name says it holds a person's identity (``Patient Name``,
     ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ``radiologist_id``,
-    ``signer``, ``nhs_number``, ``patient_ref``, ``患者ID``, ...)."""
-    bare = "".join(ch for ch in column.lower() if ch.isalnum())
+    ``signer``, ``nhs_number``, ``patient_ref``, ``患者ID``, ``患者ＩＤ``, ``hosp_no``, ...)."""
+    column = unicodedata.normalize("NFKC", column)
+    bare = "".join(ch for ch in column.casefold() if ch.isalnum())
     if bare in _NOT_A_PERSON:
         return False
     if (
@@ -372,6 +433,8 @@ def names_a_person(column: str) -> bool:
         if word in _ROLE_WORDS and (after is None or after in _ID_WORDS):
             return True
         if word in _HOLDER_WORDS and after in _ID_WORDS:
+            return True
+        if after in _RECORD_WORDS.get(word, ()):
             return True
     return False
 

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydicom.multival import MultiValue
 
+from ingest.contract import AGE_STRING, age_string_years
+
 
 def header_text(ds: object, keyword: str) -> str | None:
     """The element's value as stripped text ('' -> None); multiple values joined by '\\'."""
@@ -57,12 +59,12 @@ def parse_sex(value: str | None) -> str | None:
     return value if value in ("M", "F", "O") else "U"
 
 
-_YEARS_PER_UNIT = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
-
-
 def parse_age(value: str | None) -> int | None:
-    """PatientAge (AS, ``nnnY|M|W|D``) in whole years; None when invalid or above 130."""
-    if not value or not (m := re.fullmatch(r"(\d{1,3})\s*([YMWD])", value.strip().upper())):
+    """PatientAge (AS, ``nnnY|M|W|D``) in whole years; None when invalid or above 130.
+
+    The rule is the contract's (:func:`ingest.contract.age_string_years`), which a CSV's
+    patient_age meets in SQL too."""
+    if not value or not (m := re.fullmatch(AGE_STRING, value.strip().upper(), re.ASCII)):
         return None
-    years = int(m[1]) if m[2] == "Y" else int(int(m[1]) * _YEARS_PER_UNIT[m[2]])
+    years = age_string_years(int(m[1]), m[2])
     return years if years <= 130 else None

@@ -65,7 +65,9 @@ def test_bad_rows_are_quarantined_with_file_row_column_value(
         "'modality' is "
         "'XX'; expected a DICOM modality code such as CR, DX, CT, MR, MG, US; column 'score' is "
         "'1.5'; expected a number between 0 and 1; column 'patient_age' is '131'; expected "
-        "whole years between 0 and 130; column 'patient_sex' is 'Q'; expected M, F, O or U",
+        "whole years between 0 and 130, or a DICOM age string such as 045Y, 006M, 003W or "
+        "010D; column 'patient_sex' is 'Q'; expected M, F, O or U (or male, female, other, "
+        "unknown)",
         "predictions.csv: row 4: column 'patient_id' is empty; expected text",
     ]
     q = snapshot_rows(

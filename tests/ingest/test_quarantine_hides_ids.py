@@ -285,12 +285,12 @@ def test_a_file_read_again_after_other_files_or_refused_before_lists_its_bad_row
     ) == [(2,)]
 
 
-def test_an_extra_column_named_like_the_pseudonym_is_searched_too(
+def test_an_extra_column_named_like_the_pseudonym_is_not_stored(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    """A predictions file with its own column patient_pid: the bad row's values hold that key
-    twice (the pseudonym RadQA writes and the file's column); the file's value is hidden, the
-    pseudonym kept, and the batch loads its good row."""
+    """A predictions file with its own column patient_pid: its name says it identifies a person
+    (ingest.contract.names_a_person), so the bad row's values hold that key once, the pseudonym
+    RadQA writes, and the batch loads its good row."""
     text = f"""
 {PRED_HEADER},patient_pid
 1.2.1,MRN-001234,Osaka,2026-10-01,CT,n,M,1,0.4,x
@@ -299,7 +299,11 @@ def test_an_extra_column_named_like_the_pseudonym_is_searched_too(
     [result] = ingest_files(data_dir, "predictions", [write(tmp_path / "p.csv", text)])
     assert (result.status, result.accepted, result.quarantined) == ("committed", 1, 1)
     [(raw,)] = snapshot_rows(data_dir, "select raw::varchar from quarantine")
-    assert raw.count('"patient_pid":') == 2 and raw.count(HIDDEN) == 1
+    assert raw.count('"patient_pid":') == 1 and HIDDEN not in raw
+    assert result.message.endswith(
+        "; not stored: column(s) 'patient_pid' (its name says it "
+        "identifies a person; of the ids, only patient_id and reader_id are kept, as pseudonyms)"
+    )
     assert files_holding(data_dir, b"MRN-004321") == []
 
 
