@@ -326,11 +326,15 @@ def forest(
     title: str,
     colours: dict[str, str],
     axis_label: str | None = None,
+    n_total: int | None = None,
+    n_unit: str = "",
 ) -> go.Figure:
     """Estimates with CIs per group (``label value low high n``) and the pooled diamond.
 
     ``axis_label``: the x-axis title when the metric's usual label does not fit (reader vs
-    reader kappa is not the AI's)."""
+    reader kappa is not the AI's). The title ends with the plotted groups' n; ``n_total``
+    (the n of every group, plotted or not) makes it "n = plotted of total ``n_unit``", so a
+    plot that leaves out groups without an estimate does not pass for all of them."""
     label = axis_label or METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
     g = groups.iloc[::-1]
@@ -373,7 +377,9 @@ def forest(
         )
         fig.add_vline(x=v, line={"dash": "dot", "color": "#000000", "width": 1})
     n = int(groups["n"].sum())
-    layout(fig, f"{title} (n = {n:,})", height=max(260, 34 * len(groups) + 170))
+    count = f"n = {n:,}" if n_total is None or n_total == n else f"n = {n:,} of {n_total:,}"
+    count = f"{count} {n_unit}".rstrip()
+    layout(fig, f"{title} ({count})", height=max(260, 34 * len(groups) + 170))
     fig.update_xaxes(title=label + (" (%)" if scale == 100 else ""))
     fig.update_yaxes(type="category", title=None)
     return fig

@@ -243,9 +243,12 @@ def cohen_kappa_table(
     row, col = p.sum(axis=1), p.sum(axis=0)
     pa = float((w * p).sum())
     pe = float((w * np.outer(row, col)).sum())
-    if pe >= 1.0:
-        nan = float("nan")
-        return Estimate(nan, nan, nan, None, "Cohen (1960)", "chance agreement is 1")
+    if pe >= 1.0:  # both raters used one and the same category: kappa is 0 / 0
+        return nan_estimate(
+            "Cohen (1960)",
+            f"not estimable: both raters put all {int(n)} subjects in one category, so "
+            "chance agreement is 1 and kappa (observed - chance) / (1 - chance) is 0 / 0",
+        )
     one_category = [
         who for who, m in (("A (rows)", row), ("B (columns)", col)) if (m > 0).sum() < 2
     ]
@@ -264,6 +267,12 @@ def cohen_kappa_table(
         se = float(res.std_kappa)
         method = f"{name}, Fleiss-Cohen-Everitt (1969) SE"
         return Estimate(kappa, kappa - z * se, min(1.0, kappa + z * se), se, method)
+    if np.trace(mat) == n:  # Gwet's variance of a kappa of 1 is 0: say so in words
+        return nan_estimate(
+            f"{name}, Gwet (2014) SE",
+            f"not estimable: the raters agreed on all {int(n)} subjects, so kappa is 1 with "
+            "a variance of 0 and no confidence interval can be given",
+        )
     pb_k = w @ col  # weighted column margins, one per row category
     pbl_ = w.T @ row  # weighted row margins, one per column category
     inner = (w - (1.0 - kappa) * (pb_k[:, None] + pbl_[None, :])) ** 2

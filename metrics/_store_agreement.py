@@ -99,7 +99,10 @@ def reader_agreement(
         reader first, then by time of the first read, then by reader pseudonym), ``n_items_3``
         (items with three or more readers) and, over those, ``fleiss_kappa`` and Gwet's ``ac1``
         with intervals. Each reader counts once per item (their earliest independent read);
-        consensus and adjudication reads are left out. ``note`` says why a value is NaN.
+        consensus and adjudication reads are left out. ``kappa_reason`` says in words why
+        Cohen's kappa is NaN (None where it has a value): the two readers agreed on every item
+        (a kappa of 1 has a variance of 0), put every item in one category (chance agreement
+        1), or one of them used one category only. ``note`` says why any value is NaN.
 
     Notes
     -----
@@ -125,7 +128,7 @@ def _reader_agreement(
         rows.append(
             {**dict(zip(names, _as_tuple(group), strict=True)), **_group_stats(part, alpha)}
         )
-    columns = [*names, "n_items", *_estimate_columns(), "n_items_3", "note"]
+    columns = [*names, "n_items", *_estimate_columns(), "kappa_reason", "n_items_3", "note"]
     out = pd.DataFrame(rows, columns=columns).drop(columns=["_all"], errors="ignore")
     ignored = [k for k in MODEL_FILTERS if filters is not None and getattr(filters, k)]
     out.attrs.update(
@@ -179,8 +182,30 @@ def _group_stats(part: pd.DataFrame, alpha: float) -> dict[str, object]:
         )
         if est.note:
             notes.append(f"{name}: {est.note}")
+    out["kappa_reason"] = _not_estimable(stats["kappa"])
     out["note"] = "; ".join(notes) or None
     return out
+
+
+#: :func:`metrics.cohen_kappa_table`'s words for its table, in this module's: rater A (the
+#: table's rows) is the first reader of each item, rater B the second
+_READER_WORDS = (
+    ("rater A (rows)", "the first reader"),
+    ("rater B (columns)", "the second reader"),
+    ("raters", "readers"),
+    ("subjects", "items"),
+)
+
+
+def _not_estimable(est: Estimate) -> str | None:
+    """Why Cohen's kappa of the first two readers is NaN, in words that start "not estimable:
+    " and speak of readers and items; None for a value."""
+    if not np.isnan(est.value):
+        return None
+    why = est.note or "no reason given"
+    for table_word, reader_word in _READER_WORDS:
+        why = why.replace(table_word, reader_word)
+    return why if why.startswith("not estimable") else f"not estimable: {why}"
 
 
 def _safe(

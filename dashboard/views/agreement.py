@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
-from dashboard._columns import column_config
+from dashboard._columns import WRAP_ROW_HEIGHT, column_config
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
@@ -96,7 +97,53 @@ LABELS = {
     "fleiss_kappa": "Fleiss' kappa",
     "ac1": "Gwet's AC1",
     "note": "Note",
+    "kappa_ci": "Cohen's kappa, 95% CI",
+    "agreement_ci": "Percent agreement, 95% CI",
+    "kappa_reason": "Why kappa is not estimable",
 }
+
+
+def left_out(
+    table: pd.DataFrame, label: str, n: str, unit: str, why: str, *, none_plotted: bool = False
+) -> str:
+    """A caption naming the groups a forest plot leaves out (no estimate) and why: "Not
+    plotted, kappa not estimable: Osaka (58 double-read items): the readers agreed ..."."""
+    parts = [
+        f"{r[label]} ({int(r[n]):,} {unit}): {str(r[why]).removeprefix('not estimable: ')}"
+        for _, r in table.iterrows()  # one row per group left out: a handful, not data rows
+    ]
+    head = "No forest plot" if none_plotted else "Not plotted"
+    return f"{head}, kappa not estimable: " + "; ".join(parts) + "."
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop."""
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def kappa_words(readers: pd.DataFrame) -> pd.DataFrame:
+    """The reader table as shown: Cohen's kappa and the 95% CIs as text, "not estimable" (with
+    the reason as a sentence in its own column, empty where kappa has a value) instead of an
+    empty cell."""
+    shown = readers.copy()
+    ok = shown["kappa"].notna()
+    shown["kappa_ci"] = [
+        _charts.fmt_ci(lo, hi, "kappa").removeprefix("95% CI ") if good else "–"
+        for lo, hi, good in zip(shown["kappa_low"], shown["kappa_high"], ok, strict=True)
+    ]
+    shown["agreement_ci"] = [
+        _charts.fmt_ci(lo, hi, "accuracy").removeprefix("95% CI ")
+        for lo, hi in zip(shown["agreement_low"], shown["agreement_high"], strict=True)
+    ]
+    shown["kappa"] = [
+        _charts.fmt(v, "kappa") if good else "not estimable"
+        for v, good in zip(shown["kappa"], ok, strict=True)
+    ]
+    shown["kappa_reason"] = [
+        "" if good else sentence(str(why).removeprefix("not estimable: "))
+        for why, good in zip(shown["kappa_reason"], ok, strict=True)
+    ]
+    return shown
 
 
 def show_groups() -> None:
@@ -112,11 +159,20 @@ def show_groups() -> None:
         colours = _charts.colour_map(list(_state.filter_options(snap).of(dim) or ok["label"]))
         st.plotly_chart(
             _charts.forest(
-                ok, "kappa", pooled=None, title=f"Kappa by {dim.replace('_', ' ')}", colours=colours
+                ok,
+                "kappa",
+                pooled=None,
+                title=f"Kappa by {dim.replace('_', ' ')}",
+                colours=colours,
+                n_total=int(groups["n_labelled"].sum()),
+                n_unit="labelled cases",
             ),
             width="stretch",
             key="ag_forest",
         )
+    dropped = groups[groups["kappa"].isna()]
+    if not ok.empty and not dropped.empty:
+        st.caption(left_out(dropped, dim, "n_labelled", "labelled", "insufficient_reason"))
     cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
     st.dataframe(
         groups[cols],
@@ -128,61 +184,100 @@ def show_groups() -> None:
 
 
 def show_readers() -> None:
-    """Reader vs reader agreement (Cohen, Fleiss, Gwet's AC1) by the chosen group."""
+    """Reader vs reader agreement (Cohen, Fleiss, Gwet's AC1): all double-read items, then by
+    the chosen group."""
     st.subheader("Reader vs reader")
     st.caption("Clinical reads of the same studies by different radiologists (pseudonymised).")
     reader_filters = replace(filters, model_name=(), model_version=())
     # reads have no model: group reader agreement by the finding where the page groups by version
     reader_dim = "finding" if dim == "model_version" else dim
+    group_word = reader_dim.replace("_", " ")
     try:
         readers = _state.call("reader_agreement", snap, by=(reader_dim,), filters=reader_filters)
+        pooled = _state.call("reader_agreement", snap, by=(), filters=reader_filters)
     except RadQAError as exc:
         st.info(f"Reader agreement not computable: {exc}")
-    else:
-        if readers is None or len(readers) == 0 or int(readers["n_items"].sum()) == 0:
-            st.info(
-                "No study of this finding has two or more independent reads under these filters."
-            )
-        else:
-            methods = readers.attrs.get("methods", {})
-            total = readers[["n_items", "n_items_3"]].sum()
-            r1 = st.columns(3)[0]
-            shown = readers[readers["kappa"].notna()].copy()
-            with r1:
-                st.metric("Double-read items", f"{int(total['n_items']):,}", border=True)
-                st.caption(f"{int(total['n_items_3']):,} with three or more readers")
-            if not shown.empty:
-                shown["label"], shown["value"] = shown[reader_dim].astype(str), shown["kappa"]
-                shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
-                shown["n"] = shown["n_items"]
-                colours = _charts.colour_map(
-                    list(_state.filter_options(snap).of(reader_dim) or shown["label"])
-                )
-                st.plotly_chart(
-                    _charts.forest(
-                        shown,
-                        "kappa",
-                        pooled=None,
-                        title=f"Reader vs reader kappa by {reader_dim.replace('_', ' ')}",
-                        colours=colours,
-                        axis_label="Kappa (radiologist vs radiologist)",
-                    ),
-                    width="stretch",
-                    key="ag_readers_forest",
-                )
-            cols = [
+        return
+    if readers is None or len(readers) == 0 or int(readers["n_items"].sum()) == 0:
+        st.info("No study of this finding has two or more independent reads under these filters.")
+        return
+    methods = readers.attrs.get("methods", {})
+    total = readers[["n_items", "n_items_3"]].sum()
+    every = pooled.iloc[0]
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.metric("Double-read items", f"{int(total['n_items']):,}", border=True)
+        st.caption(f"{int(total['n_items_3']):,} with three or more readers")
+    with c2:
+        estimable = pd.notna(every["kappa"])
+        value = _charts.fmt(every["kappa"], "kappa") if estimable else "not estimable"
+        st.metric(f"Cohen's kappa, all {int(every['n_items']):,} items", value, border=True)
+        st.caption(
+            _charts.fmt_ci(every["kappa_low"], every["kappa_high"], "kappa")
+            if estimable
+            else sentence(str(every["kappa_reason"]).removeprefix("not estimable: "))
+        )
+    with c3:
+        st.metric(
+            f"Percent agreement, all {int(every['n_items']):,} items",
+            _charts.fmt(every["agreement"], "accuracy"),
+            border=True,
+        )
+        st.caption(_charts.fmt_ci(every["agreement_low"], every["agreement_high"], "accuracy"))
+    shown = readers[readers["kappa"].notna()].copy()
+    dropped = readers[readers["kappa"].isna()]
+    if not shown.empty:
+        shown["label"], shown["value"] = shown[reader_dim].astype(str), shown["kappa"]
+        shown["low"], shown["high"] = shown["kappa_low"], shown["kappa_high"]
+        shown["n"] = shown["n_items"]
+        colours = _charts.colour_map(
+            list(_state.filter_options(snap).of(reader_dim) or shown["label"])
+        )
+        plotted = f", {len(shown)} of {len(readers)} plotted" if not dropped.empty else ""
+        st.plotly_chart(
+            _charts.forest(
+                shown,
+                "kappa",
+                pooled=None,
+                title=f"Reader vs reader kappa by {group_word}{plotted}",
+                colours=colours,
+                axis_label="Kappa (radiologist vs radiologist)",
+                n_total=int(total["n_items"]),
+                n_unit="double-read items",
+            ),
+            width="stretch",
+            key="ag_readers_forest",
+        )
+    if not dropped.empty and len(readers) > 1:  # one group: the kappa tile above says why
+        st.caption(
+            left_out(
+                dropped,
                 reader_dim,
                 "n_items",
-                *with_ci("kappa", "agreement"),
-                "n_items_3",
-                *with_ci("fleiss_kappa", "ac1"),
-                "note",
-            ]
-            table = readers[[c for c in cols if c in readers.columns]]
-            st.dataframe(
-                table, hide_index=True, width="stretch", column_config=column_config(table, LABELS)
+                "double-read items",
+                "kappa_reason",
+                none_plotted=shown.empty,
             )
-            st.caption(" · ".join(f"{k}: {v}" for k, v in methods.items()))
+        )
+    cols = [reader_dim, "n_items", "kappa", "kappa_ci", "agreement", "agreement_ci"]
+    cols += ["kappa_reason"] if not dropped.empty else []
+    cols += ["n_items_3", *with_ci("fleiss_kappa", "ac1"), "note"]
+    table = kappa_words(readers)[cols]
+    config = column_config(table, LABELS)
+    config["kappa"] = st.column_config.TextColumn(LABELS["kappa"])
+    config["kappa_reason"] = st.column_config.TextColumn(LABELS["kappa_reason"], width="large")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        row_height=WRAP_ROW_HEIGHT if not dropped.empty else None,  # the reason wraps
+    )
+    st.caption(
+        "95% CI: "
+        + " · ".join(f"{k}: {v}" for k, v in methods.items())
+        + "; percent agreement of 0% or 100%: Wilson (1927) interval."
+    )
 
 
 lazy_tabs(

@@ -194,7 +194,10 @@ def test_kappa_of_a_rater_who_never_calls_positive_is_not_estimable():
     )
     perfect = cohen_kappa_table([[3, 0], [0, 4]])  # brain_mass: 1.00 (1.00-1.00) with n = 7
     assert math.isnan(perfect.value)
-    assert "variance is 0 (value 1 from 7 subjects" in perfect.note
+    assert perfect.note == (
+        "not estimable: the raters agreed on all 7 subjects, so kappa is 1 with a variance of 0 "
+        "and no confidence interval can be given"
+    )
     pa = percent_agreement_table([[3, 0], [0, 4]])
     assert (pa.value, round(pa.low, 4), pa.high) == (1.0, 0.6457, pytest.approx(1.0))
     # a table with spread keeps Gwet's interval
