@@ -231,7 +231,7 @@ def add_review(
     finding: str,
     model_name: str,
     model_version: str | None,
-    category: str,
+    category: str | None,
     comment: str,
     reviewer: str,
     snapshot_id: str | None = None,
@@ -239,11 +239,14 @@ def add_review(
 ) -> dict[str, Any] | None:
     """Record one review and return the review it replaces (None when the case had none).
 
-    InputError for a category outside :data:`CATEGORIES`, a comment longer than
+    InputError for no category (None or empty: the reviewer chose none) or one outside
+    :data:`CATEGORIES`, a comment longer than
     :data:`MAX_COMMENT` or a reviewer that is not a pseudonym; :class:`ReviewChanged` when
     ``expected_latest`` (the id of the case's latest row the reviewer saw, None for none) is
     given and the case's latest row is another one.
     """
+    if not category:
+        raise InputError(f"no review category was chosen; expected one of: {', '.join(CATEGORIES)}")
     if category not in CATEGORIES:
         raise InputError(
             f"review category is {category!r}; expected one of: {', '.join(CATEGORIES)}"

@@ -50,6 +50,7 @@ assert snap is not None
 if "cr_saved" in st.session_state:
     st.success(st.session_state.pop("cr_saved"))
     st.session_state["cr_comment"] = ""  # the form keeps its input when a save is refused
+    st.session_state["cr_category"] = None  # the next case starts without a category
 if "cr_not_withdrawn" in st.session_state:  # set by withdraw_clicked, before this run
     st.warning(st.session_state.pop("cr_not_withdrawn"))
 if "cr_withdraw_refused" in st.session_state:
@@ -96,10 +97,16 @@ if show == "not yet reviewed":
     merged = merged[merged["category"].isna()]
 elif show == "reviewed":
     merged = merged[merged["category"].notna()]
+# how many there are in all: the confusion counts of the same filters (SQL, cached), not the
+# list, which stops at "At most"
+counts = _state.summarize(snap, ctx.filters)
+n_all = int(sum(counts[k].sum() for k in (("fn", "fp") if kind == "both" else (kind,))))
+n_reviewed = int(cases.merge(reviews[keys], on=keys).shape[0])
+more = " (raise 'At most' to list more)" if n_all > len(cases) else ""
 st.caption(
-    f"{len(cases):,} discordant case(s) (the most confident AI errors first); "
-    f"{int(cases.merge(reviews[keys], on=keys).shape[0]):,} reviewed (a review covers one "
-    "model version; a reviewer is shown as 'you' or by the first characters of their "
+    f"Showing {len(cases):,} of {n_all:,} discordant case(s) under these filters, the most "
+    f"confident AI errors first{more}; {n_reviewed:,} of those shown reviewed (a review covers "
+    "one model version; a reviewer is shown as 'you' or by the first characters of their "
     "pseudonym). Study UIDs are shown as loaded, to find the study in PACS; patient and reader "
     "ids are pseudonymised at ingest."
 )
@@ -194,7 +201,14 @@ with st.form("cr_form"):
         st.warning(
             f"Already reviewed by {said(latest)}; saving replaces it (the history keeps it)."
         )
-    category = st.radio("Category", _reviews.CATEGORIES, horizontal=True, key="cr_category")
+    category = st.radio(
+        "Category",
+        _reviews.CATEGORIES,
+        index=None,  # a click on "Mark reviewed" alone must not record an AI error
+        horizontal=True,
+        key="cr_category",
+        help="Required: what the discordance is due to.",
+    )
     comment = st.text_area("Comment", key="cr_comment", max_chars=_reviews.MAX_COMMENT)
     submitted = st.form_submit_button("Mark reviewed", type="primary", key="cr_submit")
 
@@ -272,6 +286,12 @@ def refused() -> str | None:
 
 
 if submitted:
+    if category is None:
+        st.error(
+            f"Choose a category ({', '.join(_reviews.CATEGORIES)}) before marking the case "
+            "reviewed. Nothing was saved."
+        )
+        st.stop()
     problem = refused()
     if problem:
         st.error(problem)
@@ -284,7 +304,7 @@ if submitted:
             finding=finding,
             model_name=model_name,
             model_version=version,
-            category=str(category),
+            category=category,
             comment=comment or "",
             reviewer=me,
             snapshot_id=snap.snapshot_id,

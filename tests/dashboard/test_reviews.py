@@ -179,6 +179,7 @@ def test_a_review_made_while_the_form_was_open_is_not_replaced_unseen(app, demo_
 def test_a_reviewer_withdraws_their_review(app, demo_copy) -> None:  # noqa: ANN001
     at = app(demo_copy, "views/review.py")
     case = key_of(at.dataframe[0].value.iloc[0])
+    at.radio(key="cr_category").set_value("AI error")  # no category is chosen at first
     at.button(key="cr_submit").click().run()
     at.selectbox(key="cr_show").set_value("reviewed").run()
     at.selectbox(key="cr_case").set_value(case).run()
