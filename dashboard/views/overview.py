@@ -11,6 +11,7 @@ from dashboard import _charts, _state
 from dashboard._alerts import show_report_alerts
 from dashboard._context import page_context
 from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS, models_by_data
+from dashboard._filters import describe
 from dashboard._tabs import lazy_tabs
 from dashboard._tiles import Tile, TileGroup, show_tiles
 from radqa.errors import ConfigError, RadQAError
@@ -160,11 +161,25 @@ def show_claims() -> None:
     if claims_problem:
         st.caption("Vendor claims are checked here once radqa.toml is fixed (see above).")
         return
+    with_claims = sorted(m for m, figures in claims.items() if figures)
+    if not configured and with_claims:  # configured, but for models the filters leave out
+        has = "has" if len(with_claims) == 1 else "have"
+        st.caption(
+            f"No vendor claim for the models under the current filters ({describe(filters)}): "
+            f"{', '.join(sorted(models))}. Claims are configured in radqa.toml for "
+            f"{', '.join(with_claims)}, which {has} no prediction under these filters; widen or "
+            "clear the filters to check them."
+            if filters.active()
+            else f"No vendor claim for the models in this snapshot ({', '.join(sorted(models))}). "
+            f"Claims are configured in radqa.toml for {', '.join(with_claims)}, which {has} no "
+            'prediction here: check the model name in the [claims."..."] table.'
+        )
+        return
     if not configured:
         st.caption(
-            "No vendor claims configured for the models shown. Add a model's published figures "
-            'to radqa.toml in the data dir, e.g. [claims."ChestXR-Triage"] accuracy = 0.974, '
-            "and they are checked here, per finding, against the local data."
+            "No vendor claims configured. Add a model's published figures to radqa.toml in the "
+            'data dir, e.g. [claims."ChestXR-Triage"] accuracy = 0.974, and they are checked '
+            "here, per finding, against the local data."
         )
         return
     try:
