@@ -581,23 +581,33 @@ def completeness_lines(completeness: pd.DataFrame, all_findings: Sequence[str]) 
     return fig
 
 
-def estimated_vs_realised(
-    part: pd.DataFrame, realised: pd.DataFrame, metric: str, n_pending: int
-) -> go.Figure:
-    """Per site and finding: the estimate for pending predictions with its 95% CI beside the
-    realised value of those already read with its own 95% CI.
+def model_label(df: pd.DataFrame) -> pd.Series:
+    """ "<model> <version>" per row (``model_name``, ``model_version``): "CT-Lung 3.1"."""
+    return df["model_name"].astype(str) + " " + df["model_version"].astype(str)
 
-    ``part``: ``metrics.compare_estimates`` rows of ``metric``; ``realised``: the
-    ``metrics.summarize`` table by site and finding that their realised values come from, whose
-    ``<metric>_low`` / ``_high`` are the realised intervals. The two markers of a row sit side
-    by side, so neither interval hides the other."""
-    keys = ["site", "finding"]
-    interval = realised[[*keys, f"{metric}_low", f"{metric}_high"]].rename(
-        columns={f"{metric}_low": "realised_low", f"{metric}_high": "realised_high"}
-    )
-    part = part.merge(interval, on=keys, how="left", validate="one_to_one")
-    part = part.assign(label=part["site"].astype(str) + " · " + part["finding"].astype(str))
-    part = part.sort_values("label")
+
+def estimated_vs_realised(
+    part: pd.DataFrame, metric: str, n_pending: float | None = None
+) -> go.Figure:
+    """Per site, finding and AI model (with its version): the estimate for pending predictions
+    with its 95% CI beside the realised value of those already read with its own 95% CI.
+
+    ``part``: ``metrics.estimated_vs_realised`` rows of ``metric`` (``realised_low`` /
+    ``realised_high`` are the realised value's interval, ``n_estimated`` the pending predictions
+    each estimate rests on). The title counts the plotted rows' pending predictions, "of
+    ``n_pending``" (every pending prediction under the filters) where that is more, so a chart
+    that leaves out rows without an estimate does not pass for all of them. The two markers of
+    a row sit side by side, so neither interval hides the other."""
+    part = part.assign(
+        label=part["site"].astype(str)
+        + " · "
+        + part["finding"].astype(str)
+        + " · "
+        + model_label(part)
+    ).sort_values("label")
+    plotted = int(round(float(part["n_estimated"].sum())))
+    total = plotted if n_pending is None else int(round(n_pending))
+    count = f"{plotted:,}" if total == plotted else f"{plotted:,} of {total:,}"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -631,8 +641,8 @@ def estimated_vs_realised(
     )
     layout(
         fig,
-        f"{METRIC_LABELS[metric]}: estimate for {n_pending:,} "
-        f"pending predictions vs realised (bars: 95% CI)",
+        f"{METRIC_LABELS[metric]}: estimate for {count} pending predictions vs realised "
+        "(bars: 95% CI)",
         height=max(300, 34 * len(part) + 160),
     )
     # the estimate and the realised value of a row one above the other, not on one line

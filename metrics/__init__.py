@@ -17,7 +17,7 @@ from metrics._agreement import (
     percent_agreement_table,
 )
 from metrics._calibration import Calibration, calibration
-from metrics._cbpe import compare_estimates, estimate_performance
+from metrics._cbpe import compare_estimates, estimate_performance, estimated_vs_realised
 from metrics._claims import claim_check, group_denominators, heterogeneity_across
 from metrics._drift_methods import METHODS, DriftMethod, DriftResult, get_method
 from metrics._filters import AGE_BANDS, Filters
@@ -124,6 +124,7 @@ __all__ = [
     "data_dir_reference",
     "data_dir_rules",
     "estimate_performance",
+    "estimated_vs_realised",
     "get_method",
     "load_rules",
     "model_versions",

@@ -639,13 +639,15 @@ def _pending_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
         method = str(df["method"].iloc[0]) if "method" in df and len(df) else ""
         out.append(_table(df, [
             ("Site", "site"), ("Finding", "finding"),
+            ("AI model", lambda r: f"{r['model_name']} {r['model_version']}"),
             ("Pending", lambda r: count(r.get("n_pending", r["n"]))),
             ("Estimated", lambda r: count(r["n"])),
             ("Est. sensitivity (95% CI)", _est("sensitivity")),
             ("Est. specificity (95% CI)", _est("specificity")),
             ("Est. accuracy (95% CI)", _est("accuracy")),
         ], title="Estimated performance (ESTIMATES, not yet confirmed by reads)",
-            note=f"Studies of this month without a read. {method}. A dash: not estimable "
+            note=f"Studies of this month without a read, per AI model and version (two models "
+                 f"reading one finding are different products). {method}. A dash: not estimable "
                  f"(sensitivity needs {MIN_PER_CLASS} expected positive cases, specificity "
                  f"{MIN_PER_CLASS} expected negative; an estimate fixed by construction, such as the specificity of an "
                  "AI that called every pending case negative, has no interval); the reason of "

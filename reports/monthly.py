@@ -556,8 +556,9 @@ def build_monthly_report(
         notes.append(absent)
     tables.update(_agreement_and_pending(con, month, ref, s, notes))
     estimated = estimate_performance(
-        con, month=month, reference=s.reference, by=("site", "finding"), alpha=s.alpha
-    )
+        con, month=month, reference=s.reference, alpha=s.alpha,
+        by=("site", "finding", "model_name", "model_version"),
+    )  # fmt: skip
     if len(estimated):
         tables["estimated_performance"] = estimated
         if not estimated["n"].any():

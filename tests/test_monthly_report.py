@@ -437,12 +437,12 @@ def test_estimates_and_reader_tables_show_formatted_columns(doc: dict, html: str
         rows = _table_rows(html, "Estimated performance (ESTIMATES, not yet confirmed by reads)")
         assert len(rows) == len(est)
         i, e = next((i, e) for i, e in enumerate(est) if e["specificity_low"] is not None)
-        assert rows[i][:4] == [e["site"], e["finding"], f"{int(e['n_pending']):,}",
-                               f"{int(e['n']):,}"]  # fmt: skip
-        assert rows[i][5] == (f"{e['specificity']:.2f} ({e['specificity_low']:.2f}–"
+        assert rows[i][:5] == [e["site"], e["finding"], f"{e['model_name']} {e['model_version']}",
+                               f"{int(e['n_pending']):,}", f"{int(e['n']):,}"]  # fmt: skip
+        assert rows[i][6] == (f"{e['specificity']:.2f} ({e['specificity_low']:.2f}–"
                               f"{e['specificity_high']:.2f})")  # fmt: skip
         for row, e in zip(rows, est, strict=True):  # never a zero-width interval
-            for col, name in ((4, "sensitivity"), (5, "specificity")):
+            for col, name in ((5, "sensitivity"), (6, "specificity")):
                 if e[name] is None:
                     assert row[col] == "–" and name in e["not_estimable"]
                 else:
@@ -583,8 +583,8 @@ def test_predictions_without_reads_say_so_and_count_pending(predictions_only: Pa
     from reports._render import context
 
     table = next(t for t in context(rep)["pending"] if t["title"].startswith("Estimated"))
-    assert table["header"][2:4] == ["Pending", "Estimated"]
-    assert [r[2] for r in table["rows"]] == [f"{int(k):,}" for k in est["n_pending"]]
+    assert table["header"][2:5] == ["AI model", "Pending", "Estimated"]
+    assert [r[3] for r in table["rows"]] == [f"{int(k):,}" for k in est["n_pending"]]
     assert rep.settings_dict()["min_n"] == 30 and rep.data_received["reads"] == 0
 
 

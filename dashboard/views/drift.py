@@ -6,6 +6,8 @@ window (the first months of data), the same call the monthly report makes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +15,6 @@ from dashboard import _alerts, _charts, _state
 from dashboard._columns import WRAP_ROW_HEIGHT
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
-from dashboard._filters import month_bounds
 from dashboard._tabs import lazy_tabs
 from metrics import new_category_subject
 from radqa.errors import RadQAError
@@ -61,7 +62,8 @@ st.caption(
     "Site, scanner manufacturer, scanner model, modality and finding narrow the other tabs; "
     "the study date and model version do not (the month monitored and the reference window "
     "set the dates, and each group pools the model versions), except on Label completeness, "
-    "where every filter applies."
+    "where every filter applies, and on Estimated vs realised, where every filter but the "
+    "study date applies (its rows are per AI model and version)."
     + (f" Applied here: {', '.join(applied)}." if applied else "")
     + (f" Not applied here: {', '.join(ignored)}." if ignored else "")
 )
@@ -273,47 +275,67 @@ def show_estimates() -> None:
     st.caption(
         "Studies still waiting for their reads get an estimate from the AI score, calibrated on "
         "the reference window (confidence-based performance estimation); the realised figures "
-        "are those of the studies already read in the same month."
+        "are those of the studies already read in the same month. One row per site, finding "
+        "and AI model version: two models reading the same finding are different products."
     )
-    estimated = _state.call(
-        "estimate_performance",
+    # every sidebar filter but the study date (the month sets it), on both halves alike
+    filters = replace(ctx.filters, date_from=None, date_to=None)
+    both = _state.call(
+        "estimated_vs_realised",
         snap,
         month=month,
         reference=reference,
         by=("site", "finding"),
-    )
-    if estimated.empty:
-        st.success(f"Every study of {month} has its reads: nothing to estimate.")
-        return
-    first_day, last_day = month_bounds([month])
-    realised = _state.summarize(
-        snap, _state.Filters(date_from=first_day, date_to=last_day), by=("site", "finding")
-    )
-    both = narrow(
-        _state.metric_fn("compare_estimates")(estimated, realised, by=("site", "finding"))
+        filters=filters,
     )
     if both.empty:
-        st.info("No group has both pending and read studies in this month under these filters.")
+        st.success(
+            f"No study of {month} is waiting for its reads under these filters: nothing to "
+            "estimate."
+        )
         return
+    n_pending, n_estimated = both.attrs["n_pending"], both.attrs["n_estimated"]
+    st.caption(
+        f"{n_pending:,.0f} predictions of {month} are pending under these filters"
+        + (
+            f" ({n_estimated:,.0f} of them estimated; the rest have no calibration: no "
+            "labelled reference case of their AI model and finding)."
+            if n_estimated < n_pending
+            else "."
+        )
+    )
     est_metric = st.selectbox("Metric", ["sensitivity", "specificity", "accuracy"], key="dr_est")
-    part = both[both["metric"] == est_metric].dropna(subset=["estimate"])
+    rows = both[both["metric"] == est_metric]
+    part = rows.dropna(subset=["estimate"])
     if part.empty:
         st.info(f"No group has an estimate of {est_metric} in {month}.")
     else:
-        fig = _charts.estimated_vs_realised(part, realised, est_metric, int(estimated["n"].sum()))
+        fig = _charts.estimated_vs_realised(part, est_metric, n_pending)
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
+    # every row of the metric, those without an estimate or a realised value too
     st.dataframe(
-        _alerts.estimates_table(both, realised),
+        estimates_table(rows),
         hide_index=True,
         width="stretch",
-        column_config=ESTIMATE_COLUMNS,
+        column_config={
+            **ESTIMATE_COLUMNS,
+            "estimate": st.column_config.TextColumn(
+                "Estimate (95% CI)",
+                width=125,
+                help=f"CBPE estimate of {est_metric} for the pending predictions",
+            ),
+            "realised": st.column_config.TextColumn(
+                "Realised (95% CI)",
+                width=125,
+                help=f"Observed {est_metric} among the predictions already read",
+            ),
+        },
     )
-    est_method = str(estimated["method"].iloc[0]) if "method" in estimated.columns else ""
-    real_method = realised.attrs.get("methods", {}).get("proportions", "")
+    methods = both.attrs["methods"]
     st.caption(
-        f"Estimate: the pending studies' expected value, 95% CI by {est_method}. "
+        f"Estimate: the pending studies' expected value, 95% CI by {methods['estimate']}. "
         "Realised: the same proportion among the month's studies already read (observed "
-        f"counts), with its own 95% CI by {real_method}. Difference: realised minus "
+        f"counts), with its own 95% CI by {methods['realised']}. Difference: realised minus "
         "estimate. Covered: whether the realised value lies inside the estimate's 95% CI "
         "(a check of the estimate); blank when either value is missing. Not estimable: too few "
         "expected cases of the class among the pending studies; pending: too few of the "
@@ -321,19 +343,61 @@ def show_estimates() -> None:
     )
 
 
-#: The estimated-vs-realised table in words and percentages; text cells where a value is
-#: missing, so no cell reads "None".
+def estimates_table(both: pd.DataFrame) -> pd.DataFrame:
+    """``metrics.estimated_vs_realised`` rows as text: a value with its 95% CI in one cell,
+    "not estimable" / "pending" where a value is missing, blanks (never None) elsewhere."""
+
+    def with_ci(v: object, lo: object, hi: object, missing: str) -> str:
+        if pd.isna(v):  # type: ignore[call-overload]
+            return missing
+        text = _charts.fmt(float(v), "accuracy")  # type: ignore[arg-type]
+        if pd.isna(lo) or pd.isna(hi):  # type: ignore[call-overload]
+            return text
+        return f"{text} ({100 * float(lo):.1f}–{100 * float(hi):.1f}%)"  # type: ignore[arg-type]
+
+    has_both = both["estimate"].notna() & both["realised"].notna()
+    out = both[["site", "finding"]].copy()
+    out["model"] = _charts.model_label(both)
+    out["n_pending"] = both["n_pending"].round().astype(int)
+    out["n_read"] = both["n_read"].astype(int)
+    out["estimate"] = [
+        with_ci(v, lo, hi, "not estimable")
+        for v, lo, hi in zip(both["estimate"], both["low"], both["high"], strict=True)
+    ]
+    out["realised"] = [
+        with_ci(v, lo, hi, "pending")
+        for v, lo, hi in zip(
+            both["realised"], both["realised_low"], both["realised_high"], strict=True
+        )
+    ]
+    out["difference"] = [
+        f"{100 * d:+.1f} pts" if ok else ""
+        for d, ok in zip(both["difference"], has_both, strict=True)
+    ]
+    out["covered"] = [
+        ("yes" if c else "no") if ok else ""
+        for c, ok in zip(both["covered"], has_both, strict=True)
+    ]
+    return out
+
+
+#: The estimated-vs-realised table (one metric's rows) in words and percentages; widths that
+#: fit the page's 940 px at a 1400 px window (a longer site or finding is cut, whole on hover).
 ESTIMATE_COLUMNS = {
-    "site": st.column_config.TextColumn("Site"),
-    "finding": st.column_config.TextColumn("Finding"),
-    "metric": st.column_config.TextColumn("Metric"),
-    "estimate": st.column_config.TextColumn("Estimate (pending)"),
-    "estimate_ci": st.column_config.TextColumn("Estimate 95% CI"),
-    "realised": st.column_config.TextColumn("Realised (read)"),
-    "realised_ci": st.column_config.TextColumn("Realised 95% CI"),
-    "difference": st.column_config.TextColumn("Difference"),
+    "site": st.column_config.TextColumn("Site", width=160),
+    "finding": st.column_config.TextColumn("Finding", width=150),
+    "model": st.column_config.TextColumn("AI model", width=125, help="AI model and version"),
+    "n_pending": st.column_config.NumberColumn(
+        "Pending", format="%d", width=55, help="The month's predictions waiting for a read"
+    ),
+    "n_read": st.column_config.NumberColumn(
+        "Read", format="%d", width=45, help="The month's predictions with a reference read"
+    ),
+    "difference": st.column_config.TextColumn(
+        "Difference", width=65, help="Realised minus estimate"
+    ),
     "covered": st.column_config.TextColumn(
-        "Covered", help="Realised value inside the estimate's 95% CI"
+        "Covered", width=60, help="Realised value inside the estimate's 95% CI"
     ),
 }
 

@@ -47,42 +47,42 @@ def test_completeness_lines_one_per_finding_in_month_order() -> None:
 
 
 def test_estimated_vs_realised_error_bars_are_the_interval() -> None:
+    # metrics.estimated_vs_realised rows: each with its realised value's own (Wilson) interval
     part = pd.DataFrame(
         {
-            "site": ["B", "A"],
-            "finding": ["ptx", "ptx"],
-            "estimate": [0.8, 0.6],
-            "low": [0.7, 0.4],
-            "high": [0.85, 0.7],
-            "realised": [0.75, 0.65],
-        }
-    )
-    # the summarize table the realised values come from: its Wilson intervals, other columns
-    realised = pd.DataFrame(
-        {
-            "site": ["A", "B", "C"],
+            "site": ["B", "A", "A"],
             "finding": ["ptx", "ptx", "ptx"],
-            "sensitivity_low": [0.5, 0.6, 0.1],
-            "sensitivity_high": [0.7, 0.9, 0.2],
-            "specificity_low": [0.0, 0.0, 0.0],
-            "specificity_high": [1.0, 1.0, 1.0],
+            "model_name": ["XR", "XR", "CT"],
+            "model_version": ["2", "2", "1.1"],
+            "estimate": [0.8, 0.6, 0.5],
+            "low": [0.7, 0.4, 0.3],
+            "high": [0.85, 0.7, 0.6],
+            "realised": [0.75, 0.65, 0.55],
+            "realised_low": [0.6, 0.5, 0.45],
+            "realised_high": [0.9, 0.7, 0.6],
+            "n_estimated": [40.0, 60.0, 20.0],
         }
     )
-    fig = _charts.estimated_vs_realised(part, realised, "sensitivity", 120)
+    fig = _charts.estimated_vs_realised(part, "sensitivity", 150)
     est, real = fig.data
-    assert list(est.y) == ["A · ptx", "B · ptx"]  # sorted by label
-    assert list(est.x) == pytest.approx([60.0, 80.0])
-    assert list(est.error_x.array) == pytest.approx([10.0, 5.0])
-    assert list(est.error_x.arrayminus) == pytest.approx([20.0, 10.0])
-    assert list(real.x) == pytest.approx([65.0, 75.0])
+    # one row per site, finding and AI model version, sorted by label
+    assert list(est.y) == ["A · ptx · CT 1.1", "A · ptx · XR 2", "B · ptx · XR 2"]
+    assert list(est.x) == pytest.approx([50.0, 60.0, 80.0])
+    assert list(est.error_x.array) == pytest.approx([10.0, 10.0, 5.0])
+    assert list(est.error_x.arrayminus) == pytest.approx([20.0, 20.0, 10.0])
+    assert list(real.x) == pytest.approx([55.0, 65.0, 75.0])
     # the realised value's Wilson interval (a tester's fault: the point was drawn without it)
-    assert list(real.error_x.array) == pytest.approx([5.0, 15.0])
-    assert list(real.error_x.arrayminus) == pytest.approx([15.0, 15.0])
+    assert list(real.error_x.array) == pytest.approx([5.0, 5.0, 15.0])
+    assert list(real.error_x.arrayminus) == pytest.approx([10.0, 15.0, 15.0])
     assert real.error_x.symmetric is False
     # side by side in each row, so one interval does not hide the other
     assert fig.layout.scattermode == "group" and {est.orientation, real.orientation} == {"h"}
-    assert fig.layout.title.text.startswith("Sensitivity: estimate for 120 pending")
-    assert fig.layout.title.text.endswith("vs realised (bars: 95% CI)")
+    # the plotted rows' pending predictions, of every pending one under the filters
+    assert fig.layout.title.text == (
+        "Sensitivity: estimate for 120 of 150 pending predictions vs realised (bars: 95% CI)"
+    )
+    whole = _charts.estimated_vs_realised(part, "specificity", 120).layout.title.text
+    assert whole.startswith("Specificity: estimate for 120 pending predictions vs")
 
 
 def _grid(columns: int, rows: tuple[str, ...] = ("A", "B")) -> pd.DataFrame:

@@ -10,12 +10,12 @@ from metrics._cbpe import compare_estimates, estimate_from_bins, fit_calibration
 
 def test_expected_counts_from_calibrated_bins() -> None:
     # reference: bin 0 has 1 positive of 10, bin 1 has 8 of 10 -> isotonic p = 0.1, 0.8
-    ref = pd.DataFrame({"model_version": "1", "finding": "f", "bin": [0, 1],
+    ref = pd.DataFrame({"model_name": "M", "model_version": "1", "finding": "f", "bin": [0, 1],
                         "n_pos": [1, 8], "n_neg": [9, 2]})  # fmt: skip
     cal = fit_calibration(ref, bins=2)
     assert cal[cal["model_version"] == "1"]["p"].tolist() == pytest.approx([0.1, 0.8])
-    pending = pd.DataFrame({"site": "A", "model_version": "1", "finding": "f", "bin": [0, 1],
-                            "predicted": [False, True], "n": [100, 50]})  # fmt: skip
+    pending = pd.DataFrame({"site": "A", "model_name": "M", "model_version": "1", "finding": "f",
+                            "bin": [0, 1], "predicted": [False, True], "n": [100, 50]})  # fmt: skip
     est = estimate_from_bins(pending, cal, by=("site",)).iloc[0]
     assert (est["tp"], est["fp"], est["fn"], est["tn"]) == pytest.approx((40, 10, 10, 90))
     assert est["sensitivity"] == pytest.approx(0.8) and est["specificity"] == pytest.approx(0.9)
@@ -31,10 +31,11 @@ def test_expected_counts_from_calibrated_bins() -> None:
 def test_degenerate_estimates_are_not_estimable_and_pending_counts_every_case() -> None:
     # The reviewer's rows: every pending case called negative gave "sens 0.00 (0.00-0.00),
     # spec 1.00 (1.00-1.00)"; 0.2 expected positives gave a sensitivity at all.
-    ref = pd.DataFrame({"model_version": "1", "finding": "f", "bin": [0, 1],
+    ref = pd.DataFrame({"model_name": "M", "model_version": "1", "finding": "f", "bin": [0, 1],
                         "n_pos": [1, 8], "n_neg": [9, 2]})  # fmt: skip
     cal = fit_calibration(ref, bins=2)
-    pending = pd.DataFrame({"site": ["A", "B", "B", "C"], "model_version": ["1", "1", "1", "9"],
+    pending = pd.DataFrame({"site": ["A", "B", "B", "C"], "model_name": "M",
+                            "model_version": ["1", "1", "1", "9"],
                             "finding": ["f", "f", "f", "g"], "bin": [0, 0, 1, 0],
                             "predicted": [False, False, True, False],
                             "n": [100, 100, 50, 14]})  # fmt: skip
