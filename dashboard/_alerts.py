@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import _charts, _state
+from dashboard import _state
 from metrics import new_category_status as new_category_status  # the Drift page's, moved
 from radqa.errors import RadQAError
 
@@ -193,44 +193,3 @@ def show_alert_list(rules: list[str], sentences: list[str]) -> None:
     if len(lines) > BANNER_SHOWN:
         with st.expander(f"The other {len(lines) - BANNER_SHOWN} alert(s)"):
             st.markdown("\n".join(lines[BANNER_SHOWN:]))
-
-
-def estimates_table(both: pd.DataFrame, realised: pd.DataFrame) -> pd.DataFrame:
-    """``metrics.compare_estimates`` rows with the realised value's own interval (from the
-    ``summarize`` table it came from), as text: blanks, "not estimable" or "pending" where a
-    value is missing."""
-    keys = ["site", "finding"]
-    real_ci = pd.concat(
-        [
-            realised[[*keys, f"{m}_low", f"{m}_high"]]
-            .rename(columns={f"{m}_low": "realised_low", f"{m}_high": "realised_high"})
-            .assign(metric=m)
-            for m in both["metric"].unique()
-        ],
-        ignore_index=True,
-    )
-    rows = both.merge(real_ci, on=[*keys, "metric"], how="left")
-
-    def pct(v: object) -> str:
-        return _charts.fmt(float(v), "accuracy") if pd.notna(v) else ""  # type: ignore[arg-type]
-
-    def ci(lo: object, hi: object) -> str:
-        return f"{pct(lo)} – {pct(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
-
-    has_both = rows["estimate"].notna() & rows["realised"].notna()
-    out = rows[keys + ["metric"]].copy()
-    out["estimate"] = [pct(v) or "not estimable" for v in rows["estimate"]]
-    out["estimate_ci"] = [ci(lo, hi) for lo, hi in zip(rows["low"], rows["high"], strict=True)]
-    out["realised"] = [pct(v) or "pending" for v in rows["realised"]]
-    out["realised_ci"] = [
-        ci(lo, hi) for lo, hi in zip(rows["realised_low"], rows["realised_high"], strict=True)
-    ]
-    out["difference"] = [
-        f"{100 * d:+.1f} pts" if ok else ""
-        for d, ok in zip(rows["difference"], has_both, strict=True)
-    ]
-    out["covered"] = [
-        ("yes" if c else "no") if ok else ""
-        for c, ok in zip(rows["covered"], has_both, strict=True)
-    ]
-    return out
