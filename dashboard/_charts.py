@@ -466,22 +466,37 @@ def p_chart(part: pd.DataFrame) -> go.Figure:
                 x=month, y=100 * part[col], name=name, mode="lines", line={**GUIDE, "dash": dash}
             )
         )
-    signals = part[part["p_chart_signal"].fillna(False).astype(bool)]
+    _signals(fig, part, "p_chart_signal", 100 * part["proportion"])
+    metric = SPC_LABELS.get(str(part["metric"].iloc[0]), str(part["metric"].iloc[0]))
+    return _monthly(fig, f"p-chart (n = {int(part['n'].sum()):,})", f"{metric} (%)")
+
+
+def _signals(fig: go.Figure, part: pd.DataFrame, flag: str, y: pd.Series) -> None:
+    """Mark the months where ``part[flag]`` is true on the series ``y`` (a legend entry even
+    when there is none, so the chart says what a signal would look like)."""
+    hit = part[flag].fillna(False).astype(bool).to_numpy()
     fig.add_trace(
         go.Scatter(
-            x=signals["month"],
-            y=100 * signals["proportion"],
+            x=part["month"][hit],
+            y=y[hit],
             name="signal",
             mode="markers",
             marker={"color": OKABE_ITO[3], "size": 12, "symbol": "x"},
         )
     )
-    metric = SPC_LABELS.get(str(part["metric"].iloc[0]), str(part["metric"].iloc[0]))
-    return _monthly(fig, f"p-chart (n = {int(part['n'].sum()):,})", f"{metric} (%)")
+
+
+def _with_n(part: pd.DataFrame) -> dict[str, object]:
+    """Hover text giving each month's value and n (the month's cases behind the point)."""
+    return {
+        "customdata": part[["n"]].to_numpy(),
+        "hovertemplate": "%{x}: %{y:.2f} (n = %{customdata[0]})<extra></extra>",
+    }
 
 
 def cusum_chart(part: pd.DataFrame) -> go.Figure:
-    """The tabular CUSUM of the standardised monthly deviations, upward and downward."""
+    """The tabular CUSUM of the standardised monthly deviations, upward and downward, with its
+    decision interval h and the months that cross it marked."""
     fig = go.Figure()
     for col, name, colour in (
         ("cusum_pos", "CUSUM upward", OKABE_ITO[1]),
@@ -494,14 +509,27 @@ def cusum_chart(part: pd.DataFrame) -> go.Figure:
                 name=name,
                 mode="lines+markers",
                 line={"color": colour},
+                **_with_n(part),
             )
         )
+    h = float(part["cusum_h"].iloc[0])
+    fig.add_trace(
+        go.Scatter(
+            x=part["month"],
+            y=[h] * len(part),
+            name=f"decision interval h = {h:g}",
+            mode="lines",
+            line={**GUIDE, "dash": "dash"},
+        )
+    )
+    _signals(fig, part, "cusum_signal", part[["cusum_pos", "cusum_neg"]].max(axis=1))
     title = f"Tabular CUSUM of standardised deviations (n = {int(part['n'].sum()):,})"
     return _monthly(fig, title, "Cumulative sum (standard deviations)")
 
 
 def ewma_chart(part: pd.DataFrame) -> go.Figure:
-    """The EWMA of the standardised monthly deviations with its control limits."""
+    """The EWMA of the standardised monthly deviations with its control limits, the months
+    beyond them marked."""
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -510,6 +538,7 @@ def ewma_chart(part: pd.DataFrame) -> go.Figure:
             name="EWMA",
             mode="lines+markers",
             line={"color": OKABE_ITO[2]},
+            **_with_n(part),
         )
     )
     for sign in (1, -1):
@@ -523,6 +552,7 @@ def ewma_chart(part: pd.DataFrame) -> go.Figure:
                 line={**GUIDE, "dash": "dash"},
             )
         )
+    _signals(fig, part, "ewma_signal", part["ewma"])
     title = f"EWMA of standardised deviations (n = {int(part['n'].sum()):,})"
     return _monthly(fig, title, "EWMA (standard deviations)")
 

@@ -17,6 +17,7 @@ from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._tabs import lazy_tabs
 from metrics import new_category_subject
+from metrics._spc import CUSUM_H, CUSUM_K, EWMA_L, EWMA_LAMBDA
 from radqa.errors import RadQAError
 
 ctx = page_context("Drift")
@@ -166,6 +167,16 @@ def show_control_charts() -> None:
         st.info("No control-chart series for the monitored months under these filters.")
     else:
         part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
+        st.caption(spc_caption(part))
+        low = int((part["expected_min"] < SPC_EXPECTED_MIN).sum())
+        if low:
+            st.warning(
+                f"In {low} of {len(part)} months this series expected fewer than "
+                f"{SPC_EXPECTED_MIN} cases on one side (events or non-events, at the reference "
+                "proportion): the normal approximation behind the limits and the standardised "
+                "deviations is poor there, and a signal may be the approximation's rather than "
+                "a shift. Read it with the month's n (on hover) and the p-chart."
+            )
         lazy_tabs(
             "dr_spc_tab",
             {
@@ -180,6 +191,30 @@ def show_control_charts() -> None:
                 ),
             },
         )
+
+
+#: Fewer expected events (or non-events) than this in a month: the normal approximation the
+#: control charts rest on is poor (the usual rule for a proportion's normal approximation).
+SPC_EXPECTED_MIN = 5
+
+
+def spc_caption(part: pd.DataFrame) -> str:
+    """What the control charts are, and whether an alert rule watches them."""
+    rules = _alerts.alert_rules(snap) or _state.metric_fn("default_rules")()
+    watching = sorted({r.name for r in rules if r.method in ("p_chart", "cusum", "ewma")})
+    n = part["n"]
+    alerts = (
+        "Alert rules on control charts: " + ", ".join(watching) + "."
+        if watching
+        else "No alert rule uses a control chart (none of the defaults does): a signal here "
+        "raises no alert; add a p_chart, cusum or ewma rule to alert_rules.toml for that."
+    )
+    return (
+        "Each month against the reference window's proportion, for every site and finding: "
+        f"p-chart with 3σ limits; tabular CUSUM with k = {CUSUM_K:g}, h = {CUSUM_H:g}; EWMA with "
+        f"λ = {EWMA_LAMBDA:g}, L = {EWMA_L:g}. "
+        f"n per month: {int(n.min()):,} to {int(n.max()):,}. {alerts}"
+    )
 
 
 def show_new_categories() -> None:
