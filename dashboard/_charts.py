@@ -362,27 +362,56 @@ def forest(
             showlegend=False,
         )
     )
+    pooled_row = "pooled (random effects)"
+    rows = [(str(lab), val, lo, hi) for lab, val, lo, hi in
+            zip(g["label"], g["value"], g["low"], g["high"], strict=True)]  # fmt: skip
     if pooled is not None:
         v, lo, hi = (x * scale for x in pooled)
+        # a diamond at the estimate, its CI as a thick bar: on a category axis a filled
+        # polygon has no height (it was drawn as a flat line with no point)
         fig.add_trace(
             go.Scatter(
-                x=[lo, v, hi, v, lo],
-                y=["pooled"] * 5,
-                fill="toself",
-                mode="lines",
-                line={"color": "#000000"},
-                name="pooled (random effects)",
+                x=[v],
+                y=[pooled_row],
+                mode="markers",
+                marker={"color": "#000000", "size": 16, "symbol": "diamond"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [hi - v],
+                    "arrayminus": [v - lo],
+                    "color": "#000000",
+                    "thickness": 3,
+                    "width": 0,
+                },
+                name=pooled_row,
+                showlegend=False,
                 hovertemplate=f"pooled {v:.1f} ({lo:.1f} – {hi:.1f})<extra></extra>",
             )
         )
         fig.add_vline(x=v, line={"dash": "dot", "color": "#000000", "width": 1})
+        rows.append((pooled_row, *pooled))
+    # each row's estimate and CI printed at the right, as a forest plot's table column
+    for row, val, lo, hi in rows:
+        fig.add_annotation(
+            x=1.0, xref="paper", xanchor="left", xshift=8, y=row, yref="y", showarrow=False,
+            text=f"{fmt(val, metric)} ({_cell_ci(lo, hi, metric)})", font={"size": 12},
+        )  # fmt: skip
     n = int(groups["n"].sum())
     count = f"n = {n:,}" if n_total is None or n_total == n else f"n = {n:,} of {n_total:,}"
     count = f"{count} {n_unit}".rstrip()
     layout(fig, f"{title} ({count})", height=max(260, 34 * len(groups) + 170))
+    fig.update_layout(margin={"r": FOREST_TEXT_MARGIN})
     fig.update_xaxes(title=label + (" (%)" if scale == 100 else ""))
-    fig.update_yaxes(type="category", title=None)
+    fig.update_yaxes(
+        type="category", title=None, categoryorder="array",
+        categoryarray=[pooled_row, *[str(v) for v in g["label"]]],
+    )  # fmt: skip
     return fig
+
+
+#: The right margin (px) of a forest plot: each row's "estimate (CI)" is printed there.
+FOREST_TEXT_MARGIN = 150
 
 
 def confusion(tp: int, fp: int, fn: int, tn: int, title: str) -> go.Figure:
