@@ -18,6 +18,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -29,13 +30,15 @@ from ingest.readers import (
     content_hash,
     file_format,
     lf_endings,
+    literal,
+    looks_like_value,
     mixes_line_endings,
     needs_serial_read,
     not_a_file,
     open_source,
     unreadable,
 )
-from ingest.redact import hide_ids, shown_name
+from ingest.redact import find_held_ids, hide_ids, shown_name
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -43,6 +46,7 @@ from ingest.validate import (
     checked_sql,
     column_sql,
     dropped_extras,
+    kept_extras,
     problems_sql,
     pseudonym_sql,
     q,
@@ -258,7 +262,7 @@ def _ingest_one(
                                 f"{_other_kind(kind, opened)}"
                             )
                         params: dict[str, object] = {**pads, **opened.params}
-                        duplicates, blank = _check(con, kind, opened, params, settings)
+                        checked = _check(con, kind, opened, params, settings)
                         break
                     except (duckdb.Error, FileRefusedError) as exc:
                         # DuckDB refuses a CSV file whose lines end in both CRLF and LF (joined
@@ -274,7 +278,7 @@ def _ingest_one(
                 raise FileRefusedError(f"{name}: the file has a header but no data rows")
             chash = hashing.result()
         except (duckdb.Error, FileRefusedError, OSError) as exc:
-            for table in ("_checked", "_gaps"):
+            for table in ("_checked", "_gaps", "_held"):
                 con.execute(f"drop table if exists {table}")
             if _machine_failure(exc):  # not the file's fault: not recorded as refused
                 raise StoreError(
@@ -308,8 +312,7 @@ def _ingest_one(
             strict,
             pads,
             settings,
-            duplicates=duplicates,
-            blank=blank,
+            checked=checked,
             file_bytes=size,
         )
         con.execute("commit")
@@ -325,7 +328,7 @@ def _ingest_one(
     finally:
         for view in ("_new_studies", "_study_rows"):
             con.execute(f"drop view if exists {view}")
-        for table in ("_checked", "_matched", "_pids", "_affected", "_gone", "_gaps"):
+        for table in ("_checked", "_matched", "_pids", "_affected", "_gone", "_gaps", "_held"):
             con.execute(f"drop table if exists {table}")
     return result
 
@@ -393,11 +396,16 @@ def _check(
     source: Source,
     params: dict[str, object],
     settings: Settings,
-) -> tuple[bool, int]:
-    """Run the checking pass (CREATE of ``_checked``) over the file; return whether two accepted
-    rows share a natural key (see :func:`_mark_duplicates`) and how many blank rows (no value at
-    all, :func:`ingest.validate._blank_sql`) were skipped. Deleting them keeps the others'
-    rowids, so a CSV row's number stays its place in the file.
+) -> Checked:
+    """Run the checking pass (CREATE of ``_checked``) over the file; return what it found
+    (:class:`Checked`). Deleting the blank rows keeps the others' rowids, so a CSV row's number
+    stays its place in the file.
+
+    A row that would load but holds a patient or reader id in a text or extra column is to be
+    quarantined (:func:`_find_held`; :func:`_mark_held_ids` marks it once repeated keys are):
+    it is found on the distinct values of those columns after the first pass, and needs the
+    rows in file order, as a bad row does. An extra column whose name is an id is read again
+    without it.
 
     A CSV / JSON Lines file has no row numbers of its own. They are needed only when a row is
     quarantined or a key repeats (the last row in the file wins), so the pass first runs in
@@ -416,12 +424,19 @@ def _check(
             raise
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
         con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+    held, named = _find_held(con, kind, source, settings, params)
+    if named:  # an extra column named by an id: read again without it (rare)
+        kept = tuple(c for c in kept_extras(source, settings) if c not in named)
+        settings = replace(settings, extra_columns=kept)
+        con.execute("drop table _checked")
+        con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+        held, _ = _find_held(con, kind, source, settings, params, headers=False)
     [(bad, blank)] = con.execute(
         "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
         "from _checked"
     ).fetchall()
     duplicates = _has_duplicate_keys(con)
-    if not source.numbered and (bad or duplicates):
+    if not source.numbered and (bad or duplicates or held):
         con.execute("drop table _checked")  # its memory, before the second pass fills another
         [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
         con.execute("set preserve_insertion_order = true")
@@ -432,7 +447,173 @@ def _check(
         finally:
             con.execute(f"set preserve_insertion_order = {bool(before)}")
     con.execute("delete from _checked where _blank")
-    return duplicates, int(blank)
+    return Checked(duplicates, int(blank), named, held)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`_check` found: whether two accepted rows share a natural key (see
+    :func:`_mark_duplicates`); how many blank rows (no value at all,
+    :func:`ingest.validate._blank_sql`) were skipped; the extra columns (lower case) whose name
+    is or holds a patient or reader id, not stored; and the columns where a row that would load
+    holds one (:func:`_find_held`), as (name, SQL test of a row, what the column holds)."""
+
+    duplicates: bool
+    blank: int
+    named_ids: tuple[str, ...] = ()
+    held: tuple[tuple[str, str, str], ...] = ()
+
+
+# What each text column of the contract holds, for the reason of a row that has an id there
+_HOLDS = {
+    "site": "a site name", "finding": "a finding's name", "model_name": "the AI model's name",
+    "model_version": "the AI model's version", "body_part": "a body part",
+    "scanner_manufacturer": "the scanner's manufacturer", "scanner_model": "the scanner's model",
+    "scanner_software": "the scanner's software version", "station": "the scanner's station name",
+    "arm": "the study arm", "rating": "a rating (a number)",
+}  # fmt: skip
+_EXTRA_HOLDS = (
+    "a value that is no patient's or reader's id (or leave the column out: extra_columns in "
+    "radqa.toml)"
+)
+
+
+class _Target(NamedTuple):
+    """A column searched for ids (:func:`_find_held`): its name, SQL giving a row's value as
+    text, what the column holds (for the reason), and, for an extra column, its JSON pointer
+    in ``extra``."""
+
+    name: str
+    sql: str
+    what: str
+    pointer: str | None = None
+
+
+def _held_targets(kind: str, source: Source, settings: Settings, stored: set[str]) -> list[_Target]:
+    """The columns of ``_checked`` searched for ids (:func:`_find_held`): the text columns of
+    the contract the file has, the ids aside; a rating that is a whole number of 4 digits or
+    more (a reader id typed there); then each extra column kept, read from ``extra``."""
+    targets = []
+    for c in CONTRACTS[kind]:
+        if c.name in _HOLDS and c.name in source.lowered and c.name in stored:
+            sql = q(c.name)
+            if c.name == "arm":
+                sql = "nullif(arm, '')"  # '' when the file gives none
+            elif c.kind == "number":
+                sql = (
+                    f"case when abs({sql}) between 1000 and 1e18 and {sql} = trunc({sql}) "
+                    f"then cast({sql}::bigint as varchar) end"
+                )
+            targets.append(_Target(c.name, sql, _HOLDS[c.name]))
+    if "extra" in stored:
+        for e in kept_extras(source, settings):
+            pointer = "/" + e.replace("~", "~0").replace("/", "~1")  # RFC 6901
+            sql = f"json_extract_string(extra, {literal(pointer)})"
+            targets.append(_Target(e, sql, _EXTRA_HOLDS, pointer))
+    return targets
+
+
+def _find_held(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: Source,
+    settings: Settings,
+    params: dict[str, object],
+    *,
+    headers: bool = True,
+) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]]:
+    """Search the rows of ``_checked`` that load for a patient or reader id in another column
+    (:func:`ingest.redact.find_held_ids`: one of the file's own, or one the store knows), and,
+    with ``headers``, the names of the file's extra columns. Return the columns where a row
+    holds one, as (name, SQL test of a row, what the column holds; for :func:`_mark_held_ids`),
+    and the extra columns (lower case) whose name does.
+
+    No loop over rows: one scan takes the distinct values of each column (a few sites,
+    findings, models, scanners), and only those few are split and compared. Grouping sets, one
+    small hash table per column (10M rows, 7 columns: about 1 s on two cores; the extra
+    columns' values parsed from ``extra`` once a row); a file of more than
+    :data:`_GROUPING_SETS` extra columns has theirs in one hash table of (column, value) pairs
+    instead, whose memory does not grow with the number of columns.
+    """
+    con.execute("drop table if exists _held")
+    targets = _held_targets(kind, source, settings, _stored(con))
+    names = [source.header_names[c] for c in source.extras] if headers else []
+    if not targets and not names:
+        return (), ()
+    plain = [t for t in targets if t.pointer is None]
+    extras = [t for t in targets if t.pointer is not None]
+    pointers = ", ".join(literal(str(t.pointer)) for t in extras)
+    rows = "select * from _checked where _ok"
+    if extras:  # each row's extra parsed once: __e, the values of its columns in order
+        rows = f"select *, json_extract_string(extra, [{pointers}]) as __e from _checked where _ok"
+    exprs = [t.sql for t in plain]
+    if len(targets) <= _GROUPING_SETS:
+        exprs += [f"__e[{k}]" for k in range(1, len(extras) + 1)]
+    parts = []
+    if exprs:
+        cols = [f"__h{i}" for i in range(len(exprs))]
+        inner = ", ".join(f"{sql} as {col}" for sql, col in zip(exprs, cols, strict=True))
+        position = f"list_position([{', '.join(f'{c} is not null' for c in cols)}], true) - 1"
+        parts.append(
+            f"select {position} as i, coalesce({', '.join(cols)}) as v from ("
+            f"select {', '.join(cols)} from (select {inner} from ({rows})) "
+            f"group by grouping sets ({', '.join(f'({c})' for c in cols)}))"
+        )
+    if len(targets) > _GROUPING_SETS and extras:
+        parts.append(
+            f"select unnest(range({len(plain)}, {len(targets)})) as i, unnest(__e) as v "
+            f"from ({rows})"
+        )
+    if names:  # the extra columns' names, as the header writes them: i = -1, -2, ...
+        listed = ", ".join(literal(n) for n in names)
+        parts.append(f"select -unnest(range(1, {len(names) + 1})) as i, unnest([{listed}]) as v")
+    if not find_held_ids(con, " union all ".join(parts), _own_ids(con), params):
+        return (), ()
+    found = {i for (i,) in con.execute("select distinct i from _held").fetchall()}
+    named = tuple(c for k, c in enumerate(source.extras) if -1 - k in found)
+    held = tuple(
+        (t.name, f"{t.sql} in (select v from _held where i = {i})", t.what)
+        for i, t in enumerate(targets)
+        if i in found
+    )
+    return held, named
+
+
+# The most columns whose distinct values are taken by grouping sets (one hash table each)
+_GROUPING_SETS = 32
+
+
+def _mark_held_ids(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    held: tuple[tuple[str, str, str], ...],
+    pads: dict[str, bytes],
+    settings: Settings,
+) -> None:
+    """Quarantine the rows of ``_checked`` that would load but hold an id in a column of
+    ``held`` (:func:`_find_held`): ``_ok`` false, the first such column and the reason in
+    ``_held_column`` and ``_held_reason`` (:func:`ingest.validate.problems_sql`), their values
+    in ``_raw_json`` as a repeated row's are (:func:`_mark_duplicates`; the id is then hidden
+    there by :func:`ingest.redact.hide_ids`). A repeated row keeps its own reason."""
+    stored = _stored(con)
+    column = " ".join(f"when {test} then {literal(name)}" for name, test, _ in held)
+    reason = " ".join(
+        f"when {literal(name)} then "
+        + literal(f"column '{name}' holds a patient or reader id (not shown); expected {what}")
+        for name, _, what in held
+    )
+    values, params = _raw_values_sql(kind, settings, stored)
+    con.execute("alter table _checked add column _held_column varchar")
+    con.execute("alter table _checked add column _held_reason varchar")
+    con.execute(f"update _checked set _held_column = case {column} end where _ok")
+    con.execute(
+        f"""
+        update _checked set _ok = false, _held_reason = case _held_column {reason} end,
+               _raw_json = {values}
+        where _held_column is not null
+        """,
+        {**pads, **params},
+    )
 
 
 def _empty_lines(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -510,14 +691,16 @@ def _write_batch(
     pads: dict[str, bytes],
     settings: Settings,
     *,
-    duplicates: bool,
-    blank: int,
+    checked: Checked,
     file_bytes: int,
 ) -> BatchResult:
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
-    if duplicates:
+    blank, named_ids = checked.blank, checked.named_ids
+    if checked.duplicates:
         _mark_duplicates(con, kind, pads, settings)
+    if checked.held:
+        _mark_held_ids(con, kind, checked.held, pads, settings)
     rows_read, bad = con.execute(
         "select count(*), count(*) filter (where not _ok) from _checked"
     ).fetchall()[0]
@@ -600,18 +783,23 @@ def _write_batch(
             )
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
-    if dropped := dropped_extras(source):
-        listed = ", ".join(f"'{c}'" for c in dropped)
+    if named_ids:
+        n = len(named_ids)
+        result.message += (
+            f"; not stored: {n} column{'s' if n > 1 else ''} whose "
+            f"{'names are patient or reader ids' if n > 1 else 'name is a patient or reader id'}"
+            " (not shown)"
+        )
+    if dropped := [c for c in dropped_extras(source) if c not in named_ids]:
         says = (
             "its name says it identifies" if len(dropped) == 1 else "their names say they identify"
         )
         result.message += (
-            f"; not stored: column(s) {listed} ({says} a person; of the ids, only patient_id and "
+            f"; not stored: {_listed(dropped)} ({says} a person; of the ids, only patient_id and "
             "reader_id are kept, as pseudonyms)"
         )
-    if unlisted := unlisted_extras(source, settings):
-        listed = ", ".join(f"'{c}'" for c in unlisted)
-        result.message += f"; not stored: column(s) {listed} (not in extra_columns of radqa.toml)"
+    if unlisted := [c for c in unlisted_extras(source, settings) if c not in named_ids]:
+        result.message += f"; not stored: {_listed(unlisted)} (not in extra_columns of radqa.toml)"
     con.execute(
         """
         insert into ingest_batches values
@@ -637,6 +825,21 @@ def _write_batch(
         },
     )
     return result
+
+
+def _listed(columns: Sequence[str]) -> str:
+    """``columns`` named in a message: ``column(s) 'a', 'b'``; those whose name reads as a value
+    (:func:`ingest.readers.looks_like_value`: the line may be a data row) counted, not named."""
+    shown = [c for c in columns if not looks_like_value(c)]
+    hidden = len(columns) - len(shown)
+    quoted = ", ".join(f"'{c}'" for c in shown)
+    parts = [f"column(s) {quoted}"] if shown else []
+    if hidden:
+        parts.append(
+            f"{hidden} column{'s' if hidden > 1 else ''} whose "
+            f"{'names read as values' if hidden > 1 else 'name reads as a value'} (not shown)"
+        )
+    return " and ".join(parts)
 
 
 # The committed batches of kind $kind that read the bytes $raw in another way than $hash
@@ -761,10 +964,7 @@ def _key_columns(kind: str) -> tuple[str, ...]:
 
 def _has_gaps(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether :func:`_empty_lines` found empty lines between the rows (temp table ``_gaps``)."""
-    [(found,)] = con.execute(
-        "select count(*) from duckdb_tables() where temporary and table_name = '_gaps'"
-    ).fetchall()
-    return bool(found)
+    return _exists(con, "_gaps")
 
 
 def _stored(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -781,18 +981,11 @@ def _mark_duplicates(
     cols = ", ".join(checked_key(kind))
     stored = _stored(con)
     rn = rn_sql(stored)
-    columns, params = row_columns(kind, CONTRACTS[kind], settings, stored, "_checked.")
-    values = []
-    for name, sql in columns:
-        if name.startswith("_id_"):
-            values.append(f"'{IDENTIFIERS[name.removeprefix('_id_')]}', {pseudonym_sql(sql)}")
-        else:
-            values.append(f"'{name}', {sql}")
+    values, params = _raw_values_sql(kind, settings, stored, "_checked.")
     con.execute("alter table _checked add column _dup_of bigint")
     con.execute(
         f"""
-        update _checked set _ok = false, _dup_of = d.last_rn,
-               _raw_json = json_object({", ".join(values)})
+        update _checked set _ok = false, _dup_of = d.last_rn, _raw_json = {values}
         from (
             select {rn} as _rn, max({rn}) over (partition by {cols}) as last_rn
             from _checked where _ok
@@ -801,6 +994,22 @@ def _mark_duplicates(
         """,
         {**pads, **params},
     )
+
+
+def _raw_values_sql(
+    kind: str, settings: Settings, stored: set[str], prefix: str = ""
+) -> tuple[str, dict[str, object]]:
+    """SQL of a ``_checked`` row's values as JSON, as quarantine keeps them for a row that was
+    good when read (a repeated key, an id in another column): the values as checked, the ids as
+    their pseudonyms; and its parameters (besides the HMAC pads)."""
+    columns, params = row_columns(kind, CONTRACTS[kind], settings, stored, prefix)
+    values = []
+    for name, sql in columns:
+        if name.startswith("_id_"):
+            values.append(f"'{IDENTIFIERS[name.removeprefix('_id_')]}', {pseudonym_sql(sql)}")
+        else:
+            values.append(f"'{name}', {sql}")
+    return f"json_object({', '.join(values)})", params
 
 
 def _pseudonyms(
@@ -996,7 +1205,17 @@ def _own_ids(con: duckdb.DuckDBPyConnection) -> str | None:
     """A SELECT of the raw patient and reader ids of temp table ``_checked`` (column ``id``);
     None when it has none."""
     ids = [f"select {q(c)} as id from _checked" for c in _stored(con) if c.startswith("_id_")]
+    if _exists(con, "_held"):  # the ids found in other columns (a stored one in another case)
+        ids.append("select id from _held")
     return " union all ".join(ids) or None
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether temp table ``table`` exists."""
+    [(found,)] = con.execute(
+        "select count(*) from duckdb_tables() where temporary and table_name = ?", [table]
+    ).fetchall()
+    return bool(found)
 
 
 def _source_ids(source: Source | None) -> tuple[str | None, dict[str, object]]:

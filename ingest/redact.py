@@ -11,9 +11,12 @@ this module hides, in the quarantined rows of one batch, every value that is or 
   ``reader_id`` column, any row), or
 - an id the store already knows: its pseudonym is a stored patient's or reader's.
 
-The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason. Only the batch's bad rows
-are searched (a few, usually); values of rows that load are stored where the file put them (the
-``extra_columns`` allow-list of radqa.toml keeps unknown columns out).
+The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason.
+
+A row that would load is searched too (:func:`find_held_ids`), on the distinct values of its text
+columns and extra columns, which are few: one holding an id is quarantined instead
+(:func:`ingest.load._mark_held_ids`), and the id then hidden there as above. So is an extra
+column whose *name* is or holds an id: it is not stored, and no message names it.
 
 A file's name is stored with each batch and shown on Data health; :func:`shown_name` hides an id
 in it the same way.
@@ -54,6 +57,67 @@ def _own(own_ids: str | None) -> str:
     return own_ids or "select null::varchar as id where false"
 
 
+def _parts_sql(values: str, keep: str) -> str:
+    """SELECT of ``keep`` (columns of ``values``), ``id``: each value ``v`` of ``values`` read as
+    an id and each of its parts (:data:`_SPLITS`), of :data:`SHORTEST` characters or more."""
+    splits = ", ".join(f"regexp_split_to_array(v, '{split}')" for split in _SPLITS)
+    return f"""
+        select * from (
+            select {keep}, {_AS_ID("v")} as id from ({values})
+            union
+            select {keep}, {_AS_ID("part")} as id
+            from (select {keep}, unnest(list_concat({splits})) as part from ({values}))
+        )
+        where len(id) >= {SHORTEST}
+    """
+
+
+def find_held_ids(
+    con: duckdb.DuckDBPyConnection,
+    values: str,
+    own_ids: str | None,
+    pads: dict[str, object],
+) -> bool:
+    """Temp table ``_held (i, v, id)``: of the values ``v`` of the SELECT ``values`` (columns
+    ``i``, an integer naming where the value is, and ``v``, text; distinct, and few), those that
+    are or hold an id, and the id (or part) they hold; return whether there are any.
+
+    An id is found as in :func:`hide_ids`: a value or one of its parts (:data:`_SPLITS`) of
+    :data:`SHORTEST` characters or more that is one of the file's own ids (``own_ids``, a
+    SELECT of column ``id``), ignoring case, or whose pseudonym the store holds, as written, in
+    upper or in lower case (the values are few: three hashes each cost nothing). ``pads``
+    holds the HMAC pads (:func:`ingest.validate.pseudonym_sql`); ``values`` takes no parameter.
+
+    The own ids are read once (the file's patient and reader ids, every row: 10M at 10M rows)
+    and probe the few candidates' lower-case forms, a join built on the candidates.
+    """
+    con.execute(
+        f"create or replace temp table _held_values as select distinct i, v from ({values}) "
+        "where v is not null"
+    )
+    con.execute(
+        f"""
+        create or replace temp table _held as
+        with candidates as ({_parts_sql("select * from _held_values", "i, v")}),
+        ids as (select distinct id from candidates),
+        variants as (
+            select id, {pseudonym_sql("variant")} as pid
+            from (select id, unnest(list_distinct([id, upper(id), lower(id)])) as variant
+                  from ids)
+        ),
+        found as (
+            select c.id from ids c join ({_own(own_ids)}) o on lower(c.id) = lower(o.id)
+            union
+            select v.id from variants v join ({_STORED}) s on s.patient_pid = v.pid
+        )
+        select c.i, c.v, c.id from candidates c semi join found using (id)
+        """,
+        {k: pads[k] for k in ("ipad", "opad")},
+    )
+    con.execute("drop table _held_values")
+    return not con.execute("select not exists (select 1 from _held)").fetchall()[0][0]
+
+
 def hide_ids(
     con: duckdb.DuckDBPyConnection, batch_id: int, own_ids: str | None, pads: dict[str, bytes]
 ) -> int:
@@ -79,20 +143,13 @@ def hide_ids(
         from quarantine q, json_each(q.raw) j
         where q.batch_id = $batch_id and j.type not in ('NULL', 'BOOLEAN')
     """
-    splits = ", ".join(f"regexp_split_to_array(v, '{split}')" for split in _SPLITS)
     # first the distinct values holding an id (each part hashed once), then the
     # rows holding them: two reads of the bad rows, no temp table of every (row, column) value
     con.execute(
         f"""
         create or replace temp table _id_values as
         with distinct_values as (select distinct v from ({values})),
-        parts as (
-            select v, {_AS_ID("v")} as id from distinct_values
-            union
-            select v, {_AS_ID("part")} as id
-            from (select v, unnest(list_concat({splits})) as part from distinct_values)
-        ),
-        candidates as (select * from parts where len(id) >= {SHORTEST})
+        candidates as ({_parts_sql("select * from distinct_values", "v")})
         select c.v from candidates c semi join ({_own(own_ids)}) o on lower(o.id) = lower(c.id)
         union
         select v from candidates where {pseudonym_sql("id")} in ({_STORED})

@@ -247,6 +247,7 @@ def column_sql(
     types = {c.name: c.sql_type for c in contract} | {f"_id_{c.name}": "varchar" for c in contract}
     types |= {"_f_threshold": "double", "_f_predicted": "boolean", "extra": "json"}
     types |= {"_dup_of": "bigint", "_overflow": "varchar"}
+    types |= {"_held_column": "varchar", "_held_reason": "varchar"}
     return f"null::{types[bare]}"
 
 
@@ -307,7 +308,10 @@ def rows_sql(
     """SELECT of ``_checked`` in its full shape (every value column, ``_ok``, ``_dup_of``, ...)
     and its parameters: what the wide table held before :func:`checked_sql` narrowed it."""
     cols, params = row_columns(kind, contract, settings, stored)
-    specials = [f"{column_sql(n, stored, contract)} as {n}" for n in ("_dup_of", "_overflow")]
+    specials = [
+        f"{column_sql(n, stored, contract)} as {n}"
+        for n in ("_dup_of", "_overflow", "_held_column", "_held_reason")
+    ]
     hashes = "_kh, _sh" if kind == "predictions" else "_kh"
     values = ", ".join(f"{sql} as {q(name)}" for name, sql in cols)
     return (
@@ -327,6 +331,10 @@ def problems_sql(
     (:func:`ingest.load._empty_lines`); the row numbers shown, the bad row's and the one a
     duplicate repeats, count them, as a spreadsheet does.
 
+    A row that was good but holds a patient or reader id in another column has the reason
+    ingest gave it (``_held_reason``, :func:`ingest.load._mark_held_ids`), a repeated row its
+    own (``_dup_of``).
+
     A row whose format is broken (``_overflow``: more fields than the header, a line that is not
     JSON) has that as its only reason: its values are not where the header says, so checking
     them would only quote them, and any may be an id (:meth:`ingest.readers.Source.malformed_sql`).
@@ -342,12 +350,13 @@ def problems_sql(
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
     first = f"case when _overflow is null then {first} end"
     return f"""
-        select _rn, coalesce(_dup_column, {first}, '(row)') as column_name,
-               coalesce(_dup_reason, {reasons}) as reason, _raw_json
+        select _rn, coalesce(_dup_column, _held_column, {first}, '(row)') as column_name,
+               coalesce(_dup_reason, _held_reason, {reasons}) as reason, _raw_json
         from (
-            select _rn, _raw_json, _overflow, _dup_column, _dup_reason, {raw_cols}, {typed}
+            select _rn, _raw_json, _overflow, _dup_column, _dup_reason, _held_column,
+                   _held_reason, {raw_cols}, {typed}
             from (
-                select _rn, _raw_json, _overflow,
+                select _rn, _raw_json, _overflow, _held_column, _held_reason,
                        case when _dup_of is not null then $first_key end as _dup_column,
                        case when _dup_of is not null then 'duplicate of row ' || _dup_of
                             || ' (same ' || $key_list || '); the last row in the file is kept'
