@@ -15,8 +15,8 @@ The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason.
 
 A row that would load is searched too (:func:`find_held_ids`), on the distinct values of its text
 columns and extra columns, which are few: one holding an id is quarantined instead
-(:func:`ingest.load._mark_held_ids`), and the id then hidden there as above. So is an extra
-column whose *name* is or holds an id: it is not stored, and no message names it.
+(:func:`ingest.load._mark_held_ids`), and the id then hidden there as above. An extra column
+whose *name* is or holds an id is not stored, and no message names it.
 
 A file's name is stored with each batch and shown on Data health; :func:`shown_name` hides an id
 in it the same way.
