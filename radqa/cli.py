@@ -1,7 +1,9 @@
 """The `radqa` command: ingest, demo, report, export, serve.
 
 Library code raises RadQAError subclasses; this module turns them into a message on stderr and an
-exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or configuration). An ingest
+exit code (0 fine, 1 something was quarantined or refused, 2 bad usage or configuration, nothing
+done; 3 an ingest committed batches, then stopped on an error: its lines say which, and whether
+the snapshot is behind; 130 Ctrl-C, with the lines of the batches already committed). An ingest
 prints what it loaded on stdout and the lines of the files it refused on stderr: a cron job that
 mails stderr sees them, and a script that reads stdout gets the summary only.
 """
@@ -298,11 +300,22 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
             if summary.snapshot_id:
                 _warm(data_dir)
             return 0 if summary.ok else 1
-        from ingest.load import ingest_files
+        from ingest.load import IngestInterrupted, PartlyLoaded, ingest_files
 
-        results = ingest_files(
-            data_dir, args.kind, args.files, strict=args.strict, encoding=args.encoding
-        )
+        try:
+            results = ingest_files(
+                data_dir, args.kind, args.files, strict=args.strict, encoding=args.encoding
+            )
+        except (PartlyLoaded, IngestInterrupted) as stopped:
+            # batches committed before it stopped: their lines on stdout, then what stopped it
+            loaded, refused = render_results(stopped.results)
+            _print_refused(refused)
+            print(loaded, flush=True)
+            if isinstance(stopped, IngestInterrupted):
+                print(f"radqa: {stopped}", file=sys.stderr)
+                return 130
+            print(f"radqa: error: {stopped}", file=sys.stderr)
+            return 3
         loaded, refused = render_results(results)
         _print_refused(refused)
         print(loaded)

@@ -434,8 +434,13 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, data_dir: Path) -> Snapshot
                 """,
                 [sid, published, SCHEMA_VERSION],
             )
-        finally:
-            con.execute("detach radqa_snapshot")
+        except BaseException:
+            # the copy's own error says why (a full disk); a failed detach after it would hide
+            # it behind "CHECKPOINT during DETACH failed"
+            with suppress(duckdb.Error):
+                con.execute("detach radqa_snapshot")
+            raise
+        con.execute("detach radqa_snapshot")
         os.replace(tmp, final)
     except BaseException:
         clear_copies(data_dir, SNAPSHOT_NAME)  # a full disk is not left full by a half copy

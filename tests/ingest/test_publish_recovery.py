@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load import ingest_files
+from ingest.load import PartlyLoaded, ingest_files
 from radqa import derived, store
 from tests.ingest.conftest import PRED_HEADER, snapshot_rows, write
 
@@ -90,7 +90,7 @@ def test_half_written_copies_are_removed(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("radqa.store.os.replace", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(PartlyLoaded, match="the disk is full .No space left on device"):
         ingest_files(data_dir, "predictions", [_file(tmp_path, "b.csv", ROWS.split("\n")[1])])
     names = sorted(p.name for p in data_dir.iterdir() if p.name.startswith("."))
     # the publish's copies, its own failed one too, are gone; the cases build did not run
