@@ -87,6 +87,9 @@ DICOM_MODALITIES = [
 # ISO 8601's basic format (no separators), as DICOM writes DA and DT values.
 BASIC_FORMATS = "['%Y%m%d', '%Y%m%dT%H%M%S', '%Y%m%dT%H%M', '%Y%m%d%H%M%S', '%Y%m%d%H%M%S.%f']"
 
+# A date-time that ends in an offset or Z: after a time (hh:mm), so that a date's '-31' is not one
+OFFSET_PATTERN = r"'\d:\d\d(:\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
+
 READ_ROLES = ("primary", "second", "consensus", "adjudication")
 
 # patient_sex written out, in any case (M, F, O, U stand for them)
@@ -148,8 +151,15 @@ class Column:
             "bool": "boolean",
         }.get(self.kind, "varchar")
 
-    def typed_sql(self, raw: str) -> str:
-        """SQL giving the typed value (NULL when absent or invalid)."""
+    def typed_sql(self, raw: str, *, zoned: bool = False) -> str:
+        """SQL giving the typed value (NULL when absent or invalid).
+
+        ``zoned`` (``time_zone`` is set in radqa.toml, and is the session's TimeZone): a text
+        date-time with an offset or Z is an instant, and becomes the site's wall-clock time
+        (``2026-10-31T20:00:00Z`` in Asia/Tokyo is 2026-11-01 05:00), as a Parquet timestamp
+        with time zone does. A time without an offset is the site's wall clock already, and
+        stays as written, also where a change of daylight saving time skips or repeats it.
+        Without ``zoned`` an offset is dropped (the time as written)."""
         text = f"nullif(trim(cast({raw} as varchar)), '')"
         match self.kind:
             case "text" if self.an_id:
@@ -175,8 +185,14 @@ class Column:
                 # Then: without its offset (the site's wall-clock time); then ISO 8601's basic
                 # format, as DICOM writes dates (20261003, 20261003T142000). coalesce() tries a
                 # form only on the rows the ones before it failed: no cost for the usual rows.
+                instant = ""
+                if zoned:  # only a text value that ends in an offset or Z, after a time
+                    instant = (
+                        f"case when typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), "
+                        f"{OFFSET_PATTERN}) then try_cast({text} as timestamptz)::timestamp end, "
+                    )
                 return (
-                    f"coalesce(try_cast(cast({raw} as varchar) as timestamp), "
+                    f"coalesce({instant}try_cast(cast({raw} as varchar) as timestamp), "
                     f"try_cast(regexp_replace({text}, "
                     r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp), "
                     f"try_strptime({text}, {BASIC_FORMATS}))"

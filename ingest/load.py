@@ -837,12 +837,19 @@ def _write_batch(
     _drop_earlier_bad_rows(con, kind, chash, committing=not (strict and bad))
     if bad:
         rows, params = rows_sql(kind, CONTRACTS[kind], settings, _stored(con))
+        problems = problems_sql(
+            CONTRACTS[kind],
+            source.lowered,
+            rows,
+            gaps=_has_gaps(con),
+            zoned=bool(settings.time_zone),  # the values typed as the checking pass typed them
+        )
         con.execute(
             f"""
             insert into quarantine
             select $batch_id, $file, _rn, column_name, $file || ': row ' || _rn || ': ' || reason,
                    _raw_json
-            from ({problems_sql(CONTRACTS[kind], source.lowered, rows, gaps=_has_gaps(con))})
+            from ({problems})
             """,
             {
                 "batch_id": batch_id,

@@ -116,7 +116,10 @@ def checked_sql(
     """
     found = source.lowered
     present = [c for c in contract if c.name in found]
-    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    zoned = bool(settings and settings.time_zone)
+    typed = ", ".join(
+        f"{c.typed_sql(q(c.name), zoned=zoned)} as {q('__t_' + c.name)}" for c in present
+    )
     ids = {c.name: c.typed_sql(q(c.name)) for c in present if c.an_id}
     outputs = []
     for c in present:
@@ -322,10 +325,19 @@ def rows_sql(
 
 
 def problems_sql(
-    contract: tuple[Column, ...], found: tuple[str, ...], rows: str, *, gaps: bool = False
+    contract: tuple[Column, ...],
+    found: tuple[str, ...],
+    rows: str,
+    *,
+    gaps: bool = False,
+    zoned: bool = False,
 ) -> str:
     """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
     :func:`rows_sql`): _rn, the column first at fault, and the reason.
+
+    ``zoned``: ``time_zone`` is set, and the values are typed as the checking pass typed them
+    (:meth:`ingest.contract.Column.typed_sql`): a time with an offset that only its conversion
+    takes out of range is worded as such, and one it keeps in range is not.
 
     ``gaps``: temp table ``_gaps`` counts the empty lines before the rows
     (:func:`ingest.load._empty_lines`); the row numbers shown, the bad row's and the one a
@@ -344,7 +356,9 @@ def problems_sql(
         f"json_extract_string(_raw_json, '$.\"{IDENTIFIERS.get(c.name, c.name)}\"') as {q(c.name)}"
         for c in present
     )
-    typed = ", ".join(f"{c.typed_sql(q(c.name))} as {q('__t_' + c.name)}" for c in present)
+    typed = ", ".join(
+        f"{c.typed_sql(q(c.name), zoned=zoned)} as {q('__t_' + c.name)}" for c in present
+    )
     checks = [(c.name, _problem(c)) for c in present]
     reasons = "coalesce(_overflow, concat_ws('; ', " + ", ".join(p for _, p in checks) + "))"
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
