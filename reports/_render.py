@@ -77,6 +77,16 @@ def signed(x: Any) -> str:
     return f"{float(x):+.2f}".replace("-", "−") if isnum(x) else DASH
 
 
+def pct1(x: Any) -> str:
+    """A proportion in a reading, as the pages give it: '92.0%'."""
+    return f"{100 * float(x):.1f}%" if isnum(x) else DASH
+
+
+def points(x: Any) -> str:
+    """A difference of proportions in percentage points, signed: '−5.0'."""
+    return f"{100 * float(x):+.1f}".replace("-", "−") if isnum(x) else DASH
+
+
 def ci(value: Any, low: Any, high: Any) -> str:
     """'0.84 (0.80–0.87)', or the value alone without an interval, or a dash."""
     if not isnum(value):
@@ -179,8 +189,8 @@ def _spc_evidence(method: str, c: dict[str, float], v: float, ev: dict[str, Any]
     if method == "p_chart":
         side, limit = ("lower", ev["ci_low"]) if v < 0 else ("upper", ev["ci_high"])
         return (
-            f"beyond the {side} {c['L']:g}-sigma p-chart limit {f2(limit)}: limits "
-            f"{f2(ev['ci_low'])} to {f2(ev['ci_high'])}, z = {signed(v)}; {n}"
+            f"beyond the {side} {c['L']:g}-sigma p-chart limit {pct1(limit)}: limits "
+            f"{pct1(ev['ci_low'])} to {pct1(ev['ci_high'])}, z = {signed(v)}; {n}"
         )
     if method == "cusum":
         side = "downward CUSUM C−" if v < 0 else "upward CUSUM C+"
@@ -299,18 +309,18 @@ def reading(
     if metric in _PRETTY and metric not in ("score", "volume"):
         ref, cur = ev.get("reference_value"), _current(results, alert, month)
         verb = "rose" if v > 0 else "fell"
-        now = f" to {f2(cur)}" if cur is not None else ""
+        now = f" to {pct1(cur)}" if cur is not None else ""
         if rule and method in SPC_METHODS:
             c = spc_constants(method, rule[1], rule[2])
             return (
-                f"{_PRETTY[metric]} {where} {verb} from {f2(ref)}{now} "
+                f"{_PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} "
                 f"({_spc_evidence(method, c, v, ev)}){_context(alert, alerts)}; "
                 f"{_running(alert)}."
             )
         return (
-            f"{_PRETTY[metric]} {where} {verb} from {f2(ref)}{now} (difference {signed(v)}, "
-            f"95% CI {signed(ev['ci_low'])} to {signed(ev['ci_high'])}; n = {count(ev['n'])})"
-            f"{_context(alert, alerts)}; {_running(alert)}."
+            f"{_PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} (difference {points(v)} "
+            f"percentage points, 95% CI {points(ev['ci_low'])} to {points(ev['ci_high'])}; "
+            f"n = {count(ev['n'])}){_context(alert, alerts)}; {_running(alert)}."
         )
     if metric == "score":
         name = _SCORE_NAMES.get(method, "distance")

@@ -120,8 +120,8 @@ def test_a_site_level_rule_alone_gives_the_report(r1: Path, tmp_path: Path) -> N
     assert [(a["rule"], a["group"], round(a["value"], 6), a["evidence"]["n"]) for a in
             doc["alerts"]] == [("sens drop", {"site": "S1"}, -0.2, 100)]  # fmt: skip
     assert doc["readings"][0].startswith(
-        "Sensitivity at S1 fell from 0.90 to 0.70 (difference −0.20, 95% CI −0.30 to −0.11; "
-        "n = 100)"
+        "Sensitivity at S1 fell from 90.0% to 70.0% (difference −20.0 percentage points, 95% CI "
+        "−29.8 to −11.5; n = 100)"
     )
     assert doc["tables"]["score_histograms"] == []
     assert "histograms" not in charts and "volume" not in charts
@@ -204,7 +204,7 @@ def test_the_command_writes_the_report_of_a_site_level_rules_file(
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(tmp_path / "out" / "drift-report-2025-08.pdf"),
                                "-"], check=True, capture_output=True, text=True).stdout  # fmt: skip
-        assert "Sensitivity at S1 fell from 0.90 to 0.70" in " ".join(text.split())
+        assert "Sensitivity at S1 fell from 90.0% to 70.0%" in " ".join(text.split())
 
 
 # ----------------------------------------------------------------------------- fault 8
@@ -226,9 +226,9 @@ def test_control_chart_alerts_read_as_control_charts(r1: Path, tmp_path: Path) -
     """
     rep, charts, ctx, doc = _report(r1, SPC_RULES, tmp_path, month="2025-07")
     assert doc["readings"] == [
-        "Sensitivity at S1 fell from 0.90 to 0.70 (beyond the lower 2-sigma p-chart limit "
-        "0.84: limits 0.84 to 0.96, z = −6.67; n = 100); 1 month running (since 2025-07).",
-        "Sensitivity at S1 fell from 0.90 to 0.70 (the EWMA of standardized deviations is "
+        "Sensitivity at S1 fell from 90.0% to 70.0% (beyond the lower 2-sigma p-chart limit "
+        "84.0%: limits 84.0% to 96.0%, z = −6.67; n = 100); 1 month running (since 2025-07).",
+        "Sensitivity at S1 fell from 90.0% to 70.0% (the EWMA of standardized deviations is "
         "−6.67 of its standard deviations, beyond L = 3; lambda = 0.2; n = 100); 1 month "
         "running (since 2025-07).",
     ]
@@ -246,7 +246,7 @@ def test_a_cusum_alert_names_its_decision_interval(r1: Path, tmp_path: Path) -> 
     rules = _rule("cu", "cusum", "positive_rate", ["site"], 3.0)
     rep, charts, ctx, doc = _report(r1, rules, tmp_path, month="2025-08")
     assert doc["readings"] == [
-        "AI positive rate at S1 fell from 0.37 to 0.30 (the downward CUSUM C− exceeded its "
+        "AI positive rate at S1 fell from 36.7% to 30.0% (the downward CUSUM C− exceeded its "
         "decision interval h = 3: C+ − C− = −3.79, k = 0.5; n = 300); 1 month running "
         "(since 2025-08)."
     ]

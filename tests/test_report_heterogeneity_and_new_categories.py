@@ -96,8 +96,8 @@ def test_readings_name_the_ai_model_of_the_group() -> None:
     sens = _alert("sensitivity", {"model_name": "CT-Lung", "site": "S1"}, -0.2,
                   reference_value=0.9, ci_low=-0.3, ci_high=-0.1, p_value=0.001)  # fmt: skip
     assert reading(sens, [sens], empty, "2026-10", ("two_proportion", 0.05, {})) == (
-        "Sensitivity of CT-Lung at S1 fell from 0.90 (difference −0.20, 95% CI −0.30 to −0.10; "
-        "n = 120); 2 months running (since 2026-09)."
+        "Sensitivity of CT-Lung at S1 fell from 90.0% (difference −20.0 percentage points, 95% "
+        "CI −30.0 to −10.0; n = 120); 2 months running (since 2026-09)."
     )
     vol = _alert("volume", {"model_name": "CT-Lung"}, -0.25, reference_value=160)
     assert reading(vol, [vol], empty, "2026-10", ("poisson", 0.2, {})).startswith(
