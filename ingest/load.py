@@ -292,7 +292,7 @@ def _in_words(exc: BaseException) -> str:
         seen = seen.__cause__ or seen.__context__
     errnos = {e.errno for e in chain if isinstance(e, OSError)}
     text = " ".join(str(e).lower() for e in chain)
-    said = first_line(exc)
+    said = first_line(exc).strip()
     if isinstance(exc, OSError):
         where = exc.filename2 or exc.filename
         said = f"{exc.strerror or exc}" + (f": {where}" if where else "")
