@@ -15,6 +15,15 @@ from dashboard import _charts
 #: lines, so a reason of about 150 characters fits a "large" (400 px) column.
 WRAP_ROW_HEIGHT = 68
 
+#: The inner width (px) of a table (``st.dataframe(width="stretch")``) in the page's main column
+#: with the sidebar open, measured in Chromium on the demo: 818 at a 1280 x 800 window (the
+#: table's element is 820 px, 1 px borders), 938 at 1400 x 900. The columns that carry a table's
+#: answer (estimate, CI, verdict or status, reason) are given widths that add up to at most
+#: ``TABLE_WIDTH_1280`` and come first, so that they are in view without scrolling; counts,
+#: methods and ids follow.
+TABLE_WIDTH_1280 = 818
+TABLE_WIDTH_1400 = 938
+
 COEFFICIENTS = ("auc", "kappa", "fleiss_kappa", "ac1")  # shown to 3 decimals
 COUNTS = ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn", "n_items", "n_items_3")
 
@@ -42,3 +51,12 @@ def column_config(table: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, o
         else:
             config[col] = st.column_config.Column(label)
     return config
+
+
+def ci_text(low: pd.Series, high: pd.Series, metric: str) -> list[str]:
+    """Each row's 95% CI as one text cell, "0.262 – 0.390" (or "–" without one), in the
+    format of ``metric`` (a proportion as %, a coefficient to 3 decimals)."""
+    return [
+        _charts.fmt_ci(lo, hi, metric).removeprefix("95% CI ").removeprefix("CI ")
+        for lo, hi in zip(low, high, strict=True)
+    ]

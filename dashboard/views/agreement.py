@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
-from dashboard._columns import WRAP_ROW_HEIGHT, column_config
+from dashboard._columns import TABLE_WIDTH_1280, ci_text, column_config
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
@@ -102,6 +102,43 @@ LABELS = {
     "kappa_reason": "Why kappa is not estimable",
 }
 
+#: Widths (px) of the agreement tables' leading columns: the group, kappa and its 95% CI,
+#: percent agreement and its 95% CI; the reason a value is missing takes the rest of the
+#: table's 818 px at a 1280 x 800 window, then the counts and the other coefficients follow.
+#: With a reason the rows are tall and a long group name wraps (GROUP_WIDTH); without, the
+#: group has room for "Seoul National University Hospital" on one line (WIDE_GROUP_WIDTH).
+GROUP_WIDTH = 170
+WIDE_GROUP_WIDTH = 215
+ANSWER_WIDTHS = {"kappa": 106, "kappa_ci": 110, "agreement": 90, "agreement_ci": 120}
+REASON_WIDTH = TABLE_WIDTH_1280 - GROUP_WIDTH - sum(ANSWER_WIDTHS.values())
+#: A reason of about 130 characters wraps to four lines in REASON_WIDTH: rows that hold them
+FOUR_LINES_ROW_HEIGHT = 90
+
+
+def answer_columns(
+    group: str, kappa: object, reason: str, *, group_width: int = GROUP_WIDTH
+) -> dict[str, object]:
+    """The column config of an agreement table's leading columns: the group (pinned), Cohen's
+    kappa, percent agreement, each with its 95% CI as one text cell, and the reason a value is
+    missing (``reason``), in widths that fit the table at a 1280 x 800 window."""
+    return {
+        group: st.column_config.TextColumn(
+            group.replace("_", " ").capitalize(), width=group_width, pinned=True
+        ),
+        "kappa": kappa,
+        "kappa_ci": st.column_config.TextColumn(
+            "95% CI", width=ANSWER_WIDTHS["kappa_ci"], help="Cohen's kappa, 95% CI"
+        ),
+        "agreement": st.column_config.NumberColumn(
+            "Agreement", format="percent", width=ANSWER_WIDTHS["agreement"],
+            help="Percent agreement",
+        ),
+        "agreement_ci": st.column_config.TextColumn(
+            "95% CI", width=ANSWER_WIDTHS["agreement_ci"], help="Percent agreement, 95% CI"
+        ),
+        reason: st.column_config.TextColumn(LABELS[reason], width=REASON_WIDTH),
+    }  # fmt: skip
+
 
 def left_out(
     table: pd.DataFrame, label: str, n: str, unit: str, why: str, *, none_plotted: bool = False
@@ -174,11 +211,42 @@ def show_groups() -> None:
     if not ok.empty and not dropped.empty:
         st.caption(left_out(dropped, dim, "n_labelled", "labelled", "insufficient_reason"))
     cols = [dim, "n_labelled", "pending", *with_ci("kappa", "agreement"), "insufficient_reason"]
+    # shown: kappa and agreement with their 95% CIs (one text cell each) right after the group,
+    # the reason where a group has none, then the counts; the CSV keeps every number
+    table = groups[cols].assign(
+        kappa_ci=ci_text(groups["kappa_low"], groups["kappa_high"], "kappa"),
+        agreement_ci=ci_text(groups["agreement_low"], groups["agreement_high"], "accuracy"),
+        insufficient_reason=groups["insufficient_reason"].fillna(""),  # blank, not "None"
+    )
+    why = bool((table["insufficient_reason"] != "").any())
+    shown_cols = [dim, "kappa", "kappa_ci", "agreement", "agreement_ci"]
+    shown_cols += ["insufficient_reason"] if why else []
+    shown_cols += ["n_labelled", "pending"]
+    config = column_config(table[shown_cols], LABELS)
+    config.update(
+        answer_columns(
+            dim,
+            st.column_config.NumberColumn(
+                LABELS["kappa"], format="%.3f", width=ANSWER_WIDTHS["kappa"]
+            ),
+            "insufficient_reason",
+            group_width=GROUP_WIDTH if why else WIDE_GROUP_WIDTH,
+        )
+    )
+    config["n_labelled"] = st.column_config.NumberColumn(
+        LABELS["n_labelled"], format="localized", width=105
+    )
+    config["pending"] = st.column_config.NumberColumn(
+        "Pending", format="localized", width=62, help="Awaiting a reference read"
+    )
+    row_height = FOUR_LINES_ROW_HEIGHT if why else 35  # the reason wraps
     st.dataframe(
-        groups[cols],
+        table[shown_cols],
         hide_index=True,
         width="stretch",
-        column_config=column_config(groups[cols], LABELS),
+        column_config=config,
+        row_height=row_height,
+        height=38 + row_height * min(len(table), 10),  # every row up to 10, then a scroll bar
     )
     csv_download(ctx, groups[cols], f"ai-vs-reference-by-{dim}", filters=filters)
 
@@ -259,19 +327,33 @@ def show_readers() -> None:
                 none_plotted=shown.empty,
             )
         )
-    cols = [reader_dim, "n_items", "kappa", "kappa_ci", "agreement", "agreement_ci"]
+    # kappa and agreement with their 95% CIs right after the group, the reason kappa is
+    # missing next, then the counts and the other coefficients
+    cols = [reader_dim, "kappa", "kappa_ci", "agreement", "agreement_ci"]
     cols += ["kappa_reason"] if not dropped.empty else []
-    cols += ["n_items_3", *with_ci("fleiss_kappa", "ac1"), "note"]
+    cols += ["n_items", "n_items_3", *with_ci("fleiss_kappa", "ac1"), "note"]
     table = kappa_words(readers)[cols]
     config = column_config(table, LABELS)
-    config["kappa"] = st.column_config.TextColumn(LABELS["kappa"])
-    config["kappa_reason"] = st.column_config.TextColumn(LABELS["kappa_reason"], width="large")
+    config.update(
+        answer_columns(
+            reader_dim,
+            st.column_config.TextColumn(LABELS["kappa"], width=ANSWER_WIDTHS["kappa"]),
+            "kappa_reason",
+            group_width=GROUP_WIDTH if not dropped.empty else WIDE_GROUP_WIDTH,
+        )
+    )
+    config["n_items"] = st.column_config.NumberColumn(
+        LABELS["n_items"], format="localized", width=128
+    )
+    wrap = not dropped.empty  # the reason wraps
+    row_height = FOUR_LINES_ROW_HEIGHT if wrap else 35
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         column_config=config,
-        row_height=WRAP_ROW_HEIGHT if not dropped.empty else None,  # the reason wraps
+        row_height=row_height,
+        height=38 + row_height * min(len(table), 10),  # every row up to 10, then a scroll bar
     )
     st.caption(
         "95% CI: "

@@ -242,42 +242,19 @@ def show_new_categories() -> None:
         status, _, reason = zip(*(w.partition(": ") for w in words), strict=True)
         shown["status"] = status
         shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
-        # widths that fit the page's 940 px at a 1400 px window (with the cell borders),
+        # the status and its reason right after what is new, the counts after them; widths
+        # that add up to the table's 818 px at a 1280 x 800 window (_columns.TABLE_WIDTH_1280),
         # text wrapping in tall rows
         wrap = any(reason)
         row = WRAP_ROW_HEIGHT if wrap else 35
+        order = [c for c in NEW_CATEGORY_ORDER if c in shown.columns]
         st.dataframe(
-            shown,
+            shown[order],
             hide_index=True,
             width="stretch",
             row_height=row,
             height=38 + row * min(len(shown), 10),  # every row up to 10, then a scroll bar
-            column_config={
-                "rule": st.column_config.TextColumn("Rule", width=100 if wrap else None),
-                "site": st.column_config.TextColumn("Site", width=115 if wrap else None),
-                "scanner_or_model": st.column_config.TextColumn(
-                    "Scanner or AI model", width=120 if wrap else None
-                ),
-                "category": st.column_config.TextColumn(
-                    "New value",
-                    width=90 if wrap else None,
-                    help="The new scanner model, scanner software version or AI model version",
-                ),
-                "n": st.column_config.NumberColumn("Studies", format="%d", width=55),
-                "status": st.column_config.TextColumn("Status", width=80),
-                "reason": st.column_config.TextColumn(
-                    "Why not judged, or no alert yet",
-                    width=245,
-                    help="Why the rule could not judge the row, or why a drift raises no alert "
-                    "yet (the rule's persistence: the months in a row it must drift)",
-                ),
-                "periods": st.column_config.NumberColumn(
-                    "Months",
-                    width=80,
-                    help="Months running: since the month it first appeared after the reference "
-                    "window, this month included",
-                ),
-            },
+            column_config=NEW_CATEGORY_COLUMNS,
         )
         st.caption(
             "Status: drift when the category is new in a group the reference window knows "
@@ -285,6 +262,38 @@ def show_new_categories() -> None:
             "not judged when the group itself (a new scanner model's site and scanner) has "
             "too few studies in the month or the reference window (why: in the next column)."
         )
+
+
+#: The new-categories table: what is new (rule, site, scanner or AI model, the new value), its
+#: status and the reason, then the counts; widths that add up to at most the table's 818 px at
+#: a 1280 x 800 window (the text of the first columns and the reason wraps in tall rows).
+NEW_CATEGORY_COLUMNS = {
+    "rule": st.column_config.TextColumn("Rule", width=92, pinned=True),
+    "site": st.column_config.TextColumn("Site", width=90, pinned=True),
+    "scanner_or_model": st.column_config.TextColumn("Scanner or AI model", width=138),
+    "category": st.column_config.TextColumn(
+        "New value",
+        width=80,
+        help="The new scanner model, scanner software version or AI model version",
+    ),
+    "status": st.column_config.TextColumn("Status", width=75),
+    "reason": st.column_config.TextColumn(
+        "Why not judged, or no alert yet",
+        width=220,
+        help="Why the rule could not judge the row, or why a drift raises no alert "
+        "yet (the rule's persistence: the months in a row it must drift)",
+    ),
+    "n": st.column_config.NumberColumn(
+        "Studies", format="%d", width=60, help="Studies of the new value this month"
+    ),
+    "periods": st.column_config.NumberColumn(
+        "Months",
+        width=62,
+        help="Months running: since the month it first appeared after the reference "
+        "window, this month included",
+    ),
+}
+NEW_CATEGORY_ORDER = list(NEW_CATEGORY_COLUMNS)
 
 
 def show_completeness() -> None:
@@ -349,19 +358,19 @@ def show_estimates() -> None:
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
     # every row of the metric, those without an estimate or a realised value too
     st.dataframe(
-        estimates_table(rows),
+        estimates_table(rows)[list(ESTIMATE_COLUMNS)],
         hide_index=True,
         width="stretch",
         column_config={
             **ESTIMATE_COLUMNS,
             "estimate": st.column_config.TextColumn(
                 "Estimate (95% CI)",
-                width=125,
+                width=ESTIMATE_WIDTH,
                 help=f"CBPE estimate of {est_metric} for the pending predictions",
             ),
             "realised": st.column_config.TextColumn(
                 "Realised (95% CI)",
-                width=125,
+                width=ESTIMATE_WIDTH,
                 help=f"Observed {est_metric} among the predictions already read",
             ),
         },
@@ -416,23 +425,30 @@ def estimates_table(both: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: The estimated-vs-realised table (one metric's rows) in words and percentages; widths that
-#: fit the page's 940 px at a 1400 px window (a longer site or finding is cut, whole on hover).
+#: The estimated-vs-realised table (one metric's rows) in words and percentages: the groups
+#: (site, finding, AI model; pinned), then the answer (estimate and realised value with their
+#: 95% CIs, the difference, covered or not), then the counts; the first seven add up to at most
+#: the table's 818 px at a 1280 x 800 window (a longer site or finding is cut, whole on hover).
+ESTIMATE_WIDTH = 138
 ESTIMATE_COLUMNS = {
-    "site": st.column_config.TextColumn("Site", width=160),
-    "finding": st.column_config.TextColumn("Finding", width=150),
-    "model": st.column_config.TextColumn("AI model", width=125, help="AI model and version"),
-    "n_pending": st.column_config.NumberColumn(
-        "Pending", format="%d", width=55, help="The month's predictions waiting for a read"
+    "site": st.column_config.TextColumn("Site", width=145, pinned=True),
+    "finding": st.column_config.TextColumn("Finding", width=125, pinned=True),
+    "model": st.column_config.TextColumn(
+        "AI model", width=125, pinned=True, help="AI model and version"
     ),
-    "n_read": st.column_config.NumberColumn(
-        "Read", format="%d", width=45, help="The month's predictions with a reference read"
-    ),
+    "estimate": st.column_config.TextColumn("Estimate (95% CI)", width=ESTIMATE_WIDTH),
+    "realised": st.column_config.TextColumn("Realised (95% CI)", width=ESTIMATE_WIDTH),
     "difference": st.column_config.TextColumn(
-        "Difference", width=65, help="Realised minus estimate"
+        "Difference", width=79, help="Realised minus estimate"
     ),
     "covered": st.column_config.TextColumn(
-        "Covered", width=60, help="Realised value inside the estimate's 95% CI"
+        "Covered", width=67, help="Realised value inside the estimate's 95% CI"
+    ),
+    "n_pending": st.column_config.NumberColumn(
+        "Pending", format="%d", width=62, help="The month's predictions waiting for a read"
+    ),
+    "n_read": st.column_config.NumberColumn(
+        "Read", format="%d", width=50, help="The month's predictions with a reference read"
     ),
 }
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state, auth
+from dashboard._columns import TABLE_WIDTH_1280, WRAP_ROW_HEIGHT
 from dashboard._context import page_context, snapshot_age
 from dashboard._downloads import csv_download
 from dashboard._filters import describe
@@ -72,19 +73,39 @@ BATCH_LABELS = {
 }  # fmt: skip
 
 
+#: The batches table's leading columns: the batch, its file, its status and the message (what
+#: happened, or why the file was refused) in the rest of the table's 818 px at a 1280 x 800
+#: window (_columns.TABLE_WIDTH_1280), its text wrapping in tall rows; the counts, times,
+#: size and checksum follow.
+BATCH_WIDTHS = {"batch_id": 55, "file_name": 165, "status": 85}
+BATCH_WIDTHS["message"] = TABLE_WIDTH_1280 - sum(BATCH_WIDTHS.values())
+#: About the characters of a message that one line of its column holds
+MESSAGE_LINE = 75
+
+
 def _batch_columns(table: pd.DataFrame) -> dict[str, object]:
     config: dict[str, object] = {}
     for col in table.columns:
         label = BATCH_LABELS.get(col, col)
+        width = BATCH_WIDTHS.get(col)
         if col == "message":
-            config[col] = st.column_config.TextColumn(label, width="large")
+            config[col] = st.column_config.TextColumn(label, width=width)
         elif col == "batch_id":
-            config[col] = st.column_config.NumberColumn(label, format="%d")
+            config[col] = st.column_config.NumberColumn(
+                label, format="%d", width=width, pinned=True
+            )
         elif col.startswith("rows_") or col == "file_bytes":
             config[col] = st.column_config.NumberColumn(label, format="localized")
+        elif width:
+            config[col] = st.column_config.TextColumn(label, width=width)
         else:
             config[col] = st.column_config.Column(label)
     return config
+
+
+def _batch_order(table: pd.DataFrame) -> list[str]:
+    """The batches table's columns, those of BATCH_WIDTHS first."""
+    return [*(c for c in BATCH_WIDTHS if c in table), *(c for c in table if c not in BATCH_WIDTHS)]
 
 
 def show_batches() -> None:
@@ -103,8 +124,16 @@ def show_batches() -> None:
             ):
                 for batch_id, message in zip(shown["batch_id"], shown["message"], strict=True):
                     st.text(f"batch {batch_id}: {message}")
+        shown = batches[_batch_order(batches)]
+        wrap = bool((batches["message"].fillna("").str.len() > MESSAGE_LINE).any())
+        row = WRAP_ROW_HEIGHT if wrap else 35
         st.dataframe(
-            batches, hide_index=True, width="stretch", column_config=_batch_columns(batches)
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config=_batch_columns(shown),
+            row_height=row,  # a long message wraps
+            height=38 + row * min(len(shown), 10),  # every row up to 10, then a scroll bar
         )
 
 

@@ -133,26 +133,48 @@ def claim_banner(model: str, name: str, part: pd.DataFrame) -> None:
     (st.error if n_below else st.success)(text)
 
 
-#: The claims table as the committee reads it: words, and percentages like the tiles.
+#: The claims table as the committee reads it: words, and percentages like the tiles. The claim,
+#: the local estimate, its 95% CI and the verdict come first, in widths that add up to at most
+#: the table's 818 px at a 1280 x 800 window (_columns.TABLE_WIDTH_1280); the number of labelled
+#: cases and the CI method (also named in the caption under the table) follow.
 CLAIM_COLUMNS = {
-    "model_name": st.column_config.TextColumn("Model"),
-    "metric": st.column_config.TextColumn("Claimed metric"),
-    "claimed": st.column_config.NumberColumn("Claimed", format="percent"),
-    "finding": st.column_config.TextColumn("Finding"),
-    "n_labelled": st.column_config.NumberColumn("Labelled cases", format="localized"),
-    "estimate": st.column_config.NumberColumn("Local estimate", format="percent"),
-    "low": st.column_config.NumberColumn("95% CI low", format="percent"),
-    "high": st.column_config.NumberColumn("95% CI high", format="percent"),
-    "verdict": st.column_config.TextColumn("Verdict"),
-    "above_claim": st.column_config.CheckboxColumn(
-        "CI above claim",
-        help="The 95% CI lies wholly above the claimed figure",
-        width="medium",
+    "model_name": st.column_config.TextColumn("Model", width=105, pinned=True),
+    "finding": st.column_config.TextColumn("Finding", width=118, pinned=True),
+    "metric": st.column_config.TextColumn("Metric", width=82, help="The claimed metric"),
+    "claimed": st.column_config.NumberColumn(
+        "Claimed", format="percent", width=66, help="The vendor's published figure"
     ),
+    "estimate": st.column_config.NumberColumn(
+        "Estimate",
+        format="percent",
+        width=70,
+        help="Local estimate: the metric on this hospital's labelled cases",
+    ),
+    "low": st.column_config.NumberColumn(
+        "CI low", format="percent", width=62, help="95% CI of the local estimate, lower end"
+    ),
+    "high": st.column_config.NumberColumn(
+        "CI high", format="percent", width=62, help="95% CI of the local estimate, upper end"
+    ),
+    "verdict": st.column_config.TextColumn(
+        "Verdict",
+        width=142,
+        help="below claim: the 95% CI lies wholly below the claimed figure; consistent with "
+        "claim: it does not; insufficient data: too few labelled cases to test the claim",
+    ),
+    "above_claim": st.column_config.CheckboxColumn(
+        "Above claim",
+        help="The 95% CI lies wholly above the claimed figure",
+        width=89,
+    ),
+    "n_labelled": st.column_config.NumberColumn("Labelled cases", format="localized", width=105),
     "ci_method": st.column_config.TextColumn(
         "CI method", help="How this row's 95% CI is computed", width="large"
     ),
 }
+
+#: The claims table's column order: the columns of CLAIM_COLUMNS, in its order.
+CLAIM_ORDER = list(CLAIM_COLUMNS)
 
 
 def show_claims() -> None:
@@ -203,22 +225,9 @@ def show_claims() -> None:
         return
     for (model, name), part in checks.groupby(["model_name", "metric"], sort=False):
         claim_banner(str(model), str(name), part)
-    cols = [
-        "model_name",
-        "metric",
-        "claimed",
-        "finding",
-        "n_labelled",
-        "estimate",
-        "low",
-        "high",
-        "verdict",
-        "above_claim",
-        "ci_method",
-    ]
     checks["ci_method"] = [METHODS.get(_method_key(str(m)), "") for m in checks["metric"]]
     st.dataframe(
-        checks[[c for c in cols if c in checks.columns]],
+        checks[[c for c in CLAIM_ORDER if c in checks.columns]],
         hide_index=True,
         width="stretch",
         column_config=CLAIM_COLUMNS,

@@ -20,15 +20,22 @@ KINDS = {
 }
 
 KIND_WORDS = {"fn": "false negative (AI missed)", "fp": "false positive (AI over-called)"}
+#: The case list's columns in the order shown: what the case is (discordance, finding, AI model,
+#: AI score against the operating point, the reference standard) and its review category first,
+#: in widths that add up to at most the table's 818 px at a 1280 x 800 window
+#: (_columns.TABLE_WIDTH_1280); the study UID (to find the study in PACS) and the rest follow.
 COLUMNS = {
-    "kind": "Discordance",
-    "study_uid": "Study UID",
-    "finding": "Finding",
-    "model_name": "Model",
+    "kind": st.column_config.TextColumn("Discordance", width=165, pinned=True),
+    "finding": st.column_config.TextColumn("Finding", width=120),
+    "model_name": st.column_config.TextColumn("Model", width=105),
+    "score": st.column_config.NumberColumn("AI score", format="%.3f", width=65),
+    "threshold": st.column_config.NumberColumn(
+        "Operating point", format="%.3f", width=113, help="The AI's decision threshold"
+    ),
+    "ref_label": st.column_config.TextColumn("Reference standard", width=134),
+    "category": st.column_config.TextColumn("Review category", width=116),
+    "study_uid": st.column_config.TextColumn("Study UID", width=215),
     "model_version": "Model version",
-    "score": st.column_config.NumberColumn("AI score", format="%.3f"),
-    "threshold": st.column_config.NumberColumn("Operating point", format="%.3f"),
-    "ref_label": "Reference standard",
     "ref_source": "Reference from",
     "n_readers": "Readers",
     "site": "Site",
@@ -38,7 +45,6 @@ COLUMNS = {
     "patient_age": "Age",
     "patient_sex": "Sex",
     "patient_pid": "Patient (pseudonym)",
-    "category": "Review category",
     "comment": "Review comment",
     "reviewer": "Reviewer",
     "reviewed_at": "Reviewed (UTC)",
@@ -110,29 +116,7 @@ st.caption(
     "pseudonym). Study UIDs are shown as loaded, to find the study in PACS; patient and reader "
     "ids are pseudonymised at ingest."
 )
-cols = [
-    "kind",
-    "study_uid",
-    "finding",
-    "model_name",
-    "model_version",
-    "score",
-    "threshold",
-    "ref_label",
-    "ref_source",
-    "n_readers",
-    "site",
-    "modality",
-    "scanner_model",
-    "study_datetime",
-    "patient_age",
-    "patient_sex",
-    "patient_pid",
-    "category",
-    "comment",
-    "reviewer",
-    "reviewed_at",
-]
+cols = list(COLUMNS)
 shown = merged[[c for c in cols if c in merged.columns]].copy()
 shown["kind"] = shown["kind"].map(KIND_WORDS).fillna(shown["kind"])
 if "ref_label" in shown:

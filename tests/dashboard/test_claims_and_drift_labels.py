@@ -9,6 +9,7 @@ import pandas as pd
 
 import metrics
 from dashboard import _alerts
+from dashboard._columns import TABLE_WIDTH_1280
 from metrics import Filters
 
 from .conftest import open_tab
@@ -57,11 +58,12 @@ def summarize_methods(con) -> dict[str, str]:  # noqa: ANN001
 def test_claims_table_headers_are_short_and_explained(app, demo_dir) -> None:  # noqa: ANN001
     at = app(demo_dir)
     labels = column_labels(at.dataframe[-1])
-    assert labels["above_claim"] == "CI above claim"
+    assert labels["above_claim"] == "Above claim"
     assert labels["ci_method"] == "CI method"
     config = json.loads(at.dataframe[-1].proto.columns)
     assert config["above_claim"]["help"] == "The 95% CI lies wholly above the claimed figure"
-    assert config["above_claim"]["width"] == "medium"
+    # "Above claim" whole in its header (73 px of text, 8 px padding a side)
+    assert config["above_claim"]["width"] == 89
 
 
 def test_estimated_vs_realised_names_methods_and_shows_no_none(app, demo_dir, con) -> None:  # noqa: ANN001
@@ -153,10 +155,10 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     assert list(shown.columns).index("reason") == list(shown.columns).index("status") + 1
     config = json.loads(table.proto.columns)
     assert config["reason"]["label"] == "Why not judged, or no alert yet"
-    # 245 px, three lines of about 35 characters: the longest reason of the demo fits
-    assert config["reason"]["width"] == 245 and reasons.str.len().max() <= 3 * 35
-    assert config["status"]["width"] == 80
+    # 220 px, three lines of about 31 characters: the longest reason of the demo fits
+    assert config["reason"]["width"] == 220 and reasons.str.len().max() <= 3 * 31
+    assert config["status"]["width"] == 75
     widths = [c["width"] for name, c in config.items() if name != "_index"]
-    # the table's width on a page 1400 px wide is 940 px, cell borders included: no column cut
-    assert sum(widths) <= 900
+    # the table is 818 px wide inside its borders at a 1280 x 800 window: no column cut
+    assert sum(widths) <= TABLE_WIDTH_1280
     assert table.proto.row_height > 64

@@ -205,9 +205,12 @@ def test_ci_methods_are_visible_and_tables_read_in_words(app, demo_dir, con) -> 
     assert f"95% CI: accuracy: {methods['proportions']}." in captions
     claims = at.dataframe[-1]
     labels = column_labels(claims)
-    assert labels["n_labelled"] == "Labelled cases" and labels["above_claim"].startswith("CI")
-    assert labels["estimate"] == "Local estimate" and labels["low"] == "95% CI low"
+    # short labels (the table fits a 1280 px window), the long words in each header's help
+    assert labels["n_labelled"] == "Labelled cases" and labels["above_claim"] == "Above claim"
+    assert labels["estimate"] == "Estimate" and labels["low"] == "CI low"
     config = json.loads(claims.proto.columns)
+    assert config["estimate"]["help"].startswith("Local estimate")
+    assert config["low"]["help"] == "95% CI of the local estimate, lower end"
     assert config["estimate"]["type_config"]["format"] == "percent"
     assert line in [c.value for c in open_tab(at, "ov_tab", "Trend").caption]
     # Agreement: the tile's interval names its method

@@ -8,6 +8,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import metrics
@@ -132,10 +133,19 @@ def test_agreement_page_kappa(app, demo_dir, con) -> None:  # noqa: ANN001
     table = at.dataframe[0].value
     assert list(table["site"]) == list(groups["site"])
     assert table["kappa"].equals(groups["kappa"])
-    labels = {k: v.get("label") for k, v in json.loads(at.dataframe[0].proto.columns).items()}
-    assert (labels["kappa_low"], labels["agreement"], labels["n_labelled"]) == (
-        "Cohen's kappa, 95% CI low", "Percent agreement", "Labelled cases"
+    config = json.loads(at.dataframe[0].proto.columns)
+    labels = {k: v.get("label") for k, v in config.items()}
+    # the CIs as one text cell each; short labels, the long words in the headers' help
+    assert (labels["kappa_ci"], labels["agreement"], labels["n_labelled"]) == (
+        "95% CI", "Agreement", "Labelled cases"
     )  # fmt: skip
+    assert (config["kappa_ci"]["help"], config["agreement"]["help"]) == (
+        "Cohen's kappa, 95% CI", "Percent agreement"
+    )  # fmt: skip
+    assert list(table["kappa_ci"]) == [
+        f"{_charts.fmt(lo, 'kappa')} – {_charts.fmt(hi, 'kappa')}" if pd.notna(lo) else "–"
+        for lo, hi in zip(groups["kappa_low"], groups["kappa_high"], strict=True)
+    ]
     # reader vs reader: the coefficients named in words, not n_items_3 or kappa_low
     open_tab(at, "ag_tab", "Reader vs reader")
     readers = json.loads(at.dataframe[0].proto.columns)
@@ -225,10 +235,12 @@ def test_health_page_counts(app, demo_dir, con) -> None:  # noqa: ANN001
     assert values["Studies"] == f"{counts['studies']:,}" == "5,000"
     assert values["Predictions"] == f"{counts['predictions']:,}"
     assert values["Awaiting a reference read"] == f"{counts['pending']:,}"
-    # the batch table shows every column the store gives, the message right after the status
+    # the batch table shows every column the store gives; the batch, its file, the status and
+    # the message first (they fit a 1280 px window: tests/dashboard/test_table_widths.py)
     [batches] = [d for d in at.dataframe if "batch_id" in d.value.columns]
-    assert list(batches.proto.column_order) == []  # all columns, in the query's order
-    assert list(batches.value.columns)[3:5] == ["status", "message"]
+    assert list(batches.proto.column_order) == []  # all the columns of the frame shown
+    assert sorted(batches.value.columns) == sorted(metrics.ingest_batches(con).columns)
+    assert list(batches.value.columns)[:4] == ["batch_id", "file_name", "status", "message"]
 
 
 def test_health_page_gives_each_refusal_in_full(app, tmp_path) -> None:  # noqa: ANN001
