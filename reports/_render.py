@@ -388,9 +388,25 @@ def _cell(x: Any) -> str:
     return DASH if not isnum(x) else str(x)
 
 
+#: Estimates a report table gives as percentages, as the dashboard and the readings do; AUC,
+#: kappa and AC1 are coefficients (3 decimals on the pages, 2 here).
+_PERCENT_ESTIMATES = ("sensitivity", "specificity", "accuracy", "agreement", "ppv", "npv",
+                      "prevalence")  # fmt: skip
+
+
+def pct1_ci(value: Any, low: Any, high: Any) -> str:
+    """'92.1% (88.0–95.0%)', or the percentage alone without an interval, or a dash."""
+    if not isnum(value):
+        return DASH
+    if not (isnum(low) and isnum(high)):
+        return pct1(value)
+    return f"{pct1(value)} ({100 * float(low):.1f}–{pct1(high)})"
+
+
 def _est(name: str, prefix: str = "") -> Any:
-    return lambda r: ci(r.get(prefix + name), r.get(f"{prefix}{name}_low"),
-                        r.get(f"{prefix}{name}_high"))  # fmt: skip
+    shown = pct1_ci if name in _PERCENT_ESTIMATES else ci
+    return lambda r: shown(r.get(prefix + name), r.get(f"{prefix}{name}_low"),
+                           r.get(f"{prefix}{name}_high"))  # fmt: skip
 
 
 def _no_rule_note(has_rule: bool, rule: str) -> str:
@@ -428,8 +444,10 @@ def _volume_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
 
 
 def _ref_last(name: str) -> Any:
-    """'0.85 / 0.83': the reference window's and last month's estimate, in one cell."""
-    return lambda r: f"{f2(r.get(f'reference_{name}'))} / {f2(r.get(f'previous_{name}'))}"
+    """'85.0% / 83.1%' (a proportion) or '0.85 / 0.83': the reference window's and last
+    month's estimate, in one cell."""
+    shown = pct1 if name in _PERCENT_ESTIMATES else f2
+    return lambda r: f"{shown(r.get(f'reference_{name}'))} / {shown(r.get(f'previous_{name}'))}"
 
 
 FOREST_METRICS = ("sensitivity", "specificity")
@@ -602,7 +620,7 @@ def _agreement_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     agree = _table(f, [("Finding", "finding"), ("Model", "model_name"),
                        ("Labelled", lambda r: count(r["n_labelled"])),
                        ("Agreement (95% CI)", _est("agreement")),
-                       ("Ref.", lambda r: f2(r.get("reference_agreement"))),
+                       ("Ref.", lambda r: pct1(r.get("reference_agreement"))),
                        ("Cohen's kappa (95% CI)", _est("kappa")),
                        ("Ref.", lambda r: f2(r.get("reference_kappa")))],
                    title=f"AI vs reference standard, {rep.month}")  # fmt: skip

@@ -439,8 +439,9 @@ def test_estimates_and_reader_tables_show_formatted_columns(doc: dict, html: str
         i, e = next((i, e) for i, e in enumerate(est) if e["specificity_low"] is not None)
         assert rows[i][:5] == [e["site"], e["finding"], f"{e['model_name']} {e['model_version']}",
                                f"{int(e['n_pending']):,}", f"{int(e['n']):,}"]  # fmt: skip
-        assert rows[i][6] == (f"{e['specificity']:.2f} ({e['specificity_low']:.2f}–"
-                              f"{e['specificity_high']:.2f})")  # fmt: skip
+        # a proportion in %, as the pages and the readings give it
+        assert rows[i][6] == (f"{100 * e['specificity']:.1f}% ({100 * e['specificity_low']:.1f}–"
+                              f"{100 * e['specificity_high']:.1f}%)")  # fmt: skip
         for row, e in zip(rows, est, strict=True):  # never a zero-width interval
             for col, name in ((5, "sensitivity"), (6, "specificity")):
                 if e[name] is None:

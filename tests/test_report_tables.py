@@ -105,3 +105,17 @@ def test_studies_by_site_reference_mean_groups_thousands_like_the_count_beside_i
     [by_site, *_] = _volume_tables(rep)  # type: ignore[arg-type]
     assert by_site["header"][:3] == ["Site", "Studies", "Reference monthly mean"]
     assert [r[:3] for r in by_site["rows"]] == [["Osaka", "1,378", "1,357"], ["Kobe", "212", "231"]]
+
+
+def test_report_estimates_are_percentages_and_coefficients_decimals() -> None:
+    """Proportions in the report's tables read as the dashboard and the alert readings give
+    them (92.1%); AUC and kappa stay coefficients."""
+    from reports._render import _est
+
+    row = {"sensitivity": 0.9214, "sensitivity_low": 0.8802, "sensitivity_high": 0.95,
+           "auc": 0.8712, "auc_low": 0.84, "auc_high": 0.9, "specificity": 0.9,
+           "specificity_low": None, "specificity_high": None}  # fmt: skip
+    assert _est("sensitivity")(row) == "92.1% (88.0–95.0%)"
+    assert _est("specificity")(row) == "90.0%"
+    assert _est("auc")(row) == "0.87 (0.84–0.90)"
+    assert _est("agreement")({}) == "–"
