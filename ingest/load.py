@@ -12,19 +12,26 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import takewhile
 from pathlib import Path
-from typing import NamedTuple
 
 import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.encodings import codec_name, decoded
+from ingest.held_ids import find_held
+from ingest.outcome import (
+    IngestInterrupted,
+    PartlyLoaded,
+    interrupted,
+    interrupted_message,
+    not_tried,
+    publishing,
+)
 from ingest.pseudonym import check_key_source, store_key
 from ingest.readers import (
     Source,
@@ -39,7 +46,7 @@ from ingest.readers import (
     open_source,
     unreadable,
 )
-from ingest.redact import find_held_ids, hide_ids, shown_name
+from ingest.redact import hide_ids, shown_name
 from ingest.studies import Merged, upsert_studies
 from ingest.validate import (
     IDENTIFIERS,
@@ -174,141 +181,38 @@ def ingest_files(
                 done = "; ".join(f"{r.status} {r.message}" for r in results)
                 raise PartlyLoaded(
                     f"{exc}. Before it, this command loaded: {done}"
-                    + _not_tried(len(todo) - len(results) - 1),
+                    + not_tried(len(todo) - len(results) - 1),
                     results,
                 ) from exc
             loading = None
             results.append(result)
             unpublished = unpublished or result.status != "unchanged"
             if publish is True and unpublished:
-                with _publishing(results, len(todo) - len(results)):
+                with publishing(results, len(todo) - len(results)):
                     result.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
                 unpublished = False
         if publish == "end" and unpublished:
-            with _publishing(results, 0):
+            with publishing(results, 0):
                 results[-1].snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
             unpublished = False
         if publish and results:  # once per command, while it holds the writer's lock
             published = next((r.snapshot_id for r in reversed(results) if r.snapshot_id), None)
-            with _publishing(results, 0):  # the catch-up publish of an earlier run's batches
+            with publishing(results, 0):  # the catch-up publish of an earlier run's batches
                 now, notes = derived.finish_writes(con, data_dir, published, cases=cases)
             if now != published:
                 results[-1].snapshot_id = now
             results[-1].message += "".join(f"; {note}" for note in notes)
     except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
-        if not results or not _interrupted(exc):
+        if not results or not interrupted(exc):
             raise
         raise IngestInterrupted(
-            _interrupted_message(results, loading, unpublished and bool(publish))
-            + _not_tried(len(todo) - len(results) - (loading is not None)),
+            interrupted_message(results, loading, unpublished and bool(publish))
+            + not_tried(len(todo) - len(results) - (loading is not None)),
             results,
         ) from exc
     finally:
         con.close()
     return results
-
-
-class PartlyLoaded(StoreError):
-    """An ingest stopped by an error after some of its batches committed (a full disk while it
-    published the snapshot or loaded a later file): ``results`` are the batches it did, for
-    their summary lines; the message says what failed."""
-
-    def __init__(self, message: str, results: list[BatchResult]) -> None:
-        super().__init__(message)
-        self.results = list(results)
-
-
-class IngestInterrupted(KeyboardInterrupt):
-    """Ctrl-C after some batches of an ingest committed: ``results`` are those batches; the
-    message says what was interrupted and whether the snapshot is behind. A KeyboardInterrupt,
-    so that whatever stops on Ctrl-C still stops."""
-
-    def __init__(self, message: str, results: list[BatchResult]) -> None:
-        super().__init__(message)
-        self.results = list(results)
-
-
-#: What a user is told when the working database holds batches the snapshot does not
-BEHIND = (
-    "the dashboard shows the previous snapshot until `radqa publish` (or the next ingest) "
-    "publishes it"
-)
-
-
-@contextmanager
-def _publishing(results: list[BatchResult], left: int) -> Iterator[None]:
-    """Publishing the snapshot after ``results`` committed: a failure (a full disk, a folder in
-    the way) becomes :class:`PartlyLoaded`, which says that the batches committed and that the
-    snapshot is behind, with the reason in words (:func:`_in_words`)."""
-    try:
-        yield
-    except (duckdb.Error, OSError, StoreError) as exc:
-        if isinstance(exc, duckdb.InterruptException):
-            raise
-        since = list(takewhile(lambda r: not r.snapshot_id, reversed(results)))[::-1]
-        committed = [r.file for r in since if r.status == "committed"]  # since the last publish
-        if len(committed) == 1:
-            what = f"{committed[0]}: batch committed to the working database; "
-        elif committed:
-            what = f"{len(committed)} batches ({', '.join(committed)}) committed to the working database; "
-        else:  # a refused file's record, or an earlier run's batches (derived.finish_writes)
-            what = "the working database holds changes the snapshot does not; "
-        raise PartlyLoaded(
-            f"{what}publishing the snapshot failed: {_in_words(exc)}; {BEHIND}" + _not_tried(left),
-            results,
-        ) from exc
-
-
-def _not_tried(left: int) -> str:
-    return f"; the {left} file(s) after it were not tried" if left > 0 else ""
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """Whether ``exc`` is Ctrl-C: Python's, or DuckDB's answer to it in the middle of a query."""
-    if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
-        return True
-    return "interrupted" in str(exc).lower()
-
-
-def _interrupted_message(
-    results: list[BatchResult], loading: Path | None, unpublished: bool
-) -> str:
-    n = sum(r.status != "unchanged" for r in results)
-    where = f"while loading {loading.name} (rolled back)" if loading else "while publishing"
-    text = f"interrupted {where}; before it, {n} batch(es) of this command committed"
-    if unpublished:
-        text += f"; the snapshot was not published: {BEHIND}"
-    return text
-
-
-def _in_words(exc: BaseException) -> str:
-    """Why a write failed, in words first (a full disk, a folder in the way), then the
-    system's or DuckDB's own line. The error's causes are searched too: DuckDB may report a
-    full disk as a failed CHECKPOINT when it detaches the copy."""
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(chain) < 5:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    errnos = {e.errno for e in chain if isinstance(e, OSError)}
-    text = " ".join(str(e).lower() for e in chain)
-    said = first_line(exc).strip()
-    if isinstance(exc, OSError):
-        where = exc.filename2 or exc.filename
-        said = f"{exc.strerror or exc}" + (f": {where}" if where else "")
-    if errnos & {errno.ENOSPC, errno.EDQUOT} or "no space left" in text or "quota" in text:
-        return f"the disk is full ({said}); free disk space"
-    if errno.EFBIG in errnos or "file too large" in text:
-        return f"a file-size limit was reached ({said})"
-    if errno.EROFS in errnos or "read-only file system" in text:
-        return f"the disk is read-only ({said})"
-    if errnos & {errno.EACCES, errno.EPERM} or "permission denied" in text:
-        return f"RadQA may not write there ({said}); check the folder's permissions"
-    if errnos & {errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST}:
-        return f"a folder is in the way ({said}); move it aside"
-    if "checkpoint" in text:  # DuckDB could not write the copy out; it does not say why
-        return f"the copy could not be written to disk, most often a full disk ({said})"
-    return said
 
 
 def _now() -> datetime:
@@ -528,7 +432,7 @@ def _check(
     stays its place in the file.
 
     A row that would load but holds a patient or reader id in a text or extra column is to be
-    quarantined (:func:`_find_held`; :func:`_mark_held_ids` marks it once repeated keys are):
+    quarantined (:func:`ingest.held_ids.find_held`; :func:`_mark_held_ids` marks it once repeated keys are):
     it is found on the distinct values of those columns after the first pass, and needs the
     rows in file order, as a bad row does. An extra column whose name is an id is read again
     without it.
@@ -550,13 +454,24 @@ def _check(
             raise
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
         con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
-    held, named = _find_held(con, kind, source, settings, params)
+    held, named = find_held(
+        con, kind, source, settings, params, stored=_stored(con), own_ids=_own_ids
+    )
     if named:  # an extra column named by an id: read again without it (rare)
         kept = tuple(c for c in kept_extras(source, settings) if c not in named)
         settings = replace(settings, extra_columns=kept)
         con.execute("drop table _checked")
         con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
-        held, _ = _find_held(con, kind, source, settings, params, headers=False)
+        held, _ = find_held(
+            con,
+            kind,
+            source,
+            settings,
+            params,
+            stored=_stored(con),
+            own_ids=_own_ids,
+            headers=False,
+        )
     [(bad, blank)] = con.execute(
         "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
         "from _checked"
@@ -582,131 +497,12 @@ class Checked:
     :func:`_mark_duplicates`); how many blank rows (no value at all,
     :func:`ingest.validate._blank_sql`) were skipped; the extra columns (lower case) whose name
     is or holds a patient or reader id, not stored; and the columns where a row that would load
-    holds one (:func:`_find_held`), as (name, SQL test of a row, what the column holds)."""
+    holds one (:func:`ingest.held_ids.find_held`), as (name, SQL test of a row, what the column holds)."""
 
     duplicates: bool
     blank: int
     named_ids: tuple[str, ...] = ()
     held: tuple[tuple[str, str, str], ...] = ()
-
-
-# What each text column of the contract holds, for the reason of a row that has an id there
-_HOLDS = {
-    "site": "a site name", "finding": "a finding's name", "model_name": "the AI model's name",
-    "model_version": "the AI model's version", "body_part": "a body part",
-    "scanner_manufacturer": "the scanner's manufacturer", "scanner_model": "the scanner's model",
-    "scanner_software": "the scanner's software version", "station": "the scanner's station name",
-    "arm": "the study arm", "rating": "a rating (a number)",
-}  # fmt: skip
-_EXTRA_HOLDS = (
-    "a value that is no patient's or reader's id (or leave the column out: extra_columns in "
-    "radqa.toml)"
-)
-
-
-class _Target(NamedTuple):
-    """A column searched for ids (:func:`_find_held`): its name, SQL giving a row's value as
-    text, what the column holds (for the reason), and, for an extra column, its JSON pointer
-    in ``extra``."""
-
-    name: str
-    sql: str
-    what: str
-    pointer: str | None = None
-
-
-def _held_targets(kind: str, source: Source, settings: Settings, stored: set[str]) -> list[_Target]:
-    """The columns of ``_checked`` searched for ids (:func:`_find_held`): the text columns of
-    the contract the file has, the ids aside; a rating that is a whole number of 4 digits or
-    more (a reader id typed there); then each extra column kept, read from ``extra``."""
-    targets = []
-    for c in CONTRACTS[kind]:
-        if c.name in _HOLDS and c.name in source.lowered and c.name in stored:
-            sql = q(c.name)
-            if c.name == "arm":
-                sql = "nullif(arm, '')"  # '' when the file gives none
-            elif c.kind == "number":
-                sql = (
-                    f"case when abs({sql}) between 1000 and 1e18 and {sql} = trunc({sql}) "
-                    f"then cast({sql}::bigint as varchar) end"
-                )
-            targets.append(_Target(c.name, sql, _HOLDS[c.name]))
-    if "extra" in stored:
-        for e in kept_extras(source, settings):
-            pointer = "/" + e.replace("~", "~0").replace("/", "~1")  # RFC 6901
-            sql = f"json_extract_string(extra, {literal(pointer)})"
-            targets.append(_Target(e, sql, _EXTRA_HOLDS, pointer))
-    return targets
-
-
-def _find_held(
-    con: duckdb.DuckDBPyConnection,
-    kind: str,
-    source: Source,
-    settings: Settings,
-    params: dict[str, object],
-    *,
-    headers: bool = True,
-) -> tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]]:
-    """Search the rows of ``_checked`` that load for a patient or reader id in another column
-    (:func:`ingest.redact.find_held_ids`: one of the file's own, or one the store knows), and,
-    with ``headers``, the names of the file's extra columns. Return the columns where a row
-    holds one, as (name, SQL test of a row, what the column holds; for :func:`_mark_held_ids`),
-    and the extra columns (lower case) whose name does.
-
-    No loop over rows: one scan takes the distinct values of each column (a few sites,
-    findings, models, scanners), and only those few are split and compared. Grouping sets, one
-    small hash table per column (10M rows, 7 columns: about 1 s on two cores; the extra
-    columns' values parsed from ``extra`` once a row); a file of more than
-    :data:`_GROUPING_SETS` extra columns has theirs in one hash table of (column, value) pairs
-    instead, whose memory does not grow with the number of columns.
-    """
-    con.execute("drop table if exists _held")
-    targets = _held_targets(kind, source, settings, _stored(con))
-    names = [source.header_names[c] for c in source.extras] if headers else []
-    if not targets and not names:
-        return (), ()
-    plain = [t for t in targets if t.pointer is None]
-    extras = [t for t in targets if t.pointer is not None]
-    pointers = ", ".join(literal(str(t.pointer)) for t in extras)
-    rows = "select * from _checked where _ok"
-    if extras:  # each row's extra parsed once: __e, the values of its columns in order
-        rows = f"select *, json_extract_string(extra, [{pointers}]) as __e from _checked where _ok"
-    exprs = [t.sql for t in plain]
-    if len(targets) <= _GROUPING_SETS:
-        exprs += [f"__e[{k}]" for k in range(1, len(extras) + 1)]
-    parts = []
-    if exprs:
-        cols = [f"__h{i}" for i in range(len(exprs))]
-        inner = ", ".join(f"{sql} as {col}" for sql, col in zip(exprs, cols, strict=True))
-        position = f"list_position([{', '.join(f'{c} is not null' for c in cols)}], true) - 1"
-        parts.append(
-            f"select {position} as i, coalesce({', '.join(cols)}) as v from ("
-            f"select {', '.join(cols)} from (select {inner} from ({rows})) "
-            f"group by grouping sets ({', '.join(f'({c})' for c in cols)}))"
-        )
-    if len(targets) > _GROUPING_SETS and extras:
-        parts.append(
-            f"select unnest(range({len(plain)}, {len(targets)})) as i, unnest(__e) as v "
-            f"from ({rows})"
-        )
-    if names:  # the extra columns' names, as the header writes them: i = -1, -2, ...
-        listed = ", ".join(literal(n) for n in names)
-        parts.append(f"select -unnest(range(1, {len(names) + 1})) as i, unnest([{listed}]) as v")
-    if not find_held_ids(con, " union all ".join(parts), _own_ids(con), params):
-        return (), ()
-    found = {i for (i,) in con.execute("select distinct i from _held").fetchall()}
-    named = tuple(c for k, c in enumerate(source.extras) if -1 - k in found)
-    held = tuple(
-        (t.name, f"{t.sql} in (select v from _held where i = {i})", t.what)
-        for i, t in enumerate(targets)
-        if i in found
-    )
-    return held, named
-
-
-# The most columns whose distinct values are taken by grouping sets (one hash table each)
-_GROUPING_SETS = 32
 
 
 def _mark_held_ids(
@@ -717,7 +513,7 @@ def _mark_held_ids(
     settings: Settings,
 ) -> None:
     """Quarantine the rows of ``_checked`` that would load but hold an id in a column of
-    ``held`` (:func:`_find_held`): ``_ok`` false, the first such column and the reason in
+    ``held`` (:func:`ingest.held_ids.find_held`): ``_ok`` false, the first such column and the reason in
     ``_held_column`` and ``_held_reason`` (:func:`ingest.validate.problems_sql`), their values
     in ``_raw_json`` as a repeated row's are (:func:`_mark_duplicates`; the id is then hidden
     there by :func:`ingest.redact.hide_ids`). A repeated row keeps its own reason."""
