@@ -117,21 +117,48 @@ def narrow(df: pd.DataFrame) -> pd.DataFrame:
     return df[keep]
 
 
-def pick(df: pd.DataFrame, columns: tuple[str, ...], key: str) -> pd.DataFrame:
+def pick(
+    df: pd.DataFrame, columns: tuple[str, ...], key: str, weight: str | None = None
+) -> pd.DataFrame:
+    """One selectbox per column, each narrowing the next; options in alphabetical order. With
+    ``weight`` (a count column) each box starts on the option with the most of it, not the
+    alphabetically first (a group of 14 studies spread over 50 score bins, say)."""
     cols = st.columns(len(columns))
     for col, name in zip(cols, columns, strict=True):
         values = sorted(df[name].dropna().astype(str).unique())
         if not values:
             return df.iloc[0:0]
+        index = 0
+        if weight is not None and name != "metric":  # metrics' n are not comparable
+            sizes = df.groupby(df[name].astype(str))[weight].sum()
+            index = values.index(str(sizes.idxmax()))
         words = _charts.SPC_LABELS if name == "metric" else {}
         chosen = col.selectbox(
             name.replace("_", " ").capitalize(),
             values,
+            index=index,
             key=f"{key}_{name}",
             format_func=lambda v, words=words: words.get(v, v),  # type: ignore[misc]
         )
         df = df[df[name].astype(str) == chosen]
     return df
+
+
+def score_rule_caption(part: pd.DataFrame) -> str:
+    """The score-distribution rules' verdicts on the group a histogram shows, this month."""
+    group = {c: str(part[c].iloc[0]) for c in ("site", "scanner_model", "finding")}
+    res = result.results
+    rows = res[(res["metric"] == "score") & (res["month"] == month)]
+    for c, v in group.items():
+        if c in rows.columns:
+            rows = rows[rows[c].astype(str) == v]
+    said = [
+        f"{r['rule']}: {r['value']:.3f} against a threshold of {r['threshold']:g} "
+        f"(n = {int(r['n']):,}; {r['status']})"
+        for r in rows.to_dict("records")
+        if pd.notna(r["value"])
+    ]
+    return "; ".join(said) + "." if said else "No score-distribution rule judged this group."
 
 
 def show_alerts() -> None:
@@ -152,12 +179,14 @@ def show_histograms() -> None:
     if hist.empty:
         st.info(f"No scores to compare for {month} under these filters.")
     else:
-        part = pick(hist, ("finding", "site", "scanner_model"), "dr_hist").sort_values("bin")
+        part = pick(hist, ("finding", "site", "scanner_model"), "dr_hist", "n_month")
+        part = part.sort_values("bin")
         if part.empty:
             st.info("No scores for this combination.")
         else:
             fig = _charts.score_histogram(part, month)
             st.plotly_chart(fig, width="stretch", key="dr_hist_chart")
+            st.caption(score_rule_caption(part))
 
 
 def show_control_charts() -> None:
@@ -166,7 +195,7 @@ def show_control_charts() -> None:
     if spc.empty:
         st.info("No control-chart series for the monitored months under these filters.")
     else:
-        part = pick(spc, ("metric", "finding", "site"), "dr_spc").sort_values("month")
+        part = pick(spc, ("metric", "finding", "site"), "dr_spc", "n").sort_values("month")
         st.caption(spc_caption(part))
         low = int((part["expected_min"] < SPC_EXPECTED_MIN).sum())
         if low:

@@ -10,7 +10,9 @@ import base64
 import numpy as np
 import pandas as pd
 
+import metrics
 from dashboard import _charts
+from metrics._periods import ReferenceWindow
 
 from .conftest import charts, open_tab
 
@@ -74,10 +76,23 @@ def test_page_says_what_the_charts_are_and_when_they_mislead(app, demo_dir, con)
         custom = raw.reshape(shape).tolist()
     n = [int(c[0]) for c in custom]
     assert f"n per month: {min(n):,} to {max(n):,}." in caption
-    warned = [w.value for w in at.warning if "expected fewer than 5" in w.value]
     at.session_state["dr_spc_tab"] = "CUSUM"
     at.run()
     [cusum] = charts(at)
     assert any(t["name"] == "decision interval h = 4" for t in cusum["data"])
-    # the demo's first series is a small site's rare finding: some month expects < 5 cases
+    # the boxes start on the finding, then the site, with the most cases (the alphabetically
+    # first was a site's rare finding: 5-16 studies a month); its months expect 5 or more
+    spc = metrics.monitor(
+        con, month=at.selectbox(key="dr_month").value, reference=ReferenceWindow.first_months(6)
+    ).spc
+    rate = spc[spc["metric"] == at.selectbox(key="dr_spc_metric").value]
+    finding = rate.groupby("finding")["n"].sum().idxmax()
+    site = rate[rate["finding"] == finding].groupby("site")["n"].sum().idxmax()
+    assert at.selectbox(key="dr_spc_finding").value == finding
+    assert at.selectbox(key="dr_spc_site").value == site
+    # a small series: the warning that its limits rest on a poor normal approximation
+    small = rate.groupby(["finding", "site"])["n"].sum().idxmin()
+    at.selectbox(key="dr_spc_finding").set_value(small[0]).run()
+    at.selectbox(key="dr_spc_site").set_value(small[1]).run()
+    warned = [w.value for w in at.warning if "expected fewer than 5" in w.value]
     assert warned and warned[0].startswith("In ")
