@@ -553,6 +553,8 @@ def _fields(
         row: dict[str, object] = {"study_uid": study_uid}
         for column, keyword in TEXT_FIELDS.items():
             row[column] = header_text(ds, keyword)
+        if isinstance(row["modality"], str):  # a code string (CS): 'ct' is CT, as in a CSV
+            row["modality"] = row["modality"].upper()
         row["study_datetime"] = parse_study_datetime(
             header_text(ds, "StudyDate"), header_text(ds, "StudyTime")
         )

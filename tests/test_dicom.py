@@ -1174,3 +1174,20 @@ def test_a_batch_left_unpublished_is_published_by_the_rerun(
     finally:
         con.close()
     assert ingest_dicom(data, [src]).snapshot_id is None  # caught up: nothing more to publish
+
+
+def test_a_lower_case_modality_is_stored_as_its_code(tmp_path: Path) -> None:
+    """A tester's file with Modality 'ct' was stored as 'ct' (a prediction file's 'ct' is CT),
+    so its study was another modality's than the same study's predictions."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _cr(src / "1.dcm", Modality="ct")
+    _cr(src / "2.dcm", study="1.2.3.4.200", Modality="Mr ")
+    data = tmp_path / "data"
+    ingest_dicom(data, [src], publish=False)
+    con = store.connect_working(data)
+    try:
+        rows = con.execute("select study_uid, modality from studies order by 1").fetchall()
+    finally:
+        con.close()
+    assert rows == [("1.2.3.4.100", "CT"), ("1.2.3.4.200", "MR")]
