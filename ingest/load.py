@@ -9,7 +9,6 @@ published as a snapshot for readers.
 
 from __future__ import annotations
 
-import errno
 import glob
 import hashlib
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from ingest.outcome import (
     PartlyLoaded,
     interrupted,
     interrupted_message,
+    machine_failure,
     not_tried,
     publishing,
 )
@@ -309,7 +309,7 @@ def _ingest_one(
         except (duckdb.Error, FileRefusedError, OSError) as exc:
             for table in ("_checked", "_gaps", "_held"):
                 con.execute(f"drop table if exists {table}")
-            if _machine_failure(exc):  # not the file's fault: not recorded as refused
+            if machine_failure(exc):  # not the file's fault: not recorded as refused
                 raise StoreError(
                     f"{name} was not loaded: {first_line(exc)} (nothing was written; free "
                     "disk space or memory and run the command again)"
@@ -349,7 +349,7 @@ def _ingest_one(
     except BaseException as exc:
         with suppress(duckdb.Error):  # a failed commit ends the transaction itself
             con.execute("rollback")
-        if _machine_failure(exc):
+        if machine_failure(exc):
             raise StoreError(
                 f"{name} was not loaded: {first_line(exc)} (the batch was rolled back; free "
                 "disk space or memory and run the command again)"
@@ -361,27 +361,6 @@ def _ingest_one(
         for table in ("_checked", "_matched", "_pids", "_affected", "_gone", "_gaps", "_held"):
             con.execute(f"drop table if exists {table}")
     return result
-
-
-# What the machine, not the file, failed at: a full disk or quota, a file-size limit (ulimit -f,
-# FAT32), a read-only or failing
-# disk, memory (errno, or DuckDB's words for them)
-_MACHINE_ERRNOS = frozenset(
-    (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.ENOMEM)
-)
-_MACHINE_WORDS = ("no space left on device", "disk quota exceeded", "read-only file system",
-                  "out of memory", "input/output error")  # fmt: skip
-
-
-def _machine_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` is the machine's failure (a full disk, memory) rather than the file's:
-    such a file is not recorded as refused, which would change the snapshot for good for a file
-    that is fine, and the user is told to run the command again."""
-    if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS:
-        return True
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return True
-    return isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in _MACHINE_WORDS)
 
 
 def _reading_context(kind: str, settings: Settings, encoding: str | None) -> str:

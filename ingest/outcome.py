@@ -91,6 +91,33 @@ def interrupted_message(results: list[BatchResult], loading: Path | None, unpubl
     return text
 
 
+#: What the machine, not the file, failed at: (errno values, the system's or DuckDB's words for
+#: them, the failure in words). A full disk or quota, a file-size limit (ulimit -f, FAT32), a
+#: read-only or failing disk, memory.
+MACHINE_FAILURES = (
+    ({errno.ENOSPC, errno.EDQUOT}, ("no space left on device", "disk quota exceeded"),
+     "the disk is full", "; free disk space"),
+    ({errno.EFBIG}, ("file too large",), "a file-size limit was reached", ""),
+    ({errno.EROFS}, ("read-only file system",), "the disk is read-only", ""),
+    ({errno.EIO}, ("input/output error",), "the disk failed to read or write", ""),
+    ({errno.ENOMEM}, ("out of memory",), "the memory ran out", ""),
+)  # fmt: skip
+
+
+def machine_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the machine's failure (:data:`MACHINE_FAILURES`) rather than the
+    file's: such a file is not recorded as refused, which would change the snapshot for good
+    for a file that is fine, and the user is told to run the command again."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return True
+    for errnos, words, _, _ in MACHINE_FAILURES:
+        if isinstance(exc, OSError) and exc.errno in errnos:
+            return True
+        if isinstance(exc, duckdb.Error) and any(w in str(exc).lower() for w in words):
+            return True
+    return False
+
+
 def in_words(exc: BaseException) -> str:
     """Why a write failed, in words first (a full disk, a folder in the way), then the
     system's or DuckDB's own line. The error's causes are searched too: DuckDB may report a
@@ -100,21 +127,18 @@ def in_words(exc: BaseException) -> str:
     while seen is not None and len(chain) < 5:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    errnos = {e.errno for e in chain if isinstance(e, OSError)}
+    found = {e.errno for e in chain if isinstance(e, OSError)}
     text = " ".join(str(e).lower() for e in chain)
     said = first_line(exc).strip()
     if isinstance(exc, OSError):
         where = exc.filename2 or exc.filename
         said = f"{exc.strerror or exc}" + (f": {where}" if where else "")
-    if errnos & {errno.ENOSPC, errno.EDQUOT} or "no space left" in text or "quota" in text:
-        return f"the disk is full ({said}); free disk space"
-    if errno.EFBIG in errnos or "file too large" in text:
-        return f"a file-size limit was reached ({said})"
-    if errno.EROFS in errnos or "read-only file system" in text:
-        return f"the disk is read-only ({said})"
-    if errnos & {errno.EACCES, errno.EPERM} or "permission denied" in text:
+    for errnos, words, what, todo in MACHINE_FAILURES:
+        if found & errnos or any(w in text for w in words):
+            return f"{what} ({said}){todo}"
+    if found & {errno.EACCES, errno.EPERM} or "permission denied" in text:
         return f"RadQA may not write there ({said}); check the folder's permissions"
-    if errnos & {errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST}:
+    if found & {errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST}:
         return f"a folder is in the way ({said}); move it aside"
     if "checkpoint" in text:  # DuckDB could not write the copy out; it does not say why
         return f"the copy could not be written to disk, most often a full disk ({said})"
