@@ -98,6 +98,11 @@ def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
     return fig
 
 
+#: The share of a month's width left empty between the dodged series of a trend chart: the
+#: rest (85%) holds the series side by side.
+TREND_GAP = 0.15
+
+
 def trend(
     df: pd.DataFrame,
     metric: str,
@@ -107,14 +112,22 @@ def trend(
     targets: dict[str, float] | None = None,
     period: str = "month",
 ) -> go.Figure:
-    """One line per ``series`` value over ``period`` with its CI as error bars; target lines."""
+    """One line per ``series`` value over ``period`` with its CI as error bars; target lines.
+
+    The series are dodged: within a month each series' point and CI bar sit side by side
+    (``scattermode="group"``, one offset group per series, in the order of the legend), so the
+    bars of several findings in one month do not cover each other. The hover text gives the
+    month, the estimate, its 95% CI and the n."""
     fig = go.Figure()
     label = METRIC_LABELS.get(metric, metric)
     scale = 100.0 if metric in PROPORTION_METRICS else 1.0
+    unit = "%" if scale == 100 else ""
+    digits = 1 if scale == 100 else 3
     dashes = dash_map(list(colours))
     for name, part in df.groupby(series, sort=True):
         part = part.sort_values("period")
         y = part[metric] * scale
+        low, high = part[f"{metric}_low"] * scale, part[f"{metric}_high"] * scale
         fig.add_trace(
             go.Scatter(
                 x=part["period"],
@@ -128,15 +141,17 @@ def trend(
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": (part[f"{metric}_high"] * scale - y).to_numpy(),
-                    "arrayminus": (y - part[f"{metric}_low"] * scale).to_numpy(),
+                    "array": (high - y).to_numpy(),
+                    "arrayminus": (y - low).to_numpy(),
                     "thickness": 1,
+                    "width": 2,  # caps narrower than the space between dodged series
                 },
-                customdata=np.stack([part["n_labelled"], part["pending"]], axis=-1),
+                offsetgroup=str(name),
+                customdata=np.stack([part["n_labelled"], part["pending"], low, high], axis=-1),
                 hovertemplate=(
-                    "%{x}: %{y:.1f}"
-                    + ("%" if scale == 100 else "")
-                    + "<br>labelled n = %{customdata[0]}, pending %{customdata[1]}<extra>"
+                    f"%{{x}}: %{{y:.{digits}f}}{unit} (95% CI %{{customdata[2]:.{digits}f}}"
+                    f"–%{{customdata[3]:.{digits}f}}{unit})"
+                    "<br>labelled n = %{customdata[0]:,}, pending %{customdata[1]:,}<extra>"
                     + str(name)
                     + "</extra>"
                 ),
@@ -151,6 +166,7 @@ def trend(
         )
     n = int(df["n_labelled"].sum())
     layout(fig, f"{label} by {period} (labelled n = {n:,}; bars: 95% CI)")
+    fig.update_layout(scattermode="group", scattergap=TREND_GAP)
     fig.update_xaxes(type="category", title=f"Study {period}")
     fig.update_yaxes(title=label + (" (%)" if scale == 100 else ""))
     return fig
