@@ -831,7 +831,7 @@ def _write_batch(
             "create or replace temp table _dicom_sites_before as select study_uid, site "
             "from studies where study_uid in (select study_uid from _dicom_studies)"
         )
-        inserted, updated, _ = upsert_studies(
+        inserted, updated, *_ = upsert_studies(
             con, "_dicom_studies", batch_id=batch_id, source=KIND
         )  # another stored patient is kept (_keep_stored_patients) and reported above
         new_sites = _studies_with_a_new_site(con)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
@@ -123,6 +124,25 @@ def expand_paths(patterns: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+def file_labels(paths: Sequence[Path]) -> dict[Path, str]:
+    """What messages and the batch history call each file: its base name, unless another file
+    of the same command has the same base name (``sites/*/preds.csv``): then its path from the
+    folder those files share (``osaka/preds.csv``, ``busan/preds.csv``), so that
+    "preds.csv: row 2" names one file. The same file given twice keeps its base name."""
+    by_name: dict[str, set[Path]] = {}
+    for path in paths:
+        by_name.setdefault(path.name, set()).add(path.resolve())
+    labels: dict[Path, str] = {}
+    for path in paths:
+        same = by_name[path.name]
+        if len(same) < 2:
+            labels[path] = path.name
+            continue
+        shared = Path(os.path.commonpath([p.parent for p in same]))
+        labels[path] = path.resolve().relative_to(shared).as_posix()
+    return labels
+
+
 def ingest_files(
     data_dir: Path,
     kind: str,
@@ -156,6 +176,7 @@ def ingest_files(
     scratch = store.scratch_dir(data_dir)
     results: list[BatchResult] = []
     todo = expand_paths(paths)
+    labels = file_labels(todo)
     unpublished = False  # a batch changed the working database since the last publish
     loading: Path | None = None  # the file being loaded, None while publishing
     try:
@@ -169,6 +190,7 @@ def ingest_files(
                     con,
                     kind,
                     path,
+                    label=labels[path],
                     pads=pads,
                     settings=settings,
                     strict=strict,
@@ -232,20 +254,21 @@ def _ingest_one(
     kind: str,
     path: Path,
     *,
+    label: str,
     pads: dict[str, bytes],
     settings: Settings,
     strict: bool,
     encoding: str | None,
     scratch: Path,
 ) -> BatchResult:
-    name = path.name
+    name = label  # the file's name in messages (:func:`file_labels`)
     started = _now()
     try:
         if not path.is_file():
             raise not_a_file(path)
         size = path.stat().st_size
     except (OSError, FileRefusedError) as exc:
-        return _refuse(con, kind, path, "", started, str(exc), pads=pads)
+        return _refuse(con, kind, path, "", started, str(exc), pads=pads, label=name)
 
     # The file's sha256 (hashlib releases the GIL) is computed in a thread while DuckDB checks
     # the rows, unless a committed batch of this kind had the same size: then the file may be one
@@ -325,6 +348,7 @@ def _ingest_one(
                 size,
                 pads=pads,
                 source=source,
+                label=name,
             )
 
     # the name as stored and shown: without a patient's or reader's id
@@ -358,7 +382,16 @@ def _ingest_one(
     finally:
         for view in ("_new_studies", "_study_rows"):
             con.execute(f"drop view if exists {view}")
-        for table in ("_checked", "_matched", "_pids", "_affected", "_gone", "_gaps", "_held"):
+        for table in (
+            "_checked",
+            "_matched",
+            "_pids",
+            "_affected",
+            "_gone",
+            "_gaps",
+            "_held",
+            "_per_study",
+        ):
             con.execute(f"drop table if exists {table}")
     return result
 
@@ -655,7 +688,7 @@ def _write_batch(
         _merge_rows(con, kind, keys, batch_id, result, settings, earlier)
         _drop_earlier_reading(con, kind, chash, result, earlier)
         if kind == "predictions":
-            studies = _merge_studies(con, batch_id, pads)
+            studies, conflicts = _merge_studies(con, batch_id, pads)
         elif result.inserted or result.replaced or result.removed:
             con.execute(
                 "create or replace temp table _affected as "
@@ -673,11 +706,25 @@ def _write_batch(
                 f"; {studies.updated} known stud{'y' if studies.updated == 1 else 'ies'} "
                 "updated with this file's values"
             )
-            if studies.other_patient:
-                result.message += (
-                    f" ({studies.other_patient} now with another patient than the one stored: "
-                    "check that this is a correction, not a mix-up)"
+            changed = [
+                f"{n} now {what} than the one stored"
+                for n, what in (
+                    (studies.other_patient, "with another patient"),
+                    (studies.other_site, "at another site"),
                 )
+                if n
+            ]
+            if changed:
+                result.message += (
+                    f" ({'; '.join(changed)}: check that this is a correction, not a mix-up"
+                    + (
+                        ", such as an accession number that two hospitals both use)"
+                        if studies.other_site
+                        else ")"
+                    )
+                )
+        if kind == "predictions":
+            result.message += conflicts
         if resent is not None:  # not skipped as loaded: later files replaced rows since
             result.message += f"; same content as batch {resent}, read again as later files " + (
                 f"replaced {result.replaced} of its rows: this file's values are back"
@@ -1100,9 +1147,12 @@ def _merge_rows(
         )
 
 
-def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]) -> Merged:
+def _merge_studies(
+    con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str, bytes]
+) -> tuple[Merged, str]:
     """One row per study from the prediction rows; each distinct patient pseudonymised once.
-    Returns what :func:`ingest.studies.upsert_studies` did.
+    Returns what :func:`ingest.studies.upsert_studies` did, and a warning for the studies whose
+    rows name two sites or two patients (:func:`_study_conflicts`; '' when none do).
 
     Where a study's rows disagree, each column takes the largest value (``max``; NULLs ignored).
     Nearly always they agree (a file repeats the study's values on each finding's row), so the
@@ -1120,12 +1170,16 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
     aggs = ", ".join(f"max({column_sql(c, stored, contract)}) as {c}" for c in cols)
     con.execute(
         f"""
+        create or replace temp table _per_study as
+        select study_uid, max({rn_sql(stored)}) as last_rn, min(_sh) = max(_sh) as agree
+        from _checked where _ok
+        group by study_uid
+        """
+    )
+    con.execute(
+        f"""
         create or replace temp view _study_rows as
-        with per_study as (
-            select study_uid, max({rn_sql(stored)}) as last_rn, min(_sh) = max(_sh) as agree
-            from _checked where _ok
-            group by study_uid
-        )
+        with per_study as (select * from _per_study)
         select c.study_uid, {", ".join(f"{column_sql(c, stored, contract, 'c.')} as {c}" for c in cols)}
         from _checked c join per_study s on {rn_sql(stored, "c.")} = s.last_rn
         where s.agree
@@ -1136,6 +1190,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
         group by study_uid
         """
     )
+    conflicts = _study_conflicts(con)
     _pseudonyms(con, '"_id_patient_id"', pads)
     con.execute(
         """
@@ -1144,7 +1199,41 @@ def _merge_studies(con: duckdb.DuckDBPyConnection, batch_id: int, pads: dict[str
         from _study_rows s join _pids p on p.id = s."_id_patient_id"
         """
     )
-    return upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions")
+    return upsert_studies(con, "_new_studies", batch_id=batch_id, source="predictions"), conflicts
+
+
+def _study_conflicts(con: duckdb.DuckDBPyConnection) -> str:
+    """A warning for the studies whose accepted rows in ``_checked`` name two or more sites, or
+    two or more patients; '' when none do. Such a study is stored once, by the ``max()`` rule
+    of :func:`_merge_studies`, which is right for a column one row leaves empty but hides a
+    mix-up: an accession number that two hospitals both use is one study_uid for two studies.
+    Only the studies whose rows disagree at all (``_per_study.agree`` false; rare) are read."""
+    [(sites, patients, examples)] = con.execute(
+        """
+        select count(*) filter (where sites > 1), count(*) filter (where patients > 1),
+               list(study_uid order by study_uid) filter (where sites > 1 or patients > 1)[:3]
+        from (
+            select study_uid, count(distinct site) as sites,
+                   count(distinct "_id_patient_id") as patients
+            from _checked
+            where _ok and study_uid in (select study_uid from _per_study where not agree)
+            group by study_uid
+        )
+        """
+    ).fetchall()
+    if not (sites or patients):
+        return ""
+    parts = []
+    if sites:
+        parts.append(f"{sites} whose rows name two or more sites")
+    if patients:
+        parts.append(f"{patients} whose rows name two or more patients")
+    return (
+        f"; check the studies {' and '.join(parts)} (e.g. {', '.join(examples)}): a study_uid "
+        "is stored as one study, with the values that sort last, so an accession number that "
+        "two hospitals both use mixes two studies; give each hospital's studies their own "
+        "study_uid"
+    )
 
 
 def _refuse(
@@ -1158,6 +1247,7 @@ def _refuse(
     *,
     pads: dict[str, bytes],
     source: Source | None = None,
+    label: str | None = None,
 ) -> BatchResult:
     """Record a file refused whole (its own small transaction) and return the result.
 
@@ -1165,12 +1255,18 @@ def _refuse(
     (:func:`ingest.redact.shown_name`): one the store knows, or, when the file could be opened
     (``source``) and has an id column, one of its own."""
     own, params = _source_ids(source)
+    label = label or path.name
     try:
-        name = shown_name(con, path.name, pads, own, params)
+        name = shown_name(con, label, pads, own, params)
         shown_path = shown_name(con, str(path), pads, own, params)
     except duckdb.Error:  # the file's ids cannot be read after all: those the store knows
-        name, shown_path = shown_name(con, path.name, pads), shown_name(con, str(path), pads)
-    message = message.replace(str(path), shown_path).replace(path.name, name)
+        name, shown_path = shown_name(con, label, pads), shown_name(con, str(path), pads)
+    # the message names the file by its label (ours) or by its path or base name (a reader's);
+    # each is set aside before any is put back: 'osaka/preds.csv' must not become 'osaka/osaka/..'
+    at_path, at_name = "\x00path\x00", "\x00name\x00"
+    message = message.replace(str(path), at_path).replace(label, at_name)
+    message = message.replace(path.name, at_name)
+    message = message.replace(at_path, shown_path).replace(at_name, name)
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     con.execute(
         "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "

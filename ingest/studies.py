@@ -14,12 +14,14 @@ FILL_ONLY = "_fill_only"
 
 class Merged(NamedTuple):
     """What :func:`upsert_studies` did: studies inserted, studies updated, and of those updated
-    how many now name another patient than the one stored (a correction, or a mix-up that the
-    batch message reports)."""
+    how many now name another patient, and how many another site, than the one stored (a
+    correction, or a mix-up that the batch message reports: an accession number that two
+    hospitals both use is one study_uid for two studies)."""
 
     inserted: int
     updated: int
     other_patient: int = 0
+    other_site: int = 0
 
 
 def upsert_studies(
@@ -59,16 +61,19 @@ def upsert_studies(
                $source as source, $batch_id as batch_id,
                o.study_uid is null as _is_new,
                o.patient_pid is not null and {exprs[STUDY_COLUMNS.index("patient_pid")]}
-                   <> o.patient_pid as _other_patient
+                   <> o.patient_pid as _other_patient,
+               o.site is not null and {exprs[STUDY_COLUMNS.index("site")]} <> o.site
+                   as _other_site
         from {source_table} n
         left join studies o on o.study_uid = n.study_uid
         where o.study_uid is null or row({new_vals}) is distinct from row({old_vals})
         """,
         {"source": source, "batch_id": batch_id},
     )
-    inserted, updated, other_patient = con.execute(
+    inserted, updated, other_patient, other_site = con.execute(
         "select count(*) filter (where _is_new), count(*) filter (where not _is_new), "
-        "count(*) filter (where _other_patient) from _merged_studies"
+        "count(*) filter (where _other_patient), count(*) filter (where _other_site) "
+        "from _merged_studies"
     ).fetchall()[0]
     if updated:
         con.execute(
@@ -78,7 +83,7 @@ def upsert_studies(
     if inserted or updated:
         con.execute(f"insert into studies ({cols}) select {cols} from _merged_studies")
     con.execute("drop table _merged_studies")
-    return Merged(int(inserted), int(updated), int(other_patient))
+    return Merged(int(inserted), int(updated), int(other_patient), int(other_site))
 
 
 def _merged(column: str, present: set[str]) -> str:
