@@ -85,10 +85,21 @@ DICOM_MODALITIES = [
 ]
 
 # ISO 8601's basic format (no separators), as DICOM writes DA and DT values.
-BASIC_FORMATS = "['%Y%m%d', '%Y%m%dT%H%M%S', '%Y%m%dT%H%M', '%Y%m%d%H%M%S', '%Y%m%d%H%M%S.%f']"
+BASIC_FORMATS = (
+    "['%Y%m%d', '%Y%m%dT%H%M%S', '%Y%m%dT%H%M', '%Y%m%dT%H%M%S.%f', '%Y%m%d%H%M%S', "
+    "'%Y%m%d%H%M%S.%f']"
+)
 
 # A date-time that ends in an offset or Z: after a time (hh:mm), so that a date's '-31' is not one
 OFFSET_PATTERN = r"'\d:\d\d(:\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
+
+# The same in ISO 8601's basic format (20261003T142000Z, 20261003T1420+0900), and the formats
+# that read it once its Z is written +0000 (DuckDB's %z reads +09, +0900 and +09:00, not Z)
+BASIC_OFFSET_PATTERN = r"'^\s*\d{8}T?\d{4}(\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
+BASIC_ZONED_FORMATS = (
+    "['%Y%m%dT%H%M%S%z', '%Y%m%dT%H%M%z', '%Y%m%dT%H%M%S.%f%z', '%Y%m%d%H%M%S%z', "
+    "'%Y%m%d%H%M%z', '%Y%m%d%H%M%S.%f%z']"
+)
 
 READ_ROLES = ("primary", "second", "consensus", "adjudication")
 
@@ -185,17 +196,28 @@ class Column:
                 # Then: without its offset (the site's wall-clock time); then ISO 8601's basic
                 # format, as DICOM writes dates (20261003, 20261003T142000). coalesce() tries a
                 # form only on the rows the ones before it failed: no cost for the usual rows.
+                # A basic-format time with an offset (20261003T142000Z) is read like an
+                # extended one: with its offset dropped, or as an instant when zoned.
                 instant = ""
                 if zoned:  # only a text value that ends in an offset or Z, after a time
+                    basic = (
+                        f"regexp_replace(regexp_replace(regexp_replace({text}, '\\s*[zZ]$', "
+                        "'+0000'), '\\s+([+-])', '\\1'), ',', '.')"
+                    )
                     instant = (
                         f"case when typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), "
                         f"{OFFSET_PATTERN}) then try_cast({text} as timestamptz)::timestamp end, "
+                        f"case when typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), "
+                        f"{BASIC_OFFSET_PATTERN}) then "
+                        f"try_strptime({basic}, {BASIC_ZONED_FORMATS})::timestamp end, "
                     )
                 return (
                     f"coalesce({instant}try_cast(cast({raw} as varchar) as timestamp), "
                     f"try_cast(regexp_replace({text}, "
                     r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp), "
-                    f"try_strptime({text}, {BASIC_FORMATS}))"
+                    f"try_strptime(regexp_replace({text}, "
+                    r"'\s*([zZ]|[+-]\d\d(:?\d\d)?)$', ''), "
+                    f"{BASIC_FORMATS}))"
                 )
             case "score" | "number":
                 # A float32 column (as PyTorch and numpy write scores) holds 0.35 as

@@ -22,6 +22,10 @@ WRITTEN = {
     "3": "2026-10-31T20:00:00-05:00",
     "4": "2026-10-31T20:00:00",
     "5": "2026-10-31 20:00:00.250+0000",
+    # ISO 8601's basic format, as DICOM-minded exporters write it
+    "6": "20261031T200000Z",
+    "7": "20261031T2000-0500",
+    "8": "20261031T200000.25 +0900",
 }
 TOKYO = {
     "1": "2026-11-01 05:00:00",  # November in Tokyo: the month of the study moves too
@@ -29,8 +33,14 @@ TOKYO = {
     "3": "2026-11-01 10:00:00",
     "4": "2026-10-31 20:00:00",
     "5": "2026-11-01 05:00:00.25",
+    "6": "2026-11-01 05:00:00",
+    "7": "2026-11-01 10:00:00",
+    "8": "2026-10-31 20:00:00.25",
 }
-AS_WRITTEN = dict.fromkeys(WRITTEN, "2026-10-31 20:00:00") | {"5": "2026-10-31 20:00:00.25"}
+AS_WRITTEN = dict.fromkeys(WRITTEN, "2026-10-31 20:00:00") | {
+    "5": "2026-10-31 20:00:00.25",
+    "8": "2026-10-31 20:00:00.25",
+}
 
 
 def _rows(values: dict[str, str]) -> list[dict[str, object]]:
@@ -74,7 +84,7 @@ def test_offsets_become_the_sites_wall_clock(
     if zone:
         (data_dir / "radqa.toml").write_text(f'time_zone = "{zone}"\n')
     [result] = ingest_files(data_dir, "predictions", [_write(tmp_path / f"p.{ext}", WRITTEN)])
-    assert (result.status, result.inserted, result.quarantined) == ("committed", 5, 0)
+    assert (result.status, result.inserted, result.quarantined) == ("committed", len(WRITTEN), 0)
     assert _stored(data_dir) == expected
 
 
