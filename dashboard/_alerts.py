@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import _state
+from dashboard import _charts, _state
 from metrics import new_category_status as new_category_status  # the Drift page's, moved
 from radqa.errors import RadQAError
 
@@ -78,6 +78,87 @@ def alerts_frame(result: Any) -> pd.DataFrame:
         for e in out["evidence"]
     ]
     return out
+
+
+def metric_words(metric: str) -> str:
+    """A rule's metric as the monthly report names it: "AI positive rate", "Scanner model",
+    "AI model version" (the report's ``_PRETTY`` and ``_NEW_WHAT``, in reports/_render.py),
+    else the dashboard's label of the metric, else the key in words."""
+    from reports._render import _NEW_WHAT, _PRETTY  # the report's own words
+
+    words = _PRETTY.get(metric) or _NEW_WHAT.get(metric) or _charts.METRIC_LABELS.get(metric)
+    words = words or metric.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def alerts_table(result: Any) -> pd.DataFrame:
+    """The alerts of a monitor ``result`` as the Drift page's table shows them: in the words of
+    the monthly report's table of drifting groups (its rule, group, n, reference value, effect,
+    95% CI or control limits and adjusted p, worded by reports/_render.py), the metric in words
+    (:func:`metric_words`) and the method as the monitor names it (its label, with the
+    multiplicity correction). Column keys are those of :data:`ALERT_COLUMNS`; the CSV download
+    keeps :func:`alerts_frame`'s raw names."""
+    from reports._render import _effect, _interval, _where, count, f2, pval
+
+    rows = result.alerts_as_dicts()
+    if not rows:
+        return pd.DataFrame(columns=list(ALERT_COLUMNS))
+    method = {r.name: r.method for r in result.rules}
+    out = []
+    for a in rows:  # one row per alert (a handful), not per study
+        ev = a["evidence"]
+        cell = {**ev, "value": a["value"], "method_key": method.get(a["rule"])}
+        out.append(
+            {
+                "rule": a["rule"],
+                "metric": metric_words(str(a["metric"])),
+                "group": _where({k: str(v) for k, v in a["group"].items()}),
+                "n": count(ev.get("n")),
+                "reference": f2(ev.get("reference_value")),
+                "effect": _effect(cell),
+                "interval": _interval(cell),
+                "p_adjusted": pval(ev.get("p_adjusted")),
+                "threshold": f"{a['threshold']:g}",
+                "first_period": a["first_period"],
+                "periods": a["periods"],
+                "method": ev.get("method") or "",
+            }
+        )
+    return pd.DataFrame(out, columns=list(ALERT_COLUMNS))
+
+
+#: The Drift page's alerts table (:func:`alerts_table`): what drifted and where (wrapping in
+#: tall rows), the effect, its interval and adjusted p first, in widths that add up to the
+#: table's width inside its expander at a 1280 x 800 window (_columns.EXPANDER_WIDTH_1280; 14 px
+#: text measured in Chromium plus 16 px padding: "limits 0.12 to 0.20" 118 px, "< 0.0001" 65,
+#: "z = +3.20" 66); the threshold, the months and the method follow.
+ALERT_COLUMNS = {
+    "rule": st.column_config.TextColumn("Rule", width=140, pinned=True),
+    "metric": st.column_config.TextColumn("Metric", width=110),
+    "group": st.column_config.TextColumn(
+        "Group", width=178, help="Where the rule drifted: AI model, finding, site, scanner"
+    ),
+    "n": st.column_config.TextColumn("n", width=50, help="Studies (or cases) this month"),
+    "reference": st.column_config.TextColumn("Ref.", width=50, help="The reference window's value"),
+    "effect": st.column_config.TextColumn(
+        "Effect",
+        width=72,
+        help="The rule's measure: a difference of proportions, a relative change of volume, "
+        "a distance; for a control chart a statistic in sigma units (z, C+ − C−, EWMA/sd)",
+    ),
+    "interval": st.column_config.TextColumn(
+        "95% CI or limits",
+        width=118,
+        help="The effect's 95% CI; for a p-chart its control limits on the proportion scale",
+    ),
+    "p_adjusted": st.column_config.TextColumn(
+        "p adj.", width=66, help="p-value adjusted for the rule's groups (none for a chart)"
+    ),
+    "threshold": st.column_config.TextColumn("Threshold", width=75),
+    "first_period": st.column_config.TextColumn("First month", width=90),
+    "periods": st.column_config.NumberColumn("Months running", format="%d", width=110),
+    "method": st.column_config.TextColumn("Method", width="large"),
+}
 
 
 def alert_sentences(result: Any, month: str) -> list[str]:

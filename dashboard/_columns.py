@@ -23,6 +23,9 @@ WRAP_ROW_HEIGHT = 68
 #: methods and ids follow.
 TABLE_WIDTH_1280 = 818
 TABLE_WIDTH_1400 = 938
+#: The inner width (px) of a table inside an ``st.expander`` at a 1280 x 800 window: the
+#: expander's 1 px borders and 1rem padding a side take 34 px of the main column's 820.
+EXPANDER_WIDTH_1280 = 784
 
 COEFFICIENTS = ("auc", "kappa", "fleiss_kappa", "ac1")  # shown to 3 decimals
 COUNTS = ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn", "n_items", "n_items_3")

@@ -169,7 +169,14 @@ def show_alerts() -> None:
     else:
         _alerts.show_alert_list(list(alerts["rule"]), _alerts.alert_sentences(result, month))
         with st.expander("The alerts as a table: values, thresholds and evidence"):
-            st.dataframe(alerts, hide_index=True, width="stretch")
+            # in the monthly report's words; the CSV keeps the raw names and values
+            st.dataframe(
+                _alerts.alerts_table(result),
+                hide_index=True,
+                width="stretch",
+                row_height=WRAP_ROW_HEIGHT,
+                column_config=_alerts.ALERT_COLUMNS,
+            )
             csv_download(ctx, alerts, f"drift-alerts-{month}")
 
 
