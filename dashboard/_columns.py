@@ -3,7 +3,7 @@ keeps the raw names)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 import streamlit as st
@@ -26,6 +26,32 @@ TABLE_WIDTH_1400 = 938
 #: The inner width (px) of a table inside an ``st.expander`` at a 1280 x 800 window: the
 #: expander's 1 px borders and 1rem padding a side take 34 px of the main column's 820.
 EXPANDER_WIDTH_1280 = 784
+
+#: The width (px) a character of a table's text takes at most, on average over a name or an id:
+#: 14 px Source Sans measured in Chromium is 5.9 px a character for "Seoul National University
+#: Hospital" (200 px), 6.2 for a study UID's digits and dots, 6.4 for "intracranial_haemorrhage";
+#: 7 errs on the side of a text that fits. A cell pads its text by 8 px a side.
+CHAR_PX = 7
+CELL_PADDING = 16
+
+
+def text_width(texts: Iterable[object]) -> int:
+    """The width (px) of a column that shows the longest of ``texts`` on one line, uncut."""
+    longest = max((len(str(t)) for t in texts if isinstance(t, str)), default=0)
+    return CELL_PADDING + CHAR_PX * longest
+
+
+def fits(texts: Iterable[object], width: int) -> bool:
+    """Whether every one of ``texts`` fits a column ``width`` px wide on one line; else the
+    table needs rows that wrap (:data:`WRAP_ROW_HEIGHT`)."""
+    return text_width(texts) <= width
+
+
+def whole(label: str, texts: Iterable[object], *, least: int = 0) -> object:
+    """A text column as wide as the longest of ``texts`` (at least ``least`` px), so that none
+    is cut: for a column after a table's answer columns, which may widen to the right."""
+    return st.column_config.TextColumn(label, width=max(least, text_width(texts)))
+
 
 COEFFICIENTS = ("auc", "kappa", "fleiss_kappa", "ac1")  # shown to 3 decimals
 COUNTS = ("n", "pending", "n_labelled", "tp", "fp", "fn", "tn", "n_items", "n_items_3")

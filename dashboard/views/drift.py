@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _alerts, _charts, _state
-from dashboard._columns import WRAP_ROW_HEIGHT
+from dashboard._columns import WRAP_ROW_HEIGHT, fits
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._tabs import lazy_tabs
@@ -392,11 +392,17 @@ def show_estimates() -> None:
     else:
         fig = _charts.estimated_vs_realised(part, est_metric, n_pending)
         st.plotly_chart(fig, width="stretch", key="dr_estimated")
-    # every row of the metric, those without an estimate or a realised value too
+    # every row of the metric, those without an estimate or a realised value too; a site or
+    # finding longer than its column wraps in tall rows (it was cut, whole only on hover)
+    table = estimates_table(rows)[list(ESTIMATE_COLUMNS)]
+    wrap = not all(fits(table[c], ESTIMATE_COLUMNS[c]["width"]) for c in ("site", "finding"))
+    row = WRAP_ROW_HEIGHT if wrap else 35
     st.dataframe(
-        estimates_table(rows)[list(ESTIMATE_COLUMNS)],
+        table,
         hide_index=True,
         width="stretch",
+        row_height=row,
+        height=38 + row * min(len(table), ESTIMATE_ROWS),  # then a scroll bar
         column_config={
             **ESTIMATE_COLUMNS,
             "estimate": st.column_config.TextColumn(
@@ -464,8 +470,12 @@ def estimates_table(both: pd.DataFrame) -> pd.DataFrame:
 #: The estimated-vs-realised table (one metric's rows) in words and percentages: the groups
 #: (site, finding, AI model; pinned), then the answer (estimate and realised value with their
 #: 95% CIs, the difference, covered or not), then the counts; the first seven add up to at most
-#: the table's 818 px at a 1280 x 800 window (a longer site or finding is cut, whole on hover).
+#: the table's 818 px at a 1280 x 800 window. A site or finding longer than its column (a site
+#: of 34 characters is 216 px) wraps in tall rows, whole: the three group columns at one line's
+#: width would take 510 of the 818 px.
 ESTIMATE_WIDTH = 138
+#: Rows the estimated-vs-realised table shows before it scrolls.
+ESTIMATE_ROWS = 8
 ESTIMATE_COLUMNS = {
     "site": st.column_config.TextColumn("Site", width=145, pinned=True),
     "finding": st.column_config.TextColumn("Finding", width=125, pinned=True),

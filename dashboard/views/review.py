@@ -10,6 +10,7 @@ import streamlit as st
 
 import metrics
 from dashboard import _audit, _reviews, _state
+from dashboard._columns import whole
 from dashboard._context import page_context
 from radqa.errors import InputError
 
@@ -18,6 +19,13 @@ KINDS = {
     "fn": "False negatives (AI missed)",
     "fp": "False positives (AI over-called)",
 }
+
+#: The study UID column's least width (px). A DICOM UID has up to 64 characters (about 420 px
+#: of the table's text): the column is as wide as the longest UID listed, and so is the site's
+#: (both follow the answer columns, so they widen to the right; a UID over 30 characters and a
+#: site such as "Seoul National University Hospital" were cut).
+UID_WIDTH = 215
+
 
 KIND_WORDS = {"fn": "false negative (AI missed)", "fp": "false positive (AI over-called)"}
 #: The case list's columns in the order shown: what the case is (discordance, finding, AI model,
@@ -34,7 +42,7 @@ COLUMNS = {
     ),
     "ref_label": st.column_config.TextColumn("Reference standard", width=134),
     "category": st.column_config.TextColumn("Review category", width=116),
-    "study_uid": st.column_config.TextColumn("Study UID", width=215),
+    "study_uid": st.column_config.TextColumn("Study UID", width=UID_WIDTH),
     "model_version": "Model version",
     "ref_source": "Reference from",
     "n_readers": "Readers",
@@ -121,7 +129,16 @@ shown = merged[[c for c in cols if c in merged.columns]].copy()
 shown["kind"] = shown["kind"].map(KIND_WORDS).fillna(shown["kind"])
 if "ref_label" in shown:
     shown["ref_label"] = shown["ref_label"].map({1: "positive", 0: "negative"})
-st.dataframe(shown, hide_index=True, width="stretch", column_config=COLUMNS)
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        **COLUMNS,
+        "study_uid": whole("Study UID", shown.get("study_uid", []), least=UID_WIDTH),
+        "site": whole("Site", shown.get("site", [])),
+    },
+)
 if merged.empty:
     st.info("No case in this view.")
     st.stop()
