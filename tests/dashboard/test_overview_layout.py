@@ -34,6 +34,7 @@ def test_tiles_in_two_even_rows_of_three() -> None:
 def test_overview_tiles_per_group_fill_their_rows(app, demo_dir) -> None:  # noqa: ANN001
     at = app(demo_dir)
     block = next(h.value for h in at.html if 'class="radqa-kpis"' in h.value)
+    assert "grid-template-columns: repeat(3, minmax(0, 1fr))" in block
     rows = block.split('<div class="kpi-row">')[1:]
     assert rows
     # each group's six KPIs: two full rows of three, none alone
