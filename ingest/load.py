@@ -278,10 +278,12 @@ def _ingest_one(
     with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(_batch_hash, path, context)
         resent: int | None = None  # a batch of the same content, whose rows were replaced since
+        why = ""  # what later batches changed of it (:func:`_replaced_since`)
         if _maybe_loaded(con, kind, size):
             prior = store.loaded_batch(con, kind, _hash_or_empty(hashing))
             if prior is not None:
-                if not _replaced_since(con, kind, prior.batch_id):
+                why = _replaced_since(con, kind, prior.batch_id)
+                if not why:
                     return _already_loaded(con, kind, name, prior, pads)
                 resent = prior.batch_id
 
@@ -368,6 +370,7 @@ def _ingest_one(
             checked=checked,
             file_bytes=size,
             resent=resent,
+            resent_why=why,
         )
         con.execute("commit")
     except BaseException as exc:
@@ -628,6 +631,7 @@ def _write_batch(
     checked: Checked,
     file_bytes: int,
     resent: int | None = None,
+    resent_why: str = "",
 ) -> BatchResult:
     batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
     keys = NATURAL_KEYS[kind]
@@ -725,7 +729,12 @@ def _write_batch(
                 )
         if kind == "predictions":
             result.message += conflicts
-        if resent is not None:  # not skipped as loaded: later files replaced rows since
+        if resent is not None and resent_why == "studies":  # later files changed its studies only
+            result.message += (
+                f"; same content as batch {resent}, read again as later files changed the values "
+                "of its studies since"
+            )
+        elif resent is not None:  # not skipped as loaded: later files replaced rows since
             result.message += f"; same content as batch {resent}, read again as later files " + (
                 f"replaced {result.replaced} of its rows: this file's values are back"
                 if result.replaced
@@ -1336,10 +1345,12 @@ def _already_loaded(
     return result
 
 
-def _replaced_since(con: duckdb.DuckDBPyConnection, kind: str, batch_id: int) -> bool:
-    """Whether a row that batch ``batch_id`` gave may have been replaced by a later batch (a
-    correction): then the same content loaded again is read again, and its rows replace the
-    later ones (re-sending the original undoes a bad correction).
+def _replaced_since(con: duckdb.DuckDBPyConnection, kind: str, batch_id: int) -> str:
+    """What a later batch may have changed of what batch ``batch_id`` gave (a correction):
+    'rows' when a row it gave may have been replaced, 'studies' when (predictions only) the
+    values of a study it gave were (:func:`_studies_changed_since`), '' when neither. Then the
+    same content loaded again is read again, and its values replace the later ones
+    (re-sending the original undoes a bad correction).
 
     Exact and cheap: when no later committed batch of ``kind`` replaced a row (their
     ``rows_replaced``, a few rows of ``ingest_batches``), nothing it gave was replaced. Else,
@@ -1357,14 +1368,48 @@ def _replaced_since(con: duckdb.DuckDBPyConnection, kind: str, batch_id: int) ->
         """,
         [batch_id],
     ).fetchall()
+    if later and unchanged:
+        return "rows"
+    if later:
+        [(held,)] = con.execute(
+            f"select count(*) from {kind} where batch_id = ?", [batch_id]
+        ).fetchall()
+        if held != written:
+            return "rows"
+    if kind == "predictions" and _studies_changed_since(con, batch_id, unchanged=bool(unchanged)):
+        return "studies"
+    return ""
+
+
+def _studies_changed_since(
+    con: duckdb.DuckDBPyConnection, batch_id: int, *, unchanged: bool
+) -> bool:
+    """Whether a later batch (predictions or DICOM headers) wrote the stored values of a study
+    that predictions batch ``batch_id`` gave: a later file that moved a study to another site,
+    say, while its prediction rows stayed as they were. Free when no committed batch of either
+    kind came later (an unchanged file sent again at once); else one semi-join of the studies
+    written since with the batch's rows. A batch that found rows unchanged kept them under an
+    earlier batch's id, so its studies are not all known: it is then read again."""
+    [(later,)] = con.execute(
+        "select count(*) from ingest_batches where batch_id > ? and status = 'committed' "
+        "and kind in ('predictions', 'dicom')",
+        [batch_id],
+    ).fetchall()
     if not later:
         return False
     if unchanged:
         return True
-    [(held,)] = con.execute(
-        f"select count(*) from {kind} where batch_id = ?", [batch_id]
+    [(changed,)] = con.execute(
+        """
+        select exists (
+            select 1 from studies
+            where batch_id > $b
+              and study_uid in (select study_uid from predictions where batch_id = $b)
+        )
+        """,
+        {"b": batch_id},
     ).fetchall()
-    return bool(held != written)
+    return bool(changed)
 
 
 def _maybe_loaded(con: duckdb.DuckDBPyConnection, kind: str, size: int) -> bool:

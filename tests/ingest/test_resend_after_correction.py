@@ -94,3 +94,38 @@ def test_reads_sent_again_revert_a_correction(data_dir: Path, tmp_path: Path) ->
     [again] = ingest_files(data_dir, "reads", [shutil.copy(a, tmp_path / "r-again.csv")])
     assert (again.status, again.replaced, again.unchanged) == ("committed", 1, 1)
     assert snapshot_rows(data_dir, labels) == [("1", 1), ("2", 0)]
+
+
+def test_the_original_sent_again_reverts_a_study_moved_by_a_later_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A later file moved study 1 to another site; its prediction rows stayed as they were. The
+    original sent again is read again (it was 'already loaded ... nothing changed'), and the
+    study's site is back."""
+    a = _preds(tmp_path, "A.csv", A)
+    [first] = ingest_files(data_dir, "predictions", [a])
+    moved = _preds(tmp_path, "M.csv", "1,P1,Busan,2026-10-01,CR,nodule,M,1,0.3")
+    ingest_files(data_dir, "predictions", [moved])
+    sites = "select study_uid, site from studies order by 1"
+    assert snapshot_rows(data_dir, sites) == [("1", "Busan"), ("2", "Osaka")]
+    [again] = ingest_files(data_dir, "predictions", [shutil.copy(a, tmp_path / "A2.csv")])
+    assert (again.status, again.inserted, again.replaced, again.unchanged) == ("committed", 0, 0, 2)
+    assert again.message == (
+        "A2.csv: 2 accepted (0 new, 0 replaced, 2 unchanged), 0 quarantined; 1 known study "
+        "updated with this file's values (1 now at another site than the one stored: check that "
+        "this is a correction, not a mix-up, such as an accession number that two hospitals both "
+        f"use); same content as batch {first.batch_id}, read again as later files changed the "
+        "values of its studies since"
+    )
+    assert snapshot_rows(data_dir, sites) == [("1", "Osaka"), ("2", "Osaka")]
+    # nothing changed since: the fast path again
+    [third] = ingest_files(data_dir, "predictions", [a])
+    assert (third.status, third.batch_id) == ("unchanged", again.batch_id)
+
+
+def test_a_later_file_of_other_studies_keeps_the_fast_path(data_dir: Path, tmp_path: Path) -> None:
+    a = _preds(tmp_path, "A.csv", A)
+    [first] = ingest_files(data_dir, "predictions", [a])
+    ingest_files(data_dir, "predictions", [_preds(tmp_path, "O.csv", OTHER)])
+    [again] = ingest_files(data_dir, "predictions", [a])
+    assert (again.status, again.batch_id) == ("unchanged", first.batch_id)
