@@ -29,6 +29,14 @@ How it works
    ``first_period`` is the first monitored month with any of it (n > 0, judged or not) and
    ``periods`` the months from there to ``month``, both included, so a month below ``min_n``
    ("insufficient data") on the way does not restart the count.
+5. A ``new_category`` rule alerts on a category for the rule's ``alert_months`` months, from
+   the month of its first alert (``first_alert``: the first month it has drifted for
+   ``persistence`` months in a row) to ``alert_until``. From the month after, a drifting row
+   is *known* (``known``): it still drifts against the reference and is listed, in use since
+   its first month, but raises no alert. The committee was told in the months right after the
+   change; an installation 16 months old alerting every month as long as the reference window
+   predates it would drown each month's news. Monitoring it against its own baseline means a
+   ``[reference]`` window that contains months of it.
 
 Deduplication
 -------------
@@ -278,7 +286,9 @@ class MonitorResult:
         status ("ok", "drift", "insufficient data"), run (consecutive drifting months, what
         ``persistence`` counts), periods (the months an alert says it has been running: the
         run, or for new_category the months since the category first appeared in the group),
-        method, correction.
+        method, correction; for new_category, first_alert and alert_until (the first and last
+        months the category alerts: the rule's ``alert_months``; None before its first alert)
+        and known (a drifting row after alert_until: listed, no alert), False elsewhere.
     new_categories
         Study attribute categories seen in ``month`` but never in the reference window.
     histograms
@@ -465,8 +475,47 @@ def _evaluate(rule: Rule, ctx: _Context) -> tuple[pd.DataFrame, DriftResult | No
     periods = _months_since_first(d.values[:, mon]) if kind == "new_category" else run
     mon_months = [m for m, keep in zip(months, mon, strict=True) if keep]
     covered = months_covered(rule.window_months, mon)[0, mon]
-    return _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
-                       run, periods, covered), res  # fmt: skip
+    known: dict[str, npt.NDArray[Any]] = {}
+    if kind == "new_category":
+        first = _first_alert(drift & (run >= rule.persistence))
+        t = np.arange(drift.shape[1]).reshape((1, -1) + (1,) * (drift.ndim - 2))
+        start = np.expand_dims(first, 1)
+        known = {
+            "first_alert": np.broadcast_to(start, drift.shape),
+            "known": drift & (start >= 0) & (t >= start + rule.alert_months),
+        }
+    table = _long_table(rule, method.label, d.keys, mon_months, categories, res, status, p_adj,
+                        run, periods, covered, known)  # fmt: skip
+    return _alert_span(table, rule, mon_months), res
+
+
+def _first_alert(alerting: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """The index of each group's (and category's) first alerting month (axis 1), -1 for none.
+
+    >>> _first_alert(np.array([[False, True, True], [False, False, False]])).tolist()
+    [1, -1]
+    """
+    first = np.argmax(alerting, axis=1)
+    out: npt.NDArray[np.int64] = np.where(alerting.any(axis=1), first, -1).astype(np.int64)
+    return out
+
+
+def _alert_span(table: pd.DataFrame, rule: Rule, months: list[str]) -> pd.DataFrame:
+    """first_alert and alert_until as months (the index of the first alerting month in
+    ``months`` and ``rule.alert_months`` on from it; None without an alert), and known; None,
+    None and False for a rule other than new_category (the module docstring, 5.)."""
+    if "first_alert" not in table:
+        return table.assign(first_alert=None, alert_until=None, known=False)
+    index = table["first_alert"].to_numpy()
+    first = np.asarray([*months, None], dtype=object)[index]  # index -1: no alert (yet)
+    until = pd.Series(first, dtype=object).map(
+        {m: add_months(m, rule.alert_months - 1) for m in months}
+    )
+    return table.assign(
+        first_alert=first,
+        alert_until=until.astype(object).where(until.notna(), None).to_numpy(),
+        known=table["known"].astype(bool),
+    )
 
 
 def _long_table(
@@ -481,6 +530,7 @@ def _long_table(
     run: npt.NDArray[np.int64],
     periods: npt.NDArray[np.int64],
     covered: npt.NDArray[np.float64],
+    extra: Mapping[str, npt.NDArray[Any]] | None = None,
 ) -> pd.DataFrame:
     shape = res.value.shape
     g_idx, t_idx, *k_idx = np.indices(shape).reshape(len(shape), -1)
@@ -508,6 +558,8 @@ def _long_table(
     table["status"] = status.reshape(-1)
     table["run"] = run.reshape(-1)
     table["periods"] = periods.reshape(-1)
+    for name, arr in (extra or {}).items():  # columns of the same shape (first_alert, known)
+        table[name] = np.broadcast_to(arr, shape).reshape(-1)
     table["threshold"] = rule.threshold
     table["method"] = label
     table["correction"] = _CORRECTION_LABEL[rule.correction] if np.isfinite(p_adj).any() else ""
@@ -522,6 +574,7 @@ def _alerts(rule: Rule, table: pd.DataFrame, month: str) -> list[Alert]:
         (table["month"] == month)
         & (table["status"] == "drift")
         & (table["run"] >= rule.persistence)
+        & ~table["known"]  # a new category after its alert_months: listed, no alert
     ]
     out: list[Alert] = []
     for row in hits.to_dict("records"):  # only the alerting groups (a handful)

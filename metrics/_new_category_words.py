@@ -1,11 +1,15 @@
-"""Why a new category was not judged, in words: for the dashboard's Drift page and the
-monthly report, which must say the same (the report does not import the dashboard)."""
+"""Why a new category was not judged, or does not alert (not yet, or no longer: known), in
+words: for the dashboard's Drift page and the monthly report, which must say the same (the
+report does not import the dashboard)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
+
+from metrics._periods import add_months, month_index
 
 
 def new_category_status(
@@ -14,7 +18,9 @@ def new_category_status(
     """The status of each ``monitor(...).new_categories`` row in words: for "insufficient
     data", why (the rule's ``min_n``, by rule name, not met in the month or the reference);
     for "drift" that raises no alert yet, why (the rule's ``persistence``, by rule name: the
-    months in a row it must drift, more than the row's ``run``).
+    months in a row it must drift, more than the row's ``run``); for "drift" after the rule's
+    ``alert_months`` (the row's ``known``), "known: in use since <month>" and the months it
+    alerted.
 
     The group a new software version is judged in is its site and scanner model; a scanner
     model that is new itself has no reference studies, so its software cannot be judged. A
@@ -25,6 +31,10 @@ def new_category_status(
     words = []
     for row in new.to_dict("records"):
         status = str(row["status"])
+        known = row.get("known")
+        if status == "drift" and isinstance(known, bool | np.bool_) and known:
+            words.append(_known(row))
+            continue
         if status == "drift":
             words.append(_before_alert(row, (persistence or {}).get(str(row["rule"]))))
             continue
@@ -72,6 +82,23 @@ def _before_alert(row: Mapping[str, object], persistence: int | None) -> str:
         f"drift: no alert yet; the rule alerts after {persistence} months in a row "
         f"({int(run)} so far)"
     )
+
+
+def _known(row: Mapping[str, object]) -> str:
+    """A new category past its rule's alert_months: since when it is in use and when it alerted
+    (the sibling of "drift: no alert yet; ..."). Short enough for the Drift page's reason
+    column (3 lines of about 31 characters); how to monitor it against its own baseline (a
+    [reference] window holding it) is said under the table and in the report's summary."""
+    month, periods = row.get("month"), row.get("periods")
+    parts = []
+    if isinstance(month, str) and isinstance(periods, int | float) and not pd.isna(periods):
+        parts.append(f"in use since {add_months(month, -(int(periods) - 1))}")
+    first, until = row.get("first_alert"), row.get("alert_until")
+    if isinstance(first, str) and isinstance(until, str):
+        n = month_index(until) - month_index(first) + 1
+        span = first if n == 1 else f"{first} to {until}"
+        parts.append(f"alerted {span} (alert_months = {n}), then known")
+    return "known: " + ("; ".join(parts) or "alerted in its first months, then known")
 
 
 def new_category_subject(row: Mapping[str, object]) -> str:

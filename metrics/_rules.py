@@ -5,7 +5,12 @@ groups it runs over, and when a result becomes an alert: the effect-size ``thres
 rule's ``direction``, an adjusted p-value below ``alpha`` (Holm or BH across the groups of one
 month), at least ``min_n`` rows on both sides (for volume: a reference mean over the months the
 period covers of at least ``min_n``, whatever the period's count), and ``persistence``
-consecutive drifting months.
+consecutive drifting months. A ``new_category`` rule (a new scanner model, software version
+or model version) alerts for ``alert_months`` months from its first alert on a category; after
+that the category is *known*: still listed, in use since its first month, but no alert (the
+committee was told when it happened; a committee shown the same installation every month learns
+to ignore the list). To watch it against its own baseline, set a ``[reference]`` window that
+contains months of it.
 
 The file may also hold a ``[reference]`` table with ``first`` and ``last`` months
 (``'YYYY-MM'``, both included): the reference window every monitored month is compared with.
@@ -72,8 +77,10 @@ DIRECTIONS = ("increase", "decrease", "both")
 CORRECTIONS = ("holm", "bh")
 _KEYS = {
     "name", "method", "metric", "threshold", "min_n", "persistence", "group_by", "direction",
-    "alpha", "correction", "window_months", "params",
+    "alpha", "correction", "window_months", "params", "alert_months",
 }  # fmt: skip
+#: How many months a new_category rule alerts on a new category, by default (``alert_months``)
+DEFAULT_ALERT_MONTHS = 3
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class Rule:
     correction: str = "holm"
     window_months: int = 1
     params: dict[str, float] = field(default_factory=dict)
+    alert_months: int = DEFAULT_ALERT_MONTHS
 
     @property
     def kind(self) -> str:
@@ -130,6 +138,11 @@ DEFAULT_RULES_TOML = """\
 #   window_months  1, or 2 for a rolling two-month view at small sites (1 for cusum and ewma,
 #                which accumulate the months themselves); the window never reaches into the
 #                reference window, so the first monitored month is compared on its own
+#   alert_months new_category only (default 3): the months a new category alerts, from its
+#                first alert (after the rule's persistence); after them it is listed as
+#                known, in use since its first month, and no longer alerts. To monitor it
+#                against its own baseline, set a [reference] window that contains months of
+#                it. A large number (e.g. 120) alerts for as long as the reference predates it
 #   params       optional, per method: alpha (two_proportion, poisson; the interval shown is
 #                at level 1 - alpha), k (cusum), lam (ewma); no others
 #   group_by     any of site, scanner_manufacturer, scanner_model, scanner_software, modality,
@@ -155,6 +168,7 @@ group_by = ["site"]
 threshold = 0.0
 min_n = 10
 persistence = 1
+alert_months = 3
 
 [[rule]]
 name = "new scanner software version"
@@ -164,6 +178,7 @@ group_by = ["site", "scanner_model"]
 threshold = 0.0
 min_n = 10
 persistence = 1
+alert_months = 3
 
 [[rule]]
 name = "case-mix shift: body part"
@@ -333,8 +348,9 @@ persistence = 2
 # and after it is of a different product. Per site and model, the studies the new version
 # scored this month, as long as the reference window has no study of it (min_n: in the month,
 # and of the model at the site in the reference; a model the site did not use then is not
-# judged). Listed last: its alerts last as long as the reference window predates the version
-# (the report lists alerts in rule order, so the month's new findings come first).
+# judged). Listed last (the report lists alerts in rule order): the month's findings on the
+# AI's performance come first. Like the scanner rules, it alerts for alert_months months from
+# the version's first alert; after them the version is listed as known, not as an alert.
 [[rule]]
 name = "new model version"
 method = "new_category"
@@ -343,6 +359,7 @@ group_by = ["site", "model_name"]
 threshold = 0.0
 min_n = 10
 persistence = 1
+alert_months = 3
 """
 
 
@@ -493,6 +510,17 @@ def _rule(entry: object, i: int, source: Path | str) -> Rule:
         ),
     }
     _check_range("threshold", entry["threshold"], cls.threshold_range, source, where, method)
+    if "alert_months" in entry and kind != "new_category":
+        raise _fail(
+            source,
+            where,
+            f"alert_months is {entry['alert_months']!r}; it applies to new_category rules only "
+            f"(method {method!r} alerts for as long as the drift lasts): remove it",
+        )
+    values["alert_months"] = int(
+        _number(entry, "alert_months", source, where, low=1, default=DEFAULT_ALERT_MONTHS,
+                whole=True)
+    )  # fmt: skip
     if values["window_months"] != 1 and cls.cumulative:
         raise _fail(
             source,
@@ -618,6 +646,7 @@ EARLIER_DEFAULTS_SHA256 = frozenset({
     "5487cff117eaebd9f65268989573b4cf29c1018a207694865bcd681fb6d610b7",
     "c0bc70bae465c8cd0a776d20053c8693f8f09fad9dc5ae35215a8c3323239364",
     "f7b3890210538166e63fef559d277ab8227f1e3f89fbf41d2656e6a16f8ad9d7",
+    "d0a58efc3747f3b902d66c5e5b13e0a72e811e17d8935efe837ab04598c7cc9f",
 })  # fmt: skip
 
 

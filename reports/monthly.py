@@ -325,6 +325,10 @@ def _drift_tables(result: MonitorResult, month: str) -> dict[str, pd.DataFrame]:
                     "value",
                     "status",
                     "periods",
+                    "month",  # with periods: in use since; a known category says so
+                    "first_alert",
+                    "alert_until",
+                    "known",
                 ]
             ],
             ["rule", "site", "scanner_model", "category"],
@@ -360,6 +364,47 @@ def _unchecked_note(checks: pd.DataFrame, rules: tuple[Rule, ...]) -> str | None
     return " ".join(parts) + (
         " A group below a rule's min_n is neither ok nor drifting: a shift there goes unseen."
     )
+
+
+def _known_note(new: pd.DataFrame, rules: tuple[Rule, ...]) -> str | None:
+    """The new scanners, software and model versions that are known this month: they alerted
+    for their rule's ``alert_months`` and are listed in section 4 with no alert (one entry per
+    new value, its sites counted, in use since its earliest month), and how to monitor one
+    against its own baseline. A few rows (one per new value and site)."""
+    if new.empty or "known" not in new:
+        return None
+    known = new[new["known"].fillna(False).astype(bool)]
+    if known.empty:
+        return None
+    entries: dict[str, tuple[set[str], str]] = {}
+    for r in known.to_dict("records"):
+        name = _known_name(r)
+        since = add_months(str(r["month"]), -(int(r["periods"]) - 1))
+        sites, first = entries.get(name, (set(), since))
+        entries[name] = (sites | {str(r["site"])}, min(first, since))
+    named = "; ".join(
+        f"{name} at {next(iter(sites)) if len(sites) == 1 else f'{len(sites)} sites'} (in use "
+        f"since {since})"
+        for name, (sites, since) in entries.items()
+    )
+    months = sorted({r.alert_months for r in rules if r.name in set(known["rule"])})
+    span = f"{months[0]} months" if len(months) == 1 else "its rule's alert_months"
+    return (
+        f"Known, no longer alerting (each alerted for {span} from its first alert; section 4 "
+        f"lists them): {named}. To monitor one against its own baseline, set a [reference] "
+        "window in alert_rules.toml that contains months of it."
+    )
+
+
+def _known_name(row: dict[str, Any]) -> str:
+    """A known new value as the summary names it: 'scanner model GC85A', 'scanner software
+    VF12B on the Ysio Max', 'AI model version ChestXR-Triage 2.2'."""
+    metric, value = row["metric"], row["category"]
+    if metric == "model_version":
+        return f"AI model version {row.get('model_name')} {value}"
+    if metric == "scanner_software" and isinstance(row.get("scanner_model"), str):
+        return f"scanner software {value} on the {row['scanner_model']}"
+    return f"{str(metric).replace('_', ' ')} {value}"
 
 
 def site_volume_rules(rules: list[Rule] | tuple[Rule, ...]) -> list[str]:
@@ -554,6 +599,9 @@ def build_monthly_report(
     absent = _absent_sections_note(s.rules)
     if absent:
         notes.append(absent)
+    known = _known_note(tables["new_categories"], s.rules)
+    if known:
+        notes.append(known)
     tables.update(_agreement_and_pending(con, month, ref, s, notes))
     estimated = estimate_performance(
         con, month=month, reference=s.reference, alpha=s.alpha,
@@ -727,10 +775,15 @@ def _rule_method(result: MonitorResult, rule: Rule) -> str:
         test = "; no p-value: decided on the threshold alone"
     else:
         test = ""
+    known = (
+        f"; alerts for {rule.alert_months} month(s) on a category, then lists it as known"
+        if rule.method == "new_category"
+        else ""
+    )
     return (
         f"{label}{test}; threshold {rule.threshold} ({rule.direction}); min_n {rule.min_n}; "
-        f"alert after {rule.persistence} month(s); window {rule.window_months} month(s); "
-        f"by {', '.join(rule.group_by)}"
+        f"alert after {rule.persistence} month(s){known}; window {rule.window_months} "
+        f"month(s); by {', '.join(rule.group_by)}"
     )
 
 

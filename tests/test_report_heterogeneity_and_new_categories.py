@@ -137,7 +137,12 @@ def test_new_categories_table_in_words_with_the_reason_a_row_was_not_judged() ->
         "n_reference": [83.0, 900.0, 5987.0, 0.0],
         "value": [1.0, 1.0, 0.28, 1.0],
         "status": ["insufficient data", "drift", "drift", "insufficient data"],
-        "periods": [7, 16, 10, 0],
+        "periods": [7, 16, 2, 0],
+        "month": ["2026-10"] * 4,
+        # 2.2 alerted in its first 3 months (alert_months) and is known; GC85A still alerts
+        "first_alert": ["2026-04", "2025-07", "2026-09", None],
+        "alert_until": ["2026-06", "2025-09", "2026-11", None],
+        "known": [False, True, False, False],
     })  # fmt: skip
     rules = [_rule("new model version"), _rule("new scanner model"),
              _rule("new scanner software version")]  # fmt: skip
@@ -154,8 +159,9 @@ def test_new_categories_table_in_words_with_the_reason_a_row_was_not_judged() ->
     assert [(r[0], r[-1]) for r in table["rows"]] == [
         ("AI model version",
          "not judged: 9 studies this month, fewer than the rule's minimum of 30"),
-        ("AI model version", "16"),
-        ("scanner model", "10"),
+        ("AI model version", "16 (in use since 2025-07; alerted 2025-07 to 2025-09 "
+                             "(alert_months = 3), then known)"),
+        ("scanner model", "2"),
         ("scanner software version", "not judged: no reference months for scanner GC85A (no "
                                      "studies of it in the reference window)"),
     ]  # fmt: skip

@@ -269,9 +269,9 @@ def show_new_categories() -> None:
         cols = [c for c in ("rule", "site", "category", "n", "status", "periods") if c in new]
         shown = new[cols].copy()
         shown.insert(min(2, len(cols)), "scanner_or_model", unit)
-        # "not judged: <why>" (or "drift: no alert yet; <why>") in two columns: the short
-        # status, and the reason in a wide column whose text wraps (in one column of the
-        # table's width it was cut at 40 characters)
+        # "not judged: <why>" (or "drift: no alert yet; <why>", "known: <since when>") in two
+        # columns: the short status, and the reason in a wide column whose text wraps (in one
+        # column of the table's width it was cut at 40 characters)
         words = _alerts.new_category_status(
             new, {r.name: r.min_n for r in rules}, {r.name: r.persistence for r in rules}
         )
@@ -295,8 +295,11 @@ def show_new_categories() -> None:
         st.caption(
             "Status: drift when the category is new in a group the reference window knows "
             "(an alert once it has drifted for the rule's persistence, months in a row); "
-            "not judged when the group itself (a new scanner model's site and scanner) has "
-            "too few studies in the month or the reference window (why: in the next column)."
+            "known once it has alerted for the rule's alert_months (3 by default): listed, no "
+            "alert; to monitor it against its own baseline, set a [reference] window in "
+            "alert_rules.toml that contains months of it. Not judged when the group itself (a "
+            "new scanner model's site and scanner) has too few studies in the month or the "
+            "reference window (why: in the next column)."
         )
 
 
@@ -314,10 +317,11 @@ NEW_CATEGORY_COLUMNS = {
     ),
     "status": st.column_config.TextColumn("Status", width=75),
     "reason": st.column_config.TextColumn(
-        "Why not judged, or no alert yet",
+        "Why not judged, or no alert",
         width=220,
-        help="Why the rule could not judge the row, or why a drift raises no alert "
-        "yet (the rule's persistence: the months in a row it must drift)",
+        help="Why the rule could not judge the row, or why a drift raises no alert: not "
+        "yet (the rule's persistence: the months in a row it must drift), or no longer "
+        "(known: it alerted for the rule's alert_months)",
     ),
     "n": st.column_config.NumberColumn(
         "Studies", format="%d", width=60, help="Studies of the new value this month"

@@ -13,6 +13,7 @@ study-version pairs.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,18 @@ def test_a_month_below_min_n_does_not_restart_a_new_version_s_months_running() -
     3 (not judged), 0, 12, 11. Both read since 2025-07 in 2025-10 (was 1 month, since
     2025-10 at A and 2 months, since 2025-09 at B)."""
     con = _version_store({"A": [12, 12, 9, 15], "B": [3, 0, 12, 11]})
-    assert _alerts(con, "2025-10", [VERSION]) == [
+    # alert_months = 3 would end A's alert after 2025-09 (it first alerted in 2025-07): the
+    # months running are what is tested here (tests/metrics/test_new_category_alert_months.py)
+    version = replace(VERSION, alert_months=12)
+    assert _alerts(con, "2025-10", [version]) == [
         ("A", "2", "2025-07", 4, round(15 / 55, 6), 15, 240),
         ("B", "2", "2025-07", 4, round(11 / 51, 6), 11, 240),
     ]
-    assert _alerts(con, "2025-09", [VERSION]) == [  # A not judged; B judged for the first time
+    assert _alerts(con, "2025-09", [version]) == [  # A not judged; B judged for the first time
         ("B", "2", "2025-07", 3, round(12 / 52, 6), 12, 240)
     ]
     # the months running of the rows the report and the dashboard list, judged or not
-    result = monitor(con, month="2025-09", reference=REFERENCE, rules=[VERSION])
+    result = monitor(con, month="2025-09", reference=REFERENCE, rules=[version])
     rows = result.new_categories
     assert sorted(zip(rows["site"], rows["n"], rows["status"], rows["periods"], strict=True)) == [
         ("A", 9.0, "insufficient data", 3), ("B", 12.0, "drift", 3)
@@ -152,8 +156,6 @@ def test_a_drift_shorter_than_the_rule_s_persistence_says_why_it_raises_no_alert
     was listed with Status "drift" and no alert, and nothing said why. Version 2 at B: 3 (not
     judged), 0, 12, 11 studies in 2025-07..10: drifting 1 month in 2025-09, 2 in 2025-10.
     At A 12, 12, 9 (not judged), 15: its run starts again in 2025-10."""
-    from dataclasses import replace
-
     from metrics import new_category_status
     from reports._render import _new_months
 

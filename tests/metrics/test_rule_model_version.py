@@ -1,6 +1,7 @@
 """The "new model version" rule: a model version a site's reference window did not have is an
 alert from the month it first scored studies there (the vendor's update makes every figure
-before and after it a different product); a version already in the reference window is not."""
+before and after it a different product), for the rule's alert_months (3) months, then known;
+a version already in the reference window is not."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_the_default_rule() -> None:
     (rule,) = RULE
     assert (rule.method, rule.metric, rule.group_by) == ("new_category", "model_version",
                                                          ("site", "model_name"))  # fmt: skip
-    assert (rule.threshold, rule.min_n, rule.persistence, rule.window_months) == (0.0, 10, 1, 1)
+    assert (rule.threshold, rule.min_n, rule.persistence, rule.window_months,
+            rule.alert_months) == (0.0, 10, 1, 1, 3)  # fmt: skip
     # the defaults text this one replaced, saved unedited by an earlier RadQA, reads as today's
     assert "c0bc70bae465c8cd0a776d20053c8693f8f09fad9dc5ae35215a8c3323239364" in (
         EARLIER_DEFAULTS_SHA256
@@ -95,19 +97,25 @@ def test_the_demo_s_version_switches_are_found_at_every_site_in_their_month(demo
     ]  # fmt: skip
     assert _version_alerts(con, "2025-07", reference) == chest
     assert all(row[6] >= 10 for row in chest)  # min_n met: 2.2 scored every chest film there
-    assert _version_alerts(con, "2026-03", reference) == [
-        (*row[:4], 9, 1.0, _studies(con, row[0], row[1], "2.2", "2026-03", "2026-03"), row[7])
+    assert _version_alerts(con, "2025-09", reference) == [
+        (*row[:4], 3, 1.0, _studies(con, row[0], row[1], "2.2", "2025-09", "2025-09"), row[7])
         for row in chest
-    ]  # still new against the reference: 9 months running
+    ]  # the third month, the rule's last (alert_months = 3)
+    # then known: still new against the reference, listed, no alert (it alerted every month,
+    # 9 months running in 2026-03, as long as the reference window predated it)
+    assert _version_alerts(con, "2025-10", reference) == []
+    assert _version_alerts(con, "2026-03", reference) == []
+    rows = monitor(con, month="2026-03", reference=reference, rules=RULE).new_categories
+    chest_rows = rows[rows["model_name"] == "ChestXR-Triage"].sort_values("site")
+    assert chest_rows[["site", "status", "periods", "first_alert", "alert_until", "known"]] \
+        .values.tolist() == [[site, "drift", 9, "2025-07", "2025-09", True] for site in SITES]  # fmt: skip
     april = _version_alerts(con, "2026-04", reference)
     lung = [a for a in april if a[1] == "CT-Lung"]
     assert [a[:6] for a in lung] == [(site, "CT-Lung", "3.1", "2026-04", 1, 1.0) for site in SITES]
     assert [a[6] for a in lung] == [
         _studies(con, site, "CT-Lung", "3.1", "2026-04", "2026-04") for site in SITES
     ]
-    assert [a[:5] for a in april if a[1] == "ChestXR-Triage"] == [
-        (site, "ChestXR-Triage", "2.2", "2025-07", 10) for site in SITES
-    ]
+    assert [a for a in april if a[1] == "ChestXR-Triage"] == []
 
 
 def test_a_reference_of_the_new_version_raises_nothing(demo) -> None:  # noqa: ANN001
