@@ -141,10 +141,17 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     at = open_tab(app(demo_dir, "views/drift.py"), "dr_tab", "New scanners & software")
     table = at.dataframe[-1]
     shown = table.value
-    assert set(shown["status"]) <= {"drift", "ok", "not judged"}
+    assert set(shown["status"]) <= {"drift", "ok", "not judged", "known"}
     judged = shown["status"] != "not judged"
     assert (~judged).any(), "the test demo has a new category it cannot judge"
-    assert (shown.loc[judged, "reason"] == "").all()
+    assert (shown.loc[shown["status"].isin(["drift", "ok"]), "reason"] == "").all()
+    # a new category past its rule's alert_months: since when, and when it alerted
+    known = shown.loc[shown["status"] == "known", "reason"]
+    assert len(known) and known.str.match(
+        r"in use since \d{4}-\d{2}; alerted \d{4}-\d{2} to \d{4}-\d{2} \(alert_months = 3\), "
+        r"then known$"
+    ).all(), list(known)
+    assert known.str.len().max() <= 3 * 31
     reasons = shown.loc[~judged, "reason"]
     assert reasons.str.len().min() > 30 and not reasons.str.startswith("not judged").any()
     # whole sentences of new_category_status, after its "not judged: "
@@ -154,7 +161,7 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     ), list(reasons)
     assert list(shown.columns).index("reason") == list(shown.columns).index("status") + 1
     config = json.loads(table.proto.columns)
-    assert config["reason"]["label"] == "Why not judged, or no alert yet"
+    assert config["reason"]["label"] == "Why not judged, or no alert"
     # 220 px, three lines of about 31 characters: the longest reason of the demo fits
     assert config["reason"]["width"] == 220 and reasons.str.len().max() <= 3 * 31
     assert config["status"]["width"] == 75
