@@ -526,9 +526,11 @@ def _het_table(rep: MonthlyReport) -> dict[str, Any]:
 
 def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
     t = rep.tables
-    checks = _table(t["drift_checks"], [("Rule", "rule"), ("Groups ok", "ok"),
-                                        ("Drift", "drift"),
-                                        ("Insufficient data", "insufficient data")],
+    columns: list[tuple[str, Any]] = [("Rule", "rule"), ("Groups ok", "ok"), ("Drift", "drift")]
+    if "known" in t["drift_checks"] and t["drift_checks"]["known"].any():
+        columns.append(("Known, no alert", "known"))  # new values past their rule's alert_months
+    columns.append(("Insufficient data", "insufficient data"))
+    checks = _table(t["drift_checks"], columns,
                     title="Drift checks this month (groups per rule)")  # fmt: skip
     new_rows = t["new_categories"]
     if len(new_rows):

@@ -679,6 +679,22 @@ def test_json_floats_are_rounded_so_parallel_sums_give_the_same_bytes(doc: dict)
     assert all(v == float(f"{v:.12g}") for v in values)
 
 
+def test_known_values_are_counted_apart_from_drift(doc: dict, html: str) -> None:
+    """A new value past its rule's alert_months drifts against the reference but raises no
+    alert: the checks table counts it as known, and the drifting groups do not list it again
+    (the new-categories table does, with its words)."""
+    checks = {r["rule"]: r for r in doc["tables"]["drift_checks"]}
+    known = {r["rule"] for r in doc["tables"]["new_categories"] if r["known"]}
+    assert "new model version" in known
+    for rule in known:
+        listed = sum(r["known"] for r in doc["tables"]["new_categories"] if r["rule"] == rule)
+        assert checks[rule]["known"] == listed > 0
+    drifting = {r["rule"] for r in doc["tables"]["drift_findings"]}
+    assert not drifting & known, drifting & known
+    assert "Known, no alert" in html
+    assert all(r["known"] == 0 for n, r in checks.items() if n not in known)
+
+
 def test_summary_names_the_checks_that_could_not_run(doc: dict, html: str) -> None:
     checks = {r["rule"]: r for r in doc["tables"]["drift_checks"]}
     psi = checks["score distribution shift (PSI)"]
