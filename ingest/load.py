@@ -762,7 +762,17 @@ def _write_batch(
             f"{'names are patient or reader ids' if n > 1 else 'name is a patient or reader id'}"
             " (not shown)"
         )
-    if dropped := [c for c in dropped_extras(source) if c not in named_ids]:
+    dropped = [c for c in dropped_extras(source) if c not in named_ids]
+    for other_id in [c for c in dropped if c in IDENTIFIERS]:  # a reads file's patient_id
+        dropped.remove(other_id)
+        result.message += f"; not stored: {_listed([other_id])} " + (
+            "(a read meets its study by study_uid; only a predictions file's patient_id is "
+            "kept, as a pseudonym)"
+            if kind == "reads"
+            else "(a prediction has no reader; only a reads file's reader_id is kept, as a "
+            "pseudonym)"
+        )
+    if dropped:
         says = (
             "its name says it identifies" if len(dropped) == 1 else "their names say they identify"
         )

@@ -138,10 +138,11 @@ def checked_sql(
     if source.can_be_malformed:
         outputs.append("__overflow as _overflow")
     # a bad row's values: its ids as pseudonyms, no extra column that is not kept (one that names
-    # a person or extra_columns leaves out); none when its format is broken (Source.malformed_sql)
+    # a person or extra_columns leaves out; the other kind's id, a reads file's patient_id, is
+    # one); none when its format is broken (Source.malformed_sql)
     raw = []
     for name in found:
-        if name in IDENTIFIERS:  # the pseudonym of the id as stored, even on a bad row
+        if name in IDENTIFIERS and name in ids:  # its pseudonym as stored, even on a bad row
             raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(ids[name])}")
         elif name in ids:
             raw.append(f"{literal(name)}, {ids[name]}")
