@@ -16,6 +16,7 @@ import errno
 import os
 import select
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -234,6 +235,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a read-only disk, a folder we may not write, a file in the way
         print(f"radqa: error: {_os_error(exc, data_dir)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: not exit 1, which says "done, rows quarantined"
+        print(_internal_error(exc), file=sys.stderr)
+        return 4
+
+
+def _internal_error(exc: Exception) -> str:
+    """A bug in words, for exit code 4: the exception's type and where it was raised, not its
+    text (which may quote a value of the data); the traceback when RADQA_DEBUG is set."""
+    if os.environ.get("RADQA_DEBUG"):
+        return "".join(traceback.format_exception(exc)).rstrip()
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename] or frames
+    where = ""
+    if ours:
+        path = Path(ours[-1].filename)
+        shown = "/".join(path.parts[-2:])
+        where = f" at {shown}:{ours[-1].lineno}"
+    return (
+        f"radqa: internal error: {type(exc).__name__}{where} (a bug in RadQA, not in your data). "
+        "The working database holds only the batches committed before it; a batch in progress "
+        "was not stored. Run again with RADQA_DEBUG=1 for the traceback, and report it"
+    )
 
 
 def _os_error(exc: OSError, data_dir: Path) -> str:

@@ -201,3 +201,30 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         f"radqa: error: cannot listen on 127.0.0.1:{port}: Address already in use (is a "
         "dashboard already running there? stop it, or choose another --port)\n"
     )
+
+
+def test_a_bug_is_exit_4_in_one_line_without_the_exceptions_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (a tester: a KeyError traceback) exited 1, which says "done, but rows were
+    quarantined", so a cron job took it for a load. It is exit 4, one line naming the
+    exception's type and place but not its text, which may quote a value of the data."""
+    from ingest import load
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("PAT90001")
+
+    monkeypatch.setattr(load, "_ingest_one", broken)
+    monkeypatch.delenv("RADQA_DEBUG", raising=False)
+    rows = tmp_path / "p.csv"
+    rows.write_text("study_uid\n1\n")
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(rows)]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("radqa: internal error: KeyError at tests/test_cli_errors.py:"), err
+    assert err.count("\n") == 1 and "PAT90001" not in err and "Traceback" not in err
+    assert "a batch in progress was not stored. Run again with RADQA_DEBUG=1" in err
+    monkeypatch.setenv("RADQA_DEBUG", "1")
+    assert main(["--data-dir", str(data), "ingest", "predictions", str(rows)]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "KeyError: 'PAT90001'" in err
