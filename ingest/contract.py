@@ -93,6 +93,12 @@ BASIC_FORMATS = (
 # A date-time that ends in an offset or Z: after a time (hh:mm), so that a date's '-31' is not one
 OFFSET_PATTERN = r"'\d:\d\d(:\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
 
+# A word after a time ('10:00 PM', '10:00 UTC', '10:00:00 Asia/Tokyo'), and of such words the
+# zone names read as an instant (UTC, GMT, an IANA Area/Location name), and a 12-hour clock's
+WORD_AFTER_TIME = r"'\d:\d\d(:\d\d([.,]\d*)?)?\s*[A-Za-z][A-Za-z0-9_/+.-]+\s*$'"
+ZONE_NAME = r"'\d\s*(UTC|GMT|[A-Za-z_]+/[A-Za-z0-9_/+-]+)\s*$'"
+AM_PM = r"'\d\s*[aApP]\.?[mM]\.?\s*$'"
+
 # The same in ISO 8601's basic format (20261003T142000Z, 20261003T1420+0900), and the formats
 # that read it once its Z is written +0000 (DuckDB's %z reads +09, +0900 and +09:00, not Z)
 BASIC_OFFSET_PATTERN = r"'^\s*\d{8}T?\d{4}(\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
@@ -211,7 +217,7 @@ class Column:
                         f"{BASIC_OFFSET_PATTERN}) then "
                         f"try_strptime({basic}, {BASIC_ZONED_FORMATS})::timestamp end, "
                     )
-                return (
+                read = (
                     f"coalesce({instant}try_cast(cast({raw} as varchar) as timestamp), "
                     f"try_cast(regexp_replace({text}, "
                     r"'(Z|[+-]\d\d:?\d\d)$', '') as timestamp), "
@@ -219,6 +225,24 @@ class Column:
                     r"'\s*([zZ]|[+-]\d\d(:?\d\d)?)$', ''), "
                     f"{BASIC_FORMATS}))"
                 )
+                # A word after the time: DuckDB's cast to TIMESTAMP drops it, so '10:00 PM' was
+                # read as 10:00 and '10:00 EST' as 10:00 in Tokyo. AM/PM is refused (ISO 8601 has
+                # a 24-hour clock); a zone name is an instant when zoned: UTC, GMT or an IANA
+                # name (Asia/Tokyo) is converted, an abbreviation (EST, KST: ambiguous, and ICU
+                # reads PST as Los Angeles time, daylight saving included) is refused. Without
+                # time_zone the word is dropped, as an offset is.
+                worded = (
+                    f"typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), "
+                    f"{WORD_AFTER_TIME})"
+                )
+                if zoned:
+                    known = f"regexp_matches(cast({raw} as varchar), {ZONE_NAME}, 'i')"
+                    return (
+                        f"case when {worded} then (case when {known} then "
+                        f"try_cast({text} as timestamptz)::timestamp end) else {read} end"
+                    )
+                twelve = f"regexp_matches(cast({raw} as varchar), {AM_PM})"
+                return f"case when {worded} and {twelve} then null::timestamp else {read} end"
             case "score" | "number":
                 # A float32 column (as PyTorch and numpy write scores) holds 0.35 as
                 # 0.3499999940395355, which is below a threshold of 0.35 where the same score in

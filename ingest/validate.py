@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ingest.contract import NATURAL_KEYS, STUDY_FROM_PREDICTIONS, Column, names_a_person
+from ingest.contract import (
+    AM_PM,
+    NATURAL_KEYS,
+    STUDY_FROM_PREDICTIONS,
+    WORD_AFTER_TIME,
+    Column,
+    names_a_person,
+)
 from ingest.readers import Source, literal
 from radqa.settings import Settings
 
@@ -404,6 +411,16 @@ def _problem(col: Column) -> str:
     bad = f"'column ''{col.name}'' is ' || {shown} || '; expected {expected}'"
     if col.identifier:  # never echo an identifier, not even a pseudonym
         bad = f"'column ''{col.name}'' is not valid; expected {expected}'"
+    elif col.kind == "timestamp":  # a word after the time (Column.typed_sql): which rule
+        text = f"cast({raw} as varchar)"
+        bad = (
+            f"case when typeof({raw}) = 'VARCHAR' and regexp_matches({text}, {WORD_AFTER_TIME}) "
+            f"then 'column ''{col.name}'' is ' || {shown} || '; expected ' || "
+            f"case when regexp_matches({text}, {AM_PM}) then "
+            "'a 24-hour time (22:00, not 10:00 PM)' else 'a time zone written as an offset "
+            "(+09:00), Z, UTC or a name such as Asia/Tokyo (an abbreviation such as EST or KST "
+            f"is ambiguous)' end else {bad} end"
+        )
     invalid = f"({typed} is null or not ({col.valid_sql(typed)}))"
     if col.required:
         return (

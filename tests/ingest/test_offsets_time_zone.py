@@ -141,3 +141,49 @@ def test_reads_times_convert_too(data_dir: Path, tmp_path: Path) -> None:
         ("1", "2026-11-01 01:00:00"),
         ("2", "2026-10-31 16:00:00"),
     ]
+
+
+NAMED = {
+    "1": "2026-10-05 10:00 UTC",
+    "2": "2026-10-05T10:00:00 America/New_York",
+    "3": "2026-10-05 10:00 EST",
+    "4": "2026-10-05 10:00 KST",
+    "5": "2026-10-05 10:00 PM",
+    "6": "2026-10-05 10:00 gmt",
+}
+ZONE_WORDS = (
+    "expected a time zone written as an offset (+09:00), Z, UTC or a name such as Asia/Tokyo "
+    "(an abbreviation such as EST or KST is ambiguous)"
+)
+
+
+def test_a_zone_name_after_the_time_is_converted_or_refused(data_dir: Path, tmp_path: Path) -> None:
+    """DuckDB's cast to TIMESTAMP drops a word after the time: '10:00 UTC' and '10:00 EST' were
+    stored as 10:00 in Tokyo (a tester: 9 to 14 hours off, a study in the wrong month), and
+    '10:00 PM' as 10:00. With time_zone set, UTC, GMT and IANA names convert; an abbreviation is
+    refused as ambiguous; AM/PM is refused everywhere."""
+    (data_dir / "radqa.toml").write_text('time_zone = "Asia/Tokyo"\n')
+    [result] = ingest_files(data_dir, "predictions", [_write(tmp_path / "z.csv", NAMED)])
+    assert _stored(data_dir) == {
+        "1": "2026-10-05 19:00:00",
+        "2": "2026-10-05 23:00:00",
+        "6": "2026-10-05 19:00:00",
+    }
+    shown = "column 'study_datetime' is"
+    assert result.reasons == [
+        f"z.csv: row 3: {shown} '2026-10-05 10:00 EST'; {ZONE_WORDS}",
+        f"z.csv: row 4: {shown} '2026-10-05 10:00 KST'; {ZONE_WORDS}",
+        f"z.csv: row 5: {shown} '2026-10-05 10:00 PM'; expected a 24-hour time (22:00, not "
+        "10:00 PM)",
+    ]
+
+
+def test_without_time_zone_a_zone_name_is_dropped_and_am_pm_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    [result] = ingest_files(data_dir, "predictions", [_write(tmp_path / "n.csv", NAMED)])
+    assert _stored(data_dir) == dict.fromkeys(("1", "2", "3", "4", "6"), "2026-10-05 10:00:00")
+    assert result.reasons == [
+        "n.csv: row 5: column 'study_datetime' is '2026-10-05 10:00 PM'; expected a 24-hour "
+        "time (22:00, not 10:00 PM)"
+    ]
