@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench demo install system clean serve
 
-$(STAMP): pyproject.toml
+# the system packages first: a bare Debian's python3 has no venv module without python3-venv
+$(STAMP): pyproject.toml | system
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'

@@ -3,8 +3,9 @@
 # what is missing, so a machine that has them all spends no time here.
 set -euo pipefail
 # fonts-noto-cjk: Japanese, Korean and Chinese site names in the PDF report (DejaVu has no CJK)
-packages=(chromium chromium-driver poppler-utils fonts-dejavu-core fonts-noto-cjk libpango-1.0-0
-          libpangoft2-1.0-0 libreoffice-calc-nogui)
+# python3-venv: `python3 -m venv` (make's first step) on a bare Debian
+packages=(python3-venv chromium chromium-driver poppler-utils fonts-dejavu-core fonts-noto-cjk
+          libpango-1.0-0 libpangoft2-1.0-0 libreoffice-calc-nogui)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
