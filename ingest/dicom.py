@@ -5,12 +5,19 @@ Files and folders are walked recursively in sorted order. Only headers are read 
 study (its series and instances) are merged in SQL, taking for each field the first non-empty
 value of its image objects in sorted path order, then of its other objects (reports,
 presentation states, segmentations, secondary captures: an AI product's objects name the AI
-server, not the scanner; :func:`_is_derived`). A study whose files in a call are all such
+server, not the scanner; :func:`_is_derived`). The scanner columns and the modality come from
+the scanner of most of the study's images, a tie going to the first by manufacturer and model,
+whatever the files' names; a study whose images name two scanners is listed in the summary
+(:func:`_study_scanners`). A study whose files in a call are all such
 objects only fills what the stored study leaves empty, so a report loaded after its images (or
 after a predictions file) replaces none of their values. Files of one study that name different patients
 are reported (the study keeps the first file's patient) and make the call not ``ok``; so do
 files of a stored study that name another patient than the one stored, which is kept. A data set written without preamble and file meta (as older systems
-and some storage servers write them) is read when it starts with a group 0008 element.
+and some storage servers write them) is read when it starts with a group 0008 element. A
+gzip-compressed file (``IM0001.dcm.gz``, known by its magic bytes, not its name) is read
+through a streaming decompressor, up to its pixels (:func:`_gunzipped`). A DICOMDIR (a CD's
+index of its files) is passed over and named in the summary, not skipped: the files it lists
+are read from its folder, which a DICOMDIR given as a path stands for.
 Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
 holds no pixel data is read: a header-only export (metadata extracts, pixel data stripped) is
@@ -51,6 +58,7 @@ Conventions chosen here:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -58,13 +66,14 @@ import os
 import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import duckdb
 import pandas as pd
@@ -76,7 +85,14 @@ from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID
 
-from ingest.dicom_paths import FileSource, Mark, person_marks, redact, walk_files
+from ingest.dicom_paths import (
+    FileSource,
+    Mark,
+    patient_labels,
+    person_marks,
+    redact,
+    walk_files,
+)
 from ingest.dicom_values import header_text, parse_age, parse_sex, parse_study_datetime
 from ingest.encodings import codec_name
 from ingest.pseudonym import check_key_source, pseudonymise, store_key
@@ -128,11 +144,17 @@ class DicomSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     folders: list[tuple[str, str]] = field(default_factory=list)  # not read, with the reason
     notes: list[tuple[str, str]] = field(default_factory=list)  # links to loops: all was read
+    # DICOMDIRs (a CD's or DVD's index of its files): passed over, not skipped, as the files
+    # they index are read from their folders
+    media: list[str] = field(default_factory=list)
     # studies of two patients: a line per conflict, so a study whose files disagree among
     # themselves and with the patient stored has two; conflict_studies counts each study once
     conflicts: list[str] = field(default_factory=list)
     conflict_studies: int = 0
     unmapped: list[str] = field(default_factory=list)  # InstitutionNames the [site_map] lacks
+    # studies whose images name more than one scanner, a line each (:func:`_scanner_notes`):
+    # not an error (a series acquired again on another scanner), but their scanner is a choice
+    scanners: list[str] = field(default_factory=list)
     # files read whose text is in a character set they do not declare, not UTF-8, and was read
     # as Latin-1 for want of an ``encoding``
     undeclared: int = 0
@@ -157,6 +179,9 @@ class DicomSummary:
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
         if len(self.conflicts) > MAX_SHOWN:  # lines: a study may have two
             lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more (see quarantine)")
+        lines.extend(f"  {note}" for note in self.scanners[:MAX_SHOWN])
+        if len(self.scanners) > MAX_SHOWN:
+            lines.append(f"  ... and {len(self.scanners) - MAX_SHOWN} more studies of two scanners")
         if self.unmapped:
             lines.append(
                 f"note: {len(self.unmapped)} InstitutionName(s) matched no [site_map] entry "
@@ -271,7 +296,9 @@ def ingest_dicom(
         if row is not None:
             rows.append({"_ord": order, **row})
             summary.undeclared += bool(row.pop(LATIN1_GUESS))
-        if reason is not None:
+        if reason == MEDIA_INDEX:
+            summary.media.append(rel)
+        elif reason is not None:
             summary.skipped.append((rel, reason))
         if identity is not None:
             identities.append((rel, identity))
@@ -279,11 +306,21 @@ def ingest_dicom(
     summary.files_read = len(rows)
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
-    summary.skipped = [(redact(rel, people), reason) for rel, reason in summary.skipped]
-    summary.folders = [(redact(rel, people), reason) for rel, reason in summary.folders]
-    summary.notes = [(redact(rel, people), note) for rel, note in summary.notes]
+    # ... numbered when there are several (<patient 2>), so that their files can be told apart
+    labels = patient_labels(
+        [
+            *(str(p) for p in paths),
+            *(rel for rel, _ in [*summary.skipped, *summary.folders, *summary.notes]),
+            *summary.media,
+        ],
+        people,
+    )
+    summary.skipped = [(redact(rel, people, labels), why) for rel, why in summary.skipped]
+    summary.folders = [(redact(rel, people, labels), why) for rel, why in summary.folders]
+    summary.notes = [(redact(rel, people, labels), note) for rel, note in summary.notes]
+    summary.media = [redact(rel, people, labels) for rel in summary.media]
     # each path on its own: redacting the joined label took the ", " after a patient's folder
-    label = _shorten(", ".join(redact(str(p), people) for p in paths))
+    label = _shorten(", ".join(redact(str(p), people, labels) for p in paths))
     people.clear()
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
@@ -298,9 +335,13 @@ def ingest_dicom(
             summary.conflicts = _recorded_conflicts(con, prior.batch_id)
             summary.conflict_studies = _conflict_studies(con, prior.batch_id)
             summary.message = (
-                f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
-                "(same content); nothing changed" + _still_not_read(summary)
-            ) + _undeclared_note(summary)
+                (
+                    f"{label}: {len(files)} file(s) already loaded as batch {summary.batch_id} "
+                    "(same content); nothing changed" + _still_not_read(summary)
+                )
+                + _undeclared_note(summary)
+                + _media_note(summary)
+            )
             if summary.conflicts:
                 summary.message += (
                     f"; {summary.conflict_studies} of its studies named more than one patient "
@@ -321,7 +362,8 @@ def ingest_dicom(
 
 # Raised when a change in how headers are read changes what a batch stores (2: image objects
 # before reports, undeclared UTF-8 read as UTF-8), so that files loaded before are read again
-READING_RULES = 3  # 3: the site map matched ignoring case and spacing
+READING_RULES = 4  # 3: the site map matched ignoring case and spacing; 4: a study's scanner
+# is that of most of its images (_study_scanners), gzip-compressed files are read
 
 
 def _batch_hash(
@@ -356,6 +398,18 @@ def _undeclared_note(summary: DicomSummary) -> str:
     )
 
 
+def _media_note(summary: DicomSummary) -> str:
+    """The summary's note on the DICOMDIRs passed over (a CD's or DVD's index: the image files
+    it lists are read from its folder, so nothing is missing); empty when there were none."""
+    if not summary.media:
+        return ""
+    shown = ", ".join(summary.media[:3]) + (", ..." if len(summary.media) > 3 else "")
+    return (
+        f"; {len(summary.media)} DICOMDIR(s) passed over (a CD's or DVD's index of its files, "
+        f"not a study's object; the files of its folder are read): {shown}"
+    )
+
+
 def _still_not_read(summary: DicomSummary) -> str:
     """What a batch loaded before left out, to add to its 'already loaded' message: the same
     content, so the files skipped and folders not read now (listed after it) are those of then."""
@@ -370,6 +424,9 @@ def _still_not_read(summary: DicomSummary) -> str:
 
 
 MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
+# The reason a DICOMDIR is not read as a study: it is passed over (DicomSummary.media), not
+# counted as skipped; the image files it indexes are in its folder, which is walked
+MEDIA_INDEX = "a DICOMDIR (an index of the files on a medium), not a study's object"
 
 
 def _sop_class(ds: Dataset) -> str | None:
@@ -427,6 +484,38 @@ def _open(source: FileSource) -> tuple[IO[bytes], int]:
     return archive.open(source.name), archive.getinfo(source.name).file_size
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzipped(fh: IO[bytes], size: int) -> tuple[IO[bytes], int] | None:
+    """The decompressed stream of ``fh`` and its size when the file is gzip-compressed (known
+    by its first two bytes, 1f 8b, whatever its name: ``IM0001.dcm.gz``, pydicom's
+    ``zipMR.gz``); None otherwise, ``fh`` back at its start. The stream is decompressed as it is
+    read, so reading the header decompresses the header only, never the pixels after it. The
+    size is the gzip trailer's (ISIZE: the decompressed size modulo 2**32), read without
+    decompressing anything."""
+    head = fh.read(2)
+    fh.seek(0)
+    if head != GZIP_MAGIC or size < 18:  # 10-byte header and 8-byte trailer
+        return None
+    fh.seek(size - 4)
+    trailer = fh.read(4)
+    fh.seek(0)
+    stream = cast(IO[bytes], gzip.GzipFile(fileobj=fh, mode="rb"))  # read, seek, tell
+    return stream, int.from_bytes(trailer, "little")
+
+
+GZIP_DAMAGED = "a gzip-compressed file that cannot be decompressed (cut short or corrupt)"
+
+
+def _gzip_failure(exc: BaseException) -> bool:
+    """Whether ``exc``, raised reading a gzip-compressed file, is the gzip stream's failure
+    (bad header or data, cut short), not the DICOM header's inside a good stream."""
+    return isinstance(exc, gzip.BadGzipFile | zlib.error) or (
+        isinstance(exc, EOFError) and "end-of-stream marker" in str(exc)
+    )
+
+
 def _close_archives() -> None:
     for archive in _ARCHIVES.values():
         archive.close()
@@ -434,10 +523,17 @@ def _close_archives() -> None:
 
 
 def _read_one(path: FileSource, key: bytes, codec: str | None = None) -> _Read:
-    """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason)."""
+    """One file's :data:`_Read` (:func:`_read_header`, its _Skip turned into a reason).
+
+    pydicom's warnings are silenced (``Invalid value for VR CS``, ``The value length (70)
+    exceeds the maximum length of 64 allowed for VR LO``): they would land on the command's
+    stderr, which holds the files skipped and the ``warning:`` lines only (a cron job mails it),
+    they may quote a header's values (a name), and a value read as sent is what is wanted."""
     people: set[Mark] = set()
     try:
-        row, identity = _read_header(path, key, people, codec)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row, identity = _read_header(path, key, people, codec)
     except _Skip as exc:
         return None, exc.identity, str(exc), people
     return row, identity, None, people
@@ -454,19 +550,29 @@ def _read_header(
     except (OSError, RuntimeError, zipfile.BadZipFile) as exc:  # RuntimeError: encrypted
         raise _Skip(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
     with fh:
+        raw_size, gz = size, None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pydicom warnings may quote header values
-                ds = _dcmread(fh)
-            identity = _identity(fh, fh.tell(), size)
-            ended = fh.tell() >= size
-        except InvalidDicomError:
-            raise _Skip(_not_dicom(fh, size), _identity(fh, PREFIX, size)) from None
-        except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
-            people.update(_patient_words_before_failure(fh))
-            raise _Skip(
-                f"cannot read the DICOM header: {_damage(exc)}", _identity(fh, PREFIX, size)
-            ) from None
+            if (gunzipped := _gunzipped(fh, size)) is not None:
+                gz, size = gunzipped
+            stream = gz or fh
+            try:
+                ds = _dcmread(stream)
+                identity = _identity(stream, stream.tell(), size)
+                ended = stream.tell() >= size
+            except InvalidDicomError:
+                reason = _not_dicom(stream, gz is not None)
+                raise _Skip(reason, _identity(fh, PREFIX, raw_size)) from None
+            except Exception as exc:  # noqa: BLE001 (any parser failure means: skip this file)
+                if gz is not None and _gzip_failure(exc):
+                    raise _Skip(GZIP_DAMAGED, _identity(fh, PREFIX, raw_size)) from None
+                people.update(_patient_words_before_failure(stream))
+                raise _Skip(
+                    f"cannot read the DICOM header: {_damage(exc)}",
+                    _identity(fh, PREFIX, raw_size),
+                ) from None
+        finally:
+            if gz is not None:
+                gz.close()
     try:
         return _fields(ds, key, people, size=size if ended else None, codec=codec), identity
     except _Skip as exc:
@@ -477,12 +583,19 @@ def _read_header(
 _ZIP_START = b"PK\x03\x04"
 
 
-def _not_dicom(fh: IO[bytes], size: int) -> str:
-    """Why the file open in ``fh`` is not read as DICOM: a ZIP archive that the walk could not
-    open (cut short: its table of contents is at its end), or not DICOM at all."""
-    fh.seek(0)
-    if fh.read(4) == _ZIP_START:
+def _not_dicom(fh: IO[bytes], gzipped: bool = False) -> str:
+    """Why the file open in ``fh`` (``gzipped``: the decompressed stream of a gzip file) is not
+    read as DICOM: a ZIP archive that the walk could not open (cut short: its table of contents
+    is at its end), or not DICOM at all."""
+    try:
+        fh.seek(0)
+        start = fh.read(4)
+    except Exception:  # noqa: BLE001 (a gzip stream damaged further on)
+        start = b""
+    if start == _ZIP_START and not gzipped:
         return "a damaged ZIP archive (cut short or corrupt: its list of files cannot be read)"
+    if gzipped:
+        return "not a DICOM file: a gzip file whose content has no 'DICM' prefix"
     return "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"
 
 
@@ -545,7 +658,7 @@ def _fields(
     try:
         study_uid = header_text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
-            raise _Skip("a DICOMDIR (an index of the files on a medium), not a study's object")
+            raise _Skip(MEDIA_INDEX)
         if study_uid is None and size is not None and (short := _ended_early(ds, size)):
             raise _Skip(short)
         if study_uid is None:
@@ -825,6 +938,7 @@ def _write_batch(
                 "order by institution"
             ).fetchall()
             summary.unmapped = [n for (n,) in studied if settings.site_for(n) is None]
+        summary.scanners = _scanner_notes(con)
         stored_patient = _keep_stored_patients(con)
         summary.conflicts = stored_patient + _patient_conflicts(con)
         con.execute(
@@ -876,7 +990,14 @@ def _write_batch(
                 f"; {len(stored_patient)} stud{'y' if len(stored_patient) == 1 else 'ies'} "
                 "whose files name another patient than the one stored"
             )
-        summary.message += _undeclared_note(summary)
+        if summary.scanners:
+            n = len(summary.scanners)
+            summary.message += (
+                f"; {n} stud{'y' if n == 1 else 'ies'} with images from more than one scanner "
+                "(a study takes the scanner of most of its images, a tie the first by "
+                "manufacturer and model; listed below)"
+            )
+        summary.message += _undeclared_note(summary) + _media_note(summary)
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "
@@ -906,6 +1027,7 @@ def _write_batch(
         con.execute("drop table if exists _dicom_studies")
         con.execute("drop table if exists _dicom_sites_before")
         con.execute("drop table if exists _dicom_files")
+        con.execute("drop table if exists _dicom_scanners")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
 
@@ -942,14 +1064,20 @@ def _conflict_studies(con: duckdb.DuckDBPyConnection, batch_id: int) -> int:
 
 
 def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables ``_dicom_files`` (one row per file read) and ``_dicom_studies`` (one per
-    study): each field is the first non-empty value of the study's files, those of image objects
-    first (:func:`_is_derived`), then in path order; the site is mapped through the site map.
-    A study whose files here are all derived objects is marked :data:`FILL_ONLY`: its values
-    only fill what the stored study leaves empty (:func:`ingest.studies.upsert_studies`), as
-    they would within one call."""
+    """Temp tables ``_dicom_files`` (one row per file read), ``_dicom_scanners`` (one per study
+    and scanner) and ``_dicom_studies`` (one per study): each field is the first non-empty value
+    of the study's files, those of image objects first (:func:`_is_derived`), then in path
+    order; the site is mapped through the site map. The scanner columns and the modality
+    (:data:`SCANNER_COLUMNS`) come from the study's scanner (:func:`_study_scanners`), and only
+    fill from derived objects, never from an image of another scanner. A study whose files here
+    are all derived objects is marked :data:`FILL_ONLY`: its values only fill what the stored
+    study leaves empty (:func:`ingest.studies.upsert_studies`), as they would within one
+    call."""
     firsts = ", ".join(
-        f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
+        f"first({c} order by _derived, _other_scanner, _ord) "
+        f"filter (where {c} is not null and (_derived or not _other_scanner)) as {c}"
+        if c in SCANNER_COLUMNS
+        else f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
         for c in FILE_COLUMNS
     )
     con.execute(
@@ -961,6 +1089,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
         from _dicom_files_df
         """
     )
+    _study_scanners(con)
     con.execute(
         f"""
         create or replace temp table _dicom_studies as
@@ -981,6 +1110,86 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
         order by m.study_uid
         """
     )
+
+
+# The columns a study takes from the files of its scanner (:func:`_study_scanners`)
+SCANNER_COLUMNS = (
+    "modality",
+    "scanner_manufacturer",
+    "scanner_model",
+    "scanner_software",
+    "station",
+)
+
+
+def _study_scanners(con: duckdb.DuckDBPyConnection) -> None:
+    """Choose each study's scanner: ``_dicom_scanners`` counts the files of each study per
+    scanner (Manufacturer and ManufacturerModelName) among those of its files that name one,
+    image objects only when any does (a derived object names the AI server, not a scanner);
+    the scanner of the most files is the study's (``chosen``), a tie going to the first by
+    Manufacturer, then model name, so the choice never depends on the files' names or order.
+    ``_dicom_files`` gets ``_other_scanner``: the file names another scanner than its
+    study's. Two scanners in one study (a series acquired again on another scanner, a study
+    merged at the PACS) are reported by :func:`_scanner_notes`."""
+    con.execute(
+        """
+        create or replace temp table _dicom_scanners as
+        with votes as (
+            select study_uid, _derived, scanner_manufacturer, scanner_model,
+                   count(*) as files
+            from _dicom_files
+            where scanner_manufacturer is not null or scanner_model is not null
+            group by all
+        ),
+        ranked as (
+            select *, row_number() over (
+                       partition by study_uid
+                       order by _derived, files desc, scanner_manufacturer nulls last,
+                                scanner_model nulls last) as rank,
+                   min(_derived) over (partition by study_uid) as voting
+            from votes
+        )
+        select study_uid, scanner_manufacturer, scanner_model, files, rank = 1 as chosen
+        from ranked where _derived = voting
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table _dicom_files as
+        select f.*,
+               c.study_uid is not null
+               and (f.scanner_manufacturer is not null or f.scanner_model is not null)
+               and (f.scanner_manufacturer is distinct from c.scanner_manufacturer
+                    or f.scanner_model is distinct from c.scanner_model) as _other_scanner
+        from _dicom_files f
+        left join _dicom_scanners c on c.study_uid = f.study_uid and c.chosen
+        """
+    )
+
+
+def _scanner_notes(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A line for each study whose files (images first: :func:`_study_scanners`) name more
+    than one scanner, with the files of each and the one the study takes."""
+    rows = con.execute(
+        """
+        select study_uid, count(*) as scanners,
+               string_agg(
+                   coalesce(scanner_manufacturer, '?') || ' ' || coalesce(scanner_model, '?')
+                   || ': ' || files || ' file' || case when files = 1 then '' else 's' end,
+                   ', ' order by files desc, scanner_manufacturer nulls last,
+                                 scanner_model nulls last) as counts,
+               first(coalesce(scanner_manufacturer, '?') || ' ' || coalesce(scanner_model, '?'))
+                   filter (where chosen) as taken
+        from _dicom_scanners
+        group by study_uid
+        having count(*) > 1
+        order by study_uid
+        """
+    ).fetchall()
+    return [
+        f"study {uid}: its files name {scanners} scanners ({counts}); the study takes {taken}"
+        for uid, scanners, counts, taken in rows
+    ]
 
 
 def _studies_with_a_new_site(con: duckdb.DuckDBPyConnection) -> int:

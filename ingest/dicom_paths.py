@@ -26,6 +26,9 @@ class ArchiveMember:
 
 FileSource = Path | ArchiveMember
 
+# The name a medium's index of its DICOM files has (PS3.10 8.6, 8.2: upper case on ISO 9660)
+DICOMDIR = "DICOMDIR"
+
 
 def walk_files(
     paths: Sequence[str | Path],
@@ -34,13 +37,16 @@ def walk_files(
     notes: list[tuple[str, str]],
 ) -> list[tuple[str, FileSource]]:
     """(path relative to its root, file) for every file under ``paths``, sorted, no duplicates;
-    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``). A path that is not a
+    a ZIP archive stands for the files in it (``study.zip/IM-0001.dcm``), and a DICOMDIR given
+    (``/media/cdrom/DICOMDIR``) for the folder it indexes, its own. A path that is not a
     regular file (a named pipe, socket or device) is added to ``skipped`` without being opened:
     reading a pipe waits forever. Folders that could not be read go to ``folders``, links into
     their own folder (loops) to ``notes`` (:func:`_files_under`)."""
     found: list[tuple[str, FileSource]] = []
     seen: set[Path] = set()
     for root in (Path(p) for p in paths):
+        if root.name.upper() == DICOMDIR and root.is_file():
+            root = root.parent  # a CD's index given for the CD: its folder is what it indexes
         if root.is_dir():
             candidates = _files_under(root, folders, notes)
         elif os.path.lexists(root):
@@ -174,16 +180,56 @@ def person_marks(patient_id: str | None, name: str | None) -> set[Mark]:
     return marks
 
 
-def redact(path_text: str, people: set[Mark]) -> str:
+def redact(path_text: str, people: set[Mark], labels: dict[str, str] | None = None) -> str:
     """``path_text`` with each folder or file name that names a patient (:func:`_names_one`)
-    replaced by ``<patient>``. A file skipped for being unreadable is shown by its path, and
+    replaced by ``<patient>``, or by its label in ``labels`` (:func:`patient_labels`:
+    ``<patient 2>``); a file name keeps its extension (:func:`_kept_extension`:
+    ``<patient>.json``). A file skipped for being unreadable is shown by its path, and
     exports often name a patient's folder after the patient's id and name. Only the patients of
     the files read in this call are known: a folder of a patient none of whose files could be
     read is not recognised."""
     if not people:
         return path_text
     parts = re.split(r"([/\\])", path_text)
-    return "".join(REDACTED if _names_one(part, people) else part for part in parts)
+    last = len(parts) - 1
+    return "".join(
+        (labels or {}).get(part, REDACTED) + _kept_extension(part, people, at_end=i == last)
+        if _names_one(part, people)
+        else part
+        for i, part in enumerate(parts)
+    )
+
+
+def patient_labels(paths: Sequence[str], people: set[Mark]) -> dict[str, str]:
+    """The label of each folder or file name in ``paths`` that names a patient, for
+    :func:`redact`: ``<patient>`` when there is one such name, else ``<patient 1>``,
+    ``<patient 2>``, ... in the order of the names (code points, as ``LC_ALL=C ls`` lists
+    them), so that the skipped files of six patients' folders are six lines that can be told
+    apart and found, not six ``<patient>/notes.txt``. A number says nothing of the patient."""
+    if not people:
+        return {}
+    named = sorted(
+        {part for path in paths for part in re.split(r"[/\\]", path) if _names_one(part, people)}
+    )
+    if len(named) < 2:
+        return dict.fromkeys(named, REDACTED)
+    return {part: f"<patient {n}>" for n, part in enumerate(named, 1)}
+
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{0,4}[A-Za-z][A-Za-z0-9]{0,4}$")  # .dcm, .json, .gz
+
+
+def _kept_extension(part: str, people: set[Mark], *, at_end: bool) -> str:
+    """The extension of the last name of a path that names a patient (``.dcm``, ``.json``),
+    shown after ``<patient>`` to help find the file: up to 5 letters and digits with a letter,
+    which name no patient themselves; empty for any other name (``YAMADA.TARO`` keeps
+    nothing: ``.TARO`` names the patient)."""
+    if not at_end or not (m := _EXTENSION.search(part)) or m.start() == 0:
+        return ""
+    extension = m.group()
+    if len(extension) > 6 or _names_one(extension[1:], people):
+        return ""
+    return extension
 
 
 def _names_one(part: str, people: set[Mark]) -> bool:

@@ -315,13 +315,13 @@ def test_header_only_files_are_read_and_a_header_without_study_uid_is_skipped(
     data = tmp_path / "data"
     summary = ingest_dicom(data, [src])
     assert summary.skipped == [
-        ("DICOMDIR", "a DICOMDIR (an index of the files on a medium), not a study's object"),
         (
             "ct_700.dcm",
             "truncated: the file ends after element (0008,0070), before the StudyInstanceUID "
             "(0020,000D)",
         ),
     ]
+    assert summary.media == ["DICOMDIR"]  # passed over, not skipped (tests/test_dicom_media.py)
     assert (summary.files_read, summary.studies, summary.inserted) == (3, 3, 3)
     studies = _studies(data)
     # the header cut where the pixels start gives what the whole file gives
@@ -522,12 +522,14 @@ def test_folders_named_after_the_patient_are_not_stored_or_shown(
     data = tmp_path / "data"
     summary = ingest_dicom(data, [tmp_path / "in", patient])
     assert summary.files_read == 1
+    # three folders named after the patient, numbered in the order of their names (code
+    # points: TKY-884412 YAMADA TARO, 山田_太郎, 山田太郎) so that their files can be told apart
     assert sorted(summary.skipped) == [
-        ("<patient>/20261001 CT/IM-0002.dcm", "not a DICOM file (no 'DICM' prefix after the "
+        ("<patient 1>/20261001 CT/IM-0002.dcm", "not a DICOM file (no 'DICM' prefix after the "
          "128-byte preamble)"),
-        ("<patient>/notes.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte "
+        ("<patient 2>/x.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"),
+        ("<patient 3>/notes.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte "
          "preamble)"),
-        ("<patient>/x.txt", "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"),
     ]  # fmt: skip
     print(summary.render())
     shown = capsys.readouterr().out
@@ -543,11 +545,11 @@ def test_folders_named_after_the_patient_are_not_stored_or_shown(
         )
     finally:
         con.close()
-    assert str(tmp_path / "in") + ", " + str(tmp_path / "in" / "<patient>") in stored
+    assert str(tmp_path / "in") + ", " + str(tmp_path / "in" / "<patient 1>") in stored
     # the patient's folder first: the ", " after it stays (it was taken with the folder name)
     again = ingest_dicom(data, [patient, tmp_path / "in"])
     assert again.message.startswith(
-        str(tmp_path / "in" / "<patient>") + ", " + str(tmp_path / "in") + ": "
+        str(tmp_path / "in" / "<patient 1>") + ", " + str(tmp_path / "in") + ": "
     ), again.message
     for text in (shown, stored, again.message):
         for word in ("TKY-884412", "884412", "YAMADA", "TARO"):
@@ -640,13 +642,13 @@ def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
     summary = ingest_dicom(data, [src])
 
     assert (summary.files_read, summary.studies) == (1, 1)
-    assert summary.skipped == [
-        ("<patient>/IM1.dcm", f"cannot read the DICOM header: {DAMAGED}"),
+    assert summary.skipped == [  # numbered in the order of the folders' names
+        ("<patient 1>/IM1.dcm", f"cannot read the DICOM header: {DAMAGED}"),
         (
-            "<patient>/IM1.dcm",
+            "<patient 2>/IM1.dcm",
             "no StudyInstanceUID (0020,000D); expected one in every DICOM object",
         ),
-        ("<patient>/IM1.dcm", "truncated: the file ends inside element (0020,000D)"),
+        ("<patient 3>/IM1.dcm", "truncated: the file ends inside element (0020,000D)"),
     ]
     con = store.open_snapshot(data)
     try:
@@ -658,9 +660,11 @@ def test_a_skipped_file_in_a_folder_named_after_its_patient_is_shown_redacted(
         con.close()
     assert sorted(stored) == [
         (f"{src} {summary.message}",),
-        (f"<patient>/IM1.dcm cannot read the DICOM header: {DAMAGED}",),
-        ("<patient>/IM1.dcm no StudyInstanceUID (0020,000D); expected one in every DICOM object",),
-        ("<patient>/IM1.dcm truncated: the file ends inside element (0020,000D)",),
+        (f"<patient 1>/IM1.dcm cannot read the DICOM header: {DAMAGED}",),
+        (
+            "<patient 2>/IM1.dcm no StudyInstanceUID (0020,000D); expected one in every DICOM object",
+        ),
+        ("<patient 3>/IM1.dcm truncated: the file ends inside element (0020,000D)",),
     ]
     for word in ("SATO", "KEN", "55012", "TANAKA", "YUKI", "66013", "88015"):
         assert word not in summary.render()
@@ -891,7 +895,7 @@ def test_redaction_hides_whole_ids_and_names_not_their_fragments(tmp_path: Path)
 
     assert summary.files_read == 2
     assert sorted(rel for rel, _ in summary.skipped) == sorted(
-        [f"{f}/notes.txt" for f in folders[:4]] + ["<patient>/notes.txt"] * 5
+        [f"{f}/notes.txt" for f in folders[:4]] + [f"<patient {n}>/notes.txt" for n in range(1, 6)]
     )
 
 
@@ -1101,7 +1105,11 @@ def test_a_short_patient_id_is_hidden_between_punctuation_but_not_in_a_longer_id
 
     assert summary.files_read == 2
     assert sorted(rel for rel, _ in summary.skipped) == sorted(
-        [f"{f}/notdicom.txt" for f in shown] + ["<patient>/notdicom.txt"] * 4 + ["<patient>"]
+        [f"{f}/notdicom.txt" for f in shown]
+        # numbered in code point order: (P55), CT.P55, P55-CT, P55.dcm, x_P55_y; a file named
+        # after the id keeps its extension
+        + [f"<patient {n}>/notdicom.txt" for n in (1, 2, 3, 5)]
+        + ["<patient 4>.dcm"]
     )
     con = store.open_snapshot(data)
     try:

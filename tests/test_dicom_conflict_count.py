@@ -60,7 +60,9 @@ def test_a_study_with_two_conflicts_is_counted_once_when_loaded_again(
     assert first.message == (
         f"{src}: batch 2: 1 study from 2 of 2 file(s): 0 new, 1 updated, 0 unchanged; "
         "0 file(s) skipped; 1 study with files of more than one PatientID; 1 study whose "
-        "files name another patient than the one stored"
+        "files name another patient than the one stored; 1 study with images from more than "
+        "one scanner (a study takes the scanner of most of its images, a tie the first by "
+        "manufacturer and model; listed below)"
     )
 
     again = ingest_dicom(data, [src])
