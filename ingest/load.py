@@ -23,6 +23,7 @@ import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.encodings import codec_name, decoded
+from ingest.header_lines import find_header_lines, header_rows, joined_refusal, skipped_note
 from ingest.held_ids import find_held
 from ingest.outcome import (
     IngestInterrupted,
@@ -459,6 +460,10 @@ def _check(
     the data row number (:func:`ingest.validate.rn_sql`; 9.8 s). A ``row_number() over ()``
     would keep the pass on one thread (16 s). DuckDB skips empty lines, which a spreadsheet shows
     as rows: that pass also counts them (:func:`_empty_lines`), for the numbers shown.
+
+    A CSV line that repeats the header (exports joined) is a bad row, looked for among the bad
+    rows only (:mod:`ingest.header_lines`): in the header's column order it is deleted before
+    the file's ids are read, and its row counted; in another order the file is refused.
     """
     contract = CONTRACTS[kind]
     create = "create or replace temp table _checked as "
@@ -469,6 +474,31 @@ def _check(
             raise
         source = source.serial()  # a quoted value spans lines: read start to end, one thread
         con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+
+    def in_file_order() -> None:  # the pass again, rows in file order (rowid + 1 = row)
+        con.execute("drop table _checked")  # its memory, before the second pass fills another
+        [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+        con.execute("set preserve_insertion_order = true")
+        try:
+            sql = checked_sql(kind, contract, source, ordered=True, settings=settings)
+            con.execute(create + sql, params)
+            _empty_lines(con, source)
+        finally:
+            con.execute(f"set preserve_insertion_order = {bool(before)}")
+
+    [(bad, blank)] = con.execute(
+        "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
+        "from _checked"
+    ).fetchall()
+    # exports joined with their header lines (ingest.header_lines): among the bad rows alone
+    lines = find_header_lines(con, kind, source, settings, _stored(con)) if bad else None
+    if lines and lines.misaligned:  # the rows after it are under the wrong columns: refused
+        in_file_order()
+        [row, *_] = header_rows(con, lines, gaps=_has_gaps(con), misaligned=True)
+        raise joined_refusal(source.path.name, row)  # _refuse shows the file's label
+    if lines:  # skipped before the ids of the file are read: its reader_id is 'reader_id'
+        con.execute(f"delete from _checked where {lines.test}")
+        bad -= lines.count
     held, named = find_held(
         con, kind, source, settings, params, stored=_stored(con), own_ids=_own_ids
     )
@@ -477,6 +507,8 @@ def _check(
         settings = replace(settings, extra_columns=kept)
         con.execute("drop table _checked")
         con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+        if lines:
+            con.execute(f"delete from _checked where {lines.test}")
         held, _ = find_held(
             con,
             kind,
@@ -487,23 +519,15 @@ def _check(
             own_ids=_own_ids,
             headers=False,
         )
-    [(bad, blank)] = con.execute(
-        "select count(*) filter (where not _ok and not _blank), count(*) filter (where _blank) "
-        "from _checked"
-    ).fetchall()
     duplicates = _has_duplicate_keys(con)
-    if not source.numbered and (bad or duplicates or held):
-        con.execute("drop table _checked")  # its memory, before the second pass fills another
-        [(before,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
-        con.execute("set preserve_insertion_order = true")
-        try:
-            sql = checked_sql(kind, contract, source, ordered=True, settings=settings)
-            con.execute(create + sql, params)
-            _empty_lines(con, source)
-        finally:
-            con.execute(f"set preserve_insertion_order = {bool(before)}")
+    skipped: list[int] = []  # the rows of the repeated header lines
+    if not source.numbered and (bad or duplicates or held or lines):
+        in_file_order()
+        if lines:
+            skipped = header_rows(con, lines, gaps=_has_gaps(con))
+            con.execute(f"delete from _checked where {lines.test}")
     con.execute("delete from _checked where _blank")
-    return Checked(duplicates, int(blank), named, held)
+    return Checked(duplicates, int(blank), named, held, tuple(skipped))
 
 
 @dataclass(frozen=True)
@@ -512,12 +536,14 @@ class Checked:
     :func:`_mark_duplicates`); how many blank rows (no value at all,
     :func:`ingest.validate._blank_sql`) were skipped; the extra columns (lower case) whose name
     is or holds a patient or reader id, not stored; and the columns where a row that would load
-    holds one (:func:`ingest.held_ids.find_held`), as (name, SQL test of a row, what the column holds)."""
+    holds one (:func:`ingest.held_ids.find_held`), as (name, SQL test of a row, what the column holds);
+    the rows (as shown) that repeated the header line, skipped (:mod:`ingest.header_lines`)."""
 
     duplicates: bool
     blank: int
     named_ids: tuple[str, ...] = ()
     held: tuple[tuple[str, str, str], ...] = ()
+    header_lines: tuple[int, ...] = ()  # the rows that repeat the header line, skipped
 
 
 def _mark_held_ids(
@@ -755,6 +781,8 @@ def _write_batch(
         result.message += _spelling_note(con, kind)
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
+    if checked.header_lines:
+        result.message += skipped_note(checked.header_lines)
     if named_ids:
         n = len(named_ids)
         result.message += (
