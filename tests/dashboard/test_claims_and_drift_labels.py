@@ -147,10 +147,13 @@ def test_new_categories_reason_has_its_own_wrapping_column(app, demo_dir) -> Non
     assert (shown.loc[shown["status"].isin(["drift", "ok"]), "reason"] == "").all()
     # a new category past its rule's alert_months: since when, and when it alerted
     known = shown.loc[shown["status"] == "known", "reason"]
-    assert len(known) and known.str.match(
-        r"in use since \d{4}-\d{2}; alerted \d{4}-\d{2} to \d{4}-\d{2} \(alert_months = 3\), "
-        r"then known$"
-    ).all(), list(known)
+    assert (
+        len(known)
+        and known.str.match(
+            r"in use since \d{4}-\d{2}; alerted \d{4}-\d{2} to \d{4}-\d{2} \(alert_months = 3\), "
+            r"then known$"
+        ).all()
+    ), list(known)
     assert known.str.len().max() <= 3 * 31
     reasons = shown.loc[~judged, "reason"]
     assert reasons.str.len().min() > 30 and not reasons.str.startswith("not judged").any()
