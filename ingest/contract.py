@@ -139,6 +139,27 @@ def age_string_sql(text: str) -> str:
     )
 
 
+# An id in scientific notation (1.23E+07, 1,2e+15): a spreadsheet shows a long number so after
+# rounding it (different patients become one) and writes it so to CSV; DuckDB casts a float of
+# 10^16 or more to text so too. The exponent's sign is required: Excel, pandas and DuckDB write
+# one, and an accession number such as 12E345 is an id.
+SCIENTIFIC_ID = r"^[0-9]+([.,][0-9]+)?[eE][+-][0-9]+$"
+
+
+def id_rules_sql(text: str) -> str:
+    """SQL of an id (``text``: trimmed, NULL when empty) as written: NULL when it is a number in
+    scientific notation (:data:`SCIENTIFIC_ID`); a whole number written as a float, '123456.0',
+    as its digits (pandas writes an integer column with a gap as floats). LIKE tests first: the
+    regular expressions run only on the few values they let through (a sign for scientific
+    notation: two tests cost less than four for 'E+', 'e-', ...; an MRN-0012 is let through)."""
+    return (
+        f"case when ({text} like '%+%' or {text} like '%-%') "
+        f"and regexp_full_match({text}, '{SCIENTIFIC_ID}') "
+        f"then null when {text} like '%.0%' "
+        f"then regexp_replace({text}, '^([0-9]+)\\.0+$', '\\1') else {text} end"
+    )
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of the contract.
@@ -148,6 +169,8 @@ class Column:
     ``an_id`` marks ids (study, patient, reader): a whole number written as a float, '123456.0',
     is its digits. That covers a Parquet float column too: DuckDB writes 123456.0 as
     '123456.0' up to 10^15, and beyond 2^53 a float cannot hold an integer id exactly anyway.
+    Excel's text-forcing ="00012345" and '00012345 are the id inside; an id in scientific
+    notation (1.23E+07: rounded by a spreadsheet, or a float of 10^16 or more) is invalid.
     """
 
     name: str
@@ -180,10 +203,21 @@ class Column:
         text = f"nullif(trim(cast({raw} as varchar)), '')"
         match self.kind:
             case "text" if self.an_id:
-                # '123456.0' is id 123456: pandas writes an integer column with a gap as floats
+                # Excel's ways of keeping an id's leading zeros, as its CSV may write them: the
+                # formula ="00012345" is the text inside, a leading apostrophe is dropped. Then
+                # the rules of an id as written (id_rules_sql). Prefix tests first: a usual id
+                # pays two LIKEs here. Not when the text inside starts with either again
+                # (''12, ="'12"): a quarantined row's values hold its ids as typed, and are typed
+                # again for the reason (ingest.validate.problems_sql), which must find them so.
+                formula = f"nullif(trim(substr({text}, 3, length({text}) - 3)), '')"
+                apostrophe = f"nullif(trim(substr({text}, 2)), '')"
+                once = "coalesce(left({}, 1), '') not in ('''', '=')"
                 return (
-                    f"case when {text} like '%.0%' "
-                    f"then regexp_replace({text}, '^([0-9]+)\\.0+$', '\\1') else {text} end"
+                    f"case when {text} like '=\"%' and {text} like '%\"' and {once.format(formula)} "
+                    f"then {id_rules_sql(formula)} "
+                    f"when {text} like '''%' and {once.format(apostrophe)} "
+                    f"then {id_rules_sql(apostrophe)} "
+                    f"else {id_rules_sql(text)} end"
                 )
             case "text":
                 return text

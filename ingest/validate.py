@@ -22,6 +22,10 @@ from radqa.settings import Settings
 
 IDENTIFIERS = {"patient_id": "patient_pid", "reader_id": "reader_pid"}
 
+# A bad row's patient or reader id in scientific notation (1.23E+07), in its values instead of a
+# pseudonym: Excel's rounding of a long id, which stands for several patients (never kept)
+SCIENTIFIC = "(a number in scientific notation; not shown)"
+
 
 def q(name: str) -> str:
     """Quote an identifier."""
@@ -146,13 +150,17 @@ def checked_sql(
         outputs.append("__overflow as _overflow")
     # a bad row's values: its ids as pseudonyms, no extra column that is not kept (one that names
     # a person or extra_columns leaves out; the other kind's id, a reads file's patient_id, is
-    # one); none when its format is broken (Source.malformed_sql)
+    # one); none when its format is broken (Source.malformed_sql). A patient or reader id in
+    # scientific notation (typed NULL) has no pseudonym: SCIENTIFIC stands in its place
     raw = []
     for name in found:
         if name in IDENTIFIERS and name in ids:  # its pseudonym as stored, even on a bad row
-            raw.append(f"{literal(IDENTIFIERS[name])}, {pseudonym_sql(ids[name])}")
-        elif name in ids:
-            raw.append(f"{literal(name)}, {ids[name]}")
+            scientific = f"case when {_scientific(q(name))} then {literal(SCIENTIFIC)} end"
+            raw.append(
+                f"{literal(IDENTIFIERS[name])}, coalesce({pseudonym_sql(ids[name])}, {scientific})"
+            )
+        elif name in ids:  # as typed; as written when that is NULL (scientific notation)
+            raw.append(f"{literal(name)}, coalesce({ids[name]}, cast({q(name)} as varchar))")
         elif name in source.contract or name in extras:
             raw.append(f"{literal(name)}, cast({source.ref(name)} as varchar)")
     raw_json = f"json_object({', '.join(raw)})"
@@ -403,6 +411,13 @@ def _shown_rows(rows: str, gaps: bool) -> str:
     """
 
 
+def _scientific(raw: str) -> str:
+    """SQL: whether ``raw``, a bad row's id that :meth:`ingest.contract.Column.typed_sql` made
+    NULL though it is not empty, was a number in scientific notation (else it was Excel's ="" or
+    a lone apostrophe)."""
+    return f"regexp_matches(cast({raw} as varchar), '[0-9][eE][+-][0-9]')"
+
+
 def _problem(col: Column) -> str:
     """SQL wording the rule a bad row breaks in ``col`` (NULL when the value is fine)."""
     raw, typed = q(col.name), q(f"__t_{col.name}")
@@ -422,6 +437,20 @@ def _problem(col: Column) -> str:
             f"is ambiguous)' end else {bad} end"
         )
     invalid = f"({typed} is null or not ({col.valid_sql(typed)}))"
+    if col.an_id:  # Column.typed_sql: NULL in scientific notation, which the values say
+        why = "a number in scientific notation"
+        why_not = (
+            "as a spreadsheet shows a long number after rounding it; expected the id as written"
+        )
+        if col.identifier:  # the values hold SCIENTIFIC in place of a pseudonym
+            sure, said = f"{raw} = {literal(SCIENTIFIC)}", f"'{why} (not shown), {why_not}'"
+        else:
+            sure, said = (
+                f"{typed} is null and {_scientific(raw)}",
+                f"{shown} || ', {why}, {why_not}'",
+            )
+        bad = f"case when {sure} then 'column ''{col.name}'' is ' || {said} else {bad} end"
+        invalid = f"({sure} or {invalid})"
     if col.required:
         return (
             f"case when {_empty(raw)} then 'column ''{col.name}'' is empty; expected {expected}' "
