@@ -23,6 +23,7 @@ import duckdb
 
 from ingest.contract import CONTRACTS, NATURAL_KEYS
 from ingest.encodings import codec_name, decoded
+from ingest.file_warnings import notes as file_notes
 from ingest.header_lines import find_header_lines, header_rows, joined_refusal, skipped_note
 from ingest.held_ids import find_held
 from ingest.outcome import (
@@ -779,6 +780,7 @@ def _write_batch(
                 "since changed them or may give them too"
             )
         result.message += _spelling_note(con, kind)
+        result.message += file_notes(con, kind, source)  # numeric versions, thresholds
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
     if checked.header_lines:

@@ -1,0 +1,134 @@
+"""Warnings about a predictions file whose rows load as sent but may not mean what they say.
+
+Each function returns the parts of the batch message (none when all is well); nothing is changed:
+
+- :func:`numeric_version`: ``model_version`` written as a number (a JSON Lines number, a Parquet
+  float column). DuckDB reads the number, so ``2.10`` is stored as ``2.1`` and the same studies
+  then hold predictions under ``2.10`` (from a CSV file) and ``2.1``. The written token cannot be
+  recovered cheaply, so the file is named, not mended.
+- :func:`threshold_notes`: rows whose ``predicted`` disagrees with ``score >= threshold`` (kept as
+  sent: the vendor's binarisation may differ), and rows without a threshold, which take the
+  operating point, beside rows that give their own.
+
+They run after the checking pass, over temp table ``_checked``
+(:func:`ingest.validate.checked_sql`) and the file's schema or first lines: no pass over a large
+file.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingest.readers import Source, _lines_sql, _pointer, literal
+
+# The first lines of a JSON Lines file that are read to see how model_version is written
+SAMPLED_LINES = 1000
+
+# DuckDB's types of a number that is not whole: a float column's or a JSON number's with a point
+_FLOATS = ("FLOAT", "DOUBLE")
+
+
+def notes(con: duckdb.DuckDBPyConnection, kind: str, source: Source) -> str:
+    """The warnings of this module for a predictions file's batch message, each after '; ' ('':
+    none, and for a reads file)."""
+    if kind != "predictions":
+        return ""
+    parts = [*numeric_version(con, source), *threshold_notes(con, source)]
+    return "".join(f"; {part}" for part in parts)
+
+
+def numeric_version(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]:
+    """A warning when ``model_version`` is written as a number that is not whole: of a Parquet
+    file, as its schema says (free); of a JSON Lines file, in its first :data:`SAMPLED_LINES`
+    lines (a file that starts with text versions and turns to numbers later is not seen, nor is
+    one in an encoding DuckDB does not read, such as Shift-JIS). A CSV
+    file's values are text as written. A whole number (``3``) reads as written, as it does from a
+    CSV file."""
+    kind = _version_type(con, source)
+    if kind is None:
+        return []
+    [(example,)] = con.execute("select min(model_version) from _checked").fetchall()
+    shown = f" ({example})" if example is not None else ""
+    if kind.startswith("DECIMAL"):  # every version gets the column's decimal places
+        lost = "a number does not keep the version as written (2.1 and 2.10 are one number)"
+    else:
+        lost = "a version such as 2.10 reads as 2.1"
+    return [
+        f"model_version is written as a number in this file{shown}: {lost}; write versions as "
+        f'text ("2.10")'
+    ]
+
+
+def _version_type(con: duckdb.DuckDBPyConnection, source: Source) -> str | None:
+    """DuckDB's type of the file's ``model_version`` numbers that are not whole (a float,
+    a decimal); None when it has none, or is not Parquet or JSON Lines."""
+    if "model_version" not in source.lowered:
+        return None
+    # on a cursor of its own: a file that cannot be read (gone since, in another encoding) must
+    # not abort the batch's transaction, as an error on ``con`` would
+    cursor = con.cursor()
+    try:
+        if source.fmt == "parquet":
+            [(_, kind, *_)] = cursor.execute(
+                f"describe select {source.ref('model_version')} from ({source.scan_sql()})",
+                source.params,
+            ).fetchall()
+            return str(kind) if kind in _FLOATS or str(kind).startswith("DECIMAL") else None
+        if source.fmt != "jsonl":
+            return None
+        key = next(c for c in source.columns if c.strip().lower() == "model_version")
+        lines = _lines_sql(parallel=False, compression=source.compression)
+        # a file in another encoding was read from a UTF-8 copy, removed once read: the file
+        # itself then, whose lines DuckDB may not read (Shift-JIS text): not sampled
+        copy = source.read_from
+        path = copy if copy is not None and copy.exists() else source.path
+        [(numbers,)] = cursor.execute(
+            f"""
+            select count(*) filter (where try(json_type(line, {literal(_pointer(key))})) = 'DOUBLE')
+            from (select line from {lines} limit {SAMPLED_LINES})
+            """,
+            {"path": str(path)},
+        ).fetchall()
+        return "DOUBLE" if numbers else None
+    except duckdb.Error:
+        return None
+    finally:
+        cursor.close()
+
+
+def threshold_notes(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]:
+    """Of the file's accepted rows: how many give a ``predicted`` that disagrees with their own
+    ``score >= threshold`` (kept as sent: a vendor may binarise otherwise, and a row without a
+    threshold is not judged, as the threshold it used is not known); and how many give no
+    threshold, and so take the operating point of radqa.toml (or 0.5), while other rows of the
+    file give one. One aggregate over ``_checked``, only when the file has a threshold column
+    (its values as ``_f_threshold``, ``_f_predicted``: see :func:`ingest.validate.checked_sql`)."""
+    if "threshold" not in source.lowered:
+        return []
+    against = (
+        "_f_predicted <> (score >= _f_threshold)" if "predicted" in source.lowered else "false"
+    )
+    [(disagree, without, given)] = con.execute(
+        f"""
+        select count(*) filter (where {against}), count(*) filter (where _f_threshold is null),
+               count(*) filter (where _f_threshold is not null)
+        from _checked where _ok
+        """
+    ).fetchall()
+    parts = []
+    if disagree:
+        parts.append(
+            f"{_rows(disagree)} a predicted that disagrees with score >= threshold (kept as sent)"
+        )
+    if without and given:
+        takes = "takes" if without == 1 else "take"
+        parts.append(
+            f"{_rows(without)} no threshold and {takes} the operating point (or 0.5) while "
+            f"{_rows(given, 'of the file ')} one"
+        )
+    return parts
+
+
+def _rows(n: int, of: str = "") -> str:
+    """'1 row gives', '3 rows give' (``of`` between the rows and the verb)."""
+    return f"{n} row {of}gives" if n == 1 else f"{n} rows {of}give"
