@@ -29,6 +29,10 @@ def test_tiles_in_two_even_rows(serve, demo_dir, size) -> None:  # noqa: ANN001
     url = serve(demo_dir)
     with browser_page(width=size[0], height=size[1]) as page:
         goto(page, url, "")
+        # the tiles are HTML the script writes: wait for them as for any element (a clean
+        # clone's run evaluated once before they were in the page)
+        page.wait_for_selector(".radqa-kpis .kpi", timeout=120_000)
+        settle(page)
         rows = page.evaluate(TILES)
         assert rows
         for tiles in rows:
