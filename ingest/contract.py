@@ -422,7 +422,12 @@ _PERSON_PARTS = (
     "patientno", "patientnumber", "chartno", "chartnumber", "karte", "hospitalno", "kanja",
     "hwanja", "initials", "reportedby", "readby", "signedby", "approvedby", "verifiedby",
     "orderedby", "performedby", "dictatedby", "medrec", "birthyear", "yearofbirth",
-    "forename", "middlename", "maidenname",
+    "forename", "middlename", "maidenname", "zipcode", "postalcode", "postcode",
+    # German, French and Spanish headers of European systems: birth date, first and last name,
+    # the reporting doctor, the patient's number, address, phone
+    "geburtsdatum", "geburtstag", "vorname", "nachname", "befunder", "befundarzt",
+    "patientennummer", "anschrift", "adresse", "telefon", "prenom", "naissance", "medecin",
+    "apellido", "nacimiento",
     # Japanese, Korean and Chinese headers as the sites' own systems write them: the patient's
     # id, number, name, code and kana; full name; birth date; chart; address; phone; resident
     # registration and record numbers; the attending, referring or reading doctor, the reader
@@ -513,9 +518,13 @@ def names_a_person(column: str) -> bool:
     bare = "".join(ch for ch in column.casefold() if ch.isalnum())
     if bare in _NOT_A_PERSON:
         return False
+    # and without accents (prénom, médecin); kana keep theirs (フリガナ is not フリカナ)
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", bare) if not unicodedata.combining(ch)
+    )
     if (
         bare in _PERSON_NAMES
-        or any(part in bare for part in _PERSON_PARTS)
+        or any(part in bare or part in plain for part in _PERSON_PARTS)
         or bare.endswith(_PERSON_ROLES)
     ):
         return True

@@ -25,6 +25,10 @@ PERSON_COLUMNS = [
     "患者ＩＤ", "ＭＲＮ", "Ｐａｔｉｅｎｔ　Ｎａｍｅ", "ﾌﾘｶﾞﾅ", "mr_number", "MRNumber", "hosp_no",
     "HospNo", "technician_name", "tech_id", "forename", "patient_pid", "reader_pid", "empi",
     "mpi_id", "emr_id", "ur_number", "URNO", "unit_number", "unit_no", "accno", "ACCNO",
+    # a tester's European export: kept in `extra` before
+    "Befunder", "Geburtsdatum", "zip_code", "Postal Code", "Vorname", "Nachname",
+    "Patientennummer", "date_de_naissance", "prénom", "Médecin", "fecha_nacimiento",
+    "Apellido",
 ]  # fmt: skip
 # ordinary clinical and technical columns that share a word with those
 KEPT_COLUMNS = [
@@ -32,6 +36,7 @@ KEPT_COLUMNS = [
     "technique", "technique_name", "tech_notes", "reader_confidence", "model_id", "station",
     "protocol_name", "mr_sequence", "mr_protocol", "mpi", "mpi_result", "emr_source",
     "series_number", "instance_number", "ct_number", "ＭＲ撮影条件", "ｐｒｏｔｏｃｏｌ",
+    "Befund", "befund_text", "Untersuchung", "Geraet", "code_postal_site", "dose_code",
 ]  # fmt: skip
 
 
