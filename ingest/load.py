@@ -781,6 +781,8 @@ def _write_batch(
             )
         result.message += _spelling_note(con, kind)
         result.message += file_notes(con, kind, source)  # numeric versions, thresholds
+        if kind == "reads" and result.accepted:
+            result.message += _unknown_studies_note(con)
     if blank:
         result.message += f"; {blank} blank row(s) skipped (no value in any column)"
     if checked.header_lines:
@@ -837,6 +839,35 @@ def _write_batch(
         },
     )
     return result
+
+
+def _unknown_studies_note(con: duckdb.DuckDBPyConnection) -> str:
+    """A note for a reads batch whose accepted rows name studies the store does not know (no
+    prediction and no DICOM header has named them); '' when it knows them all. Reads may come
+    first, and wait; but when a site's reads are keyed otherwise than its predictions (an
+    accession number against the StudyInstanceUID) they never meet, and every study stays
+    pending without a word. One anti-join of the batch's distinct studies with ``studies``."""
+    [(studies, unknown)] = con.execute(
+        """
+        select count(*), count(*) filter (where s.study_uid is null)
+        from (select distinct study_uid from _checked where _ok) r
+        left join studies s using (study_uid)
+        """
+    ).fetchall()
+    if not unknown:
+        return ""
+    if unknown == studies == 1:
+        which = "its study is not known yet (no prediction or DICOM header has named it)"
+    elif unknown == studies:
+        which = f"none of its {studies} studies is known yet (no prediction or DICOM header has named them)"
+    else:
+        are = "is" if unknown == 1 else "are"
+        which = f"{unknown} of its {studies} studies {are} not known yet (no prediction or DICOM header has named {'it' if unknown == 1 else 'them'})"
+    return (
+        f"; {which}: the reads wait for their predictions; if those never come, check that both "
+        "files name a study by the same study_uid (the StudyInstanceUID in both, or the "
+        "accession number in both)"
+    )
 
 
 def _spelling_note(con: duckdb.DuckDBPyConnection, kind: str) -> str:

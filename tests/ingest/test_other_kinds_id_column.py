@@ -21,7 +21,11 @@ def test_a_reads_file_with_patient_ids_loads_without_them(data_dir: Path, tmp_pa
     [result] = ingest_files(data_dir, "reads", [path], publish=False)
     assert (result.status, result.inserted, result.quarantined) == ("committed", 1, 1)
     assert result.message == (
-        "r.csv: 1 accepted (1 new, 0 replaced, 0 unchanged), 1 quarantined; not stored: column(s) "
+        "r.csv: 1 accepted (1 new, 0 replaced, 0 unchanged), 1 quarantined; its study is not "
+        "known yet (no prediction or DICOM header has named it): the reads wait for their "
+        "predictions; if those never come, check that both files name a study by the same "
+        "study_uid (the StudyInstanceUID in both, or the accession number in both); "
+        "not stored: column(s) "
         "'patient_id' (a read meets its study by study_uid; only a predictions file's patient_id "
         "is kept, as a pseudonym)"
     )

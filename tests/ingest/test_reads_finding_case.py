@@ -36,6 +36,10 @@ def test_reads_spelled_in_another_case_are_warned_of(data_dir: Path, tmp_path: P
     )
     assert reads.message == (
         f"r.csv: 6 accepted (6 new, 0 replaced, 0 unchanged), 0 quarantined{WARNING}"
+        "; 1 of its 4 studies is not known yet (no prediction or DICOM header has named it): "
+        "the reads wait for their predictions; if those never come, check that both files name "
+        "a study by the same study_uid (the StudyInstanceUID in both, or the accession number "
+        "in both)"
     )
     # stored as sent: the finding is part of the key
     assert snapshot_rows(data_dir, "select distinct finding from reads order by 1") == [

@@ -41,7 +41,10 @@ def test_a_repeated_header_line_in_the_same_order_is_skipped_and_the_rows_load(
     )
     assert result.message == (
         "joined.csv: 3 accepted (3 new, 0 replaced, 0 unchanged), 1 quarantined; "
-        "row 3 repeats the header line (files joined?); skipped"
+        "none of its 3 studies is known yet (no prediction or DICOM header has named them): the "
+        "reads wait for their predictions; if those never come, check that both files name a "
+        "study by the same study_uid (the StudyInstanceUID in both, or the accession number in "
+        "both); row 3 repeats the header line (files joined?); skipped"
     )
     assert result.reasons == ["joined.csv: row 6: column 'label' is 'maybe'; expected 0 or 1"]
     assert working_rows(data_dir, "select study_uid, finding, label from reads order by 1") == [
