@@ -82,11 +82,11 @@ def alerts_frame(result: Any) -> pd.DataFrame:
 
 def metric_words(metric: str) -> str:
     """A rule's metric as the monthly report names it: "AI positive rate", "Scanner model",
-    "AI model version" (the report's ``_PRETTY`` and ``_NEW_WHAT``, in reports/_render.py),
+    "AI model version" (the report's ``PRETTY`` and ``NEW_WHAT``, in reports/_render.py),
     else the dashboard's label of the metric, else the key in words."""
-    from reports._render import _NEW_WHAT, _PRETTY  # the report's own words
+    from reports import NEW_WHAT, PRETTY  # the report's own words
 
-    words = _PRETTY.get(metric) or _NEW_WHAT.get(metric) or _charts.METRIC_LABELS.get(metric)
+    words = PRETTY.get(metric) or NEW_WHAT.get(metric) or _charts.METRIC_LABELS.get(metric)
     words = words or metric.replace("_", " ")
     return words[:1].upper() + words[1:]
 
@@ -98,7 +98,7 @@ def alerts_table(result: Any) -> pd.DataFrame:
     (:func:`metric_words`) and the method as the monitor names it (its label, with the
     multiplicity correction). Column keys are those of :data:`ALERT_COLUMNS`; the CSV download
     keeps :func:`alerts_frame`'s raw names."""
-    from reports._render import _effect, _interval, _where, count, f2, pval
+    from reports import count, effect_words, f2, group_words, interval_words, pval
 
     rows = result.alerts_as_dicts()
     if not rows:
@@ -112,11 +112,11 @@ def alerts_table(result: Any) -> pd.DataFrame:
             {
                 "rule": a["rule"],
                 "metric": metric_words(str(a["metric"])),
-                "group": _where({k: str(v) for k, v in a["group"].items()}),
+                "group": group_words({k: str(v) for k, v in a["group"].items()}),
                 "n": count(ev.get("n")),
                 "reference": f2(ev.get("reference_value")),
-                "effect": _effect(cell),
-                "interval": _interval(cell),
+                "effect": effect_words(cell),
+                "interval": interval_words(cell),
                 "p_adjusted": pval(ev.get("p_adjusted")),
                 "threshold": f"{a['threshold']:g}",
                 "first_period": a["first_period"],

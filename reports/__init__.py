@@ -1,5 +1,26 @@
-"""RadQA reports layer."""
+"""RadQA reports layer. Besides the reports, the words they give a drift alert's metric, group,
+effect and interval, which the Drift page's alerts table shares so that the two read the same."""
 
-from reports._render import alert_readings
+from reports._render import (
+    NEW_WHAT,
+    PRETTY,
+    alert_readings,
+    count,
+    effect_words,
+    f2,
+    group_words,
+    interval_words,
+    pval,
+)
 
-__all__ = ["alert_readings"]
+__all__ = [
+    "NEW_WHAT",
+    "PRETTY",
+    "alert_readings",
+    "count",
+    "effect_words",
+    "f2",
+    "group_words",
+    "interval_words",
+    "pval",
+]

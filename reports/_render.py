@@ -39,7 +39,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "–"
 _GROUP_ORDER = ("site", "scanner_manufacturer", "scanner_model", "scanner_software", "modality",
                 "finding", "model_name", "model_version")  # fmt: skip
-_PRETTY = {
+PRETTY = {
     "positive_rate": "AI positive rate", "sensitivity": "Sensitivity",
     "specificity": "Specificity", "discordance": "AI-reference discordance",
     "prevalence": "Prevalence", "label_completeness": "Label completeness",
@@ -205,7 +205,7 @@ def _spc_evidence(method: str, c: dict[str, float], v: float, ev: dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- readings
-def _where(group: dict[str, str], skip: tuple[str, ...] = ()) -> str:
+def group_words(group: dict[str, str], skip: tuple[str, ...] = ()) -> str:
     """Where a group is, in words: 'of ChestXR-Triage for pneumothorax at Site A on the
     Siemens Ysio Max (software VF12B) in CR'. A group by AI model names its model first (two
     models may read the same finding); a model version with its model reads 'of
@@ -281,7 +281,7 @@ def reading(
     and params (a control chart's alert is worded by its method)."""
     g, ev, metric, v = alert["group"], alert["evidence"], alert["metric"], alert["value"]
     method = rule[0] if rule else ""
-    where = _where(g, skip=(metric,))
+    where = group_words(g, skip=(metric,))
     # a new category (scanner, software, model version): by its rule's method; without the
     # rule, a category alert without a p-value (a chi-square or Jensen-Shannon rule on the same
     # column is a case-mix shift, worded at the end)
@@ -292,7 +292,7 @@ def reading(
               and ev.get("p_value") is None and metric in g)
     )  # fmt: skip
     if metric == "model_version" and new_category:  # the sentence names the model itself
-        where = _where(g, skip=(metric, "model_name"))
+        where = group_words(g, skip=(metric, "model_name"))
         model = g.get("model_name", "?")
         return (
             f"New model version {model} {g.get(metric, '?')} {where}, never seen in the "
@@ -306,19 +306,19 @@ def reading(
             f"{pct(v)} of this month's studies there (n = {count(ev['n'])}); "
             f"{_in_use(alert)}."
         )
-    if metric in _PRETTY and metric not in ("score", "volume"):
+    if metric in PRETTY and metric not in ("score", "volume"):
         ref, cur = ev.get("reference_value"), _current(results, alert, month)
         verb = "rose" if v > 0 else "fell"
         now = f" to {pct1(cur)}" if cur is not None else ""
         if rule and method in SPC_METHODS:
             c = spc_constants(method, rule[1], rule[2])
             return (
-                f"{_PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} "
+                f"{PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} "
                 f"({_spc_evidence(method, c, v, ev)}){_context(alert, alerts)}; "
                 f"{_running(alert)}."
             )
         return (
-            f"{_PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} (difference {points(v)} "
+            f"{PRETTY[metric]} {where} {verb} from {pct1(ref)}{now} (difference {points(v)} "
             f"percentage points, 95% CI {points(ev['ci_low'])} to {points(ev['ci_high'])}; "
             f"n = {count(ev['n'])}){_context(alert, alerts)}; {_running(alert)}."
         )
@@ -537,7 +537,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
         min_n = {r.name: r.min_n for r in rep.settings.rules}
         persistence = {r.name: r.persistence for r in rep.settings.rules}
         new_rows = new_rows.assign(status_words=new_category_status(new_rows, min_n, persistence))
-    new = _table(new_rows, [("What", lambda r: _NEW_WHAT.get(r["metric"],
+    new = _table(new_rows, [("What", lambda r: NEW_WHAT.get(r["metric"],
                                                              r["metric"].replace("_", " "))),
                             ("Site", "site"),
                                        ("Scanner", lambda r: DASH if r.get("metric") == "model_version"
@@ -556,11 +556,11 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
         else found  # fmt: skip
     spc = bool(len(found)) and bool(found["method_key"].isin(SPC_METHODS).any())
     drifting = _table(found, [
-        ("Rule", "rule"), ("Group", lambda r: _where({k: str(r[k]) for k in _GROUP_ORDER
+        ("Rule", "rule"), ("Group", lambda r: group_words({k: str(r[k]) for k in _GROUP_ORDER
                                                      if k in r and isnum(r[k])})),
         ("n", lambda r: count(r["n"])), ("Month", lambda r: f2(r["current_value"])),
-        ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", _effect),
-        ("95% CI or limits", _interval), ("p adj.", lambda r: pval(r["p_adjusted"])),
+        ("Ref.", lambda r: f2(r["reference_value"])), ("Effect", effect_words),
+        ("95% CI or limits", interval_words), ("p adj.", lambda r: pval(r["p_adjusted"])),
         ("Months", "periods"),
     ], title="Groups drifting this month (before the persistence requirement)",
         note="Effect: the rule's measure (a difference of proportions, a relative change of "
@@ -573,7 +573,7 @@ def _drift_tables(rep: MonthlyReport) -> list[dict[str, Any]]:
 
 
 #: A new category's attribute (the new_category rule's metric), as the report names it.
-_NEW_WHAT = {"model_version": "AI model version", "scanner_model": "scanner model",
+NEW_WHAT = {"model_version": "AI model version", "scanner_model": "scanner model",
              "scanner_software": "scanner software version"}  # fmt: skip
 
 
@@ -591,13 +591,13 @@ def _new_months(r: dict[str, Any]) -> str:
 _SPC_MARK = {"p_chart": "z", "cusum": "C+ − C−", "ewma": "EWMA/sd"}
 
 
-def _effect(r: dict[str, Any]) -> str:
+def effect_words(r: dict[str, Any]) -> str:
     """A drifting group's effect; a control chart's statistic is marked as such."""
     mark = _SPC_MARK.get(str(r.get("method_key")))
     return f"{mark} = {signed(r['value'])}" if mark else f2(r["value"])
 
 
-def _interval(r: dict[str, Any]) -> str:
+def interval_words(r: dict[str, Any]) -> str:
     """The effect's 95% CI; a p-chart's control limits (named); nothing for the CUSUM and EWMA,
     whose ci columns hold no interval of the effect."""
     method = str(r.get("method_key"))

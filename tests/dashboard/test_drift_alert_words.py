@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import metrics
 from dashboard import _alerts
 from dashboard._columns import EXPANDER_WIDTH_1280
-from reports._render import _NEW_WHAT, _PRETTY
+from reports import NEW_WHAT, PRETTY
 
 from .conftest import open_tab
 
@@ -27,7 +27,7 @@ def test_metric_words_are_the_reports() -> None:
     assert _alerts.metric_words("label_completeness") == "Label completeness"
     assert _alerts.metric_words("body_part") == "Body part"  # no word for it: the key in words
     # every metric the report names reads the same (first letter capitalised) on the page
-    for key, words in (_PRETTY | _NEW_WHAT).items():
+    for key, words in (PRETTY | NEW_WHAT).items():
         assert _alerts.metric_words(key) == words[:1].upper() + words[1:]
 
 
