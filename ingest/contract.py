@@ -99,6 +99,21 @@ WORD_AFTER_TIME = r"'\d:\d\d(:\d\d([.,]\d*)?)?\s*[A-Za-z][A-Za-z0-9_/+.-]+\s*$'"
 ZONE_NAME = r"'\d\s*(UTC|GMT|[A-Za-z_]+/[A-Za-z0-9_/+-]+)\s*$'"
 AM_PM = r"'\d\s*[aApP]\.?[mM]\.?\s*$'"
 
+
+def worded_time_sql(raw: str) -> str:
+    """SQL: whether ``raw`` is text with a word after its time (:data:`WORD_AFTER_TIME`), which
+    the timestamp rule reads as a zone or refuses (:meth:`Column.typed_sql`), and whose reason
+    says which (:func:`ingest.validate._problem`)."""
+    return (
+        f"typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), {WORD_AFTER_TIME})"
+    )
+
+
+def am_pm_sql(raw: str) -> str:
+    """SQL: whether the word after ``raw``'s time is a 12-hour clock's AM or PM."""
+    return f"regexp_matches(cast({raw} as varchar), {AM_PM})"
+
+
 # The same in ISO 8601's basic format (20261003T142000Z, 20261003T1420+0900), and the formats
 # that read it once its Z is written +0000 (DuckDB's %z reads +09, +0900 and +09:00, not Z)
 BASIC_OFFSET_PATTERN = r"'^\s*\d{8}T?\d{4}(\d\d([.,]\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$'"
@@ -265,18 +280,16 @@ class Column:
                 # name (Asia/Tokyo) is converted, an abbreviation (EST, KST: ambiguous, and ICU
                 # reads PST as Los Angeles time, daylight saving included) is refused. Without
                 # time_zone the word is dropped, as an offset is.
-                worded = (
-                    f"typeof({raw}) = 'VARCHAR' and regexp_matches(cast({raw} as varchar), "
-                    f"{WORD_AFTER_TIME})"
-                )
+                worded = worded_time_sql(raw)
                 if zoned:
                     known = f"regexp_matches(cast({raw} as varchar), {ZONE_NAME}, 'i')"
                     return (
                         f"case when {worded} then (case when {known} then "
                         f"try_cast({text} as timestamptz)::timestamp end) else {read} end"
                     )
-                twelve = f"regexp_matches(cast({raw} as varchar), {AM_PM})"
-                return f"case when {worded} and {twelve} then null::timestamp else {read} end"
+                return (
+                    f"case when {worded} and {am_pm_sql(raw)} then null::timestamp else {read} end"
+                )
             case "score" | "number":
                 # A float32 column (as PyTorch and numpy write scores) holds 0.35 as
                 # 0.3499999940395355, which is below a threshold of 0.35 where the same score in

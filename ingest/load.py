@@ -1259,14 +1259,13 @@ def _merge_studies(
     con.execute(
         f"""
         create or replace temp view _study_rows as
-        with per_study as (select * from _per_study)
         select c.study_uid, {", ".join(f"{column_sql(c, stored, contract, 'c.')} as {c}" for c in cols)}
-        from _checked c join per_study s on {rn_sql(stored, "c.")} = s.last_rn
+        from _checked c join _per_study s on {rn_sql(stored, "c.")} = s.last_rn
         where s.agree
         union all
         select study_uid, {aggs}
         from _checked
-        where _ok and study_uid in (select study_uid from per_study where not agree)
+        where _ok and study_uid in (select study_uid from _per_study where not agree)
         group by study_uid
         """
     )

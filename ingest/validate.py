@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ingest.contract import (
-    AM_PM,
     NATURAL_KEYS,
     STUDY_FROM_PREDICTIONS,
-    WORD_AFTER_TIME,
     Column,
+    am_pm_sql,
     names_a_person,
+    worded_time_sql,
 )
 from ingest.readers import Source, literal
 from radqa.settings import Settings
@@ -427,11 +427,10 @@ def _problem(col: Column) -> str:
     if col.identifier:  # never echo an identifier, not even a pseudonym
         bad = f"'column ''{col.name}'' is not valid; expected {expected}'"
     elif col.kind == "timestamp":  # a word after the time (Column.typed_sql): which rule
-        text = f"cast({raw} as varchar)"
         bad = (
-            f"case when typeof({raw}) = 'VARCHAR' and regexp_matches({text}, {WORD_AFTER_TIME}) "
+            f"case when {worded_time_sql(raw)} "
             f"then 'column ''{col.name}'' is ' || {shown} || '; expected ' || "
-            f"case when regexp_matches({text}, {AM_PM}) then "
+            f"case when {am_pm_sql(raw)} then "
             "'a 24-hour time (22:00, not 10:00 PM)' else 'a time zone written as an offset "
             "(+09:00), Z, UTC or a name such as Asia/Tokyo (an abbreviation such as EST or KST "
             f"is ambiguous)' end else {bad} end"
