@@ -7,8 +7,8 @@ Each function returns the parts of the batch message (none when all is well); no
   then hold predictions under ``2.10`` (from a CSV file) and ``2.1``. The written token cannot be
   recovered cheaply, so the file is named, not mended.
 - :func:`threshold_notes`: rows whose ``predicted`` disagrees with ``score >= threshold`` (kept as
-  sent: the vendor's binarisation may differ), and rows without a threshold, which take the
-  operating point, beside rows that give their own.
+  sent: the vendor's binarisation may differ), and rows without a threshold beside rows that give
+  their own, with what they took: radqa.toml's operating point (its value) or the default 0.5.
 
 They run after the checking pass, over temp table ``_checked``
 (:func:`ingest.validate.checked_sql`) and the file's schema or first lines: no pass over a large
@@ -17,9 +17,12 @@ file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 
 from ingest.readers import Source, _lines_sql, _pointer, literal
+from radqa.settings import Settings
 
 # The first lines of a JSON Lines file that are read to see how model_version is written
 SAMPLED_LINES = 1000
@@ -28,12 +31,19 @@ SAMPLED_LINES = 1000
 _FLOATS = ("FLOAT", "DOUBLE")
 
 
-def notes(con: duckdb.DuckDBPyConnection, kind: str, source: Source) -> str:
+def notes(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: Source,
+    settings: Settings | None = None,
+) -> str:
     """The warnings of this module for a predictions file's batch message, each after '; ' ('':
-    none, and for a reads file)."""
+    none, and for a reads file). ``settings``: radqa.toml's, whose operating points the rows
+    without a threshold take (None: none set)."""
     if kind != "predictions":
         return ""
-    parts = [*numeric_version(con, source), *threshold_notes(con, source)]
+    points = settings.operating_points if settings is not None else {}
+    parts = [*numeric_version(con, source), *threshold_notes(con, source, points)]
     return "".join(f"; {part}" for part in parts)
 
 
@@ -96,18 +106,22 @@ def _version_type(con: duckdb.DuckDBPyConnection, source: Source) -> str | None:
         cursor.close()
 
 
-def threshold_notes(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]:
+def threshold_notes(
+    con: duckdb.DuckDBPyConnection, source: Source, points: Mapping[str, float] | None = None
+) -> list[str]:
     """Of the file's accepted rows: how many give a ``predicted`` that disagrees with their own
     ``score >= threshold`` (kept as sent: a vendor may binarise otherwise, and a row without a
     threshold is not judged, as the threshold it used is not known); and how many give no
-    threshold, and so take the operating point of radqa.toml (or 0.5), while other rows of the
-    file give one. One aggregate over ``_checked``, only when the file has a threshold column
-    (its values as ``_f_threshold``, ``_f_predicted``: see :func:`ingest.validate.checked_sql`)."""
+    threshold while other rows of the file give one, and what those took: the operating point of
+    radqa.toml (``points``, ``"model_name/finding"`` to threshold, as
+    :func:`ingest.validate.rows_sql` applies them) or the default 0.5, named by model_name/finding
+    (:func:`_taken`). One aggregate over ``_checked``, and one by model_name/finding of the rows
+    without a threshold when there are such, only when the file has a threshold column (its
+    values as ``_f_threshold``, ``_f_predicted``: see :func:`ingest.validate.checked_sql`)."""
     if "threshold" not in source.lowered:
         return []
-    against = (
-        "_f_predicted <> (score >= _f_threshold)" if "predicted" in source.lowered else "false"
-    )
+    called = "predicted" in source.lowered
+    against = "_f_predicted <> (score >= _f_threshold)" if called else "false"
     [(disagree, without, given)] = con.execute(
         f"""
         select count(*) filter (where {against}), count(*) filter (where _f_threshold is null),
@@ -121,14 +135,82 @@ def threshold_notes(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]
             f"{_rows(disagree)} a predicted that disagrees with score >= threshold (kept as sent)"
         )
     if without and given:
-        takes = "takes" if without == 1 else "take"
+        groups = con.execute(
+            f"""
+            select model_name, finding, count(*),
+                   count(*) filter (where {"_f_predicted is not null" if called else "false"})
+            from _checked where _ok and _f_threshold is null
+            group by all order by 3 desc, 1, 2
+            """
+        ).fetchall()
+        calls = sum(g[3] for g in groups)
+        own = f" ({calls:,} with a predicted call of their own)" if calls else ""
+        if calls and without == 1:
+            own = " (with a predicted call of its own)"
+        other = "gives its own" if given == 1 else "give their own"
         parts.append(
-            f"{_rows(without)} no threshold and {takes} the operating point (or 0.5) while "
-            f"{_rows(given, 'of the file ')} one"
+            f"{_rows(without)} no threshold{own}{_taken(groups, points or {})}, while "
+            f"{given:,} row{'' if given == 1 else 's'} {other}"
         )
     return parts
 
 
+# Model_name/finding pairs named in the threshold warning before they are counted instead
+NAMED_PAIRS = 3
+
+
+def _taken(groups: list[tuple[str, str, int, int]], points: Mapping[str, float]) -> str:
+    """What the rows without a threshold took, after '... give no threshold': ' and take 0.5
+    (no operating point set for chexnet/pneumothorax)', or, when some took an operating point
+    and others 0.5, ': 1,000 take 0.3 (...) and 204 take 0.5 (...)'. ``groups``: (model_name,
+    finding, rows, rows with a predicted) by rows, most first."""
+    configured = [
+        (f"{m}/{f}", n, points[f"{m}/{f}"]) for m, f, n, _ in groups if f"{m}/{f}" in points
+    ]
+    default = [(f"{m}/{f}", n) for m, f, n, _ in groups if f"{m}/{f}" not in points]
+    clauses = []
+    if configured:
+        values = sorted({v for _, _, v in configured})
+        if len(values) == 1:
+            named = _pairs([k for k, _, _ in configured])
+            what = f"{_value(values[0])} (radqa.toml's operating point for {named})"
+        elif len(configured) <= NAMED_PAIRS:
+            each = ", ".join(f"{_value(v)} for {k}" for k, _, v in configured)
+            what = f"radqa.toml's operating points ({each})"
+        else:
+            what = (
+                f"radqa.toml's operating points ({_value(values[0])} to {_value(values[-1])} for "
+                f"{len(configured)} model_name/finding pairs)"
+            )
+        clauses.append((sum(n for _, n, _ in configured), what))
+    if default:
+        clauses.append(
+            (
+                sum(n for _, n in default),
+                f"0.5 (no operating point set for {_pairs([k for k, _ in default])})",
+            )
+        )
+    if len(clauses) == 1:
+        n, what = clauses[0]
+        return f" and {'takes' if n == 1 else 'take'} {what}"
+    return ": " + " and ".join(
+        f"{n:,} {'takes' if n == 1 else 'take'} {what}" for n, what in clauses
+    )
+
+
+def _pairs(names: list[str]) -> str:
+    """'a/x', 'a/x, b/y and c/z', or 'a/x, b/y and 3 more model_name/finding pairs'."""
+    if len(names) <= NAMED_PAIRS:
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    shown = NAMED_PAIRS - 1
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more model_name/finding pairs"
+
+
+def _value(threshold: float) -> str:
+    """A threshold as radqa.toml gives it: 0.3, 0.35."""
+    return repr(float(threshold))
+
+
 def _rows(n: int, of: str = "") -> str:
     """'1 row gives', '3 rows give' (``of`` between the rows and the verb)."""
-    return f"{n} row {of}gives" if n == 1 else f"{n} rows {of}give"
+    return f"{n} row {of}gives" if n == 1 else f"{n:,} rows {of}give"

@@ -100,7 +100,8 @@ study_uid,site,finding,model_name,model_version,patient_id,study_datetime,modali
     assert result.message == (
         "c.csv: 8 accepted (8 new, 0 replaced, 0 unchanged), 1 quarantined; 2 rows give a "
         "predicted that disagrees with score >= threshold (kept as sent); 5 rows give no "
-        "threshold and take the operating point (or 0.5) while 3 rows of the file give one"
+        "threshold (4 with a predicted call of their own) and take 0.3 (radqa.toml's operating "
+        "point for LungAI/nodule), while 3 rows give their own"
     )
     stored = snapshot_rows(
         data_dir, "select study_uid, threshold, predicted from predictions order by 1"
@@ -118,8 +119,8 @@ def test_one_of_each_and_nothing_to_say(data_dir: Path, tmp_path: Path) -> None:
     [result] = ingest_files(data_dir, "predictions", [one], publish=False)
     assert result.message.endswith(
         "; 1 row gives a predicted that disagrees with score >= threshold (kept as sent); 1 row "
-        "gives no threshold and takes the operating point (or 0.5) while 1 row of the file "
-        "gives one"
+        "gives no threshold and takes 0.5 (no operating point set for CXR/ptx), while 1 row "
+        "gives its own"
     )
     # every row gives its threshold and agrees; a file without a threshold column
     agree = write(
