@@ -6,6 +6,8 @@ Each function returns the parts of the batch message (none when all is well); no
   float column). DuckDB reads the number, so ``2.10`` is stored as ``2.1`` and the same studies
   then hold predictions under ``2.10`` (from a CSV file) and ``2.1``. The written token cannot be
   recovered cheaply, so the file is named, not mended.
+- :func:`scientific_version`: ``model_version`` in scientific notation (``2.1E+00``, as Excel
+  shows 2.1 in a cell formatted so), stored as written, with the version likely meant.
 - :func:`threshold_notes`: rows whose ``predicted`` disagrees with ``score >= threshold`` (kept as
   sent: the vendor's binarisation may differ), and rows without a threshold beside rows that give
   their own, with what they took: radqa.toml's operating point (its value) or the default 0.5.
@@ -18,6 +20,7 @@ file.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 import duckdb
 
@@ -36,14 +39,20 @@ def notes(
     kind: str,
     source: Source,
     settings: Settings | None = None,
+    name: str = "this file",
 ) -> str:
     """The warnings of this module for a predictions file's batch message, each after '; ' ('':
     none, and for a reads file). ``settings``: radqa.toml's, whose operating points the rows
-    without a threshold take (None: none set)."""
+    without a threshold take (None: none set); ``name``: the file's as the message shows it
+    (without a patient's or reader's id: :func:`ingest.redact.shown_name`)."""
     if kind != "predictions":
         return ""
     points = settings.operating_points if settings is not None else {}
-    parts = [*numeric_version(con, source), *threshold_notes(con, source, points)]
+    parts = [
+        *numeric_version(con, source),
+        *scientific_version(con, name),
+        *threshold_notes(con, source, points),
+    ]
     return "".join(f"; {part}" for part in parts)
 
 
@@ -104,6 +113,53 @@ def _version_type(con: duckdb.DuckDBPyConnection, source: Source) -> str | None:
         return None
     finally:
         cursor.close()
+
+
+# A number as Excel (or R) shows it in scientific notation: 2.1E+00, 1.00E+01, 3e+00. The sign
+# is required: a version or short commit hash such as 3e4 or 1234e56 is not taken for one.
+SCIENTIFIC = r"[+-]?[0-9]+(\.[0-9]+)?[eE][+-][0-9]+"
+
+# The scientific versions named in the warning before the rest are counted
+NAMED_VERSIONS = 3
+
+
+def scientific_version(con: duckdb.DuckDBPyConnection, name: str = "this file") -> list[str]:
+    """A warning when accepted rows give a ``model_version`` in scientific notation
+    (:data:`SCIENTIFIC`), as Excel shows a number in a cell it formats so and then writes to a
+    CSV file: ``2.1E+00`` is stored as written, beside ``2.1`` from other files. Each such
+    version is named with the version the exporter likely meant (``'2.1'``: the number, without
+    the format's zeros). The regular expression runs over the batch's distinct versions (few), in
+    one query over ``_checked``."""
+    found = con.execute(
+        f"""
+        select model_version, n from (
+            select model_version, count(*) as n from _checked where _ok group by all
+        )
+        where regexp_full_match(model_version, {literal(SCIENTIFIC)})
+        order by n desc, model_version
+        """
+    ).fetchall()
+    if not found:
+        return []
+    total = sum(n for _, n in found)
+    shown = [
+        f"{version}{f' in {n:,}' if len(found) > 1 else ''}, likely '{_meant(version)}'"
+        for version, n in found[:NAMED_VERSIONS]
+    ]
+    if len(found) > NAMED_VERSIONS:
+        shown.append(f"and {len(found) - NAMED_VERSIONS} more")
+    rows = "1 row" if total == 1 else f"{total:,} rows"
+    return [
+        f"model_version is in scientific notation in {rows} of {name} ({'; '.join(shown)}), as "
+        "Excel shows a number: stored as written; format the column as text before saving"
+    ]
+
+
+def _meant(version: str) -> str:
+    """The version a number in scientific notation likely stood for: '2.1E+00' -> '2.1',
+    '1.00E+01' -> '10', '3.0E+00' -> '3' (a number beyond ten digits keeps its exponent)."""
+    number = Decimal(version).normalize()
+    return format(number, "f" if abs(number.adjusted()) < 10 else "")
 
 
 def threshold_notes(

@@ -780,7 +780,7 @@ def _write_batch(
                 "since changed them or may give them too"
             )
         result.message += _spelling_note(con, kind)
-        result.message += file_notes(con, kind, source, settings)  # versions, thresholds
+        result.message += file_notes(con, kind, source, settings, name)  # versions, thresholds
         if kind == "reads" and result.accepted:
             result.message += _unknown_studies_note(con)
     if blank:

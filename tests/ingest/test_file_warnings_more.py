@@ -1,6 +1,8 @@
 """More warnings in a batch message (ingest/file_warnings.py), rows kept as sent: what the rows
 without a threshold took (radqa.toml's operating point, with its value, or 0.5; the old message
-said 'the operating point (or 0.5)' without saying which)."""
+said 'the operating point (or 0.5)' without saying which), and a model_version in scientific
+notation (``2.1E+00``, as Excel writes 2.1 to a CSV file from a cell formatted so), which loaded
+silently as a version of its own."""
 
 from __future__ import annotations
 
@@ -95,3 +97,44 @@ def test_many_pairs_are_summarised(data_dir: Path, tmp_path: Path) -> None:
         ": 9 take 0.3 (radqa.toml's operating point for M/a and M/b) and 1,204 take 0.5 (no "
         "operating point set for N/x)"
     )
+
+
+def test_a_version_in_scientific_notation_is_named(data_dir: Path, tmp_path: Path) -> None:
+    row = "{i},P{i},Osaka,2026-10-01,CR,ptx,CXR,{v},0.6"
+    versions = ["2.1E+00"] * 3 + ["2.1"]
+    rows = [row.format(i=i, v=v) for i, v in enumerate(versions)]
+    path = write(tmp_path / "x.csv", "\n".join([PRED_HEADER, *rows]))
+    [result] = ingest_files(data_dir, "predictions", [path])
+    assert result.message == (
+        "x.csv: 4 accepted (4 new, 0 replaced, 0 unchanged), 0 quarantined; model_version is in "
+        "scientific notation in 3 rows of x.csv (2.1E+00, likely '2.1'), as Excel shows a "
+        "number: stored as written; format the column as text before saving"
+    )
+    stored = snapshot_rows(
+        data_dir, "select model_version, count(*) from predictions group by 1 order by 1"
+    )
+    assert stored == [("2.1", 1), ("2.1E+00", 3)]  # kept as sent
+    # several, in lower case (R) and with a negative exponent, most rows first; one row
+    versions = ["1.00E+01", "3.0e+00", "3.0e+00", "1.2E-01", "5.5E+00", "2.10"]
+    rows = [row.format(i=10 + i, v=v) for i, v in enumerate(versions)]
+    many = write(tmp_path / "y.csv", "\n".join([PRED_HEADER, *rows]))
+    one = write(tmp_path / "z.csv", f"{PRED_HEADER}\n{row.format(i=20, v='1.00E+01')}")
+    [result, single] = ingest_files(data_dir, "predictions", [many, one], publish=False)
+    assert result.message.endswith(
+        "; model_version is in scientific notation in 5 rows of y.csv (3.0e+00 in 2, likely "
+        "'3'; 1.00E+01 in 1, likely '10'; 1.2E-01 in 1, likely '0.12'; and 1 more), as Excel "
+        "shows a number: stored as written; format the column as text before saving"
+    ), result.message
+    assert single.message.endswith(
+        "; model_version is in scientific notation in 1 row of z.csv (1.00E+01, likely '10'), "
+        "as Excel shows a number: stored as written; format the column as text before saving"
+    ), single.message
+
+
+def test_versions_that_only_look_alike_are_not_named(data_dir: Path, tmp_path: Path) -> None:
+    # a short commit hash of digits and one e, a version with an e, no sign after the E
+    versions = ["1234e56", "3e4", "2.1-beta", "v2.1E+00", "2.1E00", "e+00"]
+    rows = [f"{i},P{i},Osaka,2026-10-01,CR,ptx,CXR,{v},0.6" for i, v in enumerate(versions)]
+    path = write(tmp_path / "h.csv", "\n".join([PRED_HEADER, *rows]))
+    [result] = ingest_files(data_dir, "predictions", [path], publish=False)
+    assert result.message == "h.csv: 6 accepted (6 new, 0 replaced, 0 unchanged), 0 quarantined"
