@@ -1,6 +1,7 @@
-"""Warnings about a predictions file whose rows load as sent but may not mean what they say.
+"""Warnings about a file whose rows load as sent but may not mean what they say.
 
-Each function returns the parts of the batch message (none when all is well); nothing is changed:
+Each function returns the parts of the batch message (none when all is well); nothing is changed.
+Of a predictions file:
 
 - :func:`numeric_version`: ``model_version`` written as a number (a JSON Lines number, a Parquet
   float column). DuckDB reads the number, so ``2.10`` is stored as ``2.1`` and the same studies
@@ -11,6 +12,11 @@ Each function returns the parts of the batch message (none when all is well); no
 - :func:`threshold_notes`: rows whose ``predicted`` disagrees with ``score >= threshold`` (kept as
   sent: the vendor's binarisation may differ), and rows without a threshold beside rows that give
   their own, with what they took: radqa.toml's operating point (its value) or the default 0.5.
+
+Of a reads file:
+
+- :func:`rating_scales`: ratings on two scales (some readers 1-5, others 0-100), which the ROC
+  and reader-study statistics would mix.
 
 They run after the checking pass, over temp table ``_checked``
 (:func:`ingest.validate.checked_sql`) and the file's schema or first lines: no pass over a large
@@ -41,10 +47,12 @@ def notes(
     settings: Settings | None = None,
     name: str = "this file",
 ) -> str:
-    """The warnings of this module for a predictions file's batch message, each after '; ' ('':
-    none, and for a reads file). ``settings``: radqa.toml's, whose operating points the rows
+    """The warnings of this module for a batch message, each after '; ' ('': none).
+    ``settings``: radqa.toml's, whose operating points the rows
     without a threshold take (None: none set); ``name``: the file's as the message shows it
     (without a patient's or reader's id: :func:`ingest.redact.shown_name`)."""
+    if kind == "reads":
+        return "".join(f"; {part}" for part in rating_scales(con, source))
     if kind != "predictions":
         return ""
     points = settings.operating_points if settings is not None else {}
@@ -265,6 +273,52 @@ def _pairs(names: list[str]) -> str:
 def _value(threshold: float) -> str:
     """A threshold as radqa.toml gives it: 0.3, 0.35."""
     return repr(float(threshold))
+
+
+# The highest rating of a reader on a small scale (1-5, 0-10); above it, a scale such as 0-100
+SMALL_SCALE_TOP = 10
+
+
+def rating_scales(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]:
+    """A warning when a reads file's ratings look like two scales: some readers' highest rating
+    is :data:`SMALL_SCALE_TOP` or less (1-5, 0-10) while others' is above it (0-100). The ROC
+    and reader-study statistics would then rank a 5 of one reader below a 50 of another. Readers
+    are counted, never named (their ids are pseudonymised), with each group's range. One
+    aggregate over ``_checked``'s accepted rows that give a rating; nothing is changed."""
+    if "rating" not in source.lowered:
+        return []
+    [(small, small_lo, small_hi, large, large_lo, large_hi)] = con.execute(
+        """
+        with readers as (
+            select _id_reader_id, min(rating) as lo, max(rating) as hi
+            from _checked where _ok and rating is not null
+            group by all
+        )
+        select count(*) filter (where hi <= $top), min(lo) filter (where hi <= $top),
+               max(hi) filter (where hi <= $top), count(*) filter (where hi > $top),
+               min(lo) filter (where hi > $top), max(hi) filter (where hi > $top)
+        from readers
+        """,
+        {"top": SMALL_SCALE_TOP},
+    ).fetchall()
+    if not (small and large):
+        return []
+    return [
+        f"ratings look like two scales: {_readers(small)} from {_number(small_lo)} to "
+        f"{_number(small_hi)}, {_readers(large)} from {_number(large_lo)} to "
+        f"{_number(large_hi)}; ROC and reader-study statistics would mix them (kept as sent): "
+        "put every reader's ratings on one scale and send the file again"
+    ]
+
+
+def _readers(n: int) -> str:
+    """'1 reader rates', '12 readers rate'."""
+    return "1 reader rates" if n == 1 else f"{n:,} readers rate"
+
+
+def _number(x: float) -> str:
+    """A rating as written: 5, 100, 2.5, 1,000."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
 
 
 def _rows(n: int, of: str = "") -> str:

@@ -2,7 +2,8 @@
 without a threshold took (radqa.toml's operating point, with its value, or 0.5; the old message
 said 'the operating point (or 0.5)' without saying which), and a model_version in scientific
 notation (``2.1E+00``, as Excel writes 2.1 to a CSV file from a cell formatted so), which loaded
-silently as a version of its own."""
+silently as a version of its own; a reads file whose ratings are on two scales (some readers 1-5,
+others 0-100), which loaded silently and would mix in the ROC and reader-study statistics."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from ingest.load import ingest_files
 from radqa.settings import Settings
-from tests.ingest.conftest import PRED_HEADER, snapshot_rows, write
+from tests.ingest.conftest import PRED_HEADER, READ_HEADER, snapshot_rows, write
 
 
 def _preds(path: Path, rows: list[str], extra: str = ",threshold") -> Path:
@@ -138,3 +139,65 @@ def test_versions_that_only_look_alike_are_not_named(data_dir: Path, tmp_path: P
     path = write(tmp_path / "h.csv", "\n".join([PRED_HEADER, *rows]))
     [result] = ingest_files(data_dir, "predictions", [path], publish=False)
     assert result.message == "h.csv: 6 accepted (6 new, 0 replaced, 0 unchanged), 0 quarantined"
+
+
+SCALES_NOTE = (
+    "; ratings look like two scales: 3 readers rate from 1 to 5, 2 readers rate from 0 to 100; "
+    "ROC and reader-study statistics would mix them (kept as sent): put every reader's ratings "
+    "on one scale and send the file again"
+)
+
+
+def _reads(path: Path, ratings: dict[str, list[str]]) -> Path:
+    """A reads file: each reader reads studies 1.0, 1.1, ... with the ratings given."""
+    rows = [
+        f"1.{i},ptx,{reader},{float(rating or 0) > 2},2026-10-02T09:00,{rating}"
+        for reader, given in ratings.items()
+        for i, rating in enumerate(given)
+    ]
+    return write(path, "\n".join([f"{READ_HEADER},rating", *rows]))
+
+
+def test_ratings_on_two_scales_are_named(data_dir: Path, tmp_path: Path) -> None:
+    studies = [f"1.{i},P{i},Osaka,2026-10-01,CR,ptx,CXR,2.1,0.6" for i in range(4)]
+    preds = write(tmp_path / "p.csv", "\n".join([PRED_HEADER, *studies]))
+    ratings = {
+        "DR-SATO-0001": ["1", "5", "3"],
+        "DR-ITO-0002": ["2", "4", ""],
+        "DR-KATO-0003": ["5", "5", "5", "2"],
+        "DR-MORI-0004": ["0", "75", "100"],
+        "DR-ABE-0005": ["10", "90"],
+        "DR-UENO-0006": ["", ""],  # no rating: not counted
+    }
+    path = _reads(tmp_path / "r.csv", ratings)
+    # a quarantined row's rating is not counted (its label is not 0/1)
+    path.write_text(path.read_text() + "1.3,ptx,DR-SATO-0001,maybe,2026-10-02T09:00,1000\n")
+    ingest_files(data_dir, "predictions", [preds])  # the studies are known
+    [result] = ingest_files(data_dir, "reads", [path])
+    assert result.message == (
+        f"r.csv: 17 accepted (17 new, 0 replaced, 0 unchanged), 1 quarantined{SCALES_NOTE}"
+    )
+    assert "DR-" not in result.message  # readers are counted, not named
+    stored = snapshot_rows(data_dir, "select min(rating), max(rating), count(rating) from reads")
+    assert stored == [(0.0, 100.0, 14)]  # kept as sent
+
+
+def test_which_ratings_are_taken_for_two_scales(data_dir: Path, tmp_path: Path) -> None:
+    files = {
+        "five.csv": {"A-0001": ["1", "5"], "B-0002": ["2", "3"]},  # 1-5, one reader below 5
+        # 0-100, but one reader's ratings all stay at 10 or below: taken for a small scale (the
+        # message gives both ranges, for its reader to judge)
+        "hundred.csv": {"A-0001": ["0", "100"], "B-0002": ["5", "8"]},
+        "one.csv": {"A-0001": ["1", "5", "50"]},  # one reader: no second scale to compare with
+        "none.csv": {"A-0001": ["", ""], "B-0002": ["", ""]},
+    }
+    paths = [_reads(tmp_path / name, ratings) for name, ratings in files.items()]
+    results = ingest_files(data_dir, "reads", paths, publish=False)
+    assert ["two scales" in r.message for r in results] == [False, True, False, False]
+    # 0-10 against 0-100; a rating with decimals
+    mixed = _reads(tmp_path / "ten.csv", {"A-0001": ["0", "10"], "B-0002": ["2.5", "97.5"]})
+    [result] = ingest_files(data_dir, "reads", [mixed], publish=False)
+    assert (
+        "; ratings look like two scales: 1 reader rates from 0 to 10, 1 reader rates from 2.5 "
+        "to 97.5; " in result.message
+    ), result.message
