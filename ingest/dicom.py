@@ -17,7 +17,9 @@ and some storage servers write them) is read when it starts with a group 0008 el
 gzip-compressed file (``IM0001.dcm.gz``, known by its magic bytes, not its name) is read
 through a streaming decompressor, up to its pixels (:func:`_gunzipped`). A DICOMDIR (a CD's
 index of its files) is passed over and named in the summary, not skipped: the files it lists
-are read from its folder, which a DICOMDIR given as a path stands for.
+are read from its folder, which a DICOMDIR given as a path stands for. Files it lists that are
+not there (a CD copied in part) are counted and the first few named, and make the call not
+``ok`` (:func:`ingest.dicom_paths.check_media`).
 Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
 holds no pixel data is read: a header-only export (metadata extracts, pixel data stripped) is
@@ -82,12 +84,14 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import read_partial
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID
 
 from ingest.dicom_paths import (
     FileSource,
     Mark,
+    check_media,
     patient_labels,
     person_marks,
     redact,
@@ -147,6 +151,13 @@ class DicomSummary:
     # DICOMDIRs (a CD's or DVD's index of its files): passed over, not skipped, as the files
     # they index are read from their folders
     media: list[str] = field(default_factory=list)
+    # the files the DICOMDIRs list, and those of them not found in their folders (a CD copied in
+    # part); ``missing``: a line per DICOMDIR that lacks some, (its path, what it lacks).
+    # init=False: dataclasses.replace leaves it empty, as radqa.cli.render_dicom does with the
+    # problems it prints on stderr (problem_lines), so that they are not on stdout too
+    listed_files: int = 0
+    missing_files: int = 0
+    missing: list[tuple[str, str]] = field(default_factory=list, init=False)
     # studies of two patients: a line per conflict, so a study whose files disagree among
     # themselves and with the patient stored has two; conflict_studies counts each study once
     conflicts: list[str] = field(default_factory=list)
@@ -165,10 +176,15 @@ class DicomSummary:
 
     @property
     def ok(self) -> bool:
-        """True when no file was skipped, no study's files disagree on the patient (with each
-        other or with the patient stored), and something was found."""
+        """True when no file was skipped, no file a DICOMDIR lists is missing, no study's files
+        disagree on the patient (with each other or with the patient stored), and something was
+        found."""
         return (
-            not self.skipped and not self.folders and not self.conflicts and self.status != "empty"
+            not self.skipped
+            and not self.folders
+            and not self.missing
+            and not self.conflicts
+            and self.status != "empty"
         )
 
     def render(self) -> str:
@@ -202,10 +218,17 @@ class DicomSummary:
         return "\n".join(lines)
 
     def problem_lines(self) -> list[str]:
-        """The first 20 skipped files and the first 20 folders not read, with their reasons
-        (:meth:`render` lists them; ``radqa ingest dicom`` prints them on stderr)."""
-        return _listed(f"skipped {len(self.skipped)} file(s):", self.skipped) + _listed(
-            f"did not read {len(self.folders)} folder(s):", self.folders
+        """The first 20 skipped files, folders not read and DICOMDIRs whose files are missing,
+        with their reasons (:meth:`render` lists them; ``radqa ingest dicom`` prints them on
+        stderr)."""
+        return (
+            _listed(f"skipped {len(self.skipped)} file(s):", self.skipped)
+            + _listed(f"did not read {len(self.folders)} folder(s):", self.folders)
+            + _listed(
+                f"missing {self.missing_files} of the {self.listed_files} file(s) listed in "
+                f"{len(self.missing)} DICOMDIR(s):",
+                self.missing,
+            )
         )
 
 
@@ -229,6 +252,7 @@ class _Skip(Exception):
     def __init__(self, reason: str, identity: str | None = None) -> None:
         super().__init__(reason)
         self.identity = identity
+        self.listed: tuple[str, ...] | None = None  # a DICOMDIR's files (_media_listing)
 
 
 def ingest_dicom(
@@ -289,8 +313,9 @@ def ingest_dicom(
     rows: list[dict[str, object]] = []
     identities: list[tuple[str, str]] = []
     people: set[Mark] = set()  # the patient ids and names read, for redact
+    listings: dict[int, tuple[str, ...]] = {}  # the files each DICOMDIR lists, by its index
     read = _read_all([source for _, source in files], key, workers, codec)
-    for order, ((rel, _), (row, identity, reason, words)) in enumerate(
+    for order, ((rel, _), (row, identity, reason, words, listed)) in enumerate(
         zip(files, read, strict=True)
     ):
         if row is not None:
@@ -298,12 +323,15 @@ def ingest_dicom(
             summary.undeclared += bool(row.pop(LATIN1_GUESS))
         if reason == MEDIA_INDEX:
             summary.media.append(rel)
+            if listed is not None:
+                listings[order] = listed
         elif reason is not None:
             summary.skipped.append((rel, reason))
         if identity is not None:
             identities.append((rel, identity))
         people |= words
     summary.files_read = len(rows)
+    missing = _missing_media_files(summary, files, listings)
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
     # ... numbered when there are several (<patient 2>), so that their files can be told apart
@@ -312,6 +340,7 @@ def ingest_dicom(
             *(str(p) for p in paths),
             *(rel for rel, _ in [*summary.skipped, *summary.folders, *summary.notes]),
             *summary.media,
+            *(name for _, _, names in missing for name in names),
         ],
         people,
     )
@@ -319,6 +348,10 @@ def ingest_dicom(
     summary.folders = [(redact(rel, people, labels), why) for rel, why in summary.folders]
     summary.notes = [(redact(rel, people, labels), note) for rel, note in summary.notes]
     summary.media = [redact(rel, people, labels) for rel in summary.media]
+    summary.missing = [
+        (redact(rel, people, labels), _missing_words(total, names, people, labels))
+        for rel, total, names in missing
+    ]
     # each path on its own: redacting the joined label took the ", " after a patient's folder
     label = _shorten(", ".join(redact(str(p), people, labels) for p in paths))
     people.clear()
@@ -341,6 +374,7 @@ def ingest_dicom(
                 )
                 + _undeclared_note(summary)
                 + _media_note(summary)
+                + _missing_note(summary)
             )
             if summary.conflicts:
                 summary.message += (
@@ -410,6 +444,51 @@ def _media_note(summary: DicomSummary) -> str:
     )
 
 
+def _missing_media_files(
+    summary: DicomSummary,
+    files: list[tuple[str, FileSource]],
+    listings: dict[int, tuple[str, ...]],
+) -> list[tuple[str, int, list[str]]]:
+    """(path, files listed, those of them missing) of each DICOMDIR among ``files`` (its index
+    there, with the files it lists: ``listings``) that lists a file not among them
+    (:func:`ingest.dicom_paths.check_media`); counts all the files the DICOMDIRs list, and
+    those missing, in ``summary``. Nothing is checked without a DICOMDIR."""
+    if not listings:
+        return []
+    check = check_media(files, listings)
+    summary.listed_files = sum(total for _, total, _ in check.missing)
+    summary.missing_files = sum(len(names) for _, _, names in check.missing)
+    return [(files[index][0], total, names) for index, total, names in check.missing if names]
+
+
+MISSING_SHOWN = 5  # the files a DICOMDIR lacks that are named, in its order
+
+
+def _missing_words(total: int, names: list[str], people: set[Mark], labels: dict[str, str]) -> str:
+    """What a DICOMDIR lacks: how many of the ``total`` files it lists are not in its folder,
+    and the first :data:`MISSING_SHOWN` of them, as it names them (relative to its folder),
+    each folder or file named after a patient hidden (:func:`redact`)."""
+    shown = ", ".join(redact(name, people, labels) for name in names[:MISSING_SHOWN])
+    more = f", ... ({len(names) - MISSING_SHOWN} more)" if len(names) > MISSING_SHOWN else ""
+    return (
+        f"{len(names)} of the {total} file(s) it lists are missing from its folder (a CD or "
+        f"DVD copied in part? copy all of it): {shown}{more}"
+    )
+
+
+def _missing_note(summary: DicomSummary) -> str:
+    """The summary's count of the files the DICOMDIRs list that are missing from their folders
+    (listed with the problems); empty when none is."""
+    if not summary.missing:
+        return ""
+    where = (
+        "the DICOMDIR are missing from its folder"
+        if len(summary.media) == 1
+        else f"{len(summary.media)} DICOMDIRs are missing from their folders"
+    )
+    return f"; {summary.missing_files} of the {summary.listed_files} file(s) listed in {where}"
+
+
 def _still_not_read(summary: DicomSummary) -> str:
     """What a batch loaded before left out, to add to its 'already loaded' message: the same
     content, so the files skipped and folders not read now (listed after it) are those of then."""
@@ -442,9 +521,9 @@ PARALLEL_FROM = 4000
 
 
 # One file read: its studies fields (None when skipped; with :data:`LATIN1_GUESS`), its identity
-# (None when it could not be opened), why it was skipped (None when read) and the marks naming its
-# patient (redact).
-_Read = tuple[dict[str, object] | None, str | None, str | None, set[Mark]]
+# (None when it could not be opened), why it was skipped (None when read), the marks naming its
+# patient (redact) and, for a DICOMDIR, the files it lists (:func:`_media_listing`; else None).
+_Read = tuple[dict[str, object] | None, str | None, str | None, set[Mark], tuple[str, ...] | None]
 
 # The key of a file's fields that tells whether its undeclared, non-UTF-8 text was read as
 # Latin-1 for want of an encoding (:func:`_undeclared_text`); not a studies column
@@ -535,8 +614,8 @@ def _read_one(path: FileSource, key: bytes, codec: str | None = None) -> _Read:
             warnings.simplefilter("ignore")
             row, identity = _read_header(path, key, people, codec)
     except _Skip as exc:
-        return None, exc.identity, str(exc), people
-    return row, identity, None, people
+        return None, exc.identity, str(exc), people, exc.listed
+    return row, identity, None, people, None
 
 
 def _read_header(
@@ -658,7 +737,9 @@ def _fields(
     try:
         study_uid = header_text(ds, "StudyInstanceUID")
         if study_uid is None and _sop_class(ds) == MEDIA_DIRECTORY:
-            raise _Skip(MEDIA_INDEX)
+            media = _Skip(MEDIA_INDEX)
+            media.listed = _media_listing(ds, people)
+            raise media
         if study_uid is None and size is not None and (short := _ended_early(ds, size)):
             raise _Skip(short)
         if study_uid is None:
@@ -686,6 +767,29 @@ def _fields(
     except Exception as exc:  # noqa: BLE001 (a value pydicom cannot convert)
         raise _Skip(f"cannot read the DICOM header: {_damage(exc)}") from None
     return row
+
+
+def _media_listing(ds: Dataset, people: set[Mark]) -> tuple[str, ...] | None:
+    """The files DICOMDIR ``ds`` lists (its records' ReferencedFileID, ``DICOM/IM00001``:
+    relative to its folder), in its order, records marked not in use left out; None when its
+    records cannot be read. Adds the marks (:func:`person_marks`) of its patient records to
+    ``people``: a CD's folders may be named after its patients, and a file it lists that is
+    missing is shown by its path, with no header of that patient read."""
+    listed = []
+    try:
+        for record in ds.get("DirectoryRecordSequence") or ():
+            if "PatientID" in record or "PatientName" in record:
+                people.update(
+                    person_marks(_decodable(record, "PatientID"), _decodable(record, "PatientName"))
+                )
+            file_id = record.get("ReferencedFileID")
+            if not file_id or record.get("RecordInUseFlag") == 0:
+                continue
+            parts = file_id if isinstance(file_id, MultiValue | list | tuple) else [file_id]
+            listed.append("/".join(str(part).strip() for part in parts))
+    except Exception:  # noqa: BLE001 (a damaged record: the files it lists are unknown)
+        return None
+    return tuple(listed)
 
 
 # Modalities of objects that are not images from the scanner: reports (SR, DOC), presentation
@@ -950,7 +1054,11 @@ def _write_batch(
         )  # another stored patient is kept (_keep_stored_patients) and reported above
         new_sites = _studies_with_a_new_site(con)
         studies = con.execute("select count(*) from _dicom_studies").fetchall()[0][0]
-        not_read = [*summary.skipped, *((f"{rel}/", why) for rel, why in summary.folders)]
+        not_read = [
+            *summary.skipped,
+            *((f"{rel}/", why) for rel, why in summary.folders),
+            *summary.missing,
+        ]
         if not_read:
             con.executemany(
                 "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
@@ -997,7 +1105,7 @@ def _write_batch(
                 "(a study takes the scanner of most of its images, a tie the first by "
                 "manufacturer and model; listed below)"
             )
-        summary.message += _undeclared_note(summary) + _media_note(summary)
+        summary.message += _undeclared_note(summary) + _media_note(summary) + _missing_note(summary)
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "

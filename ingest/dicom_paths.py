@@ -2,6 +2,7 @@
 
 :func:`walk_files` lists the files under the paths given (folders walked, links to folders
 followed once, ZIP archives read as their files, pipes and devices never opened);
+:func:`check_media` compares the files a DICOMDIR lists with those found beside it;
 :func:`redact` hides the folder and file names that name a patient of the headers read.
 """
 
@@ -11,7 +12,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +152,67 @@ def _members(
         skipped.append((rel, f"a damaged ZIP archive: {exc}"))
         return []
     return [(f"{rel}/{name}", ArchiveMember(archive, name)) for name in names]
+
+
+@dataclass(frozen=True)
+class MediaCheck:
+    """The files of a call against the DICOMDIRs among them (:func:`check_media`)."""
+
+    # per DICOMDIR (its index in the files): the files it lists, and those of them not found,
+    # in its order, as it names them (``DICOM/IM00003``: relative to its folder)
+    missing: list[tuple[int, int, list[str]]]
+    # the indices of the files in a DICOMDIR's folder (or below) that no DICOMDIR lists
+    unlisted: set[int]
+
+
+def check_media(
+    files: Sequence[tuple[str, FileSource]], listings: Mapping[int, Sequence[str]]
+) -> MediaCheck:
+    """Which files the DICOMDIRs among ``files`` (their index there, with the files each lists,
+    as ``DICOM/IM00001``) list but are not among ``files`` (a CD copied in part), and which of
+    ``files`` are in a DICOMDIR's folder but listed by none (a CD's viewer software, or files
+    added beside it). Names are matched as an ISO 9660 CD shows them, whatever Linux's mount
+    or a copy made of them: ignoring case, a version suffix (``IM00001;1``) and a trailing dot
+    (:func:`_media_key`)."""
+    keys = [_media_key(source) for _, source in files]
+    found = set(keys)
+    listed: set[str] = set()
+    folders: list[str] = []
+    missing = []
+    for index, names in listings.items():
+        folder = keys[index].rpartition("/")[0] + "/"
+        folders.append(folder)
+        wanted = {name: folder + _normal(name) for name in names}  # in order, each once
+        listed.update(wanted.values())
+        absent = [name for name, key in wanted.items() if key not in found]
+        missing.append((index, len(wanted), absent))
+    unlisted = {
+        n
+        for n, key in enumerate(keys)
+        if n not in listings and key not in listed and key.startswith(tuple(folders))
+    }
+    return MediaCheck(missing, unlisted)
+
+
+def _media_key(source: FileSource) -> str:
+    """``source``'s absolute path (a ZIP member's after its archive's and ``!``), for
+    :func:`check_media`: without resolving links, as the walk names the files of a folder
+    after the folder's path (:func:`_normal`)."""
+    if isinstance(source, Path):
+        return _normal(os.path.abspath(source))
+    return f"{_normal(os.path.abspath(source.archive))}!/{_normal(source.name)}"
+
+
+_ISO9660_VERSION = re.compile(r"\.?(;\d*)?$")
+
+
+def _normal(path: str) -> str:
+    """``path`` case-folded, each name without an ISO 9660 version (``;1``) or a trailing dot:
+    a CD lists ``DICOM/IM00001``, which Linux may mount as ``dicom/im00001`` or show as
+    ``IM00001.;1``."""
+    return "/".join(
+        _ISO9660_VERSION.sub("", name) for name in path.replace("\\", "/").casefold().split("/")
+    )
 
 
 # What names a patient in a path (:func:`person_marks`), case-folded: ("id", PatientID),

@@ -19,6 +19,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.fileset import FileSet
 from pydicom.uid import ExplicitVRLittleEndian
 
 from ingest.dicom import ingest_dicom
@@ -195,9 +196,14 @@ def test_a_dicomdir_is_passed_over_and_a_cd_import_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cd = tmp_path / "cdrom"
-    (cd / "DICOM").mkdir(parents=True)
-    shutil.copy(_sample("DICOMDIR"), cd / "DICOMDIR")
-    _ct(cd / "DICOM" / "IM00001", "7.4.1")
+    # a CD as a viewer burns it: its DICOMDIR (pydicom's FileSet writes it) lists its image,
+    # PT000000/ST000000/SE000000/IM000000 (a DICOMDIR listing files that are missing is a
+    # problem: tests/test_dicom_cd.py)
+    cd_set = FileSet()
+    ct = _ct(tmp_path / "ct.dcm", "7.4.1", SeriesInstanceUID="7.4.1.1", StudyTime="1000",
+             StudyID="1", SeriesNumber=1, InstanceNumber=1)  # fmt: skip
+    cd_set.add(dcmread(ct))
+    cd_set.write(cd)
     data = tmp_path / "data"
 
     assert main(["--data-dir", str(data), "ingest", "dicom", str(cd)]) == 0
