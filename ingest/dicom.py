@@ -19,7 +19,9 @@ through a streaming decompressor, up to its pixels (:func:`_gunzipped`). A DICOM
 index of its files) is passed over and named in the summary, not skipped: the files it lists
 are read from its folder, which a DICOMDIR given as a path stands for. Files it lists that are
 not there (a CD copied in part) are counted and the first few named, and make the call not
-``ok`` (:func:`ingest.dicom_paths.check_media`).
+``ok`` (:func:`ingest.dicom_paths.check_media`); files beside it that it does not list and that
+are not DICOM (the CD's viewer software: ``autorun.inf``, ``*.exe``, ``index.html``) are
+counted in the summary and passed over, not skipped.
 Non-DICOM, truncated or unreadable files and files without a
 StudyInstanceUID are reported and skipped, never fatal. A file whose header is whole but which
 holds no pixel data is read: a header-only export (metadata extracts, pixel data stripped) is
@@ -158,6 +160,9 @@ class DicomSummary:
     listed_files: int = 0
     missing_files: int = 0
     missing: list[tuple[str, str]] = field(default_factory=list, init=False)
+    # files in a DICOMDIR's folder that no DICOMDIR lists and that are not DICOM (a CD's viewer
+    # software): passed over, not skipped
+    viewer_files: int = 0
     # studies of two patients: a line per conflict, so a study whose files disagree among
     # themselves and with the patient stored has two; conflict_studies counts each study once
     conflicts: list[str] = field(default_factory=list)
@@ -314,6 +319,7 @@ def ingest_dicom(
     identities: list[tuple[str, str]] = []
     people: set[Mark] = set()  # the patient ids and names read, for redact
     listings: dict[int, tuple[str, ...]] = {}  # the files each DICOMDIR lists, by its index
+    not_read: list[tuple[int, str, str]] = []  # (index, path, why) of the files not read
     read = _read_all([source for _, source in files], key, workers, codec)
     for order, ((rel, _), (row, identity, reason, words, listed)) in enumerate(
         zip(files, read, strict=True)
@@ -326,12 +332,17 @@ def ingest_dicom(
             if listed is not None:
                 listings[order] = listed
         elif reason is not None:
-            summary.skipped.append((rel, reason))
+            not_read.append((order, rel, reason))
         if identity is not None:
             identities.append((rel, identity))
         people |= words
     summary.files_read = len(rows)
-    missing = _missing_media_files(summary, files, listings)
+    missing, unlisted = _check_media(summary, files, listings)
+    for order, rel, reason in not_read:
+        if order in unlisted and reason.startswith(NOT_DICOM):  # a CD's viewer software
+            summary.viewer_files += 1
+        else:
+            summary.skipped.append((rel, reason))
     # folders named after the patient ("12345 YAMADA^TARO/", as some PACS exports lay them
     # out): the paths shown and stored name none of them
     # ... numbered when there are several (<patient 2>), so that their files can be told apart
@@ -374,6 +385,7 @@ def ingest_dicom(
                 )
                 + _undeclared_note(summary)
                 + _media_note(summary)
+                + _viewer_note(summary)
                 + _missing_note(summary)
             )
             if summary.conflicts:
@@ -444,21 +456,23 @@ def _media_note(summary: DicomSummary) -> str:
     )
 
 
-def _missing_media_files(
+def _check_media(
     summary: DicomSummary,
     files: list[tuple[str, FileSource]],
     listings: dict[int, tuple[str, ...]],
-) -> list[tuple[str, int, list[str]]]:
+) -> tuple[list[tuple[str, int, list[str]]], set[int]]:
     """(path, files listed, those of them missing) of each DICOMDIR among ``files`` (its index
-    there, with the files it lists: ``listings``) that lists a file not among them
+    there, with the files it lists: ``listings``) that lists a file not among them, and the
+    indices of the files in a DICOMDIR's folder that none lists
     (:func:`ingest.dicom_paths.check_media`); counts all the files the DICOMDIRs list, and
     those missing, in ``summary``. Nothing is checked without a DICOMDIR."""
     if not listings:
-        return []
+        return [], set()
     check = check_media(files, listings)
     summary.listed_files = sum(total for _, total, _ in check.missing)
     summary.missing_files = sum(len(names) for _, _, names in check.missing)
-    return [(files[index][0], total, names) for index, total, names in check.missing if names]
+    missing = [(files[index][0], total, names) for index, total, names in check.missing if names]
+    return missing, check.unlisted
 
 
 MISSING_SHOWN = 5  # the files a DICOMDIR lacks that are named, in its order
@@ -474,6 +488,16 @@ def _missing_words(total: int, names: list[str], people: set[Mark], labels: dict
         f"{len(names)} of the {total} file(s) it lists are missing from its folder (a CD or "
         f"DVD copied in part? copy all of it): {shown}{more}"
     )
+
+
+def _viewer_note(summary: DicomSummary) -> str:
+    """The summary's count of the files of a CD that are not DICOM and that its DICOMDIR does
+    not list (its viewer software), passed over; empty when there were none."""
+    n = summary.viewer_files
+    if not n:
+        return ""
+    what = "1 file of the CD that is" if n == 1 else f"{n} files of the CD that are"
+    return f"; {what} not DICOM (viewer software, not listed in its DICOMDIR) passed over"
 
 
 def _missing_note(summary: DicomSummary) -> str:
@@ -674,8 +698,13 @@ def _not_dicom(fh: IO[bytes], gzipped: bool = False) -> str:
     if start == _ZIP_START and not gzipped:
         return "a damaged ZIP archive (cut short or corrupt: its list of files cannot be read)"
     if gzipped:
-        return "not a DICOM file: a gzip file whose content has no 'DICM' prefix"
-    return "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"
+        return f"{NOT_DICOM}: a gzip file whose content has no 'DICM' prefix"
+    return f"{NOT_DICOM} (no 'DICM' prefix after the 128-byte preamble)"
+
+
+# How the reasons of :func:`_not_dicom` begin for a file that is not DICOM at all (a CD's viewer
+# software is passed over by it: :func:`_check_media`)
+NOT_DICOM = "not a DICOM file"
 
 
 def _damage(exc: Exception) -> str:
@@ -1105,7 +1134,12 @@ def _write_batch(
                 "(a study takes the scanner of most of its images, a tie the first by "
                 "manufacturer and model; listed below)"
             )
-        summary.message += _undeclared_note(summary) + _media_note(summary) + _missing_note(summary)
+        summary.message += (
+            _undeclared_note(summary)
+            + _media_note(summary)
+            + _viewer_note(summary)
+            + _missing_note(summary)
+        )
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "

@@ -127,3 +127,71 @@ def test_a_whole_cd_is_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     summary = ingest_dicom(data, [cd])
     assert (summary.status, summary.listed_files, summary.missing_files) == ("unchanged", 31, 0)
     assert summary.ok
+
+
+NOT_DICOM = "not a DICOM file (no 'DICM' prefix after the 128-byte preamble)"
+# a viewer as CD burners add it beside the DICOMDIR, none of it listed there
+VIEWER = {
+    "AUTORUN.INF": b"[autorun]\r\nopen=VIEWER\\DCMVIEW.EXE\r\n",
+    "README.TXT": b"Insert the CD and run DCMVIEW.EXE\r\n",
+    "VIEWER/DCMVIEW.EXE": b"MZ\x90\x00" + bytes(300),
+    "VIEWER/dcmcore.dll": b"MZ\x90\x00" + bytes(200),
+    "VIEWER/index.html": b"<html><script src='js/app.js'></script></html>",
+    "VIEWER/js/app.js": b"console.log('viewer')",
+}
+
+
+def _with_viewer(cd: Path) -> Path:
+    for name, content in VIEWER.items():
+        (cd / name).parent.mkdir(parents=True, exist_ok=True)
+        (cd / name).write_bytes(content)
+    return cd
+
+
+def test_a_cds_viewer_software_is_counted_in_one_line_and_does_not_fail_the_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cd = _with_viewer(_cd(tmp_path / "cdrom"))
+    data = tmp_path / "data"
+
+    assert main(["--data-dir", str(data), "ingest", "dicom", str(cd)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[0] == (
+        f"{cd}: batch 1: 6 studies from 31 of 38 file(s): 6 new, 0 updated, 0 unchanged; "
+        f"0 file(s) skipped; {PASSED_OVER}; 6 files of the CD that are not DICOM (viewer "
+        "software, not listed in its DICOMDIR) passed over"
+    )
+    assert not any(name.rsplit("/", 1)[-1] in out for name in VIEWER)  # counted, not listed
+    assert _quarantine(data) == []
+    summary = ingest_dicom(data, [cd / "DICOMDIR"])
+    assert (summary.status, summary.ok, summary.viewer_files) == ("unchanged", True, 6)
+    assert summary.message.endswith("; 6 files of the CD that are not DICOM (viewer software, "
+                                    "not listed in its DICOMDIR) passed over")  # fmt: skip
+
+
+def test_files_a_dicomdir_lists_and_files_beside_its_folder_are_still_skipped(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "in"
+    cd = _with_viewer(_cd(src / "cdrom"))
+    (cd / "98892001" / "CT2N" / "6293").write_bytes(b"overwritten\n")  # listed: a lost image
+    (cd / "VIEWER" / "cut.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00")  # not listed,
+    (src / "notes.txt").write_text("not on the CD\n")  # but DICOM cut short; and outside it
+
+    summary = ingest_dicom(tmp_path / "data", [src])
+
+    assert [(rel, reason[:26]) for rel, reason in summary.skipped] == [
+        ("cdrom/98892001/CT2N/6293", NOT_DICOM[:26]),
+        ("cdrom/VIEWER/cut.dcm", "truncated: the file ends i"),
+        ("notes.txt", NOT_DICOM[:26]),
+    ]
+    assert (summary.viewer_files, summary.files_read, summary.files_seen) == (6, 30, 40)
+    assert (summary.missing, summary.ok) == ([], False)
+    # one file of a viewer: singular
+    one = _cd(tmp_path / "one")
+    (one / "AUTORUN.INF").write_bytes(VIEWER["AUTORUN.INF"])
+    assert ingest_dicom(tmp_path / "data1", [one]).message.endswith(
+        "; 1 file of the CD that is not DICOM (viewer software, not listed in its DICOMDIR) "
+        "passed over"
+    )
