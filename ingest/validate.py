@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ingest.contract import (
+    MAX_TEXT,
     NATURAL_KEYS,
     STUDY_FROM_PREDICTIONS,
     Column,
@@ -434,6 +435,13 @@ def _problem(col: Column) -> str:
             "'a 24-hour time (22:00, not 10:00 PM)' else 'a time zone written as an offset "
             "(+09:00), Z, UTC or a name such as Asia/Tokyo (an abbreviation such as EST or KST "
             f"is ambiguous)' end else {bad} end"
+        )
+    if col.kind == "text" and not col.identifier:  # too long (Column.valid_sql)
+        long = f"length({typed}) > {MAX_TEXT}"
+        size = f"format('{{:,}}', length({typed}))"
+        bad = (
+            f"case when {long} then 'column ''{col.name}'' is ' || {shown} || ', ' || {size} "
+            f"|| ' characters long; expected text of at most {MAX_TEXT} characters' else {bad} end"
         )
     invalid = f"({typed} is null or not ({col.valid_sql(typed)}))"
     if col.an_id:  # Column.typed_sql: NULL in scientific notation, which the values say
