@@ -187,9 +187,22 @@ class Source:
             pick.append(f"try(json_extract(line, [{pointers}])) as __j")
         cols = [f"__v[{i}] as {self.ref(c.strip().lower())}" for i, c in enumerate(values, 1)]
         cols += [f"__j[{i}] as {self.ref(c.strip().lower())}" for i, c in enumerate(others, 1)]
+        # A contract column holding an object or an array ({"mrn": "P1"}, ["Osaka"]) would be
+        # read as its JSON text: a site named '{"n":"Osaka"}'. Its type is looked up only for a
+        # value that starts so (a braced GUID string is text): no cost for the usual rows.
+        nested = []
+        for i, c in enumerate(values, 1):
+            kind = f"json_type(line, {literal(_pointer(c))})"
+            said = literal(f"column '{c.strip().lower()}' holds a JSON ")
+            nested.append(
+                f"when (__v[{i}] like '{{%' or __v[{i}] like '[%') "
+                f"and {kind} in ('OBJECT', 'ARRAY') then {said} || lower({kind}) || "
+                "'; expected one value (text, a number or true/false)'"
+            )
         malformed = (
             "case when __v is null then 'the line is not valid JSON' "
-            f"when not {_OBJECT_LINE} then 'the line is JSON but not an object' end"
+            f"when not {_OBJECT_LINE} then 'the line is JSON but not an object' "
+            f"{' '.join(nested)} end"
         )
         return f"""
             select {", ".join([*cols, f"{malformed} as _malformed"])}
