@@ -8,7 +8,7 @@ presentation states, segmentations, secondary captures: an AI product's objects 
 server, not the scanner; :func:`_is_derived`). The scanner columns and the modality come from
 the scanner of most of the study's images, a tie going to the first by manufacturer and model,
 whatever the files' names; a study whose images name two scanners is listed in the summary
-(:func:`_study_scanners`). A study whose files in a call are all such
+(:func:`_study_scanners`), also when its files were loaded before (:func:`_scanners_again`). A study whose files in a call are all such
 objects only fills what the stored study leaves empty, so a report loaded after its images (or
 after a predictions file) replaces none of their values. Files of one study that name different patients
 are reported (the study keeps the first file's patient) and make the call not ``ok``; so do
@@ -393,6 +393,8 @@ def ingest_dicom(
                     f"; {summary.conflict_studies} of its studies named more than one patient "
                     "when it was loaded (listed below; see quarantine)"
                 )
+            summary.scanners = _scanners_again(con, rows)
+            summary.message += _scanners_note(summary)
             summary.files_read = 0
         else:
             _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
@@ -1048,9 +1050,7 @@ def _write_batch(
     started: datetime,
 ) -> None:
     """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row."""
-    columns = ["_ord", "_derived", "study_uid", *FILE_COLUMNS]
-    files = pd.DataFrame(rows, columns=columns).astype(object)
-    files = files.where(files.notna(), None)
+    files = _files_frame(rows)
     # each InstitutionName read, with the site the map gives it (matched ignoring case and
     # spacing: Settings.site_for); the join in _merge_studies is then on the name as read
     names = sorted({str(v) for v in files["institution"] if v is not None})
@@ -1127,15 +1127,9 @@ def _write_batch(
                 f"; {len(stored_patient)} stud{'y' if len(stored_patient) == 1 else 'ies'} "
                 "whose files name another patient than the one stored"
             )
-        if summary.scanners:
-            n = len(summary.scanners)
-            summary.message += (
-                f"; {n} stud{'y' if n == 1 else 'ies'} with images from more than one scanner "
-                "(a study takes the scanner of most of its images, a tie the first by "
-                "manufacturer and model; listed below)"
-            )
         summary.message += (
-            _undeclared_note(summary)
+            _scanners_note(summary)
+            + _undeclared_note(summary)
             + _media_note(summary)
             + _viewer_note(summary)
             + _missing_note(summary)
@@ -1172,6 +1166,43 @@ def _write_batch(
         con.execute("drop table if exists _dicom_scanners")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
+
+
+def _files_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """The files read (one row each, :func:`_fields`), as ``_dicom_files_df`` holds them."""
+    columns = ["_ord", "_derived", "study_uid", *FILE_COLUMNS]
+    files = pd.DataFrame(rows, columns=columns).astype(object)
+    return files.where(files.notna(), None)
+
+
+def _scanners_again(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> list[str]:
+    """The studies of two scanners (:func:`_scanner_notes`) of a batch loaded before, from its
+    files, read again to know it (``rows``): the store keeps only the scanner each study took,
+    and such a study is no error to keep in quarantine. A few queries on the files' rows, in
+    temp tables of this connection, outside any transaction; nothing stored changes."""
+    if not rows:
+        return []
+    con.register("_dicom_files_df", _files_frame(rows))
+    try:
+        _load_files(con)
+        _study_scanners(con)
+        return _scanner_notes(con)
+    finally:
+        con.execute("drop table if exists _dicom_files")
+        con.execute("drop table if exists _dicom_scanners")
+        con.unregister("_dicom_files_df")
+
+
+def _scanners_note(summary: DicomSummary) -> str:
+    """The summary's count of the studies whose images name more than one scanner (listed after
+    it); empty when there were none."""
+    if not (n := len(summary.scanners)):
+        return ""
+    return (
+        f"; {n} stud{'y' if n == 1 else 'ies'} with images from more than one scanner "
+        "(a study takes the scanner of most of its images, a tie the first by "
+        "manufacturer and model; listed below)"
+    )
 
 
 # The quarantine column of a batch's patient conflicts (one row per study, the line shown)
@@ -1222,15 +1253,7 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
         else f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
         for c in FILE_COLUMNS
     )
-    con.execute(
-        f"""
-        create or replace temp table _dicom_files as
-        select cast(_ord as bigint) as _ord, cast(_derived as boolean) as _derived,
-               cast(study_uid as varchar) as study_uid,
-               {", ".join(f"cast({c} as varchar) as {c}" for c in FILE_COLUMNS)}
-        from _dicom_files_df
-        """
-    )
+    _load_files(con)
     _study_scanners(con)
     con.execute(
         f"""
@@ -1250,6 +1273,19 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
                           cast(site as varchar) as site from _dicom_sites_df) s
                on s.institution = m.institution
         order by m.study_uid
+        """
+    )
+
+
+def _load_files(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``_dicom_files``: the files read (``_dicom_files_df``), typed."""
+    con.execute(
+        f"""
+        create or replace temp table _dicom_files as
+        select cast(_ord as bigint) as _ord, cast(_derived as boolean) as _derived,
+               cast(study_uid as varchar) as study_uid,
+               {", ".join(f"cast({c} as varchar) as {c}" for c in FILE_COLUMNS)}
+        from _dicom_files_df
         """
     )
 
