@@ -3,6 +3,7 @@ keeps the raw names)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
@@ -45,6 +46,72 @@ def fits(texts: Iterable[object], width: int) -> bool:
     """Whether every one of ``texts`` fits a column ``width`` px wide on one line; else the
     table needs rows that wrap (:data:`WRAP_ROW_HEIGHT`)."""
     return text_width(texts) <= width
+
+
+#: The advance of each printable ASCII character (" " to "~") in the tables' 14 px Source Sans,
+#: in tenths of a pixel rounded up, measured in Chromium with canvas measureText (what the table
+#: draws with): their sum is a text's width ("Seoul National University Hospital": 199.3 px
+#: measured, 201.4 summed; "1.2.410.200062.7202.202512.325": 187.9 and 189.0).
+_ADVANCE = (
+    "28 41 60 70 70 116 86 35 43 43 59 70 35 44 35 49 70 70 70 70 70 70 70 70 70 70 35 35 70 70 "
+    "70 60 119 77 83 80 87 74 70 87 92 37 68 82 69 102 91 93 80 93 80 75 76 91 73 111 72 67 76 "
+    "43 49 43 70 70 76 71 78 64 78 70 41 71 77 35 35 70 36 117 77 76 78 78 49 59 48 77 66 101 "
+    "63 66 60 43 34 43 70"
+)
+GLYPH_PX = {chr(32 + i): int(tenths) / 10 for i, tenths in enumerate(_ADVANCE.split())}
+#: A character outside that table: a wide East Asian one takes the font's em (14 px), any other
+#: one as much as the widest letter (12 px: an accented or Cyrillic letter is narrower).
+WIDE_PX, OTHER_PX = 14.0, 12.0
+#: A wrapped text's line: 1.4 x the 13 px its glyphs span (glide-data-grid's line height), and
+#: the rows that hold ``n`` lines: 35 px one (rows under 64 px do not wrap), 68 px up to three,
+#: 22 px a line more (90 px hold four; 3 px padding top and bottom).
+LINE_PX = 18.2
+ONE_LINE_ROW_HEIGHT = 35
+
+
+def text_px(text: str) -> float:
+    """The width (px) ``text`` takes on one line of a table cell, its padding not included."""
+    return sum(
+        GLYPH_PX.get(c) or (WIDE_PX if unicodedata.east_asian_width(c) in "WF" else OTHER_PX)
+        for c in text
+    )
+
+
+def wrapped_lines(text: object, width: int) -> int:
+    """The lines ``text`` takes in a wrapping column ``width`` px wide: broken at spaces, and a
+    word longer than a line between any two characters (as the table breaks a study UID)."""
+    room = width - CELL_PADDING
+    lines, used = 1, 0.0
+    for word in str(text).split() if isinstance(text, str) else []:
+        px = text_px(word)
+        if used and used + GLYPH_PX[" "] + px <= room:
+            used += GLYPH_PX[" "] + px
+            continue
+        if used:
+            lines, used = lines + 1, 0.0
+        for c in word if px > room else [word]:  # a long word: character by character
+            step = text_px(c)
+            if used and used + step > room:
+                lines, used = lines + 1, 0.0
+            used += step
+    return lines
+
+
+def row_height(lines: int) -> int:
+    """The row height (px) that holds ``lines`` lines of wrapped text."""
+    return ONE_LINE_ROW_HEIGHT if lines <= 1 else max(WRAP_ROW_HEIGHT, 2 + 22 * lines)
+
+
+def rows_holding(table: pd.DataFrame, widths: Mapping[str, int]) -> int:
+    """The row height that holds every text of ``table``'s columns in ``widths`` (name -> px)
+    whole, wrapped where a text is longer than its column."""
+    lines = [
+        wrapped_lines(text, width)
+        for col, width in widths.items()
+        if col in table.columns
+        for text in set(table[col].dropna())
+    ]
+    return row_height(max(lines, default=1))
 
 
 def whole(label: str, texts: Iterable[object], *, least: int = 0) -> object:

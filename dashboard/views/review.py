@@ -10,7 +10,7 @@ import streamlit as st
 
 import metrics
 from dashboard import _audit, _reviews, _state
-from dashboard._columns import whole
+from dashboard._columns import rows_holding, whole
 from dashboard._context import page_context
 from radqa.errors import InputError
 
@@ -20,29 +20,29 @@ KINDS = {
     "fp": "False positives (AI over-called)",
 }
 
-#: The study UID column's least width (px). A DICOM UID has up to 64 characters (about 420 px
-#: of the table's text): the column is as wide as the longest UID listed, and so is the site's
-#: (both follow the answer columns, so they widen to the right; a UID over 30 characters and a
-#: site such as "Seoul National University Hospital" were cut).
-UID_WIDTH = 215
-
-
 KIND_WORDS = {"fn": "false negative (AI missed)", "fp": "false positive (AI over-called)"}
 #: The case list's columns in the order shown: what the case is (discordance, finding, AI model,
-#: AI score against the operating point, the reference standard) and its review category first,
-#: in widths that add up to at most the table's 818 px at a 1280 x 800 window
-#: (_columns.TABLE_WIDTH_1280); the study UID (to find the study in PACS) and the rest follow.
+#: AI score against the operating point, the reference standard), its review category and the
+#: study UID (to find the study in PACS) first, in widths that add up to the table's 818 px at a
+#: 1280 x 800 window (_columns.TABLE_WIDTH_1280): in view without scrolling. Their text wraps in
+#: tall rows: the discordance on two lines, a study UID (up to 64 characters, about 400 px) on
+#: up to three (it started at the table's right edge: to read one, the table had to scroll); the
+#: rest follow.
 COLUMNS = {
-    "kind": st.column_config.TextColumn("Discordance", width=165, pinned=True),
+    "kind": st.column_config.TextColumn("Discordance", width=112, pinned=True),
     "finding": st.column_config.TextColumn("Finding", width=120),
     "model_name": st.column_config.TextColumn("Model", width=105),
     "score": st.column_config.NumberColumn("AI score", format="%.3f", width=65),
     "threshold": st.column_config.NumberColumn(
-        "Operating point", format="%.3f", width=113, help="The AI's decision threshold"
+        "Threshold", format="%.3f", width=80, help="The AI's operating point (decision threshold)"
     ),
-    "ref_label": st.column_config.TextColumn("Reference standard", width=134),
-    "category": st.column_config.TextColumn("Review category", width=116),
-    "study_uid": st.column_config.TextColumn("Study UID", width=UID_WIDTH),
+    "ref_label": st.column_config.TextColumn(
+        "Reference", width=80, help="The reference standard's label"
+    ),
+    "category": st.column_config.TextColumn(
+        "Category", width=80, help="The review category: what the discordance is due to"
+    ),
+    "study_uid": st.column_config.TextColumn("Study UID", width=176),
     "model_version": "Model version",
     "ref_source": "Reference from",
     "n_readers": "Readers",
@@ -57,6 +57,13 @@ COLUMNS = {
     "reviewer": "Reviewer",
     "reviewed_at": "Reviewed (UTC)",
 }
+#: The columns in view whose text wraps, and their widths (px).
+WRAPPED = {
+    col: COLUMNS[col]["width"]
+    for col in ("kind", "finding", "model_name", "ref_label", "category", "study_uid")
+}
+#: Rows the case list shows before it scrolls.
+CASE_ROWS = 8
 
 ctx = page_context("Case review")
 snap = ctx.snap
@@ -129,15 +136,14 @@ shown = merged[[c for c in cols if c in merged.columns]].copy()
 shown["kind"] = shown["kind"].map(KIND_WORDS).fillna(shown["kind"])
 if "ref_label" in shown:
     shown["ref_label"] = shown["ref_label"].map({1: "positive", 0: "negative"})
+row = rows_holding(shown, WRAPPED)  # the longest UID listed whole, on up to three lines
 st.dataframe(
     shown,
     hide_index=True,
     width="stretch",
-    column_config={
-        **COLUMNS,
-        "study_uid": whole("Study UID", shown.get("study_uid", []), least=UID_WIDTH),
-        "site": whole("Site", shown.get("site", [])),
-    },
+    row_height=row,
+    height=38 + row * max(1, min(len(shown), CASE_ROWS)),  # then a scroll bar
+    column_config={**COLUMNS, "site": whole("Site", shown.get("site", []))},
 )
 if merged.empty:
     st.info("No case in this view.")

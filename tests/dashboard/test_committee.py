@@ -240,7 +240,7 @@ def test_case_review_and_control_chart_read_in_words(app, demo_dir, con) -> None
     assert list(shown["kind"]) == list(wanted)
     assert set(shown["ref_label"]) <= {"positive", "negative"}
     labels = column_labels(at.dataframe[0])
-    assert labels["kind"] == "Discordance" and labels["ref_label"] == "Reference standard"
+    assert labels["kind"] == "Discordance" and labels["ref_label"] == "Reference"
     caption = next(c.value for c in at.caption if "discordant case(s)" in c.value)
     assert caption.endswith(
         "Study UIDs are shown as loaded, to find the study in PACS; patient and reader ids are "

@@ -19,7 +19,10 @@ from dashboard._columns import (
     TABLE_WIDTH_1400,
     WRAP_ROW_HEIGHT,
     fits,
+    row_height,
+    text_px,
     text_width,
+    wrapped_lines,
 )
 
 from .conftest import open_tab
@@ -160,16 +163,36 @@ def test_text_width_errs_on_the_side_of_whole() -> None:
     assert fits(["Tokyo"], 145) and not fits(["Seoul National University Hospital"], 145)
 
 
-def test_case_review_study_uid_and_site_whole(app, demo_dir) -> None:  # noqa: ANN001
+def test_case_review_study_uid_in_view_whole_at_1280(app, demo_dir) -> None:  # noqa: ANN001
     table = app(demo_dir, "views/review.py").dataframe[0]
     widths = {n: w for n, w, _ in layout(table)}
     uids, sites = table.value["study_uid"], table.value["site"]
-    # the UID (to find the study in PACS) and the site whole, past the answer columns, which
-    # still fit the 818 px of a 1280 x 800 window
-    assert widths["study_uid"] >= max(215, text_width(uids))
-    assert uids.str.len().max() >= 28 and widths["study_uid"] > 215  # was cut at 215 px
+    # the UID (to find the study in PACS) within the 818 px of a 1280 x 800 window: it started
+    # at the table's right edge (818 px of answer columns before it), so reading one took a
+    # horizontal scroll
+    assert width_through(table, "study_uid") <= TABLE_WIDTH_1280
+    # whole: the rows hold the longest UID listed (30 characters: two lines of its column) ...
+    assert uids.str.len().max() >= 28
+    lines = max(wrapped_lines(u, widths["study_uid"]) for u in uids)
+    assert lines == 2 and table.proto.row_height >= row_height(lines) == WRAP_ROW_HEIGHT
+    # ... and a UID of 64 characters, the most DICOM allows, would take three
+    uid64 = "1.2.840.113619.2.55.3.604688119.868.1234567890.123456789012345678"
+    assert wrapped_lines(uid64, widths["study_uid"]) == 3
+    # the UID's text is the UID: nothing added, nothing cut (users copy it)
+    assert not uids.str.contains(r"[^0-9.]").any()
+    # the site after the UID, as wide as its longest name
     assert widths["site"] >= text_width(sites) >= 200 + CELL_PADDING
-    assert width_through(table, "category") <= TABLE_WIDTH_1280
+
+
+def test_rows_hold_every_wrapped_text_of_the_case_list(app, demo_dir) -> None:  # noqa: ANN001
+    table = app(demo_dir, "views/review.py").dataframe[0]
+    widths = {n: w for n, w, _ in layout(table)}
+    shown = table.value
+    for col in ("kind", "finding", "model_name", "ref_label", "study_uid"):
+        need = max(wrapped_lines(t, widths[col]) for t in shown[col].dropna())
+        assert row_height(need) <= table.proto.row_height, (col, need)
+    # "false negative (AI missed)" on two lines in the pinned 112 px
+    assert wrapped_lines("false positive (AI over-called)", widths["kind"]) == 2
 
 
 def test_drift_estimates_long_site_wraps_whole(app, demo_dir) -> None:  # noqa: ANN001
@@ -193,3 +216,27 @@ def test_batch_messages_in_view_at_1280(app, demo_dir) -> None:  # noqa: ANN001
     # the demo's messages (about 85 characters) wrap in rows that hold them
     if table.value["message"].str.len().max() > 75:
         assert table.proto.row_height > 64
+
+
+def test_text_px_is_the_width_chromium_measured() -> None:
+    # canvas measureText in Chromium, 14 px Source Sans: what the table draws
+    measured = {
+        "Seoul National University Hospital": 199.3,
+        "Seoul National": 86.0,
+        "1.2.410.200062.7202.202512.325": 187.9,
+        "new scanner": 73.8,
+    }
+    for text, px in measured.items():
+        assert px <= text_px(text) <= px * 1.015, text
+    assert text_px("東京") == 28  # a wide character takes the font's em
+
+
+def test_wrapped_lines_and_the_rows_that_hold_them() -> None:
+    site = "Seoul National University Hospital"
+    assert [wrapped_lines(site, w) for w in (90, 106, 160, 216, 240)] == [4, 3, 2, 2, 1]
+    # a word longer than its line is broken between characters, as the table breaks a UID
+    assert wrapped_lines("1.2.410.200062.7202.202512.325", 110) == 3
+    assert wrapped_lines("1.2.410.200062.7202.202512.325", 210) == 1
+    assert wrapped_lines("", 50) == wrapped_lines(None, 50) == 1
+    # one line in 35 px rows; two or three in 68 (rows under 64 px do not wrap); four in 90
+    assert [row_height(n) for n in (1, 2, 3, 4, 5)] == [35, 68, 68, 90, 112]
