@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _alerts, _charts, _state
-from dashboard._columns import WRAP_ROW_HEIGHT, fits
+from dashboard._columns import WRAP_ROW_HEIGHT, fits, rows_holding
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._tabs import lazy_tabs
@@ -280,9 +280,9 @@ def show_new_categories() -> None:
         shown.insert(shown.columns.get_loc("status") + 1, "reason", reason)
         # the status and its reason right after what is new, the counts after them; widths
         # that add up to the table's 818 px at a 1280 x 800 window (_columns.TABLE_WIDTH_1280),
-        # text wrapping in tall rows
-        wrap = any(reason)
-        row = WRAP_ROW_HEIGHT if wrap else 35
+        # text wrapping in rows tall enough for its longest (a site of four lines was cut in
+        # rows of three)
+        row = rows_holding(shown, NEW_CATEGORY_WRAPPED)
         order = [c for c in NEW_CATEGORY_ORDER if c in shown.columns]
         st.dataframe(
             shown[order],
@@ -305,20 +305,21 @@ def show_new_categories() -> None:
 
 #: The new-categories table: what is new (rule, site, scanner or AI model, the new value), its
 #: status and the reason, then the counts; widths that add up to at most the table's 818 px at
-#: a 1280 x 800 window (the text of the first columns and the reason wraps in tall rows).
+#: a 1280 x 800 window (the text of the first columns and the reason wraps in tall rows). The
+#: site's 106 px hold "Seoul National University Hospital" on three lines (90 px took four).
 NEW_CATEGORY_COLUMNS = {
     "rule": st.column_config.TextColumn("Rule", width=92, pinned=True),
-    "site": st.column_config.TextColumn("Site", width=90, pinned=True),
+    "site": st.column_config.TextColumn("Site", width=106, pinned=True),
     "scanner_or_model": st.column_config.TextColumn("Scanner or AI model", width=138),
     "category": st.column_config.TextColumn(
         "New value",
-        width=80,
+        width=79,
         help="The new scanner model, scanner software version or AI model version",
     ),
     "status": st.column_config.TextColumn("Status", width=75),
     "reason": st.column_config.TextColumn(
         "Why not judged, or no alert",
-        width=220,
+        width=205,
         help="Why the rule could not judge the row, or why a drift raises no alert: not "
         "yet (the rule's persistence: the months in a row it must drift), or no longer "
         "(known: it alerted for the rule's alert_months)",
@@ -334,6 +335,11 @@ NEW_CATEGORY_COLUMNS = {
     ),
 }
 NEW_CATEGORY_ORDER = list(NEW_CATEGORY_COLUMNS)
+#: The new-categories table's columns whose text wraps, and their widths (px).
+NEW_CATEGORY_WRAPPED = {
+    col: NEW_CATEGORY_COLUMNS[col]["width"]
+    for col in ("rule", "site", "scanner_or_model", "category", "status", "reason")
+}
 
 
 def show_completeness() -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import pytest
 
 from dashboard._columns import TABLE_WIDTH_1280, wrapped_lines
-from dashboard.bench import browser_page, goto, settle
+from dashboard.bench import browser_page, goto, open_tab, settle
 from tests.dashboard.conftest import app  # noqa: F401 - the fixture
+from tests.dashboard.conftest import open_tab as open_app_tab
 from tests.dashboard.test_table_widths import layout
 
 pytestmark = pytest.mark.browser
@@ -94,4 +95,22 @@ def test_case_review_study_uid_whole_in_view(serve, demo_dir, app) -> None:  # n
     assert len(shown) >= 5 and shown == uids[: len(shown)]
     assert max(c["lines"] for c in seen["cells"] if names[c["col"]] == "study_uid") == 2
     wrap = {"kind", "finding", "model_name", "ref_label", "study_uid"}
+    assert_rows_hold(seen, names, widths, table.proto.row_height, wrap)
+
+
+def test_drift_new_values_long_site_whole(serve, demo_dir, app) -> None:  # noqa: ANN001, F811
+    at = open_app_tab(app(demo_dir, "views/drift.py"), "dr_tab", "New scanners & software")
+    table = at.dataframe[-1]
+    names = [n for n, _, _ in layout(table)]
+    widths = [int(w) for _, w, _ in layout(table)]  # type: ignore[call-overload]
+    url = serve(demo_dir)
+    with browser_page(width=1280, height=800) as page:
+        goto(page, url, "drift")
+        open_tab(page, "New scanners & software")
+        seen = drawn(page, widths, -1)
+    assert seen["canvas"] == TABLE_WIDTH_1280 and sum(widths) <= seen["canvas"]
+    sites = [c for c in seen["cells"] if names[c["col"]] == "site"]
+    seoul = [c for c in sites if c["text"] == "Seoul National University Hospital"]
+    assert seoul and {c["lines"] for c in seoul} == {3}  # four lines in the 90 px it had
+    wrap = {"rule", "site", "scanner_or_model", "category", "status", "reason"}
     assert_rows_hold(seen, names, widths, table.proto.row_height, wrap)

@@ -141,6 +141,22 @@ def test_drift_new_categories_whole_at_1280(app, demo_dir) -> None:  # noqa: ANN
     assert dict((n, w) for n, w, _ in layout(table))["scanner_or_model"] >= 121 + 16
 
 
+def test_drift_new_categories_rows_hold_a_long_site_at_1280(app, demo_dir) -> None:  # noqa: ANN001
+    at = open_tab(app(demo_dir, "views/drift.py"), "dr_tab", "New scanners & software")
+    table = at.dataframe[-1]
+    widths = {n: w for n, w, _ in layout(table)}
+    shown = table.value
+    # "Seoul National University Hospital" took four lines of the 90 px site column, and the
+    # rows held three: "Hospital" was cut
+    assert "Seoul National University Hospital" in set(shown["site"])
+    assert wrapped_lines("Seoul National University Hospital", widths["site"]) == 3
+    for col in ("rule", "site", "scanner_or_model", "category", "status", "reason"):
+        need = max(wrapped_lines(t, widths[col]) for t in shown[col])
+        assert row_height(need) <= table.proto.row_height, (col, need)
+    assert table.proto.row_height == WRAP_ROW_HEIGHT  # three lines: no taller than needed
+    assert width_through(table, "periods") <= TABLE_WIDTH_1280
+
+
 def test_case_review_category_in_view_at_1280(app, demo_dir) -> None:  # noqa: ANN001
     table = app(demo_dir, "views/review.py").dataframe[0]
     names = [name for name, _, _ in layout(table)]
