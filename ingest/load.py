@@ -44,6 +44,7 @@ from ingest.readers import (
     literal,
     looks_like_value,
     mixes_line_endings,
+    more_fields,
     needs_serial_read,
     not_a_file,
     open_source,
@@ -468,13 +469,20 @@ def _check(
     """
     contract = CONTRACTS[kind]
     create = "create or replace temp table _checked as "
-    try:
-        con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
-    except duckdb.Error as exc:
-        if not needs_serial_read(exc):
-            raise
-        source = source.serial()  # a quoted value spans lines: read start to end, one thread
-        con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+    # a row beyond the sniffer's sample with more fields than it found: read again with room
+    # for more (DuckDB says only that there is at least one more), then for many more
+    widths = [32, 512]
+    while True:
+        try:
+            con.execute(create + checked_sql(kind, contract, source, settings=settings), params)
+            break
+        except duckdb.Error as exc:
+            if needs_serial_read(exc) and source.parallel:
+                source = source.serial()  # a quoted value spans lines: one thread, in order
+            elif more_fields(exc) and widths:
+                source = source.widened_by(widths.pop(0))
+            else:
+                raise
 
     def in_file_order() -> None:  # the pass again, rows in file order (rowid + 1 = row)
         con.execute("drop table _checked")  # its memory, before the second pass fills another

@@ -70,6 +70,7 @@ class Source:
     encoding: str = "utf-8"
     read_from: Path | None = None
     compression: str | None = None
+    widened: bool = False
 
     @property
     def params(self) -> dict[str, str]:
@@ -101,6 +102,21 @@ class Source:
     def serial(self) -> Source:
         """The same source read by one thread, start to end."""
         return replace(self, parallel=False)
+
+    def widened_by(self, more: int) -> Source:
+        """The same CSV file read with ``more`` columns beyond those its header names, given
+        rather than sniffed (:func:`more_fields`): a row with more fields than the
+        header fills them, and is quarantined like a row of the sniffer's sample."""
+        named = tuple(c for c in self.columns if c not in self.overflow)
+        taken = {c.lower() for c in named}
+        extra: list[str] = []
+        i = 0
+        while len(extra) < len(self.overflow) + more:
+            name = f"column{len(named) + i}"
+            i += 1
+            if name.lower() not in taken:
+                extra.append(name)
+        return replace(self, columns=(*named, *extra), overflow=tuple(extra), widened=True)
 
     @property
     def lowered(self) -> tuple[str, ...]:
@@ -153,10 +169,15 @@ class Source:
             )
         if self.fmt == "jsonl":
             return self._json_lines_sql()
-        return (
-            f"select {cols} from "
-            f"{_reader_sql(self.fmt, self.delim, self.parallel, self.encoding, self.compression)}"
+        reader = _reader_sql(
+            self.fmt,
+            self.delim,
+            self.parallel,
+            self.encoding,
+            self.compression,
+            self.columns if self.widened else None,
         )
+        return f"select {cols} from {reader}"
 
     def _short_sql(self, named: list[str]) -> str:
         """``_fields``: the number of fields of a CSV row with fewer than the header (its
@@ -323,14 +344,20 @@ def _reader_sql(
     parallel: bool = True,
     encoding: str = "utf-8",
     compression: str | None = None,
+    columns: Sequence[str] | None = None,
 ) -> str:
-    """DuckDB's table function for a CSV or Parquet file (parameter $path)."""
+    """DuckDB's table function for a CSV or Parquet file (parameter $path). ``columns``: a CSV
+    file's columns, given rather than sniffed (:meth:`Source.widened_by`)."""
     if fmt == "csv":
         quoted = {"\t": "\\t"}.get(delim, delim)
+        given = ""
+        if columns is not None:  # no sniffer: it would insist on the header's width
+            names = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns)
+            given = f", auto_detect = false, escape = '\"', columns = {{{names}}}"
         return (
             f"read_csv($path, header = true, all_varchar = true, delim = '{quoted}', "
             f"quote = '\"', null_padding = true, nullstr = {literal(NO_NULL)}"
-            f"{_read_options(parallel, encoding, compression)})"
+            f"{given}{_read_options(parallel, encoding, compression)})"
         )
     return "read_parquet($path)"
 
@@ -713,6 +740,18 @@ def needs_serial_read(exc: Exception) -> bool:
     return "quoted new lines" in text or "does not support a full read" in text
 
 
+# DuckDB's words for a CSV row with more fields than its sniffer found in the rows it sampled
+_MORE_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def more_fields(exc: Exception) -> bool:
+    """Whether DuckDB refused a CSV file for a row with more fields than the columns it read.
+    Its sniffer learns the width from the first rows (about 2,000): a row with more fields
+    further on refuses the whole file, where one in the sample becomes a bad row
+    (``null_padding``). Read again widened (:meth:`Source.widened_by`)."""
+    return _MORE_FIELDS.search(str(exc)) is not None
+
+
 # DuckDB's words for a CSV it cannot parse, and ours. Only these are shown: the rest of its
 # message quotes the offending line, which may hold a patient or reader id.
 _CSV_PROBLEMS = (
@@ -720,6 +759,7 @@ _CSV_PROBLEMS = (
     ("when sniffing file", "its layout is not recognisable as CSV (a quote opened and never "
      "closed, or lines of different shapes)"),
     ("maximum line size", "a line is longer than DuckDB's limit (2 MB)"),
+    ("expected number of columns", "a row has hundreds of fields more than the header's columns"),
 )  # fmt: skip
 NOT_UTF8 = "the bytes are not valid UTF-8 text"
 # DuckDB's line count, shown as "near": it counts the header in some errors and not in others.
