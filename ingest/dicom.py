@@ -1179,18 +1179,25 @@ def _scanners_again(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]
     """The studies of two scanners (:func:`_scanner_notes`) of a batch loaded before, from its
     files, read again to know it (``rows``): the store keeps only the scanner each study took,
     and such a study is no error to keep in quarantine. A few queries on the files' rows, in
-    temp tables of this connection, outside any transaction; nothing stored changes."""
+    temp tables of a cursor of its own (DuckDB refuses to register a frame on a connection with
+    a result not fetched), outside any transaction; nothing stored changes."""
     if not rows:
         return []
-    con.register("_dicom_files_df", _files_frame(rows))
-    try:
-        _load_files(con)
-        _study_scanners(con)
-        return _scanner_notes(con)
-    finally:
-        con.execute("drop table if exists _dicom_files")
-        con.execute("drop table if exists _dicom_scanners")
-        con.unregister("_dicom_files_df")
+    columns = ["study_uid", "_derived", "scanner_manufacturer", "scanner_model"]
+    files = pd.DataFrame(rows, columns=columns).astype(object)  # only what the votes need
+    with con.cursor() as cur:
+        cur.register("_scanner_files_df", files.where(files.notna(), None))
+        cur.execute(
+            """
+            create temp table _dicom_files as
+            select cast(study_uid as varchar) as study_uid, cast(_derived as boolean) as _derived,
+                   cast(scanner_manufacturer as varchar) as scanner_manufacturer,
+                   cast(scanner_model as varchar) as scanner_model
+            from _scanner_files_df
+            """
+        )
+        _scanner_votes(cur)
+        return _scanner_notes(cur)
 
 
 def _scanners_note(summary: DicomSummary) -> str:
@@ -1309,6 +1316,25 @@ def _study_scanners(con: duckdb.DuckDBPyConnection) -> None:
     ``_dicom_files`` gets ``_other_scanner``: the file names another scanner than its
     study's. Two scanners in one study (a series acquired again on another scanner, a study
     merged at the PACS) are reported by :func:`_scanner_notes`."""
+    _scanner_votes(con)
+    con.execute(
+        """
+        create or replace temp table _dicom_files as
+        select f.*,
+               c.study_uid is not null
+               and (f.scanner_manufacturer is not null or f.scanner_model is not null)
+               and (f.scanner_manufacturer is distinct from c.scanner_manufacturer
+                    or f.scanner_model is distinct from c.scanner_model) as _other_scanner
+        from _dicom_files f
+        left join _dicom_scanners c on c.study_uid = f.study_uid and c.chosen
+        """
+    )
+
+
+def _scanner_votes(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``_dicom_scanners`` from ``_dicom_files`` (study_uid, _derived and the
+    scanner columns suffice): the files of each study per scanner, the study's chosen
+    (:func:`_study_scanners`)."""
     con.execute(
         """
         create or replace temp table _dicom_scanners as
@@ -1329,18 +1355,6 @@ def _study_scanners(con: duckdb.DuckDBPyConnection) -> None:
         )
         select study_uid, scanner_manufacturer, scanner_model, files, rank = 1 as chosen
         from ranked where _derived = voting
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table _dicom_files as
-        select f.*,
-               c.study_uid is not null
-               and (f.scanner_manufacturer is not null or f.scanner_model is not null)
-               and (f.scanner_manufacturer is distinct from c.scanner_manufacturer
-                    or f.scanner_model is distinct from c.scanner_model) as _other_scanner
-        from _dicom_files f
-        left join _dicom_scanners c on c.study_uid = f.study_uid and c.chosen
         """
     )
 
