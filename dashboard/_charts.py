@@ -8,6 +8,8 @@ category axes (plotly would read '2026-08' as a date). Every figure states its n
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -86,12 +88,36 @@ def fmt_ci(low: float | None, high: float | None, metric: str = "") -> str:
     return f"95% CI {fmt(low, metric)} – {fmt(high, metric)}"
 
 
+#: The characters of a line of a chart's title. At a 1280 x 800 window a chart is 820 px wide
+#: and its 15 px title takes about 6.5 px a character (measured in Chromium: 126 characters of
+#: the Sites heatmap's title took 816 px, and plotly cut it at the chart's edge, "grey:
+#: insufficien"); 100 leave room. A longer title wraps after a "; ", else at a space.
+TITLE_CHARS = 100
+#: The top margin (px) of a chart: a title's first line, and each further line.
+TOP_MARGIN, TITLE_LINE = 60, 20
+
+
+def title_lines(title: str, chars: int = TITLE_CHARS) -> list[str]:
+    """``title`` in lines of at most ``chars`` characters where it can: its clauses (up to
+    each "; ") whole on a line, a clause longer than a line broken at spaces."""
+    lines: list[str] = []
+    for clause in re.split(r"(?<=; )", title):
+        if lines and len(lines[-1]) + len(clause.rstrip()) <= chars:
+            lines[-1] += clause
+        else:
+            lines += textwrap.wrap(clause, chars, break_long_words=False) or [""]
+            lines[-1] += " " if clause.endswith(" ") else ""
+    return [line.rstrip() for line in lines if line.strip()] or [title]
+
+
 def layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
-    """The layout every figure shares: title on the left, legend to the right."""
+    """The layout every figure shares: title on the left (in lines that fit the chart at a
+    1280 px window), legend to the right."""
+    lines = title_lines(title)
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        title={"text": "<br>".join(lines), "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        margin={"l": 10, "r": 10, "t": TOP_MARGIN + TITLE_LINE * (len(lines) - 1), "b": 10},
         legend={"orientation": "v", "yanchor": "top", "y": 1, "x": 1.01, "xanchor": "left"},
         hoverlabel={"namelength": -1},
     )
@@ -264,7 +290,7 @@ def heatmap(
             for v, lo, hi, n, ok in zip(shown, lows, highs, n_basis, est, strict=True)
         ]
     elif len(c_vals) <= VALUE_COLUMNS:
-        cell = "rounded estimate; 95% CI and n on hover"
+        cell = "rounded estimate, 95% CI and n on hover"
         digits = 0 if metric in PROPORTION_METRICS else 2
         text[i, j] = [
             f"{v * scale:.{digits}f}{'%' if scale == 100 else ''}" if ok else "–"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard._columns import TABLE_WIDTH_1280, wrapped_lines
-from dashboard.bench import browser_page, goto, open_tab, settle
+from dashboard.bench import PAGES, browser_page, goto, open_tab, settle, tab_labels
 from tests.dashboard.conftest import app  # noqa: F401 - the fixture
 from tests.dashboard.conftest import open_tab as open_app_tab
 from tests.dashboard.test_table_widths import layout
@@ -114,3 +114,31 @@ def test_drift_new_values_long_site_whole(serve, demo_dir, app) -> None:  # noqa
     assert seoul and {c["lines"] for c in seoul} == {3}  # four lines in the 90 px it had
     wrap = {"rule", "site", "scanner_or_model", "category", "status", "reason"}
     assert_rows_hold(seen, names, widths, table.proto.row_height, wrap)
+
+
+#: Each drawn chart's title and how far (px) it runs past the chart's right edge.
+TITLES = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+  .filter(c => c.querySelector('.gtitle')).map(c => ({
+    title: c.querySelector('.gtitle').textContent,
+    over: c.querySelector('.gtitle').getBoundingClientRect().right
+          - c.querySelector('.main-svg').getBoundingClientRect().right,
+  }))"""
+
+
+def test_every_chart_title_within_its_chart(serve, demo_dir) -> None:  # noqa: ANN001
+    """The Sites heatmap's title ran 30 px past the chart and was cut ("grey: insufficien")."""
+    url = serve(demo_dir)
+    seen = []
+    with browser_page(width=1280, height=800) as page:
+        for path in PAGES.values():
+            goto(page, url, path)
+            labels = tab_labels(page) or [""]
+            for i, label in enumerate(labels):
+                if i:
+                    open_tab(page, label)
+                settle(page)
+                seen += [(path, label, t["title"], t["over"]) for t in page.evaluate(TITLES)]
+    titles = [title for _, _, title, _ in seen]
+    assert any(t.startswith("Sensitivity by site × scanner model") for t in titles)
+    assert len(seen) >= 8  # nine in the test demo
+    assert [s for s in seen if s[3] > 0] == []

@@ -133,7 +133,7 @@ def test_heatmap_with_many_columns_shows_rounded_estimates_and_slants_the_labels
     grey, main = fig.data
     assert [t.textfont.size for t in fig.data] == [12, 12]
     assert main.text.tolist()[0][:3] == ["", "51%", "52%"] and grey.text.tolist()[0][0] == "–"
-    assert "cells: rounded estimate; 95% CI and n on hover" in fig.layout.title.text
+    assert "cells: rounded estimate, 95% CI and n on hover" in fig.layout.title.text
     assert fig.layout.xaxis.tickangle == -30
     assert fig.layout.height == _charts.heatmap(_grid(3), "sensitivity", rows="site",
                                                 cols="scanner_model").layout.height + 60  # fmt: skip
@@ -166,3 +166,28 @@ def test_the_heatmap_caption_says_what_a_cell_shows_at_each_width() -> None:
             _grid(n_cols), "sensitivity", rows="site", cols="scanner_model", basis="n_basis"
         )
         assert fig.data[1].text.tolist()[0][1] == shown, n_cols
+
+
+def test_a_long_title_wraps_at_its_clauses_to_fit_a_1280_px_window() -> None:
+    """A reviewer's screenshot at 1280 x 800: the Sites heatmap's title (126 characters) ran
+    past the chart's right edge, cut at "grey: insufficien"."""
+    fig = _charts.heatmap(
+        _grid(3), "sensitivity", rows="site", cols="scanner_model", basis="n_basis"
+    )
+    assert fig.layout.title.text.split("<br>") == [
+        "Sensitivity by site × scanner model (labelled n = 1,200;",
+        "cells: estimate, 95% CI, n of reference-positive cases; grey: insufficient data)",
+    ]
+    assert fig.layout.margin.t == _charts.TOP_MARGIN + _charts.TITLE_LINE == 80
+    # a short title stays on one line, in the margin it had
+    short = _charts.bars(
+        pd.DataFrame({"site": ["A"], "share": [50.0]}),
+        "site", "share", title="Predictions with a reference read (n = 3)", y_title="%",
+    )  # fmt: skip
+    assert short.layout.title.text == "Predictions with a reference read (n = 3)"
+    assert short.layout.margin.t == 60
+    # a clause longer than a line breaks at a space; no line over TITLE_CHARS where it can
+    words = "word " * 50
+    lines = _charts.title_lines(f"{words}(n = 5; x: y)")
+    assert all(len(line) <= _charts.TITLE_CHARS for line in lines)
+    assert " ".join(lines).split() == f"{words}(n = 5; x: y)".split()
