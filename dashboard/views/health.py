@@ -190,7 +190,27 @@ def show_completeness() -> None:
             width="stretch",
             key="dh_completeness",
         )
-        st.dataframe(comp.drop(columns=["completeness_pct"]), hide_index=True, width="stretch")
+        # in words, counts with separators, the share to one decimal (it showed the raw
+        # frame: "completeness 0.9804", "n 7454")
+        st.dataframe(
+            comp[list(COMPLETENESS_COLUMNS)],
+            hide_index=True,
+            width="stretch",
+            column_config=COMPLETENESS_COLUMNS,
+        )
+
+
+#: The label completeness table: each site's share of predictions with a reference read (in %,
+#: as the chart above draws it) and the counts it comes from.
+COMPLETENESS_COLUMNS = {
+    "site": st.column_config.TextColumn("Site"),
+    "completeness_pct": st.column_config.NumberColumn(
+        "With a reference read", format="%.1f%%", help="Share of the site's predictions"
+    ),
+    "labelled": st.column_config.NumberColumn("Read", format="localized"),
+    "pending": st.column_config.NumberColumn("Awaiting a reference read", format="localized"),
+    "n": st.column_config.NumberColumn("Predictions", format="localized"),
+}
 
 
 lazy_tabs(
