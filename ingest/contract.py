@@ -213,7 +213,7 @@ class Column:
             "bool": "boolean",
         }.get(self.kind, "varchar")
 
-    def typed_sql(self, raw: str, *, zoned: bool = False) -> str:
+    def typed_sql(self, raw: str, *, zoned: bool = False, decimal_comma: bool = False) -> str:
         """SQL giving the typed value (NULL when absent or invalid).
 
         ``zoned`` (``time_zone`` is set in radqa.toml, and is the session's TimeZone): a text
@@ -221,7 +221,11 @@ class Column:
         (``2026-10-31T20:00:00Z`` in Asia/Tokyo is 2026-11-01 05:00), as a Parquet timestamp
         with time zone does. A time without an offset is the site's wall clock already, and
         stays as written, also where a change of daylight saving time skips or repeats it.
-        Without ``zoned`` an offset is dropped (the time as written)."""
+        Without ``zoned`` an offset is dropped (the time as written).
+
+        ``decimal_comma``: a CSV file whose delimiter is not a comma, as Excel saves one where
+        the comma is the decimal separator (Germany, France, Spain, ...): a number written
+        ``0,35`` is 0.35."""
         text = f"nullif(trim(cast({raw} as varchar)), '')"
         match self.kind:
             case "text" if self.an_id:
@@ -304,6 +308,12 @@ class Column:
                 # as that decimal. typeof() is known when the query is planned, so other columns
                 # pay nothing; a float32 column 0.24 s per 10M rows.
                 number = f"try_cast({raw} as double)"
+                if decimal_comma:  # coalesce() tries it only where the cast failed
+                    number = (
+                        f"coalesce({number}, case when regexp_full_match({text}, "
+                        f"'[-+]?[0-9]*,[0-9]+') then try_cast(replace({text}, ',', '.') "
+                        "as double) end)"
+                    )
                 near = f"round({number}, 6)"
                 return (
                     f"case when typeof({raw}) = 'FLOAT' then (case when {near}::float = {raw} "
@@ -534,10 +544,28 @@ def _words(column: str) -> list[str]:
     ]
 
 
+# A person's name as a column's name, as a reader-study sheet in wide form writes one column per
+# reader: after a title (Dr Tanaka Hanako, Prof. Kim, Dr_Sato) or before a degree (Suzuki Ichiro
+# MD, Lee PhD), or with an honorific (田中先生, 김선생님). Case-sensitive, so that DR (digital
+# radiography: DR_dose) and md_ (a measure) are not titles.
+_TITLED = re.compile(
+    r"^(Dr|Prof|Professor|Mr|Mrs|Ms|Miss)\.?[\s_]+\w|\w[\s_,]+(MD|M\.D\.|PhD|MBBS|FRCR|FRANZCR)\.?$"
+    r"|\w(先生|선생님|교수님)$"
+)
+
+
+def titled_name(column: str) -> bool:
+    """Whether a column's name is a person's name with a title, a degree or an honorific
+    (:data:`_TITLED`): a column not stored whose name no message may quote."""
+    return bool(_TITLED.search(unicodedata.normalize("NFKC", column).strip()))
+
+
 def names_a_person(column: str) -> bool:
     """Whether an extra column's name says it holds a person's identity (``Patient Name``,
     ``DOB``, ``mrn``, ``accession_number``, ``referring_physician``, ``radiologist_id``,
     ``signer``, ``nhs_number``, ``patient_ref``, ``患者ID``, ``患者ＩＤ``, ``hosp_no``, ...)."""
+    if titled_name(column):
+        return True
     column = unicodedata.normalize("NFKC", column)
     bare = "".join(ch for ch in column.casefold() if ch.isalnum())
     if bare in _NOT_A_PERSON:

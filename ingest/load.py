@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contract import CONTRACTS, NATURAL_KEYS
+from ingest.contract import CONTRACTS, NATURAL_KEYS, titled_name
 from ingest.encodings import codec_name, decoded
 from ingest.file_warnings import notes as file_notes
 from ingest.header_lines import find_header_lines, header_rows, joined_refusal, skipped_note
@@ -57,6 +57,7 @@ from ingest.validate import (
     checked_key,
     checked_sql,
     column_sql,
+    decimal_comma,
     dropped_extras,
     kept_extras,
     problems_sql,
@@ -690,6 +691,7 @@ def _write_batch(
             rows,
             gaps=_has_gaps(con),
             zoned=bool(settings.time_zone),  # the values typed as the checking pass typed them
+            decimal_comma=decimal_comma(source),
         )
         con.execute(
             f"""
@@ -817,11 +819,14 @@ def _write_batch(
             "its name says it identifies" if len(dropped) == 1 else "their names say they identify"
         )
         result.message += (
-            f"; not stored: {_listed(dropped)} ({says} a person; of the ids, only patient_id and "
+            f"; not stored: {_listed(dropped, source.header_names)} ({says} a person; of the ids, only patient_id and "
             "reader_id are kept, as pseudonyms)"
         )
     if unlisted := [c for c in unlisted_extras(source, settings) if c not in named_ids]:
-        result.message += f"; not stored: {_listed(unlisted)} (not in extra_columns of radqa.toml)"
+        result.message += (
+            f"; not stored: {_listed(unlisted, source.header_names)} (not in extra_columns of "
+            "radqa.toml)"
+        )
     con.execute(
         """
         insert into ingest_batches values
@@ -941,17 +946,25 @@ def _spelling_note(con: duckdb.DuckDBPyConnection, kind: str) -> str:
     )
 
 
-def _listed(columns: Sequence[str]) -> str:
+def _listed(columns: Sequence[str], spelled: Mapping[str, str] | None = None) -> str:
     """``columns`` named in a message: ``column(s) 'a', 'b'``; those whose name reads as a value
-    (:func:`ingest.readers.looks_like_value`: the line may be a data row) counted, not named."""
-    shown = [c for c in columns if not looks_like_value(c)]
-    hidden = len(columns) - len(shown)
+    (:func:`ingest.readers.looks_like_value`: the line may be a data row) or is a person's name
+    (:func:`ingest.contract.titled_name`: ``Dr Tanaka Hanako``, as ``spelled`` writes it: the
+    header's spelling of each lower-case name) counted, not named."""
+    spelled = spelled or {}
+    valued = [c for c in columns if looks_like_value(c)]
+    named = [c for c in columns if c not in valued and titled_name(spelled.get(c, c))]
+    shown = [c for c in columns if c not in valued and c not in named]
     quoted = ", ".join(f"'{c}'" for c in shown)
     parts = [f"column(s) {quoted}"] if shown else []
-    if hidden:
+    if valued:
         parts.append(
-            f"{hidden} column{'s' if hidden > 1 else ''} whose "
-            f"{'names read as values' if hidden > 1 else 'name reads as a value'} (not shown)"
+            f"{len(valued)} column{'s' if len(valued) > 1 else ''} whose "
+            f"{'names read as values' if len(valued) > 1 else 'name reads as a value'} (not shown)"
+        )
+    if named:
+        parts.append(
+            f"{len(named)} column{'s' if len(named) > 1 else ''} named after a person (not shown)"
         )
     return " and ".join(parts)
 

@@ -129,8 +129,10 @@ def checked_sql(
     found = source.lowered
     present = [c for c in contract if c.name in found]
     zoned = bool(settings and settings.time_zone)
+    comma = decimal_comma(source)
     typed = ", ".join(
-        f"{c.typed_sql(q(c.name), zoned=zoned)} as {q('__t_' + c.name)}" for c in present
+        f"{c.typed_sql(q(c.name), zoned=zoned, decimal_comma=comma)} as {q('__t_' + c.name)}"
+        for c in present
     )
     ids = {c.name: c.typed_sql(q(c.name)) for c in present if c.an_id}
     outputs = []
@@ -184,6 +186,12 @@ def checked_sql(
                   from ({source.scan_sql()}))
         ))
     """
+
+
+def decimal_comma(source: Source) -> bool:
+    """Whether a file's numbers may be written with a decimal comma (0,35): a CSV file whose
+    delimiter is not a comma (Excel's CSV where the comma is the decimal separator)."""
+    return source.fmt == "csv" and source.delim != ","
 
 
 def _blank_sql(source: Source) -> str:
@@ -348,6 +356,7 @@ def problems_sql(
     *,
     gaps: bool = False,
     zoned: bool = False,
+    decimal_comma: bool = False,
 ) -> str:
     """SELECT over the bad rows of ``rows`` (``_checked`` in its full shape, see
     :func:`rows_sql`): _rn, the column first at fault, and the reason.
@@ -355,6 +364,9 @@ def problems_sql(
     ``zoned``: ``time_zone`` is set, and the values are typed as the checking pass typed them
     (:meth:`ingest.contract.Column.typed_sql`): a time with an offset that only its conversion
     takes out of range is worded as such, and one it keeps in range is not.
+
+    ``decimal_comma``: likewise, the file's numbers may be written 0,35
+    (:func:`decimal_comma`).
 
     ``gaps``: temp table ``_gaps`` counts the empty lines before the rows
     (:func:`ingest.load._empty_lines`); the row numbers shown, the bad row's and the one a
@@ -374,9 +386,11 @@ def problems_sql(
         for c in present
     )
     typed = ", ".join(
-        f"{c.typed_sql(q(c.name), zoned=zoned)} as {q('__t_' + c.name)}" for c in present
+        f"{c.typed_sql(q(c.name), zoned=zoned, decimal_comma=decimal_comma)} "
+        f"as {q('__t_' + c.name)}"
+        for c in present
     )
-    checks = [(c.name, _problem(c)) for c in present]
+    checks = [(c.name, _problem(c, decimal_comma)) for c in present]
     reasons = "coalesce(_overflow, concat_ws('; ', " + ", ".join(p for _, p in checks) + "))"
     first = "case " + " ".join(f"when ({p}) is not null then '{n}'" for n, p in checks) + " end"
     first = f"case when _overflow is null then {first} end"
@@ -419,8 +433,10 @@ def _scientific(raw: str) -> str:
     return f"regexp_matches(cast({raw} as varchar), '[0-9][eE][+-][0-9]')"
 
 
-def _problem(col: Column) -> str:
-    """SQL wording the rule a bad row breaks in ``col`` (NULL when the value is fine)."""
+def _problem(col: Column, decimal_comma: bool = False) -> str:
+    """SQL wording the rule a bad row breaks in ``col`` (NULL when the value is fine).
+    ``decimal_comma``: the file reads 0,35 as a number (:func:`decimal_comma`), so 1,5 is out
+    of range, not written with the wrong separator."""
     raw, typed = q(col.name), q(f"__t_{col.name}")
     expected = col.expectation()
     shown = f"'''' || left(cast({raw} as varchar), 60) || ''''"
@@ -442,6 +458,12 @@ def _problem(col: Column) -> str:
         bad = (
             f"case when {long} then 'column ''{col.name}'' is ' || {shown} || ', ' || {size} "
             f"|| ' characters long; expected text of at most {MAX_TEXT} characters' else {bad} end"
+        )
+    if col.kind in ("score", "number") and not decimal_comma:  # a quoted 0,35: say so
+        comma = f"regexp_full_match(trim(cast({raw} as varchar)), '[-+]?[0-9]*,[0-9]+')"
+        bad = (
+            f"case when {comma} then 'column ''{col.name}'' is ' || {shown} || ', a decimal "
+            f"comma; expected {expected}, written with a point (0.35)' else {bad} end"
         )
     invalid = f"({typed} is null or not ({col.valid_sql(typed)}))"
     if col.an_id:  # Column.typed_sql: NULL in scientific notation, which the values say
