@@ -8,7 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
-from dashboard._columns import TABLE_WIDTH_1280, ci_text, column_config
+from dashboard._columns import (
+    TABLE_WIDTH_1280,
+    ci_text,
+    column_config,
+    percent,
+    shares_rounded,
+)
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
@@ -129,9 +135,8 @@ def answer_columns(
         "kappa_ci": st.column_config.TextColumn(
             "95% CI", width=ANSWER_WIDTHS["kappa_ci"], help="Cohen's kappa, 95% CI"
         ),
-        "agreement": st.column_config.NumberColumn(
-            "Agreement", format="percent", width=ANSWER_WIDTHS["agreement"],
-            help="Percent agreement",
+        "agreement": percent(
+            "Agreement", width=ANSWER_WIDTHS["agreement"], help="Percent agreement"
         ),
         "agreement_ci": st.column_config.TextColumn(
             "95% CI", width=ANSWER_WIDTHS["agreement_ci"], help="Percent agreement, 95% CI"
@@ -241,7 +246,7 @@ def show_groups() -> None:
     )
     row_height = FOUR_LINES_ROW_HEIGHT if why else 35  # the reason wraps
     st.dataframe(
-        table[shown_cols],
+        shares_rounded(table[shown_cols], config),
         hide_index=True,
         width="stretch",
         column_config=config,
@@ -348,7 +353,7 @@ def show_readers() -> None:
     wrap = not dropped.empty  # the reason wraps
     row_height = FOUR_LINES_ROW_HEIGHT if wrap else 35
     st.dataframe(
-        table,
+        shares_rounded(table, config),
         hide_index=True,
         width="stretch",
         column_config=config,

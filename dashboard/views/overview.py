@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import _charts, _state
 from dashboard._alerts import show_report_alerts
+from dashboard._columns import percent, shares_rounded
 from dashboard._context import page_context
 from dashboard._defaults import OVERVIEW_BY, TREND_PERIODS, models_by_data
 from dashboard._filters import describe
@@ -141,21 +142,14 @@ CLAIM_COLUMNS = {
     "model_name": st.column_config.TextColumn("Model", width=105, pinned=True),
     "finding": st.column_config.TextColumn("Finding", width=118, pinned=True),
     "metric": st.column_config.TextColumn("Metric", width=82, help="The claimed metric"),
-    "claimed": st.column_config.NumberColumn(
-        "Claimed", format="percent", width=66, help="The vendor's published figure"
-    ),
-    "estimate": st.column_config.NumberColumn(
+    "claimed": percent("Claimed", width=66, help="The vendor's published figure"),
+    "estimate": percent(
         "Estimate",
-        format="percent",
         width=70,
         help="Local estimate: the metric on this hospital's labelled cases",
     ),
-    "low": st.column_config.NumberColumn(
-        "CI low", format="percent", width=62, help="95% CI of the local estimate, lower end"
-    ),
-    "high": st.column_config.NumberColumn(
-        "CI high", format="percent", width=62, help="95% CI of the local estimate, upper end"
-    ),
+    "low": percent("CI low", width=62, help="95% CI of the local estimate, lower end"),
+    "high": percent("CI high", width=62, help="95% CI of the local estimate, upper end"),
     "verdict": st.column_config.TextColumn(
         "Verdict",
         width=142,
@@ -227,7 +221,7 @@ def show_claims() -> None:
         claim_banner(str(model), str(name), part)
     checks["ci_method"] = [METHODS.get(_method_key(str(m)), "") for m in checks["metric"]]
     st.dataframe(
-        checks[[c for c in CLAIM_ORDER if c in checks.columns]],
+        shares_rounded(checks[[c for c in CLAIM_ORDER if c in checks.columns]], CLAIM_COLUMNS),
         hide_index=True,
         width="stretch",
         column_config=CLAIM_COLUMNS,

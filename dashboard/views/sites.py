@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _charts, _state
-from dashboard._columns import column_config
+from dashboard._columns import column_config, shares_rounded
 from dashboard._context import page_context
 from dashboard._downloads import csv_download
 from dashboard._filters import model_finding_picker
@@ -133,7 +133,9 @@ def show_table() -> None:
     config = column_config(table, LABELS)
     for group in ("site", "scanner_model"):  # kept in view while the table scrolls sideways
         config[group] = st.column_config.TextColumn(LABELS[group], pinned=True)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+    st.dataframe(
+        shares_rounded(table, config), hide_index=True, width="stretch", column_config=config
+    )
     methods = grid.attrs.get("methods", {})
     st.caption(
         f"95% CI: proportions: {methods.get('proportions', '')}; AUC: {methods.get('auc', '')}"

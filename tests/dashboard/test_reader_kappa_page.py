@@ -78,7 +78,7 @@ def test_a_kappa_not_estimable_says_why_and_the_plot_names_the_sites_it_leaves_o
             assert row["kappa"] == _charts.fmt(r.kappa, "kappa")
             ci = f"{_charts.fmt(r.kappa_low, 'kappa')} – {_charts.fmt(r.kappa_high, 'kappa')}"
             assert row["kappa_ci"] == ci and row["kappa_reason"] == ""
-        assert row["agreement"] == r.agreement
+        assert row["agreement"] == round(r.agreement, 3)  # one decimal in %
         assert row["agreement_ci"] == (
             f"{_charts.fmt(r.agreement_low, 'accuracy')} – "
             f"{_charts.fmt(r.agreement_high, 'accuracy')}"
