@@ -33,6 +33,12 @@ bytes (with their sizes), so the pixel data is not read even to hash it, and by 
 read (the site map, ``encoding``): :func:`_batch_hash`. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
 
+A text value (:data:`TEXT_FIELDS`: InstitutionName, StationName, SoftwareVersions, ...) that is
+or holds a PatientID of the same call, or a patient or reader id whose pseudonym the store holds,
+is not stored, as a file's row holding one is quarantined: the study takes the field from
+another of its files, or keeps what it had, and the summary lists the fields, never the id
+(:func:`_withhold`).
+
 From 4,000 files on, ``radqa ingest dicom`` parses headers in one worker process per core
 (pydicom parses in Python, about 1 ms a file): 20,000 files took 12.6 s, against 21.9 s in one
 process.
@@ -99,7 +105,14 @@ from ingest.dicom_paths import (
     redact,
     walk_files,
 )
-from ingest.dicom_values import header_text, parse_age, parse_sex, parse_study_datetime
+from ingest.dicom_values import (
+    Withheld,
+    header_text,
+    parse_age,
+    parse_sex,
+    parse_study_datetime,
+    withhold_ids,
+)
 from ingest.encodings import codec_name
 from ingest.pseudonym import check_key_source, pseudonymise, store_key
 from ingest.studies import FILL_ONLY, upsert_studies
@@ -171,6 +184,10 @@ class DicomSummary:
     # studies whose images name more than one scanner, a line each (:func:`_scanner_notes`):
     # not an error (a series acquired again on another scanner), but their scanner is a choice
     scanners: list[str] = field(default_factory=list)
+    # a line per header field that held a patient or reader id in some files, not stored
+    # (:func:`_withhold`); withheld_studies: the studies concerned, each once
+    withheld: list[str] = field(default_factory=list)
+    withheld_studies: int = 0
     # files read whose text is in a character set they do not declare, not UTF-8, and was read
     # as Latin-1 for want of an ``encoding``
     undeclared: int = 0
@@ -182,13 +199,14 @@ class DicomSummary:
     @property
     def ok(self) -> bool:
         """True when no file was skipped, no file a DICOMDIR lists is missing, no study's files
-        disagree on the patient (with each other or with the patient stored), and something was
-        found."""
+        disagree on the patient (with each other or with the patient stored), no header field
+        held a patient or reader id, and something was found."""
         return (
             not self.skipped
             and not self.folders
             and not self.missing
             and not self.conflicts
+            and not self.withheld
             and self.status != "empty"
         )
 
@@ -200,6 +218,7 @@ class DicomSummary:
         lines.extend(f"  {conflict}" for conflict in self.conflicts[:MAX_SHOWN])
         if len(self.conflicts) > MAX_SHOWN:  # lines: a study may have two
             lines.append(f"  ... and {len(self.conflicts) - MAX_SHOWN} more (see quarantine)")
+        lines.extend(f"  {line}" for line in self.withheld)  # a line per field: a few
         lines.extend(f"  {note}" for note in self.scanners[:MAX_SHOWN])
         if len(self.scanners) > MAX_SHOWN:
             lines.append(f"  ... and {len(self.scanners) - MAX_SHOWN} more studies of two scanners")
@@ -365,7 +384,9 @@ def ingest_dicom(
     ]
     # each path on its own: redacting the joined label took the ", " after a patient's folder
     label = _shorten(", ".join(redact(str(p), people, labels) for p in paths))
+    own_ids = sorted({mark[1] for mark in people if mark[0] == "id"})  # for withhold_ids
     people.clear()
+    pads = _pads(key)
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
     chash = _batch_hash(identities, settings, codec)
@@ -393,11 +414,27 @@ def ingest_dicom(
                     f"; {summary.conflict_studies} of its studies named more than one patient "
                     "when it was loaded (listed below; see quarantine)"
                 )
-            summary.scanners = _scanners_again(con, rows)
+            summary.withheld = _recorded_withheld(con, prior.batch_id)
+            if n := len(summary.withheld):
+                summary.message += (
+                    f"; {n} of its header fields held a patient or reader id (not shown) when it "
+                    "was loaded, not stored (listed below; see quarantine)"
+                )
+            summary.scanners = _scanners_again(con, rows, own_ids, pads)
             summary.message += _scanners_note(summary)
             summary.files_read = 0
         else:
-            _write_batch(con, rows, summary, settings, label=label, chash=chash, started=started)
+            _write_batch(
+                con,
+                rows,
+                summary,
+                settings,
+                label=label,
+                chash=chash,
+                started=started,
+                own_ids=own_ids,
+                pads=pads,
+            )
             if publish:
                 summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
         if publish:  # the catch-up publish, and the cases file (scanner columns may change)
@@ -1048,8 +1085,12 @@ def _write_batch(
     label: str,
     chash: str,
     started: datetime,
+    own_ids: list[str],
+    pads: dict[str, bytes],
 ) -> None:
-    """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row."""
+    """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row.
+    ``own_ids``: the PatientIDs of the call (raw, never stored) and ``pads`` the HMAC pads, to
+    leave out the values that hold an id (:func:`_withhold`)."""
     files = _files_frame(rows)
     # each InstitutionName read, with the site the map gives it (matched ignoring case and
     # spacing: Settings.site_for); the join in _merge_studies is then on the name as read
@@ -1064,6 +1105,8 @@ def _write_batch(
     con.execute("begin transaction")
     try:
         batch_id = int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
+        _load_files(con)
+        withheld = _withhold(con, summary, own_ids, pads)
         _merge_studies(con)
         if settings.site_map:  # without a map every name is a site, as documented
             studied = con.execute(
@@ -1093,6 +1136,15 @@ def _write_batch(
                 "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
                 "raw) values (?, ?, 0, null, ?, null)",
                 [(batch_id, rel, reason) for rel, reason in not_read],
+            )
+        if summary.withheld:  # kept with the batch, so that loading it again says so too
+            con.executemany(
+                "insert into quarantine (batch_id, file_name, row_number, column_name, reason, "
+                "raw) values (?, ?, 0, ?, ?, null)",
+                [
+                    (batch_id, label, field.keyword, line)
+                    for field, line in zip(withheld, summary.withheld, strict=True)
+                ],
             )
         if summary.conflicts:  # kept with the batch, so that loading it again says so too
             con.executemany(
@@ -1127,6 +1179,11 @@ def _write_batch(
                 f"; {len(stored_patient)} stud{'y' if len(stored_patient) == 1 else 'ies'} "
                 "whose files name another patient than the one stored"
             )
+        if n := summary.withheld_studies:
+            summary.message += (
+                f"; {n} stud{'y' if n == 1 else 'ies'} with a patient or reader id (not shown) "
+                f"in {', '.join(w.keyword for w in withheld)}: not stored (listed below)"
+            )
         summary.message += (
             _scanners_note(summary)
             + _undeclared_note(summary)
@@ -1151,7 +1208,7 @@ def _write_batch(
                 inserted,
                 updated,
                 summary.unchanged,
-                len(not_read) + len(summary.conflicts),
+                len(not_read) + len(summary.conflicts) + len(summary.withheld),
                 summary.message,
             ],
         )
@@ -1166,6 +1223,7 @@ def _write_batch(
         con.execute("drop table if exists _dicom_scanners")
         con.unregister("_dicom_files_df")
         con.unregister("_dicom_sites_df")
+        con.unregister(OWN_IDS)
 
 
 def _files_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -1175,12 +1233,20 @@ def _files_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return files.where(files.notna(), None)
 
 
-def _scanners_again(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> list[str]:
+def _scanners_again(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[dict[str, object]],
+    own_ids: list[str],
+    pads: dict[str, bytes],
+) -> list[str]:
     """The studies of two scanners (:func:`_scanner_notes`) of a batch loaded before, from its
     files, read again to know it (``rows``): the store keeps only the scanner each study took,
-    and such a study is no error to keep in quarantine. A few queries on the files' rows, in
-    temp tables of a cursor of its own (DuckDB refuses to register a frame on a connection with
-    a result not fetched), outside any transaction; nothing stored changes."""
+    and such a study is no error to keep in quarantine. A scanner name that holds a patient or
+    reader id is left out, as when the batch was loaded (:func:`_withhold`: ``own_ids``,
+    ``pads``; looked for only when a study has two scanners: about 50 ms). A few queries on
+    the files' rows, in temp tables of a cursor of its own (DuckDB refuses to register a frame
+    on a connection with a result not fetched), outside any transaction; nothing stored
+    changes."""
     if not rows:
         return []
     columns = ["study_uid", "_derived", "scanner_manufacturer", "scanner_model"]
@@ -1197,7 +1263,82 @@ def _scanners_again(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]
             """
         )
         _scanner_votes(cur)
+        [(two,)] = cur.execute(
+            "select exists (select 1 from _dicom_scanners group by study_uid having count(*) > 1)"
+        ).fetchall()
+        if not two:  # the usual case; emptying values never makes two scanners of one
+            return []
+        withhold_ids(cur, TEXT_FIELDS, _own_ids_sql(cur, own_ids), pads)
+        _scanner_votes(cur)
         return _scanner_notes(cur)
+
+
+# The frame of the call's own PatientIDs (raw, in memory only) that :func:`withhold_ids` reads
+OWN_IDS = "_dicom_own_ids_df"
+
+
+def _own_ids_sql(con: duckdb.DuckDBPyConnection, own_ids: list[str]) -> str | None:
+    """A SELECT of column ``id``, the call's own PatientIDs (``own_ids``, as
+    :func:`ingest.dicom_paths.person_marks` keeps them: in lower case), registered on ``con`` as
+    a frame (:data:`OWN_IDS`; never written to the database); None when there are none."""
+    if not own_ids:
+        return None
+    con.register(OWN_IDS, pd.DataFrame({"id": own_ids}, dtype=object))
+    return f"select id from {OWN_IDS}"
+
+
+def _withhold(
+    con: duckdb.DuckDBPyConnection,
+    summary: DicomSummary,
+    own_ids: list[str],
+    pads: dict[str, bytes],
+) -> list[Withheld]:
+    """Empty, in ``_dicom_files``, the text values (:data:`TEXT_FIELDS`) that are or hold a
+    patient id of the call (``own_ids``) or a patient or reader id the store knows
+    (:func:`ingest.dicom_values.withhold_ids`), as a file's rows that hold one are quarantined;
+    the study takes another of its files' value, or keeps the one stored. Sets the summary's
+    lines and count of studies, and returns the fields (in the order of the lines)."""
+    withheld, summary.withheld_studies = withhold_ids(
+        con, TEXT_FIELDS, _own_ids_sql(con, own_ids), pads
+    )
+    if any(w.keyword == TEXT_FIELDS["institution"] for w in withheld):
+        # the name read as Latin-1 only lets a new reading replace a site stored as it
+        con.execute("update _dicom_files set institution_latin1 = null where institution is null")
+    summary.withheld = [_withheld_line(w) for w in withheld]
+    return withheld
+
+
+def _withheld_line(field: Withheld) -> str:
+    """The line of the summary (and reason in quarantine) of a header field whose value held an
+    id in some files (:func:`_withhold`); the id is not shown, the studies' UIDs are."""
+    more = ", ..." if field.studies > len(field.shown) else ""
+    files = f"{field.files} file{'' if field.files == 1 else 's'}"
+    studies = f"{field.studies} stud{'y' if field.studies == 1 else 'ies'}"
+    return (
+        f"{field.keyword} holds a patient or reader id (not shown) in {files} of {studies} "
+        f"({', '.join(field.shown)}{more}): not stored; a study takes the value of another of "
+        "its files, else keeps the one it had"
+    )
+
+
+def _recorded_withheld(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[str]:
+    """The lines of the header fields that held an id when batch ``batch_id`` was loaded
+    (:func:`_withhold`; kept in quarantine), in the order of :data:`TEXT_FIELDS`."""
+    keywords = list(TEXT_FIELDS.values())
+    rows = con.execute(
+        "select reason from quarantine where batch_id = ? and column_name in ? "
+        "order by list_position(?, column_name)",
+        [batch_id, keywords, keywords],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _pads(key: bytes) -> dict[str, bytes]:
+    """The HMAC pads of ``key`` (:func:`ingest.validate.pseudonym_sql`), as a file's ingest
+    makes them; imported here, not at the top: worker processes import this module."""
+    from ingest.load import _pads as pads
+
+    return pads(key)
 
 
 def _scanners_note(summary: DicomSummary) -> str:
@@ -1244,15 +1385,15 @@ def _conflict_studies(con: duckdb.DuckDBPyConnection, batch_id: int) -> int:
 
 
 def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables ``_dicom_files`` (one row per file read), ``_dicom_scanners`` (one per study
-    and scanner) and ``_dicom_studies`` (one per study): each field is the first non-empty value
-    of the study's files, those of image objects first (:func:`_is_derived`), then in path
-    order; the site is mapped through the site map. The scanner columns and the modality
-    (:data:`SCANNER_COLUMNS`) come from the study's scanner (:func:`_study_scanners`), and only
-    fill from derived objects, never from an image of another scanner. A study whose files here
-    are all derived objects is marked :data:`FILL_ONLY`: its values only fill what the stored
-    study leaves empty (:func:`ingest.studies.upsert_studies`), as they would within one
-    call."""
+    """Temp tables ``_dicom_scanners`` (one per study and scanner) and ``_dicom_studies`` (one
+    per study), from ``_dicom_files`` (one row per file read, :func:`_load_files`): each field
+    is the first non-empty value of the study's files, those of image objects first
+    (:func:`_is_derived`), then in path order; the site is mapped through the site map. The
+    scanner columns and the modality (:data:`SCANNER_COLUMNS`) come from the study's scanner
+    (:func:`_study_scanners`), and only fill from derived objects, never from an image of
+    another scanner. A study whose files here are all derived objects is marked
+    :data:`FILL_ONLY`: its values only fill what the stored study leaves empty
+    (:func:`ingest.studies.upsert_studies`), as they would within one call."""
     firsts = ", ".join(
         f"first({c} order by _derived, _other_scanner, _ord) "
         f"filter (where {c} is not null and (_derived or not _other_scanner)) as {c}"
@@ -1260,7 +1401,6 @@ def _merge_studies(con: duckdb.DuckDBPyConnection) -> None:
         else f"first({c} order by _derived, _ord) filter (where {c} is not null) as {c}"
         for c in FILE_COLUMNS
     )
-    _load_files(con)
     _study_scanners(con)
     con.execute(
         f"""

@@ -1,13 +1,19 @@
-"""DICOM header values as the studies table stores them: text, study date-time, sex, age."""
+"""DICOM header values as the studies table stores them: text, study date-time, sex, age; and
+the text values that hold a patient or reader id, which it does not store
+(:func:`withhold_ids`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import NamedTuple
 
+import duckdb
 from pydicom.multival import MultiValue
 
 from ingest.contract import AGE_STRING, age_string_years
+from ingest.redact import find_held_ids
 
 
 def header_text(ds: object, keyword: str) -> str | None:
@@ -68,3 +74,72 @@ def parse_age(value: str | None) -> int | None:
         return None
     years = age_string_years(int(m[1]), m[2])
     return years if years <= 130 else None
+
+
+class Withheld(NamedTuple):
+    """A header field whose value, in some files, is or holds a patient or reader id
+    (:func:`withhold_ids`): its DICOM keyword, how many files and studies, and the first
+    :data:`WITHHELD_SHOWN` of those studies' UIDs."""
+
+    keyword: str
+    files: int
+    studies: int
+    shown: list[str]
+
+
+WITHHELD_SHOWN = 3
+
+
+def withhold_ids(
+    con: duckdb.DuckDBPyConnection,
+    fields: Mapping[str, str],
+    own_ids: str | None,
+    pads: Mapping[str, bytes],
+) -> tuple[list[Withheld], int]:
+    """Empty, in temp table ``_dicom_files`` (one row per file read: ``study_uid`` and the
+    columns of ``fields`` it has, column -> DICOM keyword), each value that is or holds a
+    patient or reader id, and say where: (a :class:`Withheld` per field that had one, in the
+    order of ``fields``; how many studies had one in any field).
+
+    The rule is the one rows of a file meet (:mod:`ingest.held_ids`): a value or one of its
+    parts of 4 characters or more that is one of the call's own PatientIDs (``own_ids``, a
+    SELECT of column ``id``, the raw ids, never stored), ignoring case, or whose pseudonym the
+    store holds (a patient's or a reader's): :func:`ingest.redact.find_held_ids`, over each
+    column's few distinct values (a station, a scanner, a site), not each file's. An
+    InstitutionName, StationName or SoftwareVersions that holds the MRN would otherwise become a
+    site, station or software version on the dashboard and in the report. An emptied value is as if the header
+    left it empty: the study takes another of its files' value, or keeps the stored one.
+    ``pads``: the HMAC pads of :func:`ingest.validate.pseudonym_sql`."""
+    present = {row[0] for row in con.execute("describe _dicom_files").fetchall()}
+    columns = [c for c in fields if c in present]
+    values = " union all ".join(
+        f"select distinct {i} as i, {c} as v from _dicom_files" for i, c in enumerate(columns)
+    )
+    if not columns or not find_held_ids(con, values, own_ids, dict(pads)):
+        con.execute("drop table if exists _held")
+        return [], 0
+    found = sorted(i for (i,) in con.execute("select distinct i from _held").fetchall())
+    held = {columns[i]: f"{columns[i]} in (select v from _held where i = {i})" for i in found}
+    counts = con.execute(
+        " union all ".join(
+            f"""
+            select {i} as i, count(*), count(distinct study_uid),
+                   list(distinct study_uid order by study_uid)[:{WITHHELD_SHOWN}]
+            from _dicom_files where {held[columns[i]]}
+            """
+            for i in found
+        )
+        + " order by i"
+    ).fetchall()
+    [(studies,)] = con.execute(
+        f"select count(distinct study_uid) from _dicom_files where {' or '.join(held.values())}"
+    ).fetchall()
+    con.execute(
+        "update _dicom_files set "
+        + ", ".join(f"{c} = case when {test} then null else {c} end" for c, test in held.items())
+        + f" where {' or '.join(held.values())}"
+    )
+    con.execute("drop table _held")
+    return [
+        Withheld(fields[columns[i]], int(files), int(n), list(uids)) for i, files, n, uids in counts
+    ], int(studies)
