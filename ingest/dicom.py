@@ -32,6 +32,9 @@ Loading the same files again changes nothing: a batch is known by its files' pat
 bytes (with their sizes), so the pixel data is not read even to hash it, and by how they are
 read (the site map, ``encoding``): :func:`_batch_hash`. A DX or MG image is
 10-50 MB and its header a few KB; a change in the pixels alone changes nothing stored here.
+Unless a later batch (a predictions file, other DICOM files) changed the values of a study of
+those files: they are then loaded again, and their values replace the later ones, as a file
+sent again is (:func:`_studies_changed_since`).
 
 A text value (:data:`TEXT_FIELDS`: InstitutionName, StationName, SoftwareVersions, ...) that is
 or holds a PatientID of the same call, or a patient or reader id whose pseudonym the store holds,
@@ -394,7 +397,10 @@ def ingest_dicom(
     con = store.connect_working(data_dir)
     try:
         prior = store.loaded_batch(con, KIND, chash)
-        if prior is not None:
+        resent = None  # a batch of the same files whose studies a later batch changed
+        if prior is not None and _studies_changed_since(con, prior.batch_id, rows):
+            resent = prior.batch_id
+        if prior is not None and resent is None:
             summary.status = "unchanged"
             summary.batch_id = prior.batch_id
             summary.conflicts = _recorded_conflicts(con, prior.batch_id)
@@ -434,6 +440,7 @@ def ingest_dicom(
                 started=started,
                 own_ids=own_ids,
                 pads=pads,
+                resent=resent,
             )
             if publish:
                 summary.snapshot_id = store.publish_snapshot(con, data_dir).snapshot_id
@@ -1087,10 +1094,13 @@ def _write_batch(
     started: datetime,
     own_ids: list[str],
     pads: dict[str, bytes],
+    resent: int | None = None,
 ) -> None:
     """One transaction: merge files per study, upsert studies, quarantine, ingest_batches row.
     ``own_ids``: the PatientIDs of the call (raw, never stored) and ``pads`` the HMAC pads, to
-    leave out the values that hold an id (:func:`_withhold`)."""
+    leave out the values that hold an id (:func:`_withhold`); ``resent``: the batch of the same
+    files that a later batch changed studies of (:func:`_studies_changed_since`), said in the
+    message."""
     files = _files_frame(rows)
     # each InstitutionName read, with the site the map gives it (matched ignoring case and
     # spacing: Settings.site_for); the join in _merge_studies is then on the name as read
@@ -1191,6 +1201,11 @@ def _write_batch(
             + _viewer_note(summary)
             + _missing_note(summary)
         )
+        if resent is not None:
+            summary.message += (
+                f"; same content as batch {resent}, read again as later files changed the values "
+                "of its studies since"
+            )
         con.execute(
             "insert into ingest_batches (batch_id, kind, file_name, content_hash, started_at, "
             "finished_at, status, rows_read, rows_accepted, rows_inserted, rows_replaced, "
@@ -1331,6 +1346,35 @@ def _recorded_withheld(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[st
         [batch_id, keywords, keywords],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def _studies_changed_since(
+    con: duckdb.DuckDBPyConnection, batch_id: int, rows: list[dict[str, object]]
+) -> bool:
+    """Whether a later batch (predictions or DICOM headers) wrote the stored values of a study
+    of the files of DICOM batch ``batch_id`` (``rows``: read again, to know the batch): a
+    predictions file that gave the study another modality or scanner, say. Then the same
+    files are loaded again, and their values replace the later ones (re-sending the original
+    reverts a bad correction), as :func:`ingest.load._studies_changed_since` does for a file.
+    Free when no committed batch of either kind came later (the same files sent again at
+    once); else one look-up of the files' studies among those written since."""
+    [(later,)] = con.execute(
+        "select count(*) from ingest_batches where batch_id > ? and status = 'committed' "
+        "and kind in ('predictions', 'dicom')",
+        [batch_id],
+    ).fetchall()
+    if not later or not rows:
+        return False
+    [(changed,)] = con.execute(
+        """
+        select exists (
+            select 1 from studies
+            where batch_id > $b and study_uid in (select unnest($uids::varchar[]))
+        )
+        """,
+        {"b": batch_id, "uids": sorted({str(row["study_uid"]) for row in rows})},
+    ).fetchall()
+    return bool(changed)
 
 
 def _pads(key: bytes) -> dict[str, bytes]:
