@@ -10,6 +10,8 @@ it, and the rows must hold every line.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from dashboard._columns import TABLE_WIDTH_1280, wrapped_lines
@@ -137,6 +139,10 @@ def test_every_chart_title_within_its_chart(serve, demo_dir) -> None:  # noqa: A
                 if i:
                     open_tab(page, label)
                 settle(page)
+                with contextlib.suppress(Exception):  # a chart drawn before its resize: wait
+                    page.wait_for_function(
+                        f"() => ({TITLES})().every(t => t.over <= 0)", timeout=10_000
+                    )
                 seen += [(path, label, t["title"], t["over"]) for t in page.evaluate(TITLES)]
     titles = [title for _, _, title, _ in seen]
     assert any(t.startswith("Sensitivity by site × scanner model") for t in titles)
