@@ -11,7 +11,9 @@ this module hides, in the quarantined rows of one batch, every value that is or 
   ``reader_id`` column, any row), or
 - an id the store already knows: its pseudonym is a stored patient's or reader's.
 
-The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason.
+The value is replaced by :data:`HIDDEN` in ``raw`` and in the reason. Values and ids are
+compared folded to half-width (:func:`ingest.pseudonym.fold_id`), as ids are before they are
+hashed: ＭＲＮ－００１２ in a comment is the file's patient MRN-0012, and the reverse.
 
 A row that would load is searched too (:func:`find_held_ids`), on the distinct values of its text
 columns and extra columns, which are few: one holding an id is quarantined instead
@@ -29,6 +31,7 @@ import re
 import duckdb
 
 from ingest.contract import CONTRACTS
+from ingest.pseudonym import fold_id, fold_id_sql
 from ingest.readers import literal
 from ingest.validate import pseudonym_sql
 
@@ -58,18 +61,28 @@ def _own(own_ids: str | None) -> str:
 
 
 def _parts_sql(values: str, keep: str) -> str:
-    """SELECT of ``keep`` (columns of ``values``), ``id``: each value ``v`` of ``values`` read as
-    an id and each of its parts (:data:`_SPLITS`), of :data:`SHORTEST` characters or more."""
-    splits = ", ".join(f"regexp_split_to_array(v, '{split}')" for split in _SPLITS)
+    """SELECT of ``keep`` (columns of ``values``), ``id``: each value ``v`` of ``values`` folded
+    to half-width (:func:`ingest.pseudonym.fold_id_sql`, as an id is before it is hashed: ＰＡＴ１２６
+    is PAT126) and read as an id, and each of its parts (:data:`_SPLITS`), of :data:`SHORTEST`
+    characters or more. The values are few and distinct: folding them costs nothing."""
+    splits = ", ".join(f"regexp_split_to_array(__f, '{split}')" for split in _SPLITS)
+    folded = f"select {keep}, {fold_id_sql('v')} as __f from ({values})"
     return f"""
         select * from (
-            select {keep}, {_AS_ID("v")} as id from ({values})
+            select {keep}, {_AS_ID("__f")} as id from ({folded})
             union
             select {keep}, {_AS_ID("part")} as id
-            from (select {keep}, unnest(list_concat({splits})) as part from ({values}))
+            from (select {keep}, unnest(list_concat({splits})) as part from ({folded}))
         )
         where len(id) >= {SHORTEST}
     """
+
+
+def _own_folded(column: str) -> str:
+    """SQL of an own id (``column``) folded to half-width and in lower case, as a candidate of
+    :func:`_parts_sql` is compared with it. Every row's id is folded, but an id of ASCII
+    characters only (nearly all) pays one test of its length (fold_id_sql)."""
+    return f"lower({fold_id_sql(column)})"
 
 
 def find_held_ids(
@@ -84,8 +97,9 @@ def find_held_ids(
 
     An id is found as in :func:`hide_ids`: a value or one of its parts (:data:`_SPLITS`) of
     :data:`SHORTEST` characters or more that is one of the file's own ids (``own_ids``, a
-    SELECT of column ``id``), ignoring case, or whose pseudonym the store holds, as written, in
-    upper or in lower case (the values are few: three hashes each cost nothing). ``pads``
+    SELECT of column ``id``), ignoring case and width (ＰＡＴ１２６ is PAT126), or whose
+    pseudonym the store holds, as written, in upper or in lower case (the values are few: three
+    hashes each cost nothing). ``pads``
     holds the HMAC pads (:func:`ingest.validate.pseudonym_sql`); ``values`` takes no parameter.
 
     The own ids are read once (the file's patient and reader ids, every row: 10M at 10M rows)
@@ -106,7 +120,7 @@ def find_held_ids(
                   from ids)
         ),
         found as (
-            select c.id from ids c join ({_own(own_ids)}) o on lower(c.id) = lower(o.id)
+            select c.id from ids c join ({_own(own_ids)}) o on lower(c.id) = {_own_folded("o.id")}
             union
             select v.id from variants v join ({_STORED}) s on s.patient_pid = v.pid
         )
@@ -150,7 +164,8 @@ def hide_ids(
         create or replace temp table _id_values as
         with distinct_values as (select distinct v from ({values})),
         candidates as ({_parts_sql("select * from distinct_values", "v")})
-        select c.v from candidates c semi join ({_own(own_ids)}) o on lower(o.id) = lower(c.id)
+        select c.v from candidates c
+        semi join ({_own(own_ids)}) o on {_own_folded("o.id")} = lower(c.id)
         union
         select v from candidates where {pseudonym_sql("id")} in ({_STORED})
         """,
@@ -209,8 +224,8 @@ def shown_name(
     the id in the batch history and show it on Data health.
 
     An id is found as in :func:`hide_ids`: one of the file's own ids (``own_ids``, a SELECT of
-    column ``id``, run with ``params``; anywhere in the text, ignoring case), or a part of the
-    text (any run of up to 64 characters: ``検査MRN0055555.csv``, ``MRN0055555preds.csv``)
+    column ``id``, run with ``params``; anywhere in the text, ignoring case and width), or a part
+    of the text (any run of up to 64 characters: ``検査MRN0055555.csv``, ``MRN0055555preds.csv``)
     whose pseudonym the store holds (as written, in upper or in lower case), or that
     ``also_known`` (a SELECT of pseudonyms) gives. A run of digits is never cut in two: of
     ``preds_20261014.csv`` the patient 261014 is not hidden, nor the date taken for an id.
@@ -221,8 +236,9 @@ def shown_name(
             row[0]
             for row in con.execute(
                 f"select distinct id from ({own_ids}) "
-                f"where len(id) >= {SHORTEST} and contains(lower($text), lower(id))",
-                {**(params or {}), "text": text},
+                f"where len(id) >= {SHORTEST} "
+                f"and contains(lower($text), {_own_folded('id')})",
+                {**(params or {}), "text": fold_id(text)},
             ).fetchall()
         ]
     runs = {
@@ -250,5 +266,10 @@ def shown_name(
         ]
     for value in sorted(found, key=len, reverse=True):  # the longest first: it may hold others
         edges = (r"(?<!\d)" if value[0].isdigit() else "", r"(?!\d)" if value[-1].isdigit() else "")
-        text = re.sub(edges[0] + re.escape(value) + edges[1], ID_MARK, text, flags=re.IGNORECASE)
+        pattern = re.compile(edges[0] + re.escape(fold_id(value)) + edges[1], re.IGNORECASE)
+        # found in the text folded to half-width, and replaced in the text as written: folding
+        # keeps each character's place (one for one)
+        spans = [m.span() for m in pattern.finditer(fold_id(text))]
+        for start, end in reversed(spans):
+            text = text[:start] + ID_MARK + text[end:]
     return text

@@ -18,6 +18,7 @@ from ingest.contract import (
     names_a_person,
     worded_time_sql,
 )
+from ingest.pseudonym import fold_id_sql
 from ingest.readers import Source, literal
 from radqa.settings import Settings
 
@@ -34,8 +35,10 @@ def q(name: str) -> str:
 
 
 def pseudonym_sql(expr: str) -> str:
-    """HMAC-SHA256 in SQL, keyed by parameters $ipad / $opad: sha256(opad || sha256(ipad || m))."""
-    text = f"nullif(trim(cast({expr} as varchar)), '')"
+    """HMAC-SHA256 in SQL, keyed by parameters $ipad / $opad: sha256(opad || sha256(ipad || m)),
+    of the id folded to half-width (:func:`ingest.pseudonym.fold_id_sql`: ＰＡＴ１２６ is PAT126)
+    and trimmed; :func:`ingest.pseudonym.pseudonymise` gives the same for a trimmed id."""
+    text = f"nullif(trim({fold_id_sql(expr)}), '')"
     return f"left(sha256($opad || unhex(sha256($ipad || encode({text})))), 24)"
 
 
