@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from ingest.pseudonym import KEY_ENV, KEY_FILE, load_key, pseudonymise
+from ingest.pseudonym import KEY_ENV, KEY_FILE, keyed_hash, load_key
 from radqa.errors import ConfigError
 
 REQUIRED = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
@@ -219,16 +219,16 @@ def user_pseudonym(
     only when a token has no subject. The issuer keeps two providers' subjects apart.
     """
     if sub:
-        return pseudonymise(key, f"oidc|{issuer}|sub|{sub}")
+        return keyed_hash(key, f"oidc|{issuer}|sub|{sub}")
     if email:
-        return pseudonymise(key, f"oidc|{issuer}|email|{email.strip().lower()}")
+        return keyed_hash(key, f"oidc|{issuer}|email|{email.strip().lower()}")
     raise ValueError("a user pseudonym needs the token's subject (sub) or e-mail")
 
 
 def legacy_pseudonym(key: bytes, raw: str) -> str:
     """The pseudonym that replaced a raw identity (e-mail, else name, else subject) kept by
     RadQA before reviewers were pseudonymised, when an old reviews.sqlite was migrated."""
-    return pseudonymise(key, f"legacy|{raw}")
+    return keyed_hash(key, f"legacy|{raw}")
 
 
 def pseudonym_of(
