@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from ingest.pseudonym import fold_id_sql
+
 # DICOM PS3.3 C.7.3.1.1.1 Modality defined terms (current and commonly still sent).
 DICOM_MODALITIES = [
     "AR",
@@ -227,6 +229,9 @@ class Column:
         the comma is the decimal separator (Germany, France, Spain, ...): a number written
         ``0,35`` is 0.35."""
         text = f"nullif(trim(cast({raw} as varchar)), '')"
+        if self.identifier:  # ＰＡＴ１２６ is PAT126, as its pseudonym is: the same patient or
+            # reader in the duplicate check, the study's patients and the id search
+            text = f"nullif(trim({fold_id_sql(raw)}), '')"
         match self.kind:
             case "text" if self.an_id:
                 # Excel's ways of keeping an id's leading zeros, as its CSV may write them: the

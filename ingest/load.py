@@ -10,7 +10,6 @@ published as a snapshot for readers.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +34,7 @@ from ingest.outcome import (
     not_tried,
     publishing,
 )
-from ingest.pseudonym import check_key_source, store_key
+from ingest.pseudonym import check_key_source, hmac_pads, store_key
 from ingest.readers import (
     Source,
     content_hash,
@@ -184,7 +183,7 @@ def ingest_files(
     unpublished = False  # a batch changed the working database since the last publish
     loading: Path | None = None  # the file being loaded, None while publishing
     try:
-        pads = _pads(store_key(con, data_dir))
+        pads = hmac_pads(store_key(con, data_dir))
         if settings.time_zone:  # validated by load_settings: letters, digits, _ + - / only
             con.execute(f"set TimeZone = '{settings.time_zone}'")
         for path in todo:
@@ -243,14 +242,6 @@ def ingest_files(
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _pads(key: bytes) -> dict[str, bytes]:
-    """HMAC inner and outer pads (RFC 2104) for the SQL form of HMAC-SHA256."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    block = key.ljust(64, b"\0")
-    return {"ipad": bytes(b ^ 0x36 for b in block), "opad": bytes(b ^ 0x5C for b in block)}
 
 
 def _ingest_one(
@@ -1325,15 +1316,19 @@ def _study_conflicts(con: duckdb.DuckDBPyConnection) -> str:
         return ""
     parts = []
     if sites:
-        parts.append(f"{sites} whose rows name two or more sites")
+        parts.append(f"{sites} {_studies(sites)} whose rows name two or more sites")
     if patients:
-        parts.append(f"{patients} whose rows name two or more patients")
+        parts.append(f"{patients} {_studies(patients)} whose rows name two or more patients")
     return (
-        f"; check the studies {' and '.join(parts)} (e.g. {', '.join(examples)}): a study_uid "
+        f"; check {' and '.join(parts)} (e.g. {', '.join(examples)}): a study_uid "
         "is stored as one study, with the values that sort last, so an accession number that "
         "two hospitals both use mixes two studies; give each hospital's studies their own "
         "study_uid"
     )
+
+
+def _studies(count: int) -> str:
+    return "study" if count == 1 else "studies"
 
 
 def _refuse(

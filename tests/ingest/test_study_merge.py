@@ -94,8 +94,8 @@ def test_one_accession_at_two_sites_in_one_file_is_warned(data_dir: Path, tmp_pa
     )
     [result] = ingest_files(data_dir, "predictions", [rows])
     assert result.message == (
-        "two.csv: 6 accepted (6 new, 0 replaced, 0 unchanged), 0 quarantined; check the studies "
-        "1 whose rows name two or more sites and 2 whose rows name two or more patients "
+        "two.csv: 6 accepted (6 new, 0 replaced, 0 unchanged), 0 quarantined; check 1 study "
+        "whose rows name two or more sites and 2 studies whose rows name two or more patients "
         "(e.g. A100, A102): a study_uid is stored as one study, with the values that sort last, "
         "so an accession number that two hospitals both use mixes two studies; give each "
         "hospital's studies their own study_uid"
