@@ -110,10 +110,10 @@ def pseudonyms_alone(path: Path) -> Measurement:
         con.execute(
             "create temp table _pids as select id, {pseudonym_sql("id")} as pid "
             "from (select distinct patient_id as id from {reader}('{path}'))",
-            _pads(b"a bench key of 32 bytes or more."),
+            hmac_pads(b"a bench key of 32 bytes or more."),
         )
         """,
-        setup="import duckdb\nfrom ingest.load import _pads\n",
+        setup="import duckdb\nfrom ingest.pseudonym import hmac_pads\n",
     )
 
 
@@ -132,7 +132,7 @@ def checks_alone(path: Path) -> Measurement:
         import duckdb
         from pathlib import Path
         from ingest.contract import CONTRACTS
-        from ingest.load import _pads
+        from ingest.pseudonym import hmac_pads
         from ingest.readers import open_source
         from ingest.validate import checked_sql
         con = duckdb.connect()
@@ -141,7 +141,7 @@ def checks_alone(path: Path) -> Measurement:
         source = open_source(con, Path({str(path)!r}), frozenset(c.name for c in contract))
         checked = checked_sql("predictions", contract, source)
         streamed = f"select count(*), count(*) filter (where _ok) from ({{checked}})"
-        params = {{**_pads(b"a bench key of 32 bytes or more."), **source.params}}
+        params = {{**hmac_pads(b"a bench key of 32 bytes or more."), **source.params}}
         """,
     )
 

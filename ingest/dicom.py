@@ -117,7 +117,7 @@ from ingest.dicom_values import (
     withhold_ids,
 )
 from ingest.encodings import codec_name
-from ingest.pseudonym import check_key_source, pseudonymise, store_key
+from ingest.pseudonym import check_key_source, hmac_pads, pseudonymise, store_key
 from ingest.studies import FILL_ONLY, upsert_studies
 from radqa import derived, store
 from radqa.settings import Settings, load_settings
@@ -389,7 +389,7 @@ def ingest_dicom(
     label = _shorten(", ".join(redact(str(p), people, labels) for p in paths))
     own_ids = sorted({mark[1] for mark in people if mark[0] == "id"})  # for withhold_ids
     people.clear()
-    pads = _pads(key)
+    pads = hmac_pads(key)
     # the batch is its files' paths and header bytes: the pixels are never read, not even to
     # hash them (a DX image is 10-30 MB; its header a few KB)
     chash = _batch_hash(identities, settings, codec)
@@ -1375,14 +1375,6 @@ def _studies_changed_since(
         {"b": batch_id, "uids": sorted({str(row["study_uid"]) for row in rows})},
     ).fetchall()
     return bool(changed)
-
-
-def _pads(key: bytes) -> dict[str, bytes]:
-    """The HMAC pads of ``key`` (:func:`ingest.validate.pseudonym_sql`), as a file's ingest
-    makes them; imported here, not at the top: worker processes import this module."""
-    from ingest.load import _pads as pads
-
-    return pads(key)
 
 
 def _scanners_note(summary: DicomSummary) -> str:

@@ -194,6 +194,15 @@ def fold_id_sql(expr: str) -> str:
     )
 
 
+def hmac_pads(key: bytes) -> dict[str, bytes]:
+    """HMAC inner and outer pads (RFC 2104) of ``key``, the parameters $ipad and $opad of the
+    SQL form of HMAC-SHA256 (:func:`ingest.validate.pseudonym_sql`)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(64, b"\0")
+    return {"ipad": bytes(b ^ 0x36 for b in block), "opad": bytes(b ^ 0x5C for b in block)}
+
+
 def keyed_hash(key: bytes, text: str) -> str:
     """HMAC-SHA256 of ``text`` under ``key``, as a short hex string, ``text`` as it is (a user's
     pseudonym, :mod:`dashboard.auth`; an id goes through :func:`pseudonymise`)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.load import ingest_files
-from ingest.pseudonym import load_key, pseudonymise
+from ingest.pseudonym import hmac_pads, load_key, pseudonymise
 from ingest.redact import HIDDEN
 from ingest.validate import pseudonym_sql
 from radqa.cli import main
@@ -27,12 +27,6 @@ EXTRA_EXPECTED = (
     "expected a value that is no patient's or reader's id (or leave the column out: "
     "extra_columns in radqa.toml)"
 )
-
-
-def _pads(key: bytes) -> dict[str, bytes]:
-    """RFC 2104's pads, as pseudonym_sql takes them."""
-    block = key.ljust(64, b"\0")
-    return {"ipad": bytes(b ^ 0x36 for b in block), "opad": bytes(b ^ 0x5C for b in block)}
 
 
 def _forms(*ids: str) -> list[bytes]:
@@ -72,13 +66,13 @@ def test_sql_and_python_give_one_pseudonym_for_full_half_and_mixed_width_ids() -
     con = duckdb.connect()
     for written, folded in ids.items():
         [(sql,)] = con.execute(
-            f"select {pseudonym_sql('$id')}", {"id": written, **_pads(KEY)}
+            f"select {pseudonym_sql('$id')}", {"id": written, **hmac_pads(KEY)}
         ).fetchall()
         assert sql == pseudonymise(KEY, written) == pseudonymise(KEY, folded), written
         # an expression (a bad row's typed id), bound once, gives the same
         typed = "nullif(trim($id), '')"
         [(bound,)] = con.execute(
-            f"select {pseudonym_sql(typed)}", {"id": f"  {written} ", **_pads(KEY)}
+            f"select {pseudonym_sql(typed)}", {"id": f"  {written} ", **hmac_pads(KEY)}
         ).fetchall()
         assert bound == sql, written
         assert fold_id(written) == folded
