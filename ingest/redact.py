@@ -42,6 +42,13 @@ ID_MARK = "<id>"
 # and P1 the p1 of p1.csv. Hospital MRNs and staff ids are longer.
 SHORTEST = 4
 _LONGEST = 64  # the longest id looked for inside a file name
+# A person's name written as DICOM writes one (PS3.5 PN: YAMADA^TARO, YAMADA^TARO=山田^太郎), as
+# some exports name a patient's file or folder ("12345 YAMADA^TARO.csv"): the whole word (up to a
+# blank, a path separator or the extension's dot) is not shown, as DICOM ingest hides such a folder.
+PERSON_NAME = re.compile(
+    r"[^\s/\\.]*[^\W\d_]\^[^\W\d_][^\s/\\.]*|[^\s/\\.]*[^\W\d_]\^(?=[\s/\\.]|$)"
+)
+NAME_MARK = "<name>"
 
 # Every id column is read the same way (trimmed, '123.0' as 123), so the patient_id rule serves
 _AS_ID = next(c for c in CONTRACTS["predictions"] if c.name == "patient_id").typed_sql
@@ -51,6 +58,30 @@ _AS_ID = next(c for c in CONTRACTS["predictions"] if c.name == "patient_id").typ
 # (MRN0020001.pdf, old-MRN0020001). A JSON Lines object or list, a Parquet struct and
 # "MRN0012345 (old)" are searched by part; an id glued to letters (xMRN0020001) is not found.
 _SPLITS = (r"[^\p{L}\p{N}._\-]+", r"[^\p{L}\p{N}\-]+", r"[^\p{L}\p{N}]+")
+
+# Words that exports write where an id is unknown or is not a person's (an unidentified trauma
+# patient's UNKNOWN, a consensus panel's reader CONSENSUS), and a character repeated (XXXX, 0000).
+# Such an id is pseudonymised like any other, but it is not looked for in other values: once
+# stored, every later 'unknown' body part, 'Consensus-AI' model or 'reason unknown' comment
+# would be quarantined as holding an id (a tester).
+PLACEHOLDER_IDS = (
+    "unknown", "unkn", "anonymous", "anon", "anonymized", "anonymised", "none", "null", "test",
+    "consensus", "adjudicator", "adjudication", "panel", "default", "other", "noname", "nobody",
+    "dummy", "temp", "patient", "reader", "radiologist", "doctor", "system", "admin", "missing",
+    "unidentified", "trauma", "emergency", "pending", "notavailable",
+)  # fmt: skip
+
+
+def _placeholder_sql(id_sql: str) -> str:
+    """SQL: whether an id (``id_sql``) is a placeholder (:data:`PLACEHOLDER_IDS`)."""
+    words = ", ".join(f"'{w}'" for w in PLACEHOLDER_IDS)
+    return f"(lower({id_sql}) in ({words}) or length(replace({id_sql}, left({id_sql}, 1), '')) = 0)"
+
+
+def is_placeholder(identifier: str) -> bool:
+    """:func:`_placeholder_sql` in Python."""
+    return identifier.lower() in PLACEHOLDER_IDS or identifier == identifier[:1] * len(identifier)
+
 
 # The pseudonyms the store holds, of patients and of readers
 _STORED = "select patient_pid from studies union all select reader_pid from reads"
@@ -74,7 +105,7 @@ def _parts_sql(values: str, keep: str) -> str:
             select {keep}, {_AS_ID("part")} as id
             from (select {keep}, unnest(list_concat({splits})) as part from ({folded}))
         )
-        where len(id) >= {SHORTEST}
+        where len(id) >= {SHORTEST} and not {_placeholder_sql("id")}
     """
 
 
@@ -229,6 +260,7 @@ def shown_name(
     whose pseudonym the store holds (as written, in upper or in lower case), or that
     ``also_known`` (a SELECT of pseudonyms) gives. A run of digits is never cut in two: of
     ``preds_20261014.csv`` the patient 261014 is not hidden, nor the date taken for an id.
+    A person's name in DICOM's form (``YAMADA^TARO``, :data:`PERSON_NAME`) becomes ``<name>``.
     """
     found: list[str] = []
     if own_ids:
@@ -246,6 +278,7 @@ def shown_name(
         for i in range(len(text))
         for j in range(i + SHORTEST, min(len(text), i + _LONGEST) + 1)
         if text[i:j].strip() == text[i:j]  # an id has no blank at its ends
+        and not is_placeholder(text[i:j])
         and not (i > 0 and text[i - 1].isdigit() and text[i].isdigit())
         and not (j < len(text) and text[j].isdigit() and text[j - 1].isdigit())
     }
@@ -272,4 +305,4 @@ def shown_name(
         spans = [m.span() for m in pattern.finditer(fold_id(text))]
         for start, end in reversed(spans):
             text = text[:start] + ID_MARK + text[end:]
-    return text
+    return PERSON_NAME.sub(NAME_MARK, text)
